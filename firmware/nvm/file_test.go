@@ -1,0 +1,316 @@
+package nvm
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func mustOpenFile(t *testing.T, path string) *File {
+	t.Helper()
+	m, err := OpenFile(path)
+	if err != nil {
+		t.Fatalf("OpenFile(%s) error = %v", path, err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestFileSaveLoadReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	m := mustOpenFile(t, path)
+	if got, err := m.Load(); got != nil || err != nil {
+		t.Fatalf("Load() of a new file = %x, %v; want nil, nil", got, err)
+	}
+	for i := range 5 {
+		if err := m.Save([]byte(fmt.Sprintf("image-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Close()
+	m2 := mustOpenFile(t, path)
+	if got, _ := m2.Load(); string(got) != "image-4" {
+		t.Errorf("Load() after reopen = %q, want image-4", got)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode = %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestFileLockedAgainstSecondOpener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	m := mustOpenFile(t, path)
+	if err := m.Save([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenFile(path); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Errorf("second OpenFile error = %v, want ErrLocked naming %s", err, path)
+	}
+}
+
+func TestFileCompacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	m := mustOpenFile(t, path)
+	img := bytes.Repeat([]byte{0x5A}, 100<<10)
+	for i := range 40 {
+		img[0] = byte(i)
+		if err := m.Save(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := os.Stat(path)
+	if st.Size() > compactMin+int64(len(img))+frameHeader+journalHeader {
+		t.Errorf("journal is %d bytes after 40 saves of %d; compaction did not run", st.Size(), len(img))
+	}
+	m.Close()
+	if got, _ := mustOpenFile(t, path).Load(); !bytes.Equal(got, img) {
+		t.Errorf("Load() after compaction returned a different image")
+	}
+}
+
+// journalOf builds a journal file's bytes holding the given images.
+func journalOf(images ...[]byte) []byte {
+	b := append([]byte(journalMagic), journalVersion, 0, 0, 0)
+	for _, img := range images {
+		b = appendFrame(b, img)
+	}
+	return b
+}
+
+// TestFileEveryTornPrefix cuts a journal at every byte, as a power cut during
+// the last append would, and checks each prefix loads as the old or new image.
+func TestFileEveryTornPrefix(t *testing.T) {
+	old, next := []byte("old image, committed"), []byte("new image, being appended")
+	full := journalOf(old, next)
+	base := len(journalOf(old))
+	for cut := base; cut <= len(full); cut++ {
+		for _, zeroFill := range []bool{false, true} {
+			data := bytes.Clone(full[:cut])
+			if zeroFill { // the file system grew the file but the data never arrived
+				data = append(data, make([]byte, len(full)-cut)...)
+			}
+			got, end, err := scanJournal(data)
+			want := old
+			if cut == len(full) {
+				want = next
+			}
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("cut at %d (zero fill %v): got %q, %v; want %q", cut, zeroFill, got, err, want)
+			}
+			wantEnd := int64(base)
+			if cut == len(full) {
+				wantEnd = int64(len(full))
+			}
+			if end != wantEnd {
+				t.Fatalf("cut at %d: end = %d, want %d", cut, end, wantEnd)
+			}
+		}
+	}
+	// A torn payload: complete length, garbage where the data should be.
+	torn := bytes.Clone(full)
+	torn[len(torn)-1] ^= 1
+	if got, _, err := scanJournal(torn); err != nil || !bytes.Equal(got, old) {
+		t.Errorf("torn last payload: got %q, %v; want old image", got, err)
+	}
+}
+
+func TestFileCorruptionIsAnErrorNamingTheFile(t *testing.T) {
+	a, b := []byte("first image"), []byte("second image")
+	good := journalOf(a, b)
+	mid := bytes.Clone(good)
+	mid[journalHeader+frameHeader+2] ^= 0xFF // inside the first payload, with a frame after it
+	hdr := bytes.Clone(good)
+	hdr[journalHeader+1] ^= 0xFF // the first frame's length
+	tests := map[string][]byte{
+		"empty file":        {},
+		"header only":       journalOf(),
+		"bad magic":         append([]byte("XXXX"), good[4:]...),
+		"bad version":       append(append([]byte(journalMagic), 9), good[5:]...),
+		"payload bit flip":  mid,
+		"length field flip": hdr,
+		"truncated to 3":    good[:3],
+		"random bytes":      bytes.Repeat([]byte{0xA5}, 100),
+		"torn only frame":   journalOf(a)[:journalHeader+frameHeader+3],
+	}
+	for name, data := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "card.state")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenFile(path)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Errorf("OpenFile error = %v, want ErrCorrupt naming %s", err, path)
+			}
+		})
+	}
+}
+
+func TestFileSaveCutsTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	full := journalOf([]byte("one"), []byte("two"))
+	if err := os.WriteFile(path, full[:len(full)-2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := mustOpenFile(t, path)
+	if got, _ := m.Load(); string(got) != "one" {
+		t.Fatalf("Load() = %q, want one", got)
+	}
+	if err := m.Save([]byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if got, _ := mustOpenFile(t, path).Load(); string(got) != "three" {
+		t.Errorf("Load() after saving over a torn tail = %q, want three", got)
+	}
+}
+
+func FuzzScanJournal(f *testing.F) {
+	f.Add(journalOf([]byte("a"), []byte("bb")))
+	f.Add(journalOf([]byte("a"))[:15])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		last, end, err := scanJournal(data)
+		if err != nil {
+			return
+		}
+		if end > int64(len(data)) || int64(len(last)) > end {
+			t.Fatalf("scanJournal() end %d, last %d bytes for %d bytes of input", end, len(last), len(data))
+		}
+		// The accepted prefix must rescan to the same image.
+		again, _, err := scanJournal(data[:end])
+		if err != nil || !bytes.Equal(again, last) {
+			t.Fatalf("prefix rescan = %x, %v; want %x", again, err, last)
+		}
+	})
+}
+
+const killChildEnv = "TESSERA_NVM_KILL_CHILD"
+
+// TestFileKillSafety kills a writing child process at random instants, many
+// times over, and checks that every reopen yields the last acknowledged image
+// or the one being written after it.
+func TestFileKillSafety(t *testing.T) {
+	if path := os.Getenv(killChildEnv); path != "" {
+		killChild(path)
+		return
+	}
+	rounds := 40
+	if testing.Short() {
+		rounds = 10
+	}
+	path := filepath.Join(t.TempDir(), "card.state")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var acked uint64
+	for round := range rounds {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFileKillSafety$")
+		cmd.Env = append(os.Environ(), killChildEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan uint64, 1024)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if n, err := strconv.ParseUint(sc.Text(), 10, 64); err == nil {
+					lines <- n
+				}
+			}
+			close(lines)
+		}()
+		// Let it write a while, then kill it without warning.
+		deadline := time.After(time.Duration(2+rng.IntN(25)) * time.Millisecond)
+	wait:
+		for {
+			select {
+			case n, ok := <-lines:
+				if !ok {
+					break wait
+				}
+				acked = n
+			case <-deadline:
+				break wait
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		for n := range lines {
+			acked = n
+		}
+		cmd.Wait()
+
+		m, err := OpenFile(path)
+		if err != nil {
+			t.Fatalf("round %d: reopen after kill: %v", round, err)
+		}
+		raw, err := m.Load()
+		m.Close()
+		if err != nil {
+			t.Fatalf("round %d: Load after kill: %v", round, err)
+		}
+		if raw == nil {
+			if acked != 0 {
+				t.Fatalf("round %d: file blank after write %d was acknowledged", round, acked)
+			}
+			continue
+		}
+		img, err := DecodeImage(raw)
+		if err != nil {
+			t.Fatalf("round %d: image after kill: %v", round, err)
+		}
+		got := binary.BigEndian.Uint64(img.Records["seq"])
+		if got != acked && got != acked+1 {
+			t.Fatalf("round %d: image seq %d after kill, want %d (acknowledged) or %d (in flight)", round, got, acked, acked+1)
+		}
+		acked = got
+	}
+	t.Logf("%d kills, last image seq %d", rounds, acked)
+}
+
+// killChild writes images with increasing sequence numbers of varied sizes,
+// printing each number once Save has returned.
+func killChild(path string) {
+	m, err := OpenFile(path)
+	for err != nil && errors.Is(err, ErrLocked) { // the killed parent's child may linger a moment
+		time.Sleep(time.Millisecond)
+		m, err = OpenFile(path)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	s, err := Open(m, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	seq := uint64(0)
+	if v, ok := s.Get("seq"); ok {
+		seq = binary.BigEndian.Uint64(v)
+	}
+	rng := rand.New(rand.NewPCG(seq, 7))
+	for {
+		seq++
+		tx, _ := s.Begin()
+		tx.Put("seq", binary.BigEndian.AppendUint64(nil, seq))
+		tx.Put("filler", bytes.Repeat([]byte{byte(seq)}, rng.IntN(300<<10)))
+		if err := tx.Commit(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println(seq)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/tesseracard/tessera
+
+go 1.26
