@@ -1,0 +1,208 @@
+package pin
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/tesseracard/tessera/firmware/nvm"
+)
+
+func TestPolicyCheck(t *testing.T) {
+	tests := []struct {
+		p    Policy
+		v    string
+		want bool
+	}{
+		{Policy{}, "x", true},
+		{Policy{}, "", false},
+		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "123456", true},
+		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "12345", false},
+		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "123456789", false},
+		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "12345a", false},
+		{PasswordPolicy, "Passw0rd", true},
+		{PasswordPolicy, "Passw0rdPassw", false}, // 13
+		{PasswordPolicy, "Pa0", false},
+		{PasswordPolicy, "password1", false},
+		{PasswordPolicy, "PASSWORD1", false},
+		{PasswordPolicy, "Password", false},
+		{PasswordPolicy, "Passw0rd!", false},
+		{PasswordPolicy, "Pässw0rd", false},
+	}
+	for _, tt := range tests {
+		err := tt.p.Check([]byte(tt.v))
+		if got := err == nil; got != tt.want {
+			t.Errorf("%+v.Check(%q) = %v, want ok %v", tt.p, tt.v, err, tt.want)
+		}
+		if err != nil && !errors.Is(err, ErrPolicy) {
+			t.Errorf("Check(%q) error %v does not wrap ErrPolicy", tt.v, err)
+		}
+		if err != nil && tt.v != "" && bytes.Contains([]byte(err.Error()), []byte(tt.v)) {
+			t.Errorf("Check(%q) error %q echoes the value", tt.v, err)
+		}
+	}
+}
+
+func newObjects(t *testing.T) (*nvm.Tearable, *nvm.Store, *Object, *Object) {
+	t.Helper()
+	tm := nvm.NewTearable(&nvm.Memory{})
+	s, err := nvm.Open(tm, nvm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, k := New(s, "pin"), New(s, "puk")
+	if err := p.Init(s, []byte("123456"), 3, true, false, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Init(s, []byte("12345678"), 3, true, false, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	return tm, s, p, k
+}
+
+func tries(t *testing.T, o *Object) int {
+	t.Helper()
+	st, err := o.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Tries
+}
+
+func TestVerifyCountsDownBlocksAndRestores(t *testing.T) {
+	_, _, p, _ := newObjects(t)
+	var we *WrongError
+	if err := p.Verify([]byte("000000")); !errors.As(err, &we) || we.Retries != 2 {
+		t.Fatalf("Verify(wrong) = %v, want WrongError{2}", err)
+	}
+	if err := p.Verify([]byte("123456")); err != nil {
+		t.Fatalf("Verify(right) = %v", err)
+	}
+	if got := tries(t, p); got != 3 {
+		t.Errorf("tries after success = %d, want 3", got)
+	}
+	for want := 2; want >= 0; want-- {
+		if err := p.Verify([]byte("999999")); !errors.As(err, &we) || we.Retries != want || !errors.Is(err, ErrWrong) {
+			t.Fatalf("Verify(wrong) = %v, want WrongError{%d}", err, want)
+		}
+	}
+	if err := p.Verify([]byte("123456")); !errors.Is(err, ErrBlocked) {
+		t.Errorf("Verify(right) when blocked = %v, want ErrBlocked", err)
+	}
+}
+
+func TestChangeAndUnblock(t *testing.T) {
+	_, _, p, k := newObjects(t)
+	pol := Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}
+	if err := p.Change([]byte("123456"), []byte("12"), pol, rand.Reader); !errors.Is(err, ErrPolicy) {
+		t.Fatalf("Change(bad new) = %v, want ErrPolicy", err)
+	}
+	if got := tries(t, p); got != 3 {
+		t.Errorf("a policy refusal spent a try: %d left", got)
+	}
+	if err := p.Change([]byte("000000"), []byte("654321"), pol, rand.Reader); !errors.Is(err, ErrWrong) {
+		t.Fatalf("Change(wrong old) = %v, want ErrWrong", err)
+	}
+	if got := tries(t, p); got != 2 {
+		t.Errorf("wrong old PIN: %d tries left, want 2", got)
+	}
+	if err := p.Change([]byte("123456"), []byte("654321"), pol, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.Status(); st.Tries != 3 || st.Default {
+		t.Errorf("after change: %+v, want 3 tries, not default", st)
+	}
+	for range 3 {
+		p.Verify([]byte("000000"))
+	}
+	if err := Unblock(k, p, []byte("00000000"), []byte("111111"), pol, rand.Reader); !errors.Is(err, ErrWrong) {
+		t.Fatalf("Unblock(wrong PUK) = %v, want ErrWrong", err)
+	}
+	if got := tries(t, k); got != 2 {
+		t.Errorf("wrong PUK: %d PUK tries left, want 2", got)
+	}
+	if err := Unblock(k, p, []byte("12345678"), []byte("111111"), pol, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Verify([]byte("111111")); err != nil {
+		t.Errorf("Verify(new PIN after unblock) = %v", err)
+	}
+}
+
+func TestMustChange(t *testing.T) {
+	tm := nvm.NewTearable(&nvm.Memory{})
+	s, _ := nvm.Open(tm, nvm.Options{})
+	p := New(s, "pin")
+	if err := p.Init(s, []byte("48213907"), 3, false, true, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.Status(); !st.MustChange {
+		t.Fatalf("transport PIN not flagged must-change")
+	}
+	if err := p.Change([]byte("48213907"), []byte("Secret12"), PasswordPolicy, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.Status(); st.MustChange {
+		t.Errorf("must-change flag survived a change")
+	}
+}
+
+// TestNoFreeTries cuts power after every write that each operation makes and
+// checks the counter never ends higher than a counted attempt would leave it,
+// and that no compare happens before the decrement is on record.
+func TestNoFreeTries(t *testing.T) {
+	ops := map[string]func(p, k *Object) error{
+		"verify right": func(p, _ *Object) error { return p.Verify([]byte("123456")) },
+		"verify wrong": func(p, _ *Object) error { return p.Verify([]byte("000000")) },
+		"change right": func(p, _ *Object) error { return p.Change([]byte("123456"), []byte("222222"), Policy{}, rand.Reader) },
+		"change wrong": func(p, _ *Object) error { return p.Change([]byte("000000"), []byte("222222"), Policy{}, rand.Reader) },
+		"unblock right": func(p, k *Object) error {
+			return Unblock(k, p, []byte("12345678"), []byte("222222"), Policy{}, rand.Reader)
+		},
+		"unblock wrong": func(p, k *Object) error {
+			return Unblock(k, p, []byte("00000000"), []byte("222222"), Policy{}, rand.Reader)
+		},
+	}
+	points := 0
+	for name, op := range ops {
+		// Count the writes the operation makes with power on.
+		tm, _, p, k := newObjects(t)
+		before := tm.Saves()
+		op(p, k)
+		writes := tm.Saves() - before
+		for cut := 0; cut <= writes; cut++ {
+			tm, _, p, k = newObjects(t)
+			tm.CutAfter(cut)
+			err := op(p, k)
+			if cut < writes && !errors.Is(err, nvm.ErrPowerLost) {
+				t.Fatalf("%s, cut after %d of %d writes: error %v, want ErrPowerLost", name, cut, writes, err)
+			}
+			tm.Restore()
+			s2, err := nvm.Open(tm, nvm.Options{})
+			if err != nil {
+				t.Fatalf("%s, cut after %d: reopen: %v", name, cut, err)
+			}
+			p2, k2 := New(s2, "pin"), New(s2, "puk")
+			counted := p2 // the object whose counter the attempt spends
+			if name[:7] == "unblock" {
+				counted = k2
+			}
+			got := tries(t, counted)
+			right := name[len(name)-5:] == "right"
+			switch {
+			case cut == 0 && got != 3:
+				t.Errorf("%s, cut before any write: %d tries, want 3 untouched", name, got)
+			case cut >= 1 && !right && got != 2:
+				t.Errorf("%s, cut after %d writes: %d tries, want 2", name, cut, got)
+			case cut >= 1 && right && got > 3:
+				t.Errorf("%s, cut after %d writes: %d tries", name, cut, got)
+			}
+			if cut == 1 && writes > 1 && got != 2 {
+				t.Errorf("%s: counter after the first write = %d, want the decrement (2) on record before the compare", name, got)
+			}
+			points++
+		}
+	}
+	t.Logf("exercised %d tear points", points)
+}
