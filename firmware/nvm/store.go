@@ -145,6 +145,13 @@ func (s *Store) Begin() (*Tx, error) {
 	return s.tx, nil
 }
 
+// AbortTx aborts the open transaction, if any.
+func (s *Store) AbortTx() {
+	if s.tx != nil {
+		s.tx.Abort()
+	}
+}
+
 // InTx reports whether a transaction is open.
 func (s *Store) InTx() bool { return s.tx != nil }
 

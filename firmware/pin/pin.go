@@ -217,10 +217,11 @@ func (o *Object) Reset(w Writer, value []byte, p Policy, rnd io.Reader) error {
 	return o.write(w, r, value, rnd)
 }
 
-// Unblock is RESET RETRY COUNTER: it checks puk against the PUK object with
-// the pre-decrement rule and, on a match, sets pin's value to newPIN with a
-// full counter. newPIN is checked against p before anything is written. A
-// wrong PUK counts against the PUK's counter.
+// Unblock is RESET RETRY COUNTER: it checks pukValue against the PUK with the
+// pre-decrement rule and, on a match, restores the PUK's counter and sets the
+// PIN to newPIN with a full counter, both in one atomic write. newPIN is
+// checked against p before anything is written. A wrong PUK counts against
+// the PUK's counter. It must not be called inside an open transaction.
 func Unblock(puk, pin *Object, pukValue, newPIN []byte, p Policy, rnd io.Reader) error {
 	if err := p.Check(newPIN); err != nil {
 		return err
@@ -228,8 +229,20 @@ func Unblock(puk, pin *Object, pukValue, newPIN []byte, p Policy, rnd io.Reader)
 	if !pin.Exists() {
 		return ErrNotSet
 	}
-	if err := puk.Verify(pukValue); err != nil {
+	r, err := puk.attempt(pukValue)
+	if err != nil {
 		return err
 	}
-	return pin.Reset(pin.s, newPIN, Policy{}, rnd)
+	tx, err := puk.s.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	if err := tx.Put(puk.key, r.bytes()); err != nil {
+		return err
+	}
+	if err := pin.Reset(tx, newPIN, Policy{}, rnd); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

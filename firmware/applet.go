@@ -1,0 +1,61 @@
+package firmware
+
+import (
+	"io"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
+)
+
+// Applet is an on-card application.
+//
+// Methods return the response data and nil for 9000, or an error: an
+// apdu.StatusWord (or an error wrapping one, such as *apdu.AuthError) becomes
+// that status word with no data; nvm.ErrCapacity becomes 6A84;
+// nvm.ErrPowerLost makes the card mute. An applet must leave persistent state
+// unchanged when it refuses a command; a transaction it leaves open is
+// aborted by the card OS.
+type Applet interface {
+	// AID is the application's full identifier. SELECT matches any prefix of
+	// it of at least 5 bytes (the RID).
+	AID() []byte
+	// Boot runs at every power-on and reset: it installs the factory state
+	// if the store has none and clears the applet's RAM state.
+	Boot(ctx *Context) error
+	// Select is called when a SELECT by AID names this applet. Returning an
+	// error refuses the selection, and the previous applet stays selected.
+	Select(ctx *Context, cmd apdu.Command) ([]byte, error)
+	// Deselect is called when another applet is selected.
+	Deselect(ctx *Context)
+	// Process handles a command while this applet is selected, after the
+	// card OS has reassembled any chain.
+	Process(ctx *Context, cmd apdu.Command) ([]byte, error)
+}
+
+// Context is what the card OS hands an applet with each call.
+type Context struct {
+	Store    *nvm.Store
+	Security *Security // this applet's security status
+	Rand     io.Reader
+	Now      func() time.Time
+}
+
+// Security is an applet's security status: the key references (PIN 80, PUK
+// 81, management key 9B, ...) verified or authenticated since the last reset.
+// It lives in RAM only. The zero value has nothing granted.
+type Security struct {
+	bits [4]uint64
+}
+
+// Grant records that ref has been verified.
+func (s *Security) Grant(ref byte) { s.bits[ref>>6] |= 1 << (ref & 63) }
+
+// Revoke forgets ref.
+func (s *Security) Revoke(ref byte) { s.bits[ref>>6] &^= 1 << (ref & 63) }
+
+// Has reports whether ref is verified.
+func (s *Security) Has(ref byte) bool { return s.bits[ref>>6]&(1<<(ref&63)) != 0 }
+
+// Clear forgets everything.
+func (s *Security) Clear() { *s = Security{} }

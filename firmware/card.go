@@ -1,0 +1,340 @@
+package firmware
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
+)
+
+// DefaultMaxCommand is the default bound on a command's data after chaining
+// reassembly.
+const DefaultMaxCommand = 16 << 10
+
+// maxShortResponse is the most data one short response carries; the rest
+// waits for GET RESPONSE.
+const maxShortResponse = 256
+
+// Config is everything a Card is made from. ATR, Medium, Rand and Clock are
+// required.
+type Config struct {
+	ATR    []byte     // answer-to-reset; must offer T=1
+	Medium nvm.Medium // persistent memory
+	Rand   io.Reader  // the card's random source
+	Clock  func() time.Time
+	// Capacity bounds the persistent bytes of keys and values; 0: no limit.
+	Capacity int
+	// MaxCommand bounds a command's data after chaining; 0: DefaultMaxCommand.
+	MaxCommand int
+	// ExtendedLength accepts extended-length APDUs; without it they get 6700.
+	ExtendedLength bool
+	// Applets are the on-card applications, in selection-priority order.
+	Applets []Applet
+}
+
+// Card is one smart card: its OS state in RAM and its persistent store. It
+// is not safe for concurrent use; a reader serialises access to a card.
+type Card struct {
+	cfg      Config
+	store    *nvm.Store
+	powered  bool
+	selected int // index into cfg.Applets, or -1
+	security []Security
+	chain    chainState
+	pending  []byte // response data awaiting GET RESPONSE
+}
+
+type chainState struct {
+	active bool
+	head   [4]byte // CLA without the chaining bit, INS, P1, P2
+	data   []byte
+}
+
+// New makes a card, powered off. It fails if the configuration is
+// incomplete or if the medium holds a damaged image (wrapping
+// nvm.ErrCorrupt): the card refuses to start rather than silently beginning
+// afresh.
+func New(cfg Config) (*Card, error) {
+	if err := checkATR(cfg.ATR); err != nil {
+		return nil, fmt.Errorf("firmware: %w", err)
+	}
+	if cfg.Medium == nil || cfg.Rand == nil || cfg.Clock == nil {
+		return nil, errors.New("firmware: Config needs a Medium, a Rand and a Clock")
+	}
+	if cfg.MaxCommand == 0 {
+		cfg.MaxCommand = DefaultMaxCommand
+	}
+	cfg.ATR = bytes.Clone(cfg.ATR)
+	c := &Card{cfg: cfg, selected: -1, security: make([]Security, len(cfg.Applets))}
+	if _, err := nvm.Open(cfg.Medium, nvm.Options{Capacity: cfg.Capacity}); err != nil {
+		return nil, fmt.Errorf("firmware: loading card state: %w", err)
+	}
+	return c, nil
+}
+
+// ATR returns the card's answer-to-reset.
+func (c *Card) ATR() []byte { return bytes.Clone(c.cfg.ATR) }
+
+// Powered reports whether the card is powered and answering.
+func (c *Card) Powered() bool { return c.powered }
+
+// Store returns the card's persistent store while it is powered, else nil.
+// It is meant for inspection by tests and the simulator's control API.
+func (c *Card) Store() *nvm.Store {
+	if !c.powered {
+		return nil
+	}
+	return c.store
+}
+
+// PowerOn powers the card: RAM state is fresh, persistent state is loaded
+// from the medium, and every applet boots. It returns the ATR. Powering an
+// already powered card is a cold reset.
+func (c *Card) PowerOn() ([]byte, error) {
+	c.PowerOff()
+	s, err := nvm.Open(c.cfg.Medium, nvm.Options{Capacity: c.cfg.Capacity})
+	if err != nil {
+		return nil, fmt.Errorf("firmware: loading card state: %w", err)
+	}
+	c.store = s
+	for i, a := range c.cfg.Applets {
+		if err := a.Boot(c.context(i)); err != nil {
+			s.AbortTx()
+			c.store = nil
+			return nil, fmt.Errorf("firmware: booting applet %X: %w", a.AID(), err)
+		}
+	}
+	c.powered = true
+	return c.ATR(), nil
+}
+
+// Reset is a warm reset: the same as powering off and on.
+func (c *Card) Reset() ([]byte, error) { return c.PowerOn() }
+
+// PowerOff removes power: every RAM state, security status included, is lost.
+func (c *Card) PowerOff() {
+	c.powered = false
+	c.store = nil
+	c.selected = -1
+	for i := range c.security {
+		c.security[i].Clear()
+	}
+	c.chain = chainState{}
+	c.pending = nil
+}
+
+func (c *Card) context(i int) *Context {
+	return &Context{Store: c.store, Security: &c.security[i], Rand: c.cfg.Rand, Now: c.cfg.Clock}
+}
+
+// Process handles one command APDU and returns the response APDU: data
+// followed by SW1 SW2. It returns nil when the card is not powered, and when
+// a power cut (nvm.ErrPowerLost) happened during the command, after which the
+// card stays off until PowerOn.
+func (c *Card) Process(raw []byte) []byte {
+	if !c.powered {
+		return nil
+	}
+	data, sw, mute := c.process(raw)
+	if mute {
+		c.PowerOff()
+		return nil
+	}
+	return apdu.Response{Data: data, SW: sw}.Marshal()
+}
+
+func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) {
+	cmd, err := apdu.ParseCommand(raw)
+	if err != nil {
+		c.chain, c.pending = chainState{}, nil
+		return nil, apdu.SWWrongLength, false
+	}
+	if sw, ok := c.checkClass(cmd); !ok {
+		c.chain, c.pending = chainState{}, nil
+		return nil, sw, false
+	}
+	if cmd.Extended && !c.cfg.ExtendedLength {
+		c.chain, c.pending = chainState{}, nil
+		return nil, apdu.SWWrongLength, false
+	}
+	if cmd.INS == 0xC0 && cmd.CLA&0x80 == 0 {
+		c.chain = chainState{}
+		return c.getResponse(cmd)
+	}
+	c.pending = nil
+
+	full, sw, done := c.reassemble(cmd)
+	if done {
+		return nil, sw, false
+	}
+	data, err = c.dispatch(full)
+	c.store.AbortTx() // a transaction left open is all-or-nothing: nothing
+	if err != nil {
+		if errors.Is(err, nvm.ErrPowerLost) {
+			return nil, 0, true
+		}
+		return nil, statusOf(err), false
+	}
+	data, sw = c.respond(data, full)
+	return data, sw, false
+}
+
+// checkClass refuses what this card OS does not do: secure messaging,
+// logical channels other than the basic one, and the invalid class FF.
+func (c *Card) checkClass(cmd apdu.Command) (apdu.StatusWord, bool) {
+	cla := cmd.CLA
+	switch {
+	case cla == 0xFF || cla&0xE0 == 0x20:
+		return apdu.SWCLANotSupported, false
+	case cla&0x80 != 0:
+		return 0, true // proprietary: the applet decides
+	case cla&0x40 != 0:
+		return apdu.SWLogicalChannelNotSupported, false // channels 4..19
+	case cla&0x0C != 0:
+		return apdu.SWSecureMessagingNotSupported, false
+	case cla&0x03 != 0:
+		return apdu.SWLogicalChannelNotSupported, false
+	}
+	return 0, true
+}
+
+// reassemble applies command chaining. It returns the complete command, or
+// done with the status word to answer a chain part with.
+func (c *Card) reassemble(cmd apdu.Command) (full apdu.Command, sw apdu.StatusWord, done bool) {
+	head := [4]byte{cmd.CLA &^ apdu.CLAChaining, cmd.INS, cmd.P1, cmd.P2}
+	if c.chain.active && c.chain.head != head {
+		c.chain = chainState{} // interrupted by another command: discarded
+	}
+	if cmd.IsChained() {
+		if !c.chain.active {
+			c.chain = chainState{active: true, head: head}
+		}
+		if len(c.chain.data)+len(cmd.Data) > c.cfg.MaxCommand {
+			c.chain = chainState{}
+			return cmd, apdu.SWWrongLength, true
+		}
+		c.chain.data = append(c.chain.data, cmd.Data...)
+		return cmd, apdu.SWSuccess, true
+	}
+	if c.chain.active {
+		if len(c.chain.data)+len(cmd.Data) > c.cfg.MaxCommand {
+			c.chain = chainState{}
+			return cmd, apdu.SWWrongLength, true
+		}
+		cmd.Data = append(c.chain.data, cmd.Data...)
+		c.chain = chainState{}
+	} else if len(cmd.Data) > c.cfg.MaxCommand {
+		return cmd, apdu.SWWrongLength, true
+	}
+	return cmd, 0, false
+}
+
+// dispatch handles SELECT by AID itself and passes everything else to the
+// selected applet.
+func (c *Card) dispatch(cmd apdu.Command) ([]byte, error) {
+	if cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0 {
+		return c.selectAID(cmd)
+	}
+	if c.selected < 0 {
+		return nil, apdu.SWINSNotSupported
+	}
+	return c.cfg.Applets[c.selected].Process(c.context(c.selected), cmd)
+}
+
+func (c *Card) selectAID(cmd apdu.Command) ([]byte, error) {
+	if len(cmd.Data) > 16 {
+		return nil, apdu.SWWrongLength
+	}
+	if cmd.P2&^0x0C != 0 { // first occurrence, FCI/FCP/FMD/none; no next/previous
+		return nil, apdu.SWIncorrectP1P2
+	}
+	i := c.findApplet(cmd.Data)
+	if i < 0 {
+		return nil, apdu.SWFileNotFound
+	}
+	resp, err := c.cfg.Applets[i].Select(c.context(i), cmd)
+	if err != nil {
+		return nil, err
+	}
+	if c.selected >= 0 && c.selected != i {
+		c.cfg.Applets[c.selected].Deselect(c.context(c.selected))
+	}
+	c.selected = i
+	return resp, nil
+}
+
+// findApplet returns the first applet whose AID starts with aid, which must
+// be at least a RID (5 bytes) long, or -1.
+func (c *Card) findApplet(aid []byte) int {
+	if len(aid) < 5 {
+		return -1
+	}
+	for i, a := range c.cfg.Applets {
+		if bytes.HasPrefix(a.AID(), aid) {
+			return i
+		}
+	}
+	return -1
+}
+
+// respond returns the first piece of data the command may carry, with 9000
+// if that is all, or 61xx with the rest kept for GET RESPONSE. It never
+// answers 6Cxx: PIV clients treat it as an error.
+func (c *Card) respond(data []byte, cmd apdu.Command) ([]byte, apdu.StatusWord) {
+	limit := maxShortResponse
+	if cmd.Extended {
+		limit = max(cmd.Ne, maxShortResponse)
+	} else if cmd.Ne > 0 {
+		limit = cmd.Ne
+	}
+	if len(data) <= limit {
+		return data, apdu.SWSuccess
+	}
+	c.pending = data[limit:]
+	return data[:limit], apdu.MoreDataSW(len(c.pending))
+}
+
+// getResponse answers GET RESPONSE (ISO/IEC 7816-4 §7.6.1) from the pending
+// data: up to Ne bytes (256 without Le), then 61xx while more remains.
+func (c *Card) getResponse(cmd apdu.Command) ([]byte, apdu.StatusWord, bool) {
+	if c.pending == nil {
+		return nil, apdu.SWConditionsNotSatisfied, false
+	}
+	if cmd.P1 != 0 || cmd.P2 != 0 {
+		c.pending = nil
+		return nil, apdu.SWIncorrectP1P2, false
+	}
+	n := cmd.Ne
+	if n == 0 {
+		n = maxShortResponse
+	}
+	n = min(n, len(c.pending))
+	out := c.pending[:n]
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+		return out, apdu.SWSuccess, false
+	}
+	return out, apdu.MoreDataSW(len(c.pending)), false
+}
+
+// statusOf maps an applet's error to the status word the card answers.
+func statusOf(err error) apdu.StatusWord {
+	var sw apdu.StatusWord
+	var ae *apdu.AuthError
+	switch {
+	case errors.As(err, &ae):
+		return ae.SW
+	case errors.As(err, &sw):
+		return sw
+	case errors.Is(err, nvm.ErrCapacity):
+		return apdu.SWNotEnoughMemory
+	case errors.Is(err, nvm.ErrCorrupt):
+		return apdu.SWMemoryFailure
+	}
+	return apdu.SWUnknown
+}
