@@ -1,0 +1,315 @@
+package profile
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Profile is a card model. The YAML keys are the snake_case field tags.
+type Profile struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	// ATR is the answer-to-reset, in hex. It must offer T=1.
+	ATR HexBytes `yaml:"atr"`
+	// Serial is reported by GET SERIAL; a simulator may override it per card.
+	Serial uint32 `yaml:"serial"`
+	// Version is the firmware version GET VERSION reports, "major.minor.patch".
+	Version Version `yaml:"version"`
+	// Capacity bounds persistent memory in bytes (0: no limit).
+	Capacity int `yaml:"capacity,omitempty"`
+	// MaxCommand bounds a command's data after chaining (0: card default).
+	MaxCommand int `yaml:"max_command,omitempty"`
+	// ExtendedLength accepts extended-length APDUs.
+	ExtendedLength bool `yaml:"extended_length,omitempty"`
+
+	PIV    PIV    `yaml:"piv"`
+	Timing Timing `yaml:"timing,omitempty"`
+	// Quirks are deliberate misbehaviours for driver testing, by name.
+	Quirks []string `yaml:"quirks,omitempty"`
+}
+
+// PIV is the PIV application's part of a profile.
+type PIV struct {
+	PIN        string `yaml:"pin"`
+	PUK        string `yaml:"puk"`
+	PINRetries int    `yaml:"pin_retries"`
+	PUKRetries int    `yaml:"puk_retries"`
+	// MgmtKeyAlgorithm is the default management key's algorithm: 3des,
+	// aes128, aes192 or aes256.
+	MgmtKeyAlgorithm string `yaml:"mgmt_key_algorithm"`
+	// MgmtKey is the default management key, in hex.
+	MgmtKey HexBytes `yaml:"mgmt_key"`
+	// PINPolicy constrains new PIN values (CHANGE REFERENCE DATA, RESET
+	// RETRY COUNTER).
+	PINPolicy Policy `yaml:"pin_policy"`
+	// Behaviour selects between the YubiKey's and the specification's
+	// answers where they differ.
+	Behaviour Behaviour `yaml:"behaviour"`
+}
+
+// Policy is a PIN policy.
+type Policy struct {
+	MinLength    int    `yaml:"min_length"`
+	MaxLength    int    `yaml:"max_length"`
+	Charset      string `yaml:"charset"` // any, digits or alphanumeric
+	RequireUpper bool   `yaml:"require_upper,omitempty"`
+	RequireLower bool   `yaml:"require_lower,omitempty"`
+	RequireDigit bool   `yaml:"require_digit,omitempty"`
+}
+
+// Behaviour names each place where a YubiKey 5.7 departs from SP 800-73-4
+// and SP 800-85A-4 (see conformance-behaviours.md).
+type Behaviour struct {
+	// MalformedPINCountsAsWrong: a PIN of bad length or padding is compared
+	// and spends a try (YubiKey) instead of answering 6A80 (SP 800-85A-4
+	// VE05.22D).
+	MalformedPINCountsAsWrong bool `yaml:"malformed_pin_counts_as_wrong"`
+	// BlockingAnswers6983: the wrong PIN that exhausts the counter answers
+	// 6983 (YubiKey) instead of 63C0.
+	BlockingAnswers6983 bool `yaml:"blocking_answers_6983"`
+}
+
+// Timing is the card's speed: how long commands take.
+type Timing struct {
+	// Default is added to every command.
+	Default Duration `yaml:"default,omitempty"`
+	// PerINS overrides Default per instruction byte, keyed by two hex
+	// digits, e.g. "47" for GENERATE ASYMMETRIC KEY PAIR.
+	PerINS map[string]Duration `yaml:"per_ins,omitempty"`
+}
+
+// Latency returns how long a command with instruction ins takes.
+func (t Timing) Latency(ins byte) time.Duration {
+	if d, ok := t.PerINS[fmt.Sprintf("%02X", ins)]; ok {
+		return time.Duration(d)
+	}
+	return time.Duration(t.Default)
+}
+
+// HexBytes is a byte string written in hex in YAML; spaces and colons are
+// allowed between digits.
+type HexBytes []byte
+
+// UnmarshalYAML decodes hex.
+func (h *HexBytes) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	clean := strings.NewReplacer(" ", "", ":", "").Replace(s)
+	b, err := hex.DecodeString(clean)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not hex", n.Line, s)
+	}
+	*h = b
+	return nil
+}
+
+// MarshalYAML encodes hex.
+func (h HexBytes) MarshalYAML() (any, error) { return strings.ToUpper(hex.EncodeToString(h)), nil }
+
+// Version is a firmware version.
+type Version struct{ Major, Minor, Patch byte }
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// UnmarshalYAML parses "major.minor.patch".
+func (v *Version) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	var a, b, c int
+	if k, err := fmt.Sscanf(s, "%d.%d.%d", &a, &b, &c); err != nil || k != 3 || a > 255 || b > 255 || c > 255 || a < 0 || b < 0 || c < 0 {
+		return fmt.Errorf("line %d: version %q: want major.minor.patch, each 0..255", n.Line, s)
+	}
+	*v = Version{byte(a), byte(b), byte(c)}
+	return nil
+}
+
+// MarshalYAML writes "major.minor.patch".
+func (v Version) MarshalYAML() (any, error) { return v.String(), nil }
+
+// Duration is a time.Duration written like "250ms" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: duration %q: want e.g. 250ms or 2s", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// mgmtKeyAlgorithm maps the profile's names to PIV algorithm identifiers
+// (SP 800-78-4 Table 5; 08/0A/0C for AES) and key sizes.
+func mgmtKeyAlgorithm(name string) (id byte, keySize int, ok bool) {
+	switch name {
+	case "3des":
+		return 0x03, 24, true
+	case "aes128":
+		return 0x08, 16, true
+	case "aes192":
+		return 0x0A, 24, true
+	case "aes256":
+		return 0x0C, 32, true
+	}
+	return 0, 0, false
+}
+
+// MgmtKeyAlgorithmID returns the PIV algorithm identifier of the default
+// management key, or 0 if the name is unknown.
+func (p PIV) MgmtKeyAlgorithmID() byte {
+	id, _, _ := mgmtKeyAlgorithm(p.MgmtKeyAlgorithm)
+	return id
+}
+
+// KnownQuirks returns the quirk names a profile may turn on. The simulator
+// implements each; an unknown name is an error.
+func KnownQuirks() []string {
+	return []string{
+		"no-decrement",           // a wrong PIN spends no try
+		"sw-6300",                // 6300 instead of 63Cx
+		"restore-before-compare", // the counter is restored before the compare
+		"status-survives-reset",  // security status not cleared on reset or power-off
+		"sw-6cxx",                // 6Cxx instead of 61xx
+		"no-chaining",            // command chaining refused
+		"trailing-bytes",         // a stray byte after the data of GET DATA
+	}
+}
+
+// HasQuirk reports whether the profile turns on the named quirk.
+func (p Profile) HasQuirk(name string) bool {
+	return slices.Contains(p.Quirks, name)
+}
+
+// Validate checks the profile and returns every problem found, joined.
+func (p Profile) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if p.Name == "" {
+		bad("name: missing")
+	}
+	if len(p.ATR) < 2 || len(p.ATR) > 33 {
+		bad("atr: %d bytes, want 2 to 33", len(p.ATR))
+	}
+	if p.Capacity < 0 || p.MaxCommand < 0 {
+		bad("capacity and max_command must not be negative")
+	}
+	v := p.PIV
+	if v.PIN == "" || len(v.PIN) > 8 {
+		bad("piv.pin: want 1 to 8 characters")
+	}
+	if v.PUK == "" || len(v.PUK) > 8 {
+		bad("piv.puk: want 1 to 8 characters")
+	}
+	for name, n := range map[string]int{"piv.pin_retries": v.PINRetries, "piv.puk_retries": v.PUKRetries} {
+		if n < 1 || n > 15 {
+			bad("%s: %d, want 1 to 15", name, n)
+		}
+	}
+	_, keySize, ok := mgmtKeyAlgorithm(v.MgmtKeyAlgorithm)
+	switch {
+	case !ok:
+		bad("piv.mgmt_key_algorithm: %q, want 3des, aes128, aes192 or aes256", v.MgmtKeyAlgorithm)
+	case len(v.MgmtKey) != keySize:
+		bad("piv.mgmt_key: %d bytes, %s needs %d", len(v.MgmtKey), v.MgmtKeyAlgorithm, keySize)
+	}
+	pp := v.PINPolicy
+	if pp.MinLength < 0 || pp.MaxLength < pp.MinLength || pp.MaxLength > 8 {
+		bad("piv.pin_policy: lengths %d..%d, want 0 <= min <= max <= 8", pp.MinLength, pp.MaxLength)
+	}
+	switch pp.Charset {
+	case "", "any", "digits", "alphanumeric":
+	default:
+		bad("piv.pin_policy.charset: %q, want any, digits or alphanumeric", pp.Charset)
+	}
+	for ins := range p.Timing.PerINS {
+		if b, err := hex.DecodeString(ins); err != nil || len(b) != 1 {
+			bad("timing.per_ins: key %q, want one instruction byte in hex such as 47", ins)
+		}
+	}
+	known := KnownQuirks()
+	for _, q := range p.Quirks {
+		if !slices.Contains(known, q) {
+			bad("quirks: unknown quirk %q (known: %s)", q, strings.Join(known, ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Parse reads a profile from YAML. Fields the document leaves out keep the
+// values of the built-in profile named by its "base" key, or of "default".
+// Unknown keys are errors.
+func Parse(data []byte) (Profile, error) {
+	var head struct {
+		Base string `yaml:"base"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return Profile{}, fmt.Errorf("profile: %w", err)
+	}
+	base := "default"
+	if head.Base != "" {
+		base = head.Base
+	}
+	p, ok := Builtin(base)
+	if !ok {
+		return Profile{}, fmt.Errorf("profile: base %q is not a built-in profile (%s)", base, strings.Join(Names(), ", "))
+	}
+	var doc struct {
+		Base    string `yaml:"base"`
+		Profile `yaml:",inline"`
+	}
+	doc.Profile = p
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return Profile{}, fmt.Errorf("profile: %w", err)
+	}
+	if err := doc.Profile.Validate(); err != nil {
+		return Profile{}, fmt.Errorf("profile %q: %w", doc.Profile.Name, err)
+	}
+	return doc.Profile, nil
+}
+
+// Load reads a profile from a YAML file; errors name the file.
+func Load(path string) (Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, fmt.Errorf("loading profile: %w", err)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return Profile{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Resolve returns the built-in profile called nameOrPath, or else loads the
+// file at that path.
+func Resolve(nameOrPath string) (Profile, error) {
+	if p, ok := Builtin(nameOrPath); ok {
+		return p, nil
+	}
+	if _, err := os.Stat(nameOrPath); err != nil {
+		return Profile{}, fmt.Errorf("profile %q is neither a built-in profile (%s) nor a readable file", nameOrPath, strings.Join(Names(), ", "))
+	}
+	return Load(nameOrPath)
+}

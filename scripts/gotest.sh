@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the Go tests verbosely into .cache/test.log and prints a digest: each
+# package's result, every failure with its output, every skip with its
+# reason, the report lines tests print (tear points, kills, ...), and a
+# closing "N passed, N failed, N skipped" line counted over top-level tests.
+# Usage: scripts/gotest.sh [go test flags] [packages]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .cache
+log=.cache/test.log
+args=("$@")
+[ ${#args[@]} -eq 0 ] && args=(./...)
+go test -count=1 -v "${args[@]}" >"$log" 2>&1
+rc=$?
+grep -E '^(ok|FAIL|panic:)|^(tear test|kill test|report):' "$log"
+# Skips, with the reason line that follows each.
+grep -E -A1 '^\s*--- SKIP' "$log" | grep -v '^--$' || true
+if [ $rc -ne 0 ]; then
+  echo "---- failing tests (full log: $log) ----"
+  awk '/^=== RUN/{buf=""} {buf=buf $0 "\n"} /^\s*--- FAIL/{printf "%s", buf; buf=""}' "$log" | tail -200
+  grep -E -A30 '^panic:|build failed|\[setup failed\]' "$log" | head -60
+fi
+pass=$(grep -cE '^--- PASS' "$log")
+fail=$(grep -cE '^--- FAIL' "$log")
+skip=$(grep -cE '^--- SKIP' "$log")
+echo "unit: $pass passed, $fail failed, $skip skipped"
+exit $rc
