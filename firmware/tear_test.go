@@ -123,7 +123,7 @@ func TestTearEveryWrite(t *testing.T) {
 			}
 		})
 	}
-	fmt.Printf("tear test: exercised %d tear points over %d commands\n", points, len(tearCases))
+	fmt.Printf("tear test: firmware: exercised %d tear points over %d commands\n", points, len(tearCases))
 }
 
 // FuzzProcess drives Card.Process with random APDU sequences: no panic, every

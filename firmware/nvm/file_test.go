@@ -277,7 +277,7 @@ func TestFileKillSafety(t *testing.T) {
 		}
 		acked = got
 	}
-	t.Logf("%d kills, last image seq %d", rounds, acked)
+	fmt.Printf("kill test: nvm file medium survived %d kills mid-write, last image seq %d\n", rounds, acked)
 }
 
 // killChild writes images with increasing sequence numbers of varied sizes,

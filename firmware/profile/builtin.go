@@ -28,13 +28,15 @@ func builtins() map[string]Profile {
 	def.Description = "Interop profile: a YubiKey 5.7-like PIV card with a 3DES default management key, so Debian 12's yubico-piv-tool works"
 	def.Serial = 10000001
 	def.PIV.MgmtKeyAlgorithm = "3des"
+	def.PIV.Behaviour.AdvertiseAlgorithms = true
 	strict := yubikey
 	strict.Name = "piv"
 	strict.Description = "Strict NIST SP 800-73-4: malformed PINs answer 6A80 without spending a try, the blocking attempt answers 63C0"
 	strict.ATR = HexBytes{0x3B, 0x80, 0x80, 0x01, 0x01}
 	strict.Serial = 10000002
 	strict.PIV.MgmtKeyAlgorithm = "3des"
-	strict.PIV.Behaviour = Behaviour{}
+	strict.PIV.Behaviour = Behaviour{AdvertiseAlgorithms: true}
+	strict.PIV.PINPolicy.Charset = "digits" // SP 800-73-4 Part 1 §2.4.3
 	return map[string]Profile{def.Name: def, yubikey.Name: yubikey, strict.Name: strict}
 }
 

@@ -75,6 +75,11 @@ type Behaviour struct {
 	// BlockingAnswers6983: the wrong PIN that exhausts the counter answers
 	// 6983 (YubiKey) instead of 63C0.
 	BlockingAnswers6983 bool `yaml:"blocking_answers_6983"`
+	// AdvertiseAlgorithms: SELECT's application property template carries
+	// a label and the cryptographic algorithms offered (tags 50 and AC, SP
+	// 800-73-4 Part 2 Table 3), which lets OpenSC use RSA-4096 and the
+	// 25519 curves. A YubiKey sends neither.
+	AdvertiseAlgorithms bool `yaml:"advertise_algorithms"`
 }
 
 // Timing is the card's speed: how long commands take.

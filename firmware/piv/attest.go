@@ -1,0 +1,147 @@
+package piv
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/pin"
+)
+
+// Yubico's attestation extensions (Yubico PIV attestation documentation):
+// under 1.3.6.1.4.1.41482.3, .3 firmware version, .7 serial number, .8 PIN
+// and touch policy, .9 form factor.
+func attestationOID(n int) asn1.ObjectIdentifier {
+	return asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, n}
+}
+
+// formFactorKeychain is the form factor the attestation reports (USB-A
+// keychain).
+const formFactorKeychain = 0x01
+
+// attestationNotAfter is the end of the factory attestation certificate's
+// validity, which starts at the card's first boot.
+func attestationNotAfter() time.Time { return time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC) }
+
+// installAttestation generates the F9 attestation key (P-256) and its
+// self-signed certificate, stored in object 5FFF01, at the card's first boot.
+func (a *Applet) installAttestation(ctx *firmware.Context, w pin.Writer) error {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), ctx.Rand)
+	if err != nil {
+		return err
+	}
+	serial, err := randomSerial(ctx)
+	if err != nil {
+		return err
+	}
+	name := pkix.Name{CommonName: "Tessera PIV Attestation", SerialNumber: fmt.Sprint(a.opts.Serial)}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               name,
+		Issuer:                name,
+		NotBefore:             ctx.Now().UTC().Truncate(time.Second),
+		NotAfter:              attestationNotAfter(),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(ctx.Rand, tmpl, tmpl, priv.Public(), priv)
+	if err != nil {
+		return fmt.Errorf("piv: making the attestation certificate: %w", err)
+	}
+	k := key{alg: algP256, pinPolicy: pinPolicyNever, touchPolicy: touchNever, origin: originGenerated, priv: priv}
+	if err := storeKey(w, slotAttestation, k); err != nil {
+		return err
+	}
+	return w.Put(objPrefix+objectKey(objAttestationCert), certObject(der))
+}
+
+// certObject is the content of a certificate data object: 70 certificate,
+// 71 certinfo (00: not compressed), FE error detection code.
+func certObject(der []byte) []byte {
+	out := apdu.AppendTLV(nil, 0x70, der)
+	out = apdu.AppendTLV(out, 0x71, []byte{0})
+	return apdu.AppendTLV(out, 0xFE, nil)
+}
+
+func randomSerial(ctx *firmware.Context) (*big.Int, error) {
+	b := make([]byte, 16)
+	if _, err := ctx.Rand.Read(b); err != nil {
+		return nil, err
+	}
+	b[0] &= 0x7F
+	return new(big.Int).SetBytes(b), nil
+}
+
+// attest is the YubiKey's ATTEST (F9 slot 00): a DER certificate over the
+// public key of a key generated on the card, signed by the F9 key, with the
+// Yubico attestation extensions. An empty slot or an imported key answers
+// 6A80, as on a YubiKey.
+func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	slot := cmd.P1
+	if cmd.P2 != 0 || !keySlot(slot) || slot == slotAttestation {
+		return nil, apdu.SWIncorrectP1P2
+	}
+	k, ok, err := loadKey(ctx, slot)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || k.origin != originGenerated {
+		return nil, apdu.SWIncorrectData
+	}
+	signer, ok, err := loadKey(ctx, slotAttestation)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apdu.SWConditionsNotSatisfied
+	}
+	raw, found := ctx.Store.Get(objPrefix + objectKey(objAttestationCert))
+	if !found {
+		return nil, apdu.SWConditionsNotSatisfied
+	}
+	certDER, found, err := apdu.FindTLV(raw, 0x70)
+	if err != nil || !found {
+		return nil, apdu.SWConditionsNotSatisfied
+	}
+	issuer, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		return nil, apdu.SWConditionsNotSatisfied
+	}
+	serialRaw, _ := ctx.Store.Get(keySerial)
+	serialDER, err := asn1.Marshal(int64(binary.BigEndian.Uint32(serialRaw)))
+	if err != nil {
+		return nil, err
+	}
+	v := a.p.Version
+	certSerial, err := randomSerial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: certSerial,
+		Subject:      pkix.Name{CommonName: fmt.Sprintf("YubiKey PIV Attestation %02x", slot)},
+		NotBefore:    issuer.NotBefore,
+		NotAfter:     issuer.NotAfter,
+		ExtraExtensions: []pkix.Extension{
+			{Id: attestationOID(3), Value: []byte{v.Major, v.Minor, v.Patch}},
+			{Id: attestationOID(7), Value: serialDER},
+			{Id: attestationOID(8), Value: []byte{k.pinPolicy, k.touchPolicy}},
+			{Id: attestationOID(9), Value: []byte{formFactorKeychain}},
+		},
+	}
+	der, err := x509.CreateCertificate(ctx.Rand, tmpl, issuer, k.public(), signer.priv.(crypto.Signer))
+	if err != nil {
+		return nil, fmt.Errorf("piv: making an attestation certificate: %w", err)
+	}
+	return der, nil
+}

@@ -1,0 +1,152 @@
+package piv
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"math/big"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+)
+
+// generalAuthenticate is GENERAL AUTHENTICATE (SP 800-73-4 Part 2 §3.2.4):
+// data 7C { 80 witness | 81 challenge | 82 response | 85 exponentiation }.
+// Key reference 9B is the management key; a key slot signs, decrypts or
+// derives.
+func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	dyn, found, err := apdu.FindTLV(cmd.Data, 0x7C)
+	if err != nil || !found {
+		a.auth = authState{}
+		return nil, apdu.SWIncorrectData
+	}
+	tlvs, err := tlvMap(dyn)
+	if err != nil {
+		a.auth = authState{}
+		return nil, err
+	}
+	if cmd.P2 == refMgmtKey {
+		return a.mgmtAuthenticate(ctx, cmd, tlvs)
+	}
+	a.auth = authState{}
+	if !keySlot(cmd.P2) {
+		return nil, apdu.SWReferenceNotFound
+	}
+	k, ok, err := loadKey(ctx, cmd.P2)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || k.alg != cmd.P1 {
+		return nil, apdu.SWIncorrectData
+	}
+	resp, hasResp := tlvs[0x82]
+	chal, hasChal := tlvs[0x81]
+	peer, hasPeer := tlvs[0x85]
+	if !hasResp || len(resp) != 0 || hasChal == hasPeer {
+		return nil, apdu.SWIncorrectData
+	}
+	if err := a.authorize(ctx, cmd.P2, k); err != nil {
+		return nil, err
+	}
+	var out []byte
+	if hasChal {
+		out, err = privateOp(k, chal)
+	} else {
+		out, err = keyAgreement(k, peer)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, out)), nil
+}
+
+// authorize enforces the key's PIN and touch policies. A PIN-always key
+// consumes the PIN verification it uses.
+func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
+	switch k.pinPolicy {
+	case pinPolicyOnce:
+		if !ctx.Security.Has(refPIN) {
+			return apdu.SWSecurityStatusNotSatisfied
+		}
+	case pinPolicyAlways:
+		if !ctx.Security.Has(refPINAlways) {
+			return apdu.SWSecurityStatusNotSatisfied
+		}
+		ctx.Security.Revoke(refPINAlways)
+	}
+	return a.touch(ctx, slot, k.touchPolicy)
+}
+
+// privateOp signs or decrypts: RSA is the raw private-key operation on a
+// block the host padded; ECDSA signs a digest (truncated to the curve size
+// as FIPS 186-4 says) and answers DER; Ed25519 signs the whole message.
+func privateOp(k key, in []byte) ([]byte, error) {
+	switch priv := k.priv.(type) {
+	case *rsa.PrivateKey:
+		size := priv.Size()
+		if len(in) != size {
+			return nil, apdu.SWIncorrectData
+		}
+		c := new(big.Int).SetBytes(in)
+		if c.Cmp(priv.N) >= 0 {
+			return nil, apdu.SWIncorrectData
+		}
+		m := rsaRaw(priv, c)
+		return m.FillBytes(make([]byte, size)), nil
+	case *ecdsa.PrivateKey:
+		if len(in) == 0 || len(in) > (priv.Curve.Params().BitSize+7)/8 {
+			return nil, apdu.SWIncorrectData
+		}
+		sig, err := ecdsa.SignASN1(nil, priv, in)
+		if err != nil {
+			return nil, err
+		}
+		return sig, nil
+	case ed25519.PrivateKey:
+		return priv.Sign(nil, in, crypto.Hash(0))
+	}
+	return nil, apdu.SWIncorrectData // an X25519 key cannot sign
+}
+
+// rsaRaw computes c^d mod n with the Chinese remainder theorem.
+func rsaRaw(k *rsa.PrivateKey, c *big.Int) *big.Int {
+	pc := k.Precomputed
+	if pc.Dp == nil {
+		k.Precompute()
+		pc = k.Precomputed
+	}
+	p, q := k.Primes[0], k.Primes[1]
+	m1 := new(big.Int).Exp(new(big.Int).Mod(c, p), pc.Dp, p)
+	m2 := new(big.Int).Exp(new(big.Int).Mod(c, q), pc.Dq, q)
+	h := m1.Sub(m1, m2)
+	h.Mul(h, pc.Qinv).Mod(h, p)
+	return h.Mul(h, q).Add(h, m2)
+}
+
+// keyAgreement is ECDH (SP 800-73-4 Part 2 §3.2.4, tag 85): the peer's
+// uncompressed point, or a 32-byte X25519 key; answers the shared secret.
+func keyAgreement(k key, peer []byte) ([]byte, error) {
+	var priv *ecdh.PrivateKey
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		var err error
+		if priv, err = p.ECDH(); err != nil {
+			return nil, err
+		}
+	case *ecdh.PrivateKey:
+		priv = p
+	default:
+		return nil, apdu.SWIncorrectData
+	}
+	pub, err := priv.Curve().NewPublicKey(peer)
+	if err != nil {
+		return nil, apdu.SWIncorrectData
+	}
+	secret, err := priv.ECDH(pub)
+	if err != nil {
+		return nil, apdu.SWIncorrectData
+	}
+	return secret, nil
+}

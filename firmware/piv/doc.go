@@ -1,0 +1,15 @@
+// Package piv is the PIV card application of NIST SP 800-73-4 Part 2, with
+// the extensions of YubiKey firmware 5.7 that host software relies on
+// (GET VERSION, GET SERIAL, GET METADATA, SET MANAGEMENT KEY, IMPORT
+// ASYMMETRIC KEY, SET PIN RETRIES, RESET, MOVE/DELETE KEY, ATTEST).
+//
+// It runs on the card OS of package firmware: persistent state lives in the
+// card's nvm.Store (PIN and PUK through package pin, keys, data objects and
+// the management key as records under "piv/"), every state change is a single
+// atomic write or a transaction, and the security status (PIN verified,
+// management key authenticated) lives in RAM. Where a YubiKey departs from
+// the specification, the card's profile decides (profile.Behaviour).
+//
+// Private keys never leave the card: no response, error or trace carries
+// one.
+package piv

@@ -1,0 +1,45 @@
+package simulator
+
+import (
+	"io"
+	"time"
+
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/piv"
+	"github.com/tesseracard/tessera/firmware/profile"
+)
+
+// CardOptions are the per-card settings beyond the profile.
+type CardOptions struct {
+	// Serial overrides the profile's serial number at the card's first boot.
+	Serial uint32
+	// Rand is the card's random source; nil means crypto/rand.
+	Rand io.Reader
+	// Clock is the card's clock; nil means time.Now.
+	Clock func() time.Time
+	// Touch is the touch sensor; nil means every touch is given at once.
+	Touch piv.TouchSource
+}
+
+// NewCard assembles a card of profile p on medium m: the card OS with the
+// PIV application. The card is powered off; a medium holding a damaged image
+// is an error (wrapping nvm.ErrCorrupt).
+func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card, error) {
+	if opts.Rand == nil {
+		opts.Rand = cryptoRand{}
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	return firmware.New(firmware.Config{
+		ATR:            p.ATR,
+		Medium:         m,
+		Rand:           opts.Rand,
+		Clock:          opts.Clock,
+		Capacity:       p.Capacity,
+		MaxCommand:     p.MaxCommand,
+		ExtendedLength: p.ExtendedLength,
+		Applets:        []firmware.Applet{piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch})},
+	})
+}
