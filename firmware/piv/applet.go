@@ -147,7 +147,7 @@ func (a *Applet) Select(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 	a.auth = authState{}
 	apt := [][]byte{
 		apdu.AppendTLV(nil, 0x4F, []byte{0x00, 0x00, 0x10, 0x00, 0x01, 0x00}), // PIX of the application
-		apdu.Nest(0x79, apdu.AppendTLV(nil, 0x4F, AID()[:5])),                   // coexistent tag allocation authority
+		apdu.Nest(0x79, apdu.AppendTLV(nil, 0x4F, AID()[:5])),                 // coexistent tag allocation authority
 	}
 	if a.p.PIV.Behaviour.AdvertiseAlgorithms {
 		apt = append(apt, apdu.AppendTLV(nil, 0x50, []byte("Tessera PIV")))
