@@ -258,4 +258,3 @@ func (l *ATRList) Name(atr []byte) []string {
 
 // Len returns the number of patterns.
 func (l *ATRList) Len() int { return len(l.entries) }
-
