@@ -1,0 +1,344 @@
+package hostdriver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+// Applications the diagnostics probe for by SELECT.
+func probedApplications() []struct{ Name, AID string } {
+	return []struct{ Name, AID string }{
+		{"PIV", "A000000308"},
+		{"OpenPGP", "D27600012401"},
+		{"FIDO U2F", "A0000006472F0001"},
+		{"OATH", "A0000005272101"},
+		{"YubiKey management", "A000000527471117"},
+		{"GlobalPlatform ISD", "A000000151000000"},
+		{"PKCS#15", "A000000063504B43532D3135"},
+	}
+}
+
+// Report is what Diagnose finds. Its JSON form is stable: fields are only
+// ever added.
+type Report struct {
+	Reader       string        `json:"reader,omitempty"`
+	ATR          string        `json:"atr"`
+	ATRNames     []string      `json:"atr_names,omitempty"`
+	Protocols    []int         `json:"protocols,omitempty"`
+	ATRError     string        `json:"atr_error,omitempty"`
+	Applications []Application `json:"applications"`
+	PIV          *PIVReport    `json:"piv,omitempty"`
+	Warnings     []string      `json:"warnings"`
+}
+
+// Application is one SELECT probe's outcome.
+type Application struct {
+	Name    string `json:"name"`
+	AID     string `json:"aid"`
+	Present bool   `json:"present"`
+	Status  string `json:"status"` // the status word in hex
+}
+
+// PIVReport is the PIV application's state, read without changing it.
+type PIVReport struct {
+	Version string `json:"version,omitempty"`
+	Serial  uint32 `json:"serial,omitempty"`
+	// Verified is true when the PIN is currently verified in this session.
+	Verified      bool         `json:"pin_verified"`
+	PIN           *Counter     `json:"pin,omitempty"`
+	PUK           *Counter     `json:"puk,omitempty"`
+	MgmtAlgorithm string       `json:"management_key_algorithm,omitempty"`
+	MgmtDefault   *bool        `json:"management_key_default,omitempty"`
+	Slots         []Slot       `json:"slots"`
+	Certificates  []CertReport `json:"certificates"`
+}
+
+// Counter is a PIN or PUK retry counter.
+type Counter struct {
+	Tries   int   `json:"tries_left"`
+	Limit   int   `json:"limit,omitempty"` // 0 when only VERIFY could be asked
+	Default *bool `json:"default,omitempty"`
+	Blocked bool  `json:"blocked"`
+}
+
+// Slot is a key slot's metadata.
+type Slot struct {
+	Slot        string `json:"slot"`
+	Algorithm   string `json:"algorithm"`
+	Origin      string `json:"origin"`
+	PINPolicy   string `json:"pin_policy"`
+	TouchPolicy string `json:"touch_policy"`
+}
+
+// CertReport is a certificate found in a PIV data object.
+type CertReport struct {
+	Slot       string    `json:"slot"`
+	Object     string    `json:"object"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	DaysLeft   int       `json:"days_to_expiry"`
+	PublicKey  string    `json:"public_key"`
+	ParseError string    `json:"parse_error,omitempty"`
+}
+
+// DiagOptions tune Diagnose.
+type DiagOptions struct {
+	// Now is the time certificates are judged against; zero means time.Now.
+	Now time.Time
+	// ExpiryWarning is how close to expiry a certificate draws a warning;
+	// zero means 30 days.
+	ExpiryWarning time.Duration
+	// Names names the ATR; nil leaves it unnamed.
+	Names *ATRList
+}
+
+// ReadOnlyINS are the instructions Diagnose may send: SELECT, GET DATA,
+// GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA, and VERIFY without
+// data (which reports the counter without spending a try).
+func ReadOnlyINS() []byte { return []byte{0xA4, 0xCB, 0xC0, 0xFD, 0xF8, 0xF7, 0x20} }
+
+// slotObject pairs a key slot with its certificate object.
+type slotObject struct {
+	slot   byte
+	object uint32
+}
+
+// pivSlots lists the key slots and their certificate objects (SP 800-73-4
+// Part 1 Table 4b; F9 and 5FFF01 for the YubiKey attestation key).
+func pivSlots() []slotObject {
+	s := []slotObject{{0x9A, 0x5FC105}, {0x9C, 0x5FC10A}, {0x9D, 0x5FC10B}, {0x9E, 0x5FC101}}
+	for i := byte(0); i < 20; i++ {
+		s = append(s, slotObject{0x82 + i, 0x5FC10D + uint32(i)})
+	}
+	return append(s, slotObject{0xF9, 0x5FFF01})
+}
+
+// Diagnose reads a card's state through c without changing it: the ATR
+// decoded and named, the applications present, and the PIV application's
+// version, serial, retry counters (from GET METADATA, or VERIFY without
+// data), management key algorithm, keys and certificates. It sends only the
+// instructions in ReadOnlyINS, and VERIFY only without data.
+func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Report, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.ExpiryWarning == 0 {
+		opts.ExpiryWarning = 30 * 24 * time.Hour
+	}
+	r := &Report{ATR: hexSpaced(atr), Applications: []Application{}, Warnings: []string{}}
+	if a, err := ParseATR(atr); err != nil {
+		r.ATRError = err.Error()
+	} else {
+		r.Protocols = a.Protocols
+		if a.HasTCK && !a.TCKValid {
+			r.Warnings = append(r.Warnings, "ATR check byte (TCK) is wrong")
+		}
+	}
+	if opts.Names != nil {
+		r.ATRNames = opts.Names.Name(atr)
+	}
+	pivPresent := false
+	for _, app := range probedApplications() {
+		aid, _ := hex.DecodeString(app.AID)
+		resp, err := c.Transmit(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: aid, Ne: 256})
+		if err != nil {
+			return nil, fmt.Errorf("hostdriver: selecting %s: %w", app.Name, err)
+		}
+		present := resp.SW == apdu.SWSuccess
+		r.Applications = append(r.Applications, Application{Name: app.Name, AID: app.AID, Present: present, Status: fmt.Sprintf("%04X", uint16(resp.SW))})
+		pivPresent = pivPresent || app.Name == "PIV" && present
+	}
+	if pivPresent {
+		p, err := diagnosePIV(ctx, c, opts, &r.Warnings)
+		if err != nil {
+			return nil, err
+		}
+		r.PIV = p
+	}
+	return r, nil
+}
+
+func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string) (*PIVReport, error) {
+	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}, Ne: 256}); err != nil {
+		return nil, fmt.Errorf("hostdriver: selecting PIV: %w", err)
+	}
+	p := &PIVReport{Slots: []Slot{}, Certificates: []CertReport{}}
+	if v, err := c.Do(ctx, apdu.Command{INS: 0xFD, Ne: 256}); err == nil && len(v) == 3 {
+		p.Version = fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
+	}
+	if s, err := c.Do(ctx, apdu.Command{INS: 0xF8, Ne: 256}); err == nil && len(s) == 4 {
+		p.Serial = uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
+	}
+	// PIN: VERIFY without data reports without spending a try.
+	resp, err := c.Transmit(ctx, apdu.Command{INS: 0x20, P2: 0x80})
+	if err != nil {
+		return nil, err
+	}
+	switch n, ok := resp.SW.Retries(); {
+	case resp.SW == apdu.SWSuccess:
+		p.Verified = true
+	case resp.SW == apdu.SWAuthMethodBlocked:
+		p.PIN = &Counter{Blocked: true}
+	case ok:
+		p.PIN = &Counter{Tries: n, Blocked: n == 0}
+	}
+	for _, ref := range []byte{0x80, 0x81} {
+		md, err := metadata(ctx, c, ref)
+		if err != nil {
+			continue // no GET METADATA on this card
+		}
+		if v := md[0x06]; len(v) == 2 {
+			cnt := &Counter{Limit: int(v[0]), Tries: int(v[1]), Blocked: v[1] == 0}
+			if d := md[0x05]; len(d) == 1 {
+				def := d[0] == 1
+				cnt.Default = &def
+			}
+			if ref == 0x80 {
+				p.PIN = cnt
+			} else {
+				p.PUK = cnt
+			}
+		}
+	}
+	if md, err := metadata(ctx, c, 0x9B); err == nil {
+		if a := md[0x01]; len(a) == 1 {
+			p.MgmtAlgorithm = algorithmName(a[0])
+		}
+		if d := md[0x05]; len(d) == 1 {
+			def := d[0] == 1
+			p.MgmtDefault = &def
+		}
+	}
+	for _, s := range pivSlots() {
+		if md, err := metadata(ctx, c, s.slot); err == nil {
+			sl := Slot{Slot: fmt.Sprintf("%02X", s.slot)}
+			if a := md[0x01]; len(a) == 1 {
+				sl.Algorithm = algorithmName(a[0])
+			}
+			if o := md[0x03]; len(o) == 1 {
+				sl.Origin = map[byte]string{1: "generated", 2: "imported"}[o[0]]
+			}
+			if pol := md[0x02]; len(pol) == 2 {
+				sl.PINPolicy = policyName(pol[0], []string{"default", "never", "once", "always", "match-once", "match-always"})
+				sl.TouchPolicy = policyName(pol[1], []string{"default", "never", "always", "cached"})
+			}
+			p.Slots = append(p.Slots, sl)
+		}
+		obj := []byte{0x5C, 0x03, byte(s.object >> 16), byte(s.object >> 8), byte(s.object)}
+		data, err := c.Do(ctx, apdu.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: obj, Ne: 256})
+		if err != nil {
+			if errors.Is(err, apdu.SWFileNotFound) || errors.Is(err, apdu.SWSecurityStatusNotSatisfied) || errors.Is(err, apdu.SWIncorrectData) || errors.Is(err, apdu.SWReferenceNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("hostdriver: reading object %06X: %w", s.object, err)
+		}
+		p.Certificates = append(p.Certificates, certReport(s.slot, s.object, data, opts.Now))
+	}
+	// Warnings, from what was read: nothing here ever tries a value.
+	for name, cnt := range map[string]*Counter{"PIN": p.PIN, "PUK": p.PUK} {
+		if cnt == nil {
+			continue
+		}
+		if cnt.Blocked {
+			*warn = append(*warn, name+" is blocked")
+		}
+		if cnt.Default != nil && *cnt.Default {
+			*warn = append(*warn, name+" is still the factory default")
+		}
+	}
+	if p.MgmtDefault != nil && *p.MgmtDefault {
+		*warn = append(*warn, "management key is still the factory default")
+	}
+	for _, cr := range p.Certificates {
+		switch {
+		case cr.ParseError != "":
+			*warn = append(*warn, fmt.Sprintf("certificate in slot %s does not parse: %s", cr.Slot, cr.ParseError))
+		case opts.Now.After(cr.NotAfter):
+			*warn = append(*warn, fmt.Sprintf("certificate in slot %s expired %d days ago", cr.Slot, -cr.DaysLeft))
+		case cr.NotAfter.Sub(opts.Now) < opts.ExpiryWarning:
+			*warn = append(*warn, fmt.Sprintf("certificate in slot %s expires in %d days", cr.Slot, cr.DaysLeft))
+		}
+	}
+	slices.Sort(*warn)
+	return p, nil
+}
+
+// metadata runs GET METADATA for ref and returns its TLVs by tag.
+func metadata(ctx context.Context, c *Conn, ref byte) (map[apdu.Tag][]byte, error) {
+	data, err := c.Do(ctx, apdu.Command{INS: 0xF7, P2: ref, Ne: 256})
+	if err != nil {
+		return nil, err
+	}
+	tlvs, err := apdu.ParseTLVs(data)
+	if err != nil {
+		return nil, err
+	}
+	m := map[apdu.Tag][]byte{}
+	for _, t := range tlvs {
+		m[t.Tag] = t.Value
+	}
+	return m, nil
+}
+
+func certReport(slot byte, object uint32, data []byte, now time.Time) CertReport {
+	cr := CertReport{Slot: fmt.Sprintf("%02X", slot), Object: fmt.Sprintf("%06X", object)}
+	body, ok, err := apdu.FindTLV(data, 0x53)
+	if err == nil && ok {
+		data = body
+	}
+	der, ok, err := apdu.FindTLV(data, 0x70)
+	if err != nil || !ok {
+		cr.ParseError = "no certificate (tag 70) in the object"
+		return cr
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		cr.ParseError = err.Error()
+		return cr
+	}
+	cr.Subject, cr.Issuer = cert.Subject.String(), cert.Issuer.String()
+	cr.NotBefore, cr.NotAfter = cert.NotBefore.UTC(), cert.NotAfter.UTC()
+	cr.DaysLeft = int(cert.NotAfter.Sub(now).Hours() / 24)
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		cr.PublicKey = fmt.Sprintf("RSA-%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		cr.PublicKey = "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		cr.PublicKey = "Ed25519"
+	default:
+		cr.PublicKey = fmt.Sprintf("%T", k)
+	}
+	return cr
+}
+
+func algorithmName(a byte) string {
+	names := map[byte]string{
+		0x03: "3DES", 0x08: "AES-128", 0x0A: "AES-192", 0x0C: "AES-256",
+		0x06: "RSA-1024", 0x07: "RSA-2048", 0x05: "RSA-3072", 0x16: "RSA-4096",
+		0x11: "ECC P-256", 0x14: "ECC P-384", 0xE0: "Ed25519", 0xE1: "X25519", 0xFF: "PIN",
+	}
+	if n, ok := names[a]; ok {
+		return n
+	}
+	return fmt.Sprintf("unknown (%02X)", a)
+}
+
+func policyName(v byte, names []string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return fmt.Sprintf("unknown (%02X)", v)
+}

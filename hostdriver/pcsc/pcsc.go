@@ -1,0 +1,206 @@
+// Package pcsc reaches cards through the PC/SC stack (pcscd) with
+// github.com/ebfe/scard. A *Card satisfies hostdriver.Transport.
+//
+// It needs cgo and libpcsclite; it is a package of its own so that the rest
+// of hostdriver builds without them. PCSCLITE_CSOCK_NAME selects a pcscd
+// other than the system's.
+package pcsc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebfe/scard"
+
+	"github.com/tesseracard/tessera/hostdriver"
+)
+
+// ErrNoReader is returned when no reader matches.
+var ErrNoReader = errors.New("pcsc: no such reader")
+
+// ErrCardReset is returned by Transmit when another program reset the card:
+// the connection has been re-established, but the card's security status is
+// gone. Send the command again after re-authenticating.
+var ErrCardReset = errors.New("pcsc: card was reset")
+
+// Context is a connection to pcscd.
+type Context struct {
+	ctx *scard.Context
+}
+
+// Establish connects to pcscd.
+func Establish() (*Context, error) {
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: connecting to pcscd (is it running?): %w", err)
+	}
+	return &Context{ctx: c}, nil
+}
+
+// Release closes the connection to pcscd.
+func (c *Context) Release() error { return c.ctx.Release() }
+
+// Readers lists the reader names, sorted. No readers is not an error.
+func (c *Context) Readers() ([]string, error) {
+	names, err := c.ctx.ListReaders()
+	if errors.Is(err, scard.ErrNoReadersAvailable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: listing readers: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// FindReader returns the reader whose name equals name, or else the only one
+// that contains it (case-insensitive). An empty name matches a sole reader.
+func (c *Context) FindReader(name string) (string, error) {
+	names, err := c.Readers()
+	if err != nil {
+		return "", err
+	}
+	var hits []string
+	for _, n := range names {
+		if n == name {
+			return n, nil
+		}
+		if strings.Contains(strings.ToLower(n), strings.ToLower(name)) {
+			hits = append(hits, n)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return "", fmt.Errorf("%w: %q (readers: %s)", ErrNoReader, name, strings.Join(names, ", "))
+	}
+	return "", fmt.Errorf("%w: %q matches %d readers (%s); name one exactly", ErrNoReader, name, len(hits), strings.Join(hits, ", "))
+}
+
+// WaitForCard blocks until a card is present in reader, or ctx ends.
+func (c *Context) WaitForCard(ctx context.Context, reader string) error {
+	return c.waitFor(ctx, reader, scard.StatePresent)
+}
+
+// WaitForRemoval blocks until reader is empty, or ctx ends.
+func (c *Context) WaitForRemoval(ctx context.Context, reader string) error {
+	return c.waitFor(ctx, reader, scard.StateEmpty)
+}
+
+func (c *Context) waitFor(ctx context.Context, reader string, want scard.StateFlag) error {
+	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
+	for {
+		err := c.ctx.GetStatusChange(rs, 250*time.Millisecond)
+		switch {
+		case err == nil:
+			if rs[0].EventState&want != 0 {
+				return nil
+			}
+			rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+		case errors.Is(err, scard.ErrTimeout):
+		default:
+			return fmt.Errorf("pcsc: watching %s: %w", reader, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pcsc: waiting on %s: %w", reader, err)
+		}
+	}
+}
+
+// Mode is how a card is shared with other programs.
+type Mode int
+
+// Sharing modes.
+const (
+	Shared Mode = iota
+	Exclusive
+)
+
+// Card is a connection to the card in one reader. It is safe for concurrent
+// use; exchanges are serialised.
+type Card struct {
+	mu     sync.Mutex
+	card   *scard.Card
+	reader string
+	mode   scard.ShareMode
+}
+
+// Connect connects to the card in reader with T=1 or T=0, whichever the card
+// offers.
+func (c *Context) Connect(reader string, mode Mode) (*Card, error) {
+	sm := scard.ShareShared
+	if mode == Exclusive {
+		sm = scard.ShareExclusive
+	}
+	k, err := c.ctx.Connect(reader, sm, scard.ProtocolT1|scard.ProtocolT0)
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: connecting to %s: %w", reader, mapErr(err))
+	}
+	return &Card{card: k, reader: reader, mode: sm}, nil
+}
+
+// Reader returns the reader's name.
+func (k *Card) Reader() string { return k.reader }
+
+// Protocol returns 0 or 1: the protocol in use.
+func (k *Card) Protocol() int {
+	if k.card.ActiveProtocol() == scard.ProtocolT0 {
+		return 0
+	}
+	return 1
+}
+
+// ATR returns the card's answer-to-reset.
+func (k *Card) ATR() ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	st, err := k.card.Status()
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: reading the ATR: %w", mapErr(err))
+	}
+	return st.Atr, nil
+}
+
+// Transmit sends one APDU. A removed card gives an error wrapping
+// hostdriver.ErrCardRemoved; a card reset by someone else is reconnected and
+// gives ErrCardReset. The context is checked before sending: PC/SC cannot
+// abandon an exchange in flight.
+func (k *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out, err := k.card.Transmit(cmd)
+	if errors.Is(err, scard.ErrResetCard) {
+		if rerr := k.card.Reconnect(k.mode, scard.ProtocolT1|scard.ProtocolT0, scard.LeaveCard); rerr != nil {
+			return nil, fmt.Errorf("pcsc: reconnecting after a reset: %w", mapErr(rerr))
+		}
+		return nil, ErrCardReset
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: transmitting to %s: %w", k.reader, mapErr(err))
+	}
+	return out, nil
+}
+
+// Close disconnects, leaving the card as it is.
+func (k *Card) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.card.Disconnect(scard.LeaveCard)
+}
+
+// mapErr turns PC/SC's card-gone errors into hostdriver.ErrCardRemoved.
+func mapErr(err error) error {
+	if errors.Is(err, scard.ErrRemovedCard) || errors.Is(err, scard.ErrNoSmartcard) {
+		return fmt.Errorf("%w (%v)", hostdriver.ErrCardRemoved, err)
+	}
+	return err
+}
