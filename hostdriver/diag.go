@@ -31,7 +31,10 @@ func probedApplications() []struct{ Name, AID string } {
 // Report is what Diagnose finds. Its JSON form is stable: fields are only
 // ever added.
 type Report struct {
-	Reader       string        `json:"reader,omitempty"`
+	Reader string `json:"reader,omitempty"`
+	// Error says why a reader could not be diagnosed (no card, a card that
+	// does not answer); the other fields are then empty.
+	Error        string        `json:"error,omitempty"`
 	ATR          string        `json:"atr"`
 	ATRNames     []string      `json:"atr_names,omitempty"`
 	Protocols    []int         `json:"protocols,omitempty"`

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/hostdriver/pcsc"
+)
+
+func newDiagCmd() *cobra.Command {
+	var reader string
+	var asJSON bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "diag",
+		Short: "Read-only diagnostics of the cards in PC/SC readers",
+		Long: `diag reports, for one reader or all, the ATR decoded and named, the applications
+present, and the PIV state: version, serial, PIN and PUK tries left, the management
+key algorithm, each key slot and each certificate with its expiry, and warnings.
+
+diag never sends a command that changes a card's state and never spends a try:
+it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA
+and VERIFY without data.
+
+The --json output is an array with one object per reader; its fields are only
+ever added to (see hostdriver.Report).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			reports, err := diagnoseReaders(ctx, reader)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(reports)
+			}
+			for i, r := range reports {
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				printReport(cmd.OutOrStdout(), r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reader, "reader", "", "reader name, exact or a unique substring (default: every reader)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return cmd
+}
+
+func diagnoseReaders(ctx context.Context, want string) ([]*hostdriver.Report, error) {
+	pc, err := pcsc.Establish()
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Release()
+	var readers []string
+	if want != "" {
+		r, err := pc.FindReader(want)
+		if err != nil {
+			return nil, err
+		}
+		readers = []string{r}
+	} else if readers, err = pc.Readers(); err != nil {
+		return nil, err
+	}
+	if len(readers) == 0 {
+		return nil, errors.New("no PC/SC readers (is pcscd running, and a reader or the simulator attached?)")
+	}
+	names, _ := hostdriver.LoadATRList(hostdriver.DefaultATRList) // naming is optional
+	var reports []*hostdriver.Report
+	for _, name := range readers {
+		reports = append(reports, diagnoseOne(ctx, pc, name, names))
+	}
+	return reports, nil
+}
+
+func diagnoseOne(ctx context.Context, pc *pcsc.Context, reader string, names *hostdriver.ATRList) *hostdriver.Report {
+	failed := func(err error) *hostdriver.Report {
+		return &hostdriver.Report{Reader: reader, Error: err.Error(), Applications: []hostdriver.Application{}, Warnings: []string{}}
+	}
+	card, err := pc.Connect(reader, pcsc.Shared)
+	if err != nil {
+		return failed(err)
+	}
+	defer card.Close()
+	atr, err := card.ATR()
+	if err != nil {
+		return failed(err)
+	}
+	r, err := hostdriver.Diagnose(ctx, &hostdriver.Conn{T: card}, atr, hostdriver.DiagOptions{Names: names})
+	if err != nil {
+		return failed(err)
+	}
+	r.Reader = reader
+	return r
+}
+
+func printReport(w io.Writer, r *hostdriver.Report) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "Reader\t%s\n", r.Reader)
+	if r.Error != "" {
+		fmt.Fprintf(tw, "Error\t%s\n", r.Error)
+		return
+	}
+	fmt.Fprintf(tw, "ATR\t%s\n", r.ATR)
+	for _, n := range r.ATRNames {
+		fmt.Fprintf(tw, "\t%s\n", n)
+	}
+	if r.ATRError != "" {
+		fmt.Fprintf(tw, "\t%s\n", r.ATRError)
+	}
+	var protos []string
+	for _, p := range r.Protocols {
+		protos = append(protos, fmt.Sprintf("T=%d", p))
+	}
+	fmt.Fprintf(tw, "Protocols\t%s\n", strings.Join(protos, ", "))
+	fmt.Fprintln(tw, "Applications")
+	for _, a := range r.Applications {
+		state := "present"
+		if !a.Present {
+			state = "absent (" + a.Status + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.Name, a.AID, state)
+	}
+	if p := r.PIV; p != nil {
+		fmt.Fprintln(tw, "PIV")
+		fmt.Fprintf(tw, "  Version\t%s\n", orDash(p.Version))
+		if p.Serial != 0 {
+			fmt.Fprintf(tw, "  Serial\t%d\n", p.Serial)
+		}
+		fmt.Fprintf(tw, "  PIN\t%s\n", counter(p.PIN, p.Verified))
+		fmt.Fprintf(tw, "  PUK\t%s\n", counter(p.PUK, false))
+		mk := orDash(p.MgmtAlgorithm)
+		if p.MgmtDefault != nil && *p.MgmtDefault {
+			mk += " (factory default)"
+		}
+		fmt.Fprintf(tw, "  Management key\t%s\n", mk)
+		if len(p.Slots) > 0 {
+			fmt.Fprintln(tw, "  Slot\tAlgorithm\tOrigin\tPIN policy\tTouch policy")
+			for _, s := range p.Slots {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Slot, s.Algorithm, orDash(s.Origin), s.PINPolicy, s.TouchPolicy)
+			}
+		}
+		if len(p.Certificates) > 0 {
+			fmt.Fprintln(tw, "  Certificate\tSubject\tIssuer\tNot after\tDays left")
+			for _, c := range p.Certificates {
+				if c.ParseError != "" {
+					fmt.Fprintf(tw, "  %s\t(unreadable: %s)\n", c.Slot, c.ParseError)
+					continue
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\n", c.Slot, c.Subject, c.Issuer, c.NotAfter.Format("2006-01-02"), c.DaysLeft)
+			}
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(tw, "Warnings")
+		for _, w := range r.Warnings {
+			fmt.Fprintf(tw, "  ! %s\n", w)
+		}
+	}
+}
+
+func counter(c *hostdriver.Counter, verified bool) string {
+	switch {
+	case verified:
+		return "verified in this session"
+	case c == nil:
+		return "-"
+	case c.Blocked:
+		return "BLOCKED"
+	}
+	s := fmt.Sprintf("%d tries left", c.Tries)
+	if c.Limit > 0 {
+		s = fmt.Sprintf("%d of %d tries left", c.Tries, c.Limit)
+	}
+	if c.Default != nil && *c.Default {
+		s += " (factory default)"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
