@@ -283,12 +283,17 @@ func (c *Card) findApplet(aid []byte) int {
 
 // respond returns the first piece of data the command may carry, with 9000
 // if that is all, or 61xx with the rest kept for GET RESPONSE. It never
-// answers 6Cxx: PIV clients treat it as an error.
+// answers 6Cxx: PIV clients treat it as an error. A short command without
+// Le gets up to 256 bytes; an extended one gets everything, as a YubiKey
+// answers an extended RSA-4096 decryption with its 520 bytes at once.
 func (c *Card) respond(data []byte, cmd apdu.Command) ([]byte, apdu.StatusWord) {
 	limit := maxShortResponse
-	if cmd.Extended {
+	switch {
+	case cmd.Extended && cmd.Ne == 0:
+		limit = apdu.MaxExtendedNe
+	case cmd.Extended:
 		limit = max(cmd.Ne, maxShortResponse)
-	} else if cmd.Ne > 0 {
+	case cmd.Ne > 0:
 		limit = cmd.Ne
 	}
 	if len(data) <= limit {

@@ -213,6 +213,34 @@ func TestLongResponsesAndGetResponse(t *testing.T) {
 	}
 }
 
+func TestExtendedLengthResponses(t *testing.T) {
+	cfg := testConfig(nvm.NewTearable(&nvm.Memory{}))
+	cfg.ExtendedLength = true
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PowerOn(); err != nil {
+		t.Fatal(err)
+	}
+	expectSW(t, c, selectTest, apdu.SWSuccess)
+	tests := []struct {
+		apdu   string
+		n      int
+		wantSW apdu.StatusWord
+	}{
+		{"00 CB 02 F0 00 00 01 7E", 0x2F0, apdu.SWSuccess},                   // 3E, no Le: everything, as a YubiKey answers
+		{"00 CB 02 F0 00 00 00", 0x2F0, apdu.SWSuccess},                      // 2E, Le 0000: up to 65536
+		{"00 CB 02 F0 00 00 01 7E 01 00", 256, apdu.MoreDataSW(0x2F0 - 256)}, // 4E, Le 0100
+		{"00 CB 02 F0", 256, apdu.MoreDataSW(0x2F0 - 256)},                   // short, no Le: 256 at most
+	}
+	for _, tt := range tests {
+		if data := expectSW(t, c, tt.apdu, tt.wantSW); len(data) != tt.n {
+			t.Errorf("%s: %d bytes, want %d", tt.apdu, len(data), tt.n)
+		}
+	}
+}
+
 func TestChaining(t *testing.T) {
 	c, tm := newCard(t)
 	expectSW(t, c, selectTest, apdu.SWSuccess)

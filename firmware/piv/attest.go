@@ -24,9 +24,9 @@ func attestationOID(n int) asn1.ObjectIdentifier {
 	return asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, n}
 }
 
-// formFactorKeychain is the form factor the attestation reports (USB-A
-// keychain).
-const formFactorKeychain = 0x01
+// formFactorUSBCKeychain is the form factor the attestation reports: USB-C
+// keychain, as the recorded YubiKey 5.7.1 (testdata/yubikey-5.7.1) does.
+const formFactorUSBCKeychain = 0x03
 
 // attestationNotAfter is the end of the factory attestation certificate's
 // validity, which starts at the card's first boot.
@@ -62,7 +62,10 @@ func (a *Applet) installAttestation(ctx *firmware.Context, w pin.Writer) error {
 	if err := storeKey(w, slotAttestation, k); err != nil {
 		return err
 	}
-	return w.Put(objPrefix+objectKey(objAttestationCert), certObject(der))
+	// A YubiKey's 5FFF01 holds the certificate alone, without the 71
+	// CertInfo and FE error detection code of SP 800-73-4's certificate
+	// objects (recorded: 53 82 03 02 70 82 02 FE …).
+	return w.Put(objPrefix+objectKey(objAttestationCert), apdu.AppendTLV(nil, 0x70, der))
 }
 
 // certObject is the content of a certificate data object: 70 certificate,
@@ -136,10 +139,15 @@ func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 			{Id: attestationOID(3), Value: []byte{v.Major, v.Minor, v.Patch}},
 			{Id: attestationOID(7), Value: serialDER},
 			{Id: attestationOID(8), Value: []byte{k.pinPolicy, k.touchPolicy}},
-			{Id: attestationOID(9), Value: []byte{formFactorKeychain}},
+			{Id: attestationOID(9), Value: []byte{formFactorUSBCKeychain}},
 		},
 	}
-	der, err := x509.CreateCertificate(ctx.Rand, tmpl, issuer, k.public(), signer.priv.(crypto.Signer))
+	// Go would add an authority key identifier from the issuer's subject
+	// key identifier; a YubiKey's attestation carries Yubico's four
+	// extensions and nothing else.
+	parent := *issuer
+	parent.SubjectKeyId = nil
+	der, err := x509.CreateCertificate(ctx.Rand, tmpl, &parent, k.public(), signer.priv.(crypto.Signer))
 	if err != nil {
 		return nil, fmt.Errorf("piv: making an attestation certificate: %w", err)
 	}

@@ -47,13 +47,14 @@ func newTestCard(t testing.TB, profileName string) *testCard {
 func newTestCardWith(t testing.TB, p profile.Profile, tm *nvm.Tearable, opts Options) *testCard {
 	t.Helper()
 	c, err := firmware.New(firmware.Config{
-		ATR:        p.ATR,
-		Medium:     tm,
-		Rand:       rand.NewChaCha8([32]byte{7}),
-		Clock:      func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
-		Capacity:   p.Capacity,
-		MaxCommand: p.MaxCommand,
-		Applets:    []firmware.Applet{New(p, opts)},
+		ATR:            p.ATR,
+		Medium:         tm,
+		Rand:           rand.NewChaCha8([32]byte{7}),
+		Clock:          func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
+		Capacity:       p.Capacity,
+		MaxCommand:     p.MaxCommand,
+		ExtendedLength: p.ExtendedLength,
+		Applets:        []firmware.Applet{New(p, opts)},
 	})
 	if err != nil {
 		t.Fatal(err)

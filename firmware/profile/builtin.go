@@ -16,6 +16,10 @@ func builtins() map[string]Profile {
 		Version:     Version{5, 7, 1},
 		Capacity:    512 << 10,
 		MaxCommand:  16 << 10,
+		// The ATR's card capabilities (73 C0 21 C0) offer extended Lc and
+		// Le, and a YubiKey takes them: cunicu/go-piv sends PUT DATA,
+		// IMPORT and RSA-4096 GENERAL AUTHENTICATE extended.
+		ExtendedLength: true,
 		PIV: PIV{
 			PIN: "123456", PUK: "12345678", PINRetries: 3, PUKRetries: 3,
 			MgmtKeyAlgorithm: "aes192", MgmtKey: defaultMgmtKey,
@@ -33,6 +37,7 @@ func builtins() map[string]Profile {
 	strict.Name = "piv"
 	strict.Description = "Strict NIST SP 800-73-4: malformed PINs answer 6A80 without spending a try, the blocking attempt answers 63C0"
 	strict.ATR = HexBytes{0x3B, 0x80, 0x80, 0x01, 0x01}
+	strict.ExtendedLength = false // its ATR has no card capabilities: short APDUs and chaining only
 	strict.Serial = 10000002
 	strict.PIV.MgmtKeyAlgorithm = "3des"
 	strict.PIV.Behaviour = Behaviour{AdvertiseAlgorithms: true}
