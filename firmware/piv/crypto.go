@@ -63,8 +63,16 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 }
 
 // authorize enforces the key's PIN and touch policies. A PIN-always key
-// consumes the PIN verification it uses.
+// consumes the PIN verification it uses. While the PIN is a transport value
+// that must be changed first, no key may be used at all.
 func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
+	st, err := pinStatus(ctx, keyPIN)
+	if err != nil {
+		return err
+	}
+	if st.MustChange {
+		return apdu.SWSecurityStatusNotSatisfied
+	}
 	switch k.pinPolicy {
 	case pinPolicyOnce:
 		if !ctx.Security.Has(refPIN) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
@@ -592,5 +593,29 @@ func TestStateSurvivesPowerCycles(t *testing.T) {
 	point, _ := pub.(*ecdsa.PublicKey).Bytes()
 	if !bytes.HasSuffix(md, point) {
 		t.Errorf("the 9E key changed across a reset")
+	}
+}
+
+func TestTransportPINMustBeChangedBeforeKeyUse(t *testing.T) {
+	tc := newTestCard(t, "default")
+	tc.mustAuthenticate()
+	generate(t, tc, slotCardAuthentication, algP256) // PIN never
+	// Deliver the card with a transport PIN, as a token issuer does.
+	if err := pin.New(tc.c.Store(), keyPIN).Init(tc.c.Store(), []byte("482913"), 3, false, true, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("x"))
+	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+		t.Errorf("key use with a transport PIN: %04X, want 6982", uint16(sw))
+	}
+	if sw := tc.verifyPIN("482913"); sw != apdu.SWSuccess {
+		t.Fatalf("VERIFY transport PIN: %04X", uint16(sw))
+	}
+	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+		t.Errorf("key use after verifying the transport PIN: %04X, want 6982", uint16(sw))
+	}
+	tc.expect("00 24 00 80 10 "+pinField("482913")+pinField("271828"), apdu.SWSuccess)
+	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSuccess {
+		t.Errorf("key use after the PIN was changed: %04X", uint16(sw))
 	}
 }
