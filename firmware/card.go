@@ -338,7 +338,7 @@ func statusOf(err error) apdu.StatusWord {
 		return sw
 	case errors.Is(err, nvm.ErrCapacity):
 		return apdu.SWNotEnoughMemory
-	case errors.Is(err, nvm.ErrCorrupt):
+	case errors.Is(err, nvm.ErrCorrupt), errors.Is(err, nvm.ErrMedium):
 		return apdu.SWMemoryFailure
 	}
 	return apdu.SWUnknown

@@ -388,3 +388,33 @@ func TestChallengeUsesTheHandedInRandom(t *testing.T) {
 		t.Errorf("same seed gave challenges % X and % X", x, y)
 	}
 }
+
+// diskFull is a medium whose writes start failing on demand.
+type diskFull struct {
+	nvm.Memory
+	full bool
+}
+
+func (d *diskFull) Save(b []byte) error {
+	if d.full {
+		return errors.New("no space left on device")
+	}
+	return d.Memory.Save(b)
+}
+
+func TestMediumFailureAnswers6581AndSpendsNothing(t *testing.T) {
+	m := &diskFull{}
+	c, err := New(testConfig(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PowerOn(); err != nil {
+		t.Fatal(err)
+	}
+	expectSW(t, c, selectTest, apdu.SWSuccess)
+	m.full = true
+	expectSW(t, c, verifyRight, apdu.SWMemoryFailure) // no compare without the decrement on record
+	expectSW(t, c, verifyStatus, apdu.RetriesSW(3))
+	m.full = false
+	expectSW(t, c, verifyRight, apdu.SWSuccess)
+}

@@ -201,3 +201,18 @@ func TestTearableCutsAfterK(t *testing.T) {
 		}
 	}
 }
+
+// failing is a Medium whose writes fail, as a full disk's do.
+type failing struct{ Memory }
+
+func (*failing) Save([]byte) error { return errors.New("no space left on device") }
+
+func TestMediumFailureIsTypedAndAdoptsNothing(t *testing.T) {
+	s, _ := Open(&failing{}, Options{})
+	if err := s.Put("k", []byte{1}); !errors.Is(err, ErrMedium) {
+		t.Errorf("Put on a failing medium error = %v, want ErrMedium", err)
+	}
+	if _, ok := s.Get("k"); ok {
+		t.Errorf("a failed write was adopted")
+	}
+}

@@ -12,6 +12,10 @@ import (
 // capacity. Nothing is written. The card answers 6A84.
 var ErrCapacity = errors.New("nvm: not enough persistent memory")
 
+// ErrMedium is wrapped by a write the medium failed (a full disk, an I/O
+// error). Nothing was adopted; the card answers 6581 (memory failure).
+var ErrMedium = errors.New("nvm: persistent memory write failed")
+
 // ErrTxActive is returned by Begin while another transaction is open.
 var ErrTxActive = errors.New("nvm: a transaction is already in progress")
 
@@ -128,7 +132,10 @@ func (s *Store) apply(puts map[string][]byte, dels map[string]bool) error {
 		return err
 	}
 	if err := s.m.Save(raw); err != nil {
-		return err
+		if errors.Is(err, ErrPowerLost) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrMedium, err)
 	}
 	s.saves++
 	s.img, s.used = next, used
