@@ -7,12 +7,15 @@ FUZZTIME ?= 30s
 TEST_FUZZTIME ?= 4s
 BIN := bin/tessera
 
-.PHONY: all build test unit fuzz-short fuzz lint vet fmt-check bench run deps clean
+.PHONY: all build test unit e2e fuzz-short fuzz lint vet fmt-check bench run deps clean
 
 all: build
 
+# ensure-go: the Go toolchain and modules; deps.sh: the Debian packages
+# (pcscd, vsmartcard-vpcd, libpcsclite-dev for cgo, the PC/SC clients).
 deps:
 	@bash scripts/ensure-go.sh
+	@bash scripts/deps.sh
 
 build: deps
 	$(GO) build -trimpath -o $(BIN) ./cmd/tessera
@@ -25,6 +28,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
 
 unit: deps
 	@bash scripts/gotest.sh ./...
@@ -32,16 +36,24 @@ unit: deps
 fuzz-short: deps
 	@bash scripts/fuzz.sh $(TEST_FUZZTIME)
 
-test: lint build unit fuzz-short
+# End-to-end: the simulator binary through pcscd and vpcd to a PC/SC client;
+# starts pcscd through scripts/pcscd.sh (and stops it if it started it).
+e2e: deps build
+	@TESTLOG=.cache/e2e.log TESTLABEL=e2e bash scripts/gotest.sh -tags e2e -p 1 ./e2e/...
+
+test: lint build unit fuzz-short e2e
 
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZTIME)
 
+# Benchmarks; the e2e one measures APDU/s through pcscd against an echo card.
 bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) test -tags e2e -run='^$$' -bench=. -benchtime=5000x ./e2e/...
 
-run: build
-	@bash scripts/run.sh
+# One simulated card for every PC/SC program; ARGS go to `tessera sim`.
+run: deps build
+	@bash scripts/run.sh $(ARGS)
 
 clean:
 	rm -rf bin

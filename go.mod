@@ -2,11 +2,13 @@ module github.com/tesseracard/tessera
 
 go 1.26
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/spf13/cobra v1.10.2
+	gopkg.in/yaml.v3 v3.0.1
+)
 
 require (
-	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

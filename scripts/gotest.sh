@@ -4,10 +4,12 @@
 # reason, the report lines tests print (tear points, kills, ...), and a
 # closing "N passed, N failed, N skipped" line counted over top-level tests.
 # Usage: scripts/gotest.sh [go test flags] [packages]
+# TESTLOG names another log file, TESTLABEL another label for the closing
+# line (e.g. TESTLOG=.cache/e2e.log TESTLABEL=e2e for the end-to-end step).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache
-log=.cache/test.log
+log=${TESTLOG:-.cache/test.log}
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(./...)
 go test -count=1 -v "${args[@]}" >"$log" 2>&1
@@ -23,5 +25,5 @@ fi
 pass=$(grep -cE '^--- PASS' "$log")
 fail=$(grep -cE '^--- FAIL' "$log")
 skip=$(grep -cE '^--- SKIP' "$log")
-echo "unit: $pass passed, $fail failed, $skip skipped"
+echo "${TESTLABEL:-unit}: $pass passed, $fail failed, $skip skipped"
 exit $rc

@@ -200,4 +200,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-

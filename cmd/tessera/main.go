@@ -23,6 +23,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd())
 	return root
 }
 

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/simulator"
+)
+
+// defaultStateDir is $XDG_STATE_HOME/tessera, or ~/.local/state/tessera.
+func defaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "tessera"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: set --state, XDG_STATE_HOME or HOME (%w)", err)
+	}
+	return filepath.Join(home, ".local", "state", "tessera"), nil
+}
+
+// controlSocket returns the control socket path: explicit, or in the state
+// directory.
+func controlSocket(explicit, state string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if state == "" {
+		var err error
+		if state, err = defaultStateDir(); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(state, "control.sock"), nil
+}
+
+type simOptions struct {
+	state        string
+	profile      string
+	cards        int
+	vpcd         string
+	noVPCD       bool
+	control      string
+	controlTCP   string
+	trace        string
+	serial       uint32
+	touch        string
+	touchTimeout time.Duration
+	logLevel     string
+}
+
+func newSimCmd() *cobra.Command {
+	var o simOptions
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run the card simulator: cards visible to PC/SC programs through pcscd's vpcd driver",
+		Long: `Run the card simulator. Each card keeps its persistent memory in
+STATE/cards/<n>/ and connects to the vsmartcard vpcd driver inside pcscd
+(card n to port 35963+n, the readers "Virtual PCD 00 00" and "Virtual PCD 00 01"
+of the first pcscd). The control API (tessera card ...) listens on
+STATE/control.sock. Logs go to stderr; PINs and keys are never logged.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSim(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.state, "state", "", "state directory (default $XDG_STATE_HOME/tessera or ~/.local/state/tessera)")
+	f.StringVar(&o.profile, "profile", "default", "profile of new cards: "+strings.Join(profile.Names(), ", ")+", or a YAML file")
+	f.IntVar(&o.cards, "cards", 1, "number of cards, in slots 0 to N-1")
+	f.StringVar(&o.vpcd, "vpcd", fmt.Sprintf("127.0.0.1:%d", simulator.DefaultVPCDPort), "vpcd HOST:PORT of slot 0; card n uses PORT+n")
+	f.BoolVar(&o.noVPCD, "no-vpcd", false, "no vpcd links: the cards are reachable through the control API only")
+	f.StringVar(&o.control, "control", "", "control API unix socket (default STATE/control.sock)")
+	f.StringVar(&o.controlTCP, "control-tcp", "", "serve the control API on this loopback HOST:PORT instead of the unix socket")
+	f.StringVar(&o.trace, "trace", "", "append a JSON Lines trace of every exchange to FILE (secrets redacted)")
+	f.Uint32Var(&o.serial, "serial", 0, "serial number of card 0 at its first boot; card n gets SERIAL+n (default: the profile's)")
+	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touch at once), manual (wait for `tessera card touch`), never")
+	f.DurationVar(&o.touchTimeout, "touch-timeout", simulator.DefaultTouchTimeout, "how long a card in manual touch mode waits for a touch")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// check validates the flags, each error naming its flag.
+func (o *simOptions) check(cmd *cobra.Command) error {
+	if o.cards < 0 || o.cards > simulator.MaxSlots {
+		return fmt.Errorf("--cards %d: want 0 to %d", o.cards, simulator.MaxSlots)
+	}
+	if o.noVPCD && cmd.Flags().Changed("vpcd") {
+		return errors.New("--vpcd and --no-vpcd contradict each other")
+	}
+	if !o.noVPCD {
+		_, port, err := simulator.ParseVPCDAddr(o.vpcd)
+		if err != nil {
+			return fmt.Errorf("--vpcd: %w", err)
+		}
+		if o.cards > 0 && port+o.cards-1 > 65535 {
+			return fmt.Errorf("--vpcd port %d with --cards %d: the last card's port would be past 65535", port, o.cards)
+		}
+	}
+	if cmd.Flags().Changed("serial") && o.serial == 0 {
+		return errors.New("--serial 0: a serial number is 1 or more")
+	}
+	if _, err := simulator.ParseTouchMode(o.touch); err != nil {
+		return fmt.Errorf("--touch: %w", err)
+	}
+	if o.touchTimeout <= 0 {
+		return fmt.Errorf("--touch-timeout %v: want a positive duration", o.touchTimeout)
+	}
+	if _, err := profile.Resolve(o.profile); err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	if o.control != "" && o.controlTCP != "" {
+		return errors.New("--control and --control-tcp: choose one")
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func runSim(cmd *cobra.Command, o simOptions) error {
+	if err := o.check(cmd); err != nil {
+		return err
+	}
+	level, err := parseLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if o.state == "" {
+		if o.state, err = defaultStateDir(); err != nil {
+			return err
+		}
+	}
+	var tracer *simulator.Tracer
+	if o.trace != "" {
+		f, err := os.OpenFile(o.trace, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+		defer f.Close()
+		tracer = simulator.NewTracer(f)
+	}
+	cfg := simulator.Config{
+		StateDir: o.state, Profile: o.profile, Tracer: tracer, Log: log,
+		TouchMode: simulator.TouchMode(o.touch), TouchTimeout: o.touchTimeout,
+	}
+	if !o.noVPCD {
+		cfg.VPCD = o.vpcd
+	}
+	sim, err := simulator.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	// The control socket first: it refuses to start a second simulator on
+	// the same state before any card is touched.
+	sock := ""
+	if o.controlTCP == "" {
+		if sock, err = controlSocket(o.control, o.state); err != nil {
+			return err
+		}
+	}
+	ln, err := simulator.ListenControl(sock, o.controlTCP)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	explicitProfile := ""
+	if cmd.Flags().Changed("profile") {
+		explicitProfile = o.profile
+	}
+	for i := range o.cards {
+		spec := simulator.CardSpec{Slot: i, Profile: explicitProfile}
+		if o.serial != 0 {
+			spec.Serial = o.serial + uint32(i)
+		}
+		if _, err := sim.Add(spec); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- simulator.ServeControl(ctx, ln, sim, log) }()
+	where := ln.Addr().String()
+	log.Info("tessera sim ready", "cards", o.cards, "state", o.state, "control", where, "vpcd", cfg.VPCD)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("tessera sim stopping")
+		serveErr = <-served
+	case serveErr = <-served:
+	}
+	cancel()
+	sim.Close()
+	if serveErr != nil {
+		return fmt.Errorf("control API: %w", serveErr)
+	}
+	return tracer.Err()
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/simulator"
+)
+
+// runTessera runs the command line in process and returns its output.
+func runTessera(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	var out, errb bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	err = cmd.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "tsc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func TestSimFlagErrors(t *testing.T) {
+	dir := shortDir(t)
+	notDir := filepath.Join(dir, "file")
+	os.WriteFile(notDir, []byte("x"), 0o600)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sim", "--cards", "-1"}, "--cards -1: want 0 to"},
+		{[]string{"sim", "--cards", "300"}, "--cards 300"},
+		{[]string{"sim", "--vpcd", "nowhere"}, "--vpcd: vpcd address \"nowhere\": want HOST:PORT"},
+		{[]string{"sim", "--vpcd", "127.0.0.1:http"}, "is not a number"},
+		{[]string{"sim", "--vpcd", "127.0.0.1:65535", "--cards", "2"}, "past 65535"},
+		{[]string{"sim", "--vpcd", "127.0.0.1:1", "--no-vpcd"}, "contradict"},
+		{[]string{"sim", "--serial", "0"}, "--serial 0"},
+		{[]string{"sim", "--touch", "maybe"}, "--touch: touch mode \"maybe\""},
+		{[]string{"sim", "--touch-timeout", "0s"}, "--touch-timeout"},
+		{[]string{"sim", "--profile", "nosuch"}, "--profile: profile \"nosuch\" is neither"},
+		{[]string{"sim", "--control", "a", "--control-tcp", "127.0.0.1:0"}, "choose one"},
+		{[]string{"sim", "--log-level", "loud"}, "--log-level"},
+		{[]string{"sim", "--no-vpcd", "--state", notDir}, "creating state directory"},
+		{[]string{"sim", "--no-vpcd", "--state", dir, "--control-tcp", "0.0.0.0:0"}, "loopback only"},
+		{[]string{"sim", "--no-vpcd", "--state", dir, "--trace", filepath.Join(dir, "no", "such", "dir")}, "--trace"},
+		{[]string{"sim", "extra"}, "unknown command"},
+		{[]string{"card", "state", "zero"}, "want a card number"},
+		{[]string{"card", "tear", "0"}, "--after K"},
+		{[]string{"card", "factory-reset", "0"}, "add --yes"},
+		{[]string{"card", "touch", "0", "--mode", "maybe"}, "--mode"},
+		{[]string{"card", "list", "--control", filepath.Join(dir, "none.sock")}, "no simulator answers"},
+		{[]string{"trace", filepath.Join(dir, "missing.jsonl")}, "opening trace"},
+	}
+	for _, tt := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := runTessera(ctx, tt.args...)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("tessera %s: error %v, want one containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}
+
+func TestSimCorruptStateNamesTheFile(t *testing.T) {
+	dir := shortDir(t)
+	card := filepath.Join(dir, "cards", "0")
+	os.MkdirAll(card, 0o700)
+	state := filepath.Join(card, "card.state")
+	os.WriteFile(state, []byte("garbage, not a journal"), 0o600)
+	_, _, err := runTessera(context.Background(), "sim", "--no-vpcd", "--state", dir)
+	if err == nil || !strings.Contains(err.Error(), state) {
+		t.Fatalf("sim on a corrupt state file: error %v, want one naming %s", err, state)
+	}
+	if b, _ := os.ReadFile(state); string(b) != "garbage, not a journal" {
+		t.Error("the corrupt state file was changed")
+	}
+}
+
+// TestSimAndCardCommands runs `tessera sim` and drives it with `tessera card`.
+func TestSimAndCardCommands(t *testing.T) {
+	dir := shortDir(t)
+	tracePath := filepath.Join(dir, "trace.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var simErr string
+	go func() {
+		_, e, err := runTessera(ctx, "sim", "--no-vpcd", "--state", dir, "--cards", "2", "--trace", tracePath, "--profile", "piv")
+		simErr = e
+		done <- err
+	}()
+	sock := filepath.Join(dir, "control.sock")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the control socket did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	card := func(args ...string) string {
+		t.Helper()
+		out, _, err := runTessera(context.Background(), append([]string{"card", "--state", dir}, args...)...)
+		if err != nil {
+			t.Fatalf("tessera card %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	var cards []simulator.CardInfo
+	if err := json.Unmarshal([]byte(card("list", "--json")), &cards); err != nil || len(cards) != 2 || cards[1].Profile != "piv" || cards[1].Serial != 10000003 {
+		t.Fatalf("card list --json = %+v, %v", cards, err)
+	}
+	if out := card("list"); !strings.Contains(out, "CARD") || !strings.Contains(out, "in process") {
+		t.Errorf("card list =\n%s", out)
+	}
+	out := card("apdu", "1", "00A4040005A000000308", "002000800831323334353637FF")
+	if !strings.Contains(out, "63C2  [63C2 verification failed (2 retries left)]") {
+		t.Errorf("card apdu =\n%s", out)
+	}
+	if out := card("state", "1"); !strings.Contains(out, "PIN: 2 of 3 tries left") || !strings.Contains(out, "verified: no") {
+		t.Errorf("card state =\n%s", out)
+	}
+	if out := card("tear", "1", "--after", "2"); !strings.Contains(out, "tear armed: 2 writes left") {
+		t.Errorf("card tear =\n%s", out)
+	}
+	card("tear", "1", "--off")
+	if out := card("touch", "1", "--mode", "manual"); !strings.Contains(out, "touch manual") {
+		t.Errorf("card touch --mode =\n%s", out)
+	}
+	if out := card("touch", "1"); !strings.Contains(out, "not waiting") {
+		t.Errorf("card touch =\n%s", out)
+	}
+	card("remove", "0")
+	if out := card("list"); !strings.Contains(out, "no ") {
+		t.Errorf("after remove, card list =\n%s", out)
+	}
+	card("insert", "0")
+	card("power-cycle", "1")
+	card("factory-reset", "1", "--yes")
+	if out := card("state", "1", "--json"); !strings.Contains(out, `"tries": 3`) {
+		t.Errorf("after factory reset, state =\n%s", out)
+	}
+	card("delete", "0")
+	if out := card("add", "--slot", "5"); !strings.Contains(out, "10000007") {
+		t.Errorf("card add --slot 5 =\n%s", out)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("sim: %v\n%s", err, simErr)
+	}
+	if strings.Contains(simErr, "31323334") {
+		t.Errorf("the log holds the PIN:\n%s", simErr)
+	}
+
+	out, _, err := runTessera(context.Background(), "trace", tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SELECT", "VERIFY  00200080 08XXXXXXXXXXXXXXXX → 63C2  [63C2 verification failed (2 retries left)]", "-- remove", "-- factory-reset"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, _ = runTessera(context.Background(), "trace", "--card", "0", "--exchanges", tracePath)
+	if strings.Contains(out, "card 1") || strings.Contains(out, "--") {
+		t.Errorf("trace --card 0 --exchanges shows other records:\n%s", out)
+	}
+}

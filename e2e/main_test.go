@@ -1,0 +1,109 @@
+//go:build e2e
+
+// Package e2e holds Tessera's end-to-end tests: the simulator binary seen
+// through the real PC/SC stack (pcscd with the vsmartcard vpcd driver) by a
+// real PC/SC client (github.com/ebfe/scard). They need root on Debian 12 to
+// install and start pcscd, and run one package at a time:
+//
+//	go test -tags e2e -p 1 -count=1 ./e2e/...
+//
+// TestMain starts pcscd through scripts/pcscd.sh, and stops it afterwards
+// only if it started it. A missing pcscd that cannot be installed or started
+// is a failure, never a skip.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// env is what TestMain prepared.
+type env struct {
+	root string // the module root
+	bin  string // the tessera binary, built for this run
+}
+
+var e2e env // set once by TestMain, read-only afterwards
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	tmp, err := os.MkdirTemp("", "tessera-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "tessera")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/tessera")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Printf("report: e2e FAIL: building tessera: %v\n%s", err, out)
+		return 1
+	}
+	e2e = env{root: root, bin: bin}
+
+	started, err := startPCSCD(root)
+	if err != nil {
+		// "report:" lines reach the digest of scripts/gotest.sh.
+		fmt.Printf("report: e2e FAIL: pcscd with the vpcd driver is needed and could not be started: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	if started {
+		if out, err := exec.Command("bash", filepath.Join(root, "scripts", "pcscd.sh"), "stop", "1").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: stopping pcscd: %v\n%s", err, out)
+			code = 1
+		}
+	}
+	return code
+}
+
+// startPCSCD makes sure pcscd runs (installing it if needed) and reports
+// whether this run started it.
+func startPCSCD(root string) (started bool, err error) {
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "pcscd.sh"), "start", "1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return false, fmt.Errorf("scripts/pcscd.sh start: %v\n%s", err, stderr.String())
+	}
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	switch {
+	case strings.HasPrefix(last, "started "):
+		fmt.Printf("report: e2e started pcscd (pid %s) and will stop it\n", strings.TrimPrefix(last, "started "))
+		return true, nil
+	case strings.HasPrefix(last, "running "):
+		fmt.Printf("report: e2e uses the pcscd already running (pid %s) and leaves it running\n", strings.TrimPrefix(last, "running "))
+		return false, nil
+	}
+	return false, fmt.Errorf("scripts/pcscd.sh start printed %q, want started/running PID", out)
+}
+
+// shortDir is a temporary directory with a path short enough for a unix
+// socket in it.
+func shortDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "tse2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}

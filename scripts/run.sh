@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make run`: one simulated PIV card that every PC/SC program on the machine
+# sees. Installs pcscd, vsmartcard-vpcd and the clients if missing, starts
+# pcscd (without systemd) if it is not running, builds tessera, prints how to
+# reach the card, and runs `tessera sim` in the foreground until Ctrl-C.
+# Extra arguments go to `tessera sim`, e.g. scripts/run.sh --profile yubikey-5.7
+# (make run ARGS="--profile yubikey-5.7"). A pcscd this script started keeps
+# running afterwards; scripts/pcscd.sh stop stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+bash scripts/ensure-go.sh
+bash scripts/pcscd.sh start >/dev/null
+[ -x bin/tessera ] || go build -trimpath -o bin/tessera ./cmd/tessera
+
+profile=default
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --profile) profile=${args[$((i + 1))]:-default} ;;
+    --profile=*) profile=${args[$i]#--profile=} ;;
+  esac
+done
+case "$profile" in
+  yubikey-5.7) mgmt="010203040506070801020304050607080102030405060708 (AES-192)" ;;
+  default | piv) mgmt="010203040506070801020304050607080102030405060708 (3DES)" ;;
+  *) mgmt="as set in $profile" ;;
+esac
+
+cat <<EOF
+
+  Tessera: a simulated PIV card (profile $profile) in the PC/SC reader
+
+      Virtual PCD 00 00
+
+  Factory credentials (unless changed on this card since):
+      PIN             123456
+      PUK             12345678
+      management key  $mgmt
+
+  Try, in another terminal:
+      opensc-tool -r 'Virtual PCD 00 00' -s 00A4040005A000000308 -s 00FD0000
+      yubico-piv-tool -r 'Virtual PCD 00 00' -a status
+      bin/tessera card state 0          (counters, keys, objects; never a secret)
+      bin/tessera card remove 0         (pull the card out; 'insert 0' puts it back)
+
+  The card's state lives in ${XDG_STATE_HOME:-$HOME/.local/state}/tessera unless --state says otherwise.
+  Stop with Ctrl-C.
+
+EOF
+exec bin/tessera sim "$@"

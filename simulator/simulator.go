@@ -1,0 +1,372 @@
+package simulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tesseracard/tessera/firmware/profile"
+)
+
+// MaxSlots bounds the card numbers: slots 0 to MaxSlots-1.
+const MaxSlots = 256
+
+// ErrNoCard is returned (wrapped) for a card number the simulator does not
+// host.
+var ErrNoCard = errors.New("simulator: no such card")
+
+// ErrSlotTaken is returned (wrapped) by Add for a slot that holds a card.
+var ErrSlotTaken = errors.New("simulator: slot already holds a card")
+
+// ErrClosed is returned (wrapped) by Add after Close.
+var ErrClosed = errors.New("simulator: closed")
+
+// Config configures a Simulator.
+type Config struct {
+	// StateDir holds each card's persistent memory, in cards/<slot>/. Empty:
+	// the cards' memory is RAM only and lost with the simulator.
+	StateDir string
+	// Profile is the profile of new cards: a built-in name or a YAML file.
+	// Empty: "default".
+	Profile string
+	// VPCD is slot 0's vpcd address, host:port; slot n uses port+n. Empty:
+	// no vpcd links, the cards are reachable in process only.
+	VPCD string
+	// Tracer records every exchange; nil records nothing.
+	Tracer *Tracer
+	// Log receives what the simulator does, never a PIN or a key; nil
+	// discards it.
+	Log *slog.Logger
+	// TouchMode is new cards' touch sensor mode; empty: TouchAuto.
+	TouchMode TouchMode
+	// TouchTimeout is how long a card in manual touch mode waits; zero:
+	// DefaultTouchTimeout.
+	TouchTimeout time.Duration
+}
+
+// Simulator hosts cards, each in a reader of its own. Its methods are safe
+// for concurrent use.
+type Simulator struct {
+	cfg      Config
+	vpcdHost string
+	vpcdPort int
+
+	mu      sync.Mutex
+	readers map[int]*Reader
+	closed  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// New returns a simulator with no cards. It checks the configuration: the
+// state directory is created (mode 0700) if missing, the default profile
+// must resolve, and the vpcd address must be host:port.
+func New(cfg Config) (*Simulator, error) {
+	if cfg.Profile == "" {
+		cfg.Profile = "default"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.TouchMode == "" {
+		cfg.TouchMode = TouchAuto
+	}
+	if _, err := ParseTouchMode(string(cfg.TouchMode)); err != nil {
+		return nil, err
+	}
+	if _, _, err := resolveProfile(cfg.Profile); err != nil {
+		return nil, err
+	}
+	s := &Simulator{cfg: cfg, readers: map[int]*Reader{}}
+	if cfg.VPCD != "" {
+		host, port, err := ParseVPCDAddr(cfg.VPCD)
+		if err != nil {
+			return nil, err
+		}
+		s.vpcdHost, s.vpcdPort = host, port
+	}
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// ParseVPCDAddr checks a vpcd address, host:port, and returns its parts.
+func ParseVPCDAddr(addr string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("vpcd address %q: want HOST:PORT such as 127.0.0.1:%d", addr, DefaultVPCDPort)
+	}
+	port, err = strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("vpcd address %q: port %q is not a number from 1 to 65535", addr, p)
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("vpcd address %q: missing host", addr)
+	}
+	return host, port, nil
+}
+
+// resolveProfile returns a profile and the name to record it under: a
+// built-in's name, or a file's absolute path.
+func resolveProfile(nameOrPath string) (profile.Profile, string, error) {
+	if p, ok := profile.Builtin(nameOrPath); ok {
+		return p, nameOrPath, nil
+	}
+	p, err := profile.Resolve(nameOrPath)
+	if err != nil {
+		return profile.Profile{}, "", err
+	}
+	abs, err := filepath.Abs(nameOrPath)
+	if err != nil {
+		return profile.Profile{}, "", fmt.Errorf("profile %s: %w", nameOrPath, err)
+	}
+	return p, abs, nil
+}
+
+// CardSpec says which card to add.
+type CardSpec struct {
+	// Slot is the card's number and vpcd slot; negative: the lowest free.
+	Slot int
+	// Profile is a built-in profile name or a YAML file. Empty: the profile
+	// the card was created with if its state exists, else the simulator's.
+	// A card whose state exists keeps its profile: naming another is an
+	// error.
+	Profile string
+	// Serial is the serial number given at the card's first boot. Zero: the
+	// one recorded for an existing card, else the profile's serial plus the
+	// slot, so that cards differ. Naming another serial for an existing
+	// card is an error.
+	Serial uint32
+}
+
+// cardMeta is what a card directory records besides the card's memory:
+// card.json.
+type cardMeta struct {
+	Profile string `json:"profile"`
+	Serial  uint32 `json:"serial"`
+}
+
+const metaFileName = "card.json"
+
+func readMeta(dir string) (cardMeta, bool, error) {
+	path := filepath.Join(dir, metaFileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cardMeta{}, false, nil
+	}
+	if err != nil {
+		return cardMeta{}, false, fmt.Errorf("reading card record: %w", err)
+	}
+	var m cardMeta
+	if err := json.Unmarshal(data, &m); err != nil || m.Profile == "" {
+		return cardMeta{}, false, fmt.Errorf("card record %s is damaged (want {\"profile\": ..., \"serial\": ...}); fix or remove it", path)
+	}
+	return m, true, nil
+}
+
+func writeMeta(dir string, m cardMeta) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, metaFileName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing card record: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing card record: %w", err)
+	}
+	return nil
+}
+
+// cardDir returns slot's directory, or "" for RAM cards.
+func (s *Simulator) cardDir(slot int) string {
+	if s.cfg.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.StateDir, "cards", strconv.Itoa(slot))
+}
+
+// Add puts a card in a reader: its state is loaded from its directory (or
+// created), it is inserted, and its vpcd link starts. A damaged state file
+// is an error naming the file; nothing is ever wiped silently.
+func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	slot := spec.Slot
+	if slot < 0 {
+		for slot = 0; slot < MaxSlots && s.readers[slot] != nil; slot++ {
+		}
+	}
+	if slot >= MaxSlots {
+		return nil, fmt.Errorf("slot %d: the simulator hosts slots 0 to %d", slot, MaxSlots-1)
+	}
+	if s.readers[slot] != nil {
+		return nil, fmt.Errorf("slot %d: %w", slot, ErrSlotTaken)
+	}
+	var addr string
+	if s.vpcdHost != "" {
+		if s.vpcdPort+slot > 65535 {
+			return nil, fmt.Errorf("slot %d: vpcd port %d+%d is past 65535", slot, s.vpcdPort, slot)
+		}
+		addr = net.JoinHostPort(s.vpcdHost, strconv.Itoa(s.vpcdPort+slot))
+	}
+
+	dir := s.cardDir(slot)
+	meta, exists := cardMeta{}, false
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("card %d: creating its directory: %w", slot, err)
+		}
+		var err error
+		if meta, exists, err = readMeta(dir); err != nil {
+			return nil, fmt.Errorf("card %d: %w", slot, err)
+		}
+	}
+	name := spec.Profile
+	switch {
+	case name == "" && exists:
+		name = meta.Profile
+	case name == "":
+		name = s.cfg.Profile
+	}
+	prof, name, err := resolveProfile(name)
+	if err != nil {
+		return nil, fmt.Errorf("card %d: %w", slot, err)
+	}
+	if exists && name != meta.Profile {
+		return nil, fmt.Errorf("card %d in %s was created with profile %q, not %q: use that profile, or remove the directory to start afresh", slot, dir, meta.Profile, name)
+	}
+	serial := spec.Serial
+	switch {
+	case exists && serial != 0 && serial != meta.Serial:
+		return nil, fmt.Errorf("card %d in %s was created with serial %d, not %d: a serial is set at a card's first boot only", slot, dir, meta.Serial, serial)
+	case exists:
+		serial = meta.Serial
+	case serial == 0:
+		serial = prof.Serial + uint32(slot)
+	}
+
+	ctx, cancel := context.WithCancel(s.ctx)
+	r := &Reader{
+		id: slot, dir: dir, profName: name, prof: prof, serial: serial, vpcdAddr: addr,
+		log: s.cfg.Log, tracer: s.cfg.Tracer,
+		touch:    newTouchSensor(s.cfg.TouchMode, s.cfg.TouchTimeout),
+		lock:     make(chan struct{}, 1),
+		process:  defaultProcess,
+		inserted: true, wake: make(chan struct{}), tearAfter: -1,
+		ctx: ctx, cancel: cancel, linkDone: make(chan struct{}),
+	}
+	if err := r.build(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("card %d: %w", slot, err)
+	}
+	if dir != "" && !exists {
+		if err := writeMeta(dir, cardMeta{Profile: name, Serial: serial}); err != nil {
+			r.file.Close()
+			cancel()
+			return nil, fmt.Errorf("card %d: %w", slot, err)
+		}
+	}
+	s.readers[slot] = r
+	if addr != "" {
+		go r.runLink(ctx)
+	} else {
+		close(r.linkDone)
+	}
+	if len(prof.Quirks) > 0 {
+		s.cfg.Log.Warn("the profile's quirks are not implemented by this simulator yet; the card behaves without them", "card", slot, "quirks", prof.Quirks)
+	}
+	where := "in process only"
+	if addr != "" {
+		where = "vpcd " + addr
+	}
+	s.cfg.Log.Info("card added", "card", slot, "profile", name, "serial", serial, "state", dir, "reader", where)
+	return r, nil
+}
+
+// Card returns the card in slot id.
+func (s *Simulator) Card(id int) (*Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.readers[id]
+	if r == nil {
+		return nil, fmt.Errorf("card %d: %w", id, ErrNoCard)
+	}
+	return r, nil
+}
+
+// Cards returns the cards, in slot order.
+func (s *Simulator) Cards() []*Reader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int
+	for id := range s.readers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]*Reader, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.readers[id])
+	}
+	return out
+}
+
+// Delete takes card id out of the simulator: it leaves its reader (the host
+// sees it go) and its state file is released. With wipe, its directory is
+// removed too; without, adding the slot again brings the card back as it was.
+func (s *Simulator) Delete(id int, wipe bool) error {
+	s.mu.Lock()
+	r := s.readers[id]
+	delete(s.readers, id)
+	s.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("card %d: %w", id, ErrNoCard)
+	}
+	r.close()
+	s.cfg.Log.Info("card deleted", "card", id, "wiped", wipe && r.dir != "")
+	r.tracer.event(id, "deleted", "")
+	if wipe && r.dir != "" {
+		if err := os.RemoveAll(r.dir); err != nil {
+			return fmt.Errorf("wiping card %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Close takes every card out (their hosts see them go) and releases their
+// state files. The cards' committed state stays on disk.
+func (s *Simulator) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	readers := s.readers
+	s.readers = map[int]*Reader{}
+	s.mu.Unlock()
+	s.cancel()
+	for _, r := range readers {
+		r.close()
+	}
+	return nil
+}

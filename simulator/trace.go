@@ -1,0 +1,305 @@
+package simulator
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+// TraceRecord is one line of a trace (JSON Lines): an exchange, with Command
+// and Response set, or an event such as a power-on, with Event set.
+//
+// Command and Response are hexadecimal, except that the secret data of some
+// commands is replaced by "XX" for every byte (see Redact): such a string is
+// deliberately not valid hex.
+type TraceRecord struct {
+	Time     time.Time `json:"time"`
+	Card     int       `json:"card"`
+	Event    string    `json:"event,omitempty"`    // power-on, power-off, reset, insert, remove, power-lost, ...
+	Detail   string    `json:"detail,omitempty"`   // the event's particulars (an ATR, a reason)
+	Command  string    `json:"command,omitempty"`  // command APDU, hex, redacted
+	Response string    `json:"response,omitempty"` // response APDU, hex, redacted
+	SW       string    `json:"sw,omitempty"`       // the response's status word, 4 hex digits
+	Duration int64     `json:"duration_ns"`        // from receipt of the command to the response
+	Redacted bool      `json:"redacted,omitempty"` // some data was withheld
+}
+
+// maxTraceLine bounds one line read back from a trace: an extended command
+// and its response, each at most 64 KiB, in hex, with room to spare.
+const maxTraceLine = 1 << 20
+
+// Tracer writes trace records, one JSON line each, to an io.Writer. It is
+// safe for concurrent use; every line is written with one Write call so that
+// a trace file stays readable up to the instant the simulator is killed.
+// A nil *Tracer discards everything.
+type Tracer struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error // the first write error; tracing stops after it
+}
+
+// NewTracer returns a Tracer writing to w.
+func NewTracer(w io.Writer) *Tracer { return &Tracer{w: w} }
+
+// Err returns the first error met while writing, if any.
+func (t *Tracer) Err() error {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+func (t *Tracer) write(rec TraceRecord) {
+	if t == nil {
+		return
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return // cannot happen: every field marshals
+	}
+	line = append(line, '\n')
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return
+	}
+	if _, err := t.w.Write(line); err != nil {
+		t.err = fmt.Errorf("writing trace: %w", err)
+	}
+}
+
+// exchange records one command and its response, redacted.
+func (t *Tracer) exchange(card int, start time.Time, cmd, resp []byte) {
+	if t == nil {
+		return
+	}
+	c, r, redacted := Redact(cmd, resp)
+	rec := TraceRecord{Time: start, Card: card, Command: c, Response: r, Duration: int64(time.Since(start)), Redacted: redacted}
+	if len(resp) >= 2 {
+		rec.SW = strings.ToUpper(hex.EncodeToString(resp[len(resp)-2:]))
+	}
+	t.write(rec)
+}
+
+// event records something that happened to a card other than an exchange.
+func (t *Tracer) event(card int, event, detail string) {
+	if t == nil {
+		return
+	}
+	t.write(TraceRecord{Time: time.Now(), Card: card, Event: event, Detail: detail})
+}
+
+// secretData reports whether the data field of a command with this header
+// carries a secret: a PIN or PUK (VERIFY 20, CHANGE REFERENCE DATA 24, RESET
+// RETRY COUNTER 2C, SP 800-73-4 Part 2 §3.2), the management-key
+// challenge-response (GENERAL AUTHENTICATE 87 to key reference 9B, §3.2.4), a
+// new management key (the YubiKey's SET MANAGEMENT KEY FF) or a private key
+// (IMPORT KEY FE). secretResponse says whether the response data is withheld
+// too: the management-key witness and challenge answers.
+func secretData(ins, p2 byte) (secretCmd, secretResponse bool) {
+	switch ins {
+	case 0x20, 0x24, 0x2C, 0xFE, 0xFF:
+		return true, false
+	case 0x87:
+		if p2 == 0x9B {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+// Redact returns cmd and resp in hex with the secret data of the commands
+// listed under secretData replaced by "XX" per byte. The header, the length
+// fields and the status word stay visible. A command too short or too
+// malformed to locate its data field is redacted whole after its header.
+func Redact(cmd, resp []byte) (cmdHex, respHex string, redacted bool) {
+	cmdHex = strings.ToUpper(hex.EncodeToString(cmd))
+	respHex = strings.ToUpper(hex.EncodeToString(resp))
+	if len(cmd) < 4 {
+		return cmdHex, respHex, false
+	}
+	secretCmd, secretResp := secretData(cmd[1], cmd[3])
+	if !secretCmd {
+		return cmdHex, respHex, false
+	}
+	if c, err := apdu.ParseCommand(cmd); err == nil {
+		if len(c.Data) > 0 {
+			// The data field follows Lc: one byte in short form, three
+			// (00 and two bytes) in extended form.
+			start := 5
+			if c.Extended {
+				start = 7
+			}
+			cmdHex = cmdHex[:2*start] + strings.Repeat("XX", len(c.Data)) + cmdHex[2*(start+len(c.Data)):]
+			redacted = true
+		}
+	} else if len(cmd) > 5 {
+		cmdHex = cmdHex[:10] + strings.Repeat("XX", len(cmd)-5)
+		redacted = true
+	}
+	if secretResp && len(resp) > 2 {
+		respHex = strings.Repeat("XX", len(resp)-2) + respHex[2*(len(resp)-2):]
+		redacted = true
+	}
+	return cmdHex, respHex, redacted
+}
+
+// ReadTrace calls fn for every record of a JSON Lines trace, in order. Lines
+// longer than 1 MiB, and lines that are not trace records, are errors naming
+// the line number; blank lines are skipped.
+func ReadTrace(r io.Reader, fn func(TraceRecord) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxTraceLine)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		var rec TraceRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return fmt.Errorf("line %d: not a trace record: %w", n, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("reading trace: a line is longer than %d bytes", maxTraceLine)
+		}
+		return fmt.Errorf("reading trace: %w", err)
+	}
+	return nil
+}
+
+// CommandName names a command by its class and instruction bytes: the
+// interindustry commands of ISO/IEC 7816-4 and SP 800-73-4 Part 2 Table 6,
+// and the YubiKey PIV extensions. Unknown instructions are named by their hex.
+func CommandName(cla, ins byte) string {
+	switch ins {
+	case 0xA4:
+		return "SELECT"
+	case 0x20:
+		return "VERIFY"
+	case 0x24:
+		return "CHANGE REFERENCE DATA"
+	case 0x2C:
+		return "RESET RETRY COUNTER"
+	case 0x87:
+		return "GENERAL AUTHENTICATE"
+	case 0x47:
+		return "GENERATE ASYMMETRIC KEY PAIR"
+	case 0xCB:
+		return "GET DATA"
+	case 0xDB:
+		return "PUT DATA"
+	case 0xC0:
+		return "GET RESPONSE"
+	case 0xB0:
+		return "READ BINARY"
+	case 0xD6:
+		return "UPDATE BINARY"
+	case 0xCA:
+		return "GET DATA (CA)"
+	case 0x84:
+		return "GET CHALLENGE"
+	// YubiKey PIV extensions.
+	case 0xF6:
+		return "MOVE KEY"
+	case 0xF7:
+		return "GET METADATA"
+	case 0xF8:
+		return "GET SERIAL"
+	case 0xF9:
+		return "ATTEST"
+	case 0xFA:
+		return "SET PIN RETRIES"
+	case 0xFB:
+		return "RESET"
+	case 0xFD:
+		return "GET VERSION"
+	case 0xFE:
+		return "IMPORT KEY"
+	case 0xFF:
+		return "SET MANAGEMENT KEY"
+	}
+	return fmt.Sprintf("INS %02X", ins)
+}
+
+// FormatRecord renders a record for people: time, card, command name,
+// the APDUs, the status word and its meaning, and the duration, e.g.
+//
+//	15:04:05.000123 card 0  VERIFY  00200080 08 XXXXXXXXXXXXXXXX → 63C2  verification failed (2 retries left)  41µs
+func FormatRecord(rec TraceRecord) string {
+	ts := rec.Time.Local().Format("15:04:05.000000")
+	if rec.Event != "" {
+		s := fmt.Sprintf("%s card %d  -- %s", ts, rec.Card, rec.Event)
+		if rec.Detail != "" {
+			s += " " + rec.Detail
+		}
+		return s
+	}
+	name := "?"
+	if b, ok := headerBytes(rec.Command); ok {
+		name = CommandName(b[0], b[1])
+		if b[0]&apdu.CLAChaining != 0 && b[0]&0x80 == 0 {
+			name += " (chained)"
+		}
+	}
+	meaning := ""
+	if sw, ok := parseSW(rec.SW); ok {
+		meaning = strings.TrimPrefix(sw.Error(), "apdu: ")
+	} else {
+		meaning = "no status word"
+	}
+	resp := rec.Response
+	if len(resp) >= 4 {
+		resp = resp[:len(resp)-4]
+		if resp != "" {
+			resp += " "
+		}
+		resp += rec.Response[len(rec.Response)-4:]
+	}
+	return fmt.Sprintf("%s card %d  %s  %s → %s  [%s]  %v", ts, rec.Card, name, spaceHeader(rec.Command), resp, meaning, time.Duration(rec.Duration).Round(time.Microsecond))
+}
+
+// headerBytes decodes CLA and INS from the start of a command's hex.
+func headerBytes(cmdHex string) ([2]byte, bool) {
+	if len(cmdHex) < 4 {
+		return [2]byte{}, false
+	}
+	b, err := hex.DecodeString(cmdHex[:4])
+	if err != nil {
+		return [2]byte{}, false
+	}
+	return [2]byte{b[0], b[1]}, true
+}
+
+// spaceHeader separates the four header bytes from the rest.
+func spaceHeader(cmdHex string) string {
+	if len(cmdHex) <= 8 {
+		return cmdHex
+	}
+	return cmdHex[:8] + " " + cmdHex[8:]
+}
+
+func parseSW(s string) (apdu.StatusWord, bool) {
+	if len(s) != 4 {
+		return 0, false
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	return apdu.SWFromBytes(b[0], b[1]), true
+}

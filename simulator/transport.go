@@ -1,0 +1,48 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+)
+
+// Transport reaches a simulated card in process, with no pcscd: the
+// in-process counterpart of a PC/SC reader. It satisfies the host driver's
+// transport interface, Transmit(ctx, []byte) ([]byte, error), structurally.
+// Commands through a Transport, through the card's vpcd link and through the
+// control API reach the card one at a time.
+type Transport struct {
+	r *Reader
+}
+
+// Transmit sends one command APDU and returns the card's response APDU
+// (data and status word). Like pcscd when a program connects, it powers the
+// card first if it is off. It takes as long as the profile says the command
+// takes. It returns an error wrapping ErrRemoved when the card is not in its
+// reader, ErrMute when it lost power during a write (the response is lost,
+// the card must be re-inserted or power-cycled), or ctx's error if ctx ends
+// first, in which case the card may have executed the command.
+func (t *Transport) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	return t.r.exchange(ctx, bytes.Clone(cmd), true)
+}
+
+// Reset gives the card a warm reset and returns its ATR. RAM state, security
+// status included, is lost.
+func (t *Transport) Reset(ctx context.Context) ([]byte, error) {
+	r := t.r
+	if err := r.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer r.release()
+	r.mu.Lock()
+	inserted, mute := r.inserted, r.mute
+	r.mu.Unlock()
+	switch {
+	case !inserted:
+		return nil, fmt.Errorf("card %d: %w", r.id, ErrRemoved)
+	case mute:
+		return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	}
+	r.tracer.event(r.id, "reset", "")
+	return r.powerOn()
+}
