@@ -3,72 +3,19 @@ package hostdriver_test
 import (
 	"bytes"
 	"context"
-	"crypto/des"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"math/big"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/internal/testcard"
 	"github.com/tesseracard/tessera/simulator"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-
-// provision prepares a default-profile card the way a field token looks:
-// keys in 9A and 9C, an expired certificate in 9A, one expiring in 10 days
-// in 9C, and a blocked PUK.
-func provision(t *testing.T, c *hostdriver.Conn) {
-	t.Helper()
-	ctx := context.Background()
-	do := func(cmd apdu.Command) []byte {
-		t.Helper()
-		data, err := c.Do(ctx, cmd)
-		if err != nil {
-			t.Fatalf("INS %02X: %v", cmd.INS, err)
-		}
-		return data
-	}
-	do(apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}})
-	// 3DES mutual authentication with the default key.
-	block, _ := des.NewTripleDESCipher(bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 3))
-	resp := do(apdu.Command{INS: 0x87, P1: 0x03, P2: 0x9B, Data: []byte{0x7C, 0x02, 0x80, 0x00}})
-	wit := make([]byte, 8)
-	block.Decrypt(wit, resp[4:12])
-	do(apdu.Command{INS: 0x87, P1: 0x03, P2: 0x9B, Data: apdu.Nest(0x7C, apdu.AppendTLV(apdu.AppendTLV(nil, 0x80, wit), 0x81, make([]byte, 8)))})
-	for _, slot := range []byte{0x9A, 0x9C} {
-		do(apdu.Command{INS: 0x47, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, 0x11}})
-	}
-	ca, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	for _, c := range []struct {
-		object   []byte
-		cn       string
-		notAfter time.Time
-	}{
-		{[]byte{0x5F, 0xC1, 0x05}, "expired", now.Add(-10 * 24 * time.Hour)},
-		{[]byte{0x5F, 0xC1, 0x0A}, "expiring", now.Add(10*24*time.Hour + time.Hour)},
-	} {
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: c.cn}, NotBefore: now.Add(-365 * 24 * time.Hour), NotAfter: c.notAfter}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &ca.PublicKey, ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj := append(apdu.AppendTLV(nil, 0x70, der), 0x71, 0x01, 0x00)
-		do(apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: append(append([]byte{0x5C, 0x03}, c.object...), apdu.AppendTLV(nil, 0x53, obj)...)})
-	}
-	for range 3 {
-		c.Transmit(ctx, apdu.Command{INS: 0x24, P2: 0x81, Data: []byte("00000000" + "00000000")})
-	}
-}
 
 func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	p, _ := profile.Builtin("default")
@@ -81,7 +28,9 @@ func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	provision(t, &hostdriver.Conn{T: cardTransport{card}})
+	if err := testcard.ProvisionFieldToken(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, now); err != nil {
+		t.Fatal(err)
+	}
 	// A fresh session, as diag would have.
 	if _, err := card.Reset(); err != nil {
 		t.Fatal(err)
