@@ -48,8 +48,7 @@ fuzz: deps
 
 # Benchmarks; the e2e one measures APDU/s through pcscd against an echo card.
 bench: deps
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
-	$(GO) test -tags e2e -run='^$$' -bench=. -benchtime=5000x ./e2e/...
+	@bash scripts/bench.sh
 
 # One simulated card for every PC/SC program; ARGS go to `tessera sim`.
 run: deps build

@@ -84,8 +84,9 @@ type Applet struct {
 	opts Options
 
 	// RAM state.
-	auth      authState // management-key authentication in progress
-	lastTouch time.Time // for touch policy "cached"
+	auth      authState          // management-key authentication in progress
+	lastTouch time.Time          // for touch policy "cached"
+	keys      map[byte]cachedKey // parsed private keys, by slot
 }
 
 // New returns the PIV application for a card of profile p.
@@ -104,7 +105,7 @@ func (a *Applet) AID() []byte { return AID() }
 
 // Boot installs the factory state on a blank card and clears RAM state.
 func (a *Applet) Boot(ctx *firmware.Context) error {
-	a.auth, a.lastTouch = authState{}, time.Time{}
+	a.auth, a.lastTouch, a.keys = authState{}, time.Time{}, nil
 	if _, ok := ctx.Store.Get(keySerial); ok {
 		return nil
 	}

@@ -94,14 +94,14 @@ func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 	if cmd.P2 != 0 || !keySlot(slot) || slot == slotAttestation {
 		return nil, apdu.SWIncorrectP1P2
 	}
-	k, ok, err := loadKey(ctx, slot)
+	k, ok, err := a.loadKey(ctx, slot)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || k.origin != originGenerated {
 		return nil, apdu.SWIncorrectData
 	}
-	signer, ok, err := loadKey(ctx, slotAttestation)
+	signer, ok, err := a.loadKey(ctx, slotAttestation)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 	if !keySlot(cmd.P2) {
 		return nil, apdu.SWReferenceNotFound
 	}
-	k, ok, err := loadKey(ctx, cmd.P2)
+	k, ok, err := a.loadKey(ctx, cmd.P2)
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +101,11 @@ func privateOp(k key, in []byte) ([]byte, error) {
 		if c.Cmp(priv.N) >= 0 {
 			return nil, apdu.SWIncorrectData
 		}
+		if payload, ok := pkcs1Type1(in); ok {
+			// A PKCS #1 v1.5 signature block: Go's constant-time signer
+			// pads it identically and computes the same value.
+			return rsa.SignPKCS1v15(nil, priv, crypto.Hash(0), payload)
+		}
 		m := rsaRaw(priv, c)
 		return m.FillBytes(make([]byte, size)), nil
 	case *ecdsa.PrivateKey:
@@ -116,6 +121,22 @@ func privateOp(k key, in []byte) ([]byte, error) {
 		return priv.Sign(nil, in, crypto.Hash(0))
 	}
 	return nil, apdu.SWIncorrectData // an X25519 key cannot sign
+}
+
+// pkcs1Type1 returns the payload of a PKCS #1 v1.5 type-1 block
+// (00 01 FF…FF 00 payload, at least 8 FF), as RFC 8017 §9.2 builds it.
+func pkcs1Type1(b []byte) ([]byte, bool) {
+	if len(b) < 11 || b[0] != 0 || b[1] != 1 {
+		return nil, false
+	}
+	i := 2
+	for i < len(b) && b[i] == 0xFF {
+		i++
+	}
+	if i < 10 || i == len(b) || b[i] != 0 {
+		return nil, false
+	}
+	return b[i+1:], true
 }
 
 // rsaRaw computes c^d mod n with the Chinese remainder theorem.

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -80,11 +81,17 @@ func (k key) bytes() ([]byte, error) {
 	return append([]byte{k.alg, k.pinPolicy, k.touchPolicy, k.origin}, der...), nil
 }
 
-// loadKey returns the key in slot, or ok false if the slot is empty.
-func loadKey(ctx *firmware.Context, slot byte) (k key, ok bool, err error) {
+// loadKey returns the key in slot, or ok false if the slot is empty. Parsed
+// keys are kept in RAM, as a card keeps its key objects, and used again
+// while the stored record is unchanged: parsing derives the public key, which
+// would otherwise cost as much as the signature itself.
+func (a *Applet) loadKey(ctx *firmware.Context, slot byte) (k key, ok bool, err error) {
 	raw, found := ctx.Store.Get(keyPrefix + slotKey(slot))
 	if !found {
 		return key{}, false, nil
+	}
+	if c, hit := a.keys[slot]; hit && bytes.Equal(c.raw, raw) {
+		return c.k, true, nil
 	}
 	if len(raw) < 5 {
 		return key{}, false, fmt.Errorf("piv: key record %02X is short", slot)
@@ -93,7 +100,18 @@ func loadKey(ctx *firmware.Context, slot byte) (k key, ok bool, err error) {
 	if err != nil {
 		return key{}, false, fmt.Errorf("piv: key record %02X: %w", slot, err)
 	}
-	return key{alg: raw[0], pinPolicy: raw[1], touchPolicy: raw[2], origin: raw[3], priv: priv}, true, nil
+	k = key{alg: raw[0], pinPolicy: raw[1], touchPolicy: raw[2], origin: raw[3], priv: priv}
+	if a.keys == nil {
+		a.keys = map[byte]cachedKey{}
+	}
+	a.keys[slot] = cachedKey{raw: raw, k: k}
+	return k, true, nil
+}
+
+// cachedKey is a parsed key and the record it was parsed from.
+type cachedKey struct {
+	raw []byte
+	k   key
 }
 
 // storeKey writes k into slot through w: the store (one atomic write) or a
@@ -423,7 +441,7 @@ func (a *Applet) metadata(ctx *firmware.Context, cmd apdu.Command) ([]byte, erro
 		out = apdu.AppendTLV(out, 0x02, []byte{0x00, mk.touch})
 		return apdu.AppendTLV(out, 0x05, bit(mk.isDefault)), nil
 	case keySlot(ref):
-		k, ok, err := loadKey(ctx, ref)
+		k, ok, err := a.loadKey(ctx, ref)
 		if err != nil {
 			return nil, err
 		}

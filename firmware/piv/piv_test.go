@@ -619,3 +619,29 @@ func TestTransportPINMustBeChangedBeforeKeyUse(t *testing.T) {
 		t.Errorf("key use after the PIN was changed: %04X", uint16(sw))
 	}
 }
+
+// TestRSARawOperation checks both RSA paths give the raw private-key
+// operation: a PKCS #1 v1.5 signature block (Go's signer) and any other block
+// (a PSS encoding, a decryption).
+func TestRSARawOperation(t *testing.T) {
+	tc := newTestCard(t, "default")
+	tc.mustAuthenticate()
+	pub := generate(t, tc, slotCardAuthentication, algRSA2048, 0xAA, 0x01, pinPolicyNever).(*rsa.PublicKey)
+	digest := sha256.Sum256([]byte("raw"))
+	other := make([]byte, 256)
+	rand.Read(other)
+	other[0] = 0
+	for _, in := range [][]byte{pkcs1Block(256, digest[:]), other} {
+		out, sw := sign(t, tc, slotCardAuthentication, algRSA2048, in)
+		if sw != apdu.SWSuccess {
+			t.Fatalf("RSA operation: %04X", uint16(sw))
+		}
+		back := new(big.Int).Exp(new(big.Int).SetBytes(out), big.NewInt(int64(pub.E)), pub.N)
+		if !bytes.Equal(back.FillBytes(make([]byte, 256)), in) {
+			t.Errorf("out^e mod n differs from the block sent (first bytes % X)", in[:4])
+		}
+	}
+	if _, ok := pkcs1Type1(append([]byte{0, 1, 0xFF, 0xFF, 0}, make([]byte, 20)...)); ok {
+		t.Errorf("a block with 2 bytes of FF padding taken as PKCS #1 type 1")
+	}
+}
