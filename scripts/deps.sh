@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tessera's simulator, end-to-end tests and
 # `make run` need, when missing: pcscd and the vsmartcard vpcd driver, the
-# PC/SC headers cgo needs for github.com/ebfe/scard, a C compiler, and the
-# clients (opensc, pcsc-tools, yubico-piv-tool). Runs `apt-get update` at most
-# once, and only if something is missing. Prints what it does.
+# PC/SC headers cgo needs for github.com/ebfe/scard and piv-go, a C compiler,
+# and the clients the end-to-end interop flows drive (opensc, pcsc-tools,
+# yubico-piv-tool, yubikey-manager, openssl, openssh-client for ssh-keygen),
+# and systemd for systemd-socket-activate (extra pcscd instances).
+# Runs `apt-get update` at most once, and only if something is missing.
+# Prints what it does.
 # Usage: scripts/deps.sh
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools yubico-piv-tool gcc libc6-dev pkg-config)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

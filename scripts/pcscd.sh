@@ -3,6 +3,7 @@
 # systemd, for Tessera's simulated cards.
 #
 # Usage: scripts/pcscd.sh start [N] | stop [N] | status [N]
+#        scripts/pcscd.sh start-instance K | stop-instance K   (K >= 1)
 #
 # Instance 0 is the machine's pcscd: socket /run/pcscd/pcscd.comm, readers
 # "Virtual PCD 00 00" and "Virtual PCD 00 01" on vpcd ports 35963 and 35964.
@@ -12,6 +13,12 @@
 # $TESSERA_RUN_DIR/pcscd-k/pcscd.comm; a client reaches it with
 # PCSCLITE_CSOCK_NAME set to that socket. Card n of `tessera sim` connects to
 # port 35963+n, so cards 2 and 3 land in instance 1, and so on.
+# start-instance K and stop-instance K act on instance K alone.
+#
+# PCSCD_READER_NAME sets the reader name (vpcd's FRIENDLYNAME) of the
+# instances k >= 1 that this call starts (default "Virtual PCD"; pcscd
+# appends " 00 00" and " 00 01"). An instance already running under another
+# name is an error, not silently reused.
 #
 # start installs what is missing (scripts/deps.sh), then for each instance
 # uses a pcscd that is already up, or starts one and waits until it is ready
@@ -29,6 +36,7 @@ SYS_DIR=/run/pcscd
 SYS_SOCK=$SYS_DIR/pcscd.comm
 VPCD_LIB=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 READY_TIMEOUT=${PCSCD_READY_TIMEOUT:-15}
+READER_NAME=${PCSCD_READER_NAME:-Virtual PCD}
 
 say() { echo "pcscd.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -95,11 +103,22 @@ wait_ready() { # K PID
   return 1
 }
 
+# check_name K: instance K (k >= 1) runs under READER_NAME.
+check_name() {
+  local conf have
+  [ "$1" -ge 1 ] || return 0
+  conf=$RUN_DIR/pcscd-$1/reader.conf.d/vpcd
+  have=$(sed -n 's/^FRIENDLYNAME "\(.*\)"$/\1/p' "$conf" 2>/dev/null || true)
+  [ -z "$have" ] || [ "$have" = "$READER_NAME" ] ||
+    die "pcscd instance $1 runs with reader name \"$have\", not \"$READER_NAME\": stop it first (scripts/pcscd.sh stop-instance $1)"
+}
+
 start_one() { # K
   local k=$1 sock port pid dir
   sock=$(sock_of "$k")
   port=$(port_of "$k")
   if ready "$k"; then
+    check_name "$k"
     echo "running $(pid_of "$k")"
     return 0
   fi
@@ -107,6 +126,7 @@ start_one() { # K
     poke "$k" # a socket-activated pcscd (systemd) starts on first use
     for _ in 1 2 3 4 5 6 7 8 9 10; do ready "$k" && break; sleep 0.1; done
     if ready "$k"; then
+      check_name "$k"
       echo "running $(pid_of "$k")"
       return 0
     fi
@@ -130,8 +150,8 @@ start_one() { # K
       die "extra pcscd instances need systemd-socket-activate (Debian package systemd)"
     dir=$RUN_DIR/pcscd-$k
     mkdir -p "$dir/reader.conf.d"
-    printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:0x%X\nLIBPATH      %s\nCHANNELID    0x%X\n' \
-      "$port" "$VPCD_LIB" "$port" >"$dir/reader.conf.d/vpcd"
+    printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:0x%X\nLIBPATH      %s\nCHANNELID    0x%X\n' \
+      "$READER_NAME" "$port" "$VPCD_LIB" "$port" >"$dir/reader.conf.d/vpcd"
     rm -f "$sock"
     # pcscd refuses a second instance next to /run/pcscd/pcscd.comm unless
     # it is socket-activated; systemd-socket-activate execs pcscd in place
@@ -147,7 +167,9 @@ start_one() { # K
     stop_one "$k" >/dev/null 2>&1 || true
     exit 1
   fi
-  say "started pcscd instance $k (pid $pid): socket $sock, vpcd ports $port and $((port + 1)); log $(log_of "$k")"
+  local name=$READER_NAME
+  [ "$k" -eq 0 ] && name="Virtual PCD"
+  say "started pcscd instance $k (pid $pid): socket $sock, readers \"$name 00 00\" and \"$name 00 01\" on vpcd ports $port and $((port + 1)); log $(log_of "$k")"
   echo "started $pid"
 }
 
@@ -193,7 +215,17 @@ status_one() { # K
 cmd=${1:-}
 n=${2:-1}
 [[ "$n" =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 64 ] || die "instance count '$n': want 1 to 64"
+[[ "$READER_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9\ +._-]*$ ]] || die "reader name '$READER_NAME': letters, digits, spaces and +._- only"
 case "$cmd" in
+  start-instance | stop-instance)
+    [ $# -eq 2 ] && [ "$n" -lt 64 ] || die "usage: scripts/pcscd.sh $cmd K, with 1 <= K < 64"
+    if [ "$cmd" = start-instance ]; then
+      bash scripts/deps.sh
+      start_one "$n"
+    else
+      stop_one "$n"
+    fi
+    ;;
   start)
     bash scripts/deps.sh
     for ((k = 0; k < n; k++)); do start_one "$k"; done
@@ -220,6 +252,6 @@ case "$cmd" in
     exit $rc
     ;;
   *)
-    die "usage: scripts/pcscd.sh start [N] | stop [N] | status [N]"
+    die "usage: scripts/pcscd.sh start [N] | stop [N] | status [N] | start-instance K | stop-instance K"
     ;;
 esac
