@@ -1,9 +1,11 @@
 //go:build e2e
 
 // Package e2e holds Tessera's end-to-end tests: the simulator binary seen
-// through the real PC/SC stack (pcscd with the vsmartcard vpcd driver) by a
-// real PC/SC client (github.com/ebfe/scard). They need root on Debian 12 to
-// install and start pcscd, and run one package at a time:
+// through the real PC/SC stack (pcscd with the vsmartcard vpcd driver) by
+// real PC/SC clients: github.com/ebfe/scard, and in the interop flows
+// (interop_*_test.go) piv-go, yubico-piv-tool, OpenSC's tools and PKCS#11
+// module, ssh-keygen and ykman. They need root on Debian 12 to install and
+// start pcscd, and run one package at a time:
 //
 //	go test -tags e2e -p 1 -count=1 ./e2e/...
 //

@@ -34,6 +34,17 @@ type Config struct {
 	ExtendedLength bool
 	// Applets are the on-card applications, in selection-priority order.
 	Applets []Applet
+	// Quirks are deliberate faults of the card OS, for testing host
+	// software; the zero value is a correct card.
+	Quirks Quirks
+}
+
+// Quirks are the card OS's deliberate faults (profile quirks).
+type Quirks struct {
+	// StatusSurvivesReset: security status (PIN verified, management key
+	// authenticated) is kept over power-off and reset, as on cards that
+	// keep it in persistent memory (profile quirk "status-survives-reset").
+	StatusSurvivesReset bool
 }
 
 // Card is one smart card: its OS state in RAM and its persistent store. It
@@ -120,11 +131,20 @@ func (c *Card) PowerOff() {
 	c.powered = false
 	c.store = nil
 	c.selected = -1
+	c.clearSecurity()
+	c.chain = chainState{}
+	c.pending = nil
+}
+
+// clearSecurity forgets every applet's security status, as losing power
+// does; the quirk StatusSurvivesReset is read here and nowhere else.
+func (c *Card) clearSecurity() {
+	if c.cfg.Quirks.StatusSurvivesReset {
+		return
+	}
 	for i := range c.security {
 		c.security[i].Clear()
 	}
-	c.chain = chainState{}
-	c.pending = nil
 }
 
 func (c *Card) context(i int) *Context {

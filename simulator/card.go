@@ -23,7 +23,8 @@ type CardOptions struct {
 }
 
 // NewCard assembles a card of profile p on medium m: the card OS with the
-// PIV application. The card is powered off; a medium holding a damaged image
+// PIV application, with the profile's behavioural quirks (the wire-level
+// ones are applied by the Reader that hosts the card). The card is powered off; a medium holding a damaged image
 // is an error (wrapping nvm.ErrCorrupt).
 func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card, error) {
 	if opts.Rand == nil {
@@ -41,5 +42,6 @@ func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card,
 		MaxCommand:     p.MaxCommand,
 		ExtendedLength: p.ExtendedLength,
 		Applets:        []firmware.Applet{piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch})},
+		Quirks:         firmware.Quirks{StatusSurvivesReset: p.HasQuirk(profile.QuirkStatusSurvivesReset)},
 	})
 }

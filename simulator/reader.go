@@ -51,6 +51,7 @@ type Reader struct {
 	log      *slog.Logger
 	tracer   *Tracer
 	touch    *touchSensor
+	clock    func() time.Time // the card's clock; nil: time.Now
 
 	// lock is held by whoever uses the card: one slot, taken with a
 	// context so that nobody waits forever.
@@ -61,7 +62,7 @@ type Reader struct {
 	card    *firmware.Card
 	last    [2]byte // CLA and INS of the last command
 	lastSW  apdu.StatusWord
-	process func(*firmware.Card, []byte) []byte // card.Process; tests replace it
+	process processFunc // card.Process wrapped in the profile's wire quirks; tests replace it
 
 	// mu guards the reader's status; it is never held while waiting.
 	mu        sync.Mutex
@@ -101,7 +102,7 @@ func (r *Reader) build() error {
 		return err
 	}
 	tm := nvm.NewTearable(m)
-	card, err := NewCard(r.prof, tm, CardOptions{Serial: r.serial, Touch: r.touch})
+	card, err := NewCard(r.prof, tm, CardOptions{Serial: r.serial, Touch: r.touch, Clock: r.clock})
 	if err == nil {
 		_, err = card.PowerOn()
 		card.PowerOff()
@@ -264,10 +265,17 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 	return resp, nil
 }
 
-// safeProcess runs the card on cmd with lock held. A panic in the firmware
-// is a bug, not a reason to take the simulator down: the card answers 6F00
-// and, like a real card whose watchdog fires, restarts (RAM state lost).
-func (r *Reader) safeProcess(cmd []byte) (resp []byte) {
+// safeProcess runs the card on cmd, through the profile's wire quirks, with
+// lock held (see guard).
+func (r *Reader) safeProcess(cmd []byte) []byte {
+	return r.guard(func() []byte { return r.process(r.card, cmd) })
+}
+
+// guard runs fn, a command to the card, with lock held. A panic in the
+// firmware is a bug, not a reason to take the simulator down: the card
+// answers 6F00 and, like a real card whose watchdog fires, restarts (RAM
+// state lost).
+func (r *Reader) guard(fn func() []byte) (resp []byte) {
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -282,7 +290,7 @@ func (r *Reader) safeProcess(cmd []byte) (resp []byte) {
 			r.setPowered(false)
 		}
 	}()
-	return r.process(r.card, cmd)
+	return fn()
 }
 
 // Insert puts the card (back) into its reader. A mute card gets its power

@@ -52,6 +52,9 @@ type Config struct {
 	// TouchTimeout is how long a card in manual touch mode waits; zero:
 	// DefaultTouchTimeout.
 	TouchTimeout time.Duration
+	// Clock is the cards' clock (touch caching, attestation certificates'
+	// validity); nil: time.Now. A virtual clock makes scenarios repeatable.
+	Clock func() time.Time
 }
 
 // Simulator hosts cards, each in a reader of its own. Its methods are safe
@@ -271,7 +274,8 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		log: s.cfg.Log, tracer: s.cfg.Tracer,
 		touch:    newTouchSensor(s.cfg.TouchMode, s.cfg.TouchTimeout),
 		lock:     make(chan struct{}, 1),
-		process:  defaultProcess,
+		process:  withWireQuirks(prof, defaultProcess),
+		clock:    s.cfg.Clock,
 		inserted: true, wake: make(chan struct{}), tearAfter: -1,
 		ctx: ctx, cancel: cancel, linkDone: make(chan struct{}),
 	}
@@ -293,7 +297,7 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		close(r.linkDone)
 	}
 	if len(prof.Quirks) > 0 {
-		s.cfg.Log.Warn("the profile's quirks are not implemented by this simulator yet; the card behaves without them", "card", slot, "quirks", prof.Quirks)
+		s.cfg.Log.Warn("the card misbehaves on purpose: its profile turns quirks on", "card", slot, "quirks", prof.Quirks)
 	}
 	where := "in process only"
 	if addr != "" {

@@ -23,7 +23,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd())
+	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd(), newConformCmd(), newScenarioCmd())
 	return root
 }
 

@@ -55,10 +55,32 @@ const MaxTries = 15
 type Object struct {
 	s   *nvm.Store
 	key string
+	q   Quirks
 }
 
 // New returns the object stored under key in s.
 func New(s *nvm.Store, key string) *Object { return &Object{s: s, key: key} }
+
+// Quirks are deliberate faults in the try counter, seen in real cards and
+// emulators, that a profile can turn on so that host software and the
+// conformance suite can be tested against them. The zero value is a correct
+// object. Each is read in one place: [Object.spend].
+type Quirks struct {
+	// NoDecrement: a wrong value spends no try (profile quirk
+	// "no-decrement").
+	NoDecrement bool
+	// RestoreBeforeCompare: the counter is decremented, restored, and only
+	// then compared, and decremented again on a mismatch (profile quirk
+	// "restore-before-compare"). No answer shows it, but a power cut
+	// during the compare gives a free try.
+	RestoreBeforeCompare bool
+}
+
+// WithQuirks makes o misbehave as q says, and returns o.
+func (o *Object) WithQuirks(q Quirks) *Object {
+	o.q = q
+	return o
+}
 
 // Status is an object's state, readable without spending a try.
 type Status struct {
@@ -173,16 +195,51 @@ func (o *Object) attempt(candidate []byte) (record, error) {
 	if r.tries == 0 {
 		return r, ErrBlocked
 	}
-	r.tries--
-	if err := o.s.Put(o.key, r.bytes()); err != nil {
+	match, err := o.spend(&r, candidate)
+	if err != nil {
 		return r, err
 	}
-	d := digest(&r.salt, candidate)
-	if subtle.ConstantTimeCompare(d[:], r.hash[:]) != 1 {
+	if !match {
 		return r, &WrongError{Retries: int(r.tries)}
 	}
 	r.tries = r.limit
 	return r, nil
+}
+
+// spend spends a try on candidate: it writes the decremented counter and
+// compares only once that write succeeded. It reports whether candidate
+// matched; r holds the counter as written. This is the one place the
+// counter quirks are read.
+func (o *Object) spend(r *record, candidate []byte) (bool, error) {
+	switch {
+	case o.q.NoDecrement:
+		return r.matches(candidate), nil
+	case o.q.RestoreBeforeCompare:
+		dec := *r
+		dec.tries--
+		if err := o.s.Put(o.key, dec.bytes()); err != nil {
+			return false, err
+		}
+		if err := o.s.Put(o.key, r.bytes()); err != nil {
+			return false, err
+		}
+		if r.matches(candidate) {
+			return true, nil
+		}
+		*r = dec
+		return false, o.s.Put(o.key, r.bytes())
+	}
+	r.tries--
+	if err := o.s.Put(o.key, r.bytes()); err != nil {
+		return false, err
+	}
+	return r.matches(candidate), nil
+}
+
+// matches compares candidate with the reference data in constant time.
+func (r *record) matches(candidate []byte) bool {
+	d := digest(&r.salt, candidate)
+	return subtle.ConstantTimeCompare(d[:], r.hash[:]) == 1
 }
 
 // Change replaces the reference data after checking old. The new value is

@@ -80,8 +80,9 @@ type Options struct {
 
 // Applet is the PIV application. Its RAM state is lost at every reset.
 type Applet struct {
-	p    profile.Profile
-	opts Options
+	p         profile.Profile
+	opts      Options
+	pinQuirks pin.Quirks // the profile's try-counter quirks
 
 	// RAM state.
 	auth      authState          // management-key authentication in progress
@@ -97,7 +98,11 @@ func New(p profile.Profile, opts Options) *Applet {
 	if opts.Touch == nil {
 		opts.Touch = TouchFunc(func(byte) bool { return true })
 	}
-	return &Applet{p: p, opts: opts}
+	q := pin.Quirks{
+		NoDecrement:          p.HasQuirk(profile.QuirkNoDecrement),
+		RestoreBeforeCompare: p.HasQuirk(profile.QuirkRestoreBeforeCompare),
+	}
+	return &Applet{p: p, opts: opts, pinQuirks: q}
 }
 
 // AID returns the PIV AID.
@@ -129,7 +134,7 @@ func (a *Applet) Boot(ctx *firmware.Context) error {
 // factoryCredentials writes the default PIN, PUK and management key.
 func (a *Applet) factoryCredentials(ctx *firmware.Context, w pin.Writer) error {
 	v := a.p.PIV
-	if err := pin.New(ctx.Store, keyPIN).Init(w, []byte(v.PIN), v.PINRetries, true, false, ctx.Rand); err != nil {
+	if err := pin.New(ctx.Store, keyPIN).Init(w, []byte(v.PIN), v.PINRetries, true, v.TransportPIN, ctx.Rand); err != nil {
 		return err
 	}
 	if err := pin.New(ctx.Store, keyPUK).Init(w, []byte(v.PUK), v.PUKRetries, true, false, ctx.Rand); err != nil {

@@ -2,6 +2,7 @@ package piv
 
 import (
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/big"
 	"time"
 
@@ -147,9 +149,84 @@ func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 	// extensions and nothing else.
 	parent := *issuer
 	parent.SubjectKeyId = nil
-	der, err := x509.CreateCertificate(ctx.Rand, tmpl, &parent, k.public(), signer.priv.(crypto.Signer))
+	var der []byte
+	if pub, ok := k.public().(*ecdh.PublicKey); ok {
+		der, err = certifyX25519(ctx.Rand, tmpl, &parent, pub, signer.priv.(crypto.Signer))
+	} else {
+		der, err = x509.CreateCertificate(ctx.Rand, tmpl, &parent, k.public(), signer.priv.(crypto.Signer))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("piv: making an attestation certificate: %w", err)
 	}
 	return der, nil
+}
+
+// certifyX25519 makes the certificate tmpl describes over an X25519 key.
+// Go's x509.CreateCertificate refuses X25519 subject keys, although
+// x509.MarshalPKIXPublicKey encodes them (RFC 8410 §4), so the certificate is
+// made over the issuer's own key, its subjectPublicKeyInfo replaced, and the
+// TBSCertificate signed again (RFC 5280 §4.1).
+func certifyX25519(rnd io.Reader, tmpl, parent *x509.Certificate, pub *ecdh.PublicKey, signer crypto.Signer) ([]byte, error) {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rnd, tmpl, parent, signer.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	made, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	var cert struct {
+		TBS asn1.RawValue
+		Alg asn1.RawValue
+		Sig asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &cert); err != nil {
+		return nil, err
+	}
+	// TBSCertificate: [0] version, serialNumber, signature, issuer,
+	// validity, subject, subjectPublicKeyInfo, then the extensions.
+	var body []byte
+	for rest, i := cert.TBS.Bytes, 0; len(rest) > 0; i++ {
+		var f asn1.RawValue
+		if rest, err = asn1.Unmarshal(rest, &f); err != nil {
+			return nil, err
+		}
+		if i == 6 {
+			f.FullBytes = spki
+		}
+		body = append(body, f.FullBytes...)
+	}
+	tbs, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+	if err != nil {
+		return nil, err
+	}
+	var h crypto.Hash
+	switch made.SignatureAlgorithm {
+	case x509.ECDSAWithSHA256, x509.SHA256WithRSA:
+		h = crypto.SHA256
+	case x509.ECDSAWithSHA384, x509.SHA384WithRSA:
+		h = crypto.SHA384
+	case x509.ECDSAWithSHA512, x509.SHA512WithRSA:
+		h = crypto.SHA512
+	case x509.PureEd25519:
+	default:
+		return nil, fmt.Errorf("piv: attestation signature algorithm %v", made.SignatureAlgorithm)
+	}
+	signed := tbs
+	if h != 0 {
+		d := h.New()
+		d.Write(tbs)
+		signed = d.Sum(nil)
+	}
+	sig, err := signer.Sign(rnd, signed, h)
+	if err != nil {
+		return nil, err
+	}
+	cert.TBS = asn1.RawValue{FullBytes: tbs}
+	cert.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	return asn1.Marshal(cert)
 }

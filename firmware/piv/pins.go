@@ -7,22 +7,41 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/firmware/profile"
 )
 
 // pinLen is the length of a PIN or PUK field in VERIFY, CHANGE REFERENCE
 // DATA and RESET RETRY COUNTER: the value padded with FF (SP 800-73-4 Part 2
-// §3.2.1).
+// §3.2.1). A profile whose PIN policy allows longer PINs (a password
+// policy) widens the PIN field, not the PUK's, to its maximum length
+// (profile.PIV.PINField); 8-byte PIN fields stay accepted.
 const pinLen = 8
 
-// unpad returns the value of an 8-byte FF-padded PIN field and whether it is
-// well formed: 1..8 bytes, padding only FF and only at the end, no FF inside.
+// unpad returns the value of an FF-padded PIN field and whether it is well
+// formed: at least one byte, padding only FF and only at the end, no FF
+// inside.
 func unpad(field []byte) ([]byte, bool) {
 	v := bytes.TrimRight(field, "\xFF")
 	return v, len(v) > 0 && bytes.IndexByte(v, 0xFF) < 0
 }
 
-// policy returns the profile's PIN policy as a pin.Policy.
+// wideField returns the width of a wide PIN field, or pinLen when the
+// profile has none.
+func (a *Applet) wideField() int { return a.p.PIV.PINField() }
+
+// fieldOK reports whether n is the width of a PIN field (or, with puk set,
+// of a PUK field).
+func (a *Applet) fieldOK(n int, puk bool) bool {
+	return n == pinLen || !puk && n == a.wideField()
+}
+
+// policy returns the profile's PIN policy as a pin.Policy. The quirk
+// pin-policy-not-enforced is read here and nowhere else: any value that
+// fits the PIN field is then accepted.
 func (a *Applet) policy() pin.Policy {
+	if a.p.HasQuirk(profile.QuirkPINPolicyNotEnforced) {
+		return pin.Policy{MaxLen: a.wideField()}
+	}
 	pp := a.p.PIV.PINPolicy
 	p := pin.Policy{MinLen: pp.MinLength, MaxLen: pp.MaxLength, RequireUpper: pp.RequireUpper, RequireLower: pp.RequireLower, RequireDigit: pp.RequireDigit}
 	switch pp.Charset {
@@ -34,22 +53,45 @@ func (a *Applet) policy() pin.Policy {
 	return p
 }
 
+// pinObject returns the PIN or PUK object stored under key, with the
+// profile's try-counter quirks.
+func (a *Applet) pinObject(ctx *firmware.Context, key string) *pin.Object {
+	return pin.New(ctx.Store, key).WithQuirks(a.pinQuirks)
+}
+
 // candidate checks a presented PIN (or, with puk set, PUK) field. A
 // malformed field answers 6A80 without spending a try (SP 800-85A-4
-// VE05.22D), unless the profile says that, as on a YubiKey, it is compared
-// and counts as a wrong try. The PIN policy applies to PINs only: a PUK may
-// hold any 8 bytes.
-func (a *Applet) candidate(field []byte, puk bool) ([]byte, error) {
-	if len(field) != pinLen {
-		return nil, apdu.SWIncorrectData
+// VE05.22D), unless the profile says that, as on a YubiKey, a field of the
+// right width is compared and counts as a wrong try. The PIN policy applies
+// to PINs only: a PUK may hold any 8 bytes.
+func (a *Applet) candidate(ctx *firmware.Context, field []byte, puk bool) ([]byte, error) {
+	if !a.fieldOK(len(field), puk) {
+		return nil, a.malformedPIN(ctx, puk)
 	}
 	v, ok := unpad(field)
 	if !ok || !puk && a.policy().Check(v) != nil {
 		if !a.p.PIV.Behaviour.MalformedPINCountsAsWrong {
-			return nil, apdu.SWIncorrectData
+			return nil, a.malformedPIN(ctx, puk)
 		}
 	}
 	return v, nil
+}
+
+// malformedPIN answers a malformed PIN or PUK field: 6A80, no try spent.
+// The quirk malformed-pin-spends-try is read here and nowhere else: the
+// card then spends a try all the same.
+func (a *Applet) malformedPIN(ctx *firmware.Context, puk bool) error {
+	if a.p.HasQuirk(profile.QuirkMalformedPINSpendsTry) {
+		key := keyPIN
+		if puk {
+			key = keyPUK
+		}
+		err := a.pinObject(ctx, key).Verify(nil)
+		if err != nil && !errors.Is(err, pin.ErrWrong) && !errors.Is(err, pin.ErrBlocked) {
+			return err // a power cut or a storage failure
+		}
+	}
+	return apdu.SWIncorrectData
 }
 
 // pinError maps a firmware/pin error to the status word the card answers.
@@ -101,13 +143,13 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 		}
 		return apdu.RetriesSW(st.Tries)
 	}
-	v, err := a.candidate(cmd.Data, false)
+	v, err := a.candidate(ctx, cmd.Data, false)
 	if err != nil {
 		return err
 	}
 	ctx.Security.Revoke(refPIN)
 	ctx.Security.Revoke(refPINAlways)
-	if err := pin.New(ctx.Store, keyPIN).Verify(v); err != nil {
+	if err := a.pinObject(ctx, keyPIN).Verify(v); err != nil {
 		return a.pinError(err)
 	}
 	ctx.Security.Grant(refPIN)
@@ -116,7 +158,8 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 }
 
 // changeReference is CHANGE REFERENCE DATA (§3.2.2) for the PIN (80) or PUK
-// (81): old and new, each an 8-byte padded field.
+// (81): old and new, each a padded field of the same width. On success the
+// PIN is verified, as §3.2.2 says (SP 800-85A-4 VE05.26).
 func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error {
 	var key string
 	switch cmd.P2 {
@@ -130,30 +173,39 @@ func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error 
 	if cmd.P1 != 0 {
 		return apdu.SWIncorrectP1P2
 	}
-	if len(cmd.Data) != 2*pinLen {
+	puk := cmd.P2 == refPUK
+	half := len(cmd.Data) / 2
+	if len(cmd.Data)%2 != 0 || !a.fieldOK(half, puk) {
 		return apdu.SWIncorrectData
 	}
-	old, err := a.candidate(cmd.Data[:pinLen], cmd.P2 == refPUK)
+	old, err := a.candidate(ctx, cmd.Data[:half], puk)
 	if err != nil {
 		return err
 	}
-	nw, ok := unpad(cmd.Data[pinLen:])
+	nw, ok := unpad(cmd.Data[half:])
 	if !ok {
 		return apdu.SWIncorrectData
 	}
-	if cmd.P2 == refPIN {
+	if !puk {
 		ctx.Security.Revoke(refPIN)
 		ctx.Security.Revoke(refPINAlways)
 	}
 	p := a.policy()
-	if cmd.P2 == refPUK {
+	if puk {
 		p = pin.Policy{MaxLen: pinLen}
 	}
-	return a.pinError(pin.New(ctx.Store, key).Change(old, nw, p, ctx.Rand))
+	if err := a.pinError(a.pinObject(ctx, key).Change(old, nw, p, ctx.Rand)); err != nil {
+		return err
+	}
+	if !puk {
+		ctx.Security.Grant(refPIN)
+		ctx.Security.Grant(refPINAlways)
+	}
+	return nil
 }
 
-// resetRetry is RESET RETRY COUNTER (§3.2.3): PUK and new PIN, each an
-// 8-byte padded field.
+// resetRetry is RESET RETRY COUNTER (§3.2.3): the PUK, an 8-byte padded
+// field, then the new PIN, a PIN field.
 func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 != refPIN {
 		return apdu.SWReferenceNotFound
@@ -161,20 +213,32 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0 {
 		return apdu.SWIncorrectP1P2
 	}
-	if len(cmd.Data) != 2*pinLen {
+	if len(cmd.Data) < pinLen || !a.fieldOK(len(cmd.Data)-pinLen, false) {
 		return apdu.SWIncorrectData
 	}
-	puk, err := a.candidate(cmd.Data[:pinLen], true)
+	puk, err := a.candidate(ctx, cmd.Data[:pinLen], true)
 	if err != nil {
 		return err
 	}
 	nw, ok := unpad(cmd.Data[pinLen:])
-	if !ok {
+	if !ok || a.policy().Check(nw) != nil {
+		if !a.p.PIV.Behaviour.MalformedPINCountsAsWrong {
+			return apdu.SWIncorrectData
+		}
+		// A YubiKey checks the PUK before the new PIN: ykman's `piv reset`
+		// blocks the PUK with an empty PUK and an empty new PIN, counting on
+		// 63Cx and then 6983 (yubikit piv.py PivSession.reset). A right PUK
+		// keeps its counter and the malformed PIN is refused.
+		ctx.Security.Revoke(refPIN)
+		ctx.Security.Revoke(refPINAlways)
+		if err := a.pinObject(ctx, keyPUK).Verify(puk); err != nil {
+			return a.pinError(err)
+		}
 		return apdu.SWIncorrectData
 	}
 	ctx.Security.Revoke(refPIN)
 	ctx.Security.Revoke(refPINAlways)
-	return a.pinError(pin.Unblock(pin.New(ctx.Store, keyPUK), pin.New(ctx.Store, keyPIN), puk, nw, a.policy(), ctx.Rand))
+	return a.pinError(pin.Unblock(a.pinObject(ctx, keyPUK), pin.New(ctx.Store, keyPIN), puk, nw, a.policy(), ctx.Rand))
 }
 
 // setRetries is the YubiKey's SET PIN RETRIES (FA): P1 PIN tries, P2 PUK
@@ -196,7 +260,7 @@ func (a *Applet) setRetries(ctx *firmware.Context, cmd apdu.Command) error {
 	}
 	defer tx.Abort()
 	v := a.p.PIV
-	if err := pin.New(ctx.Store, keyPIN).Init(tx, []byte(v.PIN), int(cmd.P1), true, false, ctx.Rand); err != nil {
+	if err := pin.New(ctx.Store, keyPIN).Init(tx, []byte(v.PIN), int(cmd.P1), true, v.TransportPIN, ctx.Rand); err != nil {
 		return err
 	}
 	if err := pin.New(ctx.Store, keyPUK).Init(tx, []byte(v.PUK), int(cmd.P2), true, false, ctx.Rand); err != nil {

@@ -645,3 +645,78 @@ func TestRSARawOperation(t *testing.T) {
 		t.Errorf("a block with 2 bytes of FF padding taken as PKCS #1 type 1")
 	}
 }
+
+// TestResetRetryChecksPUKFirst: ykman's `piv reset` blocks the PUK with
+// RESET RETRY COUNTER carrying an empty PUK and an empty new PIN, and counts
+// on 63Cx down to 6983 (yubikit piv.py PivSession.reset). A YubiKey-like card
+// compares the PUK before it looks at the new PIN; the strict profile refuses
+// the malformed field without spending a try (SP 800-85A-4 VE05.22D).
+func TestResetRetryChecksPUKFirst(t *testing.T) {
+	empty := "00 2C 00 80 10 " + pinField("") + pinField("")
+	for _, name := range []string{"default", "yubikey-5.7"} {
+		tc := newTestCard(t, name)
+		// The right PUK with a malformed new PIN: refused, PUK counter kept.
+		tc.expect("00 2C 00 80 10 "+pinField("12345678")+pinField(""), apdu.SWIncorrectData)
+		tc.expect("00 2C 00 80 10 "+pinField("12345678")+pinField("12"), apdu.SWIncorrectData)
+		if md := tc.expect("00 F7 00 81", apdu.SWSuccess); !bytes.Contains(md, h("06 02 03 03")) {
+			t.Errorf("%s: PUK metadata after a right PUK = % X, want 3 of 3 tries", name, md)
+		}
+		tc.expect(empty, apdu.RetriesSW(2))
+		tc.expect(empty, apdu.RetriesSW(1))
+		tc.expect(empty, apdu.SWAuthMethodBlocked)
+		tc.expect(empty, apdu.SWAuthMethodBlocked)
+		for range 3 {
+			tc.verifyPIN("")
+		}
+		tc.expect("00 FB 00 00", apdu.SWSuccess)
+		if sw := tc.verifyPIN("123456"); sw != apdu.SWSuccess {
+			t.Errorf("%s: VERIFY factory PIN after reset = %04X", name, uint16(sw))
+		}
+	}
+	strict := newTestCard(t, "piv")
+	strict.expect(empty, apdu.SWIncorrectData)
+	strict.expect("00 2C 00 80 10 "+pinField("00000000")+pinField("12"), apdu.SWIncorrectData)
+	if md := strict.expect("00 F7 00 81", apdu.SWSuccess); !bytes.Contains(md, h("06 02 03 03")) {
+		t.Errorf("piv: PUK metadata after malformed fields = % X, want 3 of 3 tries", md)
+	}
+}
+
+// TestAttestEveryAlgorithm: ATTEST answers a certificate for a generated
+// key of every algorithm, X25519 included (piv-go's Attest of an X25519 key
+// got 6F00 while Go's x509 made the certificate), signed by F9 and carrying
+// the key.
+func TestAttestEveryAlgorithm(t *testing.T) {
+	tc := newTestCard(t, "default")
+	tc.mustAuthenticate()
+	f9obj := tc.expect("00 CB 3F FF 05 5C 03 5F FF 01", apdu.SWSuccess)
+	f9der, _, _ := apdu.FindTLV(f9obj[4:], 0x70)
+	f9, err := x509.ParseCertificate(f9der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []byte{algP256, algP384, algEd25519, algX25519, algRSA1024} {
+		pub := generate(t, tc, 0x9D, alg)
+		der, sw := tc.cmd(apdu.Command{INS: 0xF9, P1: 0x9D})
+		if sw != apdu.SWSuccess {
+			t.Errorf("ATTEST of a generated %02X key = %04X, want 9000", alg, uint16(sw))
+			continue
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Errorf("alg %02X: %v", alg, err)
+			continue
+		}
+		if err := cert.CheckSignatureFrom(f9); err != nil {
+			t.Errorf("alg %02X: attestation does not verify against F9: %v", alg, err)
+		}
+		// Go's ParseCertificate leaves an X25519 key unparsed; the
+		// subjectPublicKeyInfo itself parses.
+		got, err := x509.ParsePKIXPublicKey(cert.RawSubjectPublicKeyInfo)
+		if eq, ok := got.(interface{ Equal(crypto.PublicKey) bool }); err != nil || !ok || !eq.Equal(pub) {
+			t.Errorf("alg %02X: attested public key %T (%v) differs from the generated one", alg, got, err)
+		}
+		if len(cert.Extensions) != 4 {
+			t.Errorf("alg %02X: %d extensions, want Yubico's 4", alg, len(cert.Extensions))
+		}
+	}
+}

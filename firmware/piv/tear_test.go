@@ -47,6 +47,7 @@ var pivTearCases = []pivTearCase{
 	{"change PUK wrong", nil, "00 24 00 81 10 " + pinField("00000000") + pinField("87654321"), keyPUK, false},
 	{"unblock right", blockPIN, "00 2C 00 80 10 " + pinField("12345678") + pinField("135790"), keyPUK, true},
 	{"unblock wrong", blockPIN, "00 2C 00 80 10 " + pinField("00000000") + pinField("135790"), keyPUK, false},
+	{"unblock wrong, empty new PIN", blockPIN, "00 2C 00 80 10 " + pinField("") + pinField(""), keyPUK, false},
 	{"generate P-256", (*testCard).mustAuthenticate, "00 47 00 9A 0B AC 09 80 01 11 AA 01 02 AB 01 01", "", true},
 	{"generate Ed25519 over a key", withKey, "00 47 00 9A 05 AC 03 80 01 E0", "", true},
 	{"import P-256", (*testCard).mustAuthenticate, "00 FE 11 9C 22 06 20 " + fmt.Sprintf("%064x", 12345), "", true},

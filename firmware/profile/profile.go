@@ -48,8 +48,14 @@ type PIV struct {
 	// MgmtKey is the default management key, in hex.
 	MgmtKey HexBytes `yaml:"mgmt_key"`
 	// PINPolicy constrains new PIN values (CHANGE REFERENCE DATA, RESET
-	// RETRY COUNTER).
+	// RETRY COUNTER). A MaxLength over 8 (a password policy) widens the PIN
+	// field of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER from
+	// SP 800-73-4's 8 bytes to MaxLength bytes, FF-padded alike; 8-byte
+	// fields stay accepted.
 	PINPolicy Policy `yaml:"pin_policy"`
+	// TransportPIN delivers the factory PIN as a transport PIN: it verifies,
+	// but no key may be used until it has been changed.
+	TransportPIN bool `yaml:"transport_pin,omitempty"`
 	// Behaviour selects between the YubiKey's and the specification's
 	// answers where they differ.
 	Behaviour Behaviour `yaml:"behaviour"`
@@ -163,6 +169,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes a Go duration string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
+// MaxPINField is the widest PIN field a profile may ask for: a password
+// policy's longest PIN.
+const MaxPINField = 16
+
+// PINField returns the width of the PIN field in VERIFY, CHANGE REFERENCE
+// DATA and RESET RETRY COUNTER: 8 bytes (SP 800-73-4 Part 2 §3.2.1), or the
+// PIN policy's maximum length when that is longer.
+func (p PIV) PINField() int {
+	return min(max(8, p.PINPolicy.MaxLength), MaxPINField)
+}
+
 // mgmtKeyAlgorithm maps the profile's names to PIV algorithm identifiers
 // (SP 800-78-4 Table 5; 08/0A/0C for AES) and key sizes.
 func mgmtKeyAlgorithm(name string) (id byte, keySize int, ok bool) {
@@ -186,17 +203,32 @@ func (p PIV) MgmtKeyAlgorithmID() byte {
 	return id
 }
 
+// Quirk names: deliberate misbehaviours, each seen in real cards or
+// emulators, that a profile can turn on so that drivers and the conformance
+// suite can be tested against a card that does it.
+const (
+	QuirkNoDecrement            = "no-decrement"             // a wrong PIN spends no try
+	QuirkSW6300                 = "sw-6300"                  // 6300 instead of 63Cx: no retry count
+	QuirkRestoreBeforeCompare   = "restore-before-compare"   // the try counter is restored before the compare
+	QuirkStatusSurvivesReset    = "status-survives-reset"    // security status not cleared on reset or power-off
+	QuirkSW6Cxx                 = "sw-6cxx"                  // 6Cxx (send again with Le) instead of data and 61xx
+	QuirkNoChaining             = "no-chaining"              // command chaining refused (6884)
+	QuirkTrailingBytes          = "trailing-bytes"           // a stray byte after the object GET DATA returns
+	QuirkECDSARawSignature      = "ecdsa-raw-signature"      // ECDSA signatures as raw r‖s instead of DER
+	QuirkPINPolicyNotEnforced   = "pin-policy-not-enforced"  // any new PIN accepted, whatever the policy
+	QuirkMalformedPINSpendsTry  = "malformed-pin-spends-try" // a malformed PIN answers 6A80 yet spends a try
+	QuirkSelectFailureDeselects = "select-failure-deselects" // a failed SELECT leaves no application selected
+	QuirkCase1Refused           = "case1-refused"            // 4-byte (case 1) commands refused with 6700
+)
+
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
 // implements each; an unknown name is an error.
 func KnownQuirks() []string {
 	return []string{
-		"no-decrement",           // a wrong PIN spends no try
-		"sw-6300",                // 6300 instead of 63Cx
-		"restore-before-compare", // the counter is restored before the compare
-		"status-survives-reset",  // security status not cleared on reset or power-off
-		"sw-6cxx",                // 6Cxx instead of 61xx
-		"no-chaining",            // command chaining refused
-		"trailing-bytes",         // a stray byte after the data of GET DATA
+		QuirkNoDecrement, QuirkSW6300, QuirkRestoreBeforeCompare, QuirkStatusSurvivesReset,
+		QuirkSW6Cxx, QuirkNoChaining, QuirkTrailingBytes, QuirkECDSARawSignature,
+		QuirkPINPolicyNotEnforced, QuirkMalformedPINSpendsTry, QuirkSelectFailureDeselects,
+		QuirkCase1Refused,
 	}
 }
 
@@ -219,8 +251,8 @@ func (p Profile) Validate() error {
 		bad("capacity and max_command must not be negative")
 	}
 	v := p.PIV
-	if v.PIN == "" || len(v.PIN) > 8 {
-		bad("piv.pin: want 1 to 8 characters")
+	if n := v.PINField(); v.PIN == "" || len(v.PIN) > n {
+		bad("piv.pin: want 1 to %d characters", n)
 	}
 	if v.PUK == "" || len(v.PUK) > 8 {
 		bad("piv.puk: want 1 to 8 characters")
@@ -238,8 +270,8 @@ func (p Profile) Validate() error {
 		bad("piv.mgmt_key: %d bytes, %s needs %d", len(v.MgmtKey), v.MgmtKeyAlgorithm, keySize)
 	}
 	pp := v.PINPolicy
-	if pp.MinLength < 0 || pp.MaxLength < pp.MinLength || pp.MaxLength > 8 {
-		bad("piv.pin_policy: lengths %d..%d, want 0 <= min <= max <= 8", pp.MinLength, pp.MaxLength)
+	if pp.MinLength < 0 || pp.MaxLength < pp.MinLength || pp.MaxLength > MaxPINField {
+		bad("piv.pin_policy: lengths %d..%d, want 0 <= min <= max <= %d", pp.MinLength, pp.MaxLength, MaxPINField)
 	}
 	switch pp.Charset {
 	case "", "any", "digits", "alphanumeric":

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tesseracard/tessera/conformance"
+)
+
+// errConformance is returned when a conformance run has failures: the
+// report says which.
+var errConformance = errors.New("the card does not conform")
+
+func newConformCmd() *cobra.Command {
+	var (
+		target, prof, reader   string
+		destructive, list      bool
+		pin, puk, mgmtKey, alg string
+		run, junit             string
+		asJSON                 bool
+		timeout                time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "conform",
+		Short: "Run the PIV conformance suite against the simulator or a card",
+		Long: `conform runs the conformance suite: cases written from NIST SP 800-73-4, the
+SP 800-85A-4 test assertions (case IDs such as VE05.19) and ISO/IEC 7816-4.
+
+--target sim (the default) runs every case in process, each on a
+factory-fresh simulated card of --profile. --target pcsc --reader NAME runs
+against the card in a PC/SC reader, simulated or real, and treats it as a real
+card: only the safe cases (which read, and spend no try) run, unless
+--destructive is given with --pin, --puk and --mgmt-key. Destructive cases put
+back what they change; before running any, the suite checks each credential
+where a mistake cannot block anything, and refuses up front, saying why, every
+case it could not undo (blocking the PUK, for one).
+
+Where a card departs from SP 800-73-4 as a YubiKey documentedly does, the case
+passes and the report names the departure. The exit status is 1 when a case
+fails.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if list {
+				return listCases(cmd.OutOrStdout())
+			}
+			opts := conformance.Options{Destructive: destructive}
+			var t conformance.Target
+			switch target {
+			case "sim":
+				if reader != "" || destructive || pin != "" || puk != "" || mgmtKey != "" {
+					return errors.New("--reader, --destructive, --pin, --puk and --mgmt-key are for --target pcsc: the simulator's cards are made fresh for each case with their profile's factory credentials")
+				}
+				var err error
+				if t, opts.Credentials, err = simTarget(prof); err != nil {
+					return err
+				}
+			case "pcsc":
+				if cmd.Flags().Changed("profile") {
+					return errors.New("--profile is for --target sim: a card in a reader has the profile it has")
+				}
+				if reader == "" {
+					return errors.New("--target pcsc needs --reader NAME (see `tessera diag` for the readers)")
+				}
+				creds, err := parseCredentials(pin, puk, mgmtKey, alg)
+				if err != nil {
+					return err
+				}
+				if destructive && (pin == "" || puk == "" || mgmtKey == "") {
+					return errors.New("--destructive needs --pin, --puk and --mgmt-key: destructive cases put the card back as it was, which takes all three")
+				}
+				if !destructive && (pin != "" || puk != "" || mgmtKey != "") {
+					return errors.New("--pin, --puk and --mgmt-key are used only with --destructive")
+				}
+				opts.Credentials = creds
+				t = pcscTarget(reader)
+			default:
+				return fmt.Errorf("--target %q: want sim or pcsc", target)
+			}
+			if run != "" {
+				re, err := regexp.Compile(run)
+				if err != nil {
+					return fmt.Errorf("--run: %w", err)
+				}
+				opts.Filter = func(c conformance.Case) bool { return re.MatchString(c.ID) }
+			}
+			stderr := cmd.ErrOrStderr()
+			live := isTerminal(stderr)
+			opts.Progress = func(p conformance.Progress) {
+				switch {
+				case p.Note != "":
+					fmt.Fprintf(stderr, "note: %s\n", p.Note)
+				case live && p.Result == nil:
+					line := fmt.Sprintf("[%d/%d] %s  %s", p.Index+1, p.Total, p.Case.ID, p.Case.Title)
+					if len(line) > 78 {
+						line = line[:77] + "…"
+					}
+					fmt.Fprintf(stderr, "\r\x1b[K%s", line)
+				}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			rep, err := conformance.Run(ctx, t, opts)
+			if live {
+				fmt.Fprint(stderr, "\r\x1b[K")
+			}
+			if err != nil {
+				return err
+			}
+			if junit != "" {
+				if err := writeFile(junit, rep.WriteJUnit); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				err = rep.WriteJSON(out)
+			} else {
+				err = rep.WriteText(out)
+			}
+			if err != nil {
+				return err
+			}
+			if rep.Failed() {
+				return fmt.Errorf("%w: %d of %d cases failed (%s)", errConformance, rep.Counts().Failed, rep.Counts().Total, strings.Join(rep.IDs(conformance.Failed), ", "))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&target, "target", "sim", "sim (the simulator in process) or pcsc (a card in a PC/SC reader)")
+	f.StringVar(&prof, "profile", "default", "the simulated card's profile: a built-in name or a YAML file (--target sim)")
+	f.StringVar(&reader, "reader", "", "the PC/SC reader, exact name or a unique part of it (--target pcsc)")
+	f.BoolVar(&destructive, "destructive", false, "on a card in a reader, run the destructive cases too (needs --pin, --puk, --mgmt-key)")
+	f.StringVar(&pin, "pin", "", "the card's PIN (--destructive)")
+	f.StringVar(&puk, "puk", "", "the card's PUK (--destructive)")
+	f.StringVar(&mgmtKey, "mgmt-key", "", "the card's management key in hex (--destructive)")
+	f.StringVar(&alg, "mgmt-alg", "", "the management key's algorithm: 3des, aes128, aes192 or aes256 (default: ask the card, else 3des)")
+	f.StringVar(&run, "run", "", "run only the cases whose ID matches this regular expression")
+	f.BoolVar(&list, "list", false, "list the cases and exit")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
+	return cmd
+}
+
+// parseCredentials reads the credential flags.
+func parseCredentials(pin, puk, mgmtKey, alg string) (conformance.Credentials, error) {
+	c := conformance.Credentials{PIN: pin, PUK: puk}
+	if mgmtKey != "" {
+		k, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "").Replace(mgmtKey))
+		if err != nil {
+			return c, fmt.Errorf("--mgmt-key: not hex: %w", err)
+		}
+		c.MgmtKey = k
+	}
+	switch alg {
+	case "":
+	case "3des":
+		c.MgmtAlg = 0x03
+	case "aes128":
+		c.MgmtAlg = 0x08
+	case "aes192":
+		c.MgmtAlg = 0x0A
+	case "aes256":
+		c.MgmtAlg = 0x0C
+	default:
+		return c, fmt.Errorf("--mgmt-alg %q: want 3des, aes128, aes192 or aes256", alg)
+	}
+	for name, v := range map[string]string{"--pin": pin, "--puk": puk} {
+		if len(v) > 8 {
+			return c, fmt.Errorf("%s: %d characters, a PIV PIN or PUK has at most 8", name, len(v))
+		}
+	}
+	return c, nil
+}
+
+func listCases(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tCLASS\tWHAT\tREFERENCE")
+	for _, c := range conformance.Cases() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.Class, c.Title, c.Ref)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nDocumented departures (reported, not failed):")
+	for _, d := range conformance.Departures() {
+		fmt.Fprintf(w, "  %s: %s\n", d.Name, d.Description)
+	}
+	return nil
+}
+
+// writeFile writes a file with fn, atomically enough for a report.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/simulator"
+)
+
+func runSuite(t *testing.T, target conformance.Target, opts conformance.Options) *conformance.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := conformance.Run(ctx, target, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// failures describes the failed cases of a report, for test messages.
+func failures(rep *conformance.Report) string {
+	var b strings.Builder
+	for _, r := range rep.Results {
+		if r.Outcome == conformance.Failed {
+			fmt.Fprintf(&b, "\n  %s: %s", r.ID, r.Message)
+		}
+	}
+	return b.String()
+}
+
+// TestConformBuiltinProfiles: the whole suite passes against every built-in
+// profile in process; the YubiKey-like ones show exactly their documented
+// departures, the strict SP 800-73-4 one none.
+func TestConformBuiltinProfiles(t *testing.T) {
+	yubikey := []string{conformance.DepartureAnyPINCharacters, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts}
+	tests := []struct {
+		profile    string
+		departures []string
+	}{
+		{"default", yubikey},
+		{"yubikey-5.7", yubikey},
+		{"piv", nil},
+	}
+	for _, tt := range tests {
+		target, creds, err := simTarget(tt.profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := runSuite(t, target, conformance.Options{Credentials: creds})
+		c := rep.Counts()
+		if c.Failed != 0 || c.Skipped != 0 || c.Refused != 0 {
+			t.Errorf("%s: %s%s", tt.profile, rep.Summary(), failures(rep))
+		}
+		if got := rep.DepartureNames(); !slices.Equal(got, tt.departures) {
+			t.Errorf("%s: departures %v, want %v", tt.profile, got, tt.departures)
+		}
+		fmt.Printf("report: conform %s: %s\n", tt.profile, rep.Summary())
+	}
+}
+
+// quirkProfiles writes, for each quirk, a profile file: default with that
+// quirk on.
+func quirkProfiles(t *testing.T) map[string]string {
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, q := range profile.KnownQuirks() {
+		path := filepath.Join(dir, q+".yaml")
+		doc := fmt.Sprintf("base: default\nname: quirk-%s\nquirks: [%s]\n", q, q)
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files[q] = path
+	}
+	return files
+}
+
+// TestQuirkMatrix runs the whole suite against the default profile with
+// each quirk on: every quirk must fail at least one case, and at least the
+// case written for it. The matrix goes to the test digest.
+func TestQuirkMatrix(t *testing.T) {
+	// The case that catches each quirk; a quirk added to the profile
+	// without a line here fails the test.
+	catches := map[string]string{
+		profile.QuirkNoDecrement:            "VE05.19",
+		profile.QuirkSW6300:                 "VE05.19",
+		profile.QuirkRestoreBeforeCompare:   "PIN-TEAR",
+		profile.QuirkStatusSurvivesReset:    "PIV-RESET",
+		profile.QuirkSW6Cxx:                 "ISO-61XX",
+		profile.QuirkNoChaining:             "ISO-CHAIN",
+		profile.QuirkTrailingBytes:          "PIV-GETDATA-TLV",
+		profile.QuirkECDSARawSignature:      "PIV-SIGN-ECDSA",
+		profile.QuirkPINPolicyNotEnforced:   "VE05.22A-LEN",
+		profile.QuirkMalformedPINSpendsTry:  "VE05.22D",
+		profile.QuirkSelectFailureDeselects: "VE05.10",
+		profile.QuirkCase1Refused:           "ISO-CASE1",
+	}
+	files := quirkProfiles(t)
+	for _, q := range profile.KnownQuirks() {
+		target, creds, err := simTarget(files[q])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := runSuite(t, target, conformance.Options{Credentials: creds})
+		failed := rep.IDs(conformance.Failed)
+		fmt.Printf("report: quirk %-25s fails %s\n", q, strings.Join(failed, ", "))
+		want, ok := catches[q]
+		switch {
+		case !ok:
+			t.Errorf("quirk %s: no case is named to catch it", q)
+		case len(failed) == 0:
+			t.Errorf("quirk %s: the suite passed a card with it", q)
+		case !slices.Contains(failed, want):
+			t.Errorf("quirk %s: failed %v, not %s", q, failed, want)
+		}
+	}
+}
+
+// realish is one simulated card reached as a real card: one connection for
+// the run, nothing made fresh, nothing closed by the suite.
+type realish struct{ *simCard }
+
+func (realish) Close() error { return nil }
+
+func realishTarget(t *testing.T, profileName string) (conformance.Target, *simCard) {
+	t.Helper()
+	c, err := newSimCard(profileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	target := conformance.Target{Name: "one simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return realish{c}, nil }}
+	return target, c
+}
+
+func cardState(t *testing.T, c *simCard) simulator.CardState {
+	t.Helper()
+	st, err := c.r.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func factoryCredentials(t *testing.T, name string) conformance.Credentials {
+	t.Helper()
+	_, creds, err := simTarget(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
+
+// TestSafeCasesWriteNothing: on a card that is not fresh and without
+// --destructive, the suite runs only the safe cases, and the card's
+// persistent memory sees not one write.
+func TestSafeCasesWriteNothing(t *testing.T) {
+	target, c := realishTarget(t, "default")
+	before := cardState(t, c)
+	rep := runSuite(t, target, conformance.Options{})
+	after := cardState(t, c)
+	for _, r := range rep.Results {
+		switch {
+		case r.Class == conformance.Destructive && r.Outcome != conformance.Skipped:
+			t.Errorf("%s: destructive, and %s without --destructive", r.ID, r.Outcome)
+		case r.Class == conformance.Safe && r.Outcome != conformance.Passed:
+			t.Errorf("%s: %s: %s", r.ID, r.Outcome, r.Message)
+		}
+	}
+	if after.Generation != before.Generation || after.PIN != before.PIN || after.PUK != before.PUK {
+		t.Errorf("the safe cases changed the card: generation %d → %d, PIN %+v → %+v, PUK %+v → %+v",
+			before.Generation, after.Generation, before.PIN, after.PIN, before.PUK, after.PUK)
+	}
+}
+
+// TestDestructiveCasesPutTheCardBack: against one card taken for a real
+// one, the destructive cases run, refuse what they could not undo, and
+// leave the counters, keys and objects as they were.
+func TestDestructiveCasesPutTheCardBack(t *testing.T) {
+	for _, name := range []string{"default", "piv"} {
+		target, c := realishTarget(t, name)
+		before := cardState(t, c)
+		rep := runSuite(t, target, conformance.Options{Destructive: true, Credentials: factoryCredentials(t, name)})
+		for _, r := range rep.Results {
+			switch {
+			case r.ID == "VE05.30":
+				if r.Outcome != conformance.Refused || !strings.Contains(r.Message, "blocks the PUK") {
+					t.Errorf("%s: VE05.30 %s (%s), want refused: it blocks the PUK", name, r.Outcome, r.Message)
+				}
+			case r.Outcome == conformance.Failed || r.Outcome == conformance.Refused || r.Outcome == conformance.Skipped:
+				t.Errorf("%s: %s %s: %s", name, r.ID, r.Outcome, r.Message)
+			}
+		}
+		after := cardState(t, c)
+		if after.PIN.Tries != before.PIN.Tries || after.PUK.Tries != before.PUK.Tries || after.PIN.Blocked || after.PUK.Blocked {
+			t.Errorf("%s: counters PIN %+v PUK %+v, before PIN %+v PUK %+v", name, after.PIN, after.PUK, before.PIN, before.PUK)
+		}
+		if !slices.Equal(after.Keys, before.Keys) || !slices.Equal(after.Objects, before.Objects) {
+			t.Errorf("%s: keys %v objects %v, before %v %v", name, after.Keys, after.Objects, before.Keys, before.Objects)
+		}
+		if resp, err := c.Transmit(context.Background(), []byte("\x00\x20\x00\x80\x08123456\xFF\xFF")); err != nil || string(resp) != "\x90\x00" {
+			t.Errorf("%s: VERIFY with the factory PIN after the suite: % X, %v", name, resp, err)
+		}
+		fmt.Printf("report: conform --destructive on one %s card: %s\n", name, rep.Summary())
+		for _, n := range rep.Notes {
+			fmt.Printf("report:   note: %s\n", n)
+		}
+	}
+}
+
+// TestPlanRefusesWhatItCannotUndo: before any destructive case, the suite
+// checks each credential where a mistake cannot block anything, refuses
+// (and says why) the cases it could not undo, and spends no more tries.
+func TestPlanRefusesWhatItCannotUndo(t *testing.T) {
+	wrongPIN := []byte("\x00\x20\x00\x80\x08000000\xFF\xFF")
+	wrongPUK := []byte("\x00\x24\x00\x81\x1000000000" + "00000000")
+	tests := []struct {
+		name     string
+		prepare  [][]byte // commands sent first
+		creds    func(*conformance.Credentials)
+		refused  map[string]string // case → part of the reason
+		runs     []string          // cases that must still pass or depart
+		pin, puk int               // tries left afterwards
+	}{
+		{
+			name:    "wrong --pin",
+			creds:   func(c *conformance.Credentials) { c.PIN = "999999" },
+			refused: map[string]string{"VE05.19": "--pin is wrong", "VE05.31": "--pin is wrong", "VE05.36B": "--pin is wrong"},
+			runs:    []string{"VE05.37", "VE05.36C"},
+			pin:     2, puk: 3,
+		},
+		{
+			name:    "a PIN with one try left",
+			prepare: [][]byte{wrongPIN, wrongPIN},
+			refused: map[string]string{"VE05.19": "the PIN has 1 try left", "VE05.32": "the PIN has 1 try left"},
+			runs:    []string{"VE05.37"},
+			pin:     1, puk: 3,
+		},
+		{
+			name:    "wrong --puk",
+			creds:   func(c *conformance.Credentials) { c.PUK = "99999999" },
+			refused: map[string]string{"VE05.31": "--puk is wrong", "VE05.17": "--puk is wrong"},
+			runs:    []string{"VE05.19", "VE05.26", "VE05.36B"},
+			pin:     3, puk: 2,
+		},
+		{
+			name:    "a PUK with one try left",
+			prepare: [][]byte{wrongPUK, wrongPUK},
+			refused: map[string]string{"VE05.32": "the PUK has 1 try left"},
+			runs:    []string{"VE05.19"},
+			pin:     3, puk: 1,
+		},
+		{
+			name:    "wrong --mgmt-key",
+			creds:   func(c *conformance.Credentials) { c.MgmtKey = make([]byte, 24) },
+			refused: map[string]string{"VE05.37": "management key", "PIV-SIGN-ECDSA": "management key"},
+			runs:    []string{"VE05.19", "VE05.32"},
+			pin:     3, puk: 3,
+		},
+	}
+	for _, tt := range tests {
+		target, c := realishTarget(t, "default")
+		for _, cmd := range append([][]byte{{0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08}}, tt.prepare...) {
+			if _, err := c.Transmit(context.Background(), cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		creds := factoryCredentials(t, "default")
+		if tt.creds != nil {
+			tt.creds(&creds)
+		}
+		rep := runSuite(t, target, conformance.Options{Destructive: true, Credentials: creds})
+		byID := map[string]conformance.Result{}
+		for _, r := range rep.Results {
+			byID[r.ID] = r
+			if r.Outcome == conformance.Failed {
+				t.Errorf("%s: %s failed: %s", tt.name, r.ID, r.Message)
+			}
+		}
+		for id, why := range tt.refused {
+			if r := byID[id]; r.Outcome != conformance.Refused || !strings.Contains(r.Message, why) {
+				t.Errorf("%s: %s %s (%q), want refused because %q", tt.name, id, r.Outcome, r.Message, why)
+			}
+		}
+		for _, id := range tt.runs {
+			if r := byID[id]; r.Outcome != conformance.Passed && r.Outcome != conformance.Departed {
+				t.Errorf("%s: %s %s (%s), want it run", tt.name, id, r.Outcome, r.Message)
+			}
+		}
+		if st := cardState(t, c); st.PIN.Tries != tt.pin || st.PUK.Tries != tt.puk {
+			t.Errorf("%s: PIN %d and PUK %d tries left, want %d and %d", tt.name, st.PIN.Tries, st.PUK.Tries, tt.pin, tt.puk)
+		}
+	}
+}
+
+func TestConformCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	out, _, err := runTessera(ctx, "conform", "--run", "^(ISO-|VE05.1)", "--json", "--junit", junit)
+	if err != nil {
+		t.Fatalf("conform: %v\n%s", err, out)
+	}
+	var rep struct {
+		Summary conformance.Counts `json:"summary"`
+		Cases   []struct {
+			ID, Result string
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Summary.Total == 0 || rep.Summary.Failed != 0 {
+		t.Fatalf("--json: %v %+v\n%s", err, rep.Summary, out)
+	}
+	raw, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Tests int `xml:"tests,attr"`
+	}
+	if err := xml.Unmarshal(raw, &suites); err != nil || suites.Tests != rep.Summary.Total {
+		t.Errorf("--junit: %v, %d tests, want %d", err, suites.Tests, rep.Summary.Total)
+	}
+
+	quirk := quirkProfiles(t)[profile.QuirkNoChaining]
+	out, _, err = runTessera(ctx, "conform", "--profile", quirk, "--run", "CHAIN")
+	if !errors.Is(err, errConformance) || !strings.Contains(err.Error(), "1 of 2 cases failed (ISO-CHAIN)") {
+		t.Errorf("conform against no-chaining: error %v", err)
+	}
+	if !strings.Contains(out, "ISO-CHAIN        FAIL") || !strings.Contains(out, "6884") {
+		t.Errorf("conform against no-chaining printed:\n%s", out)
+	}
+
+	out, _, err = runTessera(ctx, "conform", "--list")
+	if err != nil || !strings.Contains(out, "VE05.22D") || !strings.Contains(out, conformance.DepartureBlocking6983) {
+		t.Errorf("conform --list: %v\n%s", err, out)
+	}
+}
+
+func TestConformFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"conform", "--target", "usb"}, `--target "usb": want sim or pcsc`},
+		{[]string{"conform", "--pin", "123456"}, "are for --target pcsc"},
+		{[]string{"conform", "--target", "pcsc"}, "--target pcsc needs --reader NAME"},
+		{[]string{"conform", "--target", "pcsc", "--reader", "x", "--profile", "piv"}, "--profile is for --target sim"},
+		{[]string{"conform", "--target", "pcsc", "--reader", "x", "--destructive", "--pin", "123456"}, "--destructive needs --pin, --puk and --mgmt-key"},
+		{[]string{"conform", "--target", "pcsc", "--reader", "x", "--pin", "123456"}, "used only with --destructive"},
+		{[]string{"conform", "--target", "pcsc", "--reader", "x", "--destructive", "--pin", "1", "--puk", "2", "--mgmt-key", "zz"}, "--mgmt-key: not hex"},
+		{[]string{"conform", "--target", "pcsc", "--reader", "x", "--mgmt-alg", "rot13"}, "--mgmt-alg"},
+		{[]string{"conform", "--run", "("}, "--run"},
+		{[]string{"conform", "--profile", "nosuch"}, `profile "nosuch" is neither`},
+		{[]string{"scenario"}, "requires at least 1 arg"},
+		{[]string{"scenario", "--target", "pcsc", "x.yaml"}, "--target pcsc needs --reader"},
+		{[]string{"scenario", "nosuch.yaml"}, "no such file"},
+	}
+	for _, tt := range tests {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _, err := runTessera(ctx, tt.args...)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("tessera %s: error %v, want one containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}

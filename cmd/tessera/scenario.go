@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/simulator"
+)
+
+// errScenario is returned when a scenario fails; the failure is printed.
+var errScenario = errors.New("scenario failed")
+
+func newScenarioCmd() *cobra.Command {
+	var (
+		target, reader, prof string
+		verbose              bool
+		timeout              time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "scenario FILE...",
+		Short: "Run QA scenarios (YAML) against the simulator or a card",
+		Long: `scenario runs each YAML scenario file: a list of steps (send an APDU and
+expect a status word or data; verify, change or unblock the PIN; authenticate;
+generate and sign; put and get data; reset; and, on the simulator only,
+power-cycle, remove and insert the card, cut its power after k writes, advance
+its clock, restart the simulator, set its touch sensor), then assert the
+counters and the PIN's status. See README.md for the language.
+
+--target sim (the default) runs each scenario on a fresh simulated card with
+the scenario's profile (or --profile), its state in a temporary directory that
+survives the restart step. --target pcsc --reader NAME runs it on the card in
+a reader; a scenario with simulator-only steps is refused there before any
+step runs. Errors name the file, the line and the step. The exit status is 1
+when a scenario fails.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if target != "sim" && target != "pcsc" {
+				return fmt.Errorf("--target %q: want sim or pcsc", target)
+			}
+			if target == "pcsc" && reader == "" {
+				return errors.New("--target pcsc needs --reader NAME")
+			}
+			var scenarios []*conformance.Scenario
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				s, err := conformance.ParseScenario(f, data)
+				if err != nil {
+					return err
+				}
+				scenarios = append(scenarios, s)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			out := cmd.OutOrStdout()
+			failed := 0
+			for _, s := range scenarios {
+				err := runScenario(ctx, out, s, target, reader, prof, verbose)
+				if err != nil {
+					failed++
+					fmt.Fprintf(out, "FAIL %s\n", err)
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%w: %d of %d", errScenario, failed, len(scenarios))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&target, "target", "sim", "sim (a simulated card in process) or pcsc (a card in a PC/SC reader)")
+	f.StringVar(&reader, "reader", "", "the PC/SC reader (--target pcsc)")
+	f.StringVar(&prof, "profile", "", "the simulated card's profile, instead of the scenario's (--target sim)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "print every step")
+	f.DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
+	return cmd
+}
+
+// runScenario runs one scenario and prints PASS, or returns its error.
+func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, target, reader, prof string, verbose bool) error {
+	start := time.Now()
+	var card conformance.Card
+	var name string
+	switch target {
+	case "sim":
+		ss, err := newSimSession(s, prof)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.File, err)
+		}
+		card, name = ss, "the simulator (profile "+ss.profName+")"
+	default:
+		c, err := openPCSC(reader)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.File, err)
+		}
+		card, name = c, "the card in PC/SC reader "+c.reader
+	}
+	defer card.Close()
+	opts := conformance.ScenarioOptions{Target: name}
+	if verbose {
+		fmt.Fprintf(out, "%s: %s, on %s\n", s.File, s.Name, name)
+		opts.Step = func(st *conformance.Step, what string) {
+			fmt.Fprintf(out, "  %s:%d step %d %s: %s\n", s.File, st.Line, st.N, st.Kind, what)
+		}
+	}
+	if err := s.Run(ctx, card, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "PASS %s: %s (%d steps, %s)\n", s.File, s.Name, len(s.Steps), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// virtualClock is a clock that moves only when told: a scenario's clock.
+type virtualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *virtualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// simSession is a scenario's simulated card: card 0 of a simulator whose
+// state lives in a temporary directory (so that a restart finds it), with a
+// virtual clock. It implements conformance.SimControl.
+type simSession struct {
+	dir      string
+	profile  string // a built-in name or a file
+	profName string
+	clock    *virtualClock
+	sim      *simulator.Simulator
+	r        *simulator.Reader
+}
+
+// newSimSession starts the simulator for s: with override, else the
+// scenario's profile (a name, a file relative to the scenario, or inline),
+// else "default".
+func newSimSession(s *conformance.Scenario, override string) (*simSession, error) {
+	dir, err := os.MkdirTemp("", "tessera-scenario")
+	if err != nil {
+		return nil, err
+	}
+	ss := &simSession{dir: dir, profile: "default", clock: &virtualClock{now: time.Now().UTC().Truncate(time.Second)}}
+	switch {
+	case override != "":
+		ss.profile = override
+	case s.Profile.YAML != nil:
+		ss.profile = filepath.Join(dir, "profile.yaml")
+		if err := os.WriteFile(ss.profile, s.Profile.YAML, 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	case s.Profile.Name != "":
+		ss.profile = s.Profile.Name
+		if _, statErr := os.Stat(filepath.Join(filepath.Dir(s.File), s.Profile.Name)); statErr == nil {
+			ss.profile = filepath.Join(filepath.Dir(s.File), s.Profile.Name)
+		}
+	}
+	if err := ss.start(); err != nil {
+		os.RemoveAll(dir)
+		if s.Profile.YAML != nil && override == "" {
+			return nil, fmt.Errorf("line %d: the inline profile: %w", s.Profile.Line, err)
+		}
+		return nil, err
+	}
+	return ss, nil
+}
+
+func (s *simSession) start() error {
+	sim, err := simulator.New(simulator.Config{StateDir: filepath.Join(s.dir, "state"), Profile: s.profile, Clock: s.clock.Now})
+	if err != nil {
+		return err
+	}
+	r, err := sim.Add(simulator.CardSpec{Slot: 0})
+	if err != nil {
+		sim.Close()
+		return err
+	}
+	s.sim, s.r = sim, r
+	s.profName = r.Info().Profile
+	if p, err := profile.Resolve(s.profile); err == nil {
+		s.profName = p.Name
+	}
+	return nil
+}
+
+func (s *simSession) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	out, err := s.r.Transport().Transmit(ctx, cmd)
+	if errors.Is(err, simulator.ErrMute) || errors.Is(err, simulator.ErrRemoved) {
+		return nil, fmt.Errorf("%w: %w", hostdriver.ErrCardRemoved, err)
+	}
+	return out, err
+}
+
+func (s *simSession) Reset(ctx context.Context) error {
+	_, err := s.r.Transport().Reset(ctx)
+	return err
+}
+
+func (s *simSession) ArmPowerCut(ctx context.Context, k int) error { return s.r.ArmTear(ctx, k) }
+func (s *simSession) PowerCycle(ctx context.Context) error         { return s.r.PowerCycle(ctx) }
+func (s *simSession) Remove(ctx context.Context) error             { return s.r.Remove(ctx) }
+func (s *simSession) Insert(ctx context.Context) error             { return s.r.Insert(ctx) }
+func (s *simSession) AdvanceClock(d time.Duration)                 { s.clock.Advance(d) }
+
+func (s *simSession) Restart(context.Context) error {
+	if err := s.sim.Close(); err != nil {
+		return err
+	}
+	return s.start()
+}
+
+func (s *simSession) SetTouchMode(mode string) error {
+	m, err := simulator.ParseTouchMode(mode)
+	if err != nil {
+		return err
+	}
+	s.r.SetTouchMode(m)
+	return nil
+}
+
+func (s *simSession) Close() error {
+	err := s.sim.Close()
+	os.RemoveAll(s.dir)
+	return err
+}

@@ -1,0 +1,330 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+func TestCasesAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	destructiveSeen := false
+	for _, c := range Cases() {
+		if seen[c.ID] {
+			t.Errorf("%s: duplicate ID", c.ID)
+		}
+		seen[c.ID] = true
+		if c.Title == "" || c.Ref == "" || c.Run == nil {
+			t.Errorf("%s: missing title, reference or Run", c.ID)
+		}
+		credentials := c.Needs &^ (NeedReset | NeedPowerCut)
+		switch {
+		case c.Class == Safe && c.Needs != 0:
+			t.Errorf("%s: safe, yet needs %b", c.ID, c.Needs)
+		case c.Class == Destructive && credentials == 0:
+			t.Errorf("%s: destructive without saying what it uses", c.ID)
+		case c.Class == Safe && destructiveSeen:
+			t.Errorf("%s: a safe case after a destructive one", c.ID)
+		}
+		destructiveSeen = destructiveSeen || c.Class == Destructive
+	}
+}
+
+// scriptCard answers every command from a function and records them.
+type scriptCard struct {
+	answer func(cmd []byte) []byte
+	sent   [][]byte
+}
+
+func (c *scriptCard) Transmit(_ context.Context, cmd []byte) ([]byte, error) {
+	c.sent = append(c.sent, bytes.Clone(cmd))
+	return c.answer(cmd), nil
+}
+
+func (c *scriptCard) Close() error { return nil }
+
+// notPIV answers 6A82 to SELECT and 6D00 to everything else.
+func notPIV(cmd []byte) []byte {
+	if len(cmd) > 1 && cmd[1] == insSelect {
+		return []byte{0x6A, 0x82}
+	}
+	return []byte{0x6D, 0x00}
+}
+
+func TestRunOnACardThatIsNotPIV(t *testing.T) {
+	card := &scriptCard{answer: notPIV}
+	target := Target{Name: "not a PIV card", Open: func(context.Context) (Card, error) { return card, nil }}
+	rep, err := Run(context.Background(), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Counts()
+	if c.Failed != c.Total-c.Skipped || c.Skipped == 0 || c.Passed != 0 {
+		t.Errorf("counts %+v: want every safe case failed and every destructive one skipped", c)
+	}
+	for _, r := range rep.Results {
+		if r.Outcome == Failed && !strings.Contains(r.Message, "is this a PIV card?") {
+			t.Errorf("%s: message %q, want the SELECT failure", r.ID, r.Message)
+		}
+		if r.Outcome == Skipped && !strings.Contains(r.Message, "--destructive") {
+			t.Errorf("%s: skip message %q", r.ID, r.Message)
+		}
+	}
+	for _, cmd := range card.sent {
+		if cmd[1] != insSelect {
+			t.Errorf("sent % X to a card whose SELECT failed", cmd)
+		}
+	}
+}
+
+func TestRunRefusesDestructiveWithoutCredentials(t *testing.T) {
+	target := Target{Name: "x", Open: func(context.Context) (Card, error) { return &scriptCard{answer: notPIV}, nil }}
+	for _, creds := range []Credentials{{}, {PIN: "123456", PUK: "12345678"}, {PIN: "123456", MgmtKey: defaultMgmtKey()}} {
+		if _, err := Run(context.Background(), target, Options{Destructive: true, Credentials: creds}); !errors.Is(err, ErrIncompleteCredentials) {
+			t.Errorf("Run(%+v) = %v, want ErrIncompleteCredentials", creds, err)
+		}
+	}
+}
+
+func TestParseScenarioErrors(t *testing.T) {
+	tests := []struct {
+		doc, want string
+	}{
+		{"name: x\nsteps:\n  - verify: {pin: 1\n  - tear: 1\n", "s.yaml:3: YAML: did not find expected ',' or '}'"},
+		{"name: x\nsteps:\n  - verify\n\t- tear: 1\n", "s.yaml:3: YAML: found a tab character that violates indentation"},
+		{"name: x\nsteps:\n  - verify\n - tear: 1\n", "s.yaml:4: YAML: did not find expected key"},
+		{"steps:\n  - verify\n", "s.yaml:1: missing name:"},
+		{"name: x\n", "s.yaml:1: missing steps:"},
+		{"name: x\nsteps: verify\n", "s.yaml:2: steps: want a list of steps"},
+		{"name: x\nstep:\n  - verify\n", `s.yaml:2: unknown key "step" (known: name, description, profile, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)`},
+		{"name: x\nsteps:\n  - verify\n  - verfy: {pin: \"1\"}\n", `s.yaml:4: step 2: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, generate, get_data, insert, power_cycle, put_data, remove, reset, restart, select, send, sign, tear, touch_mode, unblock, verify)`},
+		{"name: x\nsteps:\n  - verify: {pn: \"1\"}\n", `s.yaml:3: step 1 (verify): unknown argument "pn" (known: pin, expect)`},
+		{"name: x\nsteps:\n  - verify: {expect: 63C}\n", `s.yaml:3: step 1 (verify): expect: "63C" is not a status word: want four hex digits such as 9000, a pattern such as 63Cx, or none`},
+		{"name: x\nsteps:\n  - send: {expect: 9000}\n", `s.yaml:3: step 1 (send): missing "apdu"`},
+		{"name: x\nsteps:\n  - send: {apdu: 00A404}\n", `s.yaml:3: step 1 (send): apdu: 3 bytes; a command has at least 4`},
+		{"name: x\nsteps:\n  - send: {apdu: 00A4040}\n", `s.yaml:3: step 1 (send): apdu: "00A4040" is an odd number of hex digits`},
+		{"name: x\nsteps:\n  - tear: -1\n", `s.yaml:3: step 1 (tear): after: -1, want 0 or more writes`},
+		{"name: x\nsteps:\n  - clock: soon\n", `s.yaml:3: step 1 (clock): advance: "soon", want a duration such as 20s or 1h`},
+		{"name: x\nsteps:\n  - verify:\n      pin: \"1\"\n      power_cycle:\n", `s.yaml:5: step 1 (verify): unknown argument "power_cycle" (known: pin, expect)`},
+		{"name: x\nsteps:\n  - verify:\n    pin: \"1\"\n", `s.yaml:3: step 1: a step is one name with its arguments; this one has 2 names (a missing "-" before a step?)`},
+		{"name: x\nsteps:\n  - verify: {}\n    power_cycle: {}\n", `s.yaml:3: step 1: a step is one name with its arguments; this one has 2 names (a missing "-" before a step?)`},
+		{"name: x\nsteps:\n  - assert: {}\n", `s.yaml:3: step 1 (assert): nothing to assert (known: pin_tries, puk_tries, pin_verified, pin_blocked, puk_blocked)`},
+		{"name: x\nsteps:\n  - assert: {pin_verified: maybe}\n", `s.yaml:3: step 1 (assert): pin_verified: "maybe", want true or false`},
+		{"name: x\npin_field: 20\nsteps:\n  - verify\n", `s.yaml:2: pin_field: 20, want 8 to 16`},
+		{"name: x\nsteps:\n  - put_data: {object: 5fc10d}\n", `s.yaml:3: step 1 (put_data): missing "size" or "content"`},
+		{"name: x\nsteps:\n  - generate: {slot: 9c9c}\n", `s.yaml:3: step 1 (generate): slot: "9c9c", want one byte in hex such as 9c`},
+	}
+	for _, tt := range tests {
+		_, err := ParseScenario("s.yaml", []byte(tt.doc))
+		var se *SyntaxError
+		if !errors.As(err, &se) || err.Error() != tt.want {
+			t.Errorf("ParseScenario(%q):\n got %v\nwant %s", tt.doc, err, tt.want)
+		}
+	}
+}
+
+func TestParseScenario(t *testing.T) {
+	doc := `name: all the forms
+profile:
+  base: default
+  name: inline
+pin: "87654321"
+pin_field: 12
+steps:
+  - select
+  - verify
+  - verify: {pin: 000000, expect: [63Cx, none]}
+  - tear: 2
+  - clock: 1h30m
+  - put_data: {object: 5fc10d, size: 600, parts: 1}
+  - assert: {puk_tries: 3, pin_verified: false}
+`
+	s, err := ParseScenario("all.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "all the forms" || s.PIN != "87654321" || s.PUK != "12345678" || s.PINField != 12 || !bytes.Contains(s.Profile.YAML, []byte("name: inline")) {
+		t.Errorf("header = %+v", s)
+	}
+	st := s.Steps
+	switch {
+	case len(st) != 7:
+		t.Fatalf("%d steps, want 7", len(st))
+	case st[0].Kind != StepSelect || st[0].Line != 8 || st[0].N != 1:
+		t.Errorf("step 1 = %+v", st[0])
+	case st[2].PIN != "000000" || !st[2].HasPIN || strings.Join(st[2].Expect, ",") != "63Cx,none":
+		t.Errorf("step 3 = %+v: an unquoted PIN keeps its leading zeros, expect keeps its list", st[2])
+	case st[3].After != 2 || st[4].Advance != 90*time.Minute:
+		t.Errorf("scalar arguments: tear %d, clock %v", st[3].After, st[4].Advance)
+	case st[5].Size != 600 || st[5].Parts != 1 || !bytes.Equal(st[5].Object, []byte{0x5F, 0xC1, 0x0D}):
+		t.Errorf("put_data = %+v", st[5])
+	case len(st[6].Asserts) != 2 || st[6].Asserts[0] != (Assertion{What: "pin_verified"}) || st[6].Asserts[1] != (Assertion{What: "puk_tries", Int: 3}):
+		t.Errorf("assert = %+v", st[6].Asserts)
+	}
+}
+
+func TestScenarioRefusesSimulatorStepsOnAReader(t *testing.T) {
+	s, err := ParseScenario("lab.yaml", []byte("name: x\nsteps:\n  - verify\n  - tear: 1\n  - verify\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := &scriptCard{answer: notPIV}
+	err = s.Run(context.Background(), card, ScenarioOptions{Target: "the card in PC/SC reader Yubico YubiKey"})
+	want := "lab.yaml:4: step 2 (tear): needs the simulator, and the target is the card in PC/SC reader Yubico YubiKey: run the scenario with --target sim"
+	var se *StepError
+	if !errors.As(err, &se) || err.Error() != want {
+		t.Errorf("Run = %v\nwant %s", err, want)
+	}
+	if len(card.sent) != 0 {
+		t.Errorf("%d commands sent before refusing", len(card.sent))
+	}
+}
+
+func TestMatchSW(t *testing.T) {
+	tests := []struct {
+		sw      apdu.StatusWord
+		pattern string
+		want    bool
+	}{
+		{0x9000, "9000", true},
+		{0x63C2, "63Cx", true},
+		{0x6300, "63Cx", false},
+		{0x61FF, "61xx", true},
+		{0x6A82, "6A80", false},
+	}
+	for _, tt := range tests {
+		if got := matchSW(tt.sw, tt.pattern); got != tt.want {
+			t.Errorf("matchSW(%04X, %s) = %v, want %v", uint16(tt.sw), tt.pattern, got, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ cmd, want string }{
+		{"0020008008313233343536FFFF", "0020008008XXXXXXXXXXXXXXXX"},
+		{"00200080", "00200080"},
+		{"002C008010" + strings.Repeat("31", 16), "002C008010" + strings.Repeat("XX", 16)},
+		{"00879B9B047C028000", "00879B9B04XXXXXXXX"},
+		{"0087119A047C028200", "0087119A047C028200"},
+		{"00CB3FFF055C035FC102", "00CB3FFF055C035FC102"},
+	}
+	for _, tt := range tests {
+		raw, _ := hexBytes(tt.cmd)
+		if got := redact(raw); got != tt.want {
+			t.Errorf("redact(%s) = %s, want %s", tt.cmd, got, tt.want)
+		}
+	}
+}
+
+func hexBytes(s string) ([]byte, error) {
+	var b []byte
+	for i := 0; i+1 < len(s); i += 2 {
+		var v byte
+		for _, c := range s[i : i+2] {
+			v <<= 4
+			switch {
+			case c >= '0' && c <= '9':
+				v |= byte(c - '0')
+			default:
+				v |= byte(c-'A') + 10
+			}
+		}
+		b = append(b, v)
+	}
+	return b, nil
+}
+
+func sampleReport() *Report {
+	return &Report{
+		Target:   "a sample card",
+		Started:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Duration: 1500 * time.Millisecond,
+		Notes:    []string{"PIN: --pin verified"},
+		Results: []Result{
+			{ID: "ISO-INS", Title: "an unknown instruction answers 6D00", Ref: "ISO", Class: Safe, Outcome: Passed, Duration: 300 * time.Microsecond},
+			{ID: "VE05.17", Title: "blocked", Ref: "VE05.17", Class: Destructive, Outcome: Departed, Duration: 25 * time.Millisecond,
+				Departures: []DepartureNote{{Name: DepartureBlocking6983, Detail: "the try that blocked it answered 6983"}}},
+			{ID: "ISO-CHAIN", Title: "chains", Ref: "ISO", Class: Safe, Outcome: Failed, Message: "card answered 6884", Exchanges: []string{"> 10CB3FFF025C03\n< 6884"}},
+			{ID: "VE05.30", Title: "PUK blocked", Ref: "VE05.30", Class: Destructive, Outcome: Refused, Message: "blocks the PUK"},
+			{ID: "PIN-TEAR", Title: "tear", Ref: "x", Class: Destructive, Outcome: Skipped, Message: "needs a simulated card"},
+		},
+	}
+}
+
+func TestReportText(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `Conformance of a sample card
+  note: PIN: --pin verified
+
+CASE       RESULT     TIME   WHAT
+ISO-INS    pass       0.3ms  an unknown instruction answers 6D00
+VE05.17    departure  25ms   blocked
+                               departure yubikey-blocking-6983: the try that blocked it answered 6983
+ISO-CHAIN  FAIL       0.0ms  chains
+                               card answered 6884
+VE05.30    refused    -      PUK blocked
+                               blocks the PUK
+PIN-TEAR   skip       -      tear
+                               needs a simulated card
+
+Last exchanges of ISO-CHAIN:
+  > 10CB3FFF025C03
+  < 6884
+
+5 cases in 1.50s: 1 passed, 1 with departures (yubikey-blocking-6983), 1 failed (ISO-CHAIN), 1 skipped, 1 refused
+`
+	if b.String() != want {
+		t.Errorf("WriteText:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestReportJSONAndJUnit(t *testing.T) {
+	rep := sampleReport()
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Target  string `json:"target"`
+		Summary Counts `json:"summary"`
+		Cases   []struct {
+			ID         string          `json:"id"`
+			Result     string          `json:"result"`
+			Class      string          `json:"class"`
+			DurationMS float64         `json:"duration_ms"`
+			Departures []DepartureNote `json:"departures"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Target != "a sample card" || got.Summary != (Counts{Total: 5, Passed: 1, Departed: 1, Failed: 1, Skipped: 1, Refused: 1}) ||
+		len(got.Cases) != 5 || got.Cases[1].Result != "departure" || got.Cases[1].Class != "destructive" || got.Cases[1].DurationMS != 25 || got.Cases[1].Departures[0].Name != DepartureBlocking6983 {
+		t.Errorf("JSON = %s", b.String())
+	}
+
+	b.Reset()
+	if err := rep.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var suites junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &suites); err != nil {
+		t.Fatalf("JUnit XML does not parse: %v\n%s", err, b.String())
+	}
+	s := suites.Suites[0]
+	if suites.Tests != 5 || suites.Failures != 1 || suites.Skipped != 2 || len(s.Cases) != 5 ||
+		s.Cases[2].Failure == nil || s.Cases[2].Failure.Message != "card answered 6884" || s.Cases[3].Skipped == nil ||
+		!strings.Contains(s.Cases[1].SystemOut, "departure yubikey-blocking-6983") {
+		t.Errorf("JUnit = %s", b.String())
+	}
+}

@@ -1,0 +1,290 @@
+package conformance
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Outcome is what became of a case.
+type Outcome string
+
+const (
+	Passed   Outcome = "pass"      // the card conforms
+	Departed Outcome = "departure" // the card conforms, or departs from the specification in a documented way
+	Failed   Outcome = "fail"      // the card does not conform, or a case could not put the card back
+	Skipped  Outcome = "skip"      // the case does not apply, or needs what the target lacks
+	Refused  Outcome = "refused"   // destructive, and the suite cannot put this card back afterwards
+)
+
+// Result is the outcome of one case.
+type Result struct {
+	ID         string          `json:"id"`
+	Title      string          `json:"title"`
+	Ref        string          `json:"reference"`
+	Class      Class           `json:"class"`
+	Outcome    Outcome         `json:"result"`
+	Message    string          `json:"message,omitempty"` // why it failed, was skipped or refused
+	Departures []DepartureNote `json:"departures,omitempty"`
+	Duration   time.Duration   `json:"-"`
+	// Exchanges are the last exchanges of a failed case, secrets
+	// replaced by XX: "> command\n< response" in hex.
+	Exchanges []string `json:"exchanges,omitempty"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Target   string
+	Started  time.Time
+	Duration time.Duration
+	// Notes are what the suite found out before running destructive
+	// cases on a real card: what it checked, what it refuses and why.
+	Notes   []string
+	Results []Result
+}
+
+// Counts is how many cases had each outcome.
+type Counts struct {
+	Total    int `json:"total"`
+	Passed   int `json:"passed"`
+	Departed int `json:"departures"`
+	Failed   int `json:"failed"`
+	Skipped  int `json:"skipped"`
+	Refused  int `json:"refused"`
+}
+
+// Counts counts the outcomes.
+func (r *Report) Counts() Counts {
+	c := Counts{Total: len(r.Results)}
+	for _, res := range r.Results {
+		switch res.Outcome {
+		case Passed:
+			c.Passed++
+		case Departed:
+			c.Departed++
+		case Failed:
+			c.Failed++
+		case Skipped:
+			c.Skipped++
+		case Refused:
+			c.Refused++
+		}
+	}
+	return c
+}
+
+// Failed reports whether any case failed.
+func (r *Report) Failed() bool { return r.Counts().Failed > 0 }
+
+// IDs returns the IDs of the cases with outcome o.
+func (r *Report) IDs(o Outcome) []string {
+	var ids []string
+	for _, res := range r.Results {
+		if res.Outcome == o {
+			ids = append(ids, res.ID)
+		}
+	}
+	return ids
+}
+
+// DepartureNames returns the names of the departures seen, sorted, once
+// each.
+func (r *Report) DepartureNames() []string {
+	var names []string
+	for _, res := range r.Results {
+		for _, d := range res.Departures {
+			if !slices.Contains(names, d.Name) {
+				names = append(names, d.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Summary is the closing line of the text report, e.g. "41 cases in 0.2s: 36
+// passed, 3 departures (yubikey-blocking-6983), 0 failed, 2 skipped".
+func (r *Report) Summary() string {
+	c := r.Counts()
+	s := fmt.Sprintf("%d cases in %s: %d passed, %d with departures", c.Total, formatDuration(r.Duration), c.Passed, c.Departed)
+	if names := r.DepartureNames(); len(names) > 0 {
+		s += " (" + strings.Join(names, ", ") + ")"
+	}
+	s += fmt.Sprintf(", %d failed", c.Failed)
+	if c.Failed > 0 {
+		s += " (" + strings.Join(r.IDs(Failed), ", ") + ")"
+	}
+	s += fmt.Sprintf(", %d skipped", c.Skipped)
+	if c.Refused > 0 {
+		s += fmt.Sprintf(", %d refused", c.Refused)
+	}
+	return s
+}
+
+// WriteText writes the report as an aligned table: case, result, time,
+// title, with the reason for every outcome but a pass on the lines below,
+// then the summary.
+func (r *Report) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "Conformance of %s\n", r.Target)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tRESULT\tTIME\tWHAT")
+	for _, res := range r.Results {
+		outcome := string(res.Outcome)
+		if res.Outcome == Failed {
+			outcome = "FAIL"
+		}
+		dur := formatDuration(res.Duration)
+		if res.Outcome == Refused || res.Outcome == Skipped && res.Duration < time.Microsecond {
+			dur = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", res.ID, outcome, dur, res.Title)
+		for _, d := range res.Departures {
+			fmt.Fprintf(tw, "\t\t\t  departure %s: %s\n", d.Name, d.Detail)
+		}
+		if res.Message != "" {
+			fmt.Fprintf(tw, "\t\t\t  %s\n", res.Message)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, res := range r.Results {
+		if len(res.Exchanges) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nLast exchanges of %s:\n", res.ID)
+		for _, x := range res.Exchanges {
+			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(x, "\n", "\n  "))
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", r.Summary())
+	return err
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
+
+// jsonReport is the JSON form of a Report.
+type jsonReport struct {
+	Target     string          `json:"target"`
+	Started    time.Time       `json:"started"`
+	DurationMS float64         `json:"duration_ms"`
+	Summary    Counts          `json:"summary"`
+	Departures []DepartureInfo `json:"departures_known"`
+	Notes      []string        `json:"notes"`
+	Cases      []jsonResult    `json:"cases"`
+}
+
+type jsonResult struct {
+	Result
+	DurationMS float64 `json:"duration_ms"`
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
+
+// WriteJSON writes the report as one indented JSON object: target, started,
+// duration_ms, summary (counts), notes, departures_known, and cases (id,
+// title, reference, class, result, message, departures, duration_ms,
+// exchanges). Fields are only ever added.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := jsonReport{Target: r.Target, Started: r.Started, DurationMS: ms(r.Duration), Summary: r.Counts(), Departures: Departures(), Notes: r.Notes, Cases: []jsonResult{}}
+	if out.Notes == nil {
+		out.Notes = []string{}
+	}
+	for _, res := range r.Results {
+		out.Cases = append(out.Cases, jsonResult{res, ms(res.Duration)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// JUnit XML, as CI systems (Jenkins, GitLab, GitHub actions) read it.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// WriteJUnit writes the report as JUnit XML: one testsuite named after the
+// target, one testcase per case (classname conformance.safe or
+// conformance.destructive), failures with their message and last
+// exchanges, skipped and refused cases as skipped, departures and
+// references in system-out.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	c := r.Counts()
+	suite := junitSuite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused, Time: seconds(r.Duration), Timestamp: r.Started.UTC().Format(time.RFC3339)}
+	for _, res := range r.Results {
+		jc := junitCase{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: seconds(res.Duration)}
+		out := []string{"reference: " + res.Ref}
+		for _, d := range res.Departures {
+			out = append(out, "departure "+d.Name+": "+d.Detail)
+		}
+		switch res.Outcome {
+		case Failed:
+			jc.Failure = &junitMessage{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
+		case Skipped, Refused:
+			jc.Skipped = &junitMessage{Message: string(res.Outcome) + ": " + res.Message}
+		}
+		jc.SystemOut = strings.Join(out, "\n")
+		suite.Cases = append(suite.Cases, jc)
+	}
+	doc := junitSuites{Name: "tessera conform", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}

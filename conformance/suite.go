@@ -1,0 +1,243 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Class says whether a case may run on a card that must be left as it was.
+type Class int
+
+const (
+	// Safe cases only read: they need no credential, spend no try and
+	// write nothing. They run on every target.
+	Safe Class = iota
+	// Destructive cases need the PIN, PUK or management key, spend tries,
+	// block, or write keys and objects. On a target that is not Fresh they
+	// run only with Options.Destructive, and put back what they changed.
+	Destructive
+)
+
+func (c Class) String() string {
+	if c == Destructive {
+		return "destructive"
+	}
+	return "safe"
+}
+
+// MarshalText writes "safe" or "destructive".
+func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// Need is what a case uses, so that the suite can tell before running
+// anything whether it can put a real card back as it was.
+type Need uint
+
+const (
+	// NeedPIN: the case verifies the PIN or spends PIN tries (put back by
+	// verifying the PIN, or unblocking it with the PUK).
+	NeedPIN Need = 1 << iota
+	// NeedPUK: the case uses the PUK or spends PUK tries (put back by
+	// using the PUK).
+	NeedPUK
+	// NeedMgmt: the case authenticates with the management key; it may
+	// write a data object, which it puts back.
+	NeedMgmt
+	// NeedKey: the case generates a key: on a real card in a free retired
+	// slot, deleted afterwards (YubiKey 5.7 DELETE KEY).
+	NeedKey
+	// NeedBlockPUK: the case blocks the PUK, which only a full reset of the
+	// card undoes. Never run on a target that is not Fresh.
+	NeedBlockPUK
+	// NeedReset: the case resets the card; skipped when the card cannot be
+	// reset.
+	NeedReset
+	// NeedPowerCut: the case cuts the power mid-command; simulator only,
+	// skipped elsewhere.
+	NeedPowerCut
+)
+
+// Case is one conformance check.
+type Case struct {
+	// ID is the SP 800-85A-4 assertion label where one applies (VE05.19),
+	// else a name of our own: ISO-... for the APDU layer, PIV-... for SP
+	// 800-73-4 behaviour without a label, YK-... for the YubiKey
+	// extensions PIV clients rely on.
+	ID string
+	// Title says what a conformant card does.
+	Title string
+	// Ref cites the specification.
+	Ref   string
+	Class Class
+	Needs Need
+	// Run performs the check on a card whose PIV application is selected
+	// and whose security status is clear. It returns nil when the card
+	// conforms (recording departures with Env.Departure), a skip (see
+	// Skipf) when the case does not apply, and otherwise an error saying
+	// what the card did wrong.
+	Run func(ctx context.Context, e *Env) error
+}
+
+// skipError is a case that does not apply to this card.
+type skipError struct{ reason string }
+
+func (s *skipError) Error() string { return s.reason }
+
+// Skipf returns the error a case's Run returns when the case does not apply
+// to the card, saying why.
+func Skipf(format string, args ...any) error { return &skipError{fmt.Sprintf(format, args...)} }
+
+// Options control a run.
+type Options struct {
+	// Credentials are used by destructive cases. A Fresh target needs them
+	// too: the factory values of its profile.
+	Credentials Credentials
+	// Destructive runs the destructive cases on a target that is not
+	// Fresh, which needs every credential. They put back what they change,
+	// and those that cannot are refused up front.
+	Destructive bool
+	// Filter selects the cases to run; nil runs them all.
+	Filter func(Case) bool
+	// Progress, if set, is called before each case (Result nil) and after
+	// it, and with each note of the plan made before the first case.
+	Progress func(Progress)
+	// CaseTimeout bounds one case; zero means a minute.
+	CaseTimeout time.Duration
+}
+
+// Progress reports a run as it goes.
+type Progress struct {
+	Index, Total int
+	Case         *Case
+	Result       *Result // nil: the case is starting
+	Note         string  // a note of the plan, before any case
+}
+
+// ErrIncompleteCredentials is returned by Run when Options.Destructive is
+// set for a target that is not Fresh without every credential.
+var ErrIncompleteCredentials = errors.New("conformance: destructive cases on a real card need the PIN, the PUK and the management key")
+
+// Run runs the suite's cases (those Options.Filter selects) against t and
+// returns the report. It returns an error, and no report, only when the
+// run cannot start: the card cannot be reached, or ErrIncompleteCredentials.
+// A card that fails cases is a report with failures, not an error.
+func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
+	if !t.Fresh && opts.Destructive && !opts.Credentials.complete() {
+		return nil, ErrIncompleteCredentials
+	}
+	if opts.CaseTimeout == 0 {
+		opts.CaseTimeout = time.Minute
+	}
+	var cases []Case
+	for _, c := range Cases() {
+		if opts.Filter == nil || opts.Filter(c) {
+			cases = append(cases, c)
+		}
+	}
+	rep := &Report{Target: t.Name, Started: time.Now()}
+	progress := func(p Progress) {
+		if opts.Progress != nil {
+			p.Total = len(cases)
+			opts.Progress(p)
+		}
+	}
+	var shared Card
+	var pl *plan
+	if !t.Fresh {
+		card, err := t.Open(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("conformance: connecting to %s: %w", t.Name, err)
+		}
+		defer card.Close()
+		shared = card
+		if opts.Destructive && anyDestructive(cases) {
+			pl = makePlan(ctx, card, opts.Credentials)
+			for _, n := range pl.notes {
+				rep.Notes = append(rep.Notes, n)
+				progress(Progress{Note: n})
+			}
+		}
+	}
+	for i := range cases {
+		c := &cases[i]
+		progress(Progress{Index: i, Case: c})
+		res := runOne(ctx, t, shared, pl, c, opts)
+		rep.Results = append(rep.Results, res)
+		progress(Progress{Index: i, Case: c, Result: &rep.Results[len(rep.Results)-1]})
+	}
+	rep.Duration = time.Since(rep.Started)
+	return rep, nil
+}
+
+func anyDestructive(cases []Case) bool {
+	for _, c := range cases {
+		if c.Class == Destructive {
+			return true
+		}
+	}
+	return false
+}
+
+// runOne runs one case and returns its result.
+func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts Options) (res Result) {
+	res = Result{ID: c.ID, Title: c.Title, Ref: c.Ref, Class: c.Class}
+	start := time.Now()
+	defer func() { res.Duration = time.Since(start) }()
+	if !t.Fresh && c.Class == Destructive {
+		switch {
+		case pl == nil:
+			res.Outcome, res.Message = Skipped, "destructive: runs on a real card only with --destructive and its PIN, PUK and management key"
+			return res
+		case pl.refusal(c) != "":
+			res.Outcome, res.Message = Refused, pl.refusal(c)
+			return res
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.CaseTimeout)
+	defer cancel()
+	card := shared
+	if t.Fresh {
+		var err error
+		if card, err = t.Open(ctx); err != nil {
+			res.Outcome, res.Message = Failed, fmt.Sprintf("making a fresh card: %v", err)
+			return res
+		}
+		defer card.Close()
+	}
+	e := newEnv(card, opts.Credentials, t.Fresh, pl)
+	err := e.begin(ctx)
+	if err == nil {
+		err = c.Run(ctx, e)
+	}
+	var skip *skipError
+	switch {
+	case errors.As(err, &skip):
+		res.Outcome, res.Message = Skipped, skip.reason
+	case err != nil:
+		res.Outcome, res.Message = Failed, err.Error()
+	case len(e.departures) > 0:
+		res.Outcome = Departed
+	default:
+		res.Outcome = Passed
+	}
+	res.Departures = e.departures
+	if !t.Fresh && c.Class == Destructive {
+		if rerr := e.restore(ctx, c); rerr != nil {
+			pl.broken = fmt.Sprintf("%s could not put the card back as it was (%v): no further destructive case runs", c.ID, rerr)
+			res.Outcome = Failed
+			res.Message = joinMessages(res.Message, "putting the card back: "+rerr.Error())
+		}
+	}
+	if res.Outcome == Failed {
+		res.Exchanges = e.log.lines()
+	}
+	return res
+}
+
+func joinMessages(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}

@@ -1,0 +1,62 @@
+package conformance
+
+import (
+	"context"
+
+	"github.com/tesseracard/tessera/hostdriver"
+)
+
+// Card is a connection to a card: the transport the suite sends APDUs
+// through. Close ends the connection (for a simulated card made for one
+// case, the card too).
+type Card interface {
+	hostdriver.Transport
+	Close() error
+}
+
+// Resetter is a Card that can be given a warm reset (ISO/IEC 7816-3 §6.2.3):
+// the card loses every volatile state, security status included. Cases that
+// need a reset are skipped on cards that cannot.
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
+// PowerCutter is a Card whose power the suite can cut in the middle of a
+// command: only a simulated card. ArmPowerCut plans a cut after k more
+// writes to persistent memory (k < 0 disarms): the command that makes the
+// write after those gets no answer, and the card stays mute until
+// PowerCycle.
+type PowerCutter interface {
+	ArmPowerCut(ctx context.Context, k int) error
+	PowerCycle(ctx context.Context) error
+}
+
+// Target is what the suite runs against.
+type Target struct {
+	// Name describes the target in reports, e.g. "sim (profile default)".
+	Name string
+	// Open connects to the card. For a Fresh target each call returns a new
+	// card in its factory state, and the suite opens one per case;
+	// otherwise the suite opens one connection for the whole run.
+	Open func(ctx context.Context) (Card, error)
+	// Fresh reports that Open makes factory-fresh cards (the simulator in
+	// process): every case runs, and none needs to put anything back.
+	Fresh bool
+}
+
+// Credentials are what destructive cases need. On a Fresh target they are
+// the profile's factory values.
+type Credentials struct {
+	PIN string
+	PUK string
+	// MgmtKey is the management key (SP 800-73-4: the PIV Card Application
+	// Administration Key, reference 9B).
+	MgmtKey []byte
+	// MgmtAlg is its algorithm identifier (SP 800-78-4): 03 3DES, 08, 0A, 0C
+	// AES-128, -192, -256. Zero: ask the card (GET METADATA, a YubiKey
+	// extension), else 3DES.
+	MgmtAlg byte
+}
+
+// complete reports whether every credential is given.
+func (c Credentials) complete() bool { return c.PIN != "" && c.PUK != "" && len(c.MgmtKey) > 0 }

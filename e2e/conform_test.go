@@ -1,0 +1,202 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// conformReport is the part of `tessera conform --json` the tests read.
+type conformReport struct {
+	Target  string   `json:"target"`
+	Notes   []string `json:"notes"`
+	Summary struct {
+		Total, Passed, Departures, Failed, Skipped, Refused int
+	} `json:"summary"`
+	Cases []struct {
+		ID      string `json:"id"`
+		Class   string `json:"class"`
+		Result  string `json:"result"`
+		Message string `json:"message"`
+	} `json:"cases"`
+}
+
+// tessera runs the tessera binary and returns its stdout, stderr and exit
+// code.
+func tessera(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e2e.bin, args...)
+	cmd.Dir = e2e.root
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return out.String(), errb.String(), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("tessera %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errb.String(), 0
+}
+
+func conform(t *testing.T, args ...string) (conformReport, string, int) {
+	t.Helper()
+	start := time.Now()
+	out, stderr, code := tessera(t, append([]string{"conform", "--target", "pcsc", "--reader", reader0, "--json"}, args...)...)
+	var rep conformReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("tessera conform %s: exit %d, output is no report: %v\n%s\n%s", strings.Join(args, " "), code, err, out, stderr)
+	}
+	fmt.Printf("report: e2e conform %s through pcscd: %d cases in %s: %d passed, %d departures, %d failed, %d skipped, %d refused\n",
+		strings.Join(args, " "), rep.Summary.Total, time.Since(start).Round(time.Millisecond), rep.Summary.Passed, rep.Summary.Departures, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Refused)
+	return rep, stderr, code
+}
+
+// TestConformThroughPCSCD runs the conformance suite through pcscd against
+// the simulator binary, which the suite takes for a real card: the safe
+// cases alone by default; with --destructive and the credentials every case
+// it can undo, refusing the one that blocks the PUK, and the card ends as it
+// began. A quirk the suite must catch through pcscd makes it fail, with the
+// case named.
+func TestConformThroughPCSCD(t *testing.T) {
+	sc := pcsc(t)
+	checkNoCard(t, sc, reader0)
+	state := shortDir(t)
+	s := startSim(t, state)
+	waitCard(t, sc, reader0, true, 15*time.Second)
+	ctx := context.Background()
+	before, err := s.client().State(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	junit := filepath.Join(state, "junit.xml")
+	rep, _, code := conform(t, "--junit", junit)
+	if code != 0 {
+		t.Errorf("safe run: exit %d", code)
+	}
+	for _, c := range rep.Cases {
+		switch {
+		case c.Class == "safe" && c.Result != "pass":
+			t.Errorf("%s: %s (%s)", c.ID, c.Result, c.Message)
+		case c.Class == "destructive" && (c.Result != "skip" || !strings.Contains(c.Message, "--destructive")):
+			t.Errorf("%s: destructive, %s without --destructive (%s)", c.ID, c.Result, c.Message)
+		}
+	}
+	if raw, err := os.ReadFile(junit); err != nil {
+		t.Error(err)
+	} else if err := xml.Unmarshal(raw, new(struct{})); err != nil {
+		t.Errorf("--junit wrote no XML: %v", err)
+	}
+	afterSafe, err := s.client().State(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if afterSafe.Generation != before.Generation {
+		t.Errorf("the safe cases wrote the card's memory: generation %d → %d", before.Generation, afterSafe.Generation)
+	}
+
+	rep, stderr, code := conform(t, "--destructive", "--pin", "123456", "--puk", "12345678", "--mgmt-key", "010203040506070801020304050607080102030405060708")
+	if code != 0 {
+		t.Errorf("destructive run: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "note: PUK: --puk checked") {
+		t.Errorf("the plan's notes are not printed up front on stderr:\n%s", stderr)
+	}
+	for _, c := range rep.Cases {
+		switch c.ID {
+		case "VE05.30":
+			if c.Result != "refused" || !strings.Contains(c.Message, "blocks the PUK") {
+				t.Errorf("VE05.30: %s (%s), want refused", c.Result, c.Message)
+			}
+		case "PIN-TEAR":
+			if c.Result != "skip" {
+				t.Errorf("PIN-TEAR through pcscd: %s (%s), want skipped: no power cut through PC/SC", c.Result, c.Message)
+			}
+		default:
+			if c.Result != "pass" && c.Result != "departure" {
+				t.Errorf("%s: %s (%s)", c.ID, c.Result, c.Message)
+			}
+		}
+	}
+	after, err := s.client().State(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PIN.Tries != 3 || after.PUK.Tries != 3 || !slices.Equal(after.Keys, before.Keys) || !slices.Equal(after.Objects, before.Objects) {
+		t.Errorf("the card after the destructive run: PIN %+v PUK %+v keys %v objects %v; before: keys %v objects %v",
+			after.PIN, after.PUK, after.Keys, after.Objects, before.Keys, before.Objects)
+	}
+}
+
+// TestConformCatchesAQuirkThroughPCSCD: a simulated card whose profile
+// refuses command chaining fails the safe ISO-CHAIN case through pcscd,
+// and the exit status says so.
+func TestConformCatchesAQuirkThroughPCSCD(t *testing.T) {
+	sc := pcsc(t)
+	checkNoCard(t, sc, reader0)
+	state := shortDir(t)
+	prof := filepath.Join(state, "no-chaining.yaml")
+	if err := os.WriteFile(prof, []byte("base: default\nname: no-chaining\nquirks: [no-chaining]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startSim(t, state, "--profile", prof)
+	waitCard(t, sc, reader0, true, 15*time.Second)
+	rep, _, code := conform(t)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	var failed []string
+	for _, c := range rep.Cases {
+		if c.Result == "fail" {
+			failed = append(failed, c.ID)
+		}
+	}
+	if !slices.Equal(failed, []string{"ISO-CHAIN"}) {
+		t.Errorf("failed %v, want [ISO-CHAIN]", failed)
+	}
+}
+
+// TestScenarioThroughPCSCD: a scenario of steps any card takes runs through
+// pcscd (a reset included); one with simulator-only steps is refused there,
+// before its first step, with the file, line and step.
+func TestScenarioThroughPCSCD(t *testing.T) {
+	sc := pcsc(t)
+	checkNoCard(t, sc, reader0)
+	s := startSim(t, shortDir(t))
+	waitCard(t, sc, reader0, true, 15*time.Second)
+
+	out, stderr, code := tessera(t, "scenario", "--target", "pcsc", "--reader", reader0, "e2e/testdata/pcsc-lockout.yaml")
+	if code != 0 || !strings.HasPrefix(out, "PASS e2e/testdata/pcsc-lockout.yaml") {
+		t.Errorf("scenario through pcscd: exit %d\n%s%s", code, out, stderr)
+	}
+	fmt.Printf("report: e2e %s", out)
+
+	out, stderr, code = tessera(t, "scenario", "--target", "pcsc", "--reader", reader0, "scenarios/pin-puk-lockout.yaml")
+	want := "FAIL scenarios/pin-puk-lockout.yaml:18: step 7 (power_cycle): needs the simulator, and the target is the card in PC/SC reader Virtual PCD 00 00: run the scenario with --target sim\n"
+	if code != 1 || out != want {
+		t.Errorf("a simulator-only scenario on a reader: exit %d, printed %q\nwant %q\n%s", code, out, want, stderr)
+	}
+	st, err := s.client().State(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PIN.Tries != 3 || st.PUK.Tries != 3 {
+		t.Errorf("after the scenarios: PIN %+v PUK %+v", st.PIN, st.PUK)
+	}
+}
