@@ -39,7 +39,7 @@ func isoCases() []Case {
 			ID: "ISO-CLA", Title: "a class the application does not support answers 6E00",
 			Ref: "ISO/IEC 7816-4 §5.1.1, §5.1.3 Table 6; SP 800-73-4 Part 2 §3 (CLA 00)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, apdu.Command{CLA: 0x80, INS: insGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, objCHUID)})
+				sw, err := e.SW(ctx, apdu.Command{CLA: 0x80, INS: insGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, objCHUID())})
 				if err != nil {
 					return err
 				}
@@ -135,7 +135,7 @@ func isoCases() []Case {
 			ID: "ISO-CHAIN", Title: "a chained command is reassembled: each part but the last answers 9000",
 			Ref: "ISO/IEC 7816-4 §5.1.1.1 (command chaining)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				want, err := e.Transmit(ctx, getDataCmd(objCHUID))
+				want, err := e.Transmit(ctx, getDataCmd(objCHUID()))
 				if err != nil {
 					return err
 				}
@@ -146,12 +146,12 @@ func isoCases() []Case {
 				if first.SW != apdu.SWSuccess || len(first.Data) != 0 {
 					return fmt.Errorf("first part of a chained GET DATA (CLA 10): card answered %d bytes and %s, want 9000 alone", len(first.Data), swText(first.SW))
 				}
-				last, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID})
+				last, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
 				if err != nil {
 					return err
 				}
 				if last.SW != want.SW || !bytes.Equal(last.Data, want.Data) {
-					return fmt.Errorf("the chained GET DATA %X answered %s (%d bytes), the same command unchained %s (%d bytes)", objCHUID, swText(last.SW), len(last.Data), swText(want.SW), len(want.Data))
+					return fmt.Errorf("the chained GET DATA %X answered %s (%d bytes), the same command unchained %s (%d bytes)", objCHUID(), swText(last.SW), len(last.Data), swText(want.SW), len(want.Data))
 				}
 				return nil
 			},
@@ -160,7 +160,7 @@ func isoCases() []Case {
 			ID: "ISO-CHAIN-BREAK", Title: "a chain interrupted by another command is discarded",
 			Ref: "ISO/IEC 7816-4 §5.1.1.1 (command chaining)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				whole, err := e.Transmit(ctx, getDataCmd(objCHUID))
+				whole, err := e.Transmit(ctx, getDataCmd(objCHUID()))
 				if err != nil {
 					return err
 				}
@@ -174,7 +174,7 @@ func isoCases() []Case {
 				if _, err := e.Status(ctx); err != nil {
 					return err
 				}
-				rest, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID})
+				rest, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
 				if err != nil {
 					return err
 				}
@@ -191,11 +191,11 @@ func isoCases() []Case {
 			ID: "ISO-EXTENDED", Title: "an extended-length command is answered as its short form, or refused with 6700",
 			Ref: "ISO/IEC 7816-4 §5.1 (extended Lc and Le)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				short, err := e.Transmit(ctx, getDataCmd(objCHUID))
+				short, err := e.Transmit(ctx, getDataCmd(objCHUID()))
 				if err != nil {
 					return err
 				}
-				ext := getDataCmd(objCHUID)
+				ext := getDataCmd(objCHUID())
 				ext.Extended, ext.Ne = true, 65536
 				r, err := e.Transmit(ctx, ext)
 				if err != nil {
@@ -210,7 +210,7 @@ func isoCases() []Case {
 					return nil
 				}
 				if r.SW != short.SW || !bytes.Equal(r.Data, short.Data) {
-					return fmt.Errorf("extended GET DATA %X answered %s (%d bytes), the short form %s (%d bytes): want the same, or 6700", objCHUID, swText(r.SW), len(r.Data), swText(short.SW), len(short.Data))
+					return fmt.Errorf("extended GET DATA %X answered %s (%d bytes), the short form %s (%d bytes): want the same, or 6700", objCHUID(), swText(r.SW), len(r.Data), swText(short.SW), len(short.Data))
 				}
 				return pivStillAnswers(ctx, e, "after the extended command")
 			},
@@ -241,7 +241,7 @@ func pivStillAnswers(ctx context.Context, e *Env, when string) error {
 // longObject returns a readable data object longer than 256 bytes, with its
 // whole answer (fetched with the exchange rules), or a skip.
 func longObject(ctx context.Context, e *Env) ([]byte, []byte, error) {
-	for _, tag := range readableObjects {
+	for _, tag := range readableObjects() {
 		r, err := e.Transmit(ctx, getDataCmd(tag))
 		if err != nil {
 			return nil, nil, err

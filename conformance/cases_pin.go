@@ -65,7 +65,7 @@ func pinCases() []Case {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
-				for _, aid := range [][]byte{pivAID, absentAID} {
+				for _, aid := range [][]byte{pivAID(), absentAID()} {
 					if _, err := e.SW(ctx, selectCmd(aid)); err != nil {
 						return err
 					}

@@ -21,7 +21,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.07", Title: "SELECT by the full AID and by its first 5 bytes answers the application property template",
 			Ref: "SP 800-73-4 Part 2 §3.1.1, Table 3; SP 800-85A-4 VE05.05, VE05.07", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				for _, aid := range [][]byte{pivAID, pivRID} {
+				for _, aid := range [][]byte{pivAID(), pivRID()} {
 					r, err := e.Transmit(ctx, selectCmd(aid))
 					if err != nil {
 						return err
@@ -40,11 +40,11 @@ func pivSafeCases() []Case {
 			ID: "VE05.10", Title: "SELECT of an absent application answers 6A82 and leaves PIV selected",
 			Ref: "SP 800-73-4 Part 2 §3.1.1; SP 800-85A-4 VE05.10", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, selectCmd(absentAID))
+				sw, err := e.SW(ctx, selectCmd(absentAID()))
 				if err != nil {
 					return err
 				}
-				if err := expectSW(fmt.Sprintf("SELECT of the absent AID % X", absentAID), sw, apdu.SWFileNotFound); err != nil {
+				if err := expectSW(fmt.Sprintf("SELECT of the absent AID % X", absentAID()), sw, apdu.SWFileNotFound); err != nil {
 					return err
 				}
 				return pivStillAnswers(ctx, e, "after the failed SELECT")
@@ -65,7 +65,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.12A", Title: "GET DATA of an absent object answers 6A82",
 			Ref: "SP 800-73-4 Part 2 §3.1.2; SP 800-85A-4 VE05.12A", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				r, err := e.Transmit(ctx, getDataCmd(objRetired20))
+				r, err := e.Transmit(ctx, getDataCmd(objRetired20()))
 				if err != nil {
 					return err
 				}
@@ -73,12 +73,12 @@ func pivSafeCases() []Case {
 				case apdu.SWFileNotFound:
 					return nil
 				case apdu.SWSuccess:
-					if err := checkObject(objRetired20, r.Data); err != nil {
+					if err := checkObject(objRetired20(), r.Data); err != nil {
 						return err
 					}
-					return Skipf("object %X is present on this card", objRetired20)
+					return Skipf("object %X is present on this card", objRetired20())
 				}
-				return expectSW(fmt.Sprintf("GET DATA %X", objRetired20), r.SW, apdu.SWFileNotFound)
+				return expectSW(fmt.Sprintf("GET DATA %X", objRetired20()), r.SW, apdu.SWFileNotFound)
 			},
 		},
 		{
@@ -86,7 +86,7 @@ func pivSafeCases() []Case {
 			Ref: "SP 800-73-4 Part 2 §3.1.2; Part 1 §3 (data objects in tag 53)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				read := 0
-				for _, tag := range readableObjects {
+				for _, tag := range readableObjects() {
 					r, err := e.Transmit(ctx, getDataCmd(tag))
 					if err != nil {
 						return err
@@ -113,7 +113,7 @@ func pivSafeCases() []Case {
 			ID: "PIV-GETDATA-P1P2", Title: "GET DATA with P1-P2 other than 3FFF answers 6A86",
 			Ref: "SP 800-73-4 Part 2 §3.1.2", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				cmd := getDataCmd(objCHUID)
+				cmd := getDataCmd(objCHUID())
 				cmd.P1, cmd.P2 = 0x00, 0x00
 				sw, err := e.SW(ctx, cmd)
 				if err != nil {
@@ -199,15 +199,15 @@ func checkAPT(b []byte) error {
 		return fmt.Errorf("not one application property template 61")
 	}
 	aid, ok, err := apdu.FindTLV(t.Value, 0x4F)
-	if err != nil || !ok || !bytes.Equal(aid, pivPIX) && !bytes.Equal(aid, pivAID) {
-		return fmt.Errorf("its application identifier (4F) is % X, want % X", aid, pivPIX)
+	if err != nil || !ok || !bytes.Equal(aid, pivPIX()) && !bytes.Equal(aid, pivAID()) {
+		return fmt.Errorf("its application identifier (4F) is % X, want % X", aid, pivPIX())
 	}
 	auth, ok, err := apdu.FindTLV(t.Value, 0x79)
 	if err != nil || !ok {
 		return fmt.Errorf("no coexistent tag allocation authority (79)")
 	}
-	if rid, ok, err := apdu.FindTLV(auth, 0x4F); err != nil || !ok || !bytes.Equal(rid, pivRID) {
-		return fmt.Errorf("its tag allocation authority (79 4F) is % X, want % X", rid, pivRID)
+	if rid, ok, err := apdu.FindTLV(auth, 0x4F); err != nil || !ok || !bytes.Equal(rid, pivRID()) {
+		return fmt.Errorf("its tag allocation authority (79 4F) is % X, want % X", rid, pivRID())
 	}
 	return nil
 }
@@ -275,7 +275,7 @@ func adminCases() []Case {
 			ID: "VE05.37", Title: "PUT DATA needs the management key, checks P1-P2, and writes a chained object that GET DATA returns",
 			Ref: "SP 800-73-4 Part 2 §3.3.1; SP 800-85A-4 VE05.37", Class: Destructive, Needs: NeedMgmt,
 			Run: func(ctx context.Context, e *Env) error {
-				tag := objRetiredCert1
+				tag := objRetiredCert1()
 				orig, err := e.Transmit(ctx, getDataCmd(tag))
 				if err != nil {
 					return err

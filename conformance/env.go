@@ -120,7 +120,7 @@ func (e *Env) SW(ctx context.Context, cmd apdu.Command) (apdu.StatusWord, error)
 
 // Select selects the PIV application by its full AID.
 func (e *Env) Select(ctx context.Context) error {
-	r, err := e.Transmit(ctx, selectCmd(pivAID))
+	r, err := e.Transmit(ctx, selectCmd(pivAID()))
 	if err != nil {
 		return err
 	}

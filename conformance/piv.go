@@ -15,17 +15,23 @@ import (
 // The PIV card application and its commands, from SP 800-73-4 (Part 1 §2.2
 // for the AID, Part 2 Table 6 for the instructions) and the YubiKey
 // extensions that PIV clients rely on (Yubico's PIV APDU reference). Written
-// here from the documents, not taken from the firmware.
-var (
-	pivAID = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
-	pivRID = pivAID[:5]
-	// pivPIX is the application identifier the property template carries
-	// in tag 4F (SP 800-73-4 Part 2 §3.1.1, Table 3).
-	pivPIX = []byte{0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
-	// absentAID names no application on any card: the F category is
-	// proprietary and unregistered (ISO/IEC 7816-5), "\xF0TESSERA".
-	absentAID = []byte{0xF0, 0x54, 0x45, 0x53, 0x53, 0x45, 0x52, 0x41}
-)
+// here from the documents, not taken from the firmware. Byte strings are
+// functions, so that no caller can change them for another.
+
+// pivAID returns the PIV application's AID: the NIST RID, PIX 0000 1000,
+// version 0100.
+func pivAID() []byte { return []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00} }
+
+// pivRID returns the AID's registered application provider identifier, NIST's.
+func pivRID() []byte { return pivAID()[:5] }
+
+// pivPIX returns the application identifier the property template
+// carries in tag 4F (SP 800-73-4 Part 2 §3.1.1, Table 3).
+func pivPIX() []byte { return pivAID()[5:] }
+
+// absentAID returns an AID that names no application on any card: the F
+// category is proprietary and unregistered (ISO/IEC 7816-5), "\xF0TESSERA".
+func absentAID() []byte { return []byte{0xF0, 0x54, 0x45, 0x53, 0x53, 0x45, 0x52, 0x41} }
 
 const (
 	insVerify          = 0x20
@@ -60,15 +66,14 @@ const (
 
 // Data objects (SP 800-73-4 Part 1 Table 3; 5FFF01 is the YubiKey's
 // attestation certificate).
-var (
-	objCHUID        = []byte{0x5F, 0xC1, 0x02}
-	objRetiredCert1 = []byte{0x5F, 0xC1, 0x0D}
-	objRetiredCert2 = []byte{0x5F, 0xC1, 0x0E}
-	objRetiredCert3 = []byte{0x5F, 0xC1, 0x0F}
-	objRetired20    = []byte{0x5F, 0xC1, 0x20}
-	// readableObjects are objects any card may hold and anyone may read
-	// (access rule "always"), longest first where a card has them.
-	readableObjects = [][]byte{
+func objCHUID() []byte        { return []byte{0x5F, 0xC1, 0x02} }
+func objRetiredCert1() []byte { return []byte{0x5F, 0xC1, 0x0D} }
+func objRetired20() []byte    { return []byte{0x5F, 0xC1, 0x20} }
+
+// readableObjects returns objects any card may hold and anyone may read
+// (access rule "always"), longest first where a card has them.
+func readableObjects() [][]byte {
+	return [][]byte{
 		{0x5F, 0xFF, 0x01}, // YubiKey attestation certificate
 		{0x5F, 0xC1, 0x05}, // X.509 certificate for PIV authentication
 		{0x5F, 0xC1, 0x0A}, // X.509 certificate for digital signature
@@ -78,7 +83,7 @@ var (
 		{0x5F, 0xC1, 0x07}, // card capability container
 		{0x7E},             // discovery object
 	}
-)
+}
 
 // pad returns v padded with FF to n bytes (or v itself when longer).
 func pad(v string, n int) []byte {
@@ -89,7 +94,7 @@ func pad(v string, n int) []byte {
 	return b
 }
 
-// selectPIV is SELECT of the PIV application by its full AID.
+// selectCmd is SELECT of an application by its AID, first occurrence.
 func selectCmd(aid []byte) apdu.Command {
 	return apdu.Command{INS: insSelect, P1: 0x04, Data: aid, Ne: 256}
 }

@@ -124,7 +124,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 	}
 	switch st.Kind {
 	case StepSelect:
-		aid := pivAID
+		aid := pivAID()
 		if st.APDU != nil {
 			aid = st.APDU
 		}
