@@ -49,7 +49,7 @@ func tessera(t *testing.T, args ...string) (string, string, int) {
 	case errors.As(err, &exit):
 		return out.String(), errb.String(), exit.ExitCode()
 	case err != nil:
-		t.Fatalf("tessera %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("tessera %s: %v", redactArgs(args), err)
 	}
 	return out.String(), errb.String(), 0
 }
@@ -60,11 +60,24 @@ func conform(t *testing.T, args ...string) (conformReport, string, int) {
 	out, stderr, code := tessera(t, append([]string{"conform", "--target", "pcsc", "--reader", reader0, "--json"}, args...)...)
 	var rep conformReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("tessera conform %s: exit %d, output is no report: %v\n%s\n%s", strings.Join(args, " "), code, err, out, stderr)
+		t.Fatalf("tessera conform %s: exit %d, output is no report: %v\n%s\n%s", redactArgs(args), code, err, out, stderr)
 	}
 	fmt.Printf("report: e2e conform %s through pcscd: %d cases in %s: %d passed, %d departures, %d failed, %d skipped, %d refused\n",
-		strings.Join(args, " "), rep.Summary.Total, time.Since(start).Round(time.Millisecond), rep.Summary.Passed, rep.Summary.Departures, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Refused)
+		redactArgs(args), rep.Summary.Total, time.Since(start).Round(time.Millisecond), rep.Summary.Passed, rep.Summary.Departures, rep.Summary.Failed, rep.Summary.Skipped, rep.Summary.Refused)
 	return rep, stderr, code
+}
+
+// redactArgs joins a command line with the values of --pin, --puk and
+// --mgmt-key replaced: even test credentials stay out of logs.
+func redactArgs(args []string) string {
+	out := slices.Clone(args)
+	for i := 1; i < len(out); i++ {
+		switch out[i-1] {
+		case "--pin", "--puk", "--mgmt-key":
+			out[i] = "***"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // TestConformThroughPCSCD runs the conformance suite through pcscd against

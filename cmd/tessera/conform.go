@@ -53,6 +53,16 @@ fails.`,
 			if list {
 				return listCases(cmd.OutOrStdout())
 			}
+			// Credentials may come from the environment, which keeps them
+			// out of the process list and shell history.
+			for _, c := range []struct {
+				v   *string
+				env string
+			}{{&pin, "TESSERA_PIN"}, {&puk, "TESSERA_PUK"}, {&mgmtKey, "TESSERA_MGMT_KEY"}} {
+				if *c.v == "" && target == "pcsc" {
+					*c.v = os.Getenv(c.env)
+				}
+			}
 			opts := conformance.Options{Destructive: destructive}
 			var t conformance.Target
 			switch target {
@@ -141,9 +151,9 @@ fails.`,
 	f.StringVar(&prof, "profile", "default", "the simulated card's profile: a built-in name or a YAML file (--target sim)")
 	f.StringVar(&reader, "reader", "", "the PC/SC reader, exact name or a unique part of it (--target pcsc)")
 	f.BoolVar(&destructive, "destructive", false, "on a card in a reader, run the destructive cases too (needs --pin, --puk, --mgmt-key)")
-	f.StringVar(&pin, "pin", "", "the card's PIN (--destructive)")
-	f.StringVar(&puk, "puk", "", "the card's PUK (--destructive)")
-	f.StringVar(&mgmtKey, "mgmt-key", "", "the card's management key in hex (--destructive)")
+	f.StringVar(&pin, "pin", "", "the card's PIN (--destructive; or $TESSERA_PIN)")
+	f.StringVar(&puk, "puk", "", "the card's PUK (--destructive; or $TESSERA_PUK)")
+	f.StringVar(&mgmtKey, "mgmt-key", "", "the card's management key in hex (--destructive; or $TESSERA_MGMT_KEY)")
 	f.StringVar(&alg, "mgmt-alg", "", "the management key's algorithm: 3des, aes128, aes192 or aes256 (default: ask the card, else 3des)")
 	f.StringVar(&run, "run", "", "run only the cases whose ID matches this regular expression")
 	f.BoolVar(&list, "list", false, "list the cases and exit")
