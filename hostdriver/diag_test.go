@@ -59,42 +59,7 @@ func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	raw, _ := json.Marshal(r)
 	var got map[string]any
 	json.Unmarshal(raw, &got)
-	want := map[string]any{
-		"atr":       "3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40",
-		"atr_names": []any{"Yubico YubiKey 5 NFC (PKI)"},
-		"protocols": []any{1.0},
-		"applications": []any{
-			map[string]any{"name": "PIV", "aid": "A000000308", "present": true, "status": "9000"},
-			map[string]any{"name": "OpenPGP", "aid": "D27600012401", "present": false, "status": "6A82"},
-			map[string]any{"name": "FIDO U2F", "aid": "A0000006472F0001", "present": false, "status": "6A82"},
-			map[string]any{"name": "OATH", "aid": "A0000005272101", "present": false, "status": "6A82"},
-			map[string]any{"name": "YubiKey management", "aid": "A000000527471117", "present": false, "status": "6A82"},
-			map[string]any{"name": "GlobalPlatform ISD", "aid": "A000000151000000", "present": false, "status": "6A82"},
-			map[string]any{"name": "PKCS#15", "aid": "A000000063504B43532D3135", "present": false, "status": "6A82"},
-		},
-		"piv": map[string]any{
-			"version":                  "5.7.1",
-			"serial":                   10000001.0,
-			"pin_verified":             false,
-			"pin":                      map[string]any{"tries_left": 3.0, "limit": 3.0, "default": true, "blocked": false},
-			"puk":                      map[string]any{"tries_left": 0.0, "limit": 3.0, "default": true, "blocked": true},
-			"management_key_algorithm": "3DES",
-			"management_key_default":   true,
-			"slots": []any{
-				map[string]any{"slot": "9A", "algorithm": "ECC P-256", "origin": "generated", "pin_policy": "once", "touch_policy": "never"},
-				map[string]any{"slot": "9C", "algorithm": "ECC P-256", "origin": "generated", "pin_policy": "always", "touch_policy": "never"},
-				map[string]any{"slot": "F9", "algorithm": "ECC P-256", "origin": "generated", "pin_policy": "never", "touch_policy": "never"},
-			},
-		},
-		"warnings": []any{
-			"PIN is still the factory default",
-			"PUK is blocked",
-			"PUK is still the factory default",
-			"certificate in slot 9A expired 10 days ago",
-			"certificate in slot 9C expires in 10 days",
-			"management key is still the factory default",
-		},
-	}
+	want := testcard.FieldTokenReport("", []any{"Yubico YubiKey 5 NFC (PKI)"})
 	certs := got["piv"].(map[string]any)["certificates"].([]any)
 	delete(got["piv"].(map[string]any), "certificates")
 	gj, _ := json.MarshalIndent(got, "", " ")
