@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ebfe/scard"
-
 	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
@@ -115,7 +113,7 @@ func (c *pcscCard) Reset(ctx context.Context) error {
 	if err := c.card.Close(); err != nil {
 		return fmt.Errorf("pcsc: disconnecting from %s: %w", c.reader, err)
 	}
-	if err := resetReader(c.reader); err != nil {
+	if err := c.pc.ResetCard(c.reader); err != nil {
 		return err
 	}
 	card, err := c.pc.Connect(c.reader, pcsc.Shared)
@@ -123,24 +121,6 @@ func (c *pcscCard) Reset(ctx context.Context) error {
 		return err
 	}
 	c.card = card
-	return nil
-}
-
-// resetReader resets the card in reader through a PC/SC connection of its
-// own.
-func resetReader(reader string) error {
-	sc, err := scard.EstablishContext()
-	if err != nil {
-		return fmt.Errorf("pcsc: connecting to pcscd: %w", err)
-	}
-	defer sc.Release()
-	k, err := sc.Connect(reader, scard.ShareShared, scard.ProtocolT1|scard.ProtocolT0)
-	if err != nil {
-		return fmt.Errorf("pcsc: connecting to %s to reset it: %w", reader, err)
-	}
-	if err := k.Disconnect(scard.ResetCard); err != nil {
-		return fmt.Errorf("pcsc: resetting the card in %s: %w", reader, err)
-	}
 	return nil
 }
 

@@ -204,3 +204,18 @@ func mapErr(err error) error {
 	}
 	return err
 }
+
+// ResetCard resets the card in reader: it connects and disconnects with
+// SCARD_RESET_CARD, which pcscd carries out when no other connection holds
+// the card. Close your own connection first; the card's RAM state (PIN
+// verified, management key authenticated) is gone afterwards.
+func (c *Context) ResetCard(reader string) error {
+	k, err := c.ctx.Connect(reader, scard.ShareShared, scard.ProtocolT1|scard.ProtocolT0)
+	if err != nil {
+		return fmt.Errorf("pcsc: connecting to %s to reset it: %w", reader, mapErr(err))
+	}
+	if err := k.Disconnect(scard.ResetCard); err != nil {
+		return fmt.Errorf("pcsc: resetting the card in %s: %w", reader, mapErr(err))
+	}
+	return nil
+}
