@@ -27,7 +27,7 @@ const reader0 = "Virtual PCD 00 00"
 
 // sim is a running `tessera sim` process.
 type sim struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	state string
 	log   string
@@ -35,7 +35,7 @@ type sim struct {
 }
 
 // startSim starts the simulator binary with one card on state.
-func startSim(t *testing.T, state string, args ...string) *sim {
+func startSim(t testing.TB, state string, args ...string) *sim {
 	t.Helper()
 	logPath := filepath.Join(state, fmt.Sprintf("sim-%d.log", time.Now().UnixNano()))
 	logFile, err := os.Create(logPath)
@@ -119,7 +119,7 @@ func pcsc(t *testing.T) *scard.Context {
 }
 
 // waitCard waits until the reader shows a card (present) or none.
-func waitCard(t *testing.T, ctx *scard.Context, reader string, present bool, timeout time.Duration) {
+func waitCard(t testing.TB, ctx *scard.Context, reader string, present bool, timeout time.Duration) {
 	t.Helper()
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	deadline := time.Now().Add(timeout)

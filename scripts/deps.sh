@@ -4,13 +4,15 @@
 # PC/SC headers cgo needs for github.com/ebfe/scard and piv-go, a C compiler,
 # and the clients the end-to-end interop flows drive (opensc, pcsc-tools,
 # yubico-piv-tool, yubikey-manager, openssl, openssh-client for ssh-keygen),
-# and systemd for systemd-socket-activate (extra pcscd instances).
+# systemd for systemd-socket-activate (extra pcscd instances), and the stock
+# vsmartcard card `vicc` (vsmartcard-vpicc, with python3-pycryptodome it
+# imports) that `make bench` compares with.
 # Runs `apt-get update` at most once, and only if something is missing.
 # Prints what it does.
 # Usage: scripts/deps.sh
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

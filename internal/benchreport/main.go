@@ -186,6 +186,32 @@ func report(res map[string]*result) []row {
 	if r := get("BenchmarkGetVersionThroughPCSCD"); r != nil {
 		ratio := median(r.Metrics["ratio"])
 		rows = append(rows, row{"GET VERSION through pcscd: Tessera / echo card", fmt.Sprintf("%.2f (%.0f / %.0f APDU/s)", ratio, median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["echo-apdu/s"])), ratio, "≥ 0.90", ptr(ratio >= 0.9)})
+		if p50 := median(r.Metrics["tessera-p50-us"]); p50 > 0 {
+			rows = append(rows, row{"GET VERSION through pcscd: p50 / p99 round trip", fmt.Sprintf("Tessera %.0f / %.0f µs; echo card %.0f / %.0f µs", p50, median(r.Metrics["tessera-p99-us"]), median(r.Metrics["echo-p50-us"]), median(r.Metrics["echo-p99-us"])), p50, "", nil})
+		}
+	}
+	if r := get("BenchmarkGetVersionVsVICC"); r != nil {
+		ratio := median(r.Metrics["ratio"])
+		rows = append(rows, row{"GET VERSION through pcscd: Tessera / stock vsmartcard `vicc`", fmt.Sprintf("%.0f× (%.0f / %.1f APDU/s; vicc p50 %.1f ms, p99 %.1f ms)", ratio, median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["vicc-apdu/s"]), median(r.Metrics["vicc-p50-us"])/1e3, median(r.Metrics["vicc-p99-us"])/1e3), ratio, "", nil})
+	} else if get("BenchmarkGetVersionThroughPCSCD") != nil {
+		rows = append(rows, row{"GET VERSION through pcscd: Tessera / stock vsmartcard `vicc`", "not measured in this run: vicc did not run (see the `make bench` output)", 0, "", nil})
+	}
+	if r := get("BenchmarkSignThroughPCSCD"); r != nil {
+		p50 := median(r.Metrics["p50-us"])
+		rows = append(rows, row{"sign round trip through pcscd (ECDSA P-256 GENERAL AUTHENTICATE, PIN never)", fmt.Sprintf("p50 %.0f µs, p99 %.0f µs (%.0f signatures/s)", p50, median(r.Metrics["p99-us"]), median(r.Metrics["sign/s"])), p50, "", nil})
+	}
+	if r := get("BenchmarkScale"); r != nil {
+		kib := median(r.Metrics["KiB/card"])
+		rows = append(rows, row{"1,000 cards in one process: heap per card (no keys but F9's)", fmt.Sprintf("%.1f KiB", kib), kib, "< 64 KiB", ptr(kib < 64)})
+		rate := median(r.Metrics["apdu/s"])
+		rows = append(rows, row{"1,000 cards in one process: aggregate GET VERSION rate", fmt.Sprintf("%.1f M APDU/s from %.0f goroutines", rate/1e6, median(r.Metrics["goroutines"])), rate, "", nil})
+	}
+	if r := get("BenchmarkTearTests"); r != nil {
+		rows = append(rows, row{"exhaustive tear tests (`go test -run Tear ./firmware/...`)", fmt.Sprintf("%.2f s wall clock, %.0f ms inside the test binaries", r.median()/1e9, median(r.Metrics["in-tests-ms"])), r.median(), "", nil})
+	}
+	if r := get("BenchmarkStartUp"); r != nil && len(r.Metrics["max-ms"]) > 0 {
+		p50 := median(r.Metrics["p50-ms"])
+		rows = append(rows, row{"start-up: `tessera sim` until pcscd reports the card present", fmt.Sprintf("%.0f ms (median; worst %.0f ms over %d runs)", p50, slices.Max(r.Metrics["max-ms"]), len(r.Metrics["max-ms"])), p50, "< 500 ms", ptr(p50 < 500)})
 	}
 	return rows
 }
