@@ -462,6 +462,17 @@ func pinTear(ctx context.Context, e *Env) error {
 	return fmt.Errorf("a wrong VERIFY still had not finished after 16 writes")
 }
 
+// noUserPUK reports whether sw, the answer to RESET RETRY COUNTER with a
+// PUK, says that the card has no PUK its user may use (6985), and then
+// notes the persona difference and checks that the PIN is unchanged.
+func noUserPUK(ctx context.Context, e *Env, sw apdu.StatusWord) (bool, error) {
+	if sw != apdu.SWConditionsNotSatisfied {
+		return false, nil
+	}
+	e.Departure(DeparturePersonaNoUserPUK, "RESET RETRY COUNTER with a PUK answered 6985: no PUK is the user's")
+	return true, e.verifyRight(ctx)
+}
+
 // pukCases are RESET RETRY COUNTER: the PUK.
 func pukCases() []Case {
 	return []Case{
@@ -505,6 +516,9 @@ func pukCases() []Case {
 				if err != nil {
 					return err
 				}
+				if persona, err := noUserPUK(ctx, e, sw); persona {
+					return err
+				}
 				if err := expectSW("RESET RETRY COUNTER with the right PUK", sw, apdu.SWSuccess); err != nil {
 					return err
 				}
@@ -545,6 +559,9 @@ func pukCases() []Case {
 				if err != nil {
 					return err
 				}
+				if persona, err := noUserPUK(ctx, e, sw); persona {
+					return err
+				}
 				left, ok := sw.Retries()
 				switch {
 				case !ok:
@@ -575,6 +592,9 @@ func pukCases() []Case {
 				if err != nil {
 					return err
 				}
+				if persona, err := noUserPUK(ctx, e, sw); persona {
+					return err
+				}
 				after := puk
 				if n, ok := sw.Retries(); ok {
 					if pukKnown && n != puk-1 {
@@ -603,6 +623,11 @@ func pukCases() []Case {
 					sw, err := e.SW(ctx, resetRetryCmd(wrong, nw))
 					if err != nil {
 						return err
+					}
+					if i == 0 {
+						if persona, err := noUserPUK(ctx, e, sw); persona {
+							return err
+						}
 					}
 					if prev == 1 {
 						if err := e.blockingTry("the PUK", sw); err != nil {

@@ -104,7 +104,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"name: x\n", "s.yaml:1: missing steps:"},
 		{"name: x\nsteps: verify\n", "s.yaml:2: steps: want a list of steps"},
 		{"name: x\nstep:\n  - verify\n", `s.yaml:2: unknown key "step" (known: name, description, profile, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)`},
-		{"name: x\nsteps:\n  - verify\n  - verfy: {pin: \"1\"}\n", `s.yaml:4: step 2: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, generate, get_data, insert, power_cycle, put_data, remove, reset, restart, select, send, sign, tear, touch_mode, unblock, verify)`},
+		{"name: x\nsteps:\n  - verify\n  - verfy: {pin: \"1\"}\n", `s.yaml:4: step 2: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, enrol, generate, get_data, insert, power_cycle, put_data, remove, reset, restart, reveal, select, send, sign, tear, totp, touch_mode, unblock, verify)`},
 		{"name: x\nsteps:\n  - verify: {pn: \"1\"}\n", `s.yaml:3: step 1 (verify): unknown argument "pn" (known: pin, expect)`},
 		{"name: x\nsteps:\n  - verify: {expect: 63C}\n", `s.yaml:3: step 1 (verify): expect: "63C" is not a status word: want four hex digits such as 9000, a pattern such as 63Cx, or none`},
 		{"name: x\nsteps:\n  - send: {expect: 9000}\n", `s.yaml:3: step 1 (send): missing "apdu"`},

@@ -18,6 +18,12 @@ const (
 	// accepted; SP 800-73-4 allows only ASCII digits. A
 	// YubiKey accepts any characters.
 	DepartureAnyPINCharacters = "yubikey-any-pin-characters"
+	// DeparturePersonaNoUserPUK is a persona difference, not a YubiKey's:
+	// RESET RETRY COUNTER with a PUK answers 6985, because no PUK is the
+	// user's and only an administrator resets a forgotten PIN (Tessera's
+	// virtual-token persona, after the virtual smart cards certification
+	// authorities issue). SP 800-73-4 Part 2 §3.2.3 expects the PUK to work.
+	DeparturePersonaNoUserPUK = "persona-no-user-puk"
 )
 
 // DepartureInfo describes a documented departure.
@@ -32,6 +38,7 @@ func Departures() []DepartureInfo {
 		{DepartureBlocking6983, "the wrong PIN or PUK that exhausts the counter answers 6983, not 63C0 (YubiKey 5.7)"},
 		{DepartureMalformedPINCounts, "a malformed PIN of 8 bytes counts as a wrong try (63CX) instead of 6A80 without a try spent (YubiKey 5.7)"},
 		{DepartureAnyPINCharacters, "PINs of characters other than digits are accepted (YubiKey 5.7)"},
+		{DeparturePersonaNoUserPUK, "persona difference: RESET RETRY COUNTER with a PUK answers 6985, only an administrator resets the PIN (virtual token)"},
 	}
 }
 

@@ -143,9 +143,16 @@ func wrongValue(v string, n int) string {
 	panic("unreachable")
 }
 
-// otherPIN returns a valid PIN of 6 to 8 digits that differs from v.
+// otherPIN returns a valid PIN that differs from v: 6 to 8 digits, or,
+// when v is a password (it holds other characters than digits), 8
+// characters with an upper-case and a lower-case letter and a digit, as a
+// password policy asks.
 func otherPIN(v string) string {
-	for _, c := range []string{"246813", "135792", "97531864"} {
+	cands := []string{"246813", "135792", "97531864"}
+	if strings.ContainsFunc(v, func(r rune) bool { return r < '0' || r > '9' }) {
+		cands = []string{"Other246", "Other135"}
+	}
+	for _, c := range cands {
 		if c != v {
 			return c
 		}

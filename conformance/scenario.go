@@ -78,6 +78,9 @@ const (
 	StepClock       StepKind = "clock"        // (sim) advance the card's clock: advance:
 	StepRestart     StepKind = "restart"      // (sim) restart the simulator on the same state
 	StepTouchMode   StepKind = "touch_mode"   // (sim) the touch sensor: auto, manual or never
+	StepReveal      StepKind = "reveal"       // (sim) reveal the card's issued random PIN/PUK, once: refused:
+	StepEnrol       StepKind = "enrol"        // (sim) (re-)enrol the TOTP authorisation (cloud-signature)
+	StepTOTP        StepKind = "totp"         // VERIFY a TOTP code to key reference 90: code: current|previous|reuse|wrong, expect:
 	StepAssert      StepKind = "assert"       // pin_tries:, puk_tries:, pin_verified:, pin_blocked:, puk_blocked:
 	stepKindUnknown StepKind = ""
 )
@@ -105,6 +108,9 @@ func stepSpecs() map[StepKind][]string {
 		StepClock:      {"!advance"},
 		StepRestart:    {},
 		StepTouchMode:  {"!mode"},
+		StepReveal:     {"refused"},
+		StepEnrol:      {},
+		StepTOTP:       {"code", "expect"},
 		StepAssert:     {"pin_tries", "puk_tries", "pin_verified", "pin_blocked", "puk_blocked"},
 	}
 }
@@ -112,7 +118,7 @@ func stepSpecs() map[StepKind][]string {
 // simOnly reports whether a step needs the simulator.
 func (k StepKind) simOnly() bool {
 	switch k {
-	case StepPowerCycle, StepRemove, StepInsert, StepTear, StepClock, StepRestart, StepTouchMode:
+	case StepPowerCycle, StepRemove, StepInsert, StepTear, StepClock, StepRestart, StepTouchMode, StepReveal, StepEnrol, StepTOTP:
 		return true
 	}
 	return false
@@ -146,7 +152,13 @@ type Step struct {
 	After   int           // tear
 	Advance time.Duration // clock
 	Mode    string        // touch_mode
-	Asserts []Assertion   // assert
+	// Refused: reveal expects the simulator to refuse (the credentials
+	// were revealed already).
+	Refused bool
+	// Code is the TOTP code a totp step sends: current (the default),
+	// previous (the step before), reuse (the last one sent) or wrong.
+	Code    string
+	Asserts []Assertion // assert
 }
 
 // Assertion is one check of an assert step.
@@ -528,6 +540,13 @@ func (p *parser) parseStep(n *yaml.Node) Step {
 			st.Mode = p.str(v)
 			if !slices.Contains([]string{"auto", "manual", "never"}, st.Mode) {
 				p.fail(v, "mode: %q, want auto, manual or never", st.Mode)
+			}
+		case "refused":
+			st.Refused = p.bool(v, key)
+		case "code":
+			st.Code = p.str(v)
+			if !slices.Contains([]string{"current", "previous", "reuse", "wrong"}, st.Code) {
+				p.fail(v, "code: %q, want current, previous, reuse or wrong", st.Code)
 			}
 		case "pin_tries", "puk_tries":
 			st.Asserts = append(st.Asserts, Assertion{What: key, Int: p.int(v, key)})

@@ -30,6 +30,14 @@ type SimControl interface {
 	// as a process restart would.
 	Restart(ctx context.Context) error
 	SetTouchMode(mode string) error
+	// RevealCredentials returns the random PIN and PUK the card was issued
+	// with (empty: the profile's own), once; a second call fails.
+	RevealCredentials(ctx context.Context) (pin, puk string, err error)
+	// EnrolTOTP (re-)enrols a cloud-signature card's TOTP authorisation
+	// and returns the otpauth:// URI of its seed.
+	EnrolTOTP(ctx context.Context) (uri string, err error)
+	// Now is the card's clock.
+	Now() time.Time
 }
 
 // ScenarioOptions control a scenario run.
@@ -87,7 +95,7 @@ func (s *Scenario) Run(ctx context.Context, card Card, opts ScenarioOptions) err
 	if err := s.Check(card, opts.Target); err != nil {
 		return err
 	}
-	r := &runner{s: s, card: card, e: newEnv(card, Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}, true, nil), keys: map[byte]crypto.PublicKey{}}
+	r := &runner{s: s, pin: s.PIN, puk: s.PUK, card: card, e: newEnv(card, Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}, true, nil), keys: map[byte]crypto.PublicKey{}}
 	if err := r.e.Select(ctx); err != nil {
 		return &StepError{File: s.File, Line: s.Steps[0].Line, Step: 1, Kind: s.Steps[0].Kind, Err: fmt.Errorf("before the step: %w", err)}
 	}
@@ -105,17 +113,22 @@ func (s *Scenario) Run(ctx context.Context, card Card, opts ScenarioOptions) err
 }
 
 type runner struct {
-	s    *Scenario
-	card Card
-	e    *Env
-	keys map[byte]crypto.PublicKey // generated keys, by slot
+	s *Scenario
+	// pin and puk are the values steps use when they name none: the
+	// scenario's, or those a reveal step learnt.
+	pin, puk string
+	// seed is the enrolled TOTP seed; lastCode the last code sent.
+	seed     []byte
+	lastCode string
+	card     Card
+	e        *Env
+	keys     map[byte]crypto.PublicKey // generated keys, by slot
 }
 
 // field pads a PIN to the scenario's PIN field.
 func (r *runner) field(v string) []byte { return pad(v, r.s.PINField) }
 
 func (r *runner) do(ctx context.Context, st *Step) (string, error) {
-	s := r.s
 	or := func(v, def string) string {
 		if st.HasPIN {
 			return v
@@ -137,13 +150,13 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		}
 		return what, err
 	case StepVerify:
-		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refPIN, Data: r.field(or(st.PIN, s.PIN))}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refPIN, Data: r.field(or(st.PIN, r.pin))}, "9000")
 	case StepChangePIN:
-		return r.exchange(ctx, st, apdu.Command{INS: insChangeReference, P2: refPIN, Data: append(r.field(or(st.PIN, s.PIN)), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: insChangeReference, P2: refPIN, Data: append(r.field(or(st.PIN, r.pin)), r.field(st.New)...)}, "9000")
 	case StepChangePUK:
-		return r.exchange(ctx, st, changeCmd(refPUK, or(st.PIN, s.PUK), st.New), "9000")
+		return r.exchange(ctx, st, changeCmd(refPUK, or(st.PIN, r.puk), st.New), "9000")
 	case StepUnblock:
-		return r.exchange(ctx, st, apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(or(st.PIN, s.PUK), pinFieldLen), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(or(st.PIN, r.puk), pinFieldLen), r.field(st.New)...)}, "9000")
 	case StepAuth:
 		return r.authenticate(ctx, st)
 	case StepGenerate:
@@ -197,6 +210,53 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 			return "", err
 		}
 		return "simulator restarted", r.reselect(ctx, "restart")
+	case StepReveal:
+		pinV, pukV, err := sim.RevealCredentials(ctx)
+		switch {
+		case st.Refused && err == nil:
+			return "", errors.New("the simulator revealed the issued credentials, want a refusal")
+		case st.Refused:
+			return "reveal refused", nil
+		case err != nil:
+			return "", err
+		}
+		var got []string
+		if pinV != "" {
+			r.pin = pinV
+			got = append(got, "PIN")
+		}
+		if pukV != "" {
+			r.puk = pukV
+			got = append(got, "PUK")
+		}
+		return "revealed the issued " + strings.Join(got, " and "), nil
+	case StepEnrol:
+		uri, err := sim.EnrolTOTP(ctx)
+		if err != nil {
+			return "", err
+		}
+		if r.seed, err = totpSeed(uri); err != nil {
+			return "", err
+		}
+		return "TOTP enrolled", nil
+	case StepTOTP:
+		if r.seed == nil {
+			return "", errors.New("no TOTP seed: enrol first")
+		}
+		step := uint64(sim.Now().Unix()) / 30
+		var code string
+		switch st.Code {
+		case "", "current":
+			code = totpCode(r.seed, step)
+		case "previous":
+			code = totpCode(r.seed, step-1)
+		case "reuse":
+			code = r.lastCode
+		case "wrong":
+			code = totpCode(r.seed, step+1000)
+		}
+		r.lastCode = code
+		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refTOTP, Data: []byte(code)}, "9000")
 	case StepTouchMode:
 		return "touch sensor " + st.Mode, sim.SetTouchMode(st.Mode)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -64,6 +65,21 @@ type PIVReport struct {
 	MgmtDefault   *bool        `json:"management_key_default,omitempty"`
 	Slots         []Slot       `json:"slots"`
 	Certificates  []CertReport `json:"certificates"`
+	// HolderID is the holder's identity number of a virtual token (vendor
+	// object 5FFF10), when the card has one.
+	HolderID string `json:"holder_id,omitempty"`
+	// TOTP is a cloud-signature card's TOTP authorisation (VERIFY without
+	// data to key reference 90), and SignaturesLeft its quota (vendor
+	// object 5FFF11); absent on other cards.
+	TOTP           *TOTPReport `json:"totp,omitempty"`
+	SignaturesLeft *int        `json:"signatures_left,omitempty"`
+}
+
+// TOTPReport is a cloud-signature card's TOTP authorisation.
+type TOTPReport struct {
+	Enrolled bool `json:"enrolled"`
+	Tries    int  `json:"tries_left"`
+	Blocked  bool `json:"blocked"`
 }
 
 // Counter is a PIN or PUK retry counter.
@@ -249,6 +265,34 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 		}
 		p.Certificates = append(p.Certificates, certReport(s.slot, s.object, data, opts.Now))
 	}
+	if v, err := getObject(ctx, c, []byte{0x5F, 0xFF, 0x10}); err == nil && len(v) > 0 {
+		p.HolderID = string(v)
+	}
+	if v, err := getObject(ctx, c, []byte{0x5F, 0xFF, 0x11}); err == nil && len(v) == 4 {
+		left := int(binary.BigEndian.Uint32(v))
+		p.SignaturesLeft = &left
+		if left == 0 {
+			*warn = append(*warn, "signature quota spent")
+		}
+		// The TOTP authorisation: VERIFY without data spends no try.
+		resp, err := c.Transmit(ctx, apdu.Command{INS: 0x20, P2: 0x90})
+		if err != nil {
+			return nil, err
+		}
+		n, wrong := resp.SW.Retries()
+		switch {
+		case resp.SW == apdu.SWSuccess:
+			p.TOTP = &TOTPReport{Enrolled: true, Tries: 5}
+		case resp.SW == apdu.SWAuthMethodBlocked:
+			p.TOTP = &TOTPReport{Enrolled: true, Blocked: true}
+			*warn = append(*warn, "TOTP authorisation blocked: re-enrol the card")
+		case wrong:
+			p.TOTP = &TOTPReport{Enrolled: true, Tries: n, Blocked: n == 0}
+		case resp.SW == apdu.SWReferenceDataUnusable:
+			p.TOTP = &TOTPReport{}
+			*warn = append(*warn, "TOTP not enrolled: no signature possible")
+		}
+	}
 	// Warnings, from what was read: nothing here ever tries a value.
 	for name, cnt := range map[string]*Counter{"PIN": p.PIN, "PUK": p.PUK} {
 		if cnt == nil {
@@ -344,4 +388,18 @@ func policyName(v byte, names []string) string {
 		return names[v]
 	}
 	return fmt.Sprintf("unknown (%02X)", v)
+}
+
+// getObject reads a PIV data object (GET DATA, SP 800-73-4 Part 2 §3.1.2)
+// and returns its content, unwrapped from tag 53.
+func getObject(ctx context.Context, c *Conn, tag []byte) ([]byte, error) {
+	data, err := c.Do(ctx, apdu.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: append([]byte{0x5C, byte(len(tag))}, tag...), Ne: 256})
+	if err != nil {
+		return nil, err
+	}
+	t, rest, err := apdu.ParseTLV(data)
+	if err != nil || t.Tag != 0x53 || len(rest) != 0 {
+		return nil, fmt.Errorf("hostdriver: object %X: not one 53 TLV", tag)
+	}
+	return t.Value, nil
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/internal/testcard"
@@ -81,5 +83,88 @@ func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	}
 	if c2 := certs[2].(map[string]any); c2["slot"] != "F9" || c2["subject"] != "SERIALNUMBER=10000001,CN=Tessera PIV Attestation" {
 		t.Errorf("attestation certificate = %v", c2)
+	}
+}
+
+// TestDiagnosePersonaIssuedPIN: on the personas whose card is issued with a
+// random PIN (transport-pin-token, pin-puk-envelope), diag warns while the
+// issued PIN has not been changed, and stops once the holder has changed it.
+func TestDiagnosePersonaIssuedPIN(t *testing.T) {
+	for _, name := range []string{"transport-pin-token", "pin-puk-envelope"} {
+		p, _ := profile.Builtin(name)
+		card, err := simulator.NewCard(p, &nvm.Memory{}, simulator.CardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		atr, err := card.PowerOn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &hostdriver.Conn{T: cardTransport{card}}
+		const warning = "PIN is still the factory default"
+		r, err := hostdriver.Diagnose(context.Background(), c, atr, hostdriver.DiagOptions{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(r.Warnings, warning) {
+			t.Errorf("%s: fresh card: warnings %q, want %q", name, r.Warnings, warning)
+		}
+		in, err := piv.RevealIssued(card.Store())
+		if err != nil || in.PIN == "" {
+			t.Fatalf("%s: RevealIssued() = %+v, %v", name, in, err)
+		}
+		field := func(v string) []byte { return append([]byte(v), bytes.Repeat([]byte{0xFF}, 8-len(v))...) }
+		change := apdu.Command{INS: 0x24, P2: 0x80, Data: append(field(in.PIN), field("24681357")...)}
+		if _, err := c.Do(context.Background(), change); err != nil {
+			t.Fatalf("%s: CHANGE REFERENCE DATA: %v", name, err)
+		}
+		r, err = hostdriver.Diagnose(context.Background(), c, atr, hostdriver.DiagOptions{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(r.Warnings, warning) {
+			t.Errorf("%s: PIN changed: warnings %q, want none about the PIN", name, r.Warnings)
+		}
+	}
+}
+
+// TestDiagnosePersonaState: diag shows the virtual token's holder identity
+// number and the cloud-signature card's TOTP state and quota.
+func TestDiagnosePersonaState(t *testing.T) {
+	for _, tt := range []struct {
+		name                 string
+		holder               string
+		quota                int // -1: none
+		totpEnrolled, totpOK bool
+		warning              string
+	}{
+		{"virtual-token", "8001015009087", -1, false, false, ""},
+		{"cloud-signature", "", 200, false, true, "TOTP not enrolled: no signature possible"},
+	} {
+		p, _ := profile.Builtin(tt.name)
+		card, err := simulator.NewCard(p, &nvm.Memory{}, simulator.CardOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		atr, err := card.PowerOn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := hostdriver.Diagnose(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, atr, hostdriver.DiagOptions{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.PIV.HolderID != tt.holder {
+			t.Errorf("%s: HolderID = %q, want %q", tt.name, r.PIV.HolderID, tt.holder)
+		}
+		if got := r.PIV.SignaturesLeft; tt.quota < 0 && got != nil || tt.quota >= 0 && (got == nil || *got != tt.quota) {
+			t.Errorf("%s: SignaturesLeft = %v, want %d", tt.name, got, tt.quota)
+		}
+		if (r.PIV.TOTP != nil) != tt.totpOK {
+			t.Errorf("%s: TOTP = %+v, want present %v", tt.name, r.PIV.TOTP, tt.totpOK)
+		}
+		if tt.warning != "" && !slices.Contains(r.Warnings, tt.warning) {
+			t.Errorf("%s: warnings %q, want %q", tt.name, r.Warnings, tt.warning)
+		}
 	}
 }

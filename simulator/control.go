@@ -122,6 +122,8 @@ func ControlHandler(sim *Simulator, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/cards/{id}/state", h.card(func(q *http.Request, r *Reader) (any, error) { return r.State(q.Context()) }))
 	mux.HandleFunc("POST /v1/cards/{id}/factory-reset", h.card(h.factoryReset))
 	mux.HandleFunc("POST /v1/cards/{id}/transmit", h.card(h.transmit))
+	mux.HandleFunc("POST /v1/cards/{id}/totp-enrol", h.card(func(q *http.Request, r *Reader) (any, error) { return r.EnrolTOTP(q.Context()) }))
+	mux.HandleFunc("POST /v1/cards/{id}/reveal-credentials", h.card(func(q *http.Request, r *Reader) (any, error) { return r.RevealCredentials(q.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, q *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no such operation: %s %s (see the API list in the simulator package)", q.Method, q.URL.Path)})
 	})
@@ -190,7 +192,7 @@ func (h *controlHandler) classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", mbe.Limit)
 	case errors.Is(err, ErrNoCard):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, ErrSlotTaken), errors.Is(err, ErrRemoved), errors.Is(err, ErrMute):
+	case errors.Is(err, ErrSlotTaken), errors.Is(err, ErrRemoved), errors.Is(err, ErrMute), errors.Is(err, ErrRevealed):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, err.Error() + " (is it waiting for a touch?)"

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/tesseracard/tessera/firmware/piv"
 )
 
 // maxResponseBody bounds a control API answer read by the client.
@@ -174,6 +176,21 @@ func (c *Client) State(ctx context.Context, id int) (CardState, error) {
 func (c *Client) FactoryReset(ctx context.Context, id int) (CardInfo, error) {
 	var out CardInfo
 	return out, c.do(ctx, http.MethodPost, cardPath(id, "factory-reset"), FactoryResetRequest{Wipe: true}, &out)
+}
+
+// RevealCredentials returns, once, the random PIN and PUK a card was issued
+// with (profiles transport-pin-token and pin-puk-envelope); a second call
+// fails with status 409.
+func (c *Client) RevealCredentials(ctx context.Context, id int) (piv.Issued, error) {
+	var out piv.Issued
+	return out, c.do(ctx, http.MethodPost, cardPath(id, "reveal-credentials"), nil, &out)
+}
+
+// EnrolTOTP (re-)enrols a cloud-signature card's TOTP authorisation and
+// returns the otpauth:// URI of the new seed.
+func (c *Client) EnrolTOTP(ctx context.Context, id int) (TOTPEnrolment, error) {
+	var out TOTPEnrolment
+	return out, c.do(ctx, http.MethodPost, cardPath(id, "totp-enrol"), nil, &out)
 }
 
 // Transmit sends a command APDU (hex) to a card in process and returns the

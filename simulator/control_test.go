@@ -302,3 +302,82 @@ func TestClientNoSimulator(t *testing.T) {
 		t.Errorf("List() with no simulator: error %v", err)
 	}
 }
+
+// TestControlRevealCredentials: a pin-puk-envelope card's random PIN and
+// PUK are revealed once through the control API; the second request is
+// refused with 409, and the state shows only whether they are unrevealed.
+func TestControlRevealCredentials(t *testing.T) {
+	sim := newTestSim(t, Config{})
+	c, _ := startControl(t, sim)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		profile          string
+		wantPIN, wantPUK int // lengths
+	}{
+		{"pin-puk-envelope", 6, 8},
+		{"transport-pin-token", 6, 0},
+	} {
+		in, err := c.Add(ctx, AddRequest{Profile: tt.profile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.State(ctx, in.ID)
+		if err != nil || !st.IssuedUnrevealed {
+			t.Errorf("%s: State().IssuedUnrevealed = %v, %v; want true", tt.profile, st.IssuedUnrevealed, err)
+		}
+		got, err := c.RevealCredentials(ctx, in.ID)
+		if err != nil || len(got.PIN) != tt.wantPIN || len(got.PUK) != tt.wantPUK {
+			t.Errorf("%s: RevealCredentials() = %d-digit PIN, %d-digit PUK, %v; want %d and %d", tt.profile, len(got.PIN), len(got.PUK), err, tt.wantPIN, tt.wantPUK)
+		}
+		var ae *APIError
+		if _, err := c.RevealCredentials(ctx, in.ID); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+			t.Errorf("%s: second RevealCredentials() error %v, want status 409", tt.profile, err)
+		}
+		if st, err := c.State(ctx, in.ID); err != nil || st.IssuedUnrevealed {
+			t.Errorf("%s: after reveal: IssuedUnrevealed = %v, %v; want false", tt.profile, st.IssuedUnrevealed, err)
+		}
+	}
+	// A profile that issues nothing has nothing to reveal.
+	in, err := c.Add(ctx, AddRequest{Profile: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RevealCredentials(ctx, in.ID); err == nil {
+		t.Errorf("default: RevealCredentials() succeeded, want an error")
+	}
+}
+
+// TestControlEnrolTOTP: enrolling a cloud-signature card's TOTP returns an
+// otpauth:// URI and shows in the state; other cards refuse (409).
+func TestControlEnrolTOTP(t *testing.T) {
+	sim := newTestSim(t, Config{})
+	c, _ := startControl(t, sim)
+	ctx := context.Background()
+	in, err := c.Add(ctx, AddRequest{Profile: "cloud-signature"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.State(ctx, in.ID)
+	if err != nil || st.TOTP == nil || st.TOTP.Enrolled || st.SignaturesLeft == nil || *st.SignaturesLeft != 200 {
+		t.Fatalf("State() before enrolment = %+v, %v", st, err)
+	}
+	e, err := c.EnrolTOTP(ctx, in.ID)
+	if err != nil || !strings.HasPrefix(e.URI, "otpauth://totp/") || !strings.Contains(e.URI, "algorithm=SHA1&digits=6&period=30") {
+		t.Errorf("EnrolTOTP() = %q, %v", e.URI, err)
+	}
+	e2, err := c.EnrolTOTP(ctx, in.ID)
+	if err != nil || e2.URI == e.URI {
+		t.Errorf("re-enrolment: EnrolTOTP() = %q, %v; want a new URI", e2.URI, err)
+	}
+	if st, err := c.State(ctx, in.ID); err != nil || !st.TOTP.Enrolled || st.TOTP.Tries != 5 {
+		t.Errorf("State().TOTP after enrolment = %+v, %v", st.TOTP, err)
+	}
+	other, err := c.Add(ctx, AddRequest{Profile: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *APIError
+	if _, err := c.EnrolTOTP(ctx, other.ID); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Errorf("EnrolTOTP(default card) error %v, want 409", err)
+	}
+}

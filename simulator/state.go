@@ -11,6 +11,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/firmware/piv"
 )
 
 // CardInfo is a card's place in the simulator: what a listing shows.
@@ -80,6 +81,21 @@ type CardState struct {
 	MemoryUsed      int           `json:"memory_used"`
 	MemoryCapacity  int           `json:"memory_capacity,omitempty"`
 	Generation      uint64        `json:"generation"` // committed writes over the card's life
+	// IssuedUnrevealed: the card still holds random issued credentials
+	// that RevealCredentials has not yet shown.
+	IssuedUnrevealed bool `json:"issued_unrevealed,omitempty"`
+	// TOTP is the TOTP authorisation of a cloud-signature card; absent on
+	// other cards.
+	TOTP *TOTPState `json:"totp,omitempty"`
+	// SignaturesLeft is the signature quota left, on a card with one.
+	SignaturesLeft *int `json:"signatures_left,omitempty"`
+}
+
+// TOTPState is a cloud-signature card's TOTP authorisation, never its seed.
+type TOTPState struct {
+	Enrolled bool `json:"enrolled"`
+	Tries    int  `json:"tries"`
+	Blocked  bool `json:"blocked"`
 }
 
 // Credential is a PIN's or PUK's counter.
@@ -157,6 +173,17 @@ func (r *Reader) State(ctx context.Context) (CardState, error) {
 			return CardState{}, fmt.Errorf("card %d: reading %s: %w", r.id, c.key, err)
 		}
 		*c.out = Credential{Tries: s.Tries, Limit: s.Limit, Blocked: s.Blocked(), Default: s.Default, MustChange: s.MustChange}
+	}
+	st.IssuedUnrevealed = piv.HasIssued(store)
+	cs, err := piv.ReadCloudState(store)
+	if err != nil {
+		return CardState{}, fmt.Errorf("card %d: %w", r.id, err)
+	}
+	if r.prof.PIV.TOTP {
+		st.TOTP = &TOTPState{Enrolled: cs.Enrolled, Tries: cs.Tries, Blocked: cs.Enrolled && cs.Tries == 0}
+	}
+	if cs.HasQuota {
+		st.SignaturesLeft = &cs.Quota
 	}
 	if b, ok := store.Get(recMgmt); ok && len(b) >= 3 {
 		st.MgmtKey = MgmtKeyState{Algorithm: algorithmName(b[0]), Touch: touchPolicyName(b[1]), Default: b[2] == 1}
@@ -317,9 +344,90 @@ func objectName(tag string) string {
 		return "YubiKey admin data"
 	case "5FFF01":
 		return "attestation certificate (F9)"
+	case "5FFF10":
+		return "holder identity number (virtual-token)"
+	case "5FFF11":
+		return "signatures left (cloud-signature)"
 	}
 	if n, err := strconv.ParseUint(tag, 16, 32); err == nil && n >= 0x5FC10D && n <= 0x5FC120 {
 		return fmt.Sprintf("X.509 certificate for retired key %d (%02X)", n-0x5FC10D+1, n-0x5FC10D+0x82)
 	}
 	return ""
+}
+
+// ErrRevealed is returned by RevealCredentials when the card holds no
+// unrevealed issued credentials: they were revealed already, or its profile
+// issues none. The control API answers 409.
+var ErrRevealed = piv.ErrNotIssued
+
+// RevealCredentials returns the random PIN and PUK the card was issued with
+// (profiles with random_pin or random_puk: transport-pin-token,
+// pin-puk-envelope) and erases them from the card: a second call returns
+// ErrRevealed. The card must be powered. The values are never traced or
+// logged.
+func (r *Reader) RevealCredentials(ctx context.Context) (piv.Issued, error) {
+	if err := r.acquire(ctx); err != nil {
+		return piv.Issued{}, err
+	}
+	defer r.release()
+	r.mu.Lock()
+	mute := r.mute
+	r.mu.Unlock()
+	if mute {
+		return piv.Issued{}, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	}
+	// A powered card's store is the card's own; an unpowered card's is
+	// read afresh from its medium at the next power-on.
+	s := r.card.Store()
+	if s == nil {
+		var err error
+		if s, err = nvm.Open(r.medium, nvm.Options{Capacity: r.prof.Capacity}); err != nil {
+			return piv.Issued{}, fmt.Errorf("card %d: reading its memory: %w", r.id, err)
+		}
+	}
+	in, err := piv.RevealIssued(s)
+	if err != nil {
+		return piv.Issued{}, fmt.Errorf("card %d: %w", r.id, err)
+	}
+	r.tracer.event(r.id, "credentials-revealed", "")
+	return in, nil
+}
+
+// TOTPEnrolment is the answer to an enrolment: the otpauth:// URI that
+// carries the new seed, shown once.
+type TOTPEnrolment struct {
+	URI string `json:"uri"`
+}
+
+// EnrolTOTP (re-)enrols the TOTP authorisation of a cloud-signature card:
+// a new seed in the card's persistent memory, a full counter (unblocking
+// it), and the otpauth:// URI for an authenticator. Other profiles answer
+// an error (409).
+func (r *Reader) EnrolTOTP(ctx context.Context) (TOTPEnrolment, error) {
+	if !r.prof.PIV.TOTP {
+		return TOTPEnrolment{}, &httpError{status: 409, msg: fmt.Sprintf("card %d: profile %s has no TOTP authorisation", r.id, r.prof.Name)}
+	}
+	if err := r.acquire(ctx); err != nil {
+		return TOTPEnrolment{}, err
+	}
+	defer r.release()
+	r.mu.Lock()
+	mute := r.mute
+	r.mu.Unlock()
+	if mute {
+		return TOTPEnrolment{}, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	}
+	s := r.card.Store()
+	if s == nil {
+		var err error
+		if s, err = nvm.Open(r.medium, nvm.Options{Capacity: r.prof.Capacity}); err != nil {
+			return TOTPEnrolment{}, fmt.Errorf("card %d: reading its memory: %w", r.id, err)
+		}
+	}
+	uri, err := piv.EnrolTOTP(s, cryptoRand{}, strconv.FormatUint(uint64(r.serial), 10))
+	if err != nil {
+		return TOTPEnrolment{}, fmt.Errorf("card %d: enrolling TOTP: %w", r.id, err)
+	}
+	r.tracer.event(r.id, "totp-enrolled", "")
+	return TOTPEnrolment{URI: uri}, nil
 }

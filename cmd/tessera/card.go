@@ -210,6 +210,38 @@ Cards are named by number (their slot). --json prints the API's answer.`,
 	}
 	reset.Flags().BoolVar(&yes, "yes", false, "confirm the erasure")
 
+	reveal := &cobra.Command{
+		Use: "reveal ID", Short: "Show, once, the random PIN/PUK a card was issued with (transport-pin-token, pin-puk-envelope)", Args: cobra.ExactArgs(1),
+		RunE: run(func(ctx context.Context, c *simulator.Client, args []string) (any, func(io.Writer), error) {
+			id, err := cardID(args[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			in, err := c.RevealCredentials(ctx, id)
+			return in, func(w io.Writer) {
+				if in.PIN != "" {
+					fmt.Fprintf(w, "PIN: %s\n", in.PIN)
+				}
+				if in.PUK != "" {
+					fmt.Fprintf(w, "PUK: %s\n", in.PUK)
+				}
+				fmt.Fprintln(w, "(shown once: the card will not reveal them again)")
+			}, err
+		}),
+	}
+
+	enrol := &cobra.Command{
+		Use: "totp-enrol ID", Short: "(Re-)enrol a cloud-signature card's TOTP authorisation; prints the otpauth:// URI once", Args: cobra.ExactArgs(1),
+		RunE: run(func(ctx context.Context, c *simulator.Client, args []string) (any, func(io.Writer), error) {
+			id, err := cardID(args[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			e, err := c.EnrolTOTP(ctx, id)
+			return e, func(w io.Writer) { fmt.Fprintln(w, e.URI) }, err
+		}),
+	}
+
 	apduCmd := &cobra.Command{
 		Use: "apdu ID HEX...", Short: "Send command APDUs (hex) to a card in process, bypassing pcscd", Args: cobra.MinimumNArgs(2),
 		RunE: run(func(ctx context.Context, c *simulator.Client, args []string) (any, func(io.Writer), error) {
@@ -233,7 +265,7 @@ Cards are named by number (their slot). --json prints the API's answer.`,
 		}),
 	}
 
-	cmd.AddCommand(list, addCmd, del, insert, remove, cycle, tear, touch, state, reset, apduCmd)
+	cmd.AddCommand(list, addCmd, del, insert, remove, cycle, tear, touch, state, reset, reveal, enrol, apduCmd)
 	return cmd
 }
 
@@ -322,6 +354,15 @@ func printState(w io.Writer, st simulator.CardState) {
 		mk += ", factory value"
 	}
 	fmt.Fprintln(w, mk)
+	if t := st.TOTP; t != nil {
+		fmt.Fprintf(w, "TOTP: enrolled %s, %d wrong codes left, blocked %s\n", yesNo(t.Enrolled), t.Tries, yesNo(t.Blocked))
+	}
+	if st.SignaturesLeft != nil {
+		fmt.Fprintf(w, "signatures left: %d\n", *st.SignaturesLeft)
+	}
+	if st.IssuedUnrevealed {
+		fmt.Fprintln(w, "issued PIN/PUK: not yet revealed (tessera card reveal)")
+	}
 	if len(st.Keys) == 0 {
 		fmt.Fprintln(w, "keys: none")
 	} else {

@@ -150,6 +150,22 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 			mk += " (factory default)"
 		}
 		fmt.Fprintf(tw, "  Management key\t%s\n", mk)
+		if p.HolderID != "" {
+			fmt.Fprintf(tw, "  Holder identity number\t%s\n", p.HolderID)
+		}
+		if t := p.TOTP; t != nil {
+			state := fmt.Sprintf("enrolled, %d wrong codes left", t.Tries)
+			switch {
+			case !t.Enrolled:
+				state = "not enrolled"
+			case t.Blocked:
+				state = "blocked (re-enrol)"
+			}
+			fmt.Fprintf(tw, "  TOTP\t%s\n", state)
+		}
+		if p.SignaturesLeft != nil {
+			fmt.Fprintf(tw, "  Signatures left\t%d\n", *p.SignaturesLeft)
+		}
 		if len(p.Slots) > 0 {
 			fmt.Fprintln(tw, "  Slot\tAlgorithm\tOrigin\tPIN policy\tTouch policy")
 			for _, s := range p.Slots {

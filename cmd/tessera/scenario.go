@@ -231,6 +231,18 @@ func (s *simSession) Restart(context.Context) error {
 	return s.start()
 }
 
+func (s *simSession) RevealCredentials(ctx context.Context) (pin, puk string, err error) {
+	in, err := s.r.RevealCredentials(ctx)
+	return in.PIN, in.PUK, err
+}
+
+func (s *simSession) EnrolTOTP(ctx context.Context) (string, error) {
+	e, err := s.r.EnrolTOTP(ctx)
+	return e.URI, err
+}
+
+func (s *simSession) Now() time.Time { return s.clock.Now() }
+
 func (s *simSession) SetTouchMode(mode string) error {
 	m, err := simulator.ParseTouchMode(mode)
 	if err != nil {

@@ -64,12 +64,68 @@ func simTarget(profileName string) (conformance.Target, conformance.Credentials,
 	t := conformance.Target{
 		Name:  fmt.Sprintf("the simulator in process (profile %s)", p.Name),
 		Fresh: true,
-		Open: func(context.Context) (conformance.Card, error) {
-			return newSimCard(profileName)
+		Open: func(ctx context.Context) (conformance.Card, error) {
+			c, err := newSimCard(profileName)
+			if err != nil || !(p.PIV.RandomPIN || p.PIV.RandomPUK) {
+				return c, err
+			}
+			if err := c.firstUse(ctx, holderPIN, holderPUK); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
 		},
 	}
 	creds := conformance.Credentials{PIN: p.PIV.PIN, PUK: p.PIV.PUK, MgmtKey: p.PIV.MgmtKey, MgmtAlg: p.PIV.MgmtKeyAlgorithmID()}
+	if p.PIV.RandomPIN || p.PIV.RandomPUK {
+		creds.PIN, creds.PUK = holderPIN, holderPUK
+	}
 	return t, creds, nil
+}
+
+// The PIN and PUK the conformance suite sets on a card issued with random
+// ones (personas transport-pin-token and pin-puk-envelope), as their holder
+// would at first use, before it runs: the suite tests the card in use.
+const (
+	holderPIN = "123456"
+	holderPUK = "12345678"
+)
+
+// firstUse walks a persona's first-use flow: it reveals the issued random
+// credentials and replaces them with pinV and pukV (CHANGE REFERENCE DATA,
+// SP 800-73-4 Part 2 §3.2.2), which also clears a transport PIN.
+func (c *simCard) firstUse(ctx context.Context, pinV, pukV string) error {
+	in, err := c.r.RevealCredentials(ctx)
+	if err != nil {
+		return fmt.Errorf("first use: %w", err)
+	}
+	field := func(v string) []byte {
+		b := []byte(v)
+		for len(b) < 8 {
+			b = append(b, 0xFF)
+		}
+		return b
+	}
+	cmds := [][]byte{append([]byte{0x00, 0xA4, 0x04, 0x00, 0x09}, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00)}
+	for _, ch := range []struct {
+		ref      byte
+		old, new string
+	}{{0x80, in.PIN, pinV}, {0x81, in.PUK, pukV}} {
+		if ch.old == "" {
+			continue
+		}
+		cmds = append(cmds, append(append([]byte{0x00, 0x24, 0x00, ch.ref, 0x10}, field(ch.old)...), field(ch.new)...))
+	}
+	for _, cmd := range cmds {
+		resp, err := c.Transmit(ctx, cmd)
+		if err != nil {
+			return fmt.Errorf("first use: %w", err)
+		}
+		if n := len(resp); n < 2 || resp[n-2] != 0x90 || resp[n-1] != 0x00 {
+			return fmt.Errorf("first use: the card answered % X to % X", resp, cmd[:4])
+		}
+	}
+	return c.Reset(ctx)
 }
 
 // pcscCard is a card in a PC/SC reader. It can be reset: the suite's

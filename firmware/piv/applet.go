@@ -1,12 +1,17 @@
 package piv
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
@@ -51,6 +56,7 @@ const (
 	keyPUK     = "piv/puk"
 	keyMgmt    = "piv/mgmt"
 	keySerial  = "piv/serial"
+	keyIssued  = "piv/issued" // random factory PIN and PUK not yet revealed
 	keyPrefix  = "piv/key/"
 	objPrefix  = "piv/obj/"
 	touchGrace = 15 * time.Second // how long a "cached" touch lasts
@@ -134,13 +140,114 @@ func (a *Applet) Boot(ctx *firmware.Context) error {
 // factoryCredentials writes the default PIN, PUK and management key.
 func (a *Applet) factoryCredentials(ctx *firmware.Context, w pin.Writer) error {
 	v := a.p.PIV
-	if err := pin.New(ctx.Store, keyPIN).Init(w, []byte(v.PIN), v.PINRetries, true, v.TransportPIN, ctx.Rand); err != nil {
+	if err := a.factoryPINs(ctx, w, v.PINRetries, v.PUKRetries); err != nil {
 		return err
 	}
-	if err := pin.New(ctx.Store, keyPUK).Init(w, []byte(v.PUK), v.PUKRetries, true, false, ctx.Rand); err != nil {
-		return err
+	if v.SignatureQuota > 0 {
+		if err := w.Put(objPrefix+objectKey(objQuota), binary.BigEndian.AppendUint32(nil, uint32(v.SignatureQuota))); err != nil {
+			return err
+		}
+	}
+	if v.HolderID != "" {
+		if err := w.Put(objPrefix+objectKey(objHolderID), []byte(v.HolderID)); err != nil {
+			return err
+		}
 	}
 	return w.Put(keyMgmt, mgmtKey{alg: v.MgmtKeyAlgorithmID(), touch: touchNever, isDefault: true, key: v.MgmtKey}.bytes())
+}
+
+// factoryPINs writes the factory PIN and PUK with the given try limits:
+// the profile's values, or random digits for a profile with random_pin or
+// random_puk. Random values are also kept in plain text under keyIssued
+// (see IssuedCredentials) until they are revealed.
+func (a *Applet) factoryPINs(ctx *firmware.Context, w pin.Writer, pinTries, pukTries int) error {
+	v := a.p.PIV
+	pinV, pukV := []byte(v.PIN), []byte(v.PUK)
+	var err error
+	if v.RandomPIN {
+		if pinV, err = randomDigits(ctx.Rand, v.RandomPINLength()); err != nil {
+			return err
+		}
+	}
+	if v.RandomPUK {
+		if pukV, err = randomDigits(ctx.Rand, pinLen); err != nil {
+			return err
+		}
+	}
+	if err := pin.New(ctx.Store, keyPIN).Init(w, pinV, pinTries, true, v.TransportPIN, ctx.Rand); err != nil {
+		return err
+	}
+	if err := pin.New(ctx.Store, keyPUK).Init(w, pukV, pukTries, true, false, ctx.Rand); err != nil {
+		return err
+	}
+	if v.RandomPIN || v.RandomPUK {
+		rec := Issued{}
+		if v.RandomPIN {
+			rec.PIN = string(pinV)
+		}
+		if v.RandomPUK {
+			rec.PUK = string(pukV)
+		}
+		return w.Put(keyIssued, rec.bytes())
+	}
+	return nil
+}
+
+// randomDigits draws n decimal digits from rnd, without modulo bias.
+func randomDigits(rnd io.Reader, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	var b [1]byte
+	for len(out) < n {
+		if _, err := io.ReadFull(rnd, b[:]); err != nil {
+			return nil, fmt.Errorf("drawing a random PIN: %w", err)
+		}
+		if b[0] < 250 {
+			out = append(out, '0'+b[0]%10)
+		}
+	}
+	return out, nil
+}
+
+// Issued is a random factory PIN and PUK as issued, before the holder has
+// seen them (an empty field: that value is the profile's).
+type Issued struct {
+	PIN string `json:"pin,omitempty"`
+	PUK string `json:"puk,omitempty"`
+}
+
+func (i Issued) bytes() []byte {
+	return append(append([]byte(i.PIN), 0), i.PUK...)
+}
+
+// ErrNotIssued is returned by RevealIssued when the card holds no
+// unrevealed random credentials: its profile has none, or they were
+// revealed already.
+var ErrNotIssued = errors.New("piv: no unrevealed issued credentials (revealed already, or the profile issues none)")
+
+// RevealIssued returns the random PIN and PUK the card was issued with and
+// erases them, so that they can be revealed only once. It is the
+// simulator's way in (the control API), not a card command: no APDU ever
+// carries them out. s is the powered card's store.
+func RevealIssued(s *nvm.Store) (Issued, error) {
+	raw, ok := s.Get(keyIssued)
+	if !ok {
+		return Issued{}, ErrNotIssued
+	}
+	pinV, pukV, ok := bytes.Cut(raw, []byte{0})
+	if !ok {
+		return Issued{}, fmt.Errorf("%w: issued credentials record is malformed", nvm.ErrCorrupt)
+	}
+	if err := s.Delete(keyIssued); err != nil {
+		return Issued{}, err
+	}
+	return Issued{PIN: string(pinV), PUK: string(pukV)}, nil
+}
+
+// HasIssued reports whether the card still holds unrevealed random
+// credentials.
+func HasIssued(s *nvm.Store) bool {
+	_, ok := s.Get(keyIssued)
+	return ok
 }
 
 // Select answers SELECT with the application property template

@@ -73,6 +73,9 @@ func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
 	if st.MustChange {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
+	if err := a.cloudCheck(ctx); err != nil {
+		return err
+	}
 	switch k.pinPolicy {
 	case pinPolicyOnce:
 		if !ctx.Security.Has(refPIN) {
@@ -84,7 +87,10 @@ func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
 		}
 		ctx.Security.Revoke(refPINAlways)
 	}
-	return a.touch(ctx, slot, k.touchPolicy)
+	if err := a.touch(ctx, slot, k.touchPolicy); err != nil {
+		return err
+	}
+	return a.cloudSpend(ctx)
 }
 
 // privateOp signs or decrypts: RSA is the raw private-key operation on a

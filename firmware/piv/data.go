@@ -20,6 +20,9 @@ const (
 	objPrintedInfo     = 0x5FC109
 	objIrisImages      = 0x5FC121
 	objAttestationCert = 0x5FFF01
+	// objHolderID is the holder's identity number of a virtual token
+	// (profile piv.holder_id): a vendor object, readable without the PIN.
+	objHolderID = 0x5FFF10
 )
 
 // validObject reports whether tag names a data object this card holds.

@@ -117,6 +117,9 @@ func (a *Applet) pinError(err error) error {
 // without, reports the status without spending a try; with P1 = FF, resets
 // the PIN's security status.
 func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
+	if cmd.P2 == refTOTP && a.p.PIV.TOTP {
+		return a.totpVerify(ctx, cmd)
+	}
 	if cmd.P2 != refPIN {
 		return apdu.SWReferenceNotFound
 	}
@@ -174,6 +177,9 @@ func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error 
 		return apdu.SWIncorrectP1P2
 	}
 	puk := cmd.P2 == refPUK
+	if puk && a.p.PIV.AdminReset {
+		return apdu.SWConditionsNotSatisfied // no PUK is the user's
+	}
 	half := len(cmd.Data) / 2
 	if len(cmd.Data)%2 != 0 || !a.fieldOK(half, puk) {
 		return apdu.SWIncorrectData
@@ -210,6 +216,9 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 != refPIN {
 		return apdu.SWReferenceNotFound
 	}
+	if a.p.PIV.AdminReset {
+		return a.adminReset(ctx, cmd)
+	}
 	if cmd.P1 != 0 {
 		return apdu.SWIncorrectP1P2
 	}
@@ -241,6 +250,36 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 	return a.pinError(pin.Unblock(a.pinObject(ctx, keyPUK), pin.New(ctx.Store, keyPIN), puk, nw, a.policy(), ctx.Rand))
 }
 
+// adminReset is RESET RETRY COUNTER on a profile with piv.admin_reset (the
+// virtual-token persona), where no PUK is the user's: P1 00 (PUK and new
+// PIN) answers 6985; P1 02, new reference data only (ISO/IEC 7816-4
+// §11.5.10), is the administrator's reset. It needs the management key
+// (6982), takes a PIN field holding the new PIN, which the PIN policy must
+// allow (6A80), and sets it with a full counter and no must-change flag.
+// Keys and data objects stay.
+func (a *Applet) adminReset(ctx *firmware.Context, cmd apdu.Command) error {
+	switch cmd.P1 {
+	case 0x00:
+		return apdu.SWConditionsNotSatisfied
+	case 0x02:
+	default:
+		return apdu.SWIncorrectP1P2
+	}
+	if err := needMgmt(ctx); err != nil {
+		return err
+	}
+	if !a.fieldOK(len(cmd.Data), false) {
+		return apdu.SWIncorrectData
+	}
+	nw, ok := unpad(cmd.Data)
+	if !ok || a.policy().Check(nw) != nil {
+		return apdu.SWIncorrectData
+	}
+	ctx.Security.Revoke(refPIN)
+	ctx.Security.Revoke(refPINAlways)
+	return a.pinError(a.pinObject(ctx, keyPIN).Reset(ctx.Store, nw, a.policy(), ctx.Rand))
+}
+
 // setRetries is the YubiKey's SET PIN RETRIES (FA): P1 PIN tries, P2 PUK
 // tries. It needs the management key and the PIN, and sets both to their
 // factory values with the new limits.
@@ -259,11 +298,7 @@ func (a *Applet) setRetries(ctx *firmware.Context, cmd apdu.Command) error {
 		return err
 	}
 	defer tx.Abort()
-	v := a.p.PIV
-	if err := pin.New(ctx.Store, keyPIN).Init(tx, []byte(v.PIN), int(cmd.P1), true, v.TransportPIN, ctx.Rand); err != nil {
-		return err
-	}
-	if err := pin.New(ctx.Store, keyPUK).Init(tx, []byte(v.PUK), int(cmd.P2), true, false, ctx.Rand); err != nil {
+	if err := a.factoryPINs(ctx, tx, int(cmd.P1), int(cmd.P2)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

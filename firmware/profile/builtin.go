@@ -42,7 +42,41 @@ func builtins() map[string]Profile {
 	strict.PIV.MgmtKeyAlgorithm = "3des"
 	strict.PIV.Behaviour = Behaviour{AdvertiseAlgorithms: true}
 	strict.PIV.PINPolicy.Charset = "digits" // SP 800-73-4 Part 1 §2.4.3
-	return map[string]Profile{def.Name: def, yubikey.Name: yubikey, strict.Name: strict}
+	// Field-token personas (README, "Personas").
+	transport := def
+	transport.Name = "transport-pin-token"
+	transport.Description = "USB token shipped with a random transport PIN, revealed once: it must be changed before any key operation (6982); the PUK unblocks"
+	transport.Serial = 10000003
+	transport.PIV.TransportPIN = true
+	transport.PIV.RandomPIN = true
+	transport.PIV.PIN = ""
+	envelope := def
+	envelope.Name = "pin-puk-envelope"
+	envelope.Description = "Token delivered with a PIN/PUK envelope: PIN and PUK random per card, revealed exactly once"
+	envelope.Serial = 10000004
+	envelope.PIV.RandomPIN = true
+	envelope.PIV.RandomPUK = true
+	envelope.PIV.PIN, envelope.PIV.PUK = "", ""
+	virtual := def
+	virtual.Name = "virtual-token"
+	virtual.Description = "Cloud-backed virtual smart card: the holder's identity number in object 5FFF10, an 8-12 character password, no user PUK: only a management-key administrator reset sets a new password, keeping the keys"
+	virtual.Serial = 10000005
+	virtual.PIV.PIN = "Initial1"
+	virtual.PIV.PINPolicy = Policy{MinLength: 8, MaxLength: 12, Charset: "alphanumeric", RequireUpper: true, RequireLower: true, RequireDigit: true}
+	virtual.PIV.HolderID = "8001015009087"
+	virtual.PIV.AdminReset = true
+	cloud := def
+	cloud.Name = "cloud-signature"
+	cloud.Description = "Remote signing authorised per signature by a TOTP code (VERIFY to key reference 90, RFC 6238 SHA-1/30 s/6 digits), with a quota of 200 signatures"
+	cloud.Serial = 10000006
+	cloud.PIV.TOTP = true
+	cloud.PIV.SignatureQuota = 200
+	all := []Profile{def, yubikey, strict, transport, envelope, virtual, cloud}
+	m := make(map[string]Profile, len(all))
+	for _, p := range all {
+		m[p.Name] = p
+	}
+	return m
 }
 
 // Builtin returns the built-in profile called name. Each call returns a fresh

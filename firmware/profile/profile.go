@@ -56,6 +56,31 @@ type PIV struct {
 	// TransportPIN delivers the factory PIN as a transport PIN: it verifies,
 	// but no key may be used until it has been changed.
 	TransportPIN bool `yaml:"transport_pin,omitempty"`
+	// RandomPIN and RandomPUK replace the factory PIN and PUK with random
+	// digits drawn by the card at first boot (PIN: the policy's minimum
+	// length, at least 6 and at most 8; PUK: 8). The card keeps the issued
+	// values until they are revealed, once, through the simulator's
+	// control API (POST /v1/cards/{id}/reveal-credentials), and never again.
+	RandomPIN bool `yaml:"random_pin,omitempty"`
+	RandomPUK bool `yaml:"random_puk,omitempty"`
+	// HolderID is the holder's identity number, the user of a virtual
+	// token: written at first boot into data object 5FFF10, which GET DATA
+	// reads without the PIN. Empty: no such object.
+	HolderID string `yaml:"holder_id,omitempty"`
+	// AdminReset: the PUK is not the user's. RESET RETRY COUNTER with a PUK
+	// (P1 00) and CHANGE REFERENCE DATA of the PUK answer 6985; the
+	// administrator resets a forgotten PIN with RESET RETRY COUNTER P1 02
+	// (ISO/IEC 7816-4 §11.5.10: new reference data only), which needs the
+	// management key, sets the new PIN with a full counter and keeps every
+	// key.
+	AdminReset bool `yaml:"admin_reset,omitempty"`
+	// TOTP: every private-key operation needs a fresh TOTP code (RFC 6238,
+	// SHA-1, 30 s, 6 digits) verified with VERIFY to key reference 90 right
+	// before it; the seed is enrolled through the simulator's control API.
+	TOTP bool `yaml:"totp,omitempty"`
+	// SignatureQuota, if positive, is how many private-key operations the
+	// card allows (object 5FFF11 counts them down); then 6985.
+	SignatureQuota int `yaml:"signature_quota,omitempty"`
 	// Behaviour selects between the YubiKey's and the specification's
 	// answers where they differ.
 	Behaviour Behaviour `yaml:"behaviour"`
@@ -180,6 +205,12 @@ func (p PIV) PINField() int {
 	return min(max(8, p.PINPolicy.MaxLength), MaxPINField)
 }
 
+// RandomPINLength is the length of a random factory PIN: the policy's
+// minimum, at least 6 and at most 8 digits.
+func (p PIV) RandomPINLength() int {
+	return min(max(6, p.PINPolicy.MinLength), 8)
+}
+
 // mgmtKeyAlgorithm maps the profile's names to PIV algorithm identifiers
 // (SP 800-78-4 Table 5; 08/0A/0C for AES) and key sizes.
 func mgmtKeyAlgorithm(name string) (id byte, keySize int, ok bool) {
@@ -251,10 +282,10 @@ func (p Profile) Validate() error {
 		bad("capacity and max_command must not be negative")
 	}
 	v := p.PIV
-	if n := v.PINField(); v.PIN == "" || len(v.PIN) > n {
+	if n := v.PINField(); !v.RandomPIN && (v.PIN == "" || len(v.PIN) > n) {
 		bad("piv.pin: want 1 to %d characters", n)
 	}
-	if v.PUK == "" || len(v.PUK) > 8 {
+	if !v.RandomPUK && (v.PUK == "" || len(v.PUK) > 8) {
 		bad("piv.puk: want 1 to 8 characters")
 	}
 	for name, n := range map[string]int{"piv.pin_retries": v.PINRetries, "piv.puk_retries": v.PUKRetries} {
@@ -268,6 +299,12 @@ func (p Profile) Validate() error {
 		bad("piv.mgmt_key_algorithm: %q, want 3des, aes128, aes192 or aes256", v.MgmtKeyAlgorithm)
 	case len(v.MgmtKey) != keySize:
 		bad("piv.mgmt_key: %d bytes, %s needs %d", len(v.MgmtKey), v.MgmtKeyAlgorithm, keySize)
+	}
+	if len(v.HolderID) > 64 {
+		bad("piv.holder_id: %d characters, want at most 64", len(v.HolderID))
+	}
+	if v.SignatureQuota < 0 {
+		bad("piv.signature_quota: %d, want 0 (none) or more", v.SignatureQuota)
 	}
 	pp := v.PINPolicy
 	if pp.MinLength < 0 || pp.MaxLength < pp.MinLength || pp.MaxLength > MaxPINField {
