@@ -206,6 +206,22 @@ func (r *Reader) powerOff() {
 	r.tracer.event(r.id, "power-off", "")
 }
 
+// answerable returns an error wrapping ErrRemoved when the card is not in
+// its reader, or ErrMute when it lost power during a write; nil when it can
+// take a command.
+func (r *Reader) answerable() error {
+	r.mu.Lock()
+	inserted, mute := r.inserted, r.mute
+	r.mu.Unlock()
+	switch {
+	case !inserted:
+		return fmt.Errorf("card %d: %w", r.id, ErrRemoved)
+	case mute:
+		return fmt.Errorf("card %d: %w", r.id, ErrMute)
+	}
+	return nil
+}
+
 // exchange passes one command to the card and returns its response, after
 // the latency the profile gives the instruction. With autoPower an unpowered
 // card is powered first (as pcscd does when a program connects); without it,
@@ -218,14 +234,8 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 		return nil, err
 	}
 	defer r.release()
-	r.mu.Lock()
-	inserted, mute := r.inserted, r.mute
-	r.mu.Unlock()
-	switch {
-	case !inserted:
-		return nil, fmt.Errorf("card %d: %w", r.id, ErrRemoved)
-	case mute:
-		return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	if err := r.answerable(); err != nil {
+		return nil, err
 	}
 	if !r.card.Powered() {
 		if !autoPower {

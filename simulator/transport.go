@@ -3,7 +3,6 @@ package simulator
 import (
 	"bytes"
 	"context"
-	"fmt"
 )
 
 // Transport reaches a simulated card in process, with no pcscd: the
@@ -34,14 +33,8 @@ func (t *Transport) Reset(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer r.release()
-	r.mu.Lock()
-	inserted, mute := r.inserted, r.mute
-	r.mu.Unlock()
-	switch {
-	case !inserted:
-		return nil, fmt.Errorf("card %d: %w", r.id, ErrRemoved)
-	case mute:
-		return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	if err := r.answerable(); err != nil {
+		return nil, err
 	}
 	r.tracer.event(r.id, "reset", "")
 	return r.powerOn()
