@@ -342,3 +342,26 @@ func (c *interopCard) readPublicKey(t *testing.T, name string) crypto.PublicKey 
 	}
 	return pub
 }
+
+// checkAttestation parses the attestation certificate and the F9
+// certificate a client wrote to files, and checks that the first is signed by
+// the second and certifies the public key in pubFile. It returns the
+// attestation certificate.
+func (c *interopCard) checkAttestation(t *testing.T, attFile, f9File, pubFile string) *x509.Certificate {
+	t.Helper()
+	att, err := x509.ParseCertificate(c.readPEM(t, attFile, "CERTIFICATE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f9, err := x509.ParseCertificate(c.readPEM(t, f9File, "CERTIFICATE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := att.CheckSignatureFrom(f9); err != nil {
+		t.Errorf("attestation does not verify against the F9 certificate: %v", err)
+	}
+	if !publicEqual(att.PublicKey, c.readPublicKey(t, pubFile)) {
+		t.Errorf("attested key differs from the generated key")
+	}
+	return att
+}
