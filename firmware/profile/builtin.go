@@ -71,7 +71,7 @@ func builtins() map[string]Profile {
 	cloud.Serial = 10000006
 	cloud.PIV.TOTP = true
 	cloud.PIV.SignatureQuota = 200
-	all := []Profile{def, yubikey, strict, transport, envelope, virtual, cloud}
+	all := []Profile{def, yubikey, strict, transport, envelope, virtual, cloud, isoToken(def)}
 	m := make(map[string]Profile, len(all))
 	for _, p := range all {
 		m[p.Name] = p

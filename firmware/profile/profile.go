@@ -30,7 +30,15 @@ type Profile struct {
 	// ExtendedLength accepts extended-length APDUs.
 	ExtendedLength bool `yaml:"extended_length,omitempty"`
 
+	// Applications are the on-card applications, in selection order:
+	// "piv" (the default when empty) and "iso", the ISO 7816 file-system
+	// application (README, "PKCS#11 token"). OpenSC binds a card that
+	// answers the PIV AID to its PIV driver, so "iso" goes on a card of its
+	// own.
+	Applications []string `yaml:"applications,omitempty"`
+
 	PIV    PIV    `yaml:"piv"`
+	ISO    ISO    `yaml:"iso,omitempty"`
 	Timing Timing `yaml:"timing,omitempty"`
 	// Quirks are deliberate misbehaviours for driver testing, by name.
 	Quirks []string `yaml:"quirks,omitempty"`
@@ -281,6 +289,7 @@ func (p Profile) Validate() error {
 	if p.Capacity < 0 || p.MaxCommand < 0 {
 		bad("capacity and max_command must not be negative")
 	}
+	errs = append(errs, p.validateApplications()...)
 	v := p.PIV
 	if n := v.PINField(); !v.RandomPIN && (v.PIN == "" || len(v.PIN) > n) {
 		bad("piv.pin: want 1 to %d characters", n)
