@@ -59,12 +59,20 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 	if err != nil {
 		return nil, err
 	}
+	// The result exists only in RAM until the quota is spent on record: a
+	// power cut or a failed write before then answers no result at all.
+	if err := a.spendQuota(ctx); err != nil {
+		return nil, err
+	}
 	return apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, out)), nil
 }
 
 // authorize enforces the key's PIN and touch policies. A PIN-always key
-// consumes the PIN verification it uses. While the PIN is a transport value
-// that must be changed first, no key may be used at all.
+// consumes the PIN verification it uses, and on a cloud-signature card the
+// operation consumes the TOTP code, whether or not it then succeeds. While
+// the PIN is a transport value that must be changed first, no key may be
+// used at all. The signature quota is checked here but spent only by a
+// successful operation (spendQuota).
 func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
 	st, err := pinStatus(ctx, keyPIN)
 	if err != nil {
@@ -90,7 +98,8 @@ func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
 	if err := a.touch(ctx, slot, k.touchPolicy); err != nil {
 		return err
 	}
-	return a.cloudSpend(ctx)
+	a.consumeTOTP(ctx)
+	return nil
 }
 
 // privateOp signs or decrypts: RSA is the raw private-key operation on a

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -84,6 +85,13 @@ func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 	t, rest, err := apdu.ParseTLV(cmd.Data)
 	if err != nil || t.Tag != 0x5C || len(rest) != 0 {
 		return nil, apdu.SWIncorrectData
+	}
+	if bytes.Equal(t.Value, []byte{objTokenState >> 16, objTokenState >> 8 & 0xFF, objTokenState & 0xFF}) && a.p.PIV.Persona() {
+		content, err := a.tokenState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return apdu.AppendTLV(nil, 0x53, content), nil
 	}
 	tag, err := objectTag(t.Value)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/firmware/profile"
 )
 
 // pivTearCase is one PIV command that writes persistent memory, with the
@@ -82,73 +83,132 @@ func pivRecords(s *nvm.Store) string {
 // card is powered on from what the medium holds, and no try may be gained,
 // every other change must be all-or-nothing, and the card must answer.
 func TestPIVTearEveryWrite(t *testing.T) {
+	p, _ := profile.Builtin("default")
 	points := 0
 	for _, tc := range pivTearCases {
-		t.Run(tc.name, func(t *testing.T) {
-			prepare := func() (*testCard, int, string) {
-				// Every run starts from the same card: Go's key generation
-				// draws from the process-wide source, reset here.
-				cryptotest.SetGlobalRandom(t, 1)
-				c := newTestCard(t, "default")
-				if tc.setup != nil {
-					tc.setup(c)
-				}
-				tries := 0
-				if tc.counter != "" {
-					st, err := pin.New(c.c.Store(), tc.counter).Status()
-					if err != nil {
-						t.Fatal(err)
-					}
-					tries = st.Tries
-				}
-				return c, tries, pivRecords(c.c.Store())
-			}
-			c, _, before := prepare()
-			saves := c.tm.Saves()
-			_, sw := c.send(tc.cmd)
-			if sw != apdu.SWSuccess && !sw.Is(apdu.SWVerificationFailed) && sw != apdu.SWAuthMethodBlocked {
-				t.Fatalf("%s answered %04X", tc.cmd, uint16(sw))
-			}
-			writes := c.tm.Saves() - saves
-			after := pivRecords(c.c.Store())
-			if writes == 0 {
-				t.Fatalf("%s made no persistent write", tc.cmd)
-			}
-			for cut := 0; cut <= writes; cut++ {
-				c, tries, _ := prepare()
-				c.tm.CutAfter(cut)
-				out := c.c.Process(h(tc.cmd))
-				if cut < writes && out != nil {
-					t.Fatalf("cut after %d of %d writes: card answered % X", cut, writes, out)
-				}
-				c.tm.Restore()
-				if _, err := c.c.PowerOn(); err != nil {
-					t.Fatalf("cut after %d: power on: %v", cut, err)
-				}
-				if tc.counter != "" && cut < writes {
-					st, err := pin.New(c.c.Store(), tc.counter).Status()
-					if err != nil {
-						t.Fatal(err)
-					}
-					switch {
-					case cut == 0 && st.Tries != tries:
-						t.Errorf("cut before any write: %d tries, want %d", st.Tries, tries)
-					case cut == 1 && st.Tries != tries-1:
-						t.Errorf("cut after the first write: %d tries, want the decrement to %d on record", st.Tries, tries-1)
-					case cut > 0 && !tc.right && st.Tries > tries-1:
-						t.Errorf("cut after %d of %d writes: %d tries, more than %d", cut, writes, st.Tries, tries-1)
-					}
-				}
-				if got := pivRecords(c.c.Store()); got != before && got != after {
-					t.Errorf("cut after %d of %d writes: records are neither the old nor the new state", cut, writes)
-				}
-				c.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
-				if _, sw := c.send("00 20 00 80"); sw != apdu.SWAuthMethodBlocked && !sw.Is(apdu.SWVerificationFailed) {
-					t.Errorf("cut after %d: PIN status answered %04X", cut, uint16(sw))
-				}
-				points++
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { points += tearEveryWrite(t, p, tc) })
 	}
 	fmt.Printf("tear test: piv: exercised %d tear points over %d commands\n", points, len(pivTearCases))
+}
+
+// tearEveryWrite runs tc on a card of profile p, then again with the power
+// cut after each of its writes in turn, and checks the card after each cut.
+// It returns the number of tear points exercised.
+func tearEveryWrite(t *testing.T, p profile.Profile, tc pivTearCase) (points int) {
+	prepare := func() (*testCard, int, string) {
+		// Every run starts from the same card: Go's key generation
+		// draws from the process-wide source, reset here.
+		cryptotest.SetGlobalRandom(t, 1)
+		c := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{})
+		if tc.setup != nil {
+			tc.setup(c)
+		}
+		tries := 0
+		if tc.counter != "" {
+			st, err := pin.New(c.c.Store(), tc.counter).Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tries = st.Tries
+		}
+		return c, tries, pivRecords(c.c.Store())
+	}
+	c, _, before := prepare()
+	saves := c.tm.Saves()
+	_, sw := c.send(tc.cmd)
+	if sw != apdu.SWSuccess && !sw.Is(apdu.SWVerificationFailed) && sw != apdu.SWAuthMethodBlocked {
+		t.Fatalf("%s answered %04X", tc.cmd, uint16(sw))
+	}
+	writes := c.tm.Saves() - saves
+	after := pivRecords(c.c.Store())
+	if writes == 0 {
+		t.Fatalf("%s made no persistent write", tc.cmd)
+	}
+	for cut := 0; cut <= writes; cut++ {
+		c, tries, _ := prepare()
+		c.tm.CutAfter(cut)
+		out := c.c.Process(h(tc.cmd))
+		if cut < writes && out != nil {
+			t.Fatalf("cut after %d of %d writes: card answered % X", cut, writes, out)
+		}
+		c.tm.Restore()
+		if _, err := c.c.PowerOn(); err != nil {
+			t.Fatalf("cut after %d: power on: %v", cut, err)
+		}
+		if tc.counter != "" && cut < writes {
+			st, err := pin.New(c.c.Store(), tc.counter).Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case cut == 0 && st.Tries != tries:
+				t.Errorf("cut before any write: %d tries, want %d", st.Tries, tries)
+			case cut == 1 && st.Tries != tries-1:
+				t.Errorf("cut after the first write: %d tries, want the decrement to %d on record", st.Tries, tries-1)
+			case cut > 0 && !tc.right && st.Tries > tries-1:
+				t.Errorf("cut after %d of %d writes: %d tries, more than %d", cut, writes, st.Tries, tries-1)
+			}
+		}
+		if got := pivRecords(c.c.Store()); got != before && got != after {
+			t.Errorf("cut after %d of %d writes: records are neither the old nor the new state", cut, writes)
+		}
+		c.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
+		if _, sw := c.send("00 20 00 80"); sw != apdu.SWAuthMethodBlocked && !sw.Is(apdu.SWVerificationFailed) {
+			t.Errorf("cut after %d: PIN status answered %04X", cut, uint16(sw))
+		}
+		points++
+	}
+	return points
+}
+
+// signDigest is GENERAL AUTHENTICATE of slot 9A (P-256) over a 32-byte
+// digest; badDigest's 33 bytes are longer than the curve and answer 6A80.
+const (
+	signDigest = "00 87 11 9A 26 7C 24 82 00 81 20 " + "1111111111111111111111111111111111111111111111111111111111111111"
+	badDigest  = "00 87 11 9A 27 7C 25 82 00 81 21 " + "111111111111111111111111111111111111111111111111111111111111111111"
+)
+
+// quotaProfile is the default profile with a signature quota of 2 (and no
+// TOTP, so that signing needs only the PIN).
+func quotaProfile() profile.Profile {
+	p, _ := profile.Builtin("default")
+	p.PIV.SignatureQuota = 2
+	return p
+}
+
+// TestPIVTearQuota: on a card with a signature quota, a signature is
+// answered only once the quota has been spent on record. Power is cut at
+// each write of a signature: the card then answers nothing and the quota
+// is the old one, or answers the signature and the quota is spent.
+func TestPIVTearQuota(t *testing.T) {
+	p := quotaProfile()
+	setup := func(tc *testCard) { withKey(tc); tc.verifyPIN("123456") }
+	points := tearEveryWrite(t, p, pivTearCase{name: "sign with a quota", setup: setup, cmd: signDigest, right: true})
+	quota := func(tc *testCard) int {
+		st, err := ReadCloudState(tc.c.Store())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Quota
+	}
+	for cut := 0; cut <= 1; cut++ {
+		cryptotest.SetGlobalRandom(t, 1)
+		tc := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{})
+		setup(tc)
+		tc.tm.CutAfter(cut)
+		out := tc.c.Process(h(signDigest))
+		tc.tm.Restore()
+		if _, err := tc.c.PowerOn(); err != nil {
+			t.Fatal(err)
+		}
+		switch got := quota(tc); {
+		case out != nil && got != 1:
+			t.Errorf("cut after %d writes: the card answered % X with %d signatures left on record, want the quota spent (1)", cut, out, got)
+		case out == nil && got != 2:
+			t.Errorf("cut after %d writes: no answer, yet %d signatures left on record, want 2", cut, got)
+		case cut == 1 && out == nil:
+			t.Errorf("cut after the quota write: no answer, want the signature")
+		}
+	}
+	fmt.Printf("tear test: piv quota: exercised %d tear points\n", points)
 }

@@ -203,19 +203,31 @@ func (a *Applet) cloudCheck(ctx *firmware.Context) error {
 	return nil
 }
 
-// cloudSpend consumes the verified TOTP code and one signature of the
-// quota, once every other check of the operation has passed.
-func (a *Applet) cloudSpend(ctx *firmware.Context) error {
-	v := a.p.PIV
-	if v.TOTP {
+// consumeTOTP consumes the verified TOTP code once every other check of a
+// private-key operation has passed: a code authorises one attempt.
+func (a *Applet) consumeTOTP(ctx *firmware.Context) {
+	if a.p.PIV.TOTP {
 		ctx.Security.Revoke(refTOTP)
 	}
-	if v.SignatureQuota > 0 {
-		st, err := ReadCloudState(ctx.Store)
-		if err != nil {
-			return err
-		}
-		return ctx.Store.Put(objPrefix+objectKey(objQuota), binary.BigEndian.AppendUint32(nil, uint32(max(st.Quota-1, 0))))
+}
+
+// spendQuota counts one signature off the quota of a card that has one,
+// after the private-key operation has produced its result and before the
+// card answers it. It is one atomic write: a power cut before it leaves
+// the quota as it was and the result unsent, after it the quota spent; a
+// failed write answers the error and no result. So a result never leaves
+// the card without its signature spent, and an operation that fails (bad
+// input) spends none.
+func (a *Applet) spendQuota(ctx *firmware.Context) error {
+	if a.p.PIV.SignatureQuota <= 0 {
+		return nil
 	}
-	return nil
+	st, err := ReadCloudState(ctx.Store)
+	if err != nil {
+		return err
+	}
+	if st.Quota == 0 {
+		return apdu.SWConditionsNotSatisfied
+	}
+	return ctx.Store.Put(objPrefix+objectKey(objQuota), binary.BigEndian.AppendUint32(nil, uint32(st.Quota-1)))
 }

@@ -202,6 +202,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes a Go duration string.
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
+// Persona reports whether the profile is a field-token persona: a card
+// delivered with a transport or issued PIN, without a user PUK, with a
+// holder identity, a TOTP authorisation or a signature quota. A persona
+// card has the token state object (vendor data object 5FFF20, see package
+// piv), which tells a host its PIN policy and delivery state.
+func (p PIV) Persona() bool {
+	return p.TransportPIN || p.RandomPIN || p.RandomPUK || p.AdminReset || p.TOTP || p.SignatureQuota > 0 || p.HolderID != ""
+}
+
 // MaxPINField is the widest PIN field a profile may ask for: a password
 // policy's longest PIN.
 const MaxPINField = 16
