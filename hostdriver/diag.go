@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -73,6 +72,16 @@ type PIVReport struct {
 	// object 5FFF11); absent on other cards.
 	TOTP           *TOTPReport `json:"totp,omitempty"`
 	SignaturesLeft *int        `json:"signatures_left,omitempty"`
+	// PINState and PUKState say whether the PIN and PUK are still those
+	// the card was delivered with: CredentialPersonal, CredentialFactory,
+	// CredentialIssued (an envelope value not yet changed),
+	// CredentialTransport (a transport PIN: every key locked until it is
+	// changed) or, for the PUK, CredentialAdminOnly. PINPolicy is the PIN
+	// policy the card enforces. All three come from the token state object
+	// (5FFF20) of a field token; absent on other cards.
+	PINState  string     `json:"pin_state,omitempty"`
+	PUKState  string     `json:"puk_state,omitempty"`
+	PINPolicy *PINPolicy `json:"pin_policy,omitempty"`
 }
 
 // TOTPReport is a cloud-signature card's TOTP authorisation.
@@ -80,6 +89,7 @@ type TOTPReport struct {
 	Enrolled bool `json:"enrolled"`
 	Tries    int  `json:"tries_left"`
 	Blocked  bool `json:"blocked"`
+	Limit    int  `json:"limit,omitempty"`
 }
 
 // Counter is a PIN or PUK retry counter.
@@ -268,29 +278,12 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 	if v, err := getObject(ctx, c, []byte{0x5F, 0xFF, 0x10}); err == nil && len(v) > 0 {
 		p.HolderID = string(v)
 	}
-	if v, err := getObject(ctx, c, []byte{0x5F, 0xFF, 0x11}); err == nil && len(v) == 4 {
-		left := int(binary.BigEndian.Uint32(v))
-		p.SignaturesLeft = &left
-		if left == 0 {
-			*warn = append(*warn, "signature quota spent")
-		}
-		// The TOTP authorisation: VERIFY without data spends no try.
-		resp, err := c.Transmit(ctx, apdu.Command{INS: 0x20, P2: 0x90})
+	if v, err := getObject(ctx, c, TokenStateObject()); err == nil {
+		st, err := ParseTokenState(v)
 		if err != nil {
-			return nil, err
-		}
-		n, wrong := resp.SW.Retries()
-		switch {
-		case resp.SW == apdu.SWSuccess:
-			p.TOTP = &TOTPReport{Enrolled: true, Tries: 5}
-		case resp.SW == apdu.SWAuthMethodBlocked:
-			p.TOTP = &TOTPReport{Enrolled: true, Blocked: true}
-			*warn = append(*warn, "TOTP authorisation blocked: re-enrol the card")
-		case wrong:
-			p.TOTP = &TOTPReport{Enrolled: true, Tries: n, Blocked: n == 0}
-		case resp.SW == apdu.SWReferenceDataUnusable:
-			p.TOTP = &TOTPReport{}
-			*warn = append(*warn, "TOTP not enrolled: no signature possible")
+			*warn = append(*warn, fmt.Sprintf("token state object %X unreadable: %v", TokenStateObject(), err))
+		} else {
+			p.tokenState(st, warn)
 		}
 	}
 	// Warnings, from what was read: nothing here ever tries a value.
@@ -301,8 +294,12 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 		if cnt.Blocked {
 			*warn = append(*warn, name+" is blocked")
 		}
-		if cnt.Default != nil && *cnt.Default {
-			*warn = append(*warn, name+" is still the factory default")
+		state := map[string]string{"PIN": p.PINState, "PUK": p.PUKState}[name]
+		if state == "" && cnt.Default != nil && *cnt.Default {
+			state = CredentialFactory // no token state object: GET METADATA's default flag
+		}
+		if w := deliveryWarning(name, state); w != "" {
+			*warn = append(*warn, w)
 		}
 	}
 	if p.MgmtDefault != nil && *p.MgmtDefault {
@@ -320,6 +317,45 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 	}
 	slices.Sort(*warn)
 	return p, nil
+}
+
+// tokenState fills in what a field token's token state object says, and
+// warns of a TOTP authorisation not enrolled or blocked and of a spent
+// quota.
+func (p *PIVReport) tokenState(st TokenState, warn *[]string) {
+	p.PINState, p.PUKState = st.PIN, st.PUK
+	pol := st.Policy
+	p.PINPolicy = &pol
+	if t := st.TOTP; t != nil {
+		p.TOTP = &TOTPReport{Enrolled: t.Enrolled, Tries: t.Tries, Blocked: t.Blocked, Limit: t.Limit}
+		switch {
+		case !t.Enrolled:
+			*warn = append(*warn, "TOTP not enrolled: no signature possible")
+		case t.Blocked:
+			*warn = append(*warn, "TOTP authorisation blocked: re-enrol the card")
+		}
+	}
+	if n := st.SignaturesLeft; n != nil {
+		left := *n
+		p.SignaturesLeft = &left
+		if left == 0 {
+			*warn = append(*warn, "signature quota spent")
+		}
+	}
+}
+
+// deliveryWarning is the warning for a PIN or PUK still in a delivery
+// state, or "" for a value the holder set.
+func deliveryWarning(name, state string) string {
+	switch state {
+	case CredentialFactory:
+		return name + " is still the factory default"
+	case CredentialIssued:
+		return name + " is still the issued envelope value: the holder has not changed it yet"
+	case CredentialTransport:
+		return name + " is still the transport " + name + ": no key can be used until it is changed"
+	}
+	return ""
 }
 
 // metadata runs GET METADATA for ref and returns its TLVs by tag.

@@ -3,12 +3,17 @@ package hostdriver_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
@@ -86,13 +91,125 @@ func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	}
 }
 
-// TestDiagnosePersonaIssuedPIN: on the personas whose card is issued with a
-// random PIN (transport-pin-token, pin-puk-envelope), diag warns while the
-// issued PIN has not been changed, and stops once the holder has changed it.
-func TestDiagnosePersonaIssuedPIN(t *testing.T) {
-	for _, name := range []string{"transport-pin-token", "pin-puk-envelope"} {
-		p, _ := profile.Builtin(name)
-		card, err := simulator.NewCard(p, &nvm.Memory{}, simulator.CardOptions{})
+// diagnoseReadOnly runs Diagnose on card and checks that it sent only
+// read instructions (VERIFY only without data) and left the card's
+// persistent memory as it was.
+func diagnoseReadOnly(t *testing.T, card *firmware.Card, mem *nvm.Memory, atr []byte) *hostdriver.Report {
+	t.Helper()
+	before, _ := mem.Load()
+	var sent [][]byte
+	c := &hostdriver.Conn{T: cardTransport{card}, Trace: func(cmd, _ []byte) { sent = append(sent, cmd) }}
+	r, err := hostdriver.Diagnose(context.Background(), c, atr, hostdriver.DiagOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := mem.Load(); !bytes.Equal(before, after) {
+		t.Errorf("Diagnose changed the card's persistent memory")
+	}
+	for _, cmd := range sent {
+		if !slices.Contains(hostdriver.ReadOnlyINS(), cmd[1]) || cmd[1] == 0x20 && len(cmd) > 5 {
+			t.Errorf("Diagnose sent % X, which is not a read", cmd)
+		}
+	}
+	return r
+}
+
+// personaReport is the persona part of a diag report, as JSON.
+func personaReport(r *hostdriver.Report) map[string]any {
+	raw, _ := json.Marshal(r.PIV)
+	var p map[string]any
+	json.Unmarshal(raw, &p)
+	out := map[string]any{}
+	for _, k := range []string{"pin_state", "puk_state", "pin_policy", "totp", "signatures_left", "holder_id"} {
+		if v, ok := p[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// field pads a PIN to a PIN field of n bytes.
+func field(v string, n int) []byte { return append([]byte(v), bytes.Repeat([]byte{0xFF}, n-len(v))...) }
+
+// changeIssuedPIN is a holder's first use of a card issued with a random
+// PIN: the PIN revealed, then changed to 24681357.
+func changeIssuedPIN(t *testing.T, card *firmware.Card, c *hostdriver.Conn) {
+	t.Helper()
+	in, err := piv.RevealIssued(card.Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(context.Background(), apdu.Command{INS: 0x24, P2: 0x80, Data: append(field(in.PIN, 8), field("24681357", 8)...)}); err != nil {
+		t.Fatalf("changing the issued PIN: %v", err)
+	}
+}
+
+// TestDiagnosePersonas: for each persona, diag shows (text names and JSON
+// fields) the PIN policy, whether the PIN and PUK are still as delivered
+// (factory default, an issued envelope value, a transport PIN), the TOTP
+// authorisation and the quota, read from the token state object without
+// the PIN and without changing anything; it warns while the delivered PIN
+// is still set, and no longer once the holder has changed it.
+func TestDiagnosePersonas(t *testing.T) {
+	digits := map[string]any{"min_length": 6.0, "max_length": 8.0, "charset": "any", "require_upper": false, "require_lower": false, "require_digit": false, "field_length": 8.0}
+	password := map[string]any{"min_length": 8.0, "max_length": 12.0, "charset": "alphanumeric", "require_upper": true, "require_lower": true, "require_digit": true, "field_length": 12.0}
+	tests := []struct {
+		profile    string
+		delivered  map[string]any
+		warnings   []string // about the persona, on the delivered card
+		firstUse   func(t *testing.T, card *firmware.Card, c *hostdriver.Conn)
+		inUse      map[string]any
+		inUseWarns []string
+	}{
+		{
+			profile:    "transport-pin-token",
+			delivered:  map[string]any{"pin_state": "transport", "puk_state": "factory-default", "pin_policy": digits},
+			warnings:   []string{"PIN is still the transport PIN: no key can be used until it is changed", "PUK is still the factory default"},
+			firstUse:   changeIssuedPIN,
+			inUse:      map[string]any{"pin_state": "personal", "puk_state": "factory-default", "pin_policy": digits},
+			inUseWarns: []string{"PUK is still the factory default"},
+		},
+		{
+			profile:    "pin-puk-envelope",
+			delivered:  map[string]any{"pin_state": "issued", "puk_state": "issued", "pin_policy": digits},
+			warnings:   []string{"PIN is still the issued envelope value: the holder has not changed it yet", "PUK is still the issued envelope value: the holder has not changed it yet"},
+			firstUse:   changeIssuedPIN,
+			inUse:      map[string]any{"pin_state": "personal", "puk_state": "issued", "pin_policy": digits},
+			inUseWarns: []string{"PUK is still the issued envelope value: the holder has not changed it yet"},
+		},
+		{
+			profile:   "virtual-token",
+			delivered: map[string]any{"pin_state": "factory-default", "puk_state": "administrator-reset-only", "pin_policy": password, "holder_id": "8001015009087"},
+			warnings:  []string{"PIN is still the factory default"},
+			firstUse: func(t *testing.T, _ *firmware.Card, c *hostdriver.Conn) {
+				if _, err := c.Do(context.Background(), apdu.Command{INS: 0x24, P2: 0x80, Data: append(field("Initial1", 12), field("Other2468", 12)...)}); err != nil {
+					t.Fatalf("changing the password: %v", err)
+				}
+			},
+			inUse: map[string]any{"pin_state": "personal", "puk_state": "administrator-reset-only", "pin_policy": password, "holder_id": "8001015009087"},
+		},
+		{
+			profile: "cloud-signature",
+			delivered: map[string]any{"pin_state": "factory-default", "puk_state": "factory-default", "pin_policy": digits, "signatures_left": 200.0,
+				"totp": map[string]any{"enrolled": false, "tries_left": 0.0, "blocked": false, "limit": 5.0}},
+			warnings: []string{"PIN is still the factory default", "PUK is still the factory default", "TOTP not enrolled: no signature possible"},
+			firstUse: func(t *testing.T, card *firmware.Card, _ *hostdriver.Conn) {
+				if _, err := piv.EnrolTOTP(card.Store(), bytes.NewReader(make([]byte, 20)), "1"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			inUse: map[string]any{"pin_state": "factory-default", "puk_state": "factory-default", "pin_policy": digits, "signatures_left": 200.0,
+				"totp": map[string]any{"enrolled": true, "tries_left": 5.0, "blocked": false, "limit": 5.0}},
+			inUseWarns: []string{"PIN is still the factory default", "PUK is still the factory default"},
+		},
+	}
+	persona := func(ws []string) []string {
+		return slices.DeleteFunc(slices.Clone(ws), func(w string) bool { return w == "management key is still the factory default" })
+	}
+	for _, tt := range tests {
+		p, _ := profile.Builtin(tt.profile)
+		mem := &nvm.Memory{}
+		card, err := simulator.NewCard(p, mem, simulator.CardOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,71 +217,70 @@ func TestDiagnosePersonaIssuedPIN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &hostdriver.Conn{T: cardTransport{card}}
-		const warning = "PIN is still the factory default"
-		r, err := hostdriver.Diagnose(context.Background(), c, atr, hostdriver.DiagOptions{Now: now})
-		if err != nil {
-			t.Fatal(err)
+		r := diagnoseReadOnly(t, card, mem, atr)
+		if got := personaReport(r); !reflect.DeepEqual(got, tt.delivered) {
+			t.Errorf("%s: delivered: persona fields %v, want %v", tt.profile, got, tt.delivered)
 		}
-		if !slices.Contains(r.Warnings, warning) {
-			t.Errorf("%s: fresh card: warnings %q, want %q", name, r.Warnings, warning)
+		if got := persona(r.Warnings); !slices.Equal(got, tt.warnings) {
+			t.Errorf("%s: delivered: warnings %q, want %q", tt.profile, got, tt.warnings)
 		}
-		in, err := piv.RevealIssued(card.Store())
-		if err != nil || in.PIN == "" {
-			t.Fatalf("%s: RevealIssued() = %+v, %v", name, in, err)
+		tt.firstUse(t, card, &hostdriver.Conn{T: cardTransport{card}})
+		r = diagnoseReadOnly(t, card, mem, atr)
+		if got := personaReport(r); !reflect.DeepEqual(got, tt.inUse) {
+			t.Errorf("%s: in use: persona fields %v, want %v", tt.profile, got, tt.inUse)
 		}
-		field := func(v string) []byte { return append([]byte(v), bytes.Repeat([]byte{0xFF}, 8-len(v))...) }
-		change := apdu.Command{INS: 0x24, P2: 0x80, Data: append(field(in.PIN), field("24681357")...)}
-		if _, err := c.Do(context.Background(), change); err != nil {
-			t.Fatalf("%s: CHANGE REFERENCE DATA: %v", name, err)
-		}
-		r, err = hostdriver.Diagnose(context.Background(), c, atr, hostdriver.DiagOptions{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.Contains(r.Warnings, warning) {
-			t.Errorf("%s: PIN changed: warnings %q, want none about the PIN", name, r.Warnings)
+		if got := persona(r.Warnings); !slices.Equal(got, tt.inUseWarns) {
+			t.Errorf("%s: in use: warnings %q, want %q", tt.profile, got, tt.inUseWarns)
 		}
 	}
 }
 
-// TestDiagnosePersonaState: diag shows the virtual token's holder identity
-// number and the cloud-signature card's TOTP state and quota.
-func TestDiagnosePersonaState(t *testing.T) {
-	for _, tt := range []struct {
-		name                 string
-		holder               string
-		quota                int // -1: none
-		totpEnrolled, totpOK bool
-		warning              string
+// TestParseTokenState: the token state object's fields, and malformed
+// objects refused with ErrTokenState.
+func TestParseTokenState(t *testing.T) {
+	five := 5
+	good := []struct {
+		hex  string
+		want hostdriver.TokenState
 	}{
-		{"virtual-token", "8001015009087", -1, false, false, ""},
-		{"cloud-signature", "", 200, false, true, "TOTP not enrolled: no signature possible"},
-	} {
-		p, _ := profile.Builtin(tt.name)
-		card, err := simulator.NewCard(p, &nvm.Memory{}, simulator.CardOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		atr, err := card.PowerOn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := hostdriver.Diagnose(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, atr, hostdriver.DiagOptions{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.PIV.HolderID != tt.holder {
-			t.Errorf("%s: HolderID = %q, want %q", tt.name, r.PIV.HolderID, tt.holder)
-		}
-		if got := r.PIV.SignaturesLeft; tt.quota < 0 && got != nil || tt.quota >= 0 && (got == nil || *got != tt.quota) {
-			t.Errorf("%s: SignaturesLeft = %v, want %d", tt.name, got, tt.quota)
-		}
-		if (r.PIV.TOTP != nil) != tt.totpOK {
-			t.Errorf("%s: TOTP = %+v, want present %v", tt.name, r.PIV.TOTP, tt.totpOK)
-		}
-		if tt.warning != "" && !slices.Contains(r.Warnings, tt.warning) {
-			t.Errorf("%s: warnings %q, want %q", tt.name, r.Warnings, tt.warning)
+		{"800103 810101 820506080000 08", hostdriver.TokenState{PIN: "transport", PUK: "factory-default", Policy: hostdriver.PINPolicy{MinLength: 6, MaxLength: 8, Charset: "any", FieldLength: 8}}},
+		{"800100 810104 8205080C020708 9901FF", hostdriver.TokenState{PIN: "personal", PUK: "administrator-reset-only", Policy: hostdriver.PINPolicy{MinLength: 8, MaxLength: 12, Charset: "alphanumeric", RequireUpper: true, RequireLower: true, RequireDigit: true, FieldLength: 8}}},
+		{"800102 810102 820506080100 08 830302 0005 840400000005", hostdriver.TokenState{PIN: "issued", PUK: "issued", Policy: hostdriver.PINPolicy{MinLength: 6, MaxLength: 8, Charset: "digits", FieldLength: 8}, TOTP: &hostdriver.TOTPState{Enrolled: true, Blocked: true, Limit: 5}, SignaturesLeft: &five}},
+	}
+	for _, tt := range good {
+		b, _ := hex.DecodeString(strings.ReplaceAll(tt.hex, " ", ""))
+		got, err := hostdriver.ParseTokenState(b)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseTokenState(%s) = %+v, %v; want %+v", tt.hex, got, err, tt.want)
 		}
 	}
+	for _, bad := range []string{
+		"", "800100 810101", "800105 810101 820506080000 08", "800100 800100 810101 820506080000 08",
+		"800100 810101 820406080000", "800100 810101 820506080300 08", "800100 810101 820506080008 08",
+		"800100 810101 820506080000 08 830301 0605", "800100 810101 820506080000 08 8403000001", "800100 8101",
+	} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(bad, " ", ""))
+		if _, err := hostdriver.ParseTokenState(b); !errors.Is(err, hostdriver.ErrTokenState) {
+			t.Errorf("ParseTokenState(%s) error %v, want ErrTokenState", bad, err)
+		}
+	}
+}
+
+// FuzzParseTokenState: ParseTokenState never panics, and what it accepts
+// survives Marshal and a second parse unchanged.
+func FuzzParseTokenState(f *testing.F) {
+	for _, seed := range []string{"800103810101820506080000 08", "800101810101820506080000088303000005840400 0000C8", "800100810104 8205080C02070C"} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(seed, " ", ""))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := hostdriver.ParseTokenState(b)
+		if err != nil {
+			return
+		}
+		again, err := hostdriver.ParseTokenState(st.Marshal())
+		if err != nil || !reflect.DeepEqual(again, st) {
+			t.Fatalf("ParseTokenState(Marshal(%+v)) = %+v, %v", st, again, err)
+		}
+	})
 }

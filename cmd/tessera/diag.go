@@ -31,6 +31,12 @@ diag never sends a command that changes a card's state and never spends a try:
 it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA
 and VERIFY without data.
 
+On a field token (a Tessera persona) it also reads the token state object
+(GET DATA 5FFF20, no PIN needed): the PIN policy; whether the PIN is still
+the factory default, an issued envelope PIN not changed yet, or a transport
+PIN that locks every key until changed; the TOTP authorisation (enrolled,
+wrong codes left, blocked) and the signatures left.
+
 The --json output is an array with one object per reader; its fields are only
 ever added to (see hostdriver.Report).`,
 		Args: cobra.NoArgs,
@@ -145,6 +151,15 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 		}
 		fmt.Fprintf(tw, "  PIN\t%s\n", counter(p.PIN, p.Verified))
 		fmt.Fprintf(tw, "  PUK\t%s\n", counter(p.PUK, false))
+		if p.PINState != "" {
+			fmt.Fprintf(tw, "  PIN state\t%s\n", deliveryState("PIN", p.PINState))
+		}
+		if p.PUKState != "" {
+			fmt.Fprintf(tw, "  PUK state\t%s\n", deliveryState("PUK", p.PUKState))
+		}
+		if p.PINPolicy != nil {
+			fmt.Fprintf(tw, "  PIN policy\t%s\n", p.PINPolicy)
+		}
 		mk := orDash(p.MgmtAlgorithm)
 		if p.MgmtDefault != nil && *p.MgmtDefault {
 			mk += " (factory default)"
@@ -155,6 +170,9 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 		}
 		if t := p.TOTP; t != nil {
 			state := fmt.Sprintf("enrolled, %d wrong codes left", t.Tries)
+			if t.Limit > 0 {
+				state = fmt.Sprintf("enrolled, %d of %d wrong codes left", t.Tries, t.Limit)
+			}
 			switch {
 			case !t.Enrolled:
 				state = "not enrolled"
@@ -208,6 +226,24 @@ func counter(c *hostdriver.Counter, verified bool) string {
 		s += " (factory default)"
 	}
 	return s
+}
+
+// deliveryState describes a PIN's or PUK's delivery state (a token state
+// object's, hostdriver.PIVReport.PINState).
+func deliveryState(name, state string) string {
+	switch state {
+	case hostdriver.CredentialPersonal:
+		return "set by the holder"
+	case hostdriver.CredentialFactory:
+		return "factory default " + name + " still set"
+	case hostdriver.CredentialIssued:
+		return "issued envelope " + name + " not changed yet"
+	case hostdriver.CredentialTransport:
+		return "transport " + name + " still set: every key locked until it is changed"
+	case hostdriver.CredentialAdminOnly:
+		return "none for the holder: an administrator resets the PIN"
+	}
+	return state
 }
 
 func orDash(s string) string {
