@@ -33,6 +33,13 @@ type Applet interface {
 	Process(ctx *Context, cmd apdu.Command) ([]byte, error)
 }
 
+// Chainer is implemented by an applet that accepts command chaining for
+// some instructions only; the card OS answers 6884 to a chained command of
+// any other. An applet without it accepts chaining for every instruction.
+type Chainer interface {
+	Chainable(ins byte) bool
+}
+
 // Context is what the card OS hands an applet with each call.
 type Context struct {
 	Store    *nvm.Store

@@ -230,6 +230,10 @@ func (c *Card) reassemble(cmd apdu.Command) (full apdu.Command, sw apdu.StatusWo
 		c.chain = chainState{} // interrupted by another command: discarded
 	}
 	if cmd.IsChained() {
+		if !c.chainable(cmd.INS) {
+			c.chain = chainState{}
+			return cmd, apdu.SWChainingNotSupported, true
+		}
 		if !c.chain.active {
 			c.chain = chainState{active: true, head: head}
 		}
@@ -251,6 +255,16 @@ func (c *Card) reassemble(cmd apdu.Command) (full apdu.Command, sw apdu.StatusWo
 		return cmd, apdu.SWWrongLength, true
 	}
 	return cmd, 0, false
+}
+
+// chainable reports whether the selected applet accepts a chained command
+// with instruction ins (see Chainer).
+func (c *Card) chainable(ins byte) bool {
+	if c.selected < 0 {
+		return true
+	}
+	ch, ok := c.cfg.Applets[c.selected].(Chainer)
+	return !ok || ch.Chainable(ins)
 }
 
 // dispatch handles SELECT by AID itself and passes everything else to the

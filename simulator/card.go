@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/iso"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
@@ -41,7 +42,21 @@ func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card,
 		Capacity:       p.Capacity,
 		MaxCommand:     p.MaxCommand,
 		ExtendedLength: p.ExtendedLength,
-		Applets:        []firmware.Applet{piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch})},
+		Applets:        applets(p, opts),
 		Quirks:         firmware.Quirks{StatusSurvivesReset: p.HasQuirk(profile.QuirkStatusSurvivesReset)},
 	})
+}
+
+// applets are the profile's on-card applications, in its order.
+func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
+	var out []firmware.Applet
+	for _, name := range p.Apps() {
+		switch name {
+		case profile.AppPIV:
+			out = append(out, piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch}))
+		case profile.AppISO:
+			out = append(out, iso.New(p.ISO))
+		}
+	}
+	return out
 }

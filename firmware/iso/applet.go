@@ -1,0 +1,146 @@
+package iso
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/profile"
+)
+
+// AID is the application identifier of IsoApplet.
+var AID = []byte{0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0x9D, 0x34, 0xF3, 0x10, 0x01}
+
+// The SELECT answer: API version 00.06 and the features offered.
+const (
+	apiMajor = 0x00
+	apiMinor = 0x06
+	// featureSecureRandom (GET CHALLENGE) and featureECC; extended APDUs
+	// (01) are not offered.
+	featureSecureRandom = 0x02
+	featureECC          = 0x04
+)
+
+// Life cycle states, stored under keyLifeCycle.
+const (
+	stateCreation       = 0x00 // nothing set: file operations unrestricted
+	stateInitialisation = 0x01 // PUK set
+	stateOperational    = 0x05 // PIN set: access rules apply
+)
+
+// Store keys.
+const (
+	keyLifeCycle = "iso/lc"
+	keyPIN       = "iso/pin"
+	keyPUK       = "iso/puk"
+)
+
+// pinRef and pukRef are the key references of VERIFY, CHANGE REFERENCE DATA
+// and RESET RETRY COUNTER; pinRef is also the security status bit granted by
+// a successful VERIFY.
+const (
+	pinRef = 0x01
+	pukRef = 0x02
+)
+
+// swNotAllowed is 6900, "command not allowed": PUT DATA when key import is
+// off, as the stock applet answers.
+const swNotAllowed apdu.StatusWord = 0x6900
+
+// Applet is the ISO 7816 file-system application. Its RAM state is the
+// current file and the security environment.
+type Applet struct {
+	opt profile.ISO
+	cur uint16 // the current file; mfFID when none else
+	se  securityEnv
+}
+
+// New returns the application with the profile's settings.
+func New(opt profile.ISO) *Applet {
+	return &Applet{opt: opt, cur: mfFID}
+}
+
+// AID returns the application identifier.
+func (a *Applet) AID() []byte { return bytes.Clone(AID) }
+
+// Boot clears RAM state. The factory state is an empty store: life cycle
+// creation, no PIN, no PUK, the MF alone.
+func (a *Applet) Boot(ctx *firmware.Context) error {
+	a.clearRAM()
+	return nil
+}
+
+// Select answers the API version and features, and clears the PIN state,
+// the security environment and the current file.
+func (a *Applet) Select(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	a.clearRAM()
+	ctx.Security.Clear()
+	return []byte{apiMajor, apiMinor, featureSecureRandom | featureECC}, nil
+}
+
+// Deselect forgets RAM state.
+func (a *Applet) Deselect(ctx *firmware.Context) {
+	a.clearRAM()
+	ctx.Security.Clear()
+}
+
+func (a *Applet) clearRAM() {
+	a.cur = mfFID
+	a.se = securityEnv{}
+}
+
+// Chainable reports which instructions accept command chaining: PERFORM
+// SECURITY OPERATION, GENERATE ASYMMETRIC KEY PAIR and PUT DATA.
+func (a *Applet) Chainable(ins byte) bool {
+	return ins == 0x2A || ins == 0x46 || ins == 0xDB
+}
+
+// Process handles a command while the application is selected.
+func (a *Applet) Process(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	if cmd.CLA != 0x00 {
+		return nil, apdu.SWCLANotSupported
+	}
+	switch cmd.INS {
+	case 0xA4:
+		return a.selectFile(ctx, cmd)
+	case 0xE0:
+		return nil, a.createFile(ctx, cmd)
+	case 0xE4:
+		return nil, a.deleteFile(ctx, cmd)
+	case 0xB0:
+		return a.readBinary(ctx, cmd)
+	case 0xD6:
+		return nil, a.updateBinary(ctx, cmd)
+	case 0x20:
+		return nil, a.verify(ctx, cmd)
+	case 0x24:
+		return nil, a.changeReferenceData(ctx, cmd)
+	case 0x2C:
+		return nil, a.resetRetryCounter(ctx, cmd)
+	case 0x22:
+		return nil, a.manageSecurityEnvironment(ctx, cmd)
+	case 0x46:
+		return a.generateKeyPair(ctx, cmd)
+	case 0x2A:
+		return a.performSecurityOperation(ctx, cmd)
+	case 0xDB:
+		return nil, a.putData(ctx, cmd)
+	case 0x84:
+		return a.getChallenge(ctx, cmd)
+	}
+	return nil, apdu.SWINSNotSupported
+}
+
+// lifeCycle returns the stored life cycle state.
+func lifeCycle(s *nvm.Store) (byte, error) {
+	v, ok := s.Get(keyLifeCycle)
+	if !ok {
+		return stateCreation, nil
+	}
+	if len(v) != 1 || (v[0] != stateInitialisation && v[0] != stateOperational) {
+		return 0, errors.Join(nvm.ErrCorrupt, errors.New("iso: life cycle record is malformed"))
+	}
+	return v[0], nil
+}

@@ -1,0 +1,181 @@
+package iso
+
+import (
+	"errors"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/pin"
+)
+
+// PIN and PUK formats: the PIN is 4–16 bytes and kept zero-padded to 16,
+// the PUK exactly 16 bytes.
+const (
+	refLen    = 16
+	minPINLen = 4
+)
+
+func (a *Applet) pinObject(ctx *firmware.Context) *pin.Object { return pin.New(ctx.Store, keyPIN) }
+func (a *Applet) pukObject(ctx *firmware.Context) *pin.Object { return pin.New(ctx.Store, keyPUK) }
+
+// padded returns v zero-padded to 16 bytes.
+func padded(v []byte) []byte {
+	out := make([]byte, refLen)
+	copy(out, v)
+	return out
+}
+
+// authError maps package pin's errors to status words: 63Cx for a wrong
+// value, 6983 once blocked (IsoApplet answers 63C0 there, which PKCS#11
+// cannot tell from a wrong PIN).
+func authError(err error) error {
+	var we *pin.WrongError
+	switch {
+	case errors.As(err, &we):
+		return &apdu.AuthError{Retries: we.Retries, SW: apdu.RetriesSW(we.Retries)}
+	case errors.Is(err, pin.ErrBlocked):
+		return &apdu.AuthError{Blocked: true, SW: apdu.SWAuthMethodBlocked}
+	case errors.Is(err, pin.ErrNotSet):
+		return apdu.SWReferenceDataUnusable
+	}
+	return err
+}
+
+// verify is VERIFY of the PIN (P2 01). Without data it reports the tries
+// left (63Cx), or 9000 while no PIN is set.
+func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
+	if cmd.P1 != 0x00 {
+		return apdu.SWIncorrectP1P2
+	}
+	if cmd.P2 != pinRef {
+		return apdu.SWReferenceNotFound
+	}
+	if len(cmd.Data) > refLen {
+		return apdu.SWWrongLength
+	}
+	p := a.pinObject(ctx)
+	if !p.Exists() {
+		if len(cmd.Data) == 0 {
+			return nil
+		}
+		return apdu.SWReferenceDataUnusable
+	}
+	if len(cmd.Data) == 0 {
+		st, err := p.Status()
+		if err != nil {
+			return err
+		}
+		if st.Blocked() {
+			return authError(pin.ErrBlocked)
+		}
+		return apdu.RetriesSW(st.Tries)
+	}
+	if err := p.Verify(padded(cmd.Data)); err != nil {
+		ctx.Security.Revoke(pinRef)
+		return authError(err)
+	}
+	ctx.Security.Grant(pinRef)
+	return nil
+}
+
+// changeReferenceData sets the PUK (P1 01 P2 02, in the creation state),
+// then the PIN (P1 01 P2 01, once the PUK is set), or changes the PIN (P1
+// 00 P2 01: old and new, 16 bytes each).
+func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) error {
+	lc, err := lifeCycle(ctx.Store)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cmd.P1 == 0x01 && cmd.P2 == pukRef:
+		if lc != stateCreation {
+			return apdu.SWConditionsNotSatisfied
+		}
+		if len(cmd.Data) != refLen {
+			return apdu.SWWrongLength
+		}
+		return a.initReference(ctx, a.pukObject(ctx), cmd.Data, a.opt.PUKRetries, stateInitialisation)
+	case cmd.P1 == 0x01 && cmd.P2 == pinRef:
+		if lc != stateInitialisation {
+			return apdu.SWConditionsNotSatisfied
+		}
+		if len(cmd.Data) < minPINLen || len(cmd.Data) > refLen {
+			return apdu.SWWrongLength
+		}
+		return a.initReference(ctx, a.pinObject(ctx), padded(cmd.Data), a.opt.PINRetries, stateOperational)
+	case cmd.P1 == 0x00 && cmd.P2 == pinRef:
+		if lc != stateOperational {
+			return apdu.SWConditionsNotSatisfied
+		}
+		if len(cmd.Data) != 2*refLen {
+			return apdu.SWWrongLength
+		}
+		newPIN := cmd.Data[refLen:]
+		if pinLen(newPIN) < minPINLen {
+			return apdu.SWIncorrectData
+		}
+		err := a.pinObject(ctx).Change(cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
+		if err != nil {
+			ctx.Security.Revoke(pinRef)
+			return authError(err)
+		}
+		return nil
+	case cmd.P1 > 0x01:
+		return apdu.SWIncorrectP1P2
+	}
+	return apdu.SWReferenceNotFound
+}
+
+// initReference writes a first PUK or PIN and the next life cycle state in
+// one transaction.
+func (a *Applet) initReference(ctx *firmware.Context, o *pin.Object, value []byte, limit int, next byte) error {
+	tx, err := ctx.Store.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	if err := o.Init(tx, value, limit, false, false, ctx.Rand); err != nil {
+		return err
+	}
+	if err := tx.Put(keyLifeCycle, []byte{next}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// pinLen is the length of a zero-padded PIN without its padding.
+func pinLen(v []byte) int {
+	n := len(v)
+	for n > 0 && v[n-1] == 0 {
+		n--
+	}
+	return n
+}
+
+// resetRetryCounter is RESET RETRY COUNTER with the PUK (16 bytes) and a new
+// PIN (4–16 bytes): the PUK's counter restored and the PIN set with a full
+// counter in one write. Before the card is operational it answers 6986.
+func (a *Applet) resetRetryCounter(ctx *firmware.Context, cmd apdu.Command) error {
+	if cmd.P1 != 0x00 {
+		return apdu.SWIncorrectP1P2
+	}
+	if cmd.P2 != pinRef {
+		return apdu.SWReferenceNotFound
+	}
+	lc, err := lifeCycle(ctx.Store)
+	if err != nil {
+		return err
+	}
+	if lc != stateOperational {
+		return apdu.SWCommandNotAllowed
+	}
+	if len(cmd.Data) < refLen+minPINLen || len(cmd.Data) > 2*refLen {
+		return apdu.SWWrongLength
+	}
+	newPIN := padded(cmd.Data[refLen:])
+	if pinLen(newPIN) < minPINLen {
+		return apdu.SWIncorrectData
+	}
+	err = pin.Unblock(a.pukObject(ctx), a.pinObject(ctx), cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
+	return authError(err)
+}
