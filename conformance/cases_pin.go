@@ -204,10 +204,23 @@ func pinCases() []Case {
 				}{
 					{"a PIN field with FF inside", []byte("1\xFF23456\xFF")},
 					{"a one-digit PIN", []byte("0\xFF\xFF\xFF\xFF\xFF\xFF\xFF")},
+					// SP 800-73-4's PIN field is 8 bytes: a wider one is
+					// malformed, even holding the right PIN (last: a card
+					// with a password policy verifies it).
+					{"a 12-byte PIN field holding the right PIN", pad(e.creds.PIN, 12)},
 				} {
 					sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P2: refPIN, Data: m.field})
 					if err != nil {
 						return err
+					}
+					if sw == apdu.SWSuccess && len(m.field) > 8 {
+						if err := e.passwordField(ctx, len(m.field)); err != nil {
+							return err
+						}
+						if err := e.Logout(ctx); err != nil {
+							return err
+						}
+						continue
 					}
 					if n, ok := sw.Retries(); ok && n == full-1 {
 						if err := e.expectTries(ctx, "after "+m.what+" (answered "+swText(sw)+")", full-1); err != nil {

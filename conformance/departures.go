@@ -24,6 +24,31 @@ const (
 	// virtual-token persona, after the virtual smart cards certification
 	// authorities issue). SP 800-73-4 Part 2 §3.2.3 expects the PUK to work.
 	DeparturePersonaNoUserPUK = "persona-no-user-puk"
+	// DeparturePersonaTransportPIN is a persona difference: a private-key
+	// operation answers 6982 although the PIN is verified, because the PIN
+	// is still a transport PIN that must be changed first (Tessera's
+	// transport-pin-token persona, as the tokens shipped with an unlock
+	// code). The suite names it only when the card's token state object
+	// (5FFF20) says the PIN is a transport PIN. SP 800-73-4 Part 2 §3.2.4
+	// expects the verified PIN to be enough.
+	DeparturePersonaTransportPIN = "persona-transport-pin"
+	// DeparturePersonaTOTP is a persona difference: a private-key operation
+	// answers 6982 although the PIN is verified, because each one needs a
+	// fresh TOTP code verified to key reference 90 (Tessera's
+	// cloud-signature persona, remote signing). Named only when the token
+	// state object says the card needs TOTP codes.
+	DeparturePersonaTOTP = "persona-totp-per-signature"
+	// DeparturePersonaQuota is a persona difference: a private-key
+	// operation answers 6985 because the card's signature quota is spent
+	// (Tessera's cloud-signature persona). Named only when the token state
+	// object says no signature is left.
+	DeparturePersonaQuota = "persona-signature-quota"
+	// DeparturePersonaPasswordField is a persona difference: VERIFY takes a
+	// PIN field wider than SP 800-73-4's 8 bytes (a password of up to 12
+	// or 16 characters, FF-padded alike), where §3.2.1 expects 6A80
+	// (Tessera's virtual-token persona). Named when a 12-byte field holding
+	// the right PIN verifies and the token state object gives that width.
+	DeparturePersonaPasswordField = "persona-password-pin-field"
 )
 
 // DepartureInfo describes a documented departure.
@@ -39,6 +64,10 @@ func Departures() []DepartureInfo {
 		{DepartureMalformedPINCounts, "a malformed PIN of 8 bytes counts as a wrong try (63CX) instead of 6A80 without a try spent (YubiKey 5.7)"},
 		{DepartureAnyPINCharacters, "PINs of characters other than digits are accepted (YubiKey 5.7)"},
 		{DeparturePersonaNoUserPUK, "persona difference: RESET RETRY COUNTER with a PUK answers 6985, only an administrator resets the PIN (virtual token)"},
+		{DeparturePersonaTransportPIN, "persona difference: a private-key operation answers 6982 with the PIN verified while the PIN is a transport PIN not yet changed (transport PIN token)"},
+		{DeparturePersonaTOTP, "persona difference: a private-key operation answers 6982 with the PIN verified: each needs a fresh TOTP code, VERIFY to key reference 90 (cloud signature)"},
+		{DeparturePersonaQuota, "persona difference: a private-key operation answers 6985: the signature quota is spent (cloud signature)"},
+		{DeparturePersonaPasswordField, "persona difference: VERIFY takes a PIN field wider than 8 bytes, for a password PIN (virtual token)"},
 	}
 }
 

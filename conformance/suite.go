@@ -205,7 +205,11 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 		}
 		defer card.Close()
 	}
-	e := newEnv(card, opts.Credentials, t.Fresh, pl)
+	creds := opts.Credentials
+	if cc, ok := card.(CardCredentials); ok && t.Fresh {
+		creds = cc.Credentials()
+	}
+	e := newEnv(card, creds, t.Fresh, pl)
 	err := e.begin(ctx)
 	if err == nil {
 		err = c.Run(ctx, e)

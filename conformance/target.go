@@ -31,6 +31,13 @@ type PowerCutter interface {
 	PowerCycle(ctx context.Context) error
 }
 
+// CardCredentials is a card of a Fresh target that comes with credentials
+// of its own, such as a card issued with a random PIN: the suite uses
+// them, instead of Options.Credentials, for the case run on that card.
+type CardCredentials interface {
+	Credentials() Credentials
+}
+
 // Target is what the suite runs against.
 type Target struct {
 	// Name describes the target in reports, e.g. "sim (profile default)".

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/internal/testcard"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -42,19 +45,30 @@ func failures(rep *conformance.Report) string {
 
 // TestConformBuiltinProfiles: the whole suite passes against every built-in
 // profile in process; the YubiKey-like ones show exactly their documented
-// departures, the strict SP 800-73-4 one none.
+// departures, the strict SP 800-73-4 one none, and each persona (as
+// delivered: an issued card's envelope opened, nothing changed) its
+// persona differences too, each noted by exactly the cases that meet it.
 func TestConformBuiltinProfiles(t *testing.T) {
 	yubikey := []string{conformance.DepartureAnyPINCharacters, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts}
+	signing := []string{"PIV-SIGN-ECDSA", "VE05.36B"}
 	tests := []struct {
 		profile    string
 		departures []string
+		persona    map[string][]string // persona difference: the cases that note it
 	}{
-		{"default", yubikey},
-		{"yubikey-5.7", yubikey},
-		{"piv", nil},
-		// The personas, after their holder's first use (simTarget).
-		{"transport-pin-token", yubikey},
-		{"pin-puk-envelope", yubikey},
+		{"default", yubikey, nil},
+		{"yubikey-5.7", yubikey, nil},
+		{"piv", nil, nil},
+		{"transport-pin-token", append([]string{conformance.DeparturePersonaTransportPIN}, yubikey...),
+			map[string][]string{conformance.DeparturePersonaTransportPIN: signing}},
+		{"pin-puk-envelope", yubikey, nil},
+		{"virtual-token", []string{conformance.DeparturePersonaNoUserPUK, conformance.DeparturePersonaPasswordField, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts},
+			map[string][]string{
+				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33"},
+				conformance.DeparturePersonaPasswordField: {"VE05.22D"},
+			}},
+		{"cloud-signature", append([]string{conformance.DeparturePersonaTOTP}, yubikey...),
+			map[string][]string{conformance.DeparturePersonaTOTP: signing}},
 	}
 	for _, tt := range tests {
 		target, creds, err := simTarget(tt.profile)
@@ -69,8 +83,26 @@ func TestConformBuiltinProfiles(t *testing.T) {
 		if got := rep.DepartureNames(); !slices.Equal(got, tt.departures) {
 			t.Errorf("%s: departures %v, want %v", tt.profile, got, tt.departures)
 		}
+		for name, want := range tt.persona {
+			if got := casesNoting(rep, name); !slices.Equal(got, want) {
+				t.Errorf("%s: %s noted by %v, want %v", tt.profile, name, got, want)
+			}
+		}
 		fmt.Printf("report: conform %s: %s\n", tt.profile, rep.Summary())
 	}
+}
+
+// casesNoting returns the IDs of the cases whose result notes the
+// departure name, sorted.
+func casesNoting(rep *conformance.Report, name string) []string {
+	var ids []string
+	for _, r := range rep.Results {
+		if slices.ContainsFunc(r.Departures, func(d conformance.DepartureNote) bool { return d.Name == name }) {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // quirkProfiles writes, for each quirk, a profile file: default with that
@@ -379,37 +411,78 @@ func TestConformFlagErrors(t *testing.T) {
 	}
 }
 
-// TestConformPersonasSafe: the suite passes against the virtual-token
-// persona, whose lack of a user PUK is named as a persona difference, and
-// its safe cases pass against the cloud-signature persona (its destructive
-// cases sign, and a signature there needs a TOTP code the suite does not
-// have: the persona's point, covered by scenarios/cloud-signature.yaml).
+// TestConformPersonasSafe: the safe cases (those a field engineer runs on
+// a token in use: no credential, nothing written) pass against every
+// persona as delivered, with no departure at all: each persona difference
+// shows only where a key is used or a PIN presented.
 func TestConformPersonasSafe(t *testing.T) {
-	tests := []struct {
-		profile    string
-		safeOnly   bool
-		departures []string
-	}{
-		{"virtual-token", false, []string{conformance.DeparturePersonaNoUserPUK, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts}},
-		{"cloud-signature", true, nil},
-	}
-	for _, tt := range tests {
-		target, creds, err := simTarget(tt.profile)
+	for _, name := range []string{"transport-pin-token", "pin-puk-envelope", "virtual-token", "cloud-signature"} {
+		target, creds, err := simTarget(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts := conformance.Options{Credentials: creds}
-		if tt.safeOnly {
-			opts.Filter = func(c conformance.Case) bool { return c.Class == conformance.Safe }
-		}
-		rep := runSuite(t, target, opts)
+		rep := runSuite(t, target, conformance.Options{Credentials: creds, Filter: func(c conformance.Case) bool { return c.Class == conformance.Safe }})
 		c := rep.Counts()
-		if c.Failed != 0 || c.Skipped != 0 || c.Refused != 0 || c.Passed == 0 {
-			t.Errorf("%s: %s%s", tt.profile, rep.Summary(), failures(rep))
+		if c.Failed != 0 || c.Skipped != 0 || c.Refused != 0 || c.Departed != 0 || c.Passed == 0 {
+			t.Errorf("%s: safe cases: %s%s", name, rep.Summary(), failures(rep))
 		}
-		if got := rep.DepartureNames(); !slices.Equal(got, tt.departures) {
-			t.Errorf("%s: departures %v, want %v", tt.profile, got, tt.departures)
-		}
-		fmt.Printf("report: conform %s: %s\n", tt.profile, rep.Summary())
+		fmt.Printf("report: conform %s, safe cases: %s\n", name, rep.Summary())
 	}
+}
+
+// TestConformPersonaQuota: on a card whose signature quota is spent, the
+// signing cases name the persona difference persona-signature-quota (the
+// card's token state object says no signature is left) instead of
+// failing; with signatures left, the same card signs and passes.
+func TestConformPersonaQuota(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "quota.yaml")
+	if err := os.WriteFile(file, []byte("base: default\nname: quota\npiv:\n  signature_quota: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, spent := range []bool{false, true} {
+		target, creds, err := simTarget(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spent {
+			open := target.Open
+			target.Open = func(ctx context.Context) (conformance.Card, error) {
+				c, err := open(ctx)
+				if err != nil {
+					return nil, err
+				}
+				if err := spendQuota(ctx, c); err != nil {
+					c.Close()
+					return nil, err
+				}
+				return c, nil
+			}
+		}
+		rep := runSuite(t, target, conformance.Options{Credentials: creds, Filter: func(c conformance.Case) bool { return c.Needs&conformance.NeedKey != 0 }})
+		c := rep.Counts()
+		if c.Failed != 0 || c.Skipped != 0 || c.Passed+c.Departed != 2 {
+			t.Errorf("quota spent %v: %s%s", spent, rep.Summary(), failures(rep))
+		}
+		var want []string
+		if spent {
+			want = []string{"PIV-SIGN-ECDSA", "VE05.36B"}
+		}
+		if got := casesNoting(rep, conformance.DeparturePersonaQuota); !slices.Equal(got, want) {
+			t.Errorf("quota spent %v: %s noted by %v, want %v", spent, conformance.DeparturePersonaQuota, got, want)
+		}
+	}
+}
+
+// spendQuota sets a card's signature quota (object 5FFF11) to zero with
+// the factory management key.
+func spendQuota(ctx context.Context, card conformance.Card) error {
+	c := &hostdriver.Conn{T: card}
+	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
+		return err
+	}
+	if err := testcard.Authenticate(ctx, c, testcard.DefaultMgmtKey()); err != nil {
+		return err
+	}
+	_, err := c.Do(ctx, apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x03, 0x5F, 0xFF, 0x11, 0x53, 0x04, 0, 0, 0, 0}})
+	return err
 }

@@ -55,12 +55,18 @@ func (c *simCard) PowerCycle(ctx context.Context) error         { return c.r.Pow
 func (c *simCard) Close() error                                 { return c.sim.Close() }
 
 // simTarget is the simulator in process: a factory-fresh card of the
-// profile for every case, and the profile's factory credentials.
+// profile for every case, and the profile's factory credentials. A card
+// issued with random credentials (personas transport-pin-token and
+// pin-puk-envelope) is tested as delivered: its envelope is opened (the
+// control API's reveal) and the suite uses the values inside, so a
+// transport PIN is still a transport PIN and the report names its
+// persona difference.
 func simTarget(profileName string) (conformance.Target, conformance.Credentials, error) {
 	p, err := profile.Resolve(profileName)
 	if err != nil {
 		return conformance.Target{}, conformance.Credentials{}, err
 	}
+	creds := conformance.Credentials{PIN: p.PIV.PIN, PUK: p.PIV.PUK, MgmtKey: p.PIV.MgmtKey, MgmtAlg: p.PIV.MgmtKeyAlgorithmID()}
 	t := conformance.Target{
 		Name:  fmt.Sprintf("the simulator in process (profile %s)", p.Name),
 		Fresh: true,
@@ -69,64 +75,32 @@ func simTarget(profileName string) (conformance.Target, conformance.Credentials,
 			if err != nil || !(p.PIV.RandomPIN || p.PIV.RandomPUK) {
 				return c, err
 			}
-			if err := c.firstUse(ctx, holderPIN, holderPUK); err != nil {
+			in, err := c.r.RevealCredentials(ctx)
+			if err != nil {
 				c.Close()
-				return nil, err
+				return nil, fmt.Errorf("opening the card's envelope: %w", err)
 			}
-			return c, nil
+			own := creds
+			if in.PIN != "" {
+				own.PIN = in.PIN
+			}
+			if in.PUK != "" {
+				own.PUK = in.PUK
+			}
+			return issuedCard{c, own}, nil
 		},
-	}
-	creds := conformance.Credentials{PIN: p.PIV.PIN, PUK: p.PIV.PUK, MgmtKey: p.PIV.MgmtKey, MgmtAlg: p.PIV.MgmtKeyAlgorithmID()}
-	if p.PIV.RandomPIN || p.PIV.RandomPUK {
-		creds.PIN, creds.PUK = holderPIN, holderPUK
 	}
 	return t, creds, nil
 }
 
-// The PIN and PUK the conformance suite sets on a card issued with random
-// ones (personas transport-pin-token and pin-puk-envelope), as their holder
-// would at first use, before it runs: the suite tests the card in use.
-const (
-	holderPIN = "123456"
-	holderPUK = "12345678"
-)
-
-// firstUse walks a persona's first-use flow: it reveals the issued random
-// credentials and replaces them with pinV and pukV (CHANGE REFERENCE DATA,
-// SP 800-73-4 Part 2 §3.2.2), which also clears a transport PIN.
-func (c *simCard) firstUse(ctx context.Context, pinV, pukV string) error {
-	in, err := c.r.RevealCredentials(ctx)
-	if err != nil {
-		return fmt.Errorf("first use: %w", err)
-	}
-	field := func(v string) []byte {
-		b := []byte(v)
-		for len(b) < 8 {
-			b = append(b, 0xFF)
-		}
-		return b
-	}
-	cmds := [][]byte{append([]byte{0x00, 0xA4, 0x04, 0x00, 0x09}, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00)}
-	for _, ch := range []struct {
-		ref      byte
-		old, new string
-	}{{0x80, in.PIN, pinV}, {0x81, in.PUK, pukV}} {
-		if ch.old == "" {
-			continue
-		}
-		cmds = append(cmds, append(append([]byte{0x00, 0x24, 0x00, ch.ref, 0x10}, field(ch.old)...), field(ch.new)...))
-	}
-	for _, cmd := range cmds {
-		resp, err := c.Transmit(ctx, cmd)
-		if err != nil {
-			return fmt.Errorf("first use: %w", err)
-		}
-		if n := len(resp); n < 2 || resp[n-2] != 0x90 || resp[n-1] != 0x00 {
-			return fmt.Errorf("first use: the card answered % X to % X", resp, cmd[:4])
-		}
-	}
-	return c.Reset(ctx)
+// issuedCard is a simulated card issued with random credentials, with
+// those it was issued with (conformance.CardCredentials).
+type issuedCard struct {
+	*simCard
+	creds conformance.Credentials
 }
+
+func (c issuedCard) Credentials() conformance.Credentials { return c.creds }
 
 // pcscCard is a card in a PC/SC reader. It can be reset: the suite's
 // connection is closed, a connection of its own disconnects with
