@@ -6,13 +6,15 @@
 # yubico-piv-tool, yubikey-manager, openssl, openssh-client for ssh-keygen),
 # systemd for systemd-socket-activate (extra pcscd instances), and the stock
 # vsmartcard card `vicc` (vsmartcard-vpicc, with python3-pycryptodome it
-# imports) that `make bench` compares with.
+# imports) that `make bench` compares with, and swtpm with swtpm-tools (a
+# software TPM 2.0) and libssl-dev (libcrypto for cgo), which the TPM-backed
+# card state tests (simulator/tpmstore) run against.
 # Runs `apt-get update` at most once, and only if something is missing.
 # Prints what it does.
 # Usage: scripts/deps.sh
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

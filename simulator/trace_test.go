@@ -3,7 +3,12 @@ package simulator
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +23,7 @@ func TestRedact(t *testing.T) {
 		{"select is kept", "00A4040005A000000308", "9000", "00A4040005A000000308", "9000", false},
 		{"verify PIN", "002000800831323334353637FF", "63C2", "0020008008XXXXXXXXXXXXXXXX", "63C2", true},
 		{"verify status has no data", "00200080", "63C3", "00200080", "63C3", false},
+		{"verify a TOTP code to 90", "0020009006343932383137", "9000", "0020009006XXXXXXXXXXXX", "9000", true},
 		{"change reference", "0024008010" + strings.Repeat("31", 16), "9000", "0024008010" + strings.Repeat("XX", 16), "9000", true},
 		{"reset retry counter", "002C008010" + strings.Repeat("32", 16), "63C1", "002C008010" + strings.Repeat("XX", 16), "63C1", true},
 		{"mgmt key witness request", "008703 9B 04 7C028000", "7C0A8008" + "1122334455667788" + "9000", "0087039B04XXXXXXXX", "XXXXXXXXXXXXXXXXXXXXXXXX9000", true},
@@ -137,5 +143,70 @@ func TestTraceRecordJSON(t *testing.T) {
 	}
 	if !strings.HasSuffix(buf.String(), "}\n") || strings.Count(buf.String(), "\n") != 1 {
 		t.Errorf("trace line %q: want one JSON object and a newline", buf.String())
+	}
+}
+
+// TestTraceNeverHoldsPersonaSecrets: the secrets of the field-token
+// personas (an issued transport PIN, an envelope PIN and PUK, a TOTP seed
+// and the codes sent with VERIFY to key reference 90) appear neither in
+// the trace nor in the log, through reveal, enrolment and use.
+func TestTraceNeverHoldsPersonaSecrets(t *testing.T) {
+	var trace, logs bytes.Buffer
+	s := newTestSim(t, Config{Tracer: NewTracer(&trace), Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ctx := context.Background()
+	field := func(v string) string { return fmt.Sprintf("%X", append([]byte(v), bytes.Repeat([]byte{0xFF}, 8-len(v))...)) }
+	var secrets []string
+	for slot, name := range []string{"transport-pin-token", "pin-puk-envelope"} {
+		r := addCard(t, s, CardSpec{Slot: slot, Profile: name})
+		in, err := r.RevealCredentials(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := r.Transport()
+		transmit(t, tr, selectPIV)
+		transmit(t, tr, "0020008008"+field(in.PIN))
+		transmit(t, tr, "0024008010"+field(in.PIN)+field("24681357"))
+		if in.PUK != "" {
+			transmit(t, tr, "0024008110"+field(in.PUK)+field("86427531"))
+			secrets = append(secrets, in.PUK, field(in.PUK))
+		}
+		secrets = append(secrets, in.PIN, field(in.PIN), "24681357", field("24681357"))
+	}
+	r := addCard(t, s, CardSpec{Slot: 2, Profile: "cloud-signature"})
+	enr, err := r.EnrolTOTP(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(enr.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := u.Query().Get("secret")
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(seed)
+	if err != nil || seed == "" {
+		t.Fatalf("enrolment URI %q: no seed", enr.URI)
+	}
+	tr := r.Transport()
+	transmit(t, tr, selectPIV)
+	code := "492817" // wrong or right, VERIFY's data is redacted alike
+	if got := transmit(t, tr, "0020009006"+fmt.Sprintf("%X", code)); !strings.HasPrefix(got, "63C") {
+		t.Errorf("VERIFY to 90 with a code answered %s, want 63Cx", got)
+	}
+	transmit(t, tr, "00200090")
+	secrets = append(secrets, seed, fmt.Sprintf("%X", raw), fmt.Sprintf("%X", code), code)
+	for _, where := range []struct {
+		name, text string
+	}{{"trace", trace.String()}, {"log", logs.String()}} {
+		for _, secret := range secrets {
+			// A secret standing alone: not inside a longer run of digits
+			// or hex (a timestamp, a duration).
+			re := regexp.MustCompile(`(?i)(^|[^0-9A-F])` + regexp.QuoteMeta(secret) + `([^0-9A-F]|$)`)
+			if strings.Contains(strings.ToUpper(where.text), strings.ToUpper(secret)) && (len(secret) > 8 || re.MatchString(where.text)) {
+				t.Errorf("the %s holds the secret %q:\n%s", where.name, secret, where.text)
+			}
+		}
+	}
+	if !strings.Contains(trace.String(), "0020009006XXXXXXXXXXXX") {
+		t.Errorf("the trace has no redacted VERIFY to key reference 90:\n%s", trace.String())
 	}
 }

@@ -177,11 +177,14 @@ func testCrashBeforeIncrement(t *testing.T, b Backend) {
 	if err := c.Store.Put("tries", []byte("2")); !errors.Is(err, nvm.ErrPowerLost) {
 		t.Fatalf("Put with the increment cut: error = %v, want ErrPowerLost", err)
 	}
-	c.File.Close()
 	if got, err := ctr.Read(); err != nil || got != before {
 		t.Fatalf("counter after the cut = %d, %v; want %d (not incremented)", got, err, before)
 	}
-	c = mustOpen(t, b, path)
+	c.File.Close()
+	s, ctr = b.Open(t, path)
+	if c, err = OpenCard(t, path, s, ctr); err != nil {
+		t.Fatalf("reopening after the cut: %v", err)
+	}
 	want(t, c, "tries", "2") // the write reached the file: it is the state
 	if got, err := ctr.Read(); err != nil || got != before+1 {
 		t.Errorf("counter after recovery = %d, %v; want %d", got, err, before+1)

@@ -1,0 +1,327 @@
+package tpmstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2"
+
+	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/nvm/nvmtest"
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/simulator"
+	"github.com/tesseracard/tessera/simulator/tpmstore"
+)
+
+// A machine is a TPM under test: the in-process simulator or a swtpm
+// process. Each test gets fresh ones.
+type machine interface {
+	// open connects (again): for swtpm, after restarting the process on
+	// the same TPM state.
+	open(t *testing.T) *tpmstore.TPM
+	// another returns a different TPM, ending this one if need be.
+	another(t *testing.T) machine
+}
+
+// kinds are the ways to get a machine; new skips (saying why) when the
+// kind is unavailable here.
+var kinds = []struct {
+	name string
+	new  func(t *testing.T) machine
+}{
+	{"sim", newSimMachine},
+	{"swtpm", newSwtpmMachine},
+}
+
+// simMachine is the in-process simulator. A "restart" reconnects nothing:
+// the simulator's state lives in this process only, so a restart is a new
+// card medium on the same simulator.
+type simMachine struct {
+	tpm *tpmstore.TPM
+}
+
+func newSimMachine(t *testing.T) machine {
+	tpm, err := tpmstore.Open(context.Background(), "sim")
+	if err != nil {
+		t.Skipf("in-process TPM simulator unavailable (needs cgo and libssl-dev): %v", err)
+	}
+	m := &simMachine{tpm: tpm}
+	t.Cleanup(func() { m.close() })
+	return m
+}
+
+func (m *simMachine) close() {
+	if m.tpm != nil {
+		m.tpm.Close()
+		m.tpm = nil
+	}
+}
+
+func (m *simMachine) open(t *testing.T) *tpmstore.TPM {
+	if m.tpm == nil {
+		t.Fatal("simulator TPM already closed")
+	}
+	return m.tpm
+}
+
+func (m *simMachine) another(t *testing.T) machine {
+	// One simulator per process: end this one; the next is manufactured
+	// afresh, with new seeds.
+	m.close()
+	return newSimMachine(t)
+}
+
+// swtpmMachine is a swtpm process with its state in a temporary directory.
+type swtpmMachine struct {
+	dir  string
+	cmd  *exec.Cmd
+	conn *tpmstore.TPM
+}
+
+func newSwtpmMachine(t *testing.T) machine {
+	if _, err := exec.LookPath("swtpm"); err != nil {
+		t.Skip("swtpm is not installed (scripts/deps.sh installs it): skipping the swtpm backend")
+	}
+	m := &swtpmMachine{dir: t.TempDir()}
+	m.start(t)
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *swtpmMachine) sock() string { return filepath.Join(m.dir, "tpm.sock") }
+
+func (m *swtpmMachine) start(t *testing.T) {
+	t.Helper()
+	os.Remove(m.sock())
+	m.cmd = exec.Command("swtpm", "socket", "--tpm2",
+		"--server", "type=unixio,path="+m.sock(),
+		"--ctrl", "type=unixio,path="+filepath.Join(m.dir, "ctrl.sock"),
+		"--tpmstate", "dir="+m.dir,
+		"--flags", "not-need-init,startup-clear")
+	var out bytes.Buffer
+	m.cmd.Stdout, m.cmd.Stderr = &out, &out
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("starting swtpm: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, err := os.Stat(m.sock()); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			m.stop()
+			t.Fatalf("swtpm did not create its socket in 10s: %s", out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// stop ends the connection and the swtpm process (by its pid), waiting for
+// it to exit.
+func (m *swtpmMachine) stop() {
+	if m.conn != nil {
+		m.conn.Close()
+		m.conn = nil
+	}
+	if m.cmd == nil {
+		return
+	}
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		m.cmd.Process.Kill()
+		<-done
+	}
+	m.cmd = nil
+}
+
+func (m *swtpmMachine) open(t *testing.T) *tpmstore.TPM {
+	t.Helper()
+	if m.conn != nil { // a restart: the TPM process too
+		m.stop()
+		m.start(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tpm, err := tpmstore.Open(ctx, "unix:"+m.sock())
+	if err != nil {
+		t.Fatalf("Open(unix:%s) error = %v", m.sock(), err)
+	}
+	m.conn = tpm
+	return tpm
+}
+
+func (m *swtpmMachine) another(t *testing.T) machine { return newSwtpmMachine(t) }
+
+// backend adapts a machine to the nvmtest suite.
+func backend(t *testing.T, newMachine func(*testing.T) machine) nvmtest.Backend {
+	var mu sync.Mutex
+	machines := map[*testing.T]machine{}
+	counter := func(t *testing.T, tpm *tpmstore.TPM, path string) (nvm.Sealer, nvm.Counter) {
+		c, err := tpm.Counter(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tpm, c
+	}
+	return nvmtest.Backend{
+		Open: func(t *testing.T, path string) (nvm.Sealer, nvm.Counter) {
+			mu.Lock()
+			m := machines[t]
+			if m == nil {
+				m = newMachine(t)
+				machines[t] = m
+			}
+			mu.Unlock()
+			return counter(t, m.open(t), path)
+		},
+		Elsewhere: func(t *testing.T, path string) (nvm.Sealer, nvm.Counter) {
+			mu.Lock()
+			m := machines[t].another(t)
+			mu.Unlock()
+			return counter(t, m.open(t), path)
+		},
+	}
+}
+
+func TestProtection(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			nvmtest.TestProtection(t, backend(t, k.new))
+		})
+	}
+}
+
+func TestMovedToAnotherTPMSaysSo(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := k.new(t)
+			path := filepath.Join(t.TempDir(), "card.state")
+			tpm := m.open(t)
+			c, _ := tpm.Counter(path)
+			card, err := nvmtest.OpenCard(t, path, tpm, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := card.Store.Put("k", []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+			card.File.Close()
+			other := m.another(t).open(t)
+			c2, _ := other.Counter(path)
+			_, err = nvmtest.OpenCard(t, path, other, c2)
+			if !errors.Is(err, nvm.ErrKeyUnavailable) || !errors.Is(err, tpm2.TPMRCIntegrity) || !strings.Contains(err.Error(), "sealed by another TPM") {
+				t.Errorf("error = %v, want ErrKeyUnavailable wrapping TPM_RC_INTEGRITY, saying the key was sealed by another TPM", err)
+			}
+		})
+	}
+}
+
+// boot powers on the card whose state file is path, on a TPM of m (for
+// swtpm, restarted), selects PIV and sends cmds (hex), returning their
+// status words. An error is the card's refusal to start.
+func boot(t *testing.T, m machine, path string, cmds ...string) ([]string, error) {
+	t.Helper()
+	prof, ok := profile.Builtin("default")
+	if !ok {
+		t.Fatal("no default profile")
+	}
+	tpm := m.open(t)
+	f, err := nvm.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pm, err := tpm.Protect(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := simulator.NewCard(prof, pm, simulator.CardOptions{})
+	if err == nil {
+		_, err = card.PowerOn()
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer card.PowerOff()
+	var sws []string
+	for _, cmd := range append([]string{"00 A4 04 00 05 A0 00 00 03 08"}, cmds...) {
+		b, err := hex.DecodeString(strings.ReplaceAll(cmd, " ", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := card.Process(b)
+		if len(resp) < 2 {
+			t.Fatalf("%s: answer %X, want a status word", cmd, resp)
+		}
+		sws = append(sws, strings.ToUpper(hex.EncodeToString(resp[len(resp)-2:])))
+	}
+	if sws[0] != "9000" {
+		t.Fatalf("SELECT PIV = %s, want 9000", sws[0])
+	}
+	return sws[1:], nil
+}
+
+// TestWrongPINTriesStaySpent: a real PIV card on a TPM-protected state file.
+// A wrong PIN spends a try; putting back the state file from before it is
+// refused, and the only state the card accepts still has the try spent.
+func TestWrongPINTriesStaySpent(t *testing.T) {
+	const (
+		pinStatus = "00 20 00 80"                     // VERIFY, no data: the tries left, nothing spent
+		wrongPIN  = "00 20 00 80 08 393939393939FFFF" // "999999"
+	)
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := k.new(t)
+			path := filepath.Join(t.TempDir(), "card.state")
+			check := func(cmd, want string) {
+				t.Helper()
+				sws, err := boot(t, m, path, cmd)
+				if err != nil {
+					t.Fatalf("power-on: %v", err)
+				}
+				if sws[0] != want {
+					t.Fatalf("%s = %s, want %s", cmd, sws[0], want)
+				}
+			}
+			check(pinStatus, "63C3") // first boot: the factory state
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(wrongPIN, "63C2")
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, before, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err = boot(t, m, path, pinStatus)
+			if !errors.Is(err, nvm.ErrRolledBack) || !strings.Contains(err.Error(), "state rolled back") {
+				t.Fatalf("power-on with the state file from before the wrong PIN: error = %v, want ErrRolledBack (\"state rolled back\")", err)
+			}
+			// The only state the card accepts is the newest: the try is
+			// still spent.
+			if err := os.WriteFile(path, after, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			check(pinStatus, "63C2")
+		})
+	}
+}
