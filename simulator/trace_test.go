@@ -154,7 +154,9 @@ func TestTraceNeverHoldsPersonaSecrets(t *testing.T) {
 	var trace, logs bytes.Buffer
 	s := newTestSim(t, Config{Tracer: NewTracer(&trace), Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx := context.Background()
-	field := func(v string) string { return fmt.Sprintf("%X", append([]byte(v), bytes.Repeat([]byte{0xFF}, 8-len(v))...)) }
+	field := func(v string) string {
+		return fmt.Sprintf("%X", append([]byte(v), bytes.Repeat([]byte{0xFF}, 8-len(v))...))
+	}
 	var secrets []string
 	for slot, name := range []string{"transport-pin-token", "pin-puk-envelope"} {
 		r := addCard(t, s, CardSpec{Slot: slot, Profile: name})
