@@ -155,40 +155,44 @@ const (
 	maxBlob   = 2048
 )
 
-// session is a salted HMAC session under srk that encrypts the first
-// parameter in the direction enc says: the key never crosses the bus in
-// clear.
-func session(srk *tpm2.CreatePrimaryResponse, enc tpm2.AuthOption) (tpm2.Session, error) {
+// withSRK runs f, with mu held, on the storage root key and a salted
+// HMAC session under it that encrypts the first parameter in the direction
+// enc says (the key never crosses the bus in clear), then flushes the key.
+func (t *TPM) withSRK(enc tpm2.AuthOption, f func(srk *tpm2.CreatePrimaryResponse, sess tpm2.Session) error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	srk, err := t.createSRK()
+	if err != nil {
+		return err
+	}
+	defer t.flush(srk.ObjectHandle)
 	pub, err := srk.OutPublic.Contents()
 	if err != nil {
-		return nil, fmt.Errorf("tpmstore: reading the storage root key: %w", err)
+		return fmt.Errorf("tpmstore: reading the storage root key: %w", err)
 	}
-	return tpm2.HMAC(tpm2.TPMAlgSHA256, 16, enc, tpm2.Salted(srk.ObjectHandle, *pub)), nil
+	return f(srk, tpm2.HMAC(tpm2.TPMAlgSHA256, 16, enc, tpm2.Salted(srk.ObjectHandle, *pub)))
 }
 
 // Seal wraps key in a data object sealed under this TPM's storage root key
 // (nvm.Sealer).
 func (t *TPM) Seal(key []byte) ([]byte, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	srk, err := t.createSRK()
+	var rsp *tpm2.CreateResponse
+	err := t.withSRK(tpm2.AESEncryption(128, tpm2.EncryptIn), func(srk *tpm2.CreatePrimaryResponse, sess tpm2.Session) error {
+		var err error
+		rsp, err = tpm2.Create{
+			ParentHandle: tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: sess},
+			InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
+				Data: tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: key}),
+			}},
+			InPublic: tpm2.New2B(sealedTemplate),
+		}.Execute(t.t)
+		if err != nil {
+			return fmt.Errorf("tpmstore: sealing the state key on TPM %s: %w", t.desc, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer t.flush(srk.ObjectHandle)
-	sess, err := session(srk, tpm2.AESEncryption(128, tpm2.EncryptIn))
-	if err != nil {
-		return nil, err
-	}
-	rsp, err := tpm2.Create{
-		ParentHandle: tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: sess},
-		InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
-			Data: tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: key}),
-		}},
-		InPublic: tpm2.New2B(sealedTemplate),
-	}.Execute(t.t)
-	if err != nil {
-		return nil, fmt.Errorf("tpmstore: sealing the state key on TPM %s: %w", t.desc, err)
 	}
 	pub, priv := rsp.OutPublic.Bytes(), rsp.OutPrivate.Buffer
 	b := make([]byte, 0, 4+2+len(pub)+2+len(priv))
@@ -228,36 +232,30 @@ func (t *TPM) Unseal(sealed []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	srk, err := t.createSRK()
-	if err != nil {
-		return nil, err
-	}
-	defer t.flush(srk.ObjectHandle)
-	loaded, err := tpm2.Load{
-		ParentHandle: tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)},
-		InPublic:     tpm2.BytesAs2B[tpm2.TPMTPublic](pub),
-		InPrivate:    tpm2.TPM2BPrivate{Buffer: priv},
-	}.Execute(t.t)
-	if errors.Is(err, tpm2.TPMRCIntegrity) {
-		return nil, fmt.Errorf("tpmstore: the state key was sealed by another TPM (or before its owner hierarchy was cleared), TPM %s cannot unseal it: %w", t.desc, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tpmstore: loading the sealed state key into TPM %s: %w", t.desc, err)
-	}
-	defer t.flush(loaded.ObjectHandle)
-	sess, err := session(srk, tpm2.AESEncryption(128, tpm2.EncryptOut))
-	if err != nil {
-		return nil, err
-	}
-	rsp, err := tpm2.Unseal{
-		ItemHandle: tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name, Auth: sess},
-	}.Execute(t.t)
-	if err != nil {
-		return nil, fmt.Errorf("tpmstore: unsealing the state key on TPM %s: %w", t.desc, err)
-	}
-	return rsp.OutData.Buffer, nil
+	var key []byte
+	err = t.withSRK(tpm2.AESEncryption(128, tpm2.EncryptOut), func(srk *tpm2.CreatePrimaryResponse, sess tpm2.Session) error {
+		loaded, err := tpm2.Load{
+			ParentHandle: tpm2.AuthHandle{Handle: srk.ObjectHandle, Name: srk.Name, Auth: tpm2.PasswordAuth(nil)},
+			InPublic:     tpm2.BytesAs2B[tpm2.TPMTPublic](pub),
+			InPrivate:    tpm2.TPM2BPrivate{Buffer: priv},
+		}.Execute(t.t)
+		if errors.Is(err, tpm2.TPMRCIntegrity) {
+			return fmt.Errorf("tpmstore: the state key was sealed by another TPM (or before its owner hierarchy was cleared), TPM %s cannot unseal it: %w", t.desc, err)
+		}
+		if err != nil {
+			return fmt.Errorf("tpmstore: loading the sealed state key into TPM %s: %w", t.desc, err)
+		}
+		defer t.flush(loaded.ObjectHandle)
+		rsp, err := tpm2.Unseal{
+			ItemHandle: tpm2.AuthHandle{Handle: loaded.ObjectHandle, Name: loaded.Name, Auth: sess},
+		}.Execute(t.t)
+		if err != nil {
+			return fmt.Errorf("tpmstore: unsealing the state key on TPM %s: %w", t.desc, err)
+		}
+		key = rsp.OutData.Buffer
+		return nil
+	})
+	return key, err
 }
 
 // IndexFor returns the NV index of the card whose state file is statePath:
