@@ -10,6 +10,15 @@
 // management key authenticated) lives in RAM. Where a YubiKey departs from
 // the specification, the card's profile decides (profile.Behaviour).
 //
+// A persona profile (profile.PIV.Persona: a field token) adds Tessera's
+// token state object, vendor data object 5FFF20, which GET DATA reads
+// without the PIN: the PIN and PUK delivery state (factory default, issued
+// envelope value, transport PIN), the PIN policy, the TOTP authorisation
+// and the signatures left; objTokenState documents its tags. On a card
+// with a signature quota, a private-key operation spends one signature
+// only when it has produced its result, in one write made before the
+// result is answered (spendQuota).
+//
 // Private keys never leave the card: no response, error or trace carries
 // one.
 package piv
