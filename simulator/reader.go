@@ -52,6 +52,8 @@ type Reader struct {
 	tracer   *Tracer
 	touch    *touchSensor
 	clock    func() time.Time // the card's clock; nil: time.Now
+	// protect wraps the state file's medium (Config.Protect); nil: none.
+	protect func(statePath string, m nvm.Medium) (nvm.Medium, error)
 
 	// lock is held by whoever uses the card: one slot, taken with a
 	// context so that nobody waits forever.
@@ -80,24 +82,32 @@ type Reader struct {
 	linkDone chan struct{} // closed when the vpcd link has stopped
 }
 
-// openMedium opens the card's persistent memory: the journal file in dir, or
-// RAM when dir is "".
-func openMedium(dir string) (*nvm.File, nvm.Medium, error) {
-	if dir == "" {
+// openMedium opens the card's persistent memory: the journal file in its
+// directory (wrapped by protect, if set), or RAM when it has none.
+func (r *Reader) openMedium() (*nvm.File, nvm.Medium, error) {
+	if r.dir == "" {
 		return nil, new(nvm.Memory), nil
 	}
-	f, err := nvm.OpenFile(filepath.Join(dir, stateFileName))
+	f, err := nvm.OpenFile(filepath.Join(r.dir, stateFileName))
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, f, nil
+	if r.protect == nil {
+		return f, f, nil
+	}
+	m, err := r.protect(f.Path(), f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	return f, m, nil
 }
 
 // build makes the firmware card on a fresh medium and gives it its first
 // boot, which writes the factory state to a blank memory. Called with lock
 // held, or before the reader is shared.
 func (r *Reader) build() error {
-	f, m, err := openMedium(r.dir)
+	f, m, err := r.openMedium()
 	if err != nil {
 		return err
 	}

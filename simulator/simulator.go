@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
@@ -55,6 +56,11 @@ type Config struct {
 	// Clock is the cards' clock (touch caching, attestation certificates'
 	// validity); nil: time.Now. A virtual clock makes scenarios repeatable.
 	Clock func() time.Time
+	// Protect, if set, wraps each card's state file: it is given the
+	// file's path and its medium and returns the medium the card uses
+	// (tessera sim --tpm: an nvm.Protected bound to a TPM, see
+	// simulator/tpmstore). It needs a StateDir.
+	Protect func(statePath string, m nvm.Medium) (nvm.Medium, error)
 }
 
 // Simulator hosts cards, each in a reader of its own. Its methods are safe
@@ -97,6 +103,9 @@ func New(cfg Config) (*Simulator, error) {
 			return nil, err
 		}
 		s.vpcdHost, s.vpcdPort = host, port
+	}
+	if cfg.Protect != nil && cfg.StateDir == "" {
+		return nil, errors.New("simulator: protected state (a TPM) needs a state directory: cards in RAM have no state file to protect")
 	}
 	if cfg.StateDir != "" {
 		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
@@ -276,6 +285,7 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		lock:     make(chan struct{}, 1),
 		process:  withWireQuirks(prof, defaultProcess),
 		clock:    s.cfg.Clock,
+		protect:  s.cfg.Protect,
 		inserted: true, wake: make(chan struct{}), tearAfter: -1,
 		ctx: ctx, cancel: cancel, linkDone: make(chan struct{}),
 	}

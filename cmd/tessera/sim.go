@@ -12,8 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/simulator"
+	"github.com/tesseracard/tessera/simulator/tpmstore"
 )
 
 // defaultStateDir is $XDG_STATE_HOME/tessera, or ~/.local/state/tessera.
@@ -56,6 +58,7 @@ type simOptions struct {
 	touch        string
 	touchTimeout time.Duration
 	logLevel     string
+	tpm          string
 }
 
 func newSimCmd() *cobra.Command {
@@ -67,7 +70,17 @@ func newSimCmd() *cobra.Command {
 STATE/cards/<n>/ and connects to the vsmartcard vpcd driver inside pcscd
 (card n to port 35963+n, the readers "Virtual PCD 00 00" and "Virtual PCD 00 01"
 of the first pcscd). The control API (tessera card ...) listens on
-STATE/control.sock. Logs go to stderr; PINs and keys are never logged.`,
+STATE/control.sock. Logs go to stderr; PINs and keys are never logged.
+
+With --tpm, each card's state file is encrypted with a key sealed by a TPM
+and bound to a TPM NV counter, so that an older copy of the file put back
+(restoring spent PIN tries) or the file copied to another machine (cloning
+the card's keys) is refused (README: "TPM-backed state"). --tpm names the
+TPM: a device (/dev/tpmrm0), unix:SOCKET (swtpm socket --tpm2 --server
+type=unixio,path=SOCKET), or sim, the in-process reference simulator, whose
+TPM lives and dies with this process: with sim the state cannot survive a
+restart, it only demonstrates. State files made without --tpm do not open
+with it, nor the reverse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd, o)
@@ -86,6 +99,7 @@ STATE/control.sock. Logs go to stderr; PINs and keys are never logged.`,
 	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touch at once), manual (wait for `tessera card touch`), never")
 	f.DurationVar(&o.touchTimeout, "touch-timeout", simulator.DefaultTouchTimeout, "how long a card in manual touch mode waits for a touch")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.tpm, "tpm", "", "seal each card's state with a TPM and refuse rolled-back state: PATH (/dev/tpmrm0), unix:SOCKET (swtpm), or sim (in-process simulator: a demonstration, its state cannot survive a restart)")
 	return cmd
 }
 
@@ -121,6 +135,9 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	if o.control != "" && o.controlTCP != "" {
 		return errors.New("--control and --control-tcp: choose one")
 	}
+	if cmd.Flags().Changed("tpm") && o.tpm == "" {
+		return errors.New("--tpm \"\": want a device path such as /dev/tpmrm0, unix:SOCKET or sim")
+	}
 	return nil
 }
 
@@ -130,6 +147,24 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// tpmOpenTimeout bounds connecting to the TPM at start.
+const tpmOpenTimeout = 30 * time.Second
+
+// openTPM connects to the --tpm TPM.
+func openTPM(ctx context.Context, spec string, log *slog.Logger) (*tpmstore.TPM, error) {
+	ctx, cancel := context.WithTimeout(ctx, tpmOpenTimeout)
+	defer cancel()
+	tpm, err := tpmstore.Open(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("--tpm: %w", err)
+	}
+	if spec == "sim" {
+		log.Warn("--tpm sim: the in-process TPM simulator lives only as long as this process; the cards' state cannot be opened after a restart (a demonstration only)")
+	}
+	log.Info("card state sealed by a TPM, rollback refused", "tpm", spec)
+	return tpm, nil
 }
 
 func runSim(cmd *cobra.Command, o simOptions) error {
@@ -158,6 +193,14 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	cfg := simulator.Config{
 		StateDir: o.state, Profile: o.profile, Tracer: tracer, Log: log,
 		TouchMode: simulator.TouchMode(o.touch), TouchTimeout: o.touchTimeout,
+	}
+	if o.tpm != "" {
+		tpm, err := openTPM(cmd.Context(), o.tpm, log)
+		if err != nil {
+			return err
+		}
+		defer tpm.Close()
+		cfg.Protect = func(path string, m nvm.Medium) (nvm.Medium, error) { return tpm.Protect(path, m) }
 	}
 	if !o.noVPCD {
 		cfg.VPCD = o.vpcd

@@ -1,16 +1,13 @@
 package tpmstore_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/simulator"
 	"github.com/tesseracard/tessera/simulator/tpmstore"
+	"github.com/tesseracard/tessera/simulator/tpmstore/swtpmtest"
 )
 
 // A machine is a TPM under test: the in-process simulator or a swtpm
@@ -83,84 +81,34 @@ func (m *simMachine) another(t *testing.T) machine {
 
 // swtpmMachine is a swtpm process with its state in a temporary directory.
 type swtpmMachine struct {
-	dir  string
-	cmd  *exec.Cmd
+	sw   *swtpmtest.Swtpm
 	conn *tpmstore.TPM
 }
 
 func newSwtpmMachine(t *testing.T) machine {
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		t.Skip("swtpm is not installed (scripts/deps.sh installs it): skipping the swtpm backend")
-	}
-	m := &swtpmMachine{dir: t.TempDir()}
-	m.start(t)
-	t.Cleanup(m.stop)
+	m := &swtpmMachine{sw: swtpmtest.Start(t)}
+	t.Cleanup(m.close)
 	return m
 }
 
-func (m *swtpmMachine) sock() string { return filepath.Join(m.dir, "tpm.sock") }
-
-func (m *swtpmMachine) start(t *testing.T) {
-	t.Helper()
-	os.Remove(m.sock())
-	m.cmd = exec.Command("swtpm", "socket", "--tpm2",
-		"--server", "type=unixio,path="+m.sock(),
-		"--ctrl", "type=unixio,path="+filepath.Join(m.dir, "ctrl.sock"),
-		"--tpmstate", "dir="+m.dir,
-		"--flags", "not-need-init,startup-clear")
-	var out bytes.Buffer
-	m.cmd.Stdout, m.cmd.Stderr = &out, &out
-	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("starting swtpm: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		if _, err := os.Stat(m.sock()); err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			m.stop()
-			t.Fatalf("swtpm did not create its socket in 10s: %s", out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// stop ends the connection and the swtpm process (by its pid), waiting for
-// it to exit.
-func (m *swtpmMachine) stop() {
+func (m *swtpmMachine) close() {
 	if m.conn != nil {
 		m.conn.Close()
 		m.conn = nil
 	}
-	if m.cmd == nil {
-		return
-	}
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		m.cmd.Process.Kill()
-		<-done
-	}
-	m.cmd = nil
 }
 
 func (m *swtpmMachine) open(t *testing.T) *tpmstore.TPM {
 	t.Helper()
 	if m.conn != nil { // a restart: the TPM process too
-		m.stop()
-		m.start(t)
+		m.close()
+		m.sw.Restart(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tpm, err := tpmstore.Open(ctx, "unix:"+m.sock())
+	tpm, err := tpmstore.Open(ctx, m.sw.Spec())
 	if err != nil {
-		t.Fatalf("Open(unix:%s) error = %v", m.sock(), err)
+		t.Fatalf("Open(%s) error = %v", m.sw.Spec(), err)
 	}
 	m.conn = tpm
 	return tpm
