@@ -85,7 +85,10 @@ func FuzzPIV(f *testing.F) {
 				continue
 			}
 			after, _ := tc.tm.Load()
-			changed := changedRecords(t, before, after)
+			changed, err := nvm.ChangedKeys(before, after)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if r.SW.Is(apdu.SWVerificationFailed) || r.SW == apdu.SWAuthMethodBlocked {
 				for _, k := range changed {
 					if k != keyPIN && k != keyPUK {
@@ -99,29 +102,4 @@ func FuzzPIV(f *testing.F) {
 			}
 		}
 	})
-}
-
-// changedRecords lists the records that differ between two images.
-func changedRecords(t *testing.T, before, after []byte) []string {
-	t.Helper()
-	a, err := nvm.DecodeImage(before)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := nvm.DecodeImage(after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for k, v := range b.Records {
-		if w, ok := a.Records[k]; !ok || string(w) != string(v) {
-			out = append(out, k)
-		}
-	}
-	for k := range a.Records {
-		if _, ok := b.Records[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	return out
 }
