@@ -83,7 +83,7 @@ func DecodeImage(b []byte) (Image, error) {
 		return corrupt("image of %d bytes exceeds the %d-byte limit", len(b), MaxImageSize)
 	}
 	if string(b[:4]) == envelopeMagic {
-		return corrupt("the state is encrypted and bound to a TPM (see Protected): open it with that TPM")
+		return corrupt("the state is encrypted and bound to a TPM (see Protected): open it with that TPM (tessera sim --tpm)")
 	}
 	if string(b[:4]) != imageMagic {
 		return corrupt("bad image magic %q", b[:4])

@@ -1,6 +1,7 @@
 package tpmstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -270,6 +271,54 @@ func TestWrongPINTriesStaySpent(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(pinStatus, "63C2")
+		})
+	}
+}
+
+// BenchmarkDurableSave: one durable save of a small card state, on the
+// plain journal file and on a TPM-protected one (encrypt, write, fsync,
+// NV increment).
+func BenchmarkDurableSave(b *testing.B) {
+	value := bytes.Repeat([]byte{0xA5}, 512)
+	run := func(b *testing.B, wrap func(path string, f *nvm.File) nvm.Medium) {
+		path := filepath.Join(b.TempDir(), "card.state")
+		f, err := nvm.OpenFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		s, err := nvm.Open(wrap(path, f), nvm.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			value[0] = byte(i)
+			if err := s.Put("piv/pin", value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("file", func(b *testing.B) {
+		run(b, func(_ string, f *nvm.File) nvm.Medium { return f })
+	})
+	tpms := map[string]func(b *testing.B) string{
+		"sim":   func(*testing.B) string { return "sim" },
+		"swtpm": func(b *testing.B) string { return swtpmtest.Start(b).Spec() },
+	}
+	for _, name := range []string{"sim", "swtpm"} {
+		b.Run(name, func(b *testing.B) {
+			tpm, err := tpmstore.Open(context.Background(), tpms[name](b))
+			if err != nil {
+				b.Skipf("TPM %s unavailable: %v", name, err)
+			}
+			defer tpm.Close()
+			run(b, func(path string, f *nvm.File) nvm.Medium {
+				m, err := tpm.Protect(path, f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return m
+			})
 		})
 	}
 }
