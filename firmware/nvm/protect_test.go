@@ -160,11 +160,37 @@ type failingSealer struct{}
 func (failingSealer) Seal([]byte) ([]byte, error)   { return nil, errNotHere }
 func (failingSealer) Unseal([]byte) ([]byte, error) { return nil, errNotHere }
 
-func mustProtected(t *testing.T, m nvm.Medium, s nvm.Sealer, c nvm.Counter) *nvm.Protected {
+func mustProtected(t testing.TB, m nvm.Medium, s nvm.Sealer, c nvm.Counter) *nvm.Protected {
 	t.Helper()
 	p, err := nvm.NewProtected(m, nvm.ProtectOptions{Sealer: s, Counter: c, Rand: rand.Reader})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// FuzzProtectedLoad feeds arbitrary envelopes to Load: none panics, and
+// one accepted (with the plain sealer the key is in the envelope) holds an
+// image that decodes.
+func FuzzProtectedLoad(f *testing.F) {
+	var m nvm.Memory
+	s, _ := nvm.Open(mustProtected(f, &m, nil, new(nvm.MemoryCounter)), nvm.Options{})
+	s.Put("k", []byte("v"))
+	good, _ := m.Load()
+	f.Add(good)
+	f.Add([]byte("TSPE\x01"))
+	f.Add([]byte("TSPE\x01\x06memory\x00\x00\x00\x00\x00\x00\x00\x02\x00\x20"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var mm nvm.Memory
+		mm.Save(b)
+		ctr := new(nvm.MemoryCounter)
+		ctr.Increment()
+		image, err := mustProtected(t, &mm, nil, ctr).Load()
+		if err != nil {
+			return
+		}
+		if _, err := nvm.DecodeImage(image); err != nil && len(b) > 0 {
+			t.Fatalf("Load accepted an envelope whose image does not decode: %v", err)
+		}
+	})
 }
