@@ -25,6 +25,7 @@ type Env struct {
 	departures []DepartureNote
 	cleanups   []func(context.Context) error
 	log        exchangeLog
+	app        Application // the case's application, selected by begin and Reset
 }
 
 func newEnv(card Card, creds Credentials, fresh bool, pl *plan) *Env {
@@ -38,7 +39,7 @@ func newEnv(card Card, creds Credentials, fresh bool, pl *plan) *Env {
 
 // begin brings the card to a case's starting point: reset when it can be
 // (so no PIN verification or authentication is left over from an earlier
-// case), PIV selected.
+// case), the case's application selected.
 func (e *Env) begin(ctx context.Context) error {
 	if !e.fresh {
 		if r, ok := e.card.(Resetter); ok {
@@ -47,7 +48,7 @@ func (e *Env) begin(ctx context.Context) error {
 			}
 		}
 	}
-	return e.Select(ctx)
+	return e.selectApp(ctx)
 }
 
 // Fresh reports whether the card was made for this case (the simulator):
@@ -171,9 +172,9 @@ func (e *Env) Logout(ctx context.Context) error {
 	return fmt.Errorf("VERIFY with P1 = FF answered %s and the card cannot be reset", swText(sw))
 }
 
-// Reset gives the card a warm reset and selects PIV again. A case that
-// needs it declares NeedReset; on a card that cannot be reset Reset returns
-// a skip.
+// Reset gives the card a warm reset and selects the case's application
+// again. A case that needs it declares NeedReset; on a card that cannot be
+// reset Reset returns a skip.
 func (e *Env) Reset(ctx context.Context) error {
 	r, ok := e.card.(Resetter)
 	if !ok {
@@ -182,7 +183,7 @@ func (e *Env) Reset(ctx context.Context) error {
 	if err := r.Reset(ctx); err != nil {
 		return fmt.Errorf("resetting the card: %w", err)
 	}
-	return e.Select(ctx)
+	return e.selectApp(ctx)
 }
 
 // PowerCutter returns the card's power-cut control, or a skip when the

@@ -24,6 +24,7 @@ type plan struct {
 	// broken is set when a case could not put the card back: no further
 	// destructive case runs.
 	broken string
+	iso    isoPlan // the ISO application's (iso.go)
 }
 
 // refusal returns why c must not run on this card, or "".
@@ -32,6 +33,8 @@ func (p *plan) refusal(c *Case) string {
 	switch {
 	case p.broken != "":
 		return p.broken
+	case c.App == AppISO:
+		return p.iso.refused
 	case n&NeedBlockPUK != 0:
 		return "blocks the PUK, which only a full reset of the card undoes: run it on the simulator (--target sim)"
 	case n&(NeedPIN|NeedPUK) != 0 && p.pinErr != "":
@@ -212,6 +215,9 @@ func (e *Env) restore(ctx context.Context, c *Case) error {
 		if err := e.cleanups[i](ctx); err != nil {
 			return err
 		}
+	}
+	if c.App == AppISO {
+		return e.isoRestore(ctx)
 	}
 	if c.Needs&(NeedPIN|NeedPUK) == 0 {
 		return nil

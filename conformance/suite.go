@@ -63,7 +63,8 @@ type Case struct {
 	// ID is the SP 800-85A-4 assertion label where one applies (VE05.19),
 	// else a name of our own: ISO-... for the APDU layer, PIV-... for SP
 	// 800-73-4 behaviour without a label, YK-... for the YubiKey
-	// extensions PIV clients rely on.
+	// extensions PIV clients rely on, ISOAPP-... for the ISO 7816
+	// file-system application.
 	ID string
 	// Title says what a conformant card does.
 	Title string
@@ -71,7 +72,10 @@ type Case struct {
 	Ref   string
 	Class Class
 	Needs Need
-	// Run performs the check on a card whose PIV application is selected
+	// App is the application the case tests; the suite runs the cases of
+	// the applications the card answers SELECT for.
+	App Application
+	// Run performs the check on a card whose application App is selected
 	// and whose security status is clear. It returns nil when the card
 	// conforms (recording departures with Env.Departure), a skip (see
 	// Skipf) when the case does not apply, and otherwise an error saying
@@ -115,7 +119,8 @@ type Progress struct {
 }
 
 // ErrIncompleteCredentials is returned by Run when Options.Destructive is
-// set for a target that is not Fresh without every credential.
+// set for a target that is not Fresh without every credential, and
+// destructive PIV cases are to run.
 var ErrIncompleteCredentials = errors.New("conformance: destructive cases on a real card need the PIN, the PUK and the management key")
 
 // Run runs the suite's cases (those Options.Filter selects) against t and
@@ -123,18 +128,10 @@ var ErrIncompleteCredentials = errors.New("conformance: destructive cases on a r
 // run cannot start: the card cannot be reached, or ErrIncompleteCredentials.
 // A card that fails cases is a report with failures, not an error.
 func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
-	if !t.Fresh && opts.Destructive && !opts.Credentials.complete() {
-		return nil, ErrIncompleteCredentials
-	}
 	if opts.CaseTimeout == 0 {
 		opts.CaseTimeout = time.Minute
 	}
 	var cases []Case
-	for _, c := range Cases() {
-		if opts.Filter == nil || opts.Filter(c) {
-			cases = append(cases, c)
-		}
-	}
 	rep := &Report{Target: t.Name, Started: time.Now()}
 	progress := func(p Progress) {
 		if opts.Progress != nil {
@@ -151,12 +148,19 @@ func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 		}
 		defer card.Close()
 		shared = card
-		if opts.Destructive && anyDestructive(cases) {
-			pl = makePlan(ctx, card, opts.Credentials)
-			for _, n := range pl.notes {
-				rep.Notes = append(rep.Notes, n)
-				progress(Progress{Note: n})
-			}
+	}
+	cases, err := pickCases(ctx, t, shared, opts.Filter)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Fresh && opts.Destructive && needsPIVCredentials(cases) && !opts.Credentials.complete() {
+		return nil, ErrIncompleteCredentials
+	}
+	if !t.Fresh && opts.Destructive && anyDestructive(cases) {
+		pl = makePlans(ctx, shared, opts.Credentials, cases)
+		for _, n := range pl.notes {
+			rep.Notes = append(rep.Notes, n)
+			progress(Progress{Note: n})
 		}
 	}
 	for i := range cases {
@@ -187,7 +191,7 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 	if !t.Fresh && c.Class == Destructive {
 		switch {
 		case pl == nil:
-			res.Outcome, res.Message = Skipped, "destructive: runs on a real card only with --destructive and its PIN, PUK and management key"
+			res.Outcome, res.Message = Skipped, withoutDestructive(c)
 			return res
 		case pl.refusal(c) != "":
 			res.Outcome, res.Message = Refused, pl.refusal(c)
@@ -210,6 +214,7 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 		creds = cc.Credentials()
 	}
 	e := newEnv(card, creds, t.Fresh, pl)
+	e.app = c.App
 	err := e.begin(ctx)
 	if err == nil {
 		err = c.Run(ctx, e)

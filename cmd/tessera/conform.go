@@ -45,6 +45,13 @@ back what they change; before running any, the suite checks each credential
 where a mistake cannot block anything, and refuses up front, saying why, every
 case it could not undo (blocking the PUK, for one).
 
+The suite runs the cases of the applications the card answers SELECT for:
+PIV, and the ISO 7816 file-system application (IsoApplet v0, profile
+iso-token; cases ISOAPP-...). A card with the ISO application takes
+--destructive without credentials, and only in the creation state (no PUK,
+no PIN): its destructive cases personalise it with OpenSC's test PIN 123456
+and PUK 0123456789abcdef, which stay set.
+
 Where a card departs from SP 800-73-4 as a YubiKey documentedly does, the case
 passes and the report names the departure. The exit status is 1 when a case
 fails.`,
@@ -85,7 +92,9 @@ fails.`,
 				if err != nil {
 					return err
 				}
-				if destructive && (pin == "" || puk == "" || mgmtKey == "") {
+				// A card with the ISO application alone needs none of them: its
+				// destructive cases personalise it with the suite's own.
+				if destructive && (pin != "" || puk != "" || mgmtKey != "") && (pin == "" || puk == "" || mgmtKey == "") {
 					return errors.New("--destructive needs --pin, --puk and --mgmt-key: destructive cases put the card back as it was, which takes all three")
 				}
 				if !destructive && (pin != "" || puk != "" || mgmtKey != "") {
