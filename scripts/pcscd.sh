@@ -61,6 +61,19 @@ alive() {
   [ "$st" != Z ] && [ "$st" != X ]
 }
 
+# detached CMD...: execs CMD in a session of its own with no inherited
+# descriptor but 0-2, so that the daemon does not keep a caller's lock (a
+# flock around a test run) or pipe open after the caller is gone. Run it in
+# the background: the pid is then CMD's.
+detached() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec setsid "$@"
+}
+
 # is_pcscd PID: alive and running pcscd.
 is_pcscd() { alive "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = pcscd ]; }
 
@@ -143,7 +156,7 @@ start_one() { # K
     fi
     # A stale pid file or socket from a killed pcscd blocks start-up.
     rm -f "$SYS_SOCK" "$SYS_DIR/pcscd.pid"
-    setsid pcscd --foreground >"$(log_of 0)" 2>&1 </dev/null &
+    detached pcscd --foreground >"$(log_of 0)" 2>&1 </dev/null &
     pid=$!
   else
     command -v systemd-socket-activate >/dev/null 2>&1 ||
@@ -156,7 +169,7 @@ start_one() { # K
     # pcscd refuses a second instance next to /run/pcscd/pcscd.comm unless
     # it is socket-activated; systemd-socket-activate execs pcscd in place
     # (same pid) at the first connection, which poke makes.
-    PCSCLITE_CSOCK_NAME=$sock setsid systemd-socket-activate -l "$sock" \
+    PCSCLITE_CSOCK_NAME=$sock detached systemd-socket-activate -l "$sock" \
       pcscd --foreground -c "$dir/reader.conf.d" >"$(log_of "$k")" 2>&1 </dev/null &
     pid=$!
     for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
