@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// isoFirmwareBugs are the ISO cases the iso-token card fails today, as
-// cmd/tessera's TestConformISOToken lists them.
-var isoFirmwareBugs = map[string]bool{"ISOAPP-VERIFY-SHORT": true, "ISOAPP-AC-30": true}
-
 // TestConformISOThroughPCSCD: an iso-token card through pcscd gets the ISO
 // application's cases alone. The safe ones pass and the destructive ones
 // are skipped; with --destructive (no credentials) the card, in the
@@ -43,12 +39,7 @@ func TestConformISOThroughPCSCD(t *testing.T) {
 		t.Errorf("the ISO plan's note is not printed up front:\n%s", stderr)
 	}
 	for _, c := range rep.Cases {
-		if want := "pass"; isoFirmwareBugs[c.ID] {
-			want = "fail"
-			if c.Result != want {
-				t.Errorf("%s: %s, listed as a firmware bug: update isoFirmwareBugs", c.ID, c.Result)
-			}
-		} else if c.Result != want {
+		if c.Result != "pass" {
 			t.Errorf("destructive run: %s: %s (%s)", c.ID, c.Result, c.Message)
 		}
 	}

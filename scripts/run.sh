@@ -28,6 +28,28 @@ case "$profile" in
   *) mgmt="as set in $profile" ;;
 esac
 
+if [ "${profile%%,*}" = iso-token ]; then
+  cat <<EOF
+
+  Tessera: a blank PKCS#11 token (profile iso-token, the ISO 7816 file-system
+  application that OpenSC's isoApplet driver drives) in the PC/SC reader
+
+      Virtual PCD 00 00
+
+  Personalise it and make a key, in another terminal:
+      pkcs15-init --create-pkcs15 --so-pin 123456 --so-puk 0123456789abcdef --pin 123456 --auth-id FF --generate-key ec/secp256r1 --id 01 --key-usage sign
+  then:
+      pkcs15-tool -D
+      pkcs11-tool -L
+      bin/tessera card state 0          (life cycle, counters, files, keys; never a secret)
+
+  The card's state lives in ${XDG_STATE_HOME:-$HOME/.local/state}/tessera unless --state says otherwise.
+  Stop with Ctrl-C.
+
+EOF
+  exec bin/tessera sim "$@"
+fi
+
 cat <<EOF
 
   Tessera: a simulated PIV card (profile $profile) in the PC/SC reader

@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/iso"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/piv"
+	"github.com/tesseracard/tessera/firmware/profile"
 )
 
 // CardInfo is a card's place in the simulator: what a listing shows.
@@ -89,6 +91,10 @@ type CardState struct {
 	TOTP *TOTPState `json:"totp,omitempty"`
 	// SignaturesLeft is the signature quota left, on a card with one.
 	SignaturesLeft *int `json:"signatures_left,omitempty"`
+	// ISO is the ISO 7816 file-system application's state, on a card that
+	// carries it (the iso-token profile); the PIV fields above then stay
+	// empty unless the card carries PIV too.
+	ISO *iso.State `json:"iso,omitempty"`
 }
 
 // TOTPState is a cloud-signature card's TOTP authorisation, never its seed.
@@ -161,6 +167,17 @@ func (r *Reader) State(ctx context.Context) (CardState, error) {
 		return CardState{}, fmt.Errorf("card %d: reading its memory: %w", r.id, err)
 	}
 	st.MemoryUsed, st.MemoryCapacity, st.Generation = store.Used(), store.Capacity(), store.Generation()
+	if r.prof.HasApp(profile.AppISO) {
+		is, err := iso.ReadState(store)
+		if err != nil {
+			return CardState{}, fmt.Errorf("card %d: %w", r.id, err)
+		}
+		st.ISO = &is
+	}
+	if !r.prof.HasApp(profile.AppPIV) {
+		st.PINVerifiedNote = "the card has no PIV application"
+		return st, nil
+	}
 	if b, ok := store.Get(recSerial); ok && len(b) == 4 {
 		st.CardSerial = binary.BigEndian.Uint32(b)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tesseracard/tessera/firmware/iso"
+	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -339,6 +341,13 @@ func credential(c simulator.Credential) string {
 
 func printState(w io.Writer, st simulator.CardState) {
 	printInfos(w, []simulator.CardInfo{st.CardInfo})
+	if st.ISO != nil {
+		printISOState(w, st.ISO)
+		if st.PINVerifiedNote != "" { // no PIV application
+			printMemory(w, st)
+			return
+		}
+	}
 	fmt.Fprintf(w, "\nserial (GET SERIAL): %d\n", st.CardSerial)
 	verified := "unknown"
 	if st.PINVerified != nil {
@@ -379,6 +388,45 @@ func printState(w io.Writer, st simulator.CardState) {
 			fmt.Fprintf(w, "  %s  %d bytes  %s\n", o.Tag, o.Size, o.Name)
 		}
 	}
+	printMemory(w, st)
+}
+
+// printISOState prints the ISO 7816 file-system application's state.
+func printISOState(w io.Writer, is *iso.State) {
+	fmt.Fprintf(w, "\nISO application: life cycle %s\n", is.LifeCycle)
+	for _, c := range []struct {
+		name string
+		st   *pin.Status
+	}{{"PIN", is.PIN}, {"PUK", is.PUK}} {
+		if c.st == nil {
+			fmt.Fprintf(w, "%s: not set\n", c.name)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s\n", c.name, credential(simulator.Credential{Tries: c.st.Tries, Limit: c.st.Limit, Blocked: c.st.Blocked()}))
+	}
+	if len(is.Files) == 0 {
+		fmt.Fprintln(w, "files: the MF alone")
+	} else {
+		fmt.Fprintln(w, "files:")
+		for _, f := range is.Files {
+			if f.DF {
+				fmt.Fprintf(w, "  %s  DF\n", f.Path)
+			} else {
+				fmt.Fprintf(w, "  %s  EF, %d bytes\n", f.Path, f.Size)
+			}
+		}
+	}
+	if len(is.Keys) == 0 {
+		fmt.Fprintln(w, "keys: none")
+	} else {
+		fmt.Fprintln(w, "keys:")
+		for _, k := range is.Keys {
+			fmt.Fprintf(w, "  slot %d  %s\n", k.Slot, k.Algorithm)
+		}
+	}
+}
+
+func printMemory(w io.Writer, st simulator.CardState) {
 	capacity := "no limit"
 	if st.MemoryCapacity > 0 {
 		capacity = strconv.Itoa(st.MemoryCapacity)

@@ -10,14 +10,6 @@ import (
 	"github.com/tesseracard/tessera/conformance"
 )
 
-// isoFirmwareBugs are ISO cases the iso-token simulator fails today because
-// firmware/iso departs from IsoApplet there (reported to its owner): each
-// must fail until fixed, and then be removed from here.
-var isoFirmwareBugs = map[string]string{
-	"ISOAPP-VERIFY-SHORT": "VERIFY with 1 to 3 bytes compares and spends a try (63C2) where IsoApplet answers 6700",
-	"ISOAPP-AC-30":        "access rule 30 is treated as never where IsoApplet (x & 9F == 10) asks for the PIN",
-}
-
 func isoCaseIDs() []string {
 	var ids []string
 	for _, c := range conformance.Cases() {
@@ -39,13 +31,7 @@ func TestConformISOToken(t *testing.T) {
 	var got []string
 	for _, r := range rep.Results {
 		got = append(got, r.ID)
-		bug, known := isoFirmwareBugs[r.ID]
-		switch {
-		case known && r.Outcome != conformance.Failed:
-			t.Errorf("%s: %s, but it is listed as a firmware bug (%s): remove it from isoFirmwareBugs", r.ID, r.Outcome, bug)
-		case known:
-			t.Logf("%s fails as expected (firmware bug: %s): %s", r.ID, bug, r.Message)
-		case r.Outcome != conformance.Passed:
+		if r.Outcome != conformance.Passed {
 			t.Errorf("%s: %s: %s", r.ID, r.Outcome, r.Message)
 		}
 	}
@@ -150,7 +136,7 @@ func TestConformISORealCard(t *testing.T) {
 
 	rep = runSuite(t, target, conformance.Options{Destructive: true})
 	for _, r := range rep.Results {
-		if _, bug := isoFirmwareBugs[r.ID]; bug || r.Outcome == conformance.Passed {
+		if r.Outcome == conformance.Passed {
 			continue
 		}
 		t.Errorf("destructive run: %s %s: %s", r.ID, r.Outcome, r.Message)

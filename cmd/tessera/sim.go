@@ -47,7 +47,7 @@ func controlSocket(explicit, state string) (string, error) {
 
 type simOptions struct {
 	state        string
-	profile      string
+	profiles     []string
 	cards        int
 	vpcd         string
 	noVPCD       bool
@@ -88,7 +88,7 @@ with it, nor the reverse.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.state, "state", "", "state directory (default $XDG_STATE_HOME/tessera or ~/.local/state/tessera)")
-	f.StringVar(&o.profile, "profile", "default", "profile of new cards: "+strings.Join(profile.Names(), ", ")+", or a YAML file")
+	f.StringSliceVar(&o.profiles, "profile", []string{"default"}, "profile of new cards: "+strings.Join(profile.Names(), ", ")+", or a YAML file; a list (repeat the flag or separate with commas) gives card n the n-th, the last one repeating, e.g. --cards 2 --profile default,iso-token")
 	f.IntVar(&o.cards, "cards", 1, "number of cards, in slots 0 to N-1")
 	f.StringVar(&o.vpcd, "vpcd", fmt.Sprintf("127.0.0.1:%d", simulator.DefaultVPCDPort), "vpcd HOST:PORT of slot 0; card n uses PORT+n")
 	f.BoolVar(&o.noVPCD, "no-vpcd", false, "no vpcd links: the cards are reachable through the control API only")
@@ -129,8 +129,13 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	if o.touchTimeout <= 0 {
 		return fmt.Errorf("--touch-timeout %v: want a positive duration", o.touchTimeout)
 	}
-	if _, err := profile.Resolve(o.profile); err != nil {
-		return fmt.Errorf("--profile: %w", err)
+	if len(o.profiles) == 0 {
+		return errors.New("--profile: name at least one profile")
+	}
+	for _, p := range o.profiles {
+		if _, err := profile.Resolve(p); err != nil {
+			return fmt.Errorf("--profile: %w", err)
+		}
 	}
 	if o.control != "" && o.controlTCP != "" {
 		return errors.New("--control and --control-tcp: choose one")
@@ -191,7 +196,7 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		tracer = simulator.NewTracer(f)
 	}
 	cfg := simulator.Config{
-		StateDir: o.state, Profile: o.profile, Tracer: tracer, Log: log,
+		StateDir: o.state, Profile: o.profiles[0], Tracer: tracer, Log: log,
 		TouchMode: simulator.TouchMode(o.touch), TouchTimeout: o.touchTimeout,
 	}
 	if o.tpm != "" {
@@ -225,12 +230,11 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	}
 	defer ln.Close()
 
-	explicitProfile := ""
-	if cmd.Flags().Changed("profile") {
-		explicitProfile = o.profile
-	}
 	for i := range o.cards {
-		spec := simulator.CardSpec{Slot: i, Profile: explicitProfile}
+		spec := simulator.CardSpec{Slot: i}
+		if cmd.Flags().Changed("profile") { // else a card keeps the profile it was made with
+			spec.Profile = o.profiles[min(i, len(o.profiles)-1)]
+		}
 		if o.serial != 0 {
 			spec.Serial = o.serial + uint32(i)
 		}

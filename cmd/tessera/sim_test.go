@@ -181,3 +181,60 @@ func TestSimAndCardCommands(t *testing.T) {
 		t.Errorf("trace --card 0 --exchanges shows other records:\n%s", out)
 	}
 }
+
+// TestSimProfilePerCard: a --profile list gives each card its own profile,
+// so a PIV card and an ISO token can sit side by side.
+func TestSimProfilePerCard(t *testing.T) {
+	dir := shortDir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runTessera(ctx, "sim", "--no-vpcd", "--state", dir, "--cards", "3", "--profile", "piv,iso-token")
+		done <- err
+	}()
+	defer func() { cancel(); <-done }()
+	sock := filepath.Join(dir, "control.sock")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the control socket did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	card := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := runTessera(context.Background(), append([]string{"card", "--state", dir}, args...)...)
+		if err != nil {
+			t.Fatalf("tessera card %s: %v\n%s", strings.Join(args, " "), err, errOut)
+		}
+		return out
+	}
+	var cards []simulator.CardInfo
+	if err := json.Unmarshal([]byte(card("list", "--json")), &cards); err != nil || len(cards) != 3 {
+		t.Fatalf("card list --json = %+v, %v", cards, err)
+	}
+	for i, want := range []string{"piv", "iso-token", "iso-token"} {
+		if cards[i].Profile != want {
+			t.Errorf("card %d has profile %q, want %q", i, cards[i].Profile, want)
+		}
+	}
+	if out := card("apdu", "1", "00A404000CF276A288BCFBA69D34F31001"); !strings.Contains(out, "000606") || !strings.Contains(out, "9000") {
+		t.Errorf("SELECT of the ISO application on card 1 =\n%s", out)
+	}
+	if out := card("apdu", "0", "00A404000CF276A288BCFBA69D34F31001"); !strings.Contains(out, "6A82") {
+		t.Errorf("SELECT of the ISO application on the PIV card 0 =\n%s", out)
+	}
+	if out := card("state", "1"); !strings.Contains(out, "ISO application: life cycle creation") || !strings.Contains(out, "PIN: not set") {
+		t.Errorf("card state 1 of a blank token =\n%s", out)
+	}
+	card("apdu", "1", "00A404000CF276A288BCFBA69D34F31001", "002401021030313233343536373839616263646566", "0024010106313233343536",
+		"00E000000D6F0B8102004082010183024401")
+	out := card("state", "1")
+	for _, want := range []string{"life cycle operational", "PIN: 3 of 3 tries left", "PUK: 5 of 5 tries left", "3F00/4401  EF, 64 bytes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("card state 1 of a personalised token lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -155,11 +155,10 @@ func children(s *nvm.Store, df uint16) ([]uint16, error) {
 	return out, nil
 }
 
-// allowed checks one access rule of f: 00 always, FF never, 10 or 90 (user
-// authentication, ISO/IEC 7816-4 §7.4.3 security condition byte: b5 set, with
-// or without b8 "all conditions", security environment 0) once the PIN is
-// verified, anything else never. Before a
-// PIN exists every file operation is allowed.
+// allowed checks one access rule of f: 00 always, 90 or any value with
+// x&9F == 10 (10, 30, 50, 70: user authentication, security environment 0)
+// once the PIN is verified, anything else (FF included) never, as IsoApplet
+// decides. Before a PIN exists every file operation is allowed.
 func allowed(ctx *firmware.Context, f file, rule int) error {
 	if f.sa == nil {
 		return nil
@@ -174,7 +173,7 @@ func allowed(ctx *firmware.Context, f file, rule int) error {
 	switch v := f.sa[saLen-1-rule]; {
 	case v == 0x00:
 		return nil
-	case v&0x7F == 0x10 && ctx.Security.Has(pinRef):
+	case (v == 0x90 || v&0x9F == 0x10) && ctx.Security.Has(pinRef):
 		return nil
 	}
 	return apdu.SWSecurityStatusNotSatisfied

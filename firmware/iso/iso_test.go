@@ -89,6 +89,8 @@ func TestStatusWords(t *testing.T) {
 		{"verify: PUK reference", operational, "00 20 00 02 10 30313233343536373839616263646566", apdu.SWReferenceNotFound},
 		{"verify: 17 bytes", operational, "00 20 00 01 11 3132333435360000000000000000000000", apdu.SWWrongLength},
 		{"verify: wrong", operational, cmdWrongPIN, apdu.RetriesSW(2)},
+		{"verify: 3 bytes", operational, "00 20 00 01 03 313233", apdu.SWWrongLength},
+		{"verify: 3 bytes, no PIN yet", withPUK, "00 20 00 01 03 313233", apdu.SWWrongLength},
 		{"verify: blocked", blocked, cmdVerifyPIN, apdu.SWAuthMethodBlocked},
 		{"verify: status when blocked", blocked, "00 20 00 01", apdu.SWAuthMethodBlocked},
 		{"unblock before operational", withPUK, "00 2C 00 01 20 30313233343536373839616263646566 31323334353600000000000000000000", apdu.SWCommandNotAllowed},

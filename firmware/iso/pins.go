@@ -50,8 +50,8 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 != pinRef {
 		return apdu.SWReferenceNotFound
 	}
-	if len(cmd.Data) > refLen {
-		return apdu.SWWrongLength
+	if n := len(cmd.Data); n > refLen || (n > 0 && n < minPINLen) {
+		return apdu.SWWrongLength // no try spent on a PIN that cannot be right
 	}
 	p := a.pinObject(ctx)
 	if !p.Exists() {
