@@ -1,15 +1,14 @@
 package piv
 
 import (
-	"bytes"
 	"fmt"
 	"testing"
 	"testing/cryptotest"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
-	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
 // pivTearCase is one PIV command that writes persistent memory, with the
@@ -64,20 +63,6 @@ var pivTearCases = []pivTearCase{
 	{"reset", func(tc *testCard) { withKey(tc); blockPIN(tc); blockPUK(tc) }, "00 FB 00 00", "", true},
 }
 
-// records returns every record except the PIN and PUK, whose counters change
-// in steps of their own.
-func pivRecords(s *nvm.Store) string {
-	var b bytes.Buffer
-	for _, k := range s.Keys("") {
-		if k == keyPIN || k == keyPUK {
-			continue
-		}
-		v, _ := s.Get(k)
-		fmt.Fprintf(&b, "%s=%x\n", k, v)
-	}
-	return b.String()
-}
-
 // TestPIVTearEveryWrite extends the card OS's exhaustive tear test to every
 // PIV command that writes: power is cut after each of its writes in turn, the
 // card is powered on from what the medium holds, and no try may be gained,
@@ -86,79 +71,37 @@ func TestPIVTearEveryWrite(t *testing.T) {
 	p, _ := profile.Builtin("default")
 	points := 0
 	for _, tc := range pivTearCases {
-		t.Run(tc.name, func(t *testing.T) { points += tearEveryWrite(t, p, tc) })
+		t.Run(tc.name, func(t *testing.T) { points += pivTear(t, p, tc).EveryWrite(t) })
 	}
 	fmt.Printf("tear test: piv: exercised %d tear points over %d commands\n", points, len(pivTearCases))
 }
 
-// tearEveryWrite runs tc on a card of profile p, then again with the power
-// cut after each of its writes in turn, and checks the card after each cut.
-// It returns the number of tear points exercised.
-func tearEveryWrite(t *testing.T, p profile.Profile, tc pivTearCase) (points int) {
-	prepare := func() (*testCard, int, string) {
-		// Every run starts from the same card: Go's key generation
-		// draws from the process-wide source, reset here.
-		cryptotest.SetGlobalRandom(t, 1)
-		c := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{})
-		if tc.setup != nil {
-			tc.setup(c)
-		}
-		tries := 0
-		if tc.counter != "" {
-			st, err := pin.New(c.c.Store(), tc.counter).Status()
-			if err != nil {
-				t.Fatal(err)
+// pivTear is the power-cut test of tc on a card of profile p: every run
+// starts from the same card, prepared by tc.setup, and after each cut the
+// PIV application must still be selectable and report its PIN status. The
+// PIN and PUK records are left out of the all-or-nothing comparison (their
+// counters change in steps of their own, checked through Counter).
+func pivTear(t *testing.T, p profile.Profile, tc pivTearCase) cardtest.Tear {
+	return cardtest.Tear{
+		Prepare: func() cardtest.Card {
+			// Go's key generation draws from the process-wide source,
+			// reset here.
+			cryptotest.SetGlobalRandom(t, 1)
+			c := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{})
+			if tc.setup != nil {
+				tc.setup(c)
 			}
-			tries = st.Tries
-		}
-		return c, tries, pivRecords(c.c.Store())
-	}
-	c, _, before := prepare()
-	saves := c.tm.Saves()
-	_, sw := c.send(tc.cmd)
-	if sw != apdu.SWSuccess && !sw.Is(apdu.SWVerificationFailed) && sw != apdu.SWAuthMethodBlocked {
-		t.Fatalf("%s answered %04X", tc.cmd, uint16(sw))
-	}
-	writes := c.tm.Saves() - saves
-	after := pivRecords(c.c.Store())
-	if writes == 0 {
-		t.Fatalf("%s made no persistent write", tc.cmd)
-	}
-	for cut := 0; cut <= writes; cut++ {
-		c, tries, _ := prepare()
-		c.tm.CutAfter(cut)
-		out := c.c.Process(h(tc.cmd))
-		if cut < writes && out != nil {
-			t.Fatalf("cut after %d of %d writes: card answered % X", cut, writes, out)
-		}
-		c.tm.Restore()
-		if _, err := c.c.PowerOn(); err != nil {
-			t.Fatalf("cut after %d: power on: %v", cut, err)
-		}
-		if tc.counter != "" && cut < writes {
-			st, err := pin.New(c.c.Store(), tc.counter).Status()
-			if err != nil {
-				t.Fatal(err)
+			return cardtest.Card{Card: c.c, Tear: c.tm}
+		},
+		Cmd: h(tc.cmd), Counter: tc.counter, Right: tc.right, Skip: []string{keyPIN, keyPUK},
+		Alive: func(c cardtest.Card) {
+			tc := &testCard{t: t, c: c.Card, tm: c.Tear, prof: p}
+			tc.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
+			if _, sw := tc.send("00 20 00 80"); sw != apdu.SWAuthMethodBlocked && !sw.Is(apdu.SWVerificationFailed) {
+				t.Errorf("PIN status answered %04X", uint16(sw))
 			}
-			switch {
-			case cut == 0 && st.Tries != tries:
-				t.Errorf("cut before any write: %d tries, want %d", st.Tries, tries)
-			case cut == 1 && st.Tries != tries-1:
-				t.Errorf("cut after the first write: %d tries, want the decrement to %d on record", st.Tries, tries-1)
-			case cut > 0 && !tc.right && st.Tries > tries-1:
-				t.Errorf("cut after %d of %d writes: %d tries, more than %d", cut, writes, st.Tries, tries-1)
-			}
-		}
-		if got := pivRecords(c.c.Store()); got != before && got != after {
-			t.Errorf("cut after %d of %d writes: records are neither the old nor the new state", cut, writes)
-		}
-		c.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
-		if _, sw := c.send("00 20 00 80"); sw != apdu.SWAuthMethodBlocked && !sw.Is(apdu.SWVerificationFailed) {
-			t.Errorf("cut after %d: PIN status answered %04X", cut, uint16(sw))
-		}
-		points++
+		},
 	}
-	return points
 }
 
 // signDigest is GENERAL AUTHENTICATE of slot 9A (P-256) over a 32-byte
@@ -183,7 +126,7 @@ func quotaProfile() profile.Profile {
 func TestPIVTearQuota(t *testing.T) {
 	p := quotaProfile()
 	setup := func(tc *testCard) { withKey(tc); tc.verifyPIN("123456") }
-	points := tearEveryWrite(t, p, pivTearCase{name: "sign with a quota", setup: setup, cmd: signDigest, right: true})
+	points := pivTear(t, p, pivTearCase{name: "sign with a quota", setup: setup, cmd: signDigest, right: true}).EveryWrite(t)
 	quota := func(tc *testCard) int {
 		st, err := ReadCloudState(tc.c.Store())
 		if err != nil {
