@@ -579,6 +579,54 @@ func isoFileCases() []Case {
 				return e.run(ctx, step("MSE SET after re-SELECT (PIN no longer verified)", mseCmd(0xB6, 0x21, isoKeySlot), denied))
 			}),
 		},
+		{
+			ID: "ISOAPP-GET-RESPONSE", Title: "GET RESPONSE asks for exactly what is pending (else 6Cxx); another command meanwhile is refused with 6900, the data kept",
+			Ref: refIso + ": GET RESPONSE; ISO/IEC 7816-4 §5.3.4, §7.6.1", Class: Destructive,
+			Run: personalised(func(ctx context.Context, e *Env, _ int) error {
+				if err := e.isoVerify(ctx); err != nil {
+					return err
+				}
+				if err := e.run(ctx, step("MSE SET of key generation (EC, slot 15)", mseCmd(0x00, 0xEC, isoKeySlot), ok)); err != nil {
+					return err
+				}
+				r, err := e.RawCmd(ctx, apdu.Command{INS: insGenerateISO, Data: p256Params(), Ne: 256})
+				if err != nil {
+					return err
+				}
+				left, more := r.SW.BytesRemaining()
+				if !more || len(r.Data) != 256 || left == 0 {
+					return fmt.Errorf("GENERATE (P-256) answered %d bytes and %s, want 256 bytes and 61xx (the public key is longer)", len(r.Data), swText(r.SW))
+				}
+				first := r.Data
+				for _, ne := range []int{256, left + 1} {
+					g, err := e.RawCmd(ctx, apdu.Command{INS: 0xC0, Ne: ne})
+					if err != nil {
+						return err
+					}
+					if err := expectSW(fmt.Sprintf("GET RESPONSE with Le %d for %d pending bytes", ne%256, left), g.SW, apdu.WrongLeSW(left)); err != nil {
+						return err
+					}
+				}
+				g, err := e.RawCmd(ctx, apdu.Command{INS: 0xB0, Ne: 16})
+				if err != nil {
+					return err
+				}
+				if err := expectSW("READ BINARY while a response is pending", g.SW, 0x6900); err != nil {
+					return err
+				}
+				g, err = e.RawCmd(ctx, apdu.Command{INS: 0xC0, Ne: left})
+				if err != nil {
+					return err
+				}
+				if err := expectSW("GET RESPONSE with the exact Le", g.SW, ok); err != nil {
+					return err
+				}
+				if _, err := parseP256(append(first, g.Data...)); err != nil {
+					return fmt.Errorf("the public key fetched after the refusals is damaged: %w", err)
+				}
+				return nil
+			}),
+		},
 	}
 }
 

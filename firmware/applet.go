@@ -40,6 +40,17 @@ type Chainer interface {
 	Chainable(ins byte) bool
 }
 
+// StrictResponder is implemented by an applet that keeps IsoApplet's
+// response rules while it is selected: GET RESPONSE must ask for exactly
+// what it will get, min(pending, 256) bytes, else 6Cxx says how many (the
+// data stay pending); and any other command but SELECT by AID while data
+// are pending is refused with 6900, the data still pending. Without it, GET
+// RESPONSE answers up to Ne bytes and any other command drops the pending
+// data.
+type StrictResponder interface {
+	StrictResponses() bool
+}
+
 // Context is what the card OS hands an applet with each call.
 type Context struct {
 	Store    *nvm.Store

@@ -181,9 +181,13 @@ func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) 
 		c.chain, c.pending = chainState{}, nil
 		return nil, apdu.SWWrongLength, false
 	}
+	strict := c.strictResponses()
 	if cmd.INS == 0xC0 && cmd.CLA&0x80 == 0 {
 		c.chain = chainState{}
-		return c.getResponse(cmd)
+		return c.getResponse(cmd, strict)
+	}
+	if c.pending != nil && strict && !(cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0) {
+		return nil, swPendingResponse, false
 	}
 	c.pending = nil
 
@@ -255,6 +259,20 @@ func (c *Card) reassemble(cmd apdu.Command) (full apdu.Command, sw apdu.StatusWo
 		return cmd, apdu.SWWrongLength, true
 	}
 	return cmd, 0, false
+}
+
+// swPendingResponse is 6900, "command not allowed": another command while a
+// strict applet's response is pending (see StrictResponder).
+const swPendingResponse apdu.StatusWord = 0x6900
+
+// strictResponses reports whether the selected applet keeps strict response
+// rules (see StrictResponder).
+func (c *Card) strictResponses() bool {
+	if c.selected < 0 {
+		return false
+	}
+	sr, ok := c.cfg.Applets[c.selected].(StrictResponder)
+	return ok && sr.StrictResponses()
 }
 
 // chainable reports whether the selected applet accepts a chained command
@@ -339,7 +357,7 @@ func (c *Card) respond(data []byte, cmd apdu.Command) ([]byte, apdu.StatusWord) 
 
 // getResponse answers GET RESPONSE (ISO/IEC 7816-4 §7.6.1) from the pending
 // data: up to Ne bytes (256 without Le), then 61xx while more remains.
-func (c *Card) getResponse(cmd apdu.Command) ([]byte, apdu.StatusWord, bool) {
+func (c *Card) getResponse(cmd apdu.Command, strict bool) ([]byte, apdu.StatusWord, bool) {
 	if c.pending == nil {
 		return nil, apdu.SWConditionsNotSatisfied, false
 	}
@@ -350,6 +368,9 @@ func (c *Card) getResponse(cmd apdu.Command) ([]byte, apdu.StatusWord, bool) {
 	n := cmd.Ne
 	if n == 0 {
 		n = maxShortResponse
+	}
+	if want := min(len(c.pending), maxShortResponse); strict && n != want {
+		return nil, apdu.WrongLeSW(want), false
 	}
 	n = min(n, len(c.pending))
 	out := c.pending[:n]

@@ -97,6 +97,10 @@ func (a *Applet) Chainable(ins byte) bool {
 	return ins == 0x2A || ins == 0x46 || ins == 0xDB
 }
 
+// StrictResponses: IsoApplet's GET RESPONSE rules (exact Le, else 6Cxx;
+// another command while data are pending, 6900).
+func (a *Applet) StrictResponses() bool { return true }
+
 // Process handles a command while the application is selected.
 func (a *Applet) Process(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.CLA != 0x00 {

@@ -460,3 +460,28 @@ func TestGetChallenge(t *testing.T) {
 		t.Errorf("Le 256: %d bytes, repeated: %v", len(a), string(a) == string(b))
 	}
 }
+
+// TestGetResponseRules: GET RESPONSE must ask for exactly what is pending
+// (6Cxx otherwise, the data kept); another command while data are pending
+// is refused with 6900, the data kept; SELECT of the application drops them.
+func TestGetResponseRules(t *testing.T) {
+	tc := newTestCard(t)
+	keygenEnv("EC")(tc)
+	first, sw := tc.send(ecGenP256)
+	if sw != apdu.MoreDataSW(0x17) || len(first) != 256 {
+		t.Fatalf("GENERATE: %d bytes, SW %04X; want 256 and 6117", len(first), uint16(sw))
+	}
+	tc.must("00 C0 00 00 00", apdu.WrongLeSW(0x17))
+	tc.must("00 C0 00 00 10", apdu.WrongLeSW(0x17))
+	tc.must("00 B0 00 00 10", 0x6900)
+	tc.must("00 84 00 00 08", 0x6900)
+	rest := tc.must("00 C0 00 00 17", apdu.SWSuccess)
+	if tlv, _, err := apdu.ParseTLV(append(first, rest...)); err != nil || tlv.Tag != 0x7F49 {
+		t.Fatalf("the public key did not survive the refusals: %v", err)
+	}
+	tc.must("00 C0 00 00 17", apdu.SWConditionsNotSatisfied) // nothing pending any more
+	tc.must("00 22 41 00 06 80 01 EC 84 01 03", apdu.SWSuccess)
+	tc.must(ecGenP256, apdu.MoreDataSW(0x17))
+	tc.must(cmdSelectApp, apdu.SWSuccess)
+	tc.must("00 C0 00 00 17", apdu.SWConditionsNotSatisfied)
+}
