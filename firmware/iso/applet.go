@@ -52,14 +52,16 @@ const swNotAllowed apdu.StatusWord = 0x6900
 // Applet is the ISO 7816 file-system application. Its RAM state is the
 // current file and the security environment.
 type Applet struct {
-	opt profile.ISO
-	cur uint16 // the current file; mfFID when none else
-	se  securityEnv
+	opt    profile.ISO
+	curves curveSet
+	cur    uint16 // the current file; mfFID when none else
+	se     securityEnv
+	keys   [keySlots]cachedKey // parsed keys, checked against their records
 }
 
 // New returns the application with the profile's settings.
 func New(opt profile.ISO) *Applet {
-	return &Applet{opt: opt, cur: mfFID}
+	return &Applet{opt: opt, curves: curves(), cur: mfFID}
 }
 
 // AID returns the application identifier.
@@ -89,6 +91,7 @@ func (a *Applet) Deselect(ctx *firmware.Context) {
 func (a *Applet) clearRAM() {
 	a.cur = mfFID
 	a.se = securityEnv{}
+	a.keys = [keySlots]cachedKey{}
 }
 
 // Chainable reports which instructions accept command chaining: PERFORM

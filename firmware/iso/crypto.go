@@ -1,7 +1,9 @@
 package iso
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -150,7 +152,7 @@ func (a *Applet) generateKeyPair(ctx *firmware.Context, cmd apdu.Command) ([]byt
 		}
 		return rsaPublic(&key.PublicKey), nil
 	default:
-		params, idx, c, err := ecParams(cmd.Data)
+		params, idx, c, err := a.curves.ecParams(cmd.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -191,7 +193,7 @@ func ecRecord(idx int, c *curve, d *big.Int) []byte {
 // ecParams reads explicit domain parameters (81 p, 82 a, 83 b, 84 G, 85 n,
 // optional 87 cofactor, and in an import 88 d) and finds the curve; an
 // unknown curve is 6A80.
-func ecParams(data []byte) (map[apdu.Tag][]byte, int, *curve, error) {
+func (cs curveSet) ecParams(data []byte) (map[apdu.Tag][]byte, int, *curve, error) {
 	tlvs, err := apdu.ParseTLVs(data)
 	if err != nil {
 		return nil, 0, nil, apdu.SWIncorrectData
@@ -211,25 +213,29 @@ func ecParams(data []byte) (map[apdu.Tag][]byte, int, *curve, error) {
 	if h, ok := params[0x87]; ok && new(big.Int).SetBytes(h).Cmp(big.NewInt(1)) != 0 {
 		return nil, 0, nil, apdu.SWIncorrectData
 	}
-	idx, c, ok := findCurve(params[0x81], params[0x82], params[0x83], params[0x84], params[0x85])
+	idx, c, ok := cs.find(params[0x81], params[0x82], params[0x83], params[0x84], params[0x85])
 	if !ok {
 		return nil, 0, nil, apdu.SWIncorrectData
 	}
 	return params, idx, c, nil
 }
 
-// storedKey is a key slot's contents.
+// storedKey is a key slot's contents, parsed.
 type storedKey struct {
 	rsa *rsa.PrivateKey
 	ec  *curve
 	d   *big.Int
+	std *ecdsa.PrivateKey // EC on a curve of the standard library
 }
 
-func loadKey(s *nvm.Store, ref byte) (storedKey, error) {
-	raw, ok := s.Get(keySlotKey(ref))
-	if !ok {
-		return storedKey{}, apdu.SWReferenceNotFound
-	}
+// cachedKey is a parsed key kept in RAM with the record it was parsed from.
+type cachedKey struct {
+	raw []byte
+	key storedKey
+}
+
+// parseKey parses a key slot's record.
+func (cs curveSet) parseKey(raw []byte, ref byte) (storedKey, error) {
 	bad := fmt.Errorf("%w: iso: key slot %d record is malformed", nvm.ErrCorrupt, ref)
 	switch {
 	case len(raw) > 1 && raw[0] == kindRSA:
@@ -238,11 +244,40 @@ func loadKey(s *nvm.Store, ref byte) (storedKey, error) {
 			return storedKey{}, bad
 		}
 		return storedKey{rsa: k}, nil
-	case len(raw) > 2 && raw[0] == kindEC && int(raw[1]) < len(curveSpecs):
-		c := curves()[raw[1]]
-		return storedKey{ec: c, d: new(big.Int).SetBytes(raw[2:])}, nil
+	case len(raw) > 2 && raw[0] == kindEC && int(raw[1]) < len(cs):
+		c := cs[raw[1]]
+		k := storedKey{ec: c, d: new(big.Int).SetBytes(raw[2:])}
+		if k.d.Sign() == 0 || k.d.Cmp(c.n) >= 0 {
+			return storedKey{}, bad
+		}
+		if c.std != nil {
+			std, err := ecdsa.ParseRawPrivateKey(c.std, k.d.FillBytes(make([]byte, (c.n.BitLen()+7)/8)))
+			if err != nil {
+				return storedKey{}, bad
+			}
+			k.std = std
+		}
+		return k, nil
 	}
 	return storedKey{}, bad
+}
+
+// key returns the key in slot ref (6A88 when empty). Parsed keys are kept
+// in RAM and used again while the slot's record is unchanged.
+func (a *Applet) key(s *nvm.Store, ref byte) (storedKey, error) {
+	raw, ok := s.Get(keySlotKey(ref))
+	if !ok {
+		return storedKey{}, apdu.SWReferenceNotFound
+	}
+	if c := &a.keys[ref]; c.raw != nil && bytes.Equal(c.raw, raw) {
+		return c.key, nil
+	}
+	k, err := a.curves.parseKey(raw, ref)
+	if err != nil {
+		return storedKey{}, err
+	}
+	a.keys[ref] = cachedKey{raw: bytes.Clone(raw), key: k}
+	return k, nil
 }
 
 // performSecurityOperation is PSO COMPUTE DIGITAL SIGNATURE (9E 9A) and
@@ -265,7 +300,7 @@ func (a *Applet) sign(ctx *firmware.Context, data []byte) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, apdu.SWWrongLength
 	}
-	k, err := loadKey(ctx.Store, se.keyRef)
+	k, err := a.key(ctx.Store, se.keyRef)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +312,9 @@ func (a *Applet) sign(ctx *firmware.Context, data []byte) ([]byte, error) {
 			return nil, apdu.SWIncorrectData // longer than the key allows
 		}
 		return sig, nil
+	case se.alg == algECDSASHA1 && k.std != nil:
+		digest := sha1.Sum(data)
+		return ecdsa.SignASN1(ctx.Rand, k.std, digest[:])
 	case se.alg == algECDSASHA1 && k.ec != nil:
 		digest := sha1.Sum(data)
 		return k.ec.sign(ctx.Rand, k.d, digest[:])
@@ -293,7 +331,7 @@ func (a *Applet) decipher(ctx *firmware.Context, data []byte) ([]byte, error) {
 	if len(data) < 2 || data[0] != 0x00 {
 		return nil, apdu.SWIncorrectData
 	}
-	k, err := loadKey(ctx.Store, se.keyRef)
+	k, err := a.key(ctx.Store, se.keyRef)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +375,7 @@ func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
 		}
 		record = append([]byte{kindRSA}, x509.MarshalPKCS1PrivateKey(key)...)
 	case se.alg == algGenEC && outer.Tag == 0xE0:
-		params, idx, c, err := ecParams(outer.Value)
+		params, idx, c, err := a.curves.ecParams(outer.Value)
 		if err != nil {
 			return err
 		}

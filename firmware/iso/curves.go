@@ -1,7 +1,6 @@
 package iso
 
 import (
-	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/hex"
 	"io"
@@ -38,9 +37,12 @@ var curveSpecs = [...]curveSpec{
 	{name: "secp256k1", p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f", a: "0000000000000000000000000000000000000000000000000000000000000000", b: "0000000000000000000000000000000000000000000000000000000000000007", g: "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8", n: "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"},
 }
 
-// curves returns the supported curves, in curveSpecs order (a key record
-// stores the index).
-func curves() []*curve {
+// curveSet is the supported curves, in curveSpecs order (a key record
+// stores the index). An Applet builds it once.
+type curveSet []*curve
+
+// curves builds the curve set from curveSpecs.
+func curves() curveSet {
 	std := map[string]elliptic.Curve{"P-224": elliptic.P224(), "P-256": elliptic.P256(), "P-384": elliptic.P384()}
 	out := make([]*curve, len(curveSpecs))
 	for i, s := range curveSpecs {
@@ -62,8 +64,8 @@ func curves() []*curve {
 
 // findCurve matches explicit domain parameters against the table; p, a, b,
 // n compare as numbers, the generator as an uncompressed point.
-func findCurve(p, a, b, g, n []byte) (int, *curve, bool) {
-	for i, c := range curves() {
+func (cs curveSet) find(p, a, b, g, n []byte) (int, *curve, bool) {
+	for i, c := range cs {
 		eq := func(x *big.Int, v []byte) bool { return new(big.Int).SetBytes(v).Cmp(x) == 0 }
 		if !eq(c.p, p) || !eq(c.a, a) || !eq(c.b, b) || !eq(c.n, n) {
 			continue
@@ -155,16 +157,10 @@ func (c *curve) randScalar(rnd io.Reader) (*big.Int, error) {
 	return k.Add(k, big.NewInt(1)), nil
 }
 
-// sign is ECDSA over digest with private scalar d; the result is
-// DER SEQUENCE {r, s}.
+// sign is ECDSA over digest with private scalar d (generic arithmetic);
+// the result is DER SEQUENCE {r, s}. Keys on the standard library's curves
+// sign with crypto/ecdsa instead (storedKey.std).
 func (c *curve) sign(rnd io.Reader, d *big.Int, digest []byte) ([]byte, error) {
-	if c.std != nil {
-		priv, err := ecdsa.ParseRawPrivateKey(c.std, d.FillBytes(make([]byte, c.size)))
-		if err != nil {
-			return nil, err
-		}
-		return ecdsa.SignASN1(rnd, priv, digest)
-	}
 	e := hashToInt(digest, c.n)
 	for {
 		k, err := c.randScalar(rnd)

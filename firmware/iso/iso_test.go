@@ -485,3 +485,30 @@ func TestGetResponseRules(t *testing.T) {
 	tc.must(cmdSelectApp, apdu.SWSuccess)
 	tc.must("00 C0 00 00 17", apdu.SWConditionsNotSatisfied)
 }
+
+// TestKeyCacheFollowsTheSlot: a key replaced in its slot signs with the new
+// key at once (parsed keys are kept in RAM only while their record stands).
+func TestKeyCacheFollowsTheSlot(t *testing.T) {
+	tc := newTestCard(t)
+	loggedIn(tc)
+	msg := []byte("cache")
+	d := sha1.Sum(msg)
+	for round := range 3 {
+		tc.must("00 22 41 00 06 80 01 EC 84 01 05", apdu.SWSuccess)
+		resp, sw := tc.fetch(h(ecGenP256))
+		if sw != apdu.SWSuccess {
+			t.Fatalf("round %d: GENERATE: %04X", round, uint16(sw))
+		}
+		tlv, _, _ := apdu.ParseTLV(resp)
+		point, _, _ := apdu.FindTLV(tlv.Value, 0x86)
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.must("00 22 41 B6 06 80 01 21 84 01 05", apdu.SWSuccess)
+		sig := tc.must("00 2A 9E 9A 05 6361636865 00", apdu.SWSuccess)
+		if !ecdsa.VerifyASN1(pub, d[:], sig) {
+			t.Fatalf("round %d: the signature is not by the key just generated in the slot", round)
+		}
+	}
+}

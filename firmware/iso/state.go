@@ -81,10 +81,15 @@ func ReadState(s *nvm.Store) (State, error) {
 		st.Files = append(st.Files, FileState{Path: strings.Join(path, "/"), DF: f.df, Size: f.size})
 	}
 	slices.SortFunc(st.Files, func(a, b FileState) int { return strings.Compare(a.Path, b.Path) })
+	cs := curves()
 	for ref := range byte(keySlots) {
-		k, err := loadKey(s, ref)
+		raw, ok := s.Get(keySlotKey(ref))
+		if !ok {
+			continue
+		}
+		k, err := cs.parseKey(raw, ref)
 		if err != nil {
-			continue // an empty slot (6A88); a damaged one is the card's to report
+			return State{}, err
 		}
 		alg := "RSA-2048"
 		if k.ec != nil {
