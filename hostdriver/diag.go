@@ -65,11 +65,12 @@ type PIVReport struct {
 	Slots         []Slot       `json:"slots"`
 	Certificates  []CertReport `json:"certificates"`
 	// HolderID is the holder's identity number of a virtual token (vendor
-	// object 5FFF10), when the card has one.
+	// object 5FFF21), when the card has one.
 	HolderID string `json:"holder_id,omitempty"`
 	// TOTP is a cloud-signature card's TOTP authorisation (VERIFY without
 	// data to key reference 90), and SignaturesLeft its quota (vendor
-	// object 5FFF11); absent on other cards.
+	// object 5FFF22, as the token state object reports it); absent on other
+	// cards.
 	TOTP           *TOTPReport `json:"totp,omitempty"`
 	SignaturesLeft *int        `json:"signatures_left,omitempty"`
 	// PINState and PUKState say whether the PIN and PUK are still those
@@ -275,7 +276,7 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 		}
 		p.Certificates = append(p.Certificates, certReport(s.slot, s.object, data, opts.Now))
 	}
-	if v, err := getObject(ctx, c, []byte{0x5F, 0xFF, 0x10}); err == nil && len(v) > 0 {
+	if v, err := getObject(ctx, c, HolderIDObject()); err == nil && len(v) > 0 {
 		p.HolderID = string(v)
 	}
 	if v, err := getObject(ctx, c, TokenStateObject()); err == nil {

@@ -17,6 +17,14 @@ import (
 // state object"); ParseTokenState reads it.
 func TokenStateObject() []byte { return []byte{0x5F, 0xFF, 0x20} }
 
+// HolderIDObject is the tag of the vendor PIV data object in which a
+// virtual token (a Tessera persona) holds its holder's identity number,
+// readable without the PIN. It sits next to the token state object, clear
+// of the 5FFF00..5FFF15 objects YubiKey tools use (5FFF10 is
+// yubico-piv-tool's MSCMAP). The signature quota of a cloud-signature
+// token is 5FFF22, also reported by the token state object.
+func HolderIDObject() []byte { return []byte{0x5F, 0xFF, 0x21} }
+
 // Delivery states of a PIN or PUK in the token state object.
 const (
 	// CredentialPersonal: the holder has set the value.

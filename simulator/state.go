@@ -362,8 +362,12 @@ func objectName(tag string) string {
 	case "5FFF01":
 		return "attestation certificate (F9)"
 	case "5FFF10":
+		return "Microsoft certificate map (MSCMAP)"
+	case "5FFF11", "5FFF12", "5FFF13", "5FFF14", "5FFF15":
+		return "Microsoft root certificates (MSROOTS" + tag[5:] + ")"
+	case "5FFF21":
 		return "holder identity number (virtual-token)"
-	case "5FFF11":
+	case "5FFF22":
 		return "signatures left (cloud-signature)"
 	}
 	if n, err := strconv.ParseUint(tag, 16, 32); err == nil && n >= 0x5FC10D && n <= 0x5FC120 {

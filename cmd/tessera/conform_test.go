@@ -473,7 +473,7 @@ func TestConformPersonaQuota(t *testing.T) {
 	}
 }
 
-// spendQuota sets a card's signature quota (object 5FFF11) to zero with
+// spendQuota sets a card's signature quota (object 5FFF22) to zero with
 // the factory management key.
 func spendQuota(ctx context.Context, card conformance.Card) error {
 	c := &hostdriver.Conn{T: card}
@@ -483,6 +483,6 @@ func spendQuota(ctx context.Context, card conformance.Card) error {
 	if err := testcard.Authenticate(ctx, c, testcard.DefaultMgmtKey()); err != nil {
 		return err
 	}
-	_, err := c.Do(ctx, apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x03, 0x5F, 0xFF, 0x11, 0x53, 0x04, 0, 0, 0, 0}})
+	_, err := c.Do(ctx, apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x03, 0x5F, 0xFF, 0x22, 0x53, 0x04, 0, 0, 0, 0}})
 	return err
 }

@@ -62,6 +62,11 @@ const (
 	touchGrace = 15 * time.Second // how long a "cached" touch lasts
 )
 
+// keyMoved marks a persona card whose holder ID and quota are at their
+// present tags (5FFF21, 5FFF22): written at first boot, or when
+// migrateVendorObjects has moved them from 5FFF10 and 5FFF11.
+const keyMoved = "piv/vendor-objects-moved"
+
 // TouchSource tells whether the user touched the card's sensor within the
 // time a YubiKey waits. The card asks it before using a key whose touch
 // policy requires it.
@@ -118,7 +123,7 @@ func (a *Applet) AID() []byte { return AID() }
 func (a *Applet) Boot(ctx *firmware.Context) error {
 	a.auth, a.lastTouch, a.keys = authState{}, time.Time{}, nil
 	if _, ok := ctx.Store.Get(keySerial); ok {
-		return nil
+		return a.migrateVendorObjects(ctx)
 	}
 	tx, err := ctx.Store.Begin()
 	if err != nil {
@@ -128,10 +133,67 @@ func (a *Applet) Boot(ctx *firmware.Context) error {
 	if err := tx.Put(keySerial, binary.BigEndian.AppendUint32(nil, a.opts.Serial)); err != nil {
 		return err
 	}
+	if a.hasVendorObjects() {
+		if err := tx.Put(keyMoved, []byte{1}); err != nil {
+			return err
+		}
+	}
 	if err := a.factoryCredentials(ctx, tx); err != nil {
 		return err
 	}
 	if err := a.installAttestation(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// hasVendorObjects reports whether the profile gives the card a holder ID
+// or a signature quota object.
+func (a *Applet) hasVendorObjects() bool {
+	return a.p.PIV.HolderID != "" || a.p.PIV.SignatureQuota > 0
+}
+
+// migrateVendorObjects moves, once, the holder ID and the quota of a
+// persona card made before they left the tags YubiKey tools use (5FFF10 is
+// yubico-piv-tool's MSCMAP, 5FFF11 its MSROOTS1) to their present tags. On
+// such a card the record at the old tag was the persona's object (written
+// at first boot, later set only through it; the new tags were refused), so
+// it is moved as it is. The moves and the marker keyMoved
+// are one transaction: a power cut leaves the card as it was, and the next
+// power-on moves them again; once marked, the old tags are ordinary objects
+// and never looked at again. Other profiles hold no persona object at the
+// old tags and are left alone.
+func (a *Applet) migrateVendorObjects(ctx *firmware.Context) error {
+	if !a.hasVendorObjects() {
+		return nil
+	}
+	if _, ok := ctx.Store.Get(keyMoved); ok {
+		return nil
+	}
+	tx, err := ctx.Store.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	for _, m := range []struct {
+		on       bool
+		old, now apdu.Tag
+	}{
+		{a.p.PIV.HolderID != "", oldObjHolderID, objHolderID},
+		{a.p.PIV.SignatureQuota > 0, oldObjQuota, objQuota},
+	} {
+		v, ok := tx.Get(objPrefix + objectKey(m.old))
+		if !m.on || !ok {
+			continue
+		}
+		if err := tx.Put(objPrefix+objectKey(m.now), v); err != nil {
+			return err
+		}
+		if err := tx.Delete(objPrefix + objectKey(m.old)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Put(keyMoved, []byte{1}); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -22,12 +22,23 @@ const (
 	objIrisImages      = 0x5FC121
 	objAttestationCert = 0x5FFF01
 	// objHolderID is the holder's identity number of a virtual token
-	// (profile piv.holder_id): a vendor object, readable without the PIN.
-	objHolderID = 0x5FFF10
+	// (profile piv.holder_id): a vendor object, readable without the PIN,
+	// written with the management key like any other. It sits next to the
+	// token state object (5FFF20), outside the 5FFF00..5FFF15 objects that
+	// YubiKey tools use (yubico-piv-tool: 5FFF00 ADMIN DATA, 5FFF01
+	// attestation, 5FFF10 MSCMAP, 5FFF11..5FFF15 MSROOTS1..5).
+	objHolderID = 0x5FFF21
+	// Before these objects moved, the holder ID was 5FFF10 and the quota
+	// 5FFF11 (see migrateVendorObjects).
+	oldObjHolderID = 0x5FFF10
+	oldObjQuota    = 0x5FFF11
 )
 
-// validObject reports whether tag names a data object this card holds.
-func validObject(tag apdu.Tag) bool {
+// validObject reports whether tag names a data object this card holds: the
+// SP 800-73-4 objects, the YubiKey's 5FFF00..5FFF15, and the persona
+// objects of the profile (holder ID, quota), which other cards refuse with
+// 6A80 as any tag they do not hold.
+func (a *Applet) validObject(tag apdu.Tag) bool {
 	switch {
 	case tag == objDiscovery, tag == objBITGroup:
 		return true
@@ -35,6 +46,10 @@ func validObject(tag apdu.Tag) bool {
 		return true
 	case tag >= 0x5FFF00 && tag <= 0x5FFF15:
 		return true
+	case tag == objHolderID:
+		return a.p.PIV.HolderID != ""
+	case tag == objQuota:
+		return a.p.PIV.SignatureQuota > 0
 	}
 	return false
 }
@@ -61,8 +76,8 @@ func wrapper(tag apdu.Tag) apdu.Tag {
 func objectKey(tag apdu.Tag) string { return fmt.Sprintf("%x", uint32(tag)) }
 
 // objectTag parses the 5C tag list of GET DATA and PUT DATA: exactly one tag
-// of one to three bytes.
-func objectTag(v []byte) (apdu.Tag, error) {
+// of one to three bytes, naming an object this card holds.
+func (a *Applet) objectTag(v []byte) (apdu.Tag, error) {
 	if len(v) < 1 || len(v) > 3 {
 		return 0, apdu.SWIncorrectData
 	}
@@ -70,7 +85,7 @@ func objectTag(v []byte) (apdu.Tag, error) {
 	for _, b := range v {
 		t = t<<8 | apdu.Tag(b)
 	}
-	if !validObject(t) {
+	if !a.validObject(t) {
 		return 0, apdu.SWIncorrectData
 	}
 	return t, nil
@@ -93,7 +108,7 @@ func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 		}
 		return apdu.AppendTLV(nil, 0x53, content), nil
 	}
-	tag, err := objectTag(t.Value)
+	tag, err := a.objectTag(t.Value)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +136,7 @@ func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
 	if err != nil || t.Tag != 0x5C {
 		return apdu.SWIncorrectData
 	}
-	tag, err := objectTag(t.Value)
+	tag, err := a.objectTag(t.Value)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,10 @@
 // and the signatures left; objTokenState documents its tags. On a card
 // with a signature quota, a private-key operation spends one signature
 // only when it has produced its result, in one write made before the
-// result is answered (spendQuota).
+// result is answered (spendQuota). The holder ID (objHolderID, 5FFF21) and
+// the quota (objQuota, 5FFF22) sit next to it, clear of the 5FFF00..5FFF15
+// objects YubiKey tools use; cards made when they were 5FFF10 and 5FFF11
+// move them at power-on (migrateVendorObjects).
 //
 // Private keys never leave the card: no response, error or trace carries
 // one.

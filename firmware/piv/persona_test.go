@@ -47,7 +47,7 @@ func TestAdminReset(t *testing.T) {
 		}
 		return hex.EncodeToString(b)
 	}
-	tc.expect("00 CB 3F FF 05 5C 03 5F FF 10", apdu.SWSuccess) // the holder's identity number, no PIN
+	tc.expect("00 CB 3F FF 05 5C 03 5F FF 21", apdu.SWSuccess) // the holder's identity number, no PIN
 	tc.expect("00 2C 00 80 14 3132333435363738"+field("Other1234"), apdu.SWConditionsNotSatisfied)
 	tc.expect("00 24 00 81 10 "+pinField("12345678")+pinField("87654321"), apdu.SWConditionsNotSatisfied)
 	tc.expect("00 2C 02 80 0C "+field("Admin1Reset"), apdu.SWSecurityStatusNotSatisfied)

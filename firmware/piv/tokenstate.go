@@ -19,7 +19,9 @@ import (
 // card's state, never stored, and PUT DATA cannot write it (6A80, as for
 // any tag outside the card's objects). It lies outside the 5FFF00..5FFF15
 // range that YubiKey tools name (ADMIN DATA, attestation, MSCMAP,
-// MSROOTS), so no host software that knows those reads it by mistake.
+// MSROOTS), so no host software that knows those reads it by mistake; the
+// persona's stored objects sit next to it for the same reason: 5FFF21 the
+// holder ID (objHolderID), 5FFF22 the signatures left (objQuota).
 //
 // Content (GET DATA answers 53 L content; every field is a simple BER-TLV,
 // fields may be added, a host skips tags it does not know):

@@ -31,8 +31,10 @@ const (
 	seedLen    = 20 // RFC 4226 §4: 160 bits
 	keyTOTP    = "piv/totp"
 	// objQuota is the vendor data object holding the signatures left, a
-	// 4-byte big-endian count; GET DATA reads it without the PIN.
-	objQuota = 0x5FFF11
+	// 4-byte big-endian count; GET DATA reads it without the PIN, PUT
+	// DATA (management key) sets it. Like objHolderID it sits next to the
+	// token state object, clear of YubiKey's MSROOTS1..5 (5FFF11..5FFF15).
+	objQuota = 0x5FFF22
 )
 
 // errNoTOTP: no TOTP seed has been enrolled.

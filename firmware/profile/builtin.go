@@ -59,7 +59,7 @@ func builtins() map[string]Profile {
 	envelope.PIV.PIN, envelope.PIV.PUK = "", ""
 	virtual := def
 	virtual.Name = "virtual-token"
-	virtual.Description = "Cloud-backed virtual smart card: the holder's identity number in object 5FFF10, an 8-12 character password, no user PUK: only a management-key administrator reset sets a new password, keeping the keys"
+	virtual.Description = "Cloud-backed virtual smart card: the holder's identity number in object 5FFF21, an 8-12 character password, no user PUK: only a management-key administrator reset sets a new password, keeping the keys"
 	virtual.Serial = 10000005
 	virtual.PIV.PIN = "Initial1"
 	virtual.PIV.PINPolicy = Policy{MinLength: 8, MaxLength: 12, Charset: "alphanumeric", RequireUpper: true, RequireLower: true, RequireDigit: true}

@@ -72,8 +72,9 @@ type PIV struct {
 	RandomPIN bool `yaml:"random_pin,omitempty"`
 	RandomPUK bool `yaml:"random_puk,omitempty"`
 	// HolderID is the holder's identity number, the user of a virtual
-	// token: written at first boot into data object 5FFF10, which GET DATA
-	// reads without the PIN. Empty: no such object.
+	// token: written at first boot into the vendor data object 5FFF21,
+	// which GET DATA reads without the PIN (clear of 5FFF10, YubiKey's
+	// MSCMAP). Empty: no such object.
 	HolderID string `yaml:"holder_id,omitempty"`
 	// AdminReset: the PUK is not the user's. RESET RETRY COUNTER with a PUK
 	// (P1 00) and CHANGE REFERENCE DATA of the PUK answer 6985; the
@@ -87,7 +88,8 @@ type PIV struct {
 	// before it; the seed is enrolled through the simulator's control API.
 	TOTP bool `yaml:"totp,omitempty"`
 	// SignatureQuota, if positive, is how many private-key operations the
-	// card allows (object 5FFF11 counts them down); then 6985.
+	// card allows (the vendor data object 5FFF22 counts them down, clear of
+	// YubiKey's MSROOTS1..5 at 5FFF11..5FFF15); then 6985.
 	SignatureQuota int `yaml:"signature_quota,omitempty"`
 	// Behaviour selects between the YubiKey's and the specification's
 	// answers where they differ.
