@@ -103,8 +103,8 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"steps:\n  - verify\n", "s.yaml:1: missing name:"},
 		{"name: x\n", "s.yaml:1: missing steps:"},
 		{"name: x\nsteps: verify\n", "s.yaml:2: steps: want a list of steps"},
-		{"name: x\nstep:\n  - verify\n", `s.yaml:2: unknown key "step" (known: name, description, profile, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)`},
-		{"name: x\nsteps:\n  - verify\n  - verfy: {pin: \"1\"}\n", `s.yaml:4: step 2: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, enrol, generate, get_data, insert, power_cycle, put_data, remove, reset, restart, reveal, select, send, sign, tear, totp, touch_mode, unblock, verify)`},
+		{"name: x\nstep:\n  - verify\n", `s.yaml:2: unknown key "step" (known: name, description, profile, app, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)`},
+		{"name: x\nsteps:\n  - verify\n  - verfy: {pin: \"1\"}\n", `s.yaml:4: step 2: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, enrol, generate, get_data, insert, personalise, power_cycle, put_data, remove, reset, restart, reveal, select, send, sign, tear, totp, touch_mode, unblock, verify)`},
 		{"name: x\nsteps:\n  - verify: {pn: \"1\"}\n", `s.yaml:3: step 1 (verify): unknown argument "pn" (known: pin, expect)`},
 		{"name: x\nsteps:\n  - verify: {expect: 63C}\n", `s.yaml:3: step 1 (verify): expect: "63C" is not a status word: want four hex digits such as 9000, a pattern such as 63Cx, or none`},
 		{"name: x\nsteps:\n  - send: {expect: 9000}\n", `s.yaml:3: step 1 (send): missing "apdu"`},
@@ -120,6 +120,10 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"name: x\npin_field: 20\nsteps:\n  - verify\n", `s.yaml:2: pin_field: 20, want 8 to 16`},
 		{"name: x\nsteps:\n  - put_data: {object: 5fc10d}\n", `s.yaml:3: step 1 (put_data): missing "size" or "content"`},
 		{"name: x\nsteps:\n  - generate: {slot: 9c9c}\n", `s.yaml:3: step 1 (generate): slot: "9c9c", want one byte in hex such as 9c`},
+		{"name: x\napp: pkcs15\nsteps:\n  - verify\n", `s.yaml:2: app: "pkcs15", want piv or iso`},
+		{"name: x\nsteps:\n  - personalise\n", `s.yaml:3: step 1: personalise is a step of the ISO application (app: iso)`},
+		{"name: x\napp: iso\nsteps:\n  - personalise\n  - authenticate\n", `s.yaml:5: step 2: authenticate is a PIV step, and this scenario drives the ISO application (app: iso); use send: for other commands`},
+		{"name: x\napp: iso\nsteps:\n  - assert: {puk_tries: 5}\n", `s.yaml:4: step 1: assert puk_tries: the ISO application tells only the PIN's tries without spending one (pin_tries, pin_blocked)`},
 	}
 	for _, tt := range tests {
 		_, err := ParseScenario("s.yaml", []byte(tt.doc))

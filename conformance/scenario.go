@@ -43,7 +43,13 @@ type Scenario struct {
 	// PINField is the width of the PIN field steps send (default 8; a
 	// password profile may take wider ones).
 	PINField int
-	Steps    []Step
+	// App is the application the scenario drives: PIV (the default), or
+	// the ISO 7816 file-system application (app: iso), whose VERIFY,
+	// CHANGE REFERENCE DATA and RESET RETRY COUNTER take IsoApplet's
+	// 16-byte zero-padded fields and whose PUK defaults to OpenSC's test
+	// PUK 0123456789abcdef.
+	App   Application
+	Steps []Step
 }
 
 // ProfileRef names the profile of a scenario's simulated card.
@@ -82,6 +88,7 @@ const (
 	StepEnrol       StepKind = "enrol"        // (sim) (re-)enrol the TOTP authorisation (cloud-signature)
 	StepTOTP        StepKind = "totp"         // VERIFY a TOTP code to key reference 90: code: current|previous|reuse|wrong, expect:
 	StepAssert      StepKind = "assert"       // pin_tries:, puk_tries:, pin_verified:, pin_blocked:, puk_blocked:
+	StepPersonalise StepKind = "personalise"  // (app: iso) set the PUK, then the PIN, of a blank token
 	stepKindUnknown StepKind = ""
 )
 
@@ -111,7 +118,8 @@ func stepSpecs() map[StepKind][]string {
 		StepReveal:     {"refused"},
 		StepEnrol:      {},
 		StepTOTP:       {"code", "expect"},
-		StepAssert:     {"pin_tries", "puk_tries", "pin_verified", "pin_blocked", "puk_blocked"},
+		StepAssert:      {"pin_tries", "puk_tries", "pin_verified", "pin_blocked", "puk_blocked"},
+		StepPersonalise: {"expect"},
 	}
 }
 
@@ -195,8 +203,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // a *SyntaxError saying where.
 //
 // Top-level keys: name (required), description, profile (a name, a file or
-// an inline profile mapping), pin, puk, mgmt_key (hex), mgmt_alg (3des,
-// aes128, aes192, aes256), pin_field (8 to 16), steps (required).
+// an inline profile mapping), app (piv or iso), pin, puk, mgmt_key (hex),
+// mgmt_alg (3des, aes128, aes192, aes256), pin_field (8 to 16), steps
+// (required).
 //
 // A step is a name alone (power_cycle) or a mapping of one name to its
 // arguments ({verify: {pin: "000000", expect: 63C2}}); tear, clock and
@@ -225,6 +234,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 	s := &Scenario{File: file, PIN: "123456", PUK: "12345678", MgmtKey: defaultMgmtKey(), PINField: pinFieldLen}
 	doc := root.Content[0]
 	var steps *yaml.Node
+	pukSet := false
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		k, v := doc.Content[i], doc.Content[i+1]
 		switch k.Value {
@@ -246,7 +256,16 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		case "pin":
 			s.PIN = p.str(v)
 		case "puk":
-			s.PUK = p.str(v)
+			s.PUK, pukSet = p.str(v), true
+		case "app":
+			switch a := p.str(v); a {
+			case "piv":
+				s.App = AppPIV
+			case "iso":
+				s.App = AppISO
+			default:
+				p.fail(v, "app: %q, want piv or iso", a)
+			}
 		case "mgmt_key":
 			s.MgmtKey = p.hex(v, "mgmt_key")
 		case "mgmt_alg":
@@ -259,7 +278,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		case "steps":
 			steps = v
 		default:
-			p.fail(k, "unknown key %q (known: name, description, profile, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)", k.Value)
+			p.fail(k, "unknown key %q (known: name, description, profile, app, pin, puk, mgmt_key, mgmt_alg, pin_field, steps)", k.Value)
 		}
 		if p.err != nil {
 			return nil, p.err
@@ -273,6 +292,9 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 	case steps.Kind != yaml.SequenceNode || len(steps.Content) == 0:
 		return nil, &SyntaxError{File: file, Line: steps.Line, Msg: "steps: want a list of steps"}
 	}
+	if s.App == AppISO && !pukSet {
+		s.PUK = isoSuitePUK
+	}
 	for i, n := range steps.Content {
 		p.step = i + 1
 		st := p.parseStep(n)
@@ -280,9 +302,32 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 			return nil, p.err
 		}
 		st.N = i + 1
+		if msg := s.App.refuses(&st); msg != "" {
+			return nil, &SyntaxError{File: file, Line: st.Line, Msg: fmt.Sprintf("step %d: %s", st.N, msg)}
+		}
 		s.Steps = append(s.Steps, st)
 	}
 	return s, nil
+}
+
+// refuses says why a step cannot run against the application, or "".
+func (a Application) refuses(st *Step) string {
+	if a != AppISO {
+		if st.Kind == StepPersonalise {
+			return "personalise is a step of the ISO application (app: iso)"
+		}
+		return ""
+	}
+	switch st.Kind {
+	case StepAuth, StepGenerate, StepSign, StepPutData, StepGetData, StepChangePUK, StepTOTP, StepEnrol, StepReveal:
+		return fmt.Sprintf("%s is a PIV step, and this scenario drives the ISO application (app: iso); use send: for other commands", st.Kind)
+	}
+	for _, as := range st.Asserts {
+		if as.What != "pin_tries" && as.What != "pin_blocked" {
+			return fmt.Sprintf("assert %s: the ISO application tells only the PIN's tries without spending one (pin_tries, pin_blocked)", as.What)
+		}
+	}
+	return ""
 }
 
 // defaultMgmtKey is the management key of PIV cards as delivered: 01..08

@@ -88,15 +88,17 @@ func (s *Scenario) stepErr(st *Step, err error) error {
 }
 
 // Run runs the scenario's steps against card, in order, and stops at the
-// first that fails, returning a *StepError. The PIV application is
-// selected first, and again after every reset, power cycle, insertion and
-// restart, as a host program does when it reconnects.
+// first that fails, returning a *StepError. The scenario's application
+// (PIV unless app: iso) is selected first, and again after every reset,
+// power cycle, insertion and restart, as a host program does when it
+// reconnects.
 func (s *Scenario) Run(ctx context.Context, card Card, opts ScenarioOptions) error {
 	if err := s.Check(card, opts.Target); err != nil {
 		return err
 	}
 	r := &runner{s: s, pin: s.PIN, puk: s.PUK, card: card, e: newEnv(card, Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}, true, nil), keys: map[byte]crypto.PublicKey{}}
-	if err := r.e.Select(ctx); err != nil {
+	r.e.app = s.App
+	if err := r.e.selectApp(ctx); err != nil {
 		return &StepError{File: s.File, Line: s.Steps[0].Line, Step: 1, Kind: s.Steps[0].Kind, Err: fmt.Errorf("before the step: %w", err)}
 	}
 	for i := range s.Steps {
@@ -138,6 +140,9 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 	switch st.Kind {
 	case StepSelect:
 		aid := pivAID()
+		if r.s.App == AppISO {
+			aid = isoAID()
+		}
 		if st.APDU != nil {
 			aid = st.APDU
 		}
@@ -150,12 +155,30 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		}
 		return what, err
 	case StepVerify:
+		if r.s.App == AppISO {
+			return r.exchange(ctx, st, isoVerifyCmd(or(st.PIN, r.pin)), "9000")
+		}
 		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refPIN, Data: r.field(or(st.PIN, r.pin))}, "9000")
 	case StepChangePIN:
+		if r.s.App == AppISO {
+			return r.exchange(ctx, st, isoChangeCmd(or(st.PIN, r.pin), st.New), "9000")
+		}
 		return r.exchange(ctx, st, apdu.Command{INS: insChangeReference, P2: refPIN, Data: append(r.field(or(st.PIN, r.pin)), r.field(st.New)...)}, "9000")
+	case StepPersonalise:
+		// The PUK first; an answer other than 9000 that expect: allows
+		// (a power cut, a card already personalised) ends the step there.
+		resp, err := r.e.Transmit(ctx, setPUKCmd([]byte(r.puk)))
+		what, err := r.check(st, resp, err, "9000")
+		if err != nil || resp.SW != apdu.SWSuccess {
+			return "setting the PUK: " + what, err
+		}
+		return r.exchange(ctx, st, setPINCmd([]byte(r.pin)), "9000")
 	case StepChangePUK:
 		return r.exchange(ctx, st, changeCmd(refPUK, or(st.PIN, r.puk), st.New), "9000")
 	case StepUnblock:
+		if r.s.App == AppISO {
+			return r.exchange(ctx, st, isoUnblockCmd(or(st.PIN, r.puk), st.New), "9000")
+		}
 		return r.exchange(ctx, st, apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(or(st.PIN, r.puk), pinFieldLen), r.field(st.New)...)}, "9000")
 	case StepAuth:
 		return r.authenticate(ctx, st)
@@ -264,7 +287,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 }
 
 func (r *runner) reselect(ctx context.Context, after string) error {
-	if err := r.e.Select(ctx); err != nil {
+	if err := r.e.selectApp(ctx); err != nil {
 		return fmt.Errorf("after the %s: %w", after, err)
 	}
 	return nil
@@ -473,8 +496,22 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 }
 
 // pinTries reads the PIN's tries left: GET METADATA where the card has it,
-// else VERIFY without data.
+// else VERIFY without data (the ISO application: always the latter, which
+// it answers 63CX whether or not the PIN is verified).
 func (r *runner) pinTries(ctx context.Context) (int, error) {
+	if r.s.App == AppISO {
+		sw, err := r.e.isoPINStatus(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if sw == apdu.SWAuthMethodBlocked {
+			return 0, nil
+		}
+		if n, ok := sw.Retries(); ok {
+			return n, nil
+		}
+		return 0, fmt.Errorf("VERIFY without data answered %s: no PIN is set yet (personalise first)", swText(sw))
+	}
 	if n, _, ok, err := r.e.counter(ctx, refPIN); err != nil || ok {
 		return n, err
 	}
