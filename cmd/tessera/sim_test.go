@@ -102,16 +102,7 @@ func TestSimAndCardCommands(t *testing.T) {
 		simErr = e
 		done <- err
 	}()
-	sock := filepath.Join(dir, "control.sock")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if i > 100 {
-			t.Fatal("the control socket did not appear")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitControl(t, dir)
 	card := func(args ...string) string {
 		t.Helper()
 		out, _, err := runTessera(context.Background(), append([]string{"card", "--state", dir}, args...)...)
@@ -193,16 +184,7 @@ func TestSimProfilePerCard(t *testing.T) {
 		done <- err
 	}()
 	defer func() { cancel(); <-done }()
-	sock := filepath.Join(dir, "control.sock")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if i > 100 {
-			t.Fatal("the control socket did not appear")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitControl(t, dir)
 	card := func(args ...string) string {
 		t.Helper()
 		out, errOut, err := runTessera(context.Background(), append([]string{"card", "--state", dir}, args...)...)
@@ -236,5 +218,21 @@ func TestSimProfilePerCard(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("card state 1 of a personalised token lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// waitControl waits until the simulator with state dir serves its control
+// socket.
+func waitControl(t *testing.T, dir string) {
+	t.Helper()
+	sock := filepath.Join(dir, "control.sock")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			return
+		}
+		if i > 100 {
+			t.Fatal("the control socket did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

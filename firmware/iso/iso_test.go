@@ -376,22 +376,21 @@ func TestRSA(t *testing.T) {
 	}
 	imported.Precompute()
 	tc.must("00 22 41 00 06 80 01 F3 84 01 01", apdu.SWSuccess)
-	crt := apdu.Nest(0x7F48,
-		apdu.AppendTLV(nil, 0x92, imported.Primes[0].Bytes()),
-		apdu.AppendTLV(nil, 0x93, imported.Primes[1].Bytes()),
-		apdu.AppendTLV(nil, 0x94, imported.Precomputed.Qinv.Bytes()),
-		apdu.AppendTLV(nil, 0x95, imported.Precomputed.Dp.Bytes()),
-		apdu.AppendTLV(nil, 0x96, imported.Precomputed.Dq.Bytes()))
+	// 7F48 {92 p, 93 q, 94 qInv, 95 dp, 96 dq}
+	crtTemplate := func(values ...*big.Int) []byte {
+		var parts [][]byte
+		for i, v := range values {
+			parts = append(parts, apdu.AppendTLV(nil, apdu.Tag(0x92+i), v.Bytes()))
+		}
+		return apdu.Nest(0x7F48, parts...)
+	}
+	pc := imported.Precomputed
+	crt := crtTemplate(imported.Primes[0], imported.Primes[1], pc.Qinv, pc.Dp, pc.Dq)
 	if _, sw := tc.chained(0x00, 0xDB, 0x3F, 0xFF, crt); sw != apdu.SWSuccess {
 		t.Fatalf("PUT DATA of an RSA key (%d bytes): %04X", len(crt), uint16(sw))
 	}
 	// A mismatched CRT value is refused.
-	bad := apdu.Nest(0x7F48,
-		apdu.AppendTLV(nil, 0x92, imported.Primes[0].Bytes()),
-		apdu.AppendTLV(nil, 0x93, imported.Primes[1].Bytes()),
-		apdu.AppendTLV(nil, 0x94, imported.Precomputed.Qinv.Bytes()),
-		apdu.AppendTLV(nil, 0x95, imported.Precomputed.Dq.Bytes()),
-		apdu.AppendTLV(nil, 0x96, imported.Precomputed.Dp.Bytes()))
+	bad := crtTemplate(imported.Primes[0], imported.Primes[1], pc.Qinv, pc.Dq, pc.Dp)
 	if _, sw := tc.chained(0x00, 0xDB, 0x3F, 0xFF, bad); sw != apdu.SWIncorrectData {
 		t.Errorf("PUT DATA of mismatched CRT values: %04X, want 6A80", uint16(sw))
 	}

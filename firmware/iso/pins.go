@@ -41,14 +41,23 @@ func authError(err error) error {
 	return err
 }
 
+// pinReference checks P1-P2 of VERIFY and RESET RETRY COUNTER: P1 00, and
+// the PIN's reference in P2.
+func pinReference(cmd apdu.Command) error {
+	switch {
+	case cmd.P1 != 0x00:
+		return apdu.SWIncorrectP1P2
+	case cmd.P2 != pinRef:
+		return apdu.SWReferenceNotFound
+	}
+	return nil
+}
+
 // verify is VERIFY of the PIN (P2 01). Without data it reports the tries
 // left (63Cx), or 9000 while no PIN is set.
 func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
-	if cmd.P1 != 0x00 {
-		return apdu.SWIncorrectP1P2
-	}
-	if cmd.P2 != pinRef {
-		return apdu.SWReferenceNotFound
+	if err := pinReference(cmd); err != nil {
+		return err
 	}
 	if n := len(cmd.Data); n > refLen || (n > 0 && n < minPINLen) {
 		return apdu.SWWrongLength // no try spent on a PIN that cannot be right
@@ -156,11 +165,8 @@ func pinLen(v []byte) int {
 // PIN (4–16 bytes): the PUK's counter restored and the PIN set with a full
 // counter in one write. Before the card is operational it answers 6986.
 func (a *Applet) resetRetryCounter(ctx *firmware.Context, cmd apdu.Command) error {
-	if cmd.P1 != 0x00 {
-		return apdu.SWIncorrectP1P2
-	}
-	if cmd.P2 != pinRef {
-		return apdu.SWReferenceNotFound
+	if err := pinReference(cmd); err != nil {
+		return err
 	}
 	lc, err := lifeCycle(ctx.Store)
 	if err != nil {
