@@ -1,7 +1,12 @@
 package iso
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
 	"fmt"
+	"math/big"
+	"slices"
 	"testing"
 	"testing/cryptotest"
 
@@ -100,7 +105,8 @@ func isoRecords(s *nvm.Store) string { return cardtest.Records(s, keyPIN, keyPUK
 // state, and answer.
 func TestISOTearEveryWrite(t *testing.T) {
 	points := 0
-	for _, tc := range isoTearCases {
+	cases := append(slices.Clone(isoTearCases), rsaImportTearCase(t))
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			points += cardtest.Tear{
 				Prepare: func() cardtest.Card {
@@ -120,5 +126,38 @@ func TestISOTearEveryWrite(t *testing.T) {
 			}.EveryWrite(t)
 		})
 	}
-	fmt.Printf("tear test: iso: exercised %d tear points over %d commands\n", points, len(isoTearCases))
+	fmt.Printf("tear test: iso: exercised %d tear points over %d commands\n", points, len(cases))
+}
+
+// rsaImportTearCase is PUT DATA of an RSA-2048 key: too long for one short
+// command, so the setup sends the first part of the chain and the torn
+// command is the last part, which writes the key.
+func rsaImportTearCase(t *testing.T) isoTearCase {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.Precompute()
+	var parts [][]byte
+	for i, v := range []*big.Int{key.Primes[0], key.Primes[1], key.Precomputed.Qinv, key.Precomputed.Dp, key.Precomputed.Dq} {
+		parts = append(parts, apdu.AppendTLV(nil, apdu.Tag(0x92+i), v.Bytes()))
+	}
+	chain, err := apdu.SplitChain(apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: apdu.Nest(0x7F48, parts...)}, 255)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raws []string
+	for _, c := range chain {
+		raw, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, hex.EncodeToString(raw))
+	}
+	return isoTearCase{name: "import RSA (chained)", setup: func(tc *testCard) {
+		keygenEnv("F3")(tc)
+		for _, r := range raws[:len(raws)-1] {
+			tc.must(r, apdu.SWSuccess)
+		}
+	}, cmd: raws[len(raws)-1], right: true}
 }
