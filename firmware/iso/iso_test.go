@@ -12,9 +12,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/profile"
 )
 
 func TestSelectAnswers(t *testing.T) {
@@ -509,5 +514,27 @@ func TestKeyCacheFollowsTheSlot(t *testing.T) {
 		if !ecdsa.VerifyASN1(pub, d[:], sig) {
 			t.Fatalf("round %d: the signature is not by the key just generated in the slot", round)
 		}
+	}
+}
+
+// TestProfileSettings: the profile's try limits and key import switch.
+func TestProfileSettings(t *testing.T) {
+	p, _ := profile.Parse([]byte("base: iso-token\nname: strict-iso\niso:\n  pin_retries: 5\n  puk_retries: 2\n  key_import: false\n"))
+	c, err := firmware.New(firmware.Config{ATR: p.ATR, Medium: &nvm.Memory{}, Rand: rand.Reader, Clock: time.Now, MaxCommand: p.MaxCommand, Applets: []firmware.Applet{New(p.ISO)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCard{t: t, c: c}
+	tc.power()
+	tc.must(cmdSelectApp, apdu.SWSuccess)
+	tc.must(cmdSetPUK, apdu.SWSuccess)
+	tc.must(cmdSetPIN, apdu.SWSuccess)
+	tc.must("00 20 00 01", apdu.RetriesSW(5))
+	tc.must(cmdVerifyPIN, apdu.SWSuccess)
+	tc.must("00 22 41 00 06 80 01 EC 84 01 00", apdu.SWSuccess)
+	tc.must("00 DB 3F FF F4 E0 81 F1"+p256Params+"8820"+fmt.Sprintf("%064x", 7), 0x6900)
+	tc.must("00 2C 00 01 20 30303030303030303030303030303030 31323334353600000000000000000000", apdu.RetriesSW(1))
+	if _, err := profile.Parse([]byte("base: iso-token\nname: bad\niso:\n  pin_retries: 0\n")); err == nil || !strings.Contains(err.Error(), "iso.pin_retries: 0") {
+		t.Errorf("a profile with iso.pin_retries 0: %v, want an error naming it", err)
 	}
 }
