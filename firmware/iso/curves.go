@@ -101,48 +101,92 @@ func (c *curve) scalarBaseMult(k *big.Int) (x, y *big.Int) {
 	return c.mult(c.gx, c.gy, k)
 }
 
-// mult is double-and-add in affine coordinates; nil x is the point at
-// infinity.
+// mult is k·P by double-and-add in Jacobian coordinates (one inversion at
+// the end); nil x is the point at infinity.
 func (c *curve) mult(px, py, k *big.Int) (x, y *big.Int) {
+	var j jacobian // the point at infinity: Z = 0
 	for i := k.BitLen() - 1; i >= 0; i-- {
-		x, y = c.add(x, y, x, y)
+		j = c.double(j)
 		if k.Bit(i) == 1 {
-			x, y = c.add(x, y, px, py)
+			j = c.addAffine(j, px, py)
 		}
 	}
-	return x, y
+	return c.affine(j)
 }
 
-// add returns P+Q, doubling when they are equal.
-func (c *curve) add(x1, y1, x2, y2 *big.Int) (x, y *big.Int) {
-	if x1 == nil {
-		return x2, y2
-	}
-	if x2 == nil {
-		return x1, y1
+// jacobian is a point (X/Z², Y/Z³); Z = 0 (or nil) is the point at
+// infinity.
+type jacobian struct{ x, y, z *big.Int }
+
+func (j jacobian) infinity() bool { return j.z == nil || j.z.Sign() == 0 }
+
+// double returns 2·J (for any a: M = 3X² + aZ⁴).
+func (c *curve) double(j jacobian) jacobian {
+	if j.infinity() || j.y.Sign() == 0 {
+		return jacobian{}
 	}
 	p := c.p
-	var l *big.Int
-	if x1.Cmp(x2) == 0 {
-		if new(big.Int).Add(y1, y2).Mod(new(big.Int).Add(y1, y2), p).Sign() == 0 {
-			return nil, nil // P + (−P)
-		}
-		// λ = (3x² + a) / 2y
-		num := new(big.Int).Mul(x1, x1)
-		num.Mul(num, big.NewInt(3)).Add(num, c.a)
-		den := new(big.Int).Lsh(y1, 1)
-		l = num.Mul(num, den.ModInverse(den.Mod(den, p), p))
-	} else {
-		// λ = (y2 − y1) / (x2 − x1)
-		num := new(big.Int).Sub(y2, y1)
-		den := new(big.Int).Sub(x2, x1)
-		l = num.Mul(num, den.ModInverse(den.Mod(den, p), p))
+	y2 := new(big.Int).Mul(j.y, j.y)
+	s := new(big.Int).Mul(j.x, y2)
+	s.Lsh(s, 2).Mod(s, p)
+	z2 := new(big.Int).Mul(j.z, j.z)
+	z4 := new(big.Int).Mul(z2, z2)
+	m := new(big.Int).Mul(j.x, j.x)
+	m.Mul(m, big.NewInt(3)).Add(m, z4.Mul(z4, c.a)).Mod(m, p)
+	x := new(big.Int).Mul(m, m)
+	x.Sub(x, new(big.Int).Lsh(s, 1)).Mod(x, p)
+	y4 := y2.Mul(y2, y2)
+	y := new(big.Int).Sub(s, x)
+	y.Mul(y, m).Sub(y, y4.Lsh(y4, 3)).Mod(y, p)
+	z := new(big.Int).Mul(j.y, j.z)
+	z.Lsh(z, 1).Mod(z, p)
+	return jacobian{x, y, z}
+}
+
+// addAffine returns J + (x2, y2).
+func (c *curve) addAffine(j jacobian, x2, y2 *big.Int) jacobian {
+	if j.infinity() {
+		return jacobian{new(big.Int).Set(x2), new(big.Int).Set(y2), big.NewInt(1)}
 	}
-	l.Mod(l, p)
-	x = new(big.Int).Mul(l, l)
-	x.Sub(x, x1).Sub(x, x2).Mod(x, p)
-	y = new(big.Int).Sub(x1, x)
-	y.Mul(y, l).Sub(y, y1).Mod(y, p)
+	p := c.p
+	z2 := new(big.Int).Mul(j.z, j.z)
+	u2 := new(big.Int).Mul(x2, z2)
+	u2.Mod(u2, p)
+	s2 := new(big.Int).Mul(y2, z2.Mul(z2, j.z))
+	s2.Mod(s2, p)
+	h := new(big.Int).Sub(u2, j.x)
+	h.Mod(h, p)
+	r := new(big.Int).Sub(s2, j.y)
+	r.Mod(r, p)
+	if h.Sign() == 0 {
+		if r.Sign() == 0 {
+			return c.double(j)
+		}
+		return jacobian{} // P + (−P)
+	}
+	h2 := new(big.Int).Mul(h, h)
+	h3 := new(big.Int).Mul(h2, h)
+	xh2 := h2.Mul(h2, j.x)
+	x := new(big.Int).Mul(r, r)
+	x.Sub(x, h3).Sub(x, new(big.Int).Lsh(xh2, 1)).Mod(x, p)
+	y := new(big.Int).Sub(xh2, x)
+	y.Mul(y, r).Sub(y, h3.Mul(h3, j.y)).Mod(y, p)
+	z := new(big.Int).Mul(j.z, h)
+	z.Mod(z, p)
+	return jacobian{x, y, z}
+}
+
+// affine converts back: (X/Z², Y/Z³), or nil for the point at infinity.
+func (c *curve) affine(j jacobian) (x, y *big.Int) {
+	if j.infinity() {
+		return nil, nil
+	}
+	zi := new(big.Int).ModInverse(j.z, c.p)
+	zi2 := new(big.Int).Mul(zi, zi)
+	x = new(big.Int).Mul(j.x, zi2)
+	x.Mod(x, c.p)
+	y = new(big.Int).Mul(j.y, zi2.Mul(zi2, zi))
+	y.Mod(y, c.p)
 	return x, y
 }
 
