@@ -41,10 +41,15 @@ type Report struct {
 	ATRError     string        `json:"atr_error,omitempty"`
 	Applications []Application `json:"applications"`
 	PIV          *PIVReport    `json:"piv,omitempty"`
-	Warnings     []string      `json:"warnings"`
+	// ISO is the ISO 7816 file-system application (IsoApplet), present
+	// only on a card that answers its SELECT.
+	ISO      *ISOReport `json:"iso,omitempty"`
+	Warnings []string   `json:"warnings"`
 }
 
-// Application is one SELECT probe's outcome.
+// Application is one SELECT probe's outcome. The ISO file-system
+// application (IsoApplet) is probed too, but listed only when present, so
+// the list of other cards stays as it was.
 type Application struct {
 	Name    string `json:"name"`
 	AID     string `json:"aid"`
@@ -135,9 +140,9 @@ type DiagOptions struct {
 }
 
 // ReadOnlyINS are the instructions Diagnose may send: SELECT, GET DATA,
-// GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA, and VERIFY without
-// data (which reports the counter without spending a try).
-func ReadOnlyINS() []byte { return []byte{0xA4, 0xCB, 0xC0, 0xFD, 0xF8, 0xF7, 0x20} }
+// GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA, READ BINARY, and
+// VERIFY without data (which reports the counter without spending a try).
+func ReadOnlyINS() []byte { return []byte{0xA4, 0xCB, 0xC0, 0xFD, 0xF8, 0xF7, 0xB0, 0x20} }
 
 // slotObject pairs a key slot with its certificate object.
 type slotObject struct {
@@ -156,10 +161,11 @@ func pivSlots() []slotObject {
 }
 
 // Diagnose reads a card's state through c without changing it: the ATR
-// decoded and named, the applications present, and the PIV application's
+// decoded and named, the applications present, the PIV application's
 // version, serial, retry counters (from GET METADATA, or VERIFY without
-// data), management key algorithm, keys and certificates. It sends only the
-// instructions in ReadOnlyINS, and VERIFY only without data.
+// data), management key algorithm, keys and certificates, and an ISO
+// file-system application's API, PIN state and PKCS#15 TokenInfo. It sends
+// only the instructions in ReadOnlyINS, and VERIFY only without data.
 func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Report, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
@@ -190,12 +196,28 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		r.Applications = append(r.Applications, Application{Name: app.Name, AID: app.AID, Present: present, Status: fmt.Sprintf("%04X", uint16(resp.SW))})
 		pivPresent = pivPresent || app.Name == "PIV" && present
 	}
+	resp, err := c.Transmit(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
+	if err != nil {
+		return nil, fmt.Errorf("hostdriver: selecting %s: %w", isoAppName, err)
+	}
+	isoPresent := resp.SW == apdu.SWSuccess
+	if isoPresent {
+		r.Applications = append(r.Applications, Application{Name: isoAppName, AID: fmt.Sprintf("%X", IsoAppletAID()), Present: true, Status: "9000"})
+	}
 	if pivPresent {
 		p, err := diagnosePIV(ctx, c, opts, &r.Warnings)
 		if err != nil {
 			return nil, err
 		}
 		r.PIV = p
+	}
+	if isoPresent {
+		iso, err := diagnoseISO(ctx, c, &r.Warnings)
+		if err != nil {
+			return nil, err
+		}
+		r.ISO = iso
+		slices.Sort(r.Warnings)
 	}
 	return r, nil
 }

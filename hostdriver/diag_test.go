@@ -16,25 +16,14 @@ import (
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
-	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/internal/testcard"
-	"github.com/tesseracard/tessera/simulator"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func TestDiagnoseReadsWithoutChanging(t *testing.T) {
-	p, _ := profile.Builtin("default")
-	mem := &nvm.Memory{}
-	card, err := simulator.NewCard(p, mem, simulator.CardOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	atr, err := card.PowerOn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	card, mem, atr := newCard(t, "default")
 	if err := testcard.ProvisionFieldToken(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, now); err != nil {
 		t.Fatal(err)
 	}
@@ -207,16 +196,7 @@ func TestDiagnosePersonas(t *testing.T) {
 		return slices.DeleteFunc(slices.Clone(ws), func(w string) bool { return w == "management key is still the factory default" })
 	}
 	for _, tt := range tests {
-		p, _ := profile.Builtin(tt.profile)
-		mem := &nvm.Memory{}
-		card, err := simulator.NewCard(p, mem, simulator.CardOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		atr, err := card.PowerOn()
-		if err != nil {
-			t.Fatal(err)
-		}
+		card, mem, atr := newCard(t, tt.profile)
 		r := diagnoseReadOnly(t, card, mem, atr)
 		if got := personaReport(r); !reflect.DeepEqual(got, tt.delivered) {
 			t.Errorf("%s: delivered: persona fields %v, want %v", tt.profile, got, tt.delivered)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,8 +30,14 @@ present, and the PIV state: version, serial, PIN and PUK tries left, the managem
 key algorithm, each key slot and each certificate with its expiry, and warnings.
 
 diag never sends a command that changes a card's state and never spends a try:
-it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA
-and VERIFY without data.
+it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA,
+READ BINARY and VERIFY without data.
+
+On a token with an ISO 7816 file-system application (IsoApplet, the iso-token
+profile) it reports the API version and features, the PIN state (tries left,
+blocked, or no PIN set yet: a blank token; the PUK is not read, that would
+spend a try) and, when the token has a PKCS#15 structure, the label, serial
+and manufacturer from EF TokenInfo and the number of PKCS#15 objects.
 
 On a field token (a Tessera persona) it also reads the token state object
 (GET DATA 5FFF20, no PIN needed): the PIN policy; whether the PIN is still
@@ -201,11 +209,45 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 			}
 		}
 	}
+	if iso := r.ISO; iso != nil {
+		printISO(tw, iso)
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(tw, "Warnings")
 		for _, w := range r.Warnings {
 			fmt.Fprintf(tw, "  ! %s\n", w)
 		}
+	}
+}
+
+// printISO prints the ISO file-system application's section.
+func printISO(tw io.Writer, iso *hostdriver.ISOReport) {
+	fmt.Fprintln(tw, "ISO file system (IsoApplet)")
+	fmt.Fprintf(tw, "  API version\t%s\n", orDash(iso.APIVersion))
+	fmt.Fprintf(tw, "  Features\t%s\n", orDash(strings.Join(iso.Features, ", ")))
+	pin := "not set (token not personalised)"
+	if iso.PINSet {
+		pin = counter(iso.PIN, false)
+	}
+	fmt.Fprintf(tw, "  PIN\t%s\n", pin)
+	fmt.Fprintf(tw, "  PUK\tnot read (only a try would tell)\n")
+	p := iso.PKCS15
+	if p == nil {
+		fmt.Fprintf(tw, "  PKCS#15\t-\n")
+		return
+	}
+	fmt.Fprintf(tw, "  Token label\t%s\n", orDash(p.Label))
+	fmt.Fprintf(tw, "  Serial\t%s\n", orDash(p.Serial))
+	fmt.Fprintf(tw, "  Manufacturer\t%s\n", orDash(p.Manufacturer))
+	if len(p.Flags) > 0 {
+		fmt.Fprintf(tw, "  Token flags\t%s\n", strings.Join(p.Flags, ", "))
+	}
+	if p.Objects != nil {
+		var objs []string
+		for _, k := range slices.Sorted(maps.Keys(p.Objects)) {
+			objs = append(objs, fmt.Sprintf("%s: %d", strings.ReplaceAll(k, "_", " "), p.Objects[k]))
+		}
+		fmt.Fprintf(tw, "  PKCS#15 objects\t%s\n", orDash(strings.Join(objs, ", ")))
 	}
 }
 

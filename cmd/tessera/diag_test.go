@@ -40,18 +40,7 @@ func TestDiagTextPersonas(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		c, err := newSimCard(tt.profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := hostdriver.Diagnose(context.Background(), &hostdriver.Conn{T: c}, []byte{0x3B, 0x00}, hostdriver.DiagOptions{})
-		c.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		printReport(&b, r)
-		text := b.String()
+		text := diagText(t, tt.profile)
 		norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 		for _, want := range tt.lines {
 			if !strings.Contains(norm(text), norm(want)) {
@@ -59,4 +48,45 @@ func TestDiagTextPersonas(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDiagTextISOToken: the text report of a blank iso-token card names
+// the ISO application's API, features and missing PIN, with the warning.
+func TestDiagTextISOToken(t *testing.T) {
+	text := diagText(t, "iso-token")
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, want := range []string{
+		"ISO file system (IsoApplet) F276A288BCFBA69D34F31001 present",
+		"ISO file system (IsoApplet) API version 00.06",
+		"Features secure-random, ecc",
+		"PIN not set (token not personalised)",
+		"PUK not read (only a try would tell)",
+		"PKCS#15 -",
+		"! token not personalised (no PIN set)",
+	} {
+		if !strings.Contains(norm(text), norm(want)) {
+			t.Errorf("the report has no line %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\nPIV\n") {
+		t.Errorf("an iso-token card's report has a PIV section:\n%s", text)
+	}
+}
+
+// diagText is the text report of diag on a fresh simulated card of a
+// built-in profile.
+func diagText(t *testing.T, profile string) string {
+	t.Helper()
+	c, err := newSimCard(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := hostdriver.Diagnose(context.Background(), &hostdriver.Conn{T: c}, []byte{0x3B, 0x00}, hostdriver.DiagOptions{})
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	printReport(&b, r)
+	return b.String()
 }
