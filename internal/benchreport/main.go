@@ -193,6 +193,14 @@ func report(res map[string]*result) []row {
 		}
 		rows = append(rows, row{"key generation " + alg + ": card / Go", m, ratio, "", nil})
 	}
+	if file := get("BenchmarkDurableSave/file"); file != nil {
+		for _, tpm := range []struct{ name, what string }{{"sim", "the in-process TPM simulator"}, {"swtpm", "swtpm"}} {
+			if r := get("BenchmarkDurableSave/" + tpm.name); r != nil {
+				ratio := r.median() / file.median()
+				rows = append(rows, row{"durable save, state sealed and counted by " + tpm.what + " / the plain journal", fmt.Sprintf("%.1f× (%.0f µs / %.0f µs)", ratio, r.median()/1e3, file.median()/1e3), ratio, "", nil})
+			}
+		}
+	}
 	if mem, file := get("BenchmarkWrongPIN/memory"), get("BenchmarkWrongPIN/file"); mem != nil && file != nil {
 		rows = append(rows, row{"wrong-PIN VERIFY, durable file medium", fmt.Sprintf("%.0f µs (%.1f× the memory medium's %.0f µs)", file.median()/1e3, file.median()/mem.median(), mem.median()/1e3), file.median(), "< 1 ms", ptr(file.median() < 1e6)})
 	}
