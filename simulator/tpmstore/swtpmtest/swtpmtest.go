@@ -6,6 +6,7 @@ package swtpmtest
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,14 +62,19 @@ func (s *Swtpm) start(t testing.TB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
+	// The socket file appears at bind(), before swtpm listens: wait until
+	// a connection is accepted (and close it; swtpm then takes the next).
+	var d net.Dialer
 	for {
-		if _, err := os.Stat(s.Socket()); err == nil {
+		c, err := d.DialContext(ctx, "unix", s.Socket())
+		if err == nil {
+			c.Close()
 			return
 		}
 		select {
 		case <-ctx.Done():
 			s.Stop()
-			t.Fatalf("swtpm did not create its socket in %v: %s", startTimeout, out.String())
+			t.Fatalf("swtpm did not accept connections on its socket in %v (%v): %s", startTimeout, err, out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
