@@ -2,15 +2,14 @@ package iso
 
 import (
 	"encoding/hex"
-	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
 func h(s string) []byte {
@@ -39,21 +38,7 @@ func newTestCardOn(t testing.TB, tm *nvm.Tearable) *testCard {
 	if !ok {
 		t.Fatal("no iso-token profile")
 	}
-	c, err := firmware.New(firmware.Config{
-		ATR:        p.ATR,
-		Medium:     tm,
-		Rand:       rand.NewChaCha8([32]byte{9}),
-		Clock:      func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
-		Capacity:   p.Capacity,
-		MaxCommand: p.MaxCommand,
-		Applets:    []firmware.Applet{New(p.ISO)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := &testCard{t: t, c: c, tm: tm}
-	tc.power()
-	return tc
+	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 9, New(p.ISO)), tm: tm}
 }
 
 func (tc *testCard) power() {

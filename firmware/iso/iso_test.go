@@ -14,12 +14,11 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tesseracard/tessera/apdu"
-	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
 func TestSelectAnswers(t *testing.T) {
@@ -520,12 +519,7 @@ func TestKeyCacheFollowsTheSlot(t *testing.T) {
 // TestProfileSettings: the profile's try limits and key import switch.
 func TestProfileSettings(t *testing.T) {
 	p, _ := profile.Parse([]byte("base: iso-token\nname: strict-iso\niso:\n  pin_retries: 5\n  puk_retries: 2\n  key_import: false\n"))
-	c, err := firmware.New(firmware.Config{ATR: p.ATR, Medium: &nvm.Memory{}, Rand: rand.Reader, Clock: time.Now, MaxCommand: p.MaxCommand, Applets: []firmware.Applet{New(p.ISO)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := &testCard{t: t, c: c}
-	tc.power()
+	tc := &testCard{t: t, c: cardtest.NewCard(t, p, &nvm.Memory{}, 1, New(p.ISO))}
 	tc.must(cmdSelectApp, apdu.SWSuccess)
 	tc.must(cmdSetPUK, apdu.SWSuccess)
 	tc.must(cmdSetPIN, apdu.SWSuccess)

@@ -6,15 +6,14 @@ import (
 	"crypto/cipher"
 	"crypto/des"
 	"encoding/hex"
-	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
 var defaultMgmt = h("010203040506070801020304050607080102030405060708")
@@ -46,22 +45,7 @@ func newTestCard(t testing.TB, profileName string) *testCard {
 
 func newTestCardWith(t testing.TB, p profile.Profile, tm *nvm.Tearable, opts Options) *testCard {
 	t.Helper()
-	c, err := firmware.New(firmware.Config{
-		ATR:            p.ATR,
-		Medium:         tm,
-		Rand:           rand.NewChaCha8([32]byte{7}),
-		Clock:          func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
-		Capacity:       p.Capacity,
-		MaxCommand:     p.MaxCommand,
-		ExtendedLength: p.ExtendedLength,
-		Applets:        []firmware.Applet{New(p, opts)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PowerOn(); err != nil {
-		t.Fatal(err)
-	}
+	c := cardtest.NewCard(t, p, tm, 7, New(p, opts))
 	tc := &testCard{t: t, c: c, tm: tm, prof: p}
 	tc.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
 	return tc

@@ -6,12 +6,15 @@ package cardtest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/firmware/profile"
 )
 
 // Card is a powered card on a tearable medium.
@@ -188,4 +191,28 @@ func CheckAnswer(t testing.TB, cmd, out, before, after []byte, counters ...strin
 			t.Fatalf("Process(% X) refused with %04X but changed %s", cmd, uint16(r.SW), k)
 		}
 	}
+}
+
+// NewCard makes a card of profile p with the given applets on medium m,
+// with a deterministic random source (from seed) and a fixed clock, and
+// powers it on.
+func NewCard(t testing.TB, p profile.Profile, m nvm.Medium, seed byte, applets ...firmware.Applet) *firmware.Card {
+	t.Helper()
+	c, err := firmware.New(firmware.Config{
+		ATR:            p.ATR,
+		Medium:         m,
+		Rand:           rand.NewChaCha8([32]byte{seed}),
+		Clock:          func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
+		Capacity:       p.Capacity,
+		MaxCommand:     p.MaxCommand,
+		ExtendedLength: p.ExtendedLength,
+		Applets:        applets,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PowerOn(); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
