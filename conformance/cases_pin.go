@@ -9,11 +9,16 @@ import (
 
 // verifyRight verifies the PIN, which must succeed.
 func (e *Env) verifyRight(ctx context.Context) error {
-	sw, err := e.VerifyPIN(ctx, e.creds.PIN)
-	if err != nil {
+	return e.run(ctx, step("VERIFY with the right PIN", verifyCmd(e.creds.PIN), apdu.SWSuccess))
+}
+
+// refill verifies the PIN, which refills its counter, and clears its
+// security status again.
+func (e *Env) refill(ctx context.Context) error {
+	if err := e.verifyRight(ctx); err != nil {
 		return err
 	}
-	return expectSW("VERIFY with the right PIN", sw, apdu.SWSuccess)
+	return e.Logout(ctx)
 }
 
 // full returns the PIN's tries left, with the PIN not verified; at the start
@@ -69,11 +74,7 @@ func pinCases() []Case {
 					if _, err := e.SW(ctx, selectCmd(aid)); err != nil {
 						return err
 					}
-					sw, err := e.Status(ctx)
-					if err != nil {
-						return err
-					}
-					if err := expectSW(fmt.Sprintf("VERIFY without data after SELECT % X", aid), sw, apdu.SWSuccess); err != nil {
+					if err := e.run(ctx, step(fmt.Sprintf("VERIFY without data after SELECT % X", aid), statusCmd(), apdu.SWSuccess)); err != nil {
 						return err
 					}
 				}
@@ -83,35 +84,26 @@ func pinCases() []Case {
 		{
 			ID: "VE05.19", Title: "a wrong PIN answers 63CX, decrements the counter and clears the PIN's security status",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.19", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
-				sw, err := e.VerifyPIN(ctx, wrongValue(e.creds.PIN, len(e.creds.PIN)))
+				s := step("a wrong PIN", verifyCmd(wrongValue(e.creds.PIN, len(e.creds.PIN))), apdu.RetriesSW(c.pin-1))
+				sw, err := e.SW(ctx, s.cmd)
 				if err != nil {
 					return err
 				}
 				if sw == apdu.SWWarningNoInfo {
-					return fmt.Errorf("a wrong PIN answered 6300, which gives no count: want 63C%X", full-1)
+					return fmt.Errorf("a wrong PIN answered 6300, which gives no count: want 63C%X", c.pin-1)
 				}
-				if err := expectSW("a wrong PIN", sw, apdu.RetriesSW(full-1)); err != nil {
-					return err
-				}
-				return e.expectTries(ctx, "after the wrong PIN", full-1)
-			},
+				return e.answered(ctx, s, sw, "after the wrong PIN", c.pinLeft(c.pin-1))
+			}),
 		},
 		{
 			ID: "VE05.17", Title: "at zero tries the PIN is blocked: even the right PIN answers 6983, across a reset",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.17", Class: Destructive, Needs: NeedPIN | NeedPUK,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
+				full := c.pin
 				wrong := wrongValue(e.creds.PIN, len(e.creds.PIN))
 				for left := full - 1; left >= 0; left-- {
 					sw, err := e.VerifyPIN(ctx, wrong)
@@ -129,19 +121,9 @@ func pinCases() []Case {
 					}
 				}
 				check := func(when string) error {
-					for _, c := range []struct {
-						what string
-						cmd  apdu.Command
-					}{{"VERIFY with the right PIN", verifyCmd(e.creds.PIN)}, {"VERIFY without data", statusCmd()}} {
-						sw, err := e.SW(ctx, c.cmd)
-						if err != nil {
-							return err
-						}
-						if err := expectSW(when+", "+c.what, sw, apdu.SWAuthMethodBlocked); err != nil {
-							return err
-						}
-					}
-					return nil
+					return e.run(ctx,
+						step(when+", VERIFY with the right PIN", verifyCmd(e.creds.PIN), apdu.SWAuthMethodBlocked),
+						step(when+", VERIFY without data", statusCmd(), apdu.SWAuthMethodBlocked))
 				}
 				if err := check("blocked"); err != nil {
 					return err
@@ -153,49 +135,29 @@ func pinCases() []Case {
 					return err
 				}
 				return check("blocked, after a reset")
-			},
+			}),
 		},
 		{
 			ID: "VE05.22C", Title: "VERIFY with P1 = FF clears the PIN's security status and keeps its counter",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.22C", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
-				sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P1: 0xFF, P2: refPIN})
-				if err != nil {
-					return err
-				}
-				if err := expectSW("VERIFY with P1 = FF", sw, apdu.SWSuccess); err != nil {
-					return err
-				}
-				if err := e.expectTries(ctx, "after VERIFY with P1 = FF", full); err != nil {
+				logout := step("VERIFY with P1 = FF", apdu.Command{INS: insVerify, P1: 0xFF, P2: refPIN}, apdu.SWSuccess)
+				if err := e.counted(ctx, logout, "after VERIFY with P1 = FF", c); err != nil {
 					return err
 				}
 				return e.verifyRight(ctx)
-			},
+			}),
 		},
 		{
 			ID: "VE05.22D", Title: "a malformed PIN answers 6A80 and spends no try",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.22D", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				// A field of 7 bytes: never to be compared.
-				sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P2: refPIN, Data: []byte("123456\xFF")})
-				if err != nil {
-					return err
-				}
-				if err := expectSW("VERIFY with a 7-byte PIN field", sw, apdu.SWIncorrectData); err != nil {
-					return err
-				}
-				if err := e.expectTries(ctx, "after the 7-byte PIN field (answered 6A80)", full); err != nil {
+				short := step("VERIFY with a 7-byte PIN field", apdu.Command{INS: insVerify, P2: refPIN, Data: []byte("123456\xFF")}, apdu.SWIncorrectData)
+				if err := e.counted(ctx, short, "after the 7-byte PIN field (answered 6A80)", c); err != nil {
 					return err
 				}
 				for _, m := range []struct {
@@ -209,7 +171,8 @@ func pinCases() []Case {
 					// with a password policy verifies it).
 					{"a 12-byte PIN field holding the right PIN", pad(e.creds.PIN, 12)},
 				} {
-					sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P2: refPIN, Data: m.field})
+					s := step("VERIFY with "+m.what, apdu.Command{INS: insVerify, P2: refPIN, Data: m.field}, apdu.SWIncorrectData)
+					sw, err := e.SW(ctx, s.cmd)
 					if err != nil {
 						return err
 					}
@@ -222,123 +185,86 @@ func pinCases() []Case {
 						}
 						continue
 					}
-					if n, ok := sw.Retries(); ok && n == full-1 {
-						if err := e.expectTries(ctx, "after "+m.what+" (answered "+swText(sw)+")", full-1); err != nil {
+					if n, ok := sw.Retries(); ok && n == c.pin-1 {
+						if err := e.expectTries(ctx, "after "+m.what+" (answered "+swText(sw)+")", c.pin-1); err != nil {
 							return err
 						}
 						e.Departure(DepartureMalformedPINCounts, "%s answered %s: compared and counted as a wrong try", m.what, swText(sw))
-						if err := e.verifyRight(ctx); err != nil { // refill the counter
-							return err
-						}
-						if err := e.Logout(ctx); err != nil {
+						if err := e.refill(ctx); err != nil {
 							return err
 						}
 						continue
 					}
-					if err := expectSW("VERIFY with "+m.what, sw, apdu.SWIncorrectData); err != nil {
-						return err
-					}
-					if err := e.expectTries(ctx, "after "+m.what+" (answered 6A80)", full); err != nil {
+					if err := e.answered(ctx, s, sw, "after "+m.what+" (answered 6A80)", c); err != nil {
 						return err
 					}
 				}
 				return nil
-			},
+			}),
 		},
 		{
 			ID: "VE05.22A-LEN", Title: "CHANGE REFERENCE DATA to a PIN shorter than 6 digits answers 6A80 and changes nothing",
 			Ref: "SP 800-73-4 Part 2 §3.2.2 (the PIN: 6 to 8 digits); SP 800-85A-4 VE05.22A", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				return e.refusedNewPIN(ctx, "a 5-digit PIN", "12345", "")
-			},
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
+				return e.refusedNewPIN(ctx, c, "a 5-digit PIN", "12345", "")
+			}),
 		},
 		{
 			ID: "VE05.22A-CHARSET", Title: "CHANGE REFERENCE DATA to a PIN of other characters than digits answers 6A80",
 			Ref: "SP 800-73-4 Part 2 §3.2.2 (the PIN: ASCII digits only); SP 800-85A-4 VE05.22A", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				return e.refusedNewPIN(ctx, "a PIN of letters and digits", "12ab56", DepartureAnyPINCharacters)
-			},
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
+				return e.refusedNewPIN(ctx, c, "a PIN of letters and digits", "12ab56", DepartureAnyPINCharacters)
+			}),
 		},
 		{
 			ID: "VE05.26", Title: "a successful CHANGE REFERENCE DATA sets the new PIN, verifies it and refills the counter",
 			Ref: "SP 800-73-4 Part 2 §3.2.2; SP 800-85A-4 VE05.26", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				nw := otherPIN(e.creds.PIN)
 				if err := e.change(ctx, e.creds.PIN, nw); err != nil {
 					return err
 				}
 				e.Cleanup(func(ctx context.Context) error { return e.change(ctx, nw, e.creds.PIN) })
-				sw, err := e.Status(ctx)
-				if err != nil {
-					return err
-				}
-				if err := expectSW("VERIFY without data after the change", sw, apdu.SWSuccess); err != nil {
+				if err := e.run(ctx, step("VERIFY without data after the change", statusCmd(), apdu.SWSuccess)); err != nil {
 					return err
 				}
 				if err := e.Logout(ctx); err != nil {
 					return err
 				}
-				if err := e.expectTries(ctx, "after the change", full); err != nil {
+				if err := e.expectTries(ctx, "after the change", c.pin); err != nil {
 					return err
 				}
-				if sw, err = e.VerifyPIN(ctx, nw); err != nil {
-					return err
-				}
-				if err := expectSW("VERIFY with the new PIN", sw, apdu.SWSuccess); err != nil {
-					return err
-				}
-				if sw, err = e.VerifyPIN(ctx, e.creds.PIN); err != nil {
-					return err
-				}
-				return expectSW("VERIFY with the old PIN", sw, apdu.RetriesSW(full-1))
-			},
+				return e.run(ctx,
+					step("VERIFY with the new PIN", verifyCmd(nw), apdu.SWSuccess),
+					step("VERIFY with the old PIN", verifyCmd(e.creds.PIN), apdu.RetriesSW(c.pin-1)))
+			}),
 		},
 		{
 			ID: "VE05.27", Title: "CHANGE REFERENCE DATA with a wrong old PIN answers 63CX, counts the try and clears the status",
 			Ref: "SP 800-73-4 Part 2 §3.2.2; SP 800-85A-4 VE05.27", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
 				wrong := wrongValue(e.creds.PIN, len(e.creds.PIN))
-				sw, err := e.SW(ctx, changeCmd(refPIN, wrong, otherPIN(e.creds.PIN)))
+				s := step("CHANGE REFERENCE DATA with a wrong old PIN", changeCmd(refPIN, wrong, otherPIN(e.creds.PIN)), apdu.RetriesSW(c.pin-1))
+				sw, err := e.SW(ctx, s.cmd)
 				if err != nil {
 					return err
 				}
 				if sw == apdu.SWSuccess {
 					e.Cleanup(func(ctx context.Context) error { return e.change(ctx, otherPIN(e.creds.PIN), e.creds.PIN) })
 				}
-				if err := expectSW("CHANGE REFERENCE DATA with a wrong old PIN", sw, apdu.RetriesSW(full-1)); err != nil {
-					return err
-				}
-				return e.expectTries(ctx, "after the failed change", full-1)
-			},
+				return e.answered(ctx, s, sw, "after the failed change", c.pinLeft(c.pin-1))
+			}),
 		},
 		{
 			ID: "VE05.28A", Title: "CHANGE REFERENCE DATA of a key reference that is no PIN answers 6A88 and spends nothing",
 			Ref: "SP 800-73-4 Part 2 §3.2.2; SP 800-85A-4 VE05.28A", Class: Destructive, Needs: NeedPIN,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
-				sw, err := e.SW(ctx, changeCmd(0x9A, wrongValue(e.creds.PIN, 6), otherPIN(e.creds.PIN)))
-				if err != nil {
-					return err
-				}
-				if err := expectSW("CHANGE REFERENCE DATA of reference 9A", sw, apdu.SWReferenceNotFound); err != nil {
-					return err
-				}
-				return e.expectTries(ctx, "after it", full)
-			},
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
+				cmd := changeCmd(0x9A, wrongValue(e.creds.PIN, 6), otherPIN(e.creds.PIN))
+				return e.counted(ctx, step("CHANGE REFERENCE DATA of reference 9A", cmd, apdu.SWReferenceNotFound), "after it", c)
+			}),
 		},
 		{
 			ID: "PIV-RESET", Title: "a reset clears the PIN's security status",
@@ -373,22 +299,16 @@ func pinCases() []Case {
 
 // change changes the PIN from old to nw, which must succeed.
 func (e *Env) change(ctx context.Context, old, nw string) error {
-	sw, err := e.SW(ctx, changeCmd(refPIN, old, nw))
-	if err != nil {
-		return err
-	}
-	return expectSW("CHANGE REFERENCE DATA of the PIN", sw, apdu.SWSuccess)
+	return e.run(ctx, step("CHANGE REFERENCE DATA of the PIN", changeCmd(refPIN, old, nw), apdu.SWSuccess))
 }
 
 // refusedNewPIN checks CHANGE REFERENCE DATA to the bad PIN nw answers 6A80,
-// spends no try and leaves the PIN as it was. A card that accepts it is put
-// back; with departure set, accepting it is that departure.
-func (e *Env) refusedNewPIN(ctx context.Context, what, nw, departure string) error {
-	full, err := e.full(ctx)
-	if err != nil {
-		return err
-	}
-	sw, err := e.SW(ctx, changeCmd(refPIN, e.creds.PIN, nw))
+// spends no try (the counters c, read first) and leaves the PIN as it was.
+// A card that accepts it is put back; with departure set, accepting it is
+// that departure.
+func (e *Env) refusedNewPIN(ctx context.Context, c counters, what, nw, departure string) error {
+	s := step("CHANGE REFERENCE DATA to "+what, changeCmd(refPIN, e.creds.PIN, nw), apdu.SWIncorrectData)
+	sw, err := e.SW(ctx, s.cmd)
 	if err != nil {
 		return err
 	}
@@ -401,10 +321,7 @@ func (e *Env) refusedNewPIN(ctx context.Context, what, nw, departure string) err
 		e.Departure(departure, "CHANGE REFERENCE DATA to %s was accepted", what)
 		return putBack(ctx)
 	}
-	if err := expectSW("CHANGE REFERENCE DATA to "+what, sw, apdu.SWIncorrectData); err != nil {
-		return err
-	}
-	if err := e.expectTries(ctx, "after it", full); err != nil {
+	if err := e.answered(ctx, s, sw, "after it", c); err != nil {
 		return err
 	}
 	return e.verifyRight(ctx)
@@ -465,10 +382,7 @@ func pinTear(ctx context.Context, e *Env) error {
 		case tries == full && costAt >= 0:
 			return fmt.Errorf("a power cut after %s of a wrong VERIFY cost the try, but one after %s gave it back: the counter is restored before the compare, so cutting the power during the compare gives free tries", writes(costAt), writes(k))
 		}
-		if err := e.verifyRight(ctx); err != nil { // refill the counter
-			return err
-		}
-		if err := e.Logout(ctx); err != nil {
+		if err := e.refill(ctx); err != nil {
 			return err
 		}
 	}
@@ -492,35 +406,16 @@ func pukCases() []Case {
 		{
 			ID: "VE05.29", Title: "RESET RETRY COUNTER of a reference other than the PIN answers 6A88 and spends nothing",
 			Ref: "SP 800-73-4 Part 2 §3.2.3; SP 800-85A-4 VE05.29", Class: Destructive, Needs: NeedPIN | NeedPUK,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
-				puk, _, pukKnown, err := e.PUKTries(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pukCase(func(ctx context.Context, e *Env, c counters) error {
 				cmd := resetRetryCmd(wrongValue(e.creds.PUK, 8), e.creds.PIN)
 				cmd.P2 = refPUK
-				sw, err := e.SW(ctx, cmd)
-				if err != nil {
-					return err
-				}
-				if err := expectSW("RESET RETRY COUNTER of reference 81", sw, apdu.SWReferenceNotFound); err != nil {
-					return err
-				}
-				return e.expectCounters(ctx, "after it", full, puk, pukKnown)
-			},
+				return e.counted(ctx, step("RESET RETRY COUNTER of reference 81", cmd, apdu.SWReferenceNotFound), "after it", c)
+			}),
 		},
 		{
 			ID: "VE05.31", Title: "RESET RETRY COUNTER with the right PUK sets the new PIN and refills its counter",
 			Ref: "SP 800-73-4 Part 2 §3.2.3; SP 800-85A-4 VE05.31", Class: Destructive, Needs: NeedPIN | NeedPUK,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				if _, err := e.VerifyPIN(ctx, wrongValue(e.creds.PIN, len(e.creds.PIN))); err != nil {
 					return err
 				}
@@ -544,27 +439,16 @@ func pukCases() []Case {
 						return err
 					}
 				}
-				if err := e.expectTries(ctx, "after RESET RETRY COUNTER", full); err != nil {
+				if err := e.expectTries(ctx, "after RESET RETRY COUNTER", c.pin); err != nil {
 					return err
 				}
-				if sw, err = e.VerifyPIN(ctx, nw); err != nil {
-					return err
-				}
-				return expectSW("VERIFY with the PIN RESET RETRY COUNTER set", sw, apdu.SWSuccess)
-			},
+				return e.run(ctx, step("VERIFY with the PIN RESET RETRY COUNTER set", verifyCmd(nw), apdu.SWSuccess))
+			}),
 		},
 		{
 			ID: "VE05.32", Title: "a wrong PUK answers 63CX, decrements the PUK's counter and leaves the PIN unverified",
 			Ref: "SP 800-73-4 Part 2 §3.2.3; SP 800-85A-4 VE05.32", Class: Destructive, Needs: NeedPIN | NeedPUK,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
-				puk, _, pukKnown, err := e.PUKTries(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pukCase(func(ctx context.Context, e *Env, c counters) error {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
@@ -579,27 +463,16 @@ func pukCases() []Case {
 				switch {
 				case !ok:
 					return fmt.Errorf("RESET RETRY COUNTER with a wrong PUK: card answered %s, want 63CX", swText(sw))
-				case pukKnown && left != puk-1:
-					return fmt.Errorf("RESET RETRY COUNTER with a wrong PUK answered %s, with %d PUK tries before", swText(sw), puk)
+				case c.pukKnown && left != c.puk-1:
+					return fmt.Errorf("RESET RETRY COUNTER with a wrong PUK answered %s, with %d PUK tries before", swText(sw), c.puk)
 				}
-				if !pukKnown {
-					puk = left + 1
-				}
-				return e.expectCounters(ctx, "after the wrong PUK", full, puk-1, pukKnown)
-			},
+				return e.expectCounters(ctx, "after the wrong PUK", c.pukLeft(c.puk-1))
+			}),
 		},
 		{
 			ID: "VE05.33", Title: "a wrong PUK with a malformed new PIN answers 6A80 and spends nothing, or 63CX and counts the PUK try",
 			Ref: "SP 800-73-4 Part 2 §3.2.3; SP 800-85A-4 VE05.33", Class: Destructive, Needs: NeedPIN | NeedPUK,
-			Run: func(ctx context.Context, e *Env) error {
-				full, err := e.full(ctx)
-				if err != nil {
-					return err
-				}
-				puk, _, pukKnown, err := e.PUKTries(ctx)
-				if err != nil {
-					return err
-				}
+			Run: pukCase(func(ctx context.Context, e *Env, c counters) error {
 				cmd := apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(wrongValue(e.creds.PUK, 8), 8), []byte("1\xFF23456\xFF")...)}
 				sw, err := e.SW(ctx, cmd)
 				if err != nil {
@@ -608,20 +481,20 @@ func pukCases() []Case {
 				if persona, err := noUserPUK(ctx, e, sw); persona {
 					return err
 				}
-				after := puk
+				after := c
 				if n, ok := sw.Retries(); ok {
-					if pukKnown && n != puk-1 {
-						return fmt.Errorf("RESET RETRY COUNTER with a wrong PUK answered %s, with %d PUK tries before", swText(sw), puk)
+					if c.pukKnown && n != c.puk-1 {
+						return fmt.Errorf("RESET RETRY COUNTER with a wrong PUK answered %s, with %d PUK tries before", swText(sw), c.puk)
 					}
-					after = n
-				} else if err := expectSW("RESET RETRY COUNTER with a wrong PUK and a malformed PIN", sw, apdu.SWIncorrectData, apdu.RetriesSW(puk-1)); err != nil {
+					after = c.pukLeft(n)
+				} else if err := expectSW("RESET RETRY COUNTER with a wrong PUK and a malformed PIN", sw, apdu.SWIncorrectData, apdu.RetriesSW(c.puk-1)); err != nil {
 					return err
 				}
-				if err := e.expectCounters(ctx, "after it", full, after, pukKnown); err != nil {
+				if err := e.expectCounters(ctx, "after it", after); err != nil {
 					return err
 				}
 				return e.verifyRight(ctx) // the PIN was not changed
-			},
+			}),
 		},
 		{
 			ID: "VE05.30", Title: "a blocked PUK answers 6983, even the right one, and does not reset the PIN",
@@ -657,11 +530,7 @@ func pukCases() []Case {
 					}
 					prev = n
 				}
-				sw, err := e.SW(ctx, resetRetryCmd(e.creds.PUK, nw))
-				if err != nil {
-					return err
-				}
-				if err := expectSW("RESET RETRY COUNTER with the right PUK, blocked", sw, apdu.SWAuthMethodBlocked); err != nil {
+				if err := e.run(ctx, step("RESET RETRY COUNTER with the right PUK, blocked", resetRetryCmd(e.creds.PUK, nw), apdu.SWAuthMethodBlocked)); err != nil {
 					return err
 				}
 				return e.verifyRight(ctx) // the PIN was not reset
@@ -670,21 +539,21 @@ func pukCases() []Case {
 	}
 }
 
-// expectCounters checks the PIN (not verified) has pin tries left, and the
-// PUK puk when the card reports it.
-func (e *Env) expectCounters(ctx context.Context, what string, pin, puk int, pukKnown bool) error {
-	if err := e.expectTries(ctx, what, pin); err != nil {
+// expectCounters checks the counters are c: the PIN (not verified) has
+// c.pin tries left, and the PUK c.puk when the card reports it.
+func (e *Env) expectCounters(ctx context.Context, what string, c counters) error {
+	if err := e.expectTries(ctx, what, c.pin); err != nil {
 		return err
 	}
-	if !pukKnown {
+	if !c.pukKnown {
 		return nil
 	}
 	got, _, ok, err := e.PUKTries(ctx)
 	if err != nil || !ok {
 		return err
 	}
-	if got != puk {
-		return fmt.Errorf("%s: the PUK has %d tries left, want %d", what, got, puk)
+	if got != c.puk {
+		return fmt.Errorf("%s: the PUK has %d tries left, want %d", what, got, c.puk)
 	}
 	return nil
 }

@@ -40,11 +40,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.10", Title: "SELECT of an absent application answers 6A82 and leaves PIV selected",
 			Ref: "SP 800-73-4 Part 2 §3.1.1; SP 800-85A-4 VE05.10", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, selectCmd(absentAID()))
-				if err != nil {
-					return err
-				}
-				if err := expectSW(fmt.Sprintf("SELECT of the absent AID % X", absentAID()), sw, apdu.SWFileNotFound); err != nil {
+				if err := e.run(ctx, step(fmt.Sprintf("SELECT of the absent AID % X", absentAID()), selectCmd(absentAID()), apdu.SWFileNotFound)); err != nil {
 					return err
 				}
 				return pivStillAnswers(ctx, e, "after the failed SELECT")
@@ -54,11 +50,8 @@ func pivSafeCases() []Case {
 			ID: "VE05.22B", Title: "VERIFY of a key reference that is no PIN answers 6A88",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.22B", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P2: refPUK, Ne: 256})
-				if err != nil {
-					return err
-				}
-				return expectSW("VERIFY without data of reference 81 (the PUK is no VERIFY reference)", sw, apdu.SWReferenceNotFound)
+				cmd := apdu.Command{INS: insVerify, P2: refPUK, Ne: 256}
+				return e.run(ctx, step("VERIFY without data of reference 81 (the PUK is no VERIFY reference)", cmd, apdu.SWReferenceNotFound))
 			},
 		},
 		{
@@ -115,11 +108,7 @@ func pivSafeCases() []Case {
 			Run: func(ctx context.Context, e *Env) error {
 				cmd := getDataCmd(objCHUID())
 				cmd.P1, cmd.P2 = 0x00, 0x00
-				sw, err := e.SW(ctx, cmd)
-				if err != nil {
-					return err
-				}
-				return expectSW("GET DATA with P1-P2 0000", sw, apdu.SWIncorrectP1P2, apdu.SWWrongP1P2)
+				return e.run(ctx, step("GET DATA with P1-P2 0000", cmd, apdu.SWIncorrectP1P2, apdu.SWWrongP1P2))
 			},
 		},
 		{
@@ -153,22 +142,16 @@ func pivSafeCases() []Case {
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				dyn := apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, make([]byte, 32)))
-				sw, err := e.SW(ctx, apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x00, Data: dyn, Ne: 256})
-				if err != nil {
-					return err
-				}
-				return expectSW("GENERAL AUTHENTICATE with key reference 00", sw, apdu.SWIncorrectP1P2, apdu.SWReferenceNotFound)
+				cmd := apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x00, Data: dyn, Ne: 256}
+				return e.run(ctx, step("GENERAL AUTHENTICATE with key reference 00", cmd, apdu.SWIncorrectP1P2, apdu.SWReferenceNotFound))
 			},
 		},
 		{
 			ID: "VE05.36A", Title: "GENERAL AUTHENTICATE with a malformed template answers 6A80",
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36A", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256})
-				if err != nil {
-					return err
-				}
-				return expectSW("GENERAL AUTHENTICATE whose 7C says 5 bytes with 3 present", sw, apdu.SWIncorrectData)
+				cmd := apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256}
+				return e.run(ctx, step("GENERAL AUTHENTICATE whose 7C says 5 bytes with 3 present", cmd, apdu.SWIncorrectData))
 			},
 		},
 		{
@@ -331,10 +314,7 @@ func adminCases() []Case {
 					return err
 				}
 				e.Cleanup(putBack)
-				if sw, err = e.SW(ctx, putDataCmd(tag, content)); err != nil {
-					return err
-				}
-				if err := expectSW(fmt.Sprintf("PUT DATA %X of %d bytes, chained", tag, len(content)), sw, apdu.SWSuccess); err != nil {
+				if err := e.run(ctx, step(fmt.Sprintf("PUT DATA %X of %d bytes, chained", tag, len(content)), putDataCmd(tag, content), apdu.SWSuccess)); err != nil {
 					return err
 				}
 				back, err := e.Transmit(ctx, getDataCmd(tag))

@@ -375,32 +375,6 @@ func (e *Env) isoVerify(ctx context.Context) error {
 	return expectSW("VERIFY with the PIN", sw, apdu.SWSuccess)
 }
 
-// isoStep is one command of a table-driven case and the answers it may
-// give.
-type isoStep struct {
-	what string
-	cmd  apdu.Command
-	want []apdu.StatusWord
-}
-
-func step(what string, cmd apdu.Command, want ...apdu.StatusWord) isoStep {
-	return isoStep{what: what, cmd: cmd, want: want}
-}
-
-// run sends the steps in order; the first answer not wanted fails.
-func (e *Env) run(ctx context.Context, steps ...isoStep) error {
-	for _, s := range steps {
-		sw, err := e.SW(ctx, s.cmd)
-		if err != nil {
-			return err
-		}
-		if err := expectSW(s.what, sw, s.want...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // isoFiles registers, on a card that is not Fresh, the deletion of files
 // the case creates: with the PIN verified, tolerating files already gone.
 func (e *Env) isoFiles(fids ...uint16) {
