@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
@@ -88,7 +89,7 @@ func (a *Applet) manageSecurityEnvironment(ctx *firmware.Context, cmd apdu.Comma
 	for _, t := range tlvs {
 		switch t.Tag {
 		case 0x80:
-			if len(t.Value) != 1 || !bytesContain(ok, t.Value[0]) {
+			if len(t.Value) != 1 || !slices.Contains(ok, t.Value[0]) {
 				return apdu.SWIncorrectData
 			}
 			se.alg, haveAlg = t.Value[0], true
@@ -107,15 +108,6 @@ func (a *Applet) manageSecurityEnvironment(ctx *firmware.Context, cmd apdu.Comma
 	}
 	a.se = se
 	return nil
-}
-
-func bytesContain(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // environment returns the security environment if it is of the given kind

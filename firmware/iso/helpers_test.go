@@ -1,8 +1,6 @@
 package iso
 
 import (
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -12,13 +10,8 @@ import (
 	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
-func h(s string) []byte {
-	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "").Replace(s))
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// h is cardtest.Hex: an APDU written in spaced hex.
+func h(s string) []byte { return cardtest.Hex(s) }
 
 // testCard is a powered iso-token card on a tearable memory medium.
 type testCard struct {

@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/des"
 	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -18,13 +17,8 @@ import (
 
 var defaultMgmt = h("010203040506070801020304050607080102030405060708")
 
-func h(s string) []byte {
-	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "").Replace(s))
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+// h is cardtest.Hex: an APDU written in spaced hex.
+func h(s string) []byte { return cardtest.Hex(s) }
 
 // testCard is a powered PIV card on a tearable memory medium.
 type testCard struct {

@@ -5,8 +5,10 @@ package cardtest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +217,14 @@ func NewCard(t testing.TB, p profile.Profile, m nvm.Medium, seed byte, applets .
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Hex decodes hex written with spaces, tabs or newlines between the digits,
+// as tests write APDUs; a malformed literal is a bug in the test and panics.
+func Hex(s string) []byte {
+	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "").Replace(s))
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
