@@ -2,12 +2,14 @@ package simulator
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +35,23 @@ import (
 //	GET    /v1/cards/{id}/state           counters, keys, objects      → CardState
 //	POST   /v1/cards/{id}/factory-reset {wipe:true}                    → CardInfo
 //	POST   /v1/cards/{id}/transmit {apdu:hex}                          → TransmitResult
+//	POST   /v1/cards/{id}/totp-enrol      a new TOTP seed              → TOTPEnrolment
+//	POST   /v1/cards/{id}/reveal-credentials  the issued PIN/PUK, once → piv.Issued
+//
+// It is an administrator interface: it wipes cards, arms tears and reveals
+// issued PINs, PUKs and TOTP seeds. Before any route, every request passes
+// these checks (see [ControlHandler]), in this order:
+//
+//   - no Origin or Sec-Fetch-Site header (403): browsers add them, command
+//     line clients do not, so no web page can drive the API;
+//   - over TCP only: a Host naming loopback, 127.0.0.1, [::1] or localhost,
+//     with any port (403): a page whose DNS name is rebound to 127.0.0.1
+//     still sends its own name;
+//   - over TCP only: Authorization: Bearer TOKEN, the simulator's token
+//     (401); on the unix socket its file mode, 0600, is the authentication;
+//   - every request other than GET and HEAD, and any request with a body,
+//     has Content-Type: application/json (415), which a page cannot send
+//     across origins without a CORS preflight, which the API never grants.
 
 // maxRequestBody bounds a request body: the largest is a transmit of an
 // extended APDU in hex.
@@ -101,12 +120,18 @@ func badRequest(format string, args ...any) error {
 	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-// ControlHandler serves the control API for sim.
-func ControlHandler(sim *Simulator, log *slog.Logger) http.Handler {
+// ControlHandler serves the control API for sim. Requests that arrive over
+// TCP must carry token as a bearer token (Authorization: Bearer token) and a
+// loopback Host; requests on a unix socket need no token. A request whose
+// connection is not known to be a unix socket (no
+// [http.LocalAddrContextKey], as outside an [http.Server]) is treated as
+// TCP, and with an empty token every TCP request is refused. The checks are
+// listed with the routes at the top of this file.
+func ControlHandler(sim *Simulator, log *slog.Logger, token string) http.Handler {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	h := &controlHandler{sim: sim, log: log}
+	h := &controlHandler{sim: sim, log: log, token: token}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/cards", h.wrap(h.list))
 	mux.HandleFunc("POST /v1/cards", h.wrap(h.add))
@@ -127,12 +152,89 @@ func ControlHandler(sim *Simulator, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, q *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{fmt.Sprintf("no such operation: %s %s (see the API list in the simulator package)", q.Method, q.URL.Path)})
 	})
-	return mux
+	return h.guard(mux)
 }
 
 type controlHandler struct {
-	sim *Simulator
-	log *slog.Logger
+	sim   *Simulator
+	log   *slog.Logger
+	token string // bearer token required over TCP; empty: TCP refused
+}
+
+// guard refuses, before any route, the requests [ControlHandler] lists.
+func (h *controlHandler) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, q *http.Request) {
+		if err := h.admit(q); err != nil {
+			status, msg := h.classify(err)
+			// Never the Authorization header: it is the token, or a guess.
+			h.log.Warn("control request refused", "method", q.Method, "path", q.URL.Path, "remote", q.RemoteAddr, "status", status, "err", msg)
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="tessera"`)
+			}
+			writeJSON(w, status, errorBody{msg})
+			return
+		}
+		next.ServeHTTP(w, q)
+	})
+}
+
+// admit returns an *httpError for a request the control API refuses.
+func (h *controlHandler) admit(q *http.Request) error {
+	for _, name := range []string{"Origin", "Sec-Fetch-Site"} {
+		if len(q.Header.Values(name)) > 0 {
+			return &httpError{http.StatusForbidden, fmt.Sprintf("%s header present, as a web browser sends it: the control API is an administrator interface and refuses web pages", name)}
+		}
+	}
+	if !overUnixSocket(q) {
+		if !loopbackHost(q.Host) {
+			return &httpError{http.StatusForbidden, fmt.Sprintf("Host %.80q: over TCP the control API answers only requests for 127.0.0.1, [::1] or localhost", q.Host)}
+		}
+		if !h.tokenOK(q) {
+			return &httpError{http.StatusUnauthorized, "missing or wrong bearer token: over TCP the control API needs Authorization: Bearer with the token the simulator wrote to its token file (STATE/control.token)"}
+		}
+	}
+	if q.Method != http.MethodGet && q.Method != http.MethodHead || q.ContentLength != 0 {
+		ct := q.Header.Get("Content-Type")
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %.80q: want application/json", ct)}
+		}
+	}
+	return nil
+}
+
+// tokenOK reports whether q carries the bearer token, compared in constant
+// time.
+func (h *controlHandler) tokenOK(q *http.Request) bool {
+	if h.token == "" {
+		return false
+	}
+	scheme, got, ok := strings.Cut(q.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(h.token)) == 1
+}
+
+// overUnixSocket reports whether q came on a unix socket connection.
+func overUnixSocket(q *http.Request) bool {
+	_, ok := q.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr)
+	return ok
+}
+
+// loopbackHost reports whether a Host header names loopback: localhost or a
+// loopback IP address, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func infoAfter(r *Reader, err error) (any, error) {
@@ -340,9 +442,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // ListenControl opens the control API's listener: a unix socket at path
-// (mode 0600) when tcpAddr is empty, else a TCP listener, which must be on a
-// loopback address. A stale socket file left by a killed simulator is
-// replaced; a socket another simulator answers on is an error.
+// (created with mode 0600 under a umask on unix, and chmod 0600) when
+// tcpAddr is empty, else a TCP listener, which must be on a loopback
+// address (and whose requests need a token: [ServeControl]). A stale socket
+// file left by a killed simulator is replaced; a socket another simulator
+// answers on is an error.
 func ListenControl(path, tcpAddr string) (net.Listener, error) {
 	if tcpAddr != "" {
 		host, _, err := net.SplitHostPort(tcpAddr)
@@ -374,7 +478,7 @@ func ListenControl(path, tcpAddr string) (net.Listener, error) {
 			return nil, fmt.Errorf("removing stale control socket: %w", err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenUnixPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("control API: %w", err)
 	}
@@ -385,10 +489,16 @@ func ListenControl(path, tcpAddr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// ServeControl serves the control API for sim on ln until ctx ends.
-func ServeControl(ctx context.Context, ln net.Listener, sim *Simulator, log *slog.Logger) error {
+// ServeControl serves the control API for sim on ln until ctx ends. On a
+// TCP listener every request needs token as a bearer token
+// ([ControlHandler]); an empty token there is an error. On a unix socket
+// token is not needed.
+func ServeControl(ctx context.Context, ln net.Listener, sim *Simulator, log *slog.Logger, token string) error {
+	if _, unix := ln.Addr().(*net.UnixAddr); !unix && token == "" {
+		return errors.New("serving the control API on TCP: no token (NewControlToken)")
+	}
 	srv := &http.Server{
-		Handler:           ControlHandler(sim, log),
+		Handler:           ControlHandler(sim, log, token),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

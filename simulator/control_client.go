@@ -28,14 +28,27 @@ func (e *APIError) Error() string { return e.Message }
 
 // Client talks to a simulator's control API.
 type Client struct {
-	hc   *http.Client
-	base string
+	hc    *http.Client
+	base  string
+	token string // sent as a bearer token when not empty
+}
+
+// A ClientOption configures a [Client].
+type ClientOption func(*Client)
+
+// WithToken makes the client send token as a bearer token
+// (Authorization: Bearer), which the control API requires over TCP: the
+// token the simulator wrote to its token file ([ReadControlToken]).
+func WithToken(token string) ClientOption {
+	return func(c *Client) { c.token = token }
 }
 
 // NewClient returns a client for the control API on the unix socket at
-// socketPath, or, when tcpAddr is not empty, at that TCP address.
-func NewClient(socketPath, tcpAddr string) *Client {
-	tr := &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 30 * time.Second}
+// socketPath, or, when tcpAddr is not empty, at that TCP address, where it
+// needs [WithToken]. Without it every request over TCP fails with an
+// [APIError] of status 401.
+func NewClient(socketPath, tcpAddr string, opts ...ClientOption) *Client {
+	tr := &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 30 * time.Second} // no Proxy: the token never leaves the machine
 	base := "http://tessera"
 	if tcpAddr != "" {
 		base = "http://" + tcpAddr
@@ -49,7 +62,11 @@ func NewClient(socketPath, tcpAddr string) *Client {
 			return c, nil
 		}
 	}
-	return &Client{hc: &http.Client{Transport: tr}, base: base}
+	c := &Client{hc: &http.Client{Transport: tr}, base: base}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // do sends a request and decodes the answer into out (unless nil).
@@ -66,8 +83,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	if body != nil {
+	if body != nil || method != http.MethodGet {
+		// The API wants it on every request that may change something.
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -1,13 +1,17 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,16 +26,29 @@ func startControl(t *testing.T, sim *Simulator) (*Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveControl(t, ln, sim, "")
+	return NewClient(sock, ""), sock
+}
+
+// serveControl serves sim's control API on ln until the test ends.
+func serveControl(t *testing.T, ln net.Listener, sim *Simulator, token string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeControl(ctx, ln, sim, nil) }()
+	go func() { done <- ServeControl(ctx, ln, sim, nil, token) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("ServeControl: %v", err)
 		}
 	})
-	return NewClient(sock, ""), sock
+}
+
+// unixHTTPClient is a plain HTTP client that dials the unix socket sock.
+func unixHTTPClient(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
 }
 
 // shortTempDir is a temporary directory with a path short enough for a unix
@@ -224,9 +241,7 @@ func TestControlBadRequests(t *testing.T) {
 	sim := newTestSim(t, Config{})
 	addCard(t, sim, CardSpec{Slot: 0})
 	_, sock := startControl(t, sim)
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	hc := unixHTTPClient(sock)
 	tests := []struct {
 		method, path, body string
 		status             int
@@ -257,6 +272,9 @@ func TestControlBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(tt.method, "http://tessera"+tt.path, strings.NewReader(tt.body))
+		if tt.method != "GET" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", tt.method, tt.path, err)
@@ -379,5 +397,204 @@ func TestControlEnrolTOTP(t *testing.T) {
 	var ae *APIError
 	if _, err := c.EnrolTOTP(ctx, other.ID); !errors.As(err, &ae) || ae.Status != http.StatusConflict {
 		t.Errorf("EnrolTOTP(default card) error %v, want 409", err)
+	}
+}
+
+// startControlTCP serves the control API of a simulator with one card, in
+// slot 0, on a loopback TCP port with a new token, and returns the address
+// and the token.
+func startControlTCP(t *testing.T) (addr, token string) {
+	t.Helper()
+	sim := newTestSim(t, Config{})
+	addCard(t, sim, CardSpec{Slot: 0})
+	token, err := NewControlToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := ListenControl("", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveControl(t, ln, sim, token)
+	return ln.Addr().String(), token
+}
+
+// controlRequest is a raw request to the control API for the tests of its
+// guards: headers as given, nothing added but Host.
+type controlRequest struct {
+	name               string
+	method, path, body string
+	header             map[string]string
+	wantStatus         int
+	wantError          string // in the JSON error, for a failure
+}
+
+// do sends the request with hc to base and checks the answer.
+func (tt controlRequest) do(t *testing.T, hc *http.Client, base string) {
+	t.Helper()
+	var body io.Reader
+	if tt.body != "" {
+		body = strings.NewReader(tt.body)
+	}
+	req, err := http.NewRequest(tt.method, base+tt.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range tt.header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", tt.name, err)
+	}
+	defer resp.Body.Close()
+	var eb errorBody
+	b, _ := io.ReadAll(resp.Body)
+	json.Unmarshal(b, &eb)
+	if resp.StatusCode != tt.wantStatus || !strings.Contains(eb.Error, tt.wantError) {
+		t.Errorf("%s: %s %s: %d %s, want %d with %q", tt.name, tt.method, tt.path, resp.StatusCode, bytes.TrimSpace(b), tt.wantStatus, tt.wantError)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("%s: 401 without WWW-Authenticate", tt.name)
+	}
+}
+
+// TestControlTCPGuards: over TCP the control API wants the bearer token, a
+// loopback Host, no browser headers and JSON bodies; a refused request
+// changes nothing.
+func TestControlTCPGuards(t *testing.T) {
+	addr, token := startControlTCP(t)
+	_, port, _ := net.SplitHostPort(addr)
+	wrong, _ := NewControlToken()
+	bearer := "Bearer " + token
+	ctJSON := "application/json"
+	tests := []controlRequest{
+		{"no token", "GET", "/v1/cards", "", nil, 401, "bearer token"},
+		{"wrong token", "GET", "/v1/cards", "", map[string]string{"Authorization": "Bearer " + wrong}, 401, "bearer token"},
+		{"token prefix", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer[:len(bearer)-1]}, 401, "bearer token"},
+		{"token as Basic", "GET", "/v1/cards", "", map[string]string{"Authorization": "Basic " + token}, 401, "bearer token"},
+		{"no token, destructive", "DELETE", "/v1/cards/0?wipe=true", "", map[string]string{"Content-Type": ctJSON}, 401, "bearer token"},
+		{"right token", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer}, 200, ""},
+		{"scheme in lower case", "GET", "/v1/cards", "", map[string]string{"Authorization": "bearer " + token}, 200, ""},
+		{"Host localhost", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Host": "localhost:" + port}, 200, ""},
+		{"Host [::1]", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Host": "[::1]:" + port}, 200, ""},
+		{"Host rebound name", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Host": "evil.example:" + port}, 403, "Host"},
+		{"Host rebound, no token", "GET", "/v1/cards", "", map[string]string{"Host": "evil.example:" + port}, 403, "Host"},
+		{"Host localhost.evil.example", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Host": "localhost.evil.example"}, 403, "Host"},
+		{"Origin", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Origin": "http://evil.example"}, 403, "Origin"},
+		{"Origin null", "POST", "/v1/cards/0/remove", "", map[string]string{"Authorization": bearer, "Origin": "null", "Content-Type": ctJSON}, 403, "Origin"},
+		{"Sec-Fetch-Site", "GET", "/v1/cards", "", map[string]string{"Authorization": bearer, "Sec-Fetch-Site": "cross-site"}, 403, "Sec-Fetch-Site"},
+		{"text/plain POST", "POST", "/v1/cards/0/tear", `{"after": 0}`, map[string]string{"Authorization": bearer, "Content-Type": "text/plain"}, 415, "want application/json"},
+		{"POST without Content-Type", "POST", "/v1/cards/0/remove", "", map[string]string{"Authorization": bearer}, 415, "want application/json"},
+		{"form DELETE", "DELETE", "/v1/cards/0?wipe=true", "", map[string]string{"Authorization": bearer, "Content-Type": "application/x-www-form-urlencoded"}, 415, "want application/json"},
+		{"GET with a text body", "GET", "/v1/cards", "x", map[string]string{"Authorization": bearer, "Content-Type": "text/plain"}, 415, "want application/json"},
+		{"JSON with charset", "POST", "/v1/cards/0/power-cycle", "", map[string]string{"Authorization": bearer, "Content-Type": "application/json; charset=utf-8"}, 200, ""},
+	}
+	hc := &http.Client{}
+	for _, tt := range tests {
+		tt.do(t, hc, "http://"+addr)
+	}
+	// None of the refused requests removed, tore or deleted the card.
+	in, err := NewClient("", addr, WithToken(token)).Card(context.Background(), 0)
+	if err != nil || !in.Inserted || in.Tear != nil || in.Mute {
+		t.Errorf("card 0 after the refused requests = %+v, %v; want inserted, no tear", in, err)
+	}
+}
+
+// TestControlUnixGuards: on the unix socket no token is needed and any Host
+// is fine; browser headers and non-JSON bodies are refused all the same.
+func TestControlUnixGuards(t *testing.T) {
+	sim := newTestSim(t, Config{})
+	addCard(t, sim, CardSpec{Slot: 0})
+	_, sock := startControl(t, sim)
+	hc := unixHTTPClient(sock)
+	tests := []controlRequest{
+		{"no token", "GET", "/v1/cards", "", nil, 200, ""},
+		{"any Host", "GET", "/v1/cards", "", map[string]string{"Host": "evil.example"}, 200, ""},
+		{"Origin", "GET", "/v1/cards", "", map[string]string{"Origin": "http://evil.example"}, 403, "Origin"},
+		{"text/plain POST", "POST", "/v1/cards/0/remove", "{}", map[string]string{"Content-Type": "text/plain"}, 415, "want application/json"},
+		{"JSON POST", "POST", "/v1/cards/0/power-cycle", "", map[string]string{"Content-Type": "application/json"}, 200, ""},
+	}
+	for _, tt := range tests {
+		tt.do(t, hc, "http://tessera")
+	}
+}
+
+// TestControlClientToken: the client sends its token over TCP; without one
+// it gets a 401 APIError.
+func TestControlClientToken(t *testing.T) {
+	addr, token := startControlTCP(t)
+	ctx := context.Background()
+	c := NewClient("", addr, WithToken(token))
+	if cards, err := c.List(ctx); err != nil || len(cards) != 1 {
+		t.Errorf("List() with the token = %+v, %v", cards, err)
+	}
+	if _, err := c.Remove(ctx, 0); err != nil {
+		t.Errorf("Remove() with the token: %v", err)
+	}
+	var ae *APIError
+	if _, err := NewClient("", addr).List(ctx); !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Errorf("List() without a token: error %v, want status 401", err)
+	}
+}
+
+func TestServeControlTCPNeedsToken(t *testing.T) {
+	sim := newTestSim(t, Config{})
+	ln, err := ListenControl("", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := ServeControl(context.Background(), ln, sim, nil, ""); err == nil || !strings.Contains(err.Error(), "no token") {
+		t.Errorf("ServeControl(TCP, no token) = %v, want an error", err)
+	}
+}
+
+func TestControlTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ControlTokenFile)
+	// An older token file, readable by all, is replaced by a private one.
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	token, err := NewControlToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteControlToken(path, token); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode = %v, want 0600", fi.Mode().Perm())
+	}
+	if got, err := ReadControlToken(path); err != nil || got != token {
+		t.Errorf("ReadControlToken() = %q, %v; want %q", got, err, token)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory holds %d files after WriteControlToken, want only the token", len(entries))
+	}
+	other, _ := NewControlToken()
+	if other == token {
+		t.Error("NewControlToken() made the same token twice")
+	}
+
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("not a token"), 0o600)
+	if _, err := ReadControlToken(bad); !errors.Is(err, ErrBadControlToken) {
+		t.Errorf("ReadControlToken(garbage) error %v, want ErrBadControlToken", err)
+	}
+	if _, err := ReadControlToken(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadControlToken(missing) error %v, want fs.ErrNotExist", err)
+	}
+	if err := WriteControlToken(path, "short"); !errors.Is(err, ErrBadControlToken) {
+		t.Errorf("WriteControlToken(short) error %v, want ErrBadControlToken", err)
 	}
 }

@@ -18,8 +18,10 @@
 //     is away;
 //   - a [Transport], in process, for tests that need no pcscd;
 //   - the control API ([ControlHandler], [Client]): HTTP/JSON on a unix
-//     socket, to add, remove, insert, power-cycle, tear, touch, inspect and
-//     factory-reset cards.
+//     socket (mode 0600), or on loopback TCP with a bearer token
+//     ([NewControlToken]), to add, remove, insert, power-cycle, tear, touch,
+//     inspect and factory-reset cards. It is an administrator interface and
+//     refuses requests from web pages (control.go lists its checks).
 //
 // Commands reach a card one at a time, whichever way they come, after the
 // latency its profile gives the instruction (the timing model). A [Tracer]

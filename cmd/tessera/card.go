@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,24 +21,63 @@ import (
 )
 
 type cardOptions struct {
-	state      string
-	control    string
-	controlTCP string
-	json       bool
+	state        string
+	control      string
+	controlTCP   string
+	controlToken string // --control-token-file
+	json         bool
+
+	tokenFrom string // where the TCP token came from, for a 401's message
 }
+
+// controlTokenEnv names the environment variable that holds the control
+// API's token for tessera card --control-tcp.
+const controlTokenEnv = "TESSERA_CONTROL_TOKEN"
 
 func (o *cardOptions) client() (*simulator.Client, error) {
 	if o.control != "" && o.controlTCP != "" {
 		return nil, errors.New("--control and --control-tcp: choose one")
 	}
+	if o.controlToken != "" && o.controlTCP == "" {
+		return nil, errors.New("--control-token-file goes with --control-tcp: the unix socket needs no token")
+	}
 	if o.controlTCP != "" {
-		return simulator.NewClient("", o.controlTCP), nil
+		token, err := o.token()
+		if err != nil {
+			return nil, err
+		}
+		return simulator.NewClient("", o.controlTCP, simulator.WithToken(token)), nil
 	}
 	sock, err := controlSocket(o.control, o.state)
 	if err != nil {
 		return nil, err
 	}
 	return simulator.NewClient(sock, ""), nil
+}
+
+// token finds the control API's token for --control-tcp: the file
+// --control-token-file names, else $TESSERA_CONTROL_TOKEN, else the file
+// tessera sim wrote in the state directory.
+func (o *cardOptions) token() (string, error) {
+	if o.controlToken == "" {
+		if t := os.Getenv(controlTokenEnv); t != "" {
+			o.tokenFrom = "$" + controlTokenEnv
+			if err := simulator.CheckControlToken(t); err != nil {
+				return "", fmt.Errorf("$%s: %w", controlTokenEnv, err)
+			}
+			return t, nil
+		}
+	}
+	path, err := controlTokenPath(o.controlToken, o.state)
+	if err != nil {
+		return "", err
+	}
+	o.tokenFrom = path
+	t, err := simulator.ReadControlToken(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("--control-tcp needs the token tessera sim wrote to %s, and there is none: give the simulator's --state, --control-token-file or $%s (%w)", path, controlTokenEnv, err)
+	}
+	return t, err
 }
 
 func newCardCmd() *cobra.Command {
@@ -46,12 +88,17 @@ func newCardCmd() *cobra.Command {
 		Long: `Drive a running simulator (tessera sim) through its control API: list, add
 and delete cards; insert and remove them; power-cycle; arm power cuts
 (tears); touch; read their state (never a secret); factory-reset them.
-Cards are named by number (their slot). --json prints the API's answer.`,
+Cards are named by number (their slot). --json prints the API's answer.
+
+Over --control-tcp the API wants the bearer token tessera sim wrote (new at
+each start): tessera card reads it from --control-token-file, else from
+$TESSERA_CONTROL_TOKEN, else from STATE/control.token.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.state, "state", "", "the simulator's state directory (default $XDG_STATE_HOME/tessera or ~/.local/state/tessera)")
 	pf.StringVar(&o.control, "control", "", "control API unix socket (default STATE/control.sock)")
-	pf.StringVar(&o.controlTCP, "control-tcp", "", "control API on this loopback HOST:PORT instead")
+	pf.StringVar(&o.controlTCP, "control-tcp", "", "control API on this loopback HOST:PORT instead (with the token of --control-token-file or $"+controlTokenEnv+")")
+	pf.StringVar(&o.controlToken, "control-token-file", "", "with --control-tcp: read the control API's token from FILE (without it: the token in $"+controlTokenEnv+", else the file STATE/control.token)")
 	pf.BoolVar(&o.json, "json", false, "print JSON")
 
 	// run wraps an operation: a client, then print its result.
@@ -62,6 +109,10 @@ Cards are named by number (their slot). --json prints the API's answer.`,
 				return err
 			}
 			v, human, err := fn(cmd.Context(), c, args)
+			var ae *simulator.APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+				return fmt.Errorf("%w (the token came from %s: is it the token of the simulator at %s?)", err, o.tokenFrom, o.controlTCP)
+			}
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,18 @@ func defaultStateDir() (string, error) {
 // controlSocket returns the control socket path: explicit, or in the state
 // directory.
 func controlSocket(explicit, state string) (string, error) {
+	return stateFile(explicit, state, "control.sock")
+}
+
+// controlTokenPath returns the path of the control API's token file:
+// explicit, or in the state directory.
+func controlTokenPath(explicit, state string) (string, error) {
+	return stateFile(explicit, state, simulator.ControlTokenFile)
+}
+
+// stateFile returns explicit, or the file name in the state directory
+// (state, or the default).
+func stateFile(explicit, state, name string) (string, error) {
 	if explicit != "" {
 		return explicit, nil
 	}
@@ -42,7 +54,7 @@ func controlSocket(explicit, state string) (string, error) {
 			return "", err
 		}
 	}
-	return filepath.Join(state, "control.sock"), nil
+	return filepath.Join(state, name), nil
 }
 
 type simOptions struct {
@@ -53,6 +65,7 @@ type simOptions struct {
 	noVPCD       bool
 	control      string
 	controlTCP   string
+	controlToken string // --control-token-file
 	trace        string
 	serial       uint32
 	touch        string
@@ -71,6 +84,14 @@ STATE/cards/<n>/ and connects to the vsmartcard vpcd driver inside pcscd
 (card n to port 35963+n, the readers "Virtual PCD 00 00" and "Virtual PCD 00 01"
 of the first pcscd). The control API (tessera card ...) listens on
 STATE/control.sock. Logs go to stderr; PINs and keys are never logged.
+
+The control API is an administrator interface (it wipes cards and reveals
+issued PINs). On its unix socket (mode 0600) the file mode is the
+authentication. With --control-tcp every request needs a bearer token, made
+new at each start and written to STATE/control.token (mode 0600; or
+--control-token-file), where tessera card finds it; requests with a browser's
+Origin header, a Host other than loopback, or a body that is not JSON are
+refused.
 
 With --tpm, each card's state file is encrypted with a key sealed by a TPM
 and bound to a TPM NV counter, so that an older copy of the file put back
@@ -93,7 +114,8 @@ with it, nor the reverse.`,
 	f.StringVar(&o.vpcd, "vpcd", fmt.Sprintf("127.0.0.1:%d", simulator.DefaultVPCDPort), "vpcd HOST:PORT of slot 0; card n uses PORT+n")
 	f.BoolVar(&o.noVPCD, "no-vpcd", false, "no vpcd links: the cards are reachable through the control API only")
 	f.StringVar(&o.control, "control", "", "control API unix socket (default STATE/control.sock)")
-	f.StringVar(&o.controlTCP, "control-tcp", "", "serve the control API on this loopback HOST:PORT instead of the unix socket")
+	f.StringVar(&o.controlTCP, "control-tcp", "", "serve the control API on this loopback HOST:PORT instead of the unix socket (requests need the token of --control-token-file)")
+	f.StringVar(&o.controlToken, "control-token-file", "", "with --control-tcp: write the control API's bearer token, new at each start, to FILE (mode 0600; default STATE/control.token)")
 	f.StringVar(&o.trace, "trace", "", "append a JSON Lines trace of every exchange to FILE (secrets redacted)")
 	f.Uint32Var(&o.serial, "serial", 0, "serial number of card 0 at its first boot; card n gets SERIAL+n (default: the profile's)")
 	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touch at once), manual (wait for `tessera card touch`), never")
@@ -139,6 +161,9 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	}
 	if o.control != "" && o.controlTCP != "" {
 		return errors.New("--control and --control-tcp: choose one")
+	}
+	if o.controlToken != "" && o.controlTCP == "" {
+		return errors.New("--control-token-file goes with --control-tcp: the unix socket needs no token")
 	}
 	if cmd.Flags().Changed("tpm") && o.tpm == "" {
 		return errors.New("--tpm \"\": want a device path such as /dev/tpmrm0, unix:SOCKET or sim")
@@ -229,6 +254,12 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		return err
 	}
 	defer ln.Close()
+	// Over TCP, a new token for this run, written before the first request
+	// is served.
+	token, tokenPath, err := newControlToken(o)
+	if err != nil {
+		return err
+	}
 
 	for i := range o.cards {
 		spec := simulator.CardSpec{Slot: i}
@@ -246,9 +277,13 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- simulator.ServeControl(ctx, ln, sim, log) }()
+	go func() { served <- simulator.ServeControl(ctx, ln, sim, log, token) }()
 	where := ln.Addr().String()
-	log.Info("tessera sim ready", "cards", o.cards, "state", o.state, "control", where, "vpcd", cfg.VPCD)
+	ready := []any{"cards", o.cards, "state", o.state, "control", where, "vpcd", cfg.VPCD}
+	if tokenPath != "" {
+		ready = append(ready, "control_token_file", tokenPath)
+	}
+	log.Info("tessera sim ready", ready...)
 
 	var serveErr error
 	select {
@@ -263,4 +298,23 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		return fmt.Errorf("control API: %w", serveErr)
 	}
 	return tracer.Err()
+}
+
+// newControlToken makes and writes the control API's token when it is served
+// over TCP, and returns it with its file's path; on the unix socket there is
+// none.
+func newControlToken(o simOptions) (token, path string, err error) {
+	if o.controlTCP == "" {
+		return "", "", nil
+	}
+	if path, err = controlTokenPath(o.controlToken, o.state); err != nil {
+		return "", "", err
+	}
+	if token, err = simulator.NewControlToken(); err != nil {
+		return "", "", err
+	}
+	if err := simulator.WriteControlToken(path, token); err != nil {
+		return "", "", fmt.Errorf("--control-token-file: %w", err)
+	}
+	return token, path, nil
 }

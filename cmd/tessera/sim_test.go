@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +220,96 @@ func TestSimProfilePerCard(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("card state 1 of a personalised token lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestSimControlTCPToken: tessera sim --control-tcp writes a new token to
+// STATE/control.token (mode 0600), where tessera card --control-tcp finds
+// it; without it, or with another, tessera card fails saying why.
+func TestSimControlTCPToken(t *testing.T) {
+	dir := shortDir(t)
+	t.Setenv("XDG_STATE_HOME", shortDir(t)) // the default state holds no token
+	t.Setenv("TESSERA_CONTROL_TOKEN", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var simErr string
+	go func() {
+		_, e, err := runTessera(ctx, "sim", "--no-vpcd", "--state", dir, "--control-tcp", addr)
+		simErr = e
+		done <- err
+	}()
+	tokenPath := filepath.Join(dir, "control.token")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(tokenPath); err == nil {
+			break
+		}
+		if i > 100 {
+			cancel()
+			t.Fatalf("the token file did not appear: %v", <-done)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fi, err := os.Stat(tokenPath); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Errorf("token file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	token, err := simulator.ReadControlToken(tokenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := simulator.NewControlToken()
+
+	works := []struct {
+		name string
+		env  string
+		args []string
+	}{
+		{"token in --state", "", []string{"--state", dir}},
+		{"--control-token-file", "", []string{"--control-token-file", tokenPath}},
+		{"$TESSERA_CONTROL_TOKEN", token, nil},
+	}
+	for _, tt := range works {
+		t.Setenv("TESSERA_CONTROL_TOKEN", tt.env)
+		args := append([]string{"card", "--control-tcp", addr, "list", "--json"}, tt.args...)
+		out, _, err := runTessera(context.Background(), args...)
+		var cards []simulator.CardInfo
+		if err != nil || json.Unmarshal([]byte(out), &cards) != nil || len(cards) != 1 {
+			t.Errorf("%s: tessera %s = %q, %v; want one card", tt.name, strings.Join(args, " "), out, err)
+		}
+	}
+	fails := []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"no token", "", nil, "--control-tcp needs the token tessera sim wrote to " + filepath.Join(os.Getenv("XDG_STATE_HOME"), "tessera", "control.token")},
+		{"another token", other, nil, "wrong bearer token: over TCP the control API needs Authorization: Bearer with the token the simulator wrote to its token file (STATE/control.token) (the token came from $TESSERA_CONTROL_TOKEN"},
+		{"not a token", "secret", nil, "$TESSERA_CONTROL_TOKEN: not a tessera control token"},
+		{"token file for the socket", "", []string{"--control-token-file", tokenPath, "--control", filepath.Join(dir, "x.sock")}, "goes with --control-tcp"},
+	}
+	for _, tt := range fails {
+		t.Setenv("TESSERA_CONTROL_TOKEN", tt.env)
+		args := append([]string{"card", "list"}, tt.args...)
+		if tt.args == nil {
+			args = append(args, "--control-tcp", addr)
+		}
+		if _, _, err := runTessera(context.Background(), args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: tessera %s: error %v, want one containing %q", tt.name, strings.Join(args, " "), err, tt.want)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("sim: %v\n%s", err, simErr)
+	}
+	if !strings.Contains(simErr, "control_token_file="+tokenPath) || strings.Contains(simErr, token) {
+		t.Errorf("the sim's log should name the token file and never hold the token:\n%s", simErr)
 	}
 }
 

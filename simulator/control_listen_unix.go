@@ -1,0 +1,19 @@
+//go:build unix
+
+package simulator
+
+import (
+	"net"
+	"syscall"
+)
+
+// listenUnixPrivate listens on a new unix socket at path created with mode
+// 0600 (umask 0177 around the bind), so that the socket file is never, even
+// for an instant before a chmod, connectable by other users. The umask is
+// the process's: it is restored at once, and nothing else in the simulator
+// creates files while the control socket is being made.
+func listenUnixPrivate(path string) (net.Listener, error) {
+	old := syscall.Umask(0o177)
+	defer syscall.Umask(old)
+	return net.Listen("unix", path)
+}
