@@ -51,6 +51,33 @@ type StrictResponder interface {
 	StrictResponses() bool
 }
 
+// Disclosure says what a trace of one exchange may show in clear: Command,
+// the command's data field; Response, the response's data. The header, the
+// length fields and the status word are always shown. The zero value shows
+// neither data field: it is what every command gets that its handler did not
+// vouch for.
+type Disclosure struct {
+	Command  bool // the command's data may be shown
+	Response bool // the response's data may be shown
+}
+
+// Discloser is implemented by an applet that says which of its commands
+// and responses carry no secret (a PIN, a PUK, a management key or its
+// challenge answers, private key material, a shared secret, a decrypted
+// plaintext), so that a trace may show them; see Card.TakeDisclosure. The
+// data of every command of an applet without it are withheld, both ways.
+//
+// The card OS calls Disclose before Process with the command Process will
+// get (a chain reassembled), and for every piece of a chain it accepts, with
+// the piece's header (the chaining bit set in CLA) and the data the chain
+// has brought so far: a piece must be judged on what that prefix proves, as
+// the rest has not arrived, and must never be shown when the completed
+// command might be withheld. Disclose must not change state nor keep
+// cmd.Data; it runs whether or not Process then refuses the command.
+type Discloser interface {
+	Disclose(cmd apdu.Command) Disclosure
+}
+
 // Context is what the card OS hands an applet with each call.
 type Context struct {
 	Store    *nvm.Store

@@ -57,6 +57,12 @@ type Card struct {
 	security []Security
 	chain    chainState
 	pending  []byte // response data awaiting GET RESPONSE
+	// pendingShown: the pending data may be shown in a trace (the
+	// Response disclosure of the command that produced them).
+	pendingShown bool
+	// disclosure is what a trace may show of the last command Process
+	// handled (see TakeDisclosure).
+	disclosure Disclosure
 }
 
 type chainState struct {
@@ -133,7 +139,8 @@ func (c *Card) PowerOff() {
 	c.selected = -1
 	c.clearSecurity()
 	c.chain = chainState{}
-	c.pending = nil
+	c.pending, c.pendingShown = nil, false
+	c.disclosure = Disclosure{}
 }
 
 // clearSecurity forgets every applet's security status, as losing power
@@ -156,6 +163,7 @@ func (c *Card) context(i int) *Context {
 // a power cut (nvm.ErrPowerLost) happened during the command, after which the
 // card stays off until PowerOn.
 func (c *Card) Process(raw []byte) []byte {
+	c.disclosure = Disclosure{}
 	if !c.powered {
 		return nil
 	}
@@ -184,17 +192,25 @@ func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) 
 	strict := c.strictResponses()
 	if cmd.INS == 0xC0 && cmd.CLA&0x80 == 0 {
 		c.chain = chainState{}
+		// GET RESPONSE has no data of its own; what it answers is the
+		// pending data of the command before.
+		c.disclosure = Disclosure{Response: c.pendingShown}
 		return c.getResponse(cmd, strict)
 	}
-	if c.pending != nil && strict && !(cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0) {
+	if c.pending != nil && strict && !isSelectAID(cmd) {
 		return nil, swPendingResponse, false
 	}
 	c.pending = nil
 
 	full, sw, done := c.reassemble(cmd)
 	if done {
+		if sw == apdu.SWSuccess { // a piece of a chain, kept
+			piece := apdu.Command{CLA: cmd.CLA, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: c.chain.data}
+			c.disclosure = Disclosure{Command: c.disclose(piece).Command}
+		}
 		return nil, sw, false
 	}
+	c.disclosure = c.disclose(full)
 	data, err = c.dispatch(full)
 	c.store.AbortTx() // a transaction left open is all-or-nothing: nothing
 	if err != nil {
@@ -204,7 +220,49 @@ func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) 
 		return nil, statusOf(err), false
 	}
 	data, sw = c.respond(data, full)
+	c.pendingShown = c.disclosure.Response
 	return data, sw, false
+}
+
+// TakeDisclosure returns what a trace may show of the command Process
+// handled last, and forgets it: asked again, or after a command that never
+// reached Process (one a wire-quirk decorator answered itself), it returns
+// the zero Disclosure, which shows no data. The card OS decides for what it
+// answers itself: SELECT by AID is shown both ways; GET RESPONSE shows its
+// data only if the command that left them pending could show its response;
+// a command refused before it reaches an applet (malformed, a class or
+// length the card does not take, no applet selected, a chain refused, a
+// strict applet's pending response) has its data withheld, as it may be a
+// PIN sent to the wrong place. For everything else the selected applet
+// decides (see Discloser).
+func (c *Card) TakeDisclosure() Disclosure {
+	d := c.disclosure
+	c.disclosure = Disclosure{}
+	return d
+}
+
+// disclose asks what a trace may show of cmd, a complete command or a piece
+// of a chain: the card OS itself for SELECT by AID (the data are an AID, the
+// answer the application's FCI or property template), else the selected
+// applet if it is a Discloser; otherwise nothing.
+func (c *Card) disclose(cmd apdu.Command) Disclosure {
+	if isSelectAID(cmd) {
+		return Disclosure{Command: true, Response: true}
+	}
+	if c.selected < 0 {
+		return Disclosure{}
+	}
+	d, ok := c.cfg.Applets[c.selected].(Discloser)
+	if !ok {
+		return Disclosure{}
+	}
+	return d.Disclose(cmd)
+}
+
+// isSelectAID reports whether cmd is SELECT by AID, which the card OS
+// answers itself.
+func isSelectAID(cmd apdu.Command) bool {
+	return cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0
 }
 
 // checkClass refuses what this card OS does not do: secure messaging,
@@ -288,7 +346,7 @@ func (c *Card) chainable(ins byte) bool {
 // dispatch handles SELECT by AID itself and passes everything else to the
 // selected applet.
 func (c *Card) dispatch(cmd apdu.Command) ([]byte, error) {
-	if cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0 {
+	if isSelectAID(cmd) {
 		return c.selectAID(cmd)
 	}
 	if c.selected < 0 {

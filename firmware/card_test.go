@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -417,4 +419,110 @@ func TestMediumFailureAnswers6581AndSpendsNothing(t *testing.T) {
 	expectSW(t, c, verifyStatus, apdu.RetriesSW(3))
 	m.full = false
 	expectSW(t, c, verifyRight, apdu.SWSuccess)
+}
+
+// disclosingApplet is testApplet saying what a trace may show: a LONG
+// answer (CB) shows when P1 is 03 and is withheld otherwise; PUT DATA (DB)
+// shows its data until they hold an "S"; GET DATA (CA) shows both ways;
+// the rest is withheld. It records the commands Disclose was asked about.
+type disclosingApplet struct {
+	testApplet
+	asked *[]apdu.Command
+}
+
+func (a disclosingApplet) Disclose(cmd apdu.Command) Disclosure {
+	cmd.Data = bytes.Clone(cmd.Data)
+	*a.asked = append(*a.asked, cmd)
+	switch cmd.INS {
+	case 0xCB:
+		return Disclosure{Command: true, Response: cmd.P1 == 0x03}
+	case 0xDB:
+		return Disclosure{Command: !bytes.Contains(cmd.Data, []byte("S")), Response: true}
+	case 0xCA:
+		return Disclosure{Command: true, Response: true}
+	}
+	return Disclosure{}
+}
+
+// otherApplet is testApplet under another AID, without Disclose.
+type otherApplet struct{ testApplet }
+
+func (otherApplet) AID() []byte { return []byte{0xF0, 0x54, 0x45, 0x53, 0x54, 0x09} }
+
+// TestDisclosure: the card OS decides what a trace may show of what it
+// answers itself, asks the selected applet for the rest (chain pieces with
+// the data so far), lets GET RESPONSE inherit the decision of the command
+// whose data are pending, and withholds everything nobody vouched for.
+func TestDisclosure(t *testing.T) {
+	var asked []apdu.Command
+	cfg := testConfig(nvm.NewTearable(&nvm.Memory{}))
+	cfg.Applets = []Applet{disclosingApplet{asked: &asked}, otherApplet{}}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TakeDisclosure(); got != (Disclosure{}) {
+		t.Errorf("TakeDisclosure() of a card that processed nothing = %+v, want nothing shown", got)
+	}
+	if _, err := c.PowerOn(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		none    = Disclosure{}
+		both    = Disclosure{Command: true, Response: true}
+		cmdOnly = Disclosure{Command: true}
+	)
+	steps := []struct {
+		name, apdu string
+		sw         apdu.StatusWord
+		want       Disclosure
+	}{
+		{"no applet selected", verifyRight, apdu.SWINSNotSupported, none},
+		{"no applet selected, a command the applet would show", "00 CA 00 00", apdu.SWINSNotSupported, none},
+		{"SELECT by AID", selectTest, apdu.SWSuccess, both},
+		{"the applet shows", "00 CA 00 00", apdu.SWSuccess, both},
+		{"the applet withholds", verifyRight, apdu.SWSuccess, none},
+		{"a long answer withheld", "00 CB 02 F0", apdu.MoreDataSW(0x2F0 - 256), cmdOnly},
+		{"its GET RESPONSE", "00 C0 00 00 00", apdu.MoreDataSW(0xF0), none},
+		{"its last GET RESPONSE", "00 C0 00 00 00", apdu.SWSuccess, none},
+		{"a long answer shown", "00 CB 03 00", apdu.MoreDataSW(0x200), both},
+		{"its GET RESPONSE", "00 C0 00 00 00", apdu.MoreDataSW(0x100), Disclosure{Response: true}},
+		{"GET RESPONSE with nothing pending", "00 CB 00 02", apdu.SWSuccess, cmdOnly},
+		{"", "00 C0 00 00 00", apdu.SWConditionsNotSatisfied, none},
+		{"a chain piece", "10 DB 00 00 02 4142", apdu.SWSuccess, cmdOnly},
+		{"a piece that makes the chain secret", "10 DB 00 00 01 53", apdu.SWSuccess, none},
+		{"the last piece", "00 DB 00 00 01 43", apdu.SWSuccess, Disclosure{Response: true}},
+		{"malformed", "00 CA 00 00 05 41", apdu.SWWrongLength, none},
+		{"secure messaging", "0C CA 00 00 02 4142", apdu.SWSecureMessagingNotSupported, none},
+		{"SELECT an applet without Disclose", "00 A4 04 00 06 F0 54 45 53 54 09", apdu.SWSuccess, both},
+		{"", verifyRight, apdu.SWSuccess, none},
+		{"", "00 CA 00 00", apdu.SWSuccess, none},
+	}
+	for _, st := range steps {
+		_, sw := send(t, c, st.apdu)
+		if sw != st.sw {
+			t.Fatalf("%s: %s answered %04X, want %04X", st.name, st.apdu, uint16(sw), uint16(st.sw))
+		}
+		if got := c.TakeDisclosure(); got != st.want {
+			t.Errorf("%s: %s: TakeDisclosure() = %+v, want %+v", st.name, st.apdu, got, st.want)
+		}
+		if got := c.TakeDisclosure(); got != none {
+			t.Errorf("%s: TakeDisclosure() a second time = %+v, want nothing shown", st.name, got)
+		}
+	}
+	// The pieces of the chain were judged on their data so far, marked as
+	// pieces; the whole command on all of it.
+	var pieces []string
+	for _, cmd := range asked {
+		if cmd.INS == 0xDB {
+			pieces = append(pieces, fmt.Sprintf("%02X %s", cmd.CLA, cmd.Data))
+		}
+	}
+	if want := []string{"10 AB", "10 ABS", "00 ABSC"}; !slices.Equal(pieces, want) {
+		t.Errorf("Disclose was asked about PUT DATA as %q, want %q", pieces, want)
+	}
+	c.PowerOff()
+	if out := c.Process(h("00 CA 00 00")); out != nil || c.TakeDisclosure() != none {
+		t.Errorf("an unpowered card answered %X or disclosed something", out)
+	}
 }

@@ -11,7 +11,11 @@ import (
 
 // processFunc passes one command APDU to a card and returns its response
 // APDU, or nil when the card lost power: the card's Process, perhaps wrapped
-// in wire-level quirks.
+// in wire-level quirks. The trace shows what the card's TakeDisclosure allows
+// for the command: a decorator that answers without calling next leaves it
+// zero (all data withheld), and one that reshapes an answer keeps the
+// card's decision for the data it carries, so it must never move data from
+// one answer into another.
 type processFunc func(*firmware.Card, []byte) []byte
 
 // withWireQuirks wraps next in a decorator for each wire-level quirk the

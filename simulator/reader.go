@@ -251,7 +251,7 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 		if !autoPower {
 			r.log.Warn("command to an unpowered card answered 6F00", "card", r.id)
 			resp := apdu.Response{SW: apdu.SWUnknown}.Marshal()
-			r.tracer.exchange(r.id, start, cmd, resp)
+			r.tracer.exchange(r.id, start, cmd, resp, firmware.Disclosure{}) // nobody vouched for its data
 			return resp, nil
 		}
 		if _, err := r.powerOn(); err != nil {
@@ -259,6 +259,9 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 		}
 	}
 	resp := r.safeProcess(cmd)
+	// What the trace may show, as the card decided for this command; zero
+	// (nothing) when a wire quirk answered without the card.
+	disclosure := r.card.TakeDisclosure()
 	if resp == nil {
 		r.goMute("power cut during a write")
 		return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
@@ -281,7 +284,7 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 			}
 		}
 	}
-	r.tracer.exchange(r.id, start, cmd, resp)
+	r.tracer.exchange(r.id, start, cmd, resp, disclosure)
 	return resp, nil
 }
 

@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
 )
 
 // TraceRecord is one line of a trace (JSON Lines): an exchange, with Command
 // and Response set, or an event such as a power-on, with Event set.
 //
-// Command and Response are hexadecimal, except that the secret data of some
-// commands is replaced by "XX" for every byte (see Redact): such a string is
-// deliberately not valid hex.
+// Command and Response are hexadecimal, except that data the card did not
+// declare safe to show is replaced by "XX" for every byte (see Redact): such
+// a string is deliberately not valid hex. The header, the length fields and
+// the status word are always shown.
 type TraceRecord struct {
 	Time     time.Time `json:"time"`
 	Card     int       `json:"card"`
@@ -78,12 +80,13 @@ func (t *Tracer) write(rec TraceRecord) {
 	}
 }
 
-// exchange records one command and its response, redacted.
-func (t *Tracer) exchange(card int, start time.Time, cmd, resp []byte) {
+// exchange records one command and its response, redacted as d says (the
+// card's TakeDisclosure for this command).
+func (t *Tracer) exchange(card int, start time.Time, cmd, resp []byte, d firmware.Disclosure) {
 	if t == nil {
 		return
 	}
-	c, r, redacted := Redact(cmd, resp)
+	c, r, redacted := Redact(cmd, resp, d)
 	rec := TraceRecord{Time: start, Card: card, Command: c, Response: r, Duration: int64(time.Since(start)), Redacted: redacted}
 	if len(resp) >= 2 {
 		rec.SW = strings.ToUpper(hex.EncodeToString(resp[len(resp)-2:]))
@@ -99,41 +102,23 @@ func (t *Tracer) event(card int, event, detail string) {
 	t.write(TraceRecord{Time: time.Now(), Card: card, Event: event, Detail: detail})
 }
 
-// secretData reports whether the data field of a command with this header
-// carries a secret: a PIN or PUK (VERIFY 20, CHANGE REFERENCE DATA 24, RESET
-// RETRY COUNTER 2C, SP 800-73-4 Part 2 §3.2), the management-key
-// challenge-response (GENERAL AUTHENTICATE 87 to key reference 9B, §3.2.4), a
-// new management key (the YubiKey's SET MANAGEMENT KEY FF) or a private key
-// (IMPORT KEY FE). secretResponse says whether the response data is withheld
-// too: the management-key witness and challenge answers.
-func secretData(ins, p2 byte) (secretCmd, secretResponse bool) {
-	switch ins {
-	case 0x20, 0x24, 0x2C, 0xFE, 0xFF:
-		return true, false
-	case 0x87:
-		if p2 == 0x9B {
-			return true, true
-		}
-	}
-	return false, false
-}
-
-// Redact returns cmd and resp in hex with the secret data of the commands
-// listed under secretData replaced by "XX" per byte. The header, the length
-// fields and the status word stay visible. A command too short or too
-// malformed to locate its data field is redacted whole after its header.
-func Redact(cmd, resp []byte) (cmdHex, respHex string, redacted bool) {
+// Redact returns cmd and resp in hex with the data d does not disclose
+// replaced by "XX" per byte: the command's data field unless d.Command, the
+// response's data unless d.Response. What is secret is decided by the card,
+// per command and per answer: the applet that handles a command says what
+// it may show (firmware.Discloser), and the zero Disclosure, for a command
+// nobody vouched for, withholds both. The header, the length fields and the
+// status word stay visible. A command too malformed to locate its data
+// field is withheld whole after its first five bytes. redacted reports
+// whether anything was withheld.
+func Redact(cmd, resp []byte, d firmware.Disclosure) (cmdHex, respHex string, redacted bool) {
 	cmdHex = strings.ToUpper(hex.EncodeToString(cmd))
 	respHex = strings.ToUpper(hex.EncodeToString(resp))
-	if len(cmd) < 4 {
-		return cmdHex, respHex, false
-	}
-	secretCmd, secretResp := secretData(cmd[1], cmd[3])
-	if !secretCmd {
-		return cmdHex, respHex, false
-	}
-	if c, err := apdu.ParseCommand(cmd); err == nil {
-		if len(c.Data) > 0 {
+	if !d.Command && len(cmd) > 5 {
+		if c, err := apdu.ParseCommand(cmd); err != nil {
+			cmdHex = cmdHex[:10] + strings.Repeat("XX", len(cmd)-5)
+			redacted = true
+		} else if len(c.Data) > 0 {
 			// The data field follows Lc: one byte in short form, three
 			// (00 and two bytes) in extended form.
 			start := 5
@@ -143,11 +128,8 @@ func Redact(cmd, resp []byte) (cmdHex, respHex string, redacted bool) {
 			cmdHex = cmdHex[:2*start] + strings.Repeat("XX", len(c.Data)) + cmdHex[2*(start+len(c.Data)):]
 			redacted = true
 		}
-	} else if len(cmd) > 5 {
-		cmdHex = cmdHex[:10] + strings.Repeat("XX", len(cmd)-5)
-		redacted = true
 	}
-	if secretResp && len(resp) > 2 {
+	if !d.Response && len(resp) > 2 {
 		respHex = strings.Repeat("XX", len(resp)-2) + respHex[2*(len(resp)-2):]
 		redacted = true
 	}

@@ -12,34 +12,43 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/firmware"
 )
 
 func TestRedact(t *testing.T) {
+	var (
+		none    = firmware.Disclosure{}
+		all     = firmware.Disclosure{Command: true, Response: true}
+		cmdOnly = firmware.Disclosure{Command: true}
+		outOnly = firmware.Disclosure{Response: true}
+	)
 	tests := []struct {
 		name, cmd, resp   string
+		d                 firmware.Disclosure
 		wantCmd, wantResp string
 		wantRedacted      bool
 	}{
-		{"select is kept", "00A4040005A000000308", "9000", "00A4040005A000000308", "9000", false},
-		{"verify PIN", "002000800831323334353637FF", "63C2", "0020008008XXXXXXXXXXXXXXXX", "63C2", true},
-		{"verify status has no data", "00200080", "63C3", "00200080", "63C3", false},
-		{"verify a TOTP code to 90", "0020009006343932383137", "9000", "0020009006XXXXXXXXXXXX", "9000", true},
-		{"change reference", "0024008010" + strings.Repeat("31", 16), "9000", "0024008010" + strings.Repeat("XX", 16), "9000", true},
-		{"reset retry counter", "002C008010" + strings.Repeat("32", 16), "63C1", "002C008010" + strings.Repeat("XX", 16), "63C1", true},
-		{"mgmt key witness request", "008703 9B 04 7C028000", "7C0A8008" + "1122334455667788" + "9000", "0087039B04XXXXXXXX", "XXXXXXXXXXXXXXXXXXXXXXXX9000", true},
-		{"sign with 9A is kept", "0087119A06 7C04 82008100", "7C0482020102" + "9000", "0087119A067C0482008100", "7C04820201029000", false},
-		{"set management key", "00FFFFFF1B 039B18" + strings.Repeat("01", 24), "9000", "00FFFFFF1B" + strings.Repeat("XX", 27), "9000", true},
-		{"import key, chained", "10FE119A04 06020102", "9000", "10FE119A04XXXXXXXX", "9000", true},
-		{"import key, extended", "00FE119A000003 060201", "9000", "00FE119A000003XXXXXX", "9000", true},
-		{"verify with Le", "002000800831323334353637FF00", "6700", "0020008008XXXXXXXXXXXXXXXX00", "6700", true},
-		{"malformed verify", "002000800831", "6700", "0020008008XX", "6700", true},
-		{"too short to tell", "0020", "6700", "0020", "6700", false},
+		{"select, shown", "00A4040005A000000308", "9000", all, "00A4040005A000000308", "9000", false},
+		{"verify PIN", "002000800831323334353637FF", "63C2", outOnly, "0020008008XXXXXXXXXXXXXXXX", "63C2", true},
+		{"verify status has no data", "00200080", "63C3", outOnly, "00200080", "63C3", false},
+		{"nothing disclosed, no data", "00200080", "63C3", none, "00200080", "63C3", false},
+		{"both withheld", "008703 9B 04 7C028000", "7C0A8008" + "1122334455667788" + "9000", none, "0087039B04XXXXXXXX", "XXXXXXXXXXXXXXXXXXXXXXXX9000", true},
+		{"response withheld only", "0087079A06 7C04 82008100", "7C0482020102" + "9000", cmdOnly, "0087079A067C0482008100", "XXXXXXXXXXXX9000", true},
+		{"shown both ways", "0087119A06 7C04 82008100", "7C0482020102" + "9000", all, "0087119A067C0482008100", "7C04820201029000", false},
+		{"chained piece", "10FE119A04 06020102", "9000", outOnly, "10FE119A04XXXXXXXX", "9000", true},
+		{"extended", "00FE119A000003 060201", "9000", outOnly, "00FE119A000003XXXXXX", "9000", true},
+		{"Le stays visible", "002000800831323334353637FF00", "6700", outOnly, "0020008008XXXXXXXXXXXXXXXX00", "6700", true},
+		{"malformed", "002000800831", "6700", none, "0020008008XX", "6700", true},
+		{"malformed, disclosed", "002000800831", "6700", all, "002000800831", "6700", false},
+		{"too short to hold data", "0020", "6700", none, "0020", "6700", false},
+		{"no response", "0020008001AA", "", none, "0020008001XX", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			gotCmd, gotResp, red := Redact(unhex(t, tt.cmd), unhex(t, tt.resp))
+			gotCmd, gotResp, red := Redact(unhex(t, tt.cmd), unhex(t, tt.resp), tt.d)
 			if gotCmd != strings.ReplaceAll(tt.wantCmd, " ", "") || gotResp != tt.wantResp || red != tt.wantRedacted {
-				t.Errorf("Redact() = %s, %s, %v; want %s, %s, %v", gotCmd, gotResp, red, tt.wantCmd, tt.wantResp, tt.wantRedacted)
+				t.Errorf("Redact(%+v) = %s, %s, %v; want %s, %s, %v", tt.d, gotCmd, gotResp, red, tt.wantCmd, tt.wantResp, tt.wantRedacted)
 			}
 		})
 	}
@@ -131,7 +140,7 @@ func TestTraceRecordJSON(t *testing.T) {
 	var buf bytes.Buffer
 	tr := NewTracer(&buf)
 	start := time.Now()
-	tr.exchange(3, start, unhex(t, "00A4040005A000000308"), unhex(t, "9000"))
+	tr.exchange(3, start, unhex(t, "00A4040005A000000308"), unhex(t, "9000"), firmware.Disclosure{Command: true, Response: true})
 	var m map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,10 @@
 // VERIFY against a blocked PIN answers 6983 (ISO/IEC 7816-4 "authentication
 // method blocked") rather than 63C0, so that PKCS#11 reports CKR_PIN_LOCKED.
 //
+// Disclose tells the card OS which command and response data a trace may
+// show: never a PIN, a PUK, an imported private key or a deciphered
+// plaintext.
+//
 // Persistent state, all under the store prefix "iso/": the life cycle byte,
 // the PIN and PUK objects (salted hashes, package pin), one record per file
 // (its parent and its FCP exactly as created) and one per EF's contents,

@@ -23,5 +23,7 @@
 // move them at power-on (migrateVendorObjects).
 //
 // Private keys never leave the card: no response, error or trace carries
-// one.
+// one. Disclose tells the card OS which command and response data a trace
+// may show; everything else (PINs, PUKs, management-key authentication,
+// imported keys, shared secrets, decryptions) is withheld.
 package piv

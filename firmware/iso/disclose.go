@@ -1,0 +1,45 @@
+package iso
+
+import (
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+)
+
+// Disclose says what a trace may show of a command and its answer
+// (firmware.Discloser). Withheld:
+//   - the data of VERIFY, CHANGE REFERENCE DATA (which also sets the first
+//     PUK and PIN) and RESET RETRY COUNTER: a PIN, a PUK;
+//   - the data of PUT DATA: a private key to import (ISO/IEC 7816-8 key
+//     templates 7F48 and E0);
+//   - the answer of PERFORM SECURITY OPERATION: DECIPHER (80 86), the
+//     plaintext; and both ways any other PERFORM SECURITY OPERATION but
+//     COMPUTE DIGITAL SIGNATURE (9E 9A);
+//   - everything of an instruction this applet does not know, and of any
+//     class but 00.
+//
+// The rest shows: the file commands (SELECT, CREATE FILE, DELETE FILE, READ
+// BINARY, UPDATE BINARY), MANAGE SECURITY ENVIRONMENT, GENERATE ASYMMETRIC
+// KEY PAIR (the answer is the public key), GET CHALLENGE, the data to sign
+// and the signature, the ciphertext to decipher. Every rule looks at the
+// header alone, so a piece of a chain is judged as its whole command.
+func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
+	both := firmware.Disclosure{Command: true, Response: true}
+	if cmd.CLA&^apdu.CLAChaining != 0x00 {
+		return firmware.Disclosure{}
+	}
+	switch cmd.INS {
+	case 0x20, 0x24, 0x2C, 0xDB:
+		return firmware.Disclosure{Response: true} // no response data
+	case 0x2A:
+		switch {
+		case cmd.P1 == 0x9E && cmd.P2 == 0x9A:
+			return both
+		case cmd.P1 == 0x80 && cmd.P2 == 0x86:
+			return firmware.Disclosure{Command: true}
+		}
+		return firmware.Disclosure{}
+	case 0xA4, 0xE0, 0xE4, 0xB0, 0xD6, 0x22, 0x46, 0x84:
+		return both
+	}
+	return firmware.Disclosure{}
+}
