@@ -218,11 +218,43 @@ func TestRedact(t *testing.T) {
 		{"00879B9B047C028000", "00879B9B04XXXXXXXX"},
 		{"0087119A047C028200", "0087119A047C028200"},
 		{"00CB3FFF055C035FC102", "00CB3FFF055C035FC102"},
+		{"80200080083132333435363738", "8020008008XXXXXXXXXXXXXXXX"},
+		{"00FE07880401020304", "00FE078804XXXXXXXX"},
+		{"00FFFFFF1B039B18" + strings.Repeat("01", 24), "00FFFFFF1B" + strings.Repeat("XX", 27)},
+		{"00DB00B6049F010203", "00DB00B604XXXXXXXX"},
+		{"00DB3FFF055C035FC102", "00DB3FFF055C035FC102"},
 	}
 	for _, tt := range tests {
 		raw, _ := hexBytes(tt.cmd)
 		if got := redact(raw); got != tt.want {
 			t.Errorf("redact(%s) = %s, want %s", tt.cmd, got, tt.want)
+		}
+	}
+}
+
+// TestExchangeLogWithholdsSecretAnswers: decryptions, shared secrets and
+// management-key witnesses never reach a failure report, nor the rest of
+// them fetched by GET RESPONSE; other answers stay visible.
+func TestExchangeLogWithholdsSecretAnswers(t *testing.T) {
+	var l exchangeLog
+	steps := []struct{ cmd, resp, want string }{
+		{"0087119D0A7C088200850401020304", "7C068204AABBCCDD9000", "< XXXXXXXXXXXXXXXX9000"},
+		{"00879B9B047C028000", "7C0A800811223344556677889000", "< " + strings.Repeat("XX", 12) + "9000"},
+		{"0087079A0C7C0A82008106" + "000102030405", "CAFE6102", "< XXXX6102"},
+		{"00C0000002", "BEEF9000", "< XXXX9000"},
+		{"00CB3FFF055C035FC102", "53020102FEED9000", "< 53020102FEED9000"},
+		{"002A808603001122", "D00D6101", "< XXXX6101"},
+		{"00C0000001", "AA9000", "< XX9000"},
+		{"00C0000001", "AB9000", "< AB9000"},
+		{"002A9E9A0401020304", "3006020101020102" + "9000", "< 30060201010201029000"},
+	}
+	for _, s := range steps {
+		cmd, _ := hexBytes(s.cmd)
+		resp, _ := hexBytes(s.resp)
+		l.add(cmd, resp)
+		lines := l.lines()
+		if got := lines[len(lines)-1]; !strings.HasSuffix(got, s.want) {
+			t.Errorf("after %s → %s: logged %q, want it to end %q", s.cmd, s.resp, got, s.want)
 		}
 	}
 }

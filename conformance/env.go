@@ -344,8 +344,15 @@ func describe(cmd apdu.Command) string {
 }
 
 // exchangeLog keeps the last exchanges of a case, to show with a failure.
-// Secrets (PINs, PUKs, management-key cryptograms) are replaced by XX.
-type exchangeLog struct{ entries []string }
+// Secrets are replaced by XX (see redact and secretResponse); a response
+// withheld stays withheld through the GET RESPONSE commands that fetch the
+// rest of it.
+type exchangeLog struct {
+	entries []string
+	// withholding: the last response was withheld and announced more data
+	// (61xx), so the GET RESPONSE answers that follow are withheld too.
+	withholding bool
+}
 
 const maxLogged = 24
 
@@ -353,7 +360,14 @@ func (l *exchangeLog) add(cmd, resp []byte) {
 	if len(l.entries) == maxLogged {
 		l.entries = append(l.entries[:0], l.entries[1:]...)
 	}
-	l.entries = append(l.entries, fmt.Sprintf("> %s\n< %X", redact(cmd), resp))
+	getResponse := len(cmd) >= 2 && cmd[1] == insGetResponse
+	withhold := secretResponse(cmd) || getResponse && l.withholding
+	l.withholding = withhold && len(resp) >= 2 && resp[len(resp)-2] == 0x61
+	r := fmt.Sprintf("%X", resp)
+	if withhold && len(resp) > 2 {
+		r = strings.Repeat("XX", len(resp)-2) + r[2*(len(resp)-2):]
+	}
+	l.entries = append(l.entries, fmt.Sprintf("> %s\n< %s", redact(cmd), r))
 }
 
 func (l *exchangeLog) addNoAnswer(cmd []byte, err error) {
@@ -364,16 +378,34 @@ func (l *exchangeLog) addNoAnswer(cmd []byte, err error) {
 func (l *exchangeLog) lines() []string { return slices.Clone(l.entries) }
 
 // redact writes cmd in hex with the data of the commands that carry
-// secrets written as XX: VERIFY, CHANGE REFERENCE DATA, RESET RETRY
-// COUNTER, and GENERAL AUTHENTICATE with the management key.
+// secrets written as XX, whatever their class: VERIFY, CHANGE REFERENCE
+// DATA and RESET RETRY COUNTER (PINs, PUKs, TOTP codes), GENERAL
+// AUTHENTICATE with the management key (its cryptograms), the YubiKey's
+// IMPORT KEY and SET MANAGEMENT KEY, and PUT DATA other than a PIV data
+// object (P1P2 3FFF): the ISO application's private-key import.
 func redact(cmd []byte) string {
 	s := fmt.Sprintf("%X", cmd)
-	if len(cmd) <= 5 || cmd[0]&0x80 != 0 {
+	if len(cmd) <= 5 {
 		return s
 	}
-	switch ins := cmd[1]; {
-	case ins == insVerify, ins == insChangeReference, ins == insResetRetry, ins == insGeneralAuth && cmd[3] == refMgmt:
+	switch ins, p1, p2 := cmd[1], cmd[2], cmd[3]; {
+	case ins == insVerify, ins == insChangeReference, ins == insResetRetry,
+		ins == insGeneralAuth && p2 == refMgmt,
+		ins == insImportKey, ins == insSetMgmtKey,
+		ins == insPutData && (p1 != 0x3F || p2 != 0xFF):
 		return s[:10] + strings.Repeat("XX", len(cmd)-5)
 	}
 	return s
+}
+
+// secretResponse reports whether the answer to cmd may carry a secret:
+// every GENERAL AUTHENTICATE (a management-key witness, an RSA decryption,
+// an ECDH shared secret: the host log cannot tell them from a signature)
+// and the ISO application's PSO:DECIPHER (P1P2 8086, the plaintext).
+func secretResponse(cmd []byte) bool {
+	if len(cmd) < 4 {
+		return false
+	}
+	ins, p1, p2 := cmd[1], cmd[2], cmd[3]
+	return ins == insGeneralAuth || ins == insPSO && p1 == 0x80 && p2 == 0x86
 }

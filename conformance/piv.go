@@ -47,6 +47,8 @@ const (
 	insMoveKey     = 0xF6
 	insGetMetadata = 0xF7
 	insGetVersion  = 0xFD
+	insImportKey   = 0xFE
+	insSetMgmtKey  = 0xFF
 
 	refPIN  = 0x80
 	refPUK  = 0x81
