@@ -35,7 +35,9 @@ var ErrClosed = errors.New("simulator: closed")
 // Config configures a Simulator.
 type Config struct {
 	// StateDir holds each card's persistent memory, in cards/<slot>/. Empty:
-	// the cards' memory is RAM only and lost with the simulator.
+	// the cards' memory is RAM only and lost with the simulator. The
+	// simulator locks it from New to Close (the lock file StateDir/.lock):
+	// a second simulator on it, in any process, is refused.
 	StateDir string
 	// Profile is the profile of new cards: a built-in name or a YAML file.
 	// Empty: "default".
@@ -70,6 +72,8 @@ type Simulator struct {
 	vpcdHost string
 	vpcdPort int
 
+	stateLock *nvm.Lock // the state directory's; nil for RAM cards
+
 	mu      sync.Mutex
 	readers map[int]*Reader
 	closed  bool
@@ -79,7 +83,10 @@ type Simulator struct {
 
 // New returns a simulator with no cards. It checks the configuration: the
 // state directory is created (mode 0700) if missing, the default profile
-// must resolve, and the vpcd address must be host:port.
+// must resolve, and the vpcd address must be host:port. It locks the state
+// directory before reading or writing anything in it, until Close; when
+// another simulator holds it, New returns an error wrapping ErrStateLocked
+// that names the directory and the holder's process id.
 func New(cfg Config) (*Simulator, error) {
 	if cfg.Profile == "" {
 		cfg.Profile = "default"
@@ -111,6 +118,11 @@ func New(cfg Config) (*Simulator, error) {
 		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
+		lock, err := lockStateDir(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		s.stateLock = lock
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -166,7 +178,8 @@ type CardSpec struct {
 }
 
 // cardMeta is what a card directory records besides the card's memory:
-// card.json.
+// card.json. It is written, durably, before the card's memory (card.state)
+// is first created, so that a card's state never exists without it.
 type cardMeta struct {
 	Profile string `json:"profile"`
 	Serial  uint32 `json:"serial"`
@@ -195,15 +208,54 @@ func writeMeta(dir string, m cardMeta) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, metaFileName)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("writing card record: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeFileDurably(filepath.Join(dir, metaFileName), append(data, '\n')); err != nil {
 		return fmt.Errorf("writing card record: %w", err)
 	}
 	return nil
+}
+
+// writeFileDurably replaces path with data (mode 0600) such that a crash at
+// any instant leaves either the old file or the new one, and the new one
+// survives a power cut once it returns: a temporary file, fsync, rename,
+// fsync of the directory.
+func writeFileDurably(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// hasState reports whether the card directory dir holds a card's state.
+func hasState(dir string) (bool, error) {
+	_, err := os.Lstat(filepath.Join(dir, stateFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking card state: %w", err)
+	}
+	return true, nil
 }
 
 // cardDir returns slot's directory, or "" for RAM cards.
@@ -252,6 +304,19 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		if meta, exists, err = readMeta(dir); err != nil {
 			return nil, fmt.Errorf("card %d: %w", slot, err)
 		}
+		if !exists {
+			// A card's state without its record: its profile and serial are
+			// unknown, and starting it under the default would make it
+			// another card.
+			has, err := hasState(dir)
+			if err != nil {
+				return nil, fmt.Errorf("card %d: %w", slot, err)
+			}
+			if has {
+				return nil, fmt.Errorf("card %d: card state without its record %s: %s exists but not %s, so the card's profile and serial are unknown; restore it ({\"profile\": ..., \"serial\": ...}) or remove %s to start afresh",
+					slot, metaFileName, filepath.Join(dir, stateFileName), filepath.Join(dir, metaFileName), dir)
+			}
+		}
 	}
 	name := spec.Profile
 	switch {
@@ -276,6 +341,13 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 	case serial == 0:
 		serial = prof.Serial + uint32(slot)
 	}
+	recorded := false // card.json written now, for a new card
+	if dir != "" && !exists {
+		if err := writeMeta(dir, cardMeta{Profile: name, Serial: serial}); err != nil {
+			return nil, fmt.Errorf("card %d: %w", slot, err)
+		}
+		recorded = true
+	}
 
 	ctx, cancel := context.WithCancel(s.ctx)
 	r := &Reader{
@@ -291,14 +363,10 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 	}
 	if err := r.build(); err != nil {
 		cancel()
-		return nil, fmt.Errorf("card %d: %w", slot, err)
-	}
-	if dir != "" && !exists {
-		if err := writeMeta(dir, cardMeta{Profile: name, Serial: serial}); err != nil {
-			r.file.Close()
-			cancel()
-			return nil, fmt.Errorf("card %d: %w", slot, err)
+		if has, herr := hasState(dir); recorded && !has && herr == nil { // no card was made: forget it
+			os.Remove(filepath.Join(dir, metaFileName))
 		}
+		return nil, fmt.Errorf("card %d: %w", slot, err)
 	}
 	s.readers[slot] = r
 	if addr != "" {
@@ -367,7 +435,8 @@ func (s *Simulator) Delete(id int, wipe bool) error {
 }
 
 // Close takes every card out (their hosts see them go) and releases their
-// state files. The cards' committed state stays on disk.
+// state files and the state directory. The cards' committed state stays on
+// disk.
 func (s *Simulator) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -382,5 +451,5 @@ func (s *Simulator) Close() error {
 	for _, r := range readers {
 		r.close()
 	}
-	return nil
+	return s.stateLock.Release()
 }

@@ -241,8 +241,10 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	}
 	defer sim.Close()
 
-	// The control socket first: it refuses to start a second simulator on
-	// the same state before any card is touched.
+	// simulator.New has locked the state directory: a second simulator on it
+	// stopped there, its error naming the first one's pid. The control
+	// socket next, before any card is touched: it refuses a second simulator
+	// on the same socket.
 	sock := ""
 	if o.controlTCP == "" {
 		if sock, err = controlSocket(o.control, o.state); err != nil {

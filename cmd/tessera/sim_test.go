@@ -81,6 +81,7 @@ func TestSimCorruptStateNamesTheFile(t *testing.T) {
 	dir := shortDir(t)
 	card := filepath.Join(dir, "cards", "0")
 	os.MkdirAll(card, 0o700)
+	os.WriteFile(filepath.Join(card, "card.json"), []byte(`{"profile": "default", "serial": 1}`), 0o600)
 	state := filepath.Join(card, "card.state")
 	os.WriteFile(state, []byte("garbage, not a journal"), 0o600)
 	_, _, err := runTessera(context.Background(), "sim", "--no-vpcd", "--state", dir)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 )
 
 // Journal file format (all integers big-endian):
@@ -43,36 +42,62 @@ const (
 
 // File is a crash-safe Medium in one file, locked against use by a second
 // process. Open it with OpenFile and Close it when done.
+//
+// The lock is a lock file beside it, the state file's name plus ".lock",
+// held from OpenFile to Close whether or not the state file exists yet. The
+// state file itself is locked too, as Tessera did before lock files, so that
+// a running older Tessera and this one still exclude each other.
 type File struct {
 	mu   sync.Mutex
 	path string
+	lock *Lock    // nil once closed
 	f    *os.File // nil until the file exists
 	end  int64    // offset just past the last complete frame
+	// dirPending: the last compaction renamed a new file into place but the
+	// directory could not be synced, so the new name may not survive a
+	// power cut; the next Save syncs it before it reports success.
+	dirPending bool
+	// syncDir syncs a directory; tests replace it to inject failures.
+	syncDir func(dir string) error
 }
+
+// lockSuffix names a state file's lock file: path + lockSuffix.
+const lockSuffix = ".lock"
 
 // OpenFile opens the journal at path, or prepares to create it at the first
 // Save if it does not exist. The parent directory must exist. It fails, with
 // an error naming the file, when the file is corrupt (wrapping ErrCorrupt) or
-// locked by another process.
+// in use by another process or another File (wrapping a *LockedError, which
+// matches ErrLocked).
 func OpenFile(path string) (*File, error) {
-	m := &File{path: path}
+	lock, err := AcquireLock(path + lockSuffix)
+	if errors.Is(err, ErrLocked) {
+		return nil, fmt.Errorf("nvm: state file %s: %w", path, err)
+	}
+	if err != nil {
+		return nil, err // it names the lock file, beside the state file
+	}
+	m := &File{path: path, lock: lock, syncDir: syncDir}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat(filepath.Dir(path)); err != nil {
-			return nil, fmt.Errorf("nvm: opening state file: %w", err)
-		}
 		return m, nil
 	}
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("nvm: opening state file: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := lockFD(f); err != nil {
 		f.Close()
+		lock.Release()
+		if errors.Is(err, ErrLocked) {
+			err = &LockedError{Path: path}
+		}
 		return nil, fmt.Errorf("nvm: state file %s: %w", path, err)
 	}
 	m.f = f
 	if _, err := m.load(); err != nil {
 		f.Close()
+		lock.Release()
 		return nil, err
 	}
 	return m, nil
@@ -81,15 +106,19 @@ func OpenFile(path string) (*File, error) {
 // Path returns the file's path.
 func (m *File) Path() string { return m.path }
 
-// Close releases the file and its lock.
+// Close releases the file and its lock. A closed File saves nothing.
 func (m *File) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.f == nil {
-		return nil
+	var err error
+	if m.f != nil {
+		err = m.f.Close()
+		m.f = nil
 	}
-	err := m.f.Close()
-	m.f = nil
+	if m.lock != nil {
+		err = errors.Join(err, m.lock.Release())
+		m.lock = nil
+	}
 	return err
 }
 
@@ -189,9 +218,18 @@ func (m *File) Save(image []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.lock == nil {
+		return fmt.Errorf("nvm: saving to %s: %w", m.path, os.ErrClosed)
+	}
 	size := int64(frameHeader + len(image))
 	if m.f == nil || m.end+size > max(compactMin, 4*size) {
 		return m.rewrite(image)
+	}
+	if m.dirPending { // what is written to a file whose name may vanish is not durable
+		if err := m.syncDir(filepath.Dir(m.path)); err != nil {
+			return fmt.Errorf("nvm: saving to %s: syncing its directory: %w", m.path, err)
+		}
+		m.dirPending = false
 	}
 	frame := appendFrame(make([]byte, 0, size), image)
 	if err := m.f.Truncate(m.end); err != nil { // drop a torn tail, if any
@@ -208,43 +246,54 @@ func (m *File) Save(image []byte) error {
 }
 
 // rewrite replaces the journal with a fresh one holding only image:
-// temp file, fsync, rename, fsync directory.
-func (m *File) rewrite(image []byte) (err error) {
+// temp file, fsync, rename, fsync directory. Once the rename is done the
+// File uses the new file, even if the directory sync then fails (the error
+// is returned and the next Save retries the sync): the old file has no name
+// any more, and what was written to it would be lost.
+func (m *File) rewrite(image []byte) error {
 	wrap := func(err error) error { return fmt.Errorf("nvm: saving to %s: %w", m.path, err) }
 	tmp := m.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Not O_TRUNC: the file is cut only once locked, never while another
+	// process (an older Tessera, which takes no lock file) may write it.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return wrap(err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+	if err := lockFD(f); err != nil {
+		f.Close()
+		if errors.Is(err, ErrLocked) {
+			err = &LockedError{Path: tmp}
 		}
-	}()
-	if err := lockFile(f); err != nil {
 		return wrap(err)
 	}
 	buf := make([]byte, 0, journalHeader+frameHeader+len(image))
 	buf = append(buf, journalMagic...)
 	buf = append(buf, journalVersion, 0, 0, 0)
 	buf = appendFrame(buf, image)
-	if _, err := f.Write(buf); err != nil {
-		return wrap(err)
+	err = f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteAt(buf, 0)
 	}
-	if err := f.Sync(); err != nil {
-		return wrap(err)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := os.Rename(tmp, m.path); err != nil {
-		return wrap(err)
+	if err == nil {
+		err = os.Rename(tmp, m.path)
 	}
-	if err := syncDir(filepath.Dir(m.path)); err != nil {
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return wrap(err)
 	}
 	if m.f != nil {
 		m.f.Close()
 	}
 	m.f, m.end = f, int64(len(buf))
+	if err := m.syncDir(filepath.Dir(m.path)); err != nil {
+		m.dirPending = true
+		return wrap(fmt.Errorf("syncing its directory: %w", err))
+	}
+	m.dirPending = false
 	return nil
 }
 
@@ -255,17 +304,4 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// ErrLocked is returned by OpenFile when another process holds the state file.
-var ErrLocked = errors.New("in use by another process")
-
-func lockFile(f *os.File) error {
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return ErrLocked
-		}
-		return fmt.Errorf("locking: %w", err)
-	}
-	return nil
 }

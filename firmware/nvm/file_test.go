@@ -314,3 +314,121 @@ func killChild(path string) {
 		fmt.Println(seq)
 	}
 }
+
+// TestFileLockedBeforeItExists: a File holds its lock from OpenFile, before
+// its first Save creates the state file, so that two cannot both create it.
+func TestFileLockedBeforeItExists(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	first := mustOpenFile(t, path)
+	_, err := OpenFile(path)
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second OpenFile of a state file not yet created: error = %v, want ErrLocked naming %s", err, path)
+	}
+	if le.PID != os.Getpid() {
+		t.Errorf("LockedError.PID = %d, want this process, %d", le.PID, os.Getpid())
+	}
+	if err := first.Save([]byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	if got, _ := mustOpenFile(t, path).Load(); string(got) != "one" {
+		t.Errorf("Load() after the first File closed = %q, want one", got)
+	}
+}
+
+// TestFileClosedSavesNothing: Save after Close fails and creates nothing,
+// since the File no longer holds the lock.
+func TestFileClosedSavesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	m := mustOpenFile(t, path)
+	m.Close()
+	if err := m.Save([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Save() after Close error = %v, want os.ErrClosed", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Save() after Close created %s (stat error %v)", path, err)
+	}
+}
+
+// TestFileRewriteLeavesALockedTmpAlone: a compaction file that another
+// process holds (an older Tessera mid-rewrite) is neither truncated nor
+// removed.
+func TestFileRewriteLeavesALockedTmpAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte("theirs"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	if err := lockFD(theirs); err != nil {
+		t.Fatal(err)
+	}
+	m := mustOpenFile(t, path)
+	if err := m.Save([]byte("mine")); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), tmp) {
+		t.Errorf("Save() with %s locked elsewhere: error = %v, want ErrLocked naming it", tmp, err)
+	}
+	if b, err := os.ReadFile(tmp); string(b) != "theirs" {
+		t.Errorf("the locked %s now holds %q (%v), want it untouched", filepath.Base(tmp), b, err)
+	}
+}
+
+// TestFileDirSyncFailure: when the directory cannot be synced after a
+// compaction's rename, the Save fails but the File moves to the renamed
+// file (the old one has no name any more), and the next Save syncs the
+// directory before it reports success.
+func TestFileDirSyncFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	m := mustOpenFile(t, path)
+	syncs, failSync := 0, true
+	m.syncDir = func(dir string) error {
+		syncs++
+		if failSync {
+			return errors.New("injected directory sync failure")
+		}
+		return syncDir(dir)
+	}
+	failSync = false
+	img := bytes.Repeat([]byte{0x5A}, 100<<10)
+	compacted := false
+	for i := 0; !compacted; i++ {
+		if i > 100 {
+			t.Fatal("no compaction after 100 saves")
+		}
+		img[0] = byte(i)
+		failSync = i > 0 // fail the first compaction, not the file's creation
+		before := syncs
+		err := m.Save(img)
+		compacted = syncs > before && i > 0
+		switch {
+		case compacted && (err == nil || !strings.Contains(err.Error(), "injected directory sync failure")):
+			t.Fatalf("Save() that compacted: error = %v, want the directory sync failure", err)
+		case !compacted && err != nil:
+			t.Fatal(err)
+		}
+	}
+	failSync = true
+	if err := m.Save([]byte("after")); err == nil {
+		t.Error("Save() while the directory still cannot be synced: error = nil, want one")
+	}
+	failSync = false
+	before := syncs
+	if err := m.Save([]byte("durable")); err != nil {
+		t.Fatalf("Save() once the directory syncs: %v", err)
+	}
+	if syncs != before+1 {
+		t.Errorf("Save() after a failed directory sync synced it %d times, want 1", syncs-before)
+	}
+	before = syncs
+	if err := m.Save([]byte("next")); err != nil || syncs != before {
+		t.Errorf("the Save() after that: error %v, %d directory syncs, want nil and 0", err, syncs-before)
+	}
+	m.Close()
+	if got, _ := mustOpenFile(t, path).Load(); string(got) != "next" {
+		t.Errorf("Load() after reopen = %.20q, want the last save, next", got)
+	}
+}
