@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 TEST_FUZZTIME ?= 4s
 BIN := bin/tessera
 
-.PHONY: all build test unit e2e fuzz-short fuzz lint vet fmt-check bench run deps clean
+.PHONY: all build test unit race e2e fuzz-short fuzz lint vet fmt-check bench run deps clean
 
 all: build
 
@@ -33,6 +33,13 @@ vet:
 unit: deps
 	@bash scripts/gotest.sh ./...
 
+# The race detector over the packages that run goroutines: the simulator
+# (readers, vpcd links, control API, traces, the cgo TPM simulator in
+# simulator/tpmstore), the firmware and the host driver. -race needs cgo and
+# gcc (deps installs them). About a minute on two cores once built.
+race: deps
+	@TESTLOG=.cache/race.log TESTLABEL=race bash scripts/gotest.sh -race ./simulator/... ./firmware/... ./hostdriver/...
+
 fuzz-short: deps
 	@bash scripts/fuzz.sh $(TEST_FUZZTIME)
 
@@ -41,7 +48,7 @@ fuzz-short: deps
 e2e: deps build
 	@TESTLOG=.cache/e2e.log TESTLABEL=e2e bash scripts/gotest.sh -tags e2e -p 1 ./e2e/...
 
-test: lint build unit fuzz-short e2e
+test: lint build unit race fuzz-short e2e
 
 fuzz: deps
 	@bash scripts/fuzz.sh $(FUZZTIME)

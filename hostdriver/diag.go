@@ -139,11 +139,6 @@ type DiagOptions struct {
 	Names *ATRList
 }
 
-// ReadOnlyINS are the instructions Diagnose may send: SELECT, GET DATA,
-// GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA, READ BINARY, and
-// VERIFY without data (which reports the counter without spending a try).
-func ReadOnlyINS() []byte { return []byte{0xA4, 0xCB, 0xC0, 0xFD, 0xF8, 0xF7, 0xB0, 0x20} }
-
 // slotObject pairs a key slot with its certificate object.
 type slotObject struct {
 	slot   byte
@@ -165,8 +160,15 @@ func pivSlots() []slotObject {
 // version, serial, retry counters (from GET METADATA, or VERIFY without
 // data), management key algorithm, keys and certificates, and an ISO
 // file-system application's API, PIN state and PKCS#15 TokenInfo. It sends
-// only the instructions in ReadOnlyINS, and VERIFY only without data.
+// only the instructions in ReadOnlyINS, and VERIFY only without data; and
+// it cannot send anything else: every command leaves through ReadOnly
+// (wrapped around c.T here, whatever the caller passed), so a command
+// outside that list is refused with ErrNotReadOnly before it reaches the
+// card. c itself is not changed.
 func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Report, error) {
+	guarded := *c
+	guarded.T = ReadOnly(c.T)
+	c = &guarded
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}

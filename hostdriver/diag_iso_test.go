@@ -48,7 +48,8 @@ func isoSend(t *testing.T, card *firmware.Card, sw apdu.StatusWord, cmds ...apdu
 }
 
 // createEF is CREATE FILE of a transparent EF (or a DF) with no access
-// rules, then UPDATE BINARY of content; the new file is left selected.
+// rules, then UPDATE BINARY of content (in pieces of at most 255 bytes, at
+// their offsets); the new file is left selected.
 func createFile(fid uint16, df bool, content []byte) []apdu.Command {
 	fdb, size := byte(0x01), len(content)+16 // room for the padding a token leaves
 	if df {
@@ -58,8 +59,9 @@ func createFile(fid uint16, df bool, content []byte) []apdu.Command {
 	fcp = apdu.AppendTLV(fcp, 0x82, []byte{fdb})
 	fcp = apdu.AppendTLV(fcp, 0x83, []byte{byte(fid >> 8), byte(fid)})
 	cmds := []apdu.Command{{INS: 0xE0, Data: apdu.AppendTLV(nil, 0x6F, fcp)}}
-	if len(content) > 0 {
-		cmds = append(cmds, apdu.Command{INS: 0xD6, Data: content})
+	for off := 0; off < len(content); off += apdu.MaxShortNc {
+		piece := content[off:min(off+apdu.MaxShortNc, len(content))]
+		cmds = append(cmds, apdu.Command{INS: 0xD6, P1: byte(off >> 8), P2: byte(off), Data: piece})
 	}
 	return cmds
 }
@@ -76,13 +78,14 @@ var tokenInfo = func() []byte {
 
 // personalise gives card a PKCS#15 structure (TokenInfo, an ODF naming a
 // PrKDF with two private keys and an AODF with one PIN), then its PUK and
-// PIN, as pkcs15-init does.
-func personalise(t *testing.T, card *firmware.Card, info []byte) {
+// PIN, as pkcs15-init does. The ODF ends with extraODF's entries.
+func personalise(t *testing.T, card *firmware.Card, info []byte, extraODF ...[]byte) {
 	t.Helper()
 	path := func(fid uint16) []byte {
 		return apdu.AppendTLV(nil, 0x30, apdu.AppendTLV(nil, 0x04, []byte{0x3F, 0x00, 0x50, 0x15, byte(fid >> 8), byte(fid)}))
 	}
 	odf := append(apdu.AppendTLV(nil, 0xA0, path(0x4402)), apdu.AppendTLV(nil, 0xA8, path(0x4401))...)
+	odf = append(odf, bytes.Join(extraODF, nil)...)
 	prkdf := append(apdu.AppendTLV(nil, 0xA0, []byte{0x30, 0x00}), apdu.AppendTLV(nil, 0x30, []byte{0x30, 0x00})...)
 	aodf := apdu.AppendTLV(nil, 0x30, []byte{0x30, 0x00})
 	cmds := []apdu.Command{{INS: 0xA4, P1: 0x04, Data: hostdriver.IsoAppletAID()}}

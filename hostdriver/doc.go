@@ -13,4 +13,9 @@
 // [ParseATR] decodes an answer-to-reset (ISO/IEC 7816-3 §8) and its
 // historical bytes (ISO/IEC 7816-4 §8.1.1), and [ATRList] names a card from
 // pcsc-tools' smartcard_list.txt.
+//
+// [Diagnose] reads a card's state without changing it, and cannot: its
+// commands leave through [ReadOnly], a transport that refuses (with
+// [ErrNotReadOnly], sending nothing) every command outside [ReadOnlyINS]
+// and VERIFY with data.
 package hostdriver

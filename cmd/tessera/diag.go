@@ -31,7 +31,9 @@ key algorithm, each key slot and each certificate with its expiry, and warnings.
 
 diag never sends a command that changes a card's state and never spends a try:
 it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA,
-READ BINARY and VERIFY without data.
+READ BINARY and VERIFY without data. This is enforced where the bytes leave:
+the connection diag uses refuses any other command (and VERIFY with data)
+before it reaches the reader (hostdriver.ReadOnly).
 
 On a token with an ISO 7816 file-system application (IsoApplet, the iso-token
 profile) it reports the API version and features, the PIN state (tries left,
@@ -115,7 +117,9 @@ func diagnoseOne(ctx context.Context, pc *pcsc.Context, reader string, names *ho
 	if err != nil {
 		return failed(err)
 	}
-	r, err := hostdriver.Diagnose(ctx, &hostdriver.Conn{T: card}, atr, hostdriver.DiagOptions{Names: names})
+	// Diagnose guards its connection itself; wrapping here too keeps the
+	// guarantee visible where the reader is opened.
+	r, err := hostdriver.Diagnose(ctx, &hostdriver.Conn{T: hostdriver.ReadOnly(card)}, atr, hostdriver.DiagOptions{Names: names})
 	if err != nil {
 		return failed(err)
 	}
