@@ -26,7 +26,8 @@ type Config struct {
 	Medium nvm.Medium // persistent memory
 	Rand   io.Reader  // the card's random source
 	Clock  func() time.Time
-	// Capacity bounds the persistent bytes of keys and values; 0: no limit.
+	// Capacity bounds the persistent bytes of keys and values; 0, or more
+	// than nvm.MaxCapacity, means nvm.MaxCapacity.
 	Capacity int
 	// MaxCommand bounds a command's data after chaining; 0: DefaultMaxCommand.
 	MaxCommand int

@@ -22,10 +22,24 @@ var ErrTxActive = errors.New("nvm: a transaction is already in progress")
 // ErrTxDone is returned by a Tx method after Commit or Abort.
 var ErrTxDone = errors.New("nvm: transaction already finished")
 
+// MaxCapacity is the most persistent memory a store may have, in bytes of
+// keys and values: the capacity of a store whose Options ask for none (0)
+// or for more. It is four times the default profile's 512 KiB, and more
+// than any real token offers. It is kept small for two reasons. Every write
+// re-encodes and saves the whole image, so filling a store costs time
+// quadratic in its size: in the worst case, the ISO application's 255-byte
+// UPDATE BINARY into 32 KiB files, filling 2 MiB takes about 9 s on the
+// memory medium and 23 s on the file medium, and 8 MiB takes over a minute
+// and five minutes. And a full store must still encode within
+// MaxImageSize: a record costs 6 bytes of framing besides its key and
+// value, so an image is at most 7 × MaxCapacity plus its header and
+// trailer, far below the limit even wrapped in a TPM envelope.
+const MaxCapacity = 2 << 20
+
 // Options configure a Store.
 type Options struct {
-	// Capacity is the most bytes of keys and values the store may hold; zero
-	// means no limit.
+	// Capacity is the most bytes of keys and values the store may hold;
+	// zero, or anything over MaxCapacity, means MaxCapacity.
 	Capacity int
 }
 
@@ -44,7 +58,14 @@ type Store struct {
 // Open loads the store from m. A blank medium gives an empty store; a damaged
 // one gives an error wrapping ErrCorrupt, and the store refuses to start rather
 // than silently beginning afresh.
+//
+// A store may hold more than its capacity (state written by an earlier
+// build, or under a larger capacity): it opens all the same, and then
+// refuses only writes that make it grow.
 func Open(m Medium, opt Options) (*Store, error) {
+	if opt.Capacity <= 0 || opt.Capacity > MaxCapacity {
+		opt.Capacity = MaxCapacity
+	}
 	raw, err := m.Load()
 	if err != nil {
 		return nil, err
@@ -86,7 +107,8 @@ func (s *Store) Keys(prefix string) []string {
 	return keys
 }
 
-// Used returns the bytes of keys and values held; Capacity the limit (0: none).
+// Used returns the bytes of keys and values held; Capacity the most it may
+// hold (at most MaxCapacity).
 func (s *Store) Used() int     { return s.used }
 func (s *Store) Capacity() int { return s.opt.Capacity }
 
@@ -124,7 +146,7 @@ func (s *Store) apply(puts map[string][]byte, dels map[string]bool) error {
 		next.Records[k] = v
 	}
 	used := usage(next.Records)
-	if s.opt.Capacity > 0 && used > s.opt.Capacity && used > s.used {
+	if used > s.opt.Capacity && used > s.used {
 		return fmt.Errorf("%w: %d bytes needed, capacity %d", ErrCapacity, used, s.opt.Capacity)
 	}
 	raw, err := EncodeImage(next)

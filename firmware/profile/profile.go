@@ -23,7 +23,8 @@ type Profile struct {
 	Serial uint32 `yaml:"serial"`
 	// Version is the firmware version GET VERSION reports, "major.minor.patch".
 	Version Version `yaml:"version"`
-	// Capacity bounds persistent memory in bytes (0: no limit).
+	// Capacity bounds persistent memory, in bytes of keys and values: at
+	// most MaxCapacity, which 0 stands for.
 	Capacity int `yaml:"capacity,omitempty"`
 	// MaxCommand bounds a command's data after chaining (0: card default).
 	MaxCommand int `yaml:"max_command,omitempty"`
@@ -213,6 +214,11 @@ func (p PIV) Persona() bool {
 	return p.TransportPIN || p.RandomPIN || p.RandomPUK || p.AdminReset || p.TOTP || p.SignatureQuota > 0 || p.HolderID != ""
 }
 
+// MaxCapacity is the largest persistent memory a profile may ask for, and
+// what capacity 0 gives: the card OS's limit, nvm.MaxCapacity (a test keeps
+// the two equal; this package imports no other).
+const MaxCapacity = 2 << 20
+
 // MaxPINField is the widest PIN field a profile may ask for: a password
 // policy's longest PIN.
 const MaxPINField = 16
@@ -299,6 +305,9 @@ func (p Profile) Validate() error {
 	}
 	if p.Capacity < 0 || p.MaxCommand < 0 {
 		bad("capacity and max_command must not be negative")
+	}
+	if p.Capacity > MaxCapacity {
+		bad("capacity: %d bytes, over the card's limit of %d (0 means that limit)", p.Capacity, MaxCapacity)
 	}
 	errs = append(errs, p.validateApplications()...)
 	v := p.PIV
