@@ -3,6 +3,7 @@ module github.com/tesseracard/tessera
 go 1.26
 
 require (
+	filippo.io/bigmod v0.1.0
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
 	github.com/go-piv/piv-go/v2 v2.6.0
 	github.com/google/go-tpm v0.9.8

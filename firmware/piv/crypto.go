@@ -6,7 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"errors"
 	"math/big"
+
+	"filippo.io/bigmod"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
@@ -108,12 +111,9 @@ func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
 func privateOp(k key, in []byte) ([]byte, error) {
 	switch priv := k.priv.(type) {
 	case *rsa.PrivateKey:
-		size := priv.Size()
-		if len(in) != size {
-			return nil, apdu.SWIncorrectData
-		}
-		c := new(big.Int).SetBytes(in)
-		if c.Cmp(priv.N) >= 0 {
+		// The input is the host's and the modulus public: comparing them
+		// with math/big leaks nothing.
+		if len(in) != priv.Size() || new(big.Int).SetBytes(in).Cmp(priv.N) >= 0 {
 			return nil, apdu.SWIncorrectData
 		}
 		if payload, ok := pkcs1Type1(in); ok {
@@ -121,8 +121,7 @@ func privateOp(k key, in []byte) ([]byte, error) {
 			// pads it identically and computes the same value.
 			return rsa.SignPKCS1v15(nil, priv, crypto.Hash(0), payload)
 		}
-		m := rsaRaw(priv, c)
-		return m.FillBytes(make([]byte, size)), nil
+		return rsaRaw(priv, in)
 	case *ecdsa.PrivateKey:
 		if len(in) == 0 || len(in) > (priv.Curve.Params().BitSize+7)/8 {
 			return nil, apdu.SWIncorrectData
@@ -154,19 +153,61 @@ func pkcs1Type1(b []byte) ([]byte, bool) {
 	return b[i+1:], true
 }
 
-// rsaRaw computes c^d mod n with the Chinese remainder theorem.
-func rsaRaw(k *rsa.PrivateKey, c *big.Int) *big.Int {
+// errRSAFault is returned by rsaRaw when its result does not check out
+// against the public key: a fault (or a damaged key) during the private
+// operation, whose answer could reveal a factor of the modulus.
+var errRSAFault = errors.New("piv: RSA private operation failed its check")
+
+// rsaRaw computes in^d mod n, RSA without padding (RFC 8017 §5.1.2 RSADP,
+// with the Chinese remainder theorem), in constant time: the values are
+// held as bigmod.Nat, whose arithmetic does not branch or index on secret
+// data, as in crypto/rsa. (math/big's Exp is variable-time and would make
+// the card a timing oracle for an imported key.) An input not below the
+// modulus answers 6A80. The result is checked with the public exponent
+// before it leaves the card.
+func rsaRaw(k *rsa.PrivateKey, in []byte) ([]byte, error) {
+	if len(k.Primes) != 2 {
+		return nil, apdu.SWIncorrectData // the card makes and imports two-prime keys only
+	}
 	pc := k.Precomputed
 	if pc.Dp == nil {
 		k.Precompute()
 		pc = k.Precomputed
 	}
-	p, q := k.Primes[0], k.Primes[1]
-	m1 := new(big.Int).Exp(new(big.Int).Mod(c, p), pc.Dp, p)
-	m2 := new(big.Int).Exp(new(big.Int).Mod(c, q), pc.Dq, q)
-	h := m1.Sub(m1, m2)
-	h.Mul(h, pc.Qinv).Mod(h, p)
-	return h.Mul(h, q).Add(h, m2)
+	N, err := bigmod.NewModulus(k.N.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	P, err := bigmod.NewModulus(k.Primes[0].Bytes())
+	if err != nil {
+		return nil, err
+	}
+	Q, err := bigmod.NewModulus(k.Primes[1].Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if P.Nat().IsOdd()&Q.Nat().IsOdd() != 1 {
+		return nil, apdu.SWIncorrectData // not a valid key: bigmod's Exp needs odd moduli
+	}
+	c, err := bigmod.NewNat().SetBytes(in, N)
+	if err != nil {
+		return nil, apdu.SWIncorrectData // in ≥ n
+	}
+	qinv, err := bigmod.NewNat().SetBytes(pc.Qinv.Bytes(), P)
+	if err != nil {
+		return nil, err
+	}
+	t := bigmod.NewNat()
+	m := bigmod.NewNat().Exp(t.Mod(c, P), pc.Dp.Bytes(), P)  // m1 = c^dP mod p
+	m2 := bigmod.NewNat().Exp(t.Mod(c, Q), pc.Dq.Bytes(), Q) // m2 = c^dQ mod q
+	m.Sub(t.Mod(m2, P), P)                                   // (m1 - m2) mod p
+	m.Mul(qinv, P)                                           // h = qInv·(m1 - m2) mod p
+	m.ExpandFor(N).Mul(t.Mod(Q.Nat(), N), N)                 // h·q
+	m.Add(m2.ExpandFor(N), N)                                // m = m2 + h·q
+	if bigmod.NewNat().ExpShortVarTime(m, uint(k.E), N).Equal(c) != 1 {
+		return nil, errRSAFault
+	}
+	return m.Bytes(N), nil
 }
 
 // keyAgreement is ECDH (SP 800-73-4 Part 2 §3.2.4, tag 85): the peer's
