@@ -372,7 +372,7 @@ func isoLifeCycleCases() []Case {
 			}),
 		},
 		{
-			ID: "ISOAPP-CHANGE-PIN", Title: "CHANGE REFERENCE DATA with a wrong old PIN answers 63CX; with the right one it sets the new PIN",
+			ID: "ISOAPP-CHANGE-PIN", Title: "CHANGE REFERENCE DATA with a wrong old PIN answers 63CX; with the right one it sets the new PIN; a new PIN under 4 bytes answers 6A80",
 			Ref: refIso + ": CHANGE REFERENCE DATA; ISO/IEC 7816-4 §11.5.7", Class: Destructive,
 			Run: personalised(func(ctx context.Context, e *Env, full int) error {
 				const other = "654321"
@@ -383,7 +383,26 @@ func isoLifeCycleCases() []Case {
 					step("VERIFY with the new PIN", isoVerifyCmd(other), apdu.SWSuccess),
 					step("CHANGE REFERENCE DATA back", isoChangeCmd(other, isoSuitePIN), apdu.SWSuccess),
 					step("VERIFY with the PIN changed back", isoVerifyCmd(isoSuitePIN), apdu.SWSuccess),
+					step("CHANGE REFERENCE DATA to a 3-byte PIN", isoChangeCmd(isoSuitePIN, "123"), apdu.SWIncorrectData),
+					step("VERIFY with the PIN kept", isoVerifyCmd(isoSuitePIN), apdu.SWSuccess),
 				)
+			}),
+		},
+		{
+			ID: "ISOAPP-PIN-TEAR", Title: "a power cut during a wrong VERIFY never gives a try back",
+			Ref: refIso + ": VERIFY; the pre-decrement rule of Java Card OwnerPIN, which IsoApplet's PIN is", Class: Destructive, Needs: NeedPowerCut,
+			Run: personalised(func(ctx context.Context, e *Env, full int) error {
+				return tearWrongVerify(ctx, e, full, tearProbe{
+					wrong:    isoVerifyCmd("000000"),
+					reselect: e.selectApp,
+					tries:    func(ctx context.Context) (int, error) { return e.isoTries(ctx, "after the power cut") },
+					refill: func(ctx context.Context) error {
+						if err := e.isoVerify(ctx); err != nil {
+							return err
+						}
+						return e.selectApp(ctx) // SELECT clears the PIN state
+					},
+				})
 			}),
 		},
 	}

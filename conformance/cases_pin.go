@@ -333,16 +333,39 @@ func (e *Env) refusedNewPIN(ctx context.Context, c counters, what, nw, departure
 // card that restores the counter before comparing (and decrements again
 // after) would give a try back to a cut during the compare.
 func pinTear(ctx context.Context, e *Env) error {
-	pc, err := e.PowerCutter()
-	if err != nil {
+	if _, err := e.PowerCutter(); err != nil {
 		return err
 	}
 	full, err := e.full(ctx)
 	if err != nil {
 		return err
 	}
-	wrong := verifyCmd(wrongValue(e.creds.PIN, len(e.creds.PIN)))
-	raw, _ := wrong.Marshal()
+	return tearWrongVerify(ctx, e, full, tearProbe{
+		wrong:    verifyCmd(wrongValue(e.creds.PIN, len(e.creds.PIN))),
+		reselect: e.Select,
+		tries:    e.Tries,
+		refill:   e.refill,
+	})
+}
+
+// tearProbe is what tearWrongVerify needs of an application: its wrong
+// VERIFY, and how to select it again after a power cut, read the PIN's
+// tries and refill them.
+type tearProbe struct {
+	wrong    apdu.Command
+	reselect func(context.Context) error
+	tries    func(context.Context) (int, error)
+	refill   func(context.Context) error
+}
+
+// tearWrongVerify is pinTear's loop, for an application described by p
+// whose PIN has full tries.
+func tearWrongVerify(ctx context.Context, e *Env, full int, p tearProbe) error {
+	pc, err := e.PowerCutter()
+	if err != nil {
+		return err
+	}
+	raw, _ := p.wrong.Marshal()
 	costAt := -1 // the fewest writes after which a cut cost the try
 	for k := 0; k < 16; k++ {
 		if err := pc.ArmPowerCut(ctx, k); err != nil {
@@ -365,10 +388,10 @@ func pinTear(ctx context.Context, e *Env) error {
 		if err := pc.PowerCycle(ctx); err != nil {
 			return err
 		}
-		if err := e.Select(ctx); err != nil {
+		if err := p.reselect(ctx); err != nil {
 			return err
 		}
-		tries, err := e.Tries(ctx)
+		tries, err := p.tries(ctx)
 		if err != nil {
 			return err
 		}
@@ -382,7 +405,7 @@ func pinTear(ctx context.Context, e *Env) error {
 		case tries == full && costAt >= 0:
 			return fmt.Errorf("a power cut after %s of a wrong VERIFY cost the try, but one after %s gave it back: the counter is restored before the compare, so cutting the power during the compare gives free tries", writes(costAt), writes(k))
 		}
-		if err := e.refill(ctx); err != nil {
+		if err := p.refill(ctx); err != nil {
 			return err
 		}
 	}

@@ -24,9 +24,10 @@ type CardOptions struct {
 }
 
 // NewCard assembles a card of profile p on medium m: the card OS with the
-// PIV application, with the profile's behavioural quirks (the wire-level
-// ones are applied by the Reader that hosts the card). The card is powered off; a medium holding a damaged image
-// is an error (wrapping nvm.ErrCorrupt).
+// profile's applications (PIV, ISO), with its behavioural quirks (the
+// wire-level ones are applied by the Reader that hosts the card). The card
+// is powered off; a medium holding a damaged image is an error (wrapping
+// nvm.ErrCorrupt).
 func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card, error) {
 	if opts.Rand == nil {
 		opts.Rand = cryptoRand{}
@@ -55,7 +56,7 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 		case profile.AppPIV:
 			out = append(out, piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch}))
 		case profile.AppISO:
-			out = append(out, iso.New(p.ISO))
+			out = append(out, iso.New(p.ISO).WithQuirks(iso.QuirksOf(p)))
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
@@ -53,6 +54,7 @@ const swNotAllowed apdu.StatusWord = 0x6900
 // current file and the security environment.
 type Applet struct {
 	opt    profile.ISO
+	q      Quirks
 	curves curveSet
 	cur    uint16 // the current file; mfFID when none else
 	se     securityEnv
@@ -62,6 +64,39 @@ type Applet struct {
 // New returns the application with the profile's settings.
 func New(opt profile.ISO) *Applet {
 	return &Applet{opt: opt, curves: curves(), cur: mfFID}
+}
+
+// Quirks are the application's deliberate faults (profile quirks) for
+// testing host software; the zero value is a correct application. Each is
+// read in one place: the counter quirks by package pin, the others by
+// Applet.malformedPIN and Applet.newPINAllowed.
+type Quirks struct {
+	// PIN: no-decrement and restore-before-compare, for the PIN and the PUK.
+	PIN pin.Quirks
+	// MalformedPINSpendsTry: a PIN of the wrong length answers 6700 yet
+	// spends a try ("malformed-pin-spends-try").
+	MalformedPINSpendsTry bool
+	// PINPolicyNotEnforced: a new PIN shorter than 4 bytes is accepted
+	// ("pin-policy-not-enforced").
+	PINPolicyNotEnforced bool
+}
+
+// QuirksOf returns the profile's quirks that concern the application.
+func QuirksOf(p profile.Profile) Quirks {
+	return Quirks{
+		PIN: pin.Quirks{
+			NoDecrement:          p.HasQuirk(profile.QuirkNoDecrement),
+			RestoreBeforeCompare: p.HasQuirk(profile.QuirkRestoreBeforeCompare),
+		},
+		MalformedPINSpendsTry: p.HasQuirk(profile.QuirkMalformedPINSpendsTry),
+		PINPolicyNotEnforced:  p.HasQuirk(profile.QuirkPINPolicyNotEnforced),
+	}
+}
+
+// WithQuirks makes a misbehave as q says, and returns a.
+func (a *Applet) WithQuirks(q Quirks) *Applet {
+	a.q = q
+	return a
 }
 
 // AID returns the application identifier.

@@ -15,8 +15,36 @@ const (
 	minPINLen = 4
 )
 
-func (a *Applet) pinObject(ctx *firmware.Context) *pin.Object { return pin.New(ctx.Store, keyPIN) }
-func (a *Applet) pukObject(ctx *firmware.Context) *pin.Object { return pin.New(ctx.Store, keyPUK) }
+// pinObject and pukObject return the PIN and the PUK, with the profile's
+// try-counter quirks.
+func (a *Applet) pinObject(ctx *firmware.Context) *pin.Object {
+	return pin.New(ctx.Store, keyPIN).WithQuirks(a.q.PIN)
+}
+func (a *Applet) pukObject(ctx *firmware.Context) *pin.Object {
+	return pin.New(ctx.Store, keyPUK).WithQuirks(a.q.PIN)
+}
+
+// malformedPIN answers a VERIFY whose PIN cannot be right (of the wrong
+// length): 6700, no try spent. The quirk malformed-pin-spends-try is read
+// here and nowhere else: the card then spends a try all the same.
+func (a *Applet) malformedPIN(ctx *firmware.Context) error {
+	if p := a.pinObject(ctx); a.q.MalformedPINSpendsTry && p.Exists() {
+		err := p.Verify(nil)
+		if err != nil && !errors.Is(err, pin.ErrWrong) && !errors.Is(err, pin.ErrBlocked) {
+			return err // a power cut or a storage failure
+		}
+	}
+	return apdu.SWWrongLength
+}
+
+// newPINAllowed checks a new zero-padded PIN: at least 4 bytes, else 6A80.
+// The quirk pin-policy-not-enforced is read here and nowhere else.
+func (a *Applet) newPINAllowed(v []byte) error {
+	if pinLen(v) < minPINLen && !a.q.PINPolicyNotEnforced {
+		return apdu.SWIncorrectData
+	}
+	return nil
+}
 
 // padded returns v zero-padded to 16 bytes.
 func padded(v []byte) []byte {
@@ -60,7 +88,7 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 		return err
 	}
 	if n := len(cmd.Data); n > refLen || (n > 0 && n < minPINLen) {
-		return apdu.SWWrongLength // no try spent on a PIN that cannot be right
+		return a.malformedPIN(ctx) // no try spent on a PIN that cannot be right
 	}
 	p := a.pinObject(ctx)
 	if !p.Exists() {
@@ -120,8 +148,8 @@ func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) er
 			return apdu.SWWrongLength
 		}
 		newPIN := cmd.Data[refLen:]
-		if pinLen(newPIN) < minPINLen {
-			return apdu.SWIncorrectData
+		if err := a.newPINAllowed(newPIN); err != nil {
+			return err
 		}
 		err := a.pinObject(ctx).Change(cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
 		if err != nil {
@@ -179,8 +207,8 @@ func (a *Applet) resetRetryCounter(ctx *firmware.Context, cmd apdu.Command) erro
 		return apdu.SWWrongLength
 	}
 	newPIN := padded(cmd.Data[refLen:])
-	if pinLen(newPIN) < minPINLen {
-		return apdu.SWIncorrectData
+	if err := a.newPINAllowed(newPIN); err != nil {
+		return err
 	}
 	err = pin.Unblock(a.pukObject(ctx), a.pinObject(ctx), cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
 	return authError(err)

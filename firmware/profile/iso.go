@@ -33,6 +33,23 @@ func (p Profile) Apps() []string {
 // HasApp reports whether the card carries the named application.
 func (p Profile) HasApp(name string) bool { return slices.Contains(p.Apps(), name) }
 
+// isoMeaningless reports whether a card with the ISO application alone
+// refuses quirk q, and why: it would change nothing that application does.
+// (On a card that carries PIV too it acts on PIV.)
+func isoMeaningless(q string) (why string, refused bool) {
+	switch q {
+	case QuirkTrailingBytes:
+		return "it appends a byte to PIV GET DATA (CB) answers, and the application has no GET DATA", true
+	case QuirkECDSARawSignature:
+		return "it rewrites PIV GENERAL AUTHENTICATE (87) signatures; the application signs with PERFORM SECURITY OPERATION", true
+	case QuirkStatusSurvivesReset:
+		return "the application clears the PIN state on every SELECT, as IsoApplet does, so no status can outlive a reset", true
+	case QuirkSW6Cxx:
+		return "the application already answers 6Cxx to a GET RESPONSE with the wrong Le, as IsoApplet does", true
+	}
+	return "", false
+}
+
 func (p Profile) validateApplications() []error {
 	var errs []error
 	seen := map[string]bool{}
@@ -44,6 +61,13 @@ func (p Profile) validateApplications() []error {
 			errs = append(errs, fmt.Errorf("applications: %q listed twice", a))
 		}
 		seen[a] = true
+	}
+	if p.HasApp(AppISO) && !p.HasApp(AppPIV) {
+		for _, q := range p.Quirks {
+			if why, ok := isoMeaningless(q); ok {
+				errs = append(errs, fmt.Errorf("quirks: %q has no meaning for the %s application: %s", q, AppISO, why))
+			}
+		}
 	}
 	if p.HasApp(AppISO) {
 		for name, n := range map[string]int{"iso.pin_retries": p.ISO.PINRetries, "iso.puk_retries": p.ISO.PUKRetries} {
