@@ -14,7 +14,7 @@ import (
 )
 
 // The replay test sends every command Debian 12's OpenSC 0.23.0 sent to an
-// IsoApplet-style card (shared/testdata/opensc-isoapplet: the CI flow and
+// IsoApplet-style card (testdata/recordings/opensc-isoapplet: the CI flow and
 // the PIN-unblock flow) to a card of the iso-token profile and holds its
 // answers against the recorded ones. The recorded answers came from a model
 // of IsoApplet v0, not a real card; the commands are OpenSC's own. Status
@@ -27,7 +27,7 @@ import (
 // cannot decrypt it: 6A80).
 
 func openscTraceDir() string {
-	return filepath.Join("..", "..", "..", "shared", "testdata", "opensc-isoapplet")
+	return filepath.Join("..", "..", "testdata", "recordings", "opensc-isoapplet")
 }
 
 type exchange struct {
@@ -40,10 +40,7 @@ func readTrace(t *testing.T, name string) []exchange {
 	t.Helper()
 	f, err := os.Open(filepath.Join(openscTraceDir(), name))
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the OpenSC traces must be present in CI: %v", err)
-		}
-		t.Skipf("OpenSC traces not found beside the checkout: %v", err)
+		t.Fatalf("the OpenSC traces are part of the repository (testdata/recordings): %v", err)
 	}
 	defer f.Close()
 	var out []exchange

@@ -22,7 +22,7 @@ import (
 )
 
 // The replay test sends the commands of a real YubiKey 5.7.1, recorded
-// through PC/SC by cunicu/go-piv's test suite (shared/testdata/yubikey-5.7.1,
+// through PC/SC by cunicu/go-piv's test suite (testdata/recordings/yubikey-5.7.1,
 // see its README), to a card of the yubikey-5.7 profile, exchange by
 // exchange, and holds the card's answers against the YubiKey's:
 //
@@ -38,10 +38,10 @@ import (
 //
 // A few answers cannot be reproduced at all; replayAllowlist names them.
 
-// replayTraceDir is where the recordings live: the shared/ checkout beside
-// the repository, seen from this package's directory.
+// replayTraceDir is where the recordings live: testdata/recordings at the
+// repository's root, seen from this package's directory.
 func replayTraceDir() string {
-	return filepath.Join("..", "..", "..", "shared", "testdata", "yubikey-5.7.1")
+	return filepath.Join("..", "..", "testdata", "recordings", "yubikey-5.7.1")
 }
 
 // replayAllowance is a recorded exchange whose answer Tessera cannot
@@ -162,10 +162,7 @@ func (s *replayStats) count(k replayKind) {
 func TestReplayYubiKey57(t *testing.T) {
 	dir := replayTraceDir()
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("the recorded YubiKey exchanges are missing (%v): CI must check out shared/ beside the repository", err)
-		}
-		t.Skip("requires ../shared/testdata/yubikey-5.7.1 beside the repository (the recorded YubiKey 5.7.1 exchanges)")
+		t.Fatalf("the recorded YubiKey exchanges are part of the repository (testdata/recordings): %v", err)
 	}
 	paths, err := filepath.Glob(filepath.Join(dir, "*.trace"))
 	if err != nil || len(paths) == 0 {
