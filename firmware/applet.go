@@ -22,15 +22,15 @@ type Applet interface {
 	AID() []byte
 	// Boot runs at every power-on and reset: it installs the factory state
 	// if the store has none and clears the applet's RAM state.
-	Boot(ctx *Context) error
+	Boot(env *Context) error
 	// Select is called when a SELECT by AID names this applet. Returning an
 	// error refuses the selection, and the previous applet stays selected.
-	Select(ctx *Context, cmd apdu.Command) ([]byte, error)
+	Select(env *Context, cmd apdu.Command) ([]byte, error)
 	// Deselect is called when another applet is selected.
-	Deselect(ctx *Context)
+	Deselect(env *Context)
 	// Process handles a command while this applet is selected, after the
 	// card OS has reassembled any chain.
-	Process(ctx *Context, cmd apdu.Command) ([]byte, error)
+	Process(env *Context, cmd apdu.Command) ([]byte, error)
 }
 
 // Chainer is implemented by an applet that accepts command chaining for

@@ -31,19 +31,19 @@ const (
 
 func (testApplet) AID() []byte { return testAID }
 
-func (testApplet) Boot(ctx *Context) error {
-	if pin.New(ctx.Store, "t/pin").Exists() {
+func (testApplet) Boot(env *Context) error {
+	if pin.New(env.Store, "t/pin").Exists() {
 		return nil
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Abort()
-	if err := pin.New(ctx.Store, "t/pin").Init(tx, []byte("123456"), 3, true, false, ctx.Rand); err != nil {
+	if err := pin.New(env.Store, "t/pin").Init(tx, []byte("123456"), 3, true, false, env.Rand); err != nil {
 		return err
 	}
-	if err := pin.New(ctx.Store, "t/puk").Init(tx, []byte("12345678"), 3, true, false, ctx.Rand); err != nil {
+	if err := pin.New(env.Store, "t/puk").Init(tx, []byte("12345678"), 3, true, false, env.Rand); err != nil {
 		return err
 	}
 	tx.Put("t/obj", []byte("factory"))
@@ -53,12 +53,12 @@ func (testApplet) Boot(ctx *Context) error {
 func (testApplet) Select(*Context, apdu.Command) ([]byte, error) { return nil, nil }
 func (testApplet) Deselect(*Context)                             {}
 
-func (a testApplet) ref(ctx *Context, p2 byte) (*pin.Object, error) {
+func (a testApplet) ref(env *Context, p2 byte) (*pin.Object, error) {
 	switch p2 {
 	case refPIN:
-		return pin.New(ctx.Store, "t/pin"), nil
+		return pin.New(env.Store, "t/pin"), nil
 	case refPUK:
-		return pin.New(ctx.Store, "t/puk"), nil
+		return pin.New(env.Store, "t/puk"), nil
 	}
 	return nil, apdu.SWReferenceNotFound
 }
@@ -84,24 +84,24 @@ func split(data []byte) (a, b []byte, err error) {
 	return data[1 : 1+data[0]], data[1+data[0]:], nil
 }
 
-func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
+func (a testApplet) Process(env *Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.CLA != 0 {
 		return nil, apdu.SWCLANotSupported
 	}
 	switch cmd.INS {
 	case 0x20:
-		o, err := a.ref(ctx, cmd.P2)
+		o, err := a.ref(env, cmd.P2)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case cmd.P1 == 0xFF && len(cmd.Data) == 0:
-			ctx.Security.Revoke(cmd.P2)
+			env.Security.Revoke(cmd.P2)
 			return nil, nil
 		case cmd.P1 != 0:
 			return nil, apdu.SWIncorrectP1P2
 		case len(cmd.Data) == 0:
-			if ctx.Security.Has(cmd.P2) {
+			if env.Security.Has(cmd.P2) {
 				return nil, nil
 			}
 			st, err := o.Status()
@@ -113,14 +113,14 @@ func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
 			}
 			return nil, apdu.RetriesSW(st.Tries)
 		}
-		ctx.Security.Revoke(cmd.P2)
+		env.Security.Revoke(cmd.P2)
 		if err := o.Verify(cmd.Data); err != nil {
 			return nil, pinStatus(err)
 		}
-		ctx.Security.Grant(cmd.P2)
+		env.Security.Grant(cmd.P2)
 		return nil, nil
 	case 0x24:
-		o, err := a.ref(ctx, cmd.P2)
+		o, err := a.ref(env, cmd.P2)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, pinStatus(o.Change(old, nw, pin.Policy{MinLen: 6, MaxLen: 8}, ctx.Rand))
+		return nil, pinStatus(o.Change(old, nw, pin.Policy{MinLen: 6, MaxLen: 8}, env.Rand))
 	case 0x2C:
 		if cmd.P2 != refPIN {
 			return nil, apdu.SWReferenceNotFound
@@ -137,12 +137,12 @@ func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, pinStatus(pin.Unblock(pin.New(ctx.Store, "t/puk"), pin.New(ctx.Store, "t/pin"), puk, nw, pin.Policy{MinLen: 6, MaxLen: 8}, ctx.Rand))
+		return nil, pinStatus(pin.Unblock(pin.New(env.Store, "t/puk"), pin.New(env.Store, "t/pin"), puk, nw, pin.Policy{MinLen: 6, MaxLen: 8}, env.Rand))
 	case 0xDB:
-		if !ctx.Security.Has(refPIN) {
+		if !env.Security.Has(refPIN) {
 			return nil, apdu.SWSecurityStatusNotSatisfied
 		}
-		tx, err := ctx.Store.Begin()
+		tx, err := env.Store.Begin()
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +153,7 @@ func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
 		tx.Put("t/obj", cmd.Data)
 		return nil, tx.Commit()
 	case 0xCA:
-		v, _ := ctx.Store.Get("t/obj")
+		v, _ := env.Store.Get("t/obj")
 		return v, nil
 	case 0xCB:
 		out := make([]byte, int(cmd.P1)<<8|int(cmd.P2))
@@ -163,7 +163,7 @@ func (a testApplet) Process(ctx *Context, cmd apdu.Command) ([]byte, error) {
 		return out, nil
 	case 0x84:
 		out := make([]byte, cmd.Ne)
-		if _, err := io.ReadFull(ctx.Rand, out); err != nil {
+		if _, err := io.ReadFull(env.Rand, out); err != nil {
 			return nil, err
 		}
 		return out, nil

@@ -104,23 +104,23 @@ func (a *Applet) AID() []byte { return bytes.Clone(AID) }
 
 // Boot clears RAM state. The factory state is an empty store: life cycle
 // creation, no PIN, no PUK, the MF alone.
-func (a *Applet) Boot(ctx *firmware.Context) error {
+func (a *Applet) Boot(env *firmware.Context) error {
 	a.clearRAM()
 	return nil
 }
 
 // Select answers the API version and features, and clears the PIN state,
 // the security environment and the current file.
-func (a *Applet) Select(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) Select(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	a.clearRAM()
-	ctx.Security.Clear()
+	env.Security.Clear()
 	return []byte{apiMajor, apiMinor, featureSecureRandom | featureECC}, nil
 }
 
 // Deselect forgets RAM state.
-func (a *Applet) Deselect(ctx *firmware.Context) {
+func (a *Applet) Deselect(env *firmware.Context) {
 	a.clearRAM()
-	ctx.Security.Clear()
+	env.Security.Clear()
 }
 
 func (a *Applet) clearRAM() {
@@ -140,37 +140,37 @@ func (a *Applet) Chainable(ins byte) bool {
 func (a *Applet) StrictResponses() bool { return true }
 
 // Process handles a command while the application is selected.
-func (a *Applet) Process(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.CLA != 0x00 {
 		return nil, apdu.SWCLANotSupported
 	}
 	switch cmd.INS {
 	case 0xA4:
-		return a.selectFile(ctx, cmd)
+		return a.selectFile(env, cmd)
 	case 0xE0:
-		return nil, a.createFile(ctx, cmd)
+		return nil, a.createFile(env, cmd)
 	case 0xE4:
-		return nil, a.deleteFile(ctx, cmd)
+		return nil, a.deleteFile(env, cmd)
 	case 0xB0:
-		return a.readBinary(ctx, cmd)
+		return a.readBinary(env, cmd)
 	case 0xD6:
-		return nil, a.updateBinary(ctx, cmd)
+		return nil, a.updateBinary(env, cmd)
 	case 0x20:
-		return nil, a.verify(ctx, cmd)
+		return nil, a.verify(env, cmd)
 	case 0x24:
-		return nil, a.changeReferenceData(ctx, cmd)
+		return nil, a.changeReferenceData(env, cmd)
 	case 0x2C:
-		return nil, a.resetRetryCounter(ctx, cmd)
+		return nil, a.resetRetryCounter(env, cmd)
 	case 0x22:
-		return nil, a.manageSecurityEnvironment(ctx, cmd)
+		return nil, a.manageSecurityEnvironment(env, cmd)
 	case 0x46:
-		return a.generateKeyPair(ctx, cmd)
+		return a.generateKeyPair(env, cmd)
 	case 0x2A:
-		return a.performSecurityOperation(ctx, cmd)
+		return a.performSecurityOperation(env, cmd)
 	case 0xDB:
-		return nil, a.putData(ctx, cmd)
+		return nil, a.putData(env, cmd)
 	case 0x84:
-		return a.getChallenge(ctx, cmd)
+		return a.getChallenge(env, cmd)
 	}
 	return nil, apdu.SWINSNotSupported
 }

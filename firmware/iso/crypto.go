@@ -57,8 +57,8 @@ const (
 func keySlotKey(ref byte) string { return fmt.Sprintf("iso/k/%02X", ref) }
 
 // requirePIN is the rule for every security operation: the PIN verified.
-func requirePIN(ctx *firmware.Context) error {
-	if !ctx.Security.Has(pinRef) {
+func requirePIN(env *firmware.Context) error {
+	if !env.Security.Has(pinRef) {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
 	return nil
@@ -67,7 +67,7 @@ func requirePIN(ctx *firmware.Context) error {
 // manageSecurityEnvironment is MSE SET (P1 41) of a key generation (P2 00),
 // signature (B6) or decipher (B8) environment: 80 algorithm, optional 81
 // file reference (ignored), 84 key reference.
-func (a *Applet) manageSecurityEnvironment(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) manageSecurityEnvironment(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0x41 {
 		return apdu.SWIncorrectP1P2
 	}
@@ -76,7 +76,7 @@ func (a *Applet) manageSecurityEnvironment(ctx *firmware.Context, cmd apdu.Comma
 	if !known {
 		return apdu.SWIncorrectP1P2
 	}
-	if err := requirePIN(ctx); err != nil {
+	if err := requirePIN(env); err != nil {
 		return err
 	}
 	a.se = securityEnv{}
@@ -112,8 +112,8 @@ func (a *Applet) manageSecurityEnvironment(ctx *firmware.Context, cmd apdu.Comma
 
 // environment returns the security environment if it is of the given kind
 // (else 6985) and the PIN is verified (else 6982).
-func (a *Applet) environment(ctx *firmware.Context, kind byte) (securityEnv, error) {
-	if err := requirePIN(ctx); err != nil {
+func (a *Applet) environment(env *firmware.Context, kind byte) (securityEnv, error) {
+	if err := requirePIN(env); err != nil {
 		return securityEnv{}, err
 	}
 	if !a.se.set || a.se.kind != kind {
@@ -125,8 +125,8 @@ func (a *Applet) environment(ctx *firmware.Context, kind byte) (securityEnv, err
 // generateKeyPair is GENERATE ASYMMETRIC KEY PAIR into the environment's key
 // slot: RSA-2048 (no data) or EC on the curve the data's explicit domain
 // parameters name. It answers the public key, 7F49.
-func (a *Applet) generateKeyPair(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
-	se, err := a.environment(ctx, seKeyGen)
+func (a *Applet) generateKeyPair(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	se, err := a.environment(env, seKeyGen)
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +135,11 @@ func (a *Applet) generateKeyPair(ctx *firmware.Context, cmd apdu.Command) ([]byt
 		if len(cmd.Data) != 0 {
 			return nil, apdu.SWWrongLength
 		}
-		key, err := rsa.GenerateKey(ctx.Rand, rsaBits)
+		key, err := rsa.GenerateKey(env.Rand, rsaBits)
 		if err != nil {
 			return nil, fmt.Errorf("iso: generating RSA key: %w", err)
 		}
-		if err := ctx.Store.Put(keySlotKey(se.keyRef), append([]byte{kindRSA}, x509.MarshalPKCS1PrivateKey(key)...)); err != nil {
+		if err := env.Store.Put(keySlotKey(se.keyRef), append([]byte{kindRSA}, x509.MarshalPKCS1PrivateKey(key)...)); err != nil {
 			return nil, err
 		}
 		return rsaPublic(&key.PublicKey), nil
@@ -148,11 +148,11 @@ func (a *Applet) generateKeyPair(ctx *firmware.Context, cmd apdu.Command) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		d, err := c.randScalar(ctx.Rand)
+		d, err := c.randScalar(env.Rand)
 		if err != nil {
 			return nil, fmt.Errorf("iso: generating EC key: %w", err)
 		}
-		if err := ctx.Store.Put(keySlotKey(se.keyRef), ecRecord(idx, c, d)); err != nil {
+		if err := env.Store.Put(keySlotKey(se.keyRef), ecRecord(idx, c, d)); err != nil {
 			return nil, err
 		}
 		return ecPublic(params, c, d), nil
@@ -274,25 +274,25 @@ func (a *Applet) key(s *nvm.Store, ref byte) (storedKey, error) {
 
 // performSecurityOperation is PSO COMPUTE DIGITAL SIGNATURE (9E 9A) and
 // DECIPHER (80 86) with the key of the environment MSE set.
-func (a *Applet) performSecurityOperation(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) performSecurityOperation(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	switch {
 	case cmd.P1 == 0x9E && cmd.P2 == 0x9A:
-		return a.sign(ctx, cmd.Data)
+		return a.sign(env, cmd.Data)
 	case cmd.P1 == 0x80 && cmd.P2 == 0x86:
-		return a.decipher(ctx, cmd.Data)
+		return a.decipher(env, cmd.Data)
 	}
 	return nil, apdu.SWIncorrectP1P2
 }
 
-func (a *Applet) sign(ctx *firmware.Context, data []byte) ([]byte, error) {
-	se, err := a.environment(ctx, seSign)
+func (a *Applet) sign(env *firmware.Context, data []byte) ([]byte, error) {
+	se, err := a.environment(env, seSign)
 	if err != nil {
 		return nil, err
 	}
 	if len(data) == 0 {
 		return nil, apdu.SWWrongLength
 	}
-	k, err := a.key(ctx.Store, se.keyRef)
+	k, err := a.key(env.Store, se.keyRef)
 	if err != nil {
 		return nil, err
 	}
@@ -306,16 +306,16 @@ func (a *Applet) sign(ctx *firmware.Context, data []byte) ([]byte, error) {
 		return sig, nil
 	case se.alg == algECDSASHA1 && k.std != nil:
 		digest := sha1.Sum(data)
-		return ecdsa.SignASN1(ctx.Rand, k.std, digest[:])
+		return ecdsa.SignASN1(env.Rand, k.std, digest[:])
 	case se.alg == algECDSASHA1 && k.ec != nil:
 		digest := sha1.Sum(data)
-		return k.ec.sign(ctx.Rand, k.d, digest[:])
+		return k.ec.sign(env.Rand, k.d, digest[:])
 	}
 	return nil, apdu.SWConditionsNotSatisfied // the slot holds the other kind of key
 }
 
-func (a *Applet) decipher(ctx *firmware.Context, data []byte) ([]byte, error) {
-	se, err := a.environment(ctx, seDecipher)
+func (a *Applet) decipher(env *firmware.Context, data []byte) ([]byte, error) {
+	se, err := a.environment(env, seDecipher)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (a *Applet) decipher(ctx *firmware.Context, data []byte) ([]byte, error) {
 	if len(data) < 2 || data[0] != 0x00 {
 		return nil, apdu.SWIncorrectData
 	}
-	k, err := a.key(ctx.Store, se.keyRef)
+	k, err := a.key(env.Store, se.keyRef)
 	if err != nil {
 		return nil, err
 	}
@@ -343,14 +343,14 @@ func (a *Applet) decipher(ctx *firmware.Context, data []byte) ([]byte, error) {
 // putData imports a private key (P1-P2 3FFF) into the key generation
 // environment's slot: RSA as 7F48 {92 p, 93 q, 94 q⁻¹ mod p, 95 dp, 96 dq}
 // with the exponent 65537, EC as E0 {81–85 parameters, 87 cofactor, 88 d}.
-func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0x3F || cmd.P2 != 0xFF {
 		return apdu.SWIncorrectP1P2
 	}
 	if !a.opt.KeyImport {
 		return swNotAllowed
 	}
-	se, err := a.environment(ctx, seKeyGen)
+	se, err := a.environment(env, seKeyGen)
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
 	default:
 		return apdu.SWIncorrectData
 	}
-	return ctx.Store.Put(keySlotKey(se.keyRef), record)
+	return env.Store.Put(keySlotKey(se.keyRef), record)
 }
 
 // rsaFromCRT rebuilds an RSA-2048 key with exponent 65537 from its CRT
@@ -422,7 +422,7 @@ func rsaFromCRT(v []byte) (*rsa.PrivateKey, error) {
 }
 
 // getChallenge answers Ne random bytes (1–256).
-func (a *Applet) getChallenge(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) getChallenge(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.P1 != 0 || cmd.P2 != 0 {
 		return nil, apdu.SWIncorrectP1P2
 	}
@@ -430,7 +430,7 @@ func (a *Applet) getChallenge(ctx *firmware.Context, cmd apdu.Command) ([]byte, 
 		return nil, apdu.SWWrongLength
 	}
 	out := make([]byte, cmd.Ne)
-	if _, err := io.ReadFull(ctx.Rand, out); err != nil {
+	if _, err := io.ReadFull(env.Rand, out); err != nil {
 		return nil, errors.Join(apdu.SWExecutionError, err)
 	}
 	return out, nil

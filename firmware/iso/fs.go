@@ -159,11 +159,11 @@ func children(s *nvm.Store, df uint16) ([]uint16, error) {
 // x&9F == 10 (10, 30, 50, 70: user authentication, security environment 0)
 // once the PIN is verified, anything else (FF included) never, as IsoApplet
 // decides. Before a PIN exists every file operation is allowed.
-func allowed(ctx *firmware.Context, f file, rule int) error {
+func allowed(env *firmware.Context, f file, rule int) error {
 	if f.sa == nil {
 		return nil
 	}
-	lc, err := lifeCycle(ctx.Store)
+	lc, err := lifeCycle(env.Store)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func allowed(ctx *firmware.Context, f file, rule int) error {
 	switch v := f.sa[saLen-1-rule]; {
 	case v == 0x00:
 		return nil
-	case (v == 0x90 || v&0x9F == 0x10) && ctx.Security.Has(pinRef):
+	case (v == 0x90 || v&0x9F == 0x10) && env.Security.Has(pinRef):
 		return nil
 	}
 	return apdu.SWSecurityStatusNotSatisfied
@@ -220,7 +220,7 @@ func (a *Applet) currentEF(s *nvm.Store) (file, error) {
 // path may start with 3F00 or omit it). P2 00 or 04 answers the FCI as
 // created, 0C nothing. A file not found answers 6A82 and keeps the current
 // file.
-func (a *Applet) selectFile(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) selectFile(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	var resp bool
 	switch cmd.P2 {
 	case 0x00, 0x04:
@@ -241,7 +241,7 @@ func (a *Applet) selectFile(ctx *firmware.Context, cmd apdu.Command) ([]byte, er
 		}
 		var ok bool
 		var err error
-		if f, ok, err = lookup(ctx.Store, binary.BigEndian.Uint16(d)); err != nil {
+		if f, ok, err = lookup(env.Store, binary.BigEndian.Uint16(d)); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, apdu.SWFileNotFound
@@ -251,7 +251,7 @@ func (a *Applet) selectFile(ctx *firmware.Context, cmd apdu.Command) ([]byte, er
 			return nil, apdu.SWWrongLength
 		}
 		var err error
-		if f, err = walk(ctx.Store, d); err != nil {
+		if f, err = walk(env.Store, d); err != nil {
 			return nil, err
 		}
 	default:
@@ -285,7 +285,7 @@ func walk(s *nvm.Store, path []byte) (file, error) {
 
 // createFile is CREATE FILE in the current DF; the new file becomes the
 // current file. Its FID must be unused anywhere on the card (6984).
-func (a *Applet) createFile(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) createFile(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0 || cmd.P2 != 0 {
 		return apdu.SWIncorrectP1P2
 	}
@@ -296,7 +296,7 @@ func (a *Applet) createFile(ctx *firmware.Context, cmd apdu.Command) error {
 	if err != nil {
 		return err
 	}
-	parent, err := a.currentDF(ctx.Store)
+	parent, err := a.currentDF(env.Store)
 	if err != nil {
 		return err
 	}
@@ -304,15 +304,15 @@ func (a *Applet) createFile(ctx *firmware.Context, cmd apdu.Command) error {
 	if f.df {
 		rule = acCreateDF
 	}
-	if err := allowed(ctx, parent, rule); err != nil {
+	if err := allowed(env, parent, rule); err != nil {
 		return err
 	}
-	if _, exists, err := lookup(ctx.Store, f.fid); err != nil {
+	if _, exists, err := lookup(env.Store, f.fid); err != nil {
 		return err
 	} else if exists {
 		return apdu.SWReferenceDataUnusable
 	}
-	kids, err := children(ctx.Store, parent.fid)
+	kids, err := children(env.Store, parent.fid)
 	if err != nil {
 		return err
 	}
@@ -321,7 +321,7 @@ func (a *Applet) createFile(ctx *firmware.Context, cmd apdu.Command) error {
 	}
 	f.parent = parent.fid
 	f.fcp = append([]byte(nil), f.fcp...)
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (a *Applet) createFile(ctx *firmware.Context, cmd apdu.Command) error {
 
 // deleteFile is DELETE FILE of the file named in the data, looked up across
 // the tree; a DF goes with everything in it, in one write.
-func (a *Applet) deleteFile(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) deleteFile(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0 || cmd.P2 != 0 {
 		return apdu.SWIncorrectP1P2
 	}
@@ -354,21 +354,21 @@ func (a *Applet) deleteFile(ctx *firmware.Context, cmd apdu.Command) error {
 	if fid == mfFID {
 		return apdu.SWConditionsNotSatisfied
 	}
-	f, ok, err := lookup(ctx.Store, fid)
+	f, ok, err := lookup(env.Store, fid)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return apdu.SWFileNotFound
 	}
-	if err := allowed(ctx, f, acDelete); err != nil {
+	if err := allowed(env, f, acDelete); err != nil {
 		return err
 	}
-	doomed, err := subtree(ctx.Store, fid)
+	doomed, err := subtree(env.Store, fid)
 	if err != nil {
 		return err
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
@@ -416,7 +416,7 @@ func offset(cmd apdu.Command) (int, error) {
 
 // readBinary answers min(Ne, rest of the file) bytes from the offset; an
 // offset at or past the end is 6B00.
-func (a *Applet) readBinary(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) readBinary(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	off, err := offset(cmd)
 	if err != nil {
 		return nil, err
@@ -424,14 +424,14 @@ func (a *Applet) readBinary(ctx *firmware.Context, cmd apdu.Command) ([]byte, er
 	if cmd.Ne == 0 || len(cmd.Data) != 0 {
 		return nil, apdu.SWWrongLength
 	}
-	f, err := a.currentEF(ctx.Store)
+	f, err := a.currentEF(env.Store)
 	if err != nil {
 		return nil, err
 	}
-	if err := allowed(ctx, f, acRead); err != nil {
+	if err := allowed(env, f, acRead); err != nil {
 		return nil, err
 	}
-	data, err := contents(ctx.Store, f)
+	data, err := contents(env.Store, f)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +443,7 @@ func (a *Applet) readBinary(ctx *firmware.Context, cmd apdu.Command) ([]byte, er
 }
 
 // updateBinary writes the data at the offset; past the end is 6B00.
-func (a *Applet) updateBinary(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) updateBinary(env *firmware.Context, cmd apdu.Command) error {
 	off, err := offset(cmd)
 	if err != nil {
 		return err
@@ -451,14 +451,14 @@ func (a *Applet) updateBinary(ctx *firmware.Context, cmd apdu.Command) error {
 	if len(cmd.Data) == 0 {
 		return apdu.SWWrongLength
 	}
-	f, err := a.currentEF(ctx.Store)
+	f, err := a.currentEF(env.Store)
 	if err != nil {
 		return err
 	}
-	if err := allowed(ctx, f, acUpdate); err != nil {
+	if err := allowed(env, f, acUpdate); err != nil {
 		return err
 	}
-	data, err := contents(ctx.Store, f)
+	data, err := contents(env.Store, f)
 	if err != nil {
 		return err
 	}
@@ -467,7 +467,7 @@ func (a *Applet) updateBinary(ctx *firmware.Context, cmd apdu.Command) error {
 	}
 	next := append([]byte(nil), data...)
 	copy(next[off:], cmd.Data)
-	return ctx.Store.Put(dataKey(f.fid), next)
+	return env.Store.Put(dataKey(f.fid), next)
 }
 
 // contents returns an EF's stored bytes.

@@ -17,18 +17,18 @@ const (
 
 // pinObject and pukObject return the PIN and the PUK, with the profile's
 // try-counter quirks.
-func (a *Applet) pinObject(ctx *firmware.Context) *pin.Object {
-	return pin.New(ctx.Store, keyPIN).WithQuirks(a.q.PIN)
+func (a *Applet) pinObject(env *firmware.Context) *pin.Object {
+	return pin.New(env.Store, keyPIN).WithQuirks(a.q.PIN)
 }
-func (a *Applet) pukObject(ctx *firmware.Context) *pin.Object {
-	return pin.New(ctx.Store, keyPUK).WithQuirks(a.q.PIN)
+func (a *Applet) pukObject(env *firmware.Context) *pin.Object {
+	return pin.New(env.Store, keyPUK).WithQuirks(a.q.PIN)
 }
 
 // malformedPIN answers a VERIFY whose PIN cannot be right (of the wrong
 // length): 6700, no try spent. The quirk malformed-pin-spends-try is read
 // here and nowhere else: the card then spends a try all the same.
-func (a *Applet) malformedPIN(ctx *firmware.Context) error {
-	if p := a.pinObject(ctx); a.q.MalformedPINSpendsTry && p.Exists() {
+func (a *Applet) malformedPIN(env *firmware.Context) error {
+	if p := a.pinObject(env); a.q.MalformedPINSpendsTry && p.Exists() {
 		err := p.Verify(nil)
 		if err != nil && !errors.Is(err, pin.ErrWrong) && !errors.Is(err, pin.ErrBlocked) {
 			return err // a power cut or a storage failure
@@ -83,14 +83,14 @@ func pinReference(cmd apdu.Command) error {
 
 // verify is VERIFY of the PIN (P2 01). Without data it reports the tries
 // left (63Cx), or 9000 while no PIN is set.
-func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 	if err := pinReference(cmd); err != nil {
 		return err
 	}
 	if n := len(cmd.Data); n > refLen || (n > 0 && n < minPINLen) {
-		return a.malformedPIN(ctx) // no try spent on a PIN that cannot be right
+		return a.malformedPIN(env) // no try spent on a PIN that cannot be right
 	}
-	p := a.pinObject(ctx)
+	p := a.pinObject(env)
 	if !p.Exists() {
 		if len(cmd.Data) == 0 {
 			return nil
@@ -108,18 +108,18 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 		return apdu.RetriesSW(st.Tries)
 	}
 	if err := p.Verify(padded(cmd.Data)); err != nil {
-		ctx.Security.Revoke(pinRef)
+		env.Security.Revoke(pinRef)
 		return authError(err)
 	}
-	ctx.Security.Grant(pinRef)
+	env.Security.Grant(pinRef)
 	return nil
 }
 
 // changeReferenceData sets the PUK (P1 01 P2 02, in the creation state),
 // then the PIN (P1 01 P2 01, once the PUK is set), or changes the PIN (P1
 // 00 P2 01: old and new, 16 bytes each).
-func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) error {
-	lc, err := lifeCycle(ctx.Store)
+func (a *Applet) changeReferenceData(env *firmware.Context, cmd apdu.Command) error {
+	lc, err := lifeCycle(env.Store)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) er
 		if len(cmd.Data) != refLen {
 			return apdu.SWWrongLength
 		}
-		return a.initReference(ctx, a.pukObject(ctx), cmd.Data, a.opt.PUKRetries, stateInitialisation)
+		return a.initReference(env, a.pukObject(env), cmd.Data, a.opt.PUKRetries, stateInitialisation)
 	case cmd.P1 == 0x01 && cmd.P2 == pinRef:
 		if lc != stateInitialisation {
 			return apdu.SWConditionsNotSatisfied
@@ -139,7 +139,7 @@ func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) er
 		if len(cmd.Data) < minPINLen || len(cmd.Data) > refLen {
 			return apdu.SWWrongLength
 		}
-		return a.initReference(ctx, a.pinObject(ctx), padded(cmd.Data), a.opt.PINRetries, stateOperational)
+		return a.initReference(env, a.pinObject(env), padded(cmd.Data), a.opt.PINRetries, stateOperational)
 	case cmd.P1 == 0x00 && cmd.P2 == pinRef:
 		if lc != stateOperational {
 			return apdu.SWConditionsNotSatisfied
@@ -151,9 +151,9 @@ func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) er
 		if err := a.newPINAllowed(newPIN); err != nil {
 			return err
 		}
-		err := a.pinObject(ctx).Change(cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
+		err := a.pinObject(env).Change(cmd.Data[:refLen], newPIN, pin.Policy{}, env.Rand)
 		if err != nil {
-			ctx.Security.Revoke(pinRef)
+			env.Security.Revoke(pinRef)
 			return authError(err)
 		}
 		return nil
@@ -165,13 +165,13 @@ func (a *Applet) changeReferenceData(ctx *firmware.Context, cmd apdu.Command) er
 
 // initReference writes a first PUK or PIN and the next life cycle state in
 // one transaction.
-func (a *Applet) initReference(ctx *firmware.Context, o *pin.Object, value []byte, limit int, next byte) error {
-	tx, err := ctx.Store.Begin()
+func (a *Applet) initReference(env *firmware.Context, o *pin.Object, value []byte, limit int, next byte) error {
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Abort()
-	if err := o.Init(tx, value, limit, false, false, ctx.Rand); err != nil {
+	if err := o.Init(tx, value, limit, false, false, env.Rand); err != nil {
 		return err
 	}
 	if err := tx.Put(keyLifeCycle, []byte{next}); err != nil {
@@ -192,11 +192,11 @@ func pinLen(v []byte) int {
 // resetRetryCounter is RESET RETRY COUNTER with the PUK (16 bytes) and a new
 // PIN (4–16 bytes): the PUK's counter restored and the PIN set with a full
 // counter in one write. Before the card is operational it answers 6986.
-func (a *Applet) resetRetryCounter(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) resetRetryCounter(env *firmware.Context, cmd apdu.Command) error {
 	if err := pinReference(cmd); err != nil {
 		return err
 	}
-	lc, err := lifeCycle(ctx.Store)
+	lc, err := lifeCycle(env.Store)
 	if err != nil {
 		return err
 	}
@@ -210,6 +210,6 @@ func (a *Applet) resetRetryCounter(ctx *firmware.Context, cmd apdu.Command) erro
 	if err := a.newPINAllowed(newPIN); err != nil {
 		return err
 	}
-	err = pin.Unblock(a.pukObject(ctx), a.pinObject(ctx), cmd.Data[:refLen], newPIN, pin.Policy{}, ctx.Rand)
+	err = pin.Unblock(a.pukObject(env), a.pinObject(env), cmd.Data[:refLen], newPIN, pin.Policy{}, env.Rand)
 	return authError(err)
 }

@@ -120,12 +120,12 @@ func New(p profile.Profile, opts Options) *Applet {
 func (a *Applet) AID() []byte { return AID() }
 
 // Boot installs the factory state on a blank card and clears RAM state.
-func (a *Applet) Boot(ctx *firmware.Context) error {
+func (a *Applet) Boot(env *firmware.Context) error {
 	a.auth, a.lastTouch, a.keys = authState{}, time.Time{}, nil
-	if _, ok := ctx.Store.Get(keySerial); ok {
-		return a.migrateVendorObjects(ctx)
+	if _, ok := env.Store.Get(keySerial); ok {
+		return a.migrateVendorObjects(env)
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
@@ -138,10 +138,10 @@ func (a *Applet) Boot(ctx *firmware.Context) error {
 			return err
 		}
 	}
-	if err := a.factoryCredentials(ctx, tx); err != nil {
+	if err := a.factoryCredentials(env, tx); err != nil {
 		return err
 	}
-	if err := a.installAttestation(ctx, tx); err != nil {
+	if err := a.installAttestation(env, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -163,14 +163,14 @@ func (a *Applet) hasVendorObjects() bool {
 // power-on moves them again; once marked, the old tags are ordinary objects
 // and never looked at again. Other profiles hold no persona object at the
 // old tags and are left alone.
-func (a *Applet) migrateVendorObjects(ctx *firmware.Context) error {
+func (a *Applet) migrateVendorObjects(env *firmware.Context) error {
 	if !a.hasVendorObjects() {
 		return nil
 	}
-	if _, ok := ctx.Store.Get(keyMoved); ok {
+	if _, ok := env.Store.Get(keyMoved); ok {
 		return nil
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
@@ -200,9 +200,9 @@ func (a *Applet) migrateVendorObjects(ctx *firmware.Context) error {
 }
 
 // factoryCredentials writes the default PIN, PUK and management key.
-func (a *Applet) factoryCredentials(ctx *firmware.Context, w pin.Writer) error {
+func (a *Applet) factoryCredentials(env *firmware.Context, w pin.Writer) error {
 	v := a.p.PIV
-	if err := a.factoryPINs(ctx, w, v.PINRetries, v.PUKRetries); err != nil {
+	if err := a.factoryPINs(env, w, v.PINRetries, v.PUKRetries); err != nil {
 		return err
 	}
 	if v.SignatureQuota > 0 {
@@ -222,24 +222,24 @@ func (a *Applet) factoryCredentials(ctx *firmware.Context, w pin.Writer) error {
 // the profile's values, or random digits for a profile with random_pin or
 // random_puk. Random values are also kept in plain text under keyIssued
 // (see IssuedCredentials) until they are revealed.
-func (a *Applet) factoryPINs(ctx *firmware.Context, w pin.Writer, pinTries, pukTries int) error {
+func (a *Applet) factoryPINs(env *firmware.Context, w pin.Writer, pinTries, pukTries int) error {
 	v := a.p.PIV
 	pinV, pukV := []byte(v.PIN), []byte(v.PUK)
 	var err error
 	if v.RandomPIN {
-		if pinV, err = randomDigits(ctx.Rand, v.RandomPINLength()); err != nil {
+		if pinV, err = randomDigits(env.Rand, v.RandomPINLength()); err != nil {
 			return err
 		}
 	}
 	if v.RandomPUK {
-		if pukV, err = randomDigits(ctx.Rand, pinLen); err != nil {
+		if pukV, err = randomDigits(env.Rand, pinLen); err != nil {
 			return err
 		}
 	}
-	if err := pin.New(ctx.Store, keyPIN).Init(w, pinV, pinTries, true, v.TransportPIN, ctx.Rand); err != nil {
+	if err := pin.New(env.Store, keyPIN).Init(w, pinV, pinTries, true, v.TransportPIN, env.Rand); err != nil {
 		return err
 	}
-	if err := pin.New(ctx.Store, keyPUK).Init(w, pukV, pukTries, true, false, ctx.Rand); err != nil {
+	if err := pin.New(env.Store, keyPUK).Init(w, pukV, pukTries, true, false, env.Rand); err != nil {
 		return err
 	}
 	if v.RandomPIN || v.RandomPUK {
@@ -315,7 +315,7 @@ func HasIssued(s *nvm.Store) bool {
 // Select answers SELECT with the application property template
 // (SP 800-73-4 Part 2 §3.1.1). Security status is kept when the PIV
 // application is selected again.
-func (a *Applet) Select(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) Select(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.P2 != 0 {
 		return nil, apdu.SWIncorrectP1P2
 	}
@@ -340,7 +340,7 @@ func (a *Applet) Select(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 func (a *Applet) Deselect(*firmware.Context) { a.auth = authState{} }
 
 // Process dispatches one command.
-func (a *Applet) Process(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.CLA != 0x00 {
 		return nil, apdu.SWCLANotSupported
 	}
@@ -349,39 +349,39 @@ func (a *Applet) Process(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 	}
 	switch cmd.INS {
 	case insVerify:
-		return nil, a.verify(ctx, cmd)
+		return nil, a.verify(env, cmd)
 	case insChangeReference:
-		return nil, a.changeReference(ctx, cmd)
+		return nil, a.changeReference(env, cmd)
 	case insResetRetry:
-		return nil, a.resetRetry(ctx, cmd)
+		return nil, a.resetRetry(env, cmd)
 	case insGeneralAuth:
-		return a.generalAuthenticate(ctx, cmd)
+		return a.generalAuthenticate(env, cmd)
 	case insGenerate:
-		return a.generate(ctx, cmd)
+		return a.generate(env, cmd)
 	case insGetData:
-		return a.getData(ctx, cmd)
+		return a.getData(env, cmd)
 	case insPutData:
-		return nil, a.putData(ctx, cmd)
+		return nil, a.putData(env, cmd)
 	case insGetVersion:
 		v := a.p.Version
 		return []byte{v.Major, v.Minor, v.Patch}, noParams(cmd)
 	case insGetSerial:
-		serial, _ := ctx.Store.Get(keySerial)
+		serial, _ := env.Store.Get(keySerial)
 		return serial, noParams(cmd)
 	case insGetMetadata:
-		return a.metadata(ctx, cmd)
+		return a.metadata(env, cmd)
 	case insSetMgmtKey:
-		return nil, a.setMgmtKey(ctx, cmd)
+		return nil, a.setMgmtKey(env, cmd)
 	case insImportKey:
-		return nil, a.importKey(ctx, cmd)
+		return nil, a.importKey(env, cmd)
 	case insSetRetries:
-		return nil, a.setRetries(ctx, cmd)
+		return nil, a.setRetries(env, cmd)
 	case insReset:
-		return nil, a.reset(ctx, cmd)
+		return nil, a.reset(env, cmd)
 	case insMoveKey:
-		return nil, a.moveKey(ctx, cmd)
+		return nil, a.moveKey(env, cmd)
 	case insAttest:
-		return a.attest(ctx, cmd)
+		return a.attest(env, cmd)
 	}
 	return nil, apdu.SWINSNotSupported
 }
@@ -398,8 +398,8 @@ func noParams(cmd apdu.Command) error {
 }
 
 // needMgmt returns 6982 unless the management key has been authenticated.
-func needMgmt(ctx *firmware.Context) error {
-	if !ctx.Security.Has(refMgmtKey) {
+func needMgmt(env *firmware.Context) error {
+	if !env.Security.Has(refMgmtKey) {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
 	return nil

@@ -36,12 +36,12 @@ func attestationNotAfter() time.Time { return time.Date(2099, 12, 31, 23, 59, 59
 
 // installAttestation generates the F9 attestation key (P-256) and its
 // self-signed certificate, stored in object 5FFF01, at the card's first boot.
-func (a *Applet) installAttestation(ctx *firmware.Context, w pin.Writer) error {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), ctx.Rand)
+func (a *Applet) installAttestation(env *firmware.Context, w pin.Writer) error {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), env.Rand)
 	if err != nil {
 		return err
 	}
-	serial, err := randomSerial(ctx)
+	serial, err := randomSerial(env)
 	if err != nil {
 		return err
 	}
@@ -50,13 +50,13 @@ func (a *Applet) installAttestation(ctx *firmware.Context, w pin.Writer) error {
 		SerialNumber:          serial,
 		Subject:               name,
 		Issuer:                name,
-		NotBefore:             ctx.Now().UTC().Truncate(time.Second),
+		NotBefore:             env.Now().UTC().Truncate(time.Second),
 		NotAfter:              attestationNotAfter(),
 		KeyUsage:              x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(ctx.Rand, tmpl, tmpl, priv.Public(), priv)
+	der, err := x509.CreateCertificate(env.Rand, tmpl, tmpl, priv.Public(), priv)
 	if err != nil {
 		return fmt.Errorf("piv: making the attestation certificate: %w", err)
 	}
@@ -78,9 +78,9 @@ func certObject(der []byte) []byte {
 	return apdu.AppendTLV(out, 0xFE, nil)
 }
 
-func randomSerial(ctx *firmware.Context) (*big.Int, error) {
+func randomSerial(env *firmware.Context) (*big.Int, error) {
 	b := make([]byte, 16)
-	if _, err := ctx.Rand.Read(b); err != nil {
+	if _, err := env.Rand.Read(b); err != nil {
 		return nil, err
 	}
 	b[0] &= 0x7F
@@ -91,26 +91,26 @@ func randomSerial(ctx *firmware.Context) (*big.Int, error) {
 // public key of a key generated on the card, signed by the F9 key, with the
 // Yubico attestation extensions. An empty slot or an imported key answers
 // 6A80, as on a YubiKey.
-func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) attest(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	slot := cmd.P1
 	if cmd.P2 != 0 || !keySlot(slot) || slot == slotAttestation {
 		return nil, apdu.SWIncorrectP1P2
 	}
-	k, ok, err := a.loadKey(ctx, slot)
+	k, ok, err := a.loadKey(env, slot)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || k.origin != originGenerated {
 		return nil, apdu.SWIncorrectData
 	}
-	signer, ok, err := a.loadKey(ctx, slotAttestation)
+	signer, ok, err := a.loadKey(env, slotAttestation)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, apdu.SWConditionsNotSatisfied
 	}
-	raw, found := ctx.Store.Get(objPrefix + objectKey(objAttestationCert))
+	raw, found := env.Store.Get(objPrefix + objectKey(objAttestationCert))
 	if !found {
 		return nil, apdu.SWConditionsNotSatisfied
 	}
@@ -122,13 +122,13 @@ func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 	if err != nil {
 		return nil, apdu.SWConditionsNotSatisfied
 	}
-	serialRaw, _ := ctx.Store.Get(keySerial)
+	serialRaw, _ := env.Store.Get(keySerial)
 	serialDER, err := asn1.Marshal(int64(binary.BigEndian.Uint32(serialRaw)))
 	if err != nil {
 		return nil, err
 	}
 	v := a.p.Version
-	certSerial, err := randomSerial(ctx)
+	certSerial, err := randomSerial(env)
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +151,9 @@ func (a *Applet) attest(ctx *firmware.Context, cmd apdu.Command) ([]byte, error)
 	parent.SubjectKeyId = nil
 	var der []byte
 	if pub, ok := k.public().(*ecdh.PublicKey); ok {
-		der, err = certifyX25519(ctx.Rand, tmpl, &parent, pub, signer.priv.(crypto.Signer))
+		der, err = certifyX25519(env.Rand, tmpl, &parent, pub, signer.priv.(crypto.Signer))
 	} else {
-		der, err = x509.CreateCertificate(ctx.Rand, tmpl, &parent, k.public(), signer.priv.(crypto.Signer))
+		der, err = x509.CreateCertificate(env.Rand, tmpl, &parent, k.public(), signer.priv.(crypto.Signer))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("piv: making an attestation certificate: %w", err)

@@ -19,7 +19,7 @@ import (
 // data 7C { 80 witness | 81 challenge | 82 response | 85 exponentiation }.
 // Key reference 9B is the management key; a key slot signs, decrypts or
 // derives.
-func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) generalAuthenticate(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	dyn, found, err := apdu.FindTLV(cmd.Data, 0x7C)
 	if err != nil || !found {
 		a.auth = authState{}
@@ -31,13 +31,13 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 		return nil, err
 	}
 	if cmd.P2 == refMgmtKey {
-		return a.mgmtAuthenticate(ctx, cmd, tlvs)
+		return a.mgmtAuthenticate(env, cmd, tlvs)
 	}
 	a.auth = authState{}
 	if !keySlot(cmd.P2) {
 		return nil, apdu.SWReferenceNotFound
 	}
-	k, ok, err := a.loadKey(ctx, cmd.P2)
+	k, ok, err := a.loadKey(env, cmd.P2)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 	if !hasResp || len(resp) != 0 || hasChal == hasPeer {
 		return nil, apdu.SWIncorrectData
 	}
-	if err := a.authorize(ctx, cmd.P2, k); err != nil {
+	if err := a.authorize(env, cmd.P2, k); err != nil {
 		return nil, err
 	}
 	var out []byte
@@ -64,7 +64,7 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 	}
 	// The result exists only in RAM until the quota is spent on record: a
 	// power cut or a failed write before then answers no result at all.
-	if err := a.spendQuota(ctx); err != nil {
+	if err := a.spendQuota(env); err != nil {
 		return nil, err
 	}
 	return apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, out)), nil
@@ -76,32 +76,32 @@ func (a *Applet) generalAuthenticate(ctx *firmware.Context, cmd apdu.Command) ([
 // the PIN is a transport value that must be changed first, no key may be
 // used at all. The signature quota is checked here but spent only by a
 // successful operation (spendQuota).
-func (a *Applet) authorize(ctx *firmware.Context, slot byte, k key) error {
-	st, err := pinStatus(ctx, keyPIN)
+func (a *Applet) authorize(env *firmware.Context, slot byte, k key) error {
+	st, err := pinStatus(env, keyPIN)
 	if err != nil {
 		return err
 	}
 	if st.MustChange {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
-	if err := a.cloudCheck(ctx); err != nil {
+	if err := a.cloudCheck(env); err != nil {
 		return err
 	}
 	switch k.pinPolicy {
 	case pinPolicyOnce:
-		if !ctx.Security.Has(refPIN) {
+		if !env.Security.Has(refPIN) {
 			return apdu.SWSecurityStatusNotSatisfied
 		}
 	case pinPolicyAlways:
-		if !ctx.Security.Has(refPINAlways) {
+		if !env.Security.Has(refPINAlways) {
 			return apdu.SWSecurityStatusNotSatisfied
 		}
-		ctx.Security.Revoke(refPINAlways)
+		env.Security.Revoke(refPINAlways)
 	}
-	if err := a.touch(ctx, slot, k.touchPolicy); err != nil {
+	if err := a.touch(env, slot, k.touchPolicy); err != nil {
 		return err
 	}
-	a.consumeTOTP(ctx)
+	a.consumeTOTP(env)
 	return nil
 }
 

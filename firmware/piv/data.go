@@ -93,7 +93,7 @@ func (a *Applet) objectTag(v []byte) (apdu.Tag, error) {
 
 // getData is GET DATA (SP 800-73-4 Part 2 §3.1.2): 3F FF, data 5C tag;
 // answers the object wrapped in 53 (or its own tag), or 6A82 when absent.
-func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.P1 != 0x3F || cmd.P2 != 0xFF {
 		return nil, apdu.SWIncorrectP1P2
 	}
@@ -102,7 +102,7 @@ func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 		return nil, apdu.SWIncorrectData
 	}
 	if bytes.Equal(t.Value, []byte{objTokenState >> 16, objTokenState >> 8 & 0xFF, objTokenState & 0xFF}) && a.p.PIV.Persona() {
-		content, err := a.tokenState(ctx)
+		content, err := a.tokenState(env)
 		if err != nil {
 			return nil, err
 		}
@@ -112,10 +112,10 @@ func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if pinProtected(tag) && !ctx.Security.Has(refPIN) {
+	if pinProtected(tag) && !env.Security.Has(refPIN) {
 		return nil, apdu.SWSecurityStatusNotSatisfied
 	}
-	content, ok := ctx.Store.Get(objPrefix + objectKey(tag))
+	content, ok := env.Store.Get(objPrefix + objectKey(tag))
 	if !ok {
 		return nil, apdu.SWFileNotFound
 	}
@@ -125,8 +125,8 @@ func (a *Applet) getData(ctx *firmware.Context, cmd apdu.Command) ([]byte, error
 // putData is PUT DATA (SP 800-73-4 Part 2 §3.3.1): 3F FF, data 5C tag then
 // the content wrapped in 53 (or the object's own tag); empty content
 // deletes the object. It needs the management key.
-func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
-	if err := needMgmt(ctx); err != nil {
+func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
+	if err := needMgmt(env); err != nil {
 		return err
 	}
 	if cmd.P1 != 0x3F || cmd.P2 != 0xFF {
@@ -148,7 +148,7 @@ func (a *Applet) putData(ctx *firmware.Context, cmd apdu.Command) error {
 		return apdu.SWNotEnoughMemory
 	}
 	if len(body.Value) == 0 {
-		return ctx.Store.Delete(objPrefix + objectKey(tag))
+		return env.Store.Delete(objPrefix + objectKey(tag))
 	}
-	return ctx.Store.Put(objPrefix+objectKey(tag), body.Value)
+	return env.Store.Put(objPrefix+objectKey(tag), body.Value)
 }

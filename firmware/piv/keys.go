@@ -85,8 +85,8 @@ func (k key) bytes() ([]byte, error) {
 // keys are kept in RAM, as a card keeps its key objects, and used again
 // while the stored record is unchanged: parsing derives the public key, which
 // would otherwise cost as much as the signature itself.
-func (a *Applet) loadKey(ctx *firmware.Context, slot byte) (k key, ok bool, err error) {
-	raw, found := ctx.Store.Get(keyPrefix + slotKey(slot))
+func (a *Applet) loadKey(env *firmware.Context, slot byte) (k key, ok bool, err error) {
+	raw, found := env.Store.Get(keyPrefix + slotKey(slot))
 	if !found {
 		return key{}, false, nil
 	}
@@ -190,8 +190,8 @@ func checkPolicies(pinPolicy, touchPolicy byte) error {
 // generate is GENERATE ASYMMETRIC KEY PAIR (SP 800-73-4 Part 2 §3.3.2):
 // data AC { 80 alg [AA pin policy] [AB touch policy] }; answers 7F49 with
 // the public key.
-func (a *Applet) generate(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
-	if err := needMgmt(ctx); err != nil {
+func (a *Applet) generate(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	if err := needMgmt(env); err != nil {
 		return nil, err
 	}
 	slot := cmd.P2
@@ -214,10 +214,10 @@ func (a *Applet) generate(ctx *firmware.Context, cmd apdu.Command) ([]byte, erro
 	if err := a.policies(tlvs, &k); err != nil {
 		return nil, err
 	}
-	if k.priv, err = newPrivateKey(ctx, k.alg); err != nil {
+	if k.priv, err = newPrivateKey(env, k.alg); err != nil {
 		return nil, err
 	}
-	if err := storeKey(ctx.Store, slot, k); err != nil {
+	if err := storeKey(env.Store, slot, k); err != nil {
 		return nil, err
 	}
 	return apdu.AppendTLV(nil, 0x7F49, encodePublic(k.public())), nil
@@ -242,20 +242,20 @@ func (a *Applet) policies(tlvs map[apdu.Tag][]byte, k *key) error {
 
 // newPrivateKey makes a key for alg with the card's random source. (Go's
 // ECDSA and Ed25519 key generation draw from the system source regardless.)
-func newPrivateKey(ctx *firmware.Context, alg byte) (crypto.PrivateKey, error) {
+func newPrivateKey(env *firmware.Context, alg byte) (crypto.PrivateKey, error) {
 	if bits := rsaBits(alg); bits > 0 {
-		return rsa.GenerateKey(ctx.Rand, bits)
+		return rsa.GenerateKey(env.Rand, bits)
 	}
 	switch alg {
 	case algP256:
-		return ecdsa.GenerateKey(elliptic.P256(), ctx.Rand)
+		return ecdsa.GenerateKey(elliptic.P256(), env.Rand)
 	case algP384:
-		return ecdsa.GenerateKey(elliptic.P384(), ctx.Rand)
+		return ecdsa.GenerateKey(elliptic.P384(), env.Rand)
 	case algEd25519:
-		_, priv, err := ed25519.GenerateKey(ctx.Rand)
+		_, priv, err := ed25519.GenerateKey(env.Rand)
 		return priv, err
 	case algX25519:
-		return ecdh.X25519().GenerateKey(ctx.Rand)
+		return ecdh.X25519().GenerateKey(env.Rand)
 	}
 	return nil, apdu.SWIncorrectData
 }
@@ -279,8 +279,8 @@ func tlvMap(b []byte) (map[apdu.Tag][]byte, error) {
 // importKey is the YubiKey's IMPORT ASYMMETRIC KEY (FE): P1 alg, P2 slot,
 // data: RSA 01 p, 02 q, 03 dP, 04 dQ, 05 qInv; EC 06 d; Ed25519 07 seed;
 // X25519 08 scalar; then AA and AB policies.
-func (a *Applet) importKey(ctx *firmware.Context, cmd apdu.Command) error {
-	if err := needMgmt(ctx); err != nil {
+func (a *Applet) importKey(env *firmware.Context, cmd apdu.Command) error {
+	if err := needMgmt(env); err != nil {
 		return err
 	}
 	if !keySlot(cmd.P2) {
@@ -297,7 +297,7 @@ func (a *Applet) importKey(ctx *firmware.Context, cmd apdu.Command) error {
 	if k.priv, err = parseImport(k.alg, tlvs); err != nil {
 		return err
 	}
-	return storeKey(ctx.Store, cmd.P2, k)
+	return storeKey(env.Store, cmd.P2, k)
 }
 
 // parseImport builds a private key from IMPORT's TLVs, checking it.
@@ -373,8 +373,8 @@ func parseImport(alg byte, t map[apdu.Tag][]byte) (crypto.PrivateKey, error) {
 // moveKey is the YubiKey 5.7 MOVE KEY / DELETE KEY (F6): P1 the destination
 // slot, or FF to delete; P2 the source slot. The attestation slot is
 // neither source nor destination.
-func (a *Applet) moveKey(ctx *firmware.Context, cmd apdu.Command) error {
-	if err := needMgmt(ctx); err != nil {
+func (a *Applet) moveKey(env *firmware.Context, cmd apdu.Command) error {
+	if err := needMgmt(env); err != nil {
 		return err
 	}
 	src, dst := cmd.P2, cmd.P1
@@ -384,17 +384,17 @@ func (a *Applet) moveKey(ctx *firmware.Context, cmd apdu.Command) error {
 	if len(cmd.Data) != 0 {
 		return apdu.SWWrongLength
 	}
-	raw, ok := ctx.Store.Get(keyPrefix + slotKey(src))
+	raw, ok := env.Store.Get(keyPrefix + slotKey(src))
 	if !ok {
 		return apdu.SWReferenceNotFound
 	}
 	if dst == 0xFF {
-		return ctx.Store.Delete(keyPrefix + slotKey(src))
+		return env.Store.Delete(keyPrefix + slotKey(src))
 	}
-	if _, occupied := ctx.Store.Get(keyPrefix + slotKey(dst)); occupied {
+	if _, occupied := env.Store.Get(keyPrefix + slotKey(dst)); occupied {
 		return apdu.SWConditionsNotSatisfied
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
@@ -406,7 +406,7 @@ func (a *Applet) moveKey(ctx *firmware.Context, cmd apdu.Command) error {
 
 // metadata is the YubiKey's GET METADATA (F7 00 ref): 01 algorithm, 02
 // policies, 03 origin, 04 public key, 05 default, 06 retries.
-func (a *Applet) metadata(ctx *firmware.Context, cmd apdu.Command) ([]byte, error) {
+func (a *Applet) metadata(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if cmd.P1 != 0 {
 		return nil, apdu.SWIncorrectP1P2
 	}
@@ -425,7 +425,7 @@ func (a *Applet) metadata(ctx *firmware.Context, cmd apdu.Command) ([]byte, erro
 		if ref == refPUK {
 			k = keyPUK
 		}
-		st, err := pinStatus(ctx, k)
+		st, err := pinStatus(env, k)
 		if err != nil {
 			return nil, err
 		}
@@ -433,7 +433,7 @@ func (a *Applet) metadata(ctx *firmware.Context, cmd apdu.Command) ([]byte, erro
 		out = apdu.AppendTLV(out, 0x05, bit(st.Default))
 		return apdu.AppendTLV(out, 0x06, []byte{byte(st.Limit), byte(st.Tries)}), nil
 	case ref == refMgmtKey:
-		mk, err := loadMgmtKey(ctx)
+		mk, err := loadMgmtKey(env)
 		if err != nil {
 			return nil, err
 		}
@@ -441,7 +441,7 @@ func (a *Applet) metadata(ctx *firmware.Context, cmd apdu.Command) ([]byte, erro
 		out = apdu.AppendTLV(out, 0x02, []byte{0x00, mk.touch})
 		return apdu.AppendTLV(out, 0x05, bit(mk.isDefault)), nil
 	case keySlot(ref):
-		k, ok, err := a.loadKey(ctx, ref)
+		k, ok, err := a.loadKey(env, ref)
 		if err != nil {
 			return nil, err
 		}

@@ -50,8 +50,8 @@ func (m mgmtKey) bytes() []byte {
 	return append([]byte{m.alg, m.touch, d}, m.key...)
 }
 
-func loadMgmtKey(ctx *firmware.Context) (mgmtKey, error) {
-	raw, ok := ctx.Store.Get(keyMgmt)
+func loadMgmtKey(env *firmware.Context) (mgmtKey, error) {
+	raw, ok := env.Store.Get(keyMgmt)
 	if !ok || len(raw) < 3 {
 		return mgmtKey{}, fmt.Errorf("piv: management key record missing or short")
 	}
@@ -91,8 +91,8 @@ type authState struct {
 // 800-73-4 Part 2 §3.2.4, Appendix A.1, A.2): mutual authentication (witness
 // 80 then witness + challenge 80/81) or external authentication (challenge
 // request 81 then response 82). P1 is the algorithm; 00 means 3DES.
-func (a *Applet) mgmtAuthenticate(ctx *firmware.Context, cmd apdu.Command, tlvs map[apdu.Tag][]byte) ([]byte, error) {
-	mk, err := loadMgmtKey(ctx)
+func (a *Applet) mgmtAuthenticate(env *firmware.Context, cmd apdu.Command, tlvs map[apdu.Tag][]byte) ([]byte, error) {
+	mk, err := loadMgmtKey(env)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (a *Applet) mgmtAuthenticate(ctx *firmware.Context, cmd apdu.Command, tlvs 
 	switch {
 	case hasW && len(w) == 0 && !hasC && !hasR: // mutual, step 1: send an encrypted witness
 		wit := make([]byte, bs)
-		if _, err := io.ReadFull(ctx.Rand, wit); err != nil {
+		if _, err := io.ReadFull(env.Rand, wit); err != nil {
 			return nil, err
 		}
 		enc := make([]byte, bs)
@@ -131,19 +131,19 @@ func (a *Applet) mgmtAuthenticate(ctx *firmware.Context, cmd apdu.Command, tlvs 
 			return nil, apdu.SWIncorrectData
 		}
 		if !equal(w, prev.plaintext) {
-			ctx.Security.Revoke(refMgmtKey)
+			env.Security.Revoke(refMgmtKey)
 			return nil, apdu.SWSecurityStatusNotSatisfied
 		}
-		if err := a.touch(ctx, refMgmtKey, mk.touch); err != nil {
+		if err := a.touch(env, refMgmtKey, mk.touch); err != nil {
 			return nil, err
 		}
 		enc := make([]byte, bs)
 		block.Encrypt(enc, c)
-		ctx.Security.Grant(refMgmtKey)
+		env.Security.Grant(refMgmtKey)
 		return apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, enc)), nil
 	case hasC && len(c) == 0 && !hasW && !hasR: // external, step 1: send a challenge
 		ch := make([]byte, bs)
-		if _, err := io.ReadFull(ctx.Rand, ch); err != nil {
+		if _, err := io.ReadFull(env.Rand, ch); err != nil {
 			return nil, err
 		}
 		a.auth = authState{step: 0x81, alg: alg, plaintext: ch}
@@ -158,13 +158,13 @@ func (a *Applet) mgmtAuthenticate(ctx *firmware.Context, cmd apdu.Command, tlvs 
 		want := make([]byte, bs)
 		block.Encrypt(want, prev.plaintext)
 		if !equal(r, want) {
-			ctx.Security.Revoke(refMgmtKey)
+			env.Security.Revoke(refMgmtKey)
 			return nil, apdu.SWSecurityStatusNotSatisfied
 		}
-		if err := a.touch(ctx, refMgmtKey, mk.touch); err != nil {
+		if err := a.touch(env, refMgmtKey, mk.touch); err != nil {
 			return nil, err
 		}
-		ctx.Security.Grant(refMgmtKey)
+		env.Security.Grant(refMgmtKey)
 		return nil, nil
 	}
 	return nil, apdu.SWIncorrectData
@@ -172,8 +172,8 @@ func (a *Applet) mgmtAuthenticate(ctx *firmware.Context, cmd apdu.Command, tlvs 
 
 // setMgmtKey is the YubiKey's SET MANAGEMENT KEY (FF FF FF|FE): data
 // alg ‖ 9B ‖ length ‖ key. P2 FE requires touch for every use of the key.
-func (a *Applet) setMgmtKey(ctx *firmware.Context, cmd apdu.Command) error {
-	if err := needMgmt(ctx); err != nil {
+func (a *Applet) setMgmtKey(env *firmware.Context, cmd apdu.Command) error {
+	if err := needMgmt(env); err != nil {
 		return err
 	}
 	if cmd.P1 != 0xFF || cmd.P2 != 0xFF && cmd.P2 != 0xFE {
@@ -191,13 +191,13 @@ func (a *Applet) setMgmtKey(ctx *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 == 0xFE {
 		touch = touchAlways
 	}
-	return ctx.Store.Put(keyMgmt, mgmtKey{alg: d[0], touch: touch, key: d[3:]}.bytes())
+	return env.Store.Put(keyMgmt, mgmtKey{alg: d[0], touch: touch, key: d[3:]}.bytes())
 }
 
 // touch asks the touch source when policy requires it, and answers 6982
 // when no touch came, as a YubiKey does when its touch wait times out.
-func (a *Applet) touch(ctx *firmware.Context, slot, policy byte) error {
-	now := ctx.Now()
+func (a *Applet) touch(env *firmware.Context, slot, policy byte) error {
+	now := env.Now()
 	switch policy {
 	case touchAlways:
 	case touchCached:

@@ -55,8 +55,8 @@ func (a *Applet) policy() pin.Policy {
 
 // pinObject returns the PIN or PUK object stored under key, with the
 // profile's try-counter quirks.
-func (a *Applet) pinObject(ctx *firmware.Context, key string) *pin.Object {
-	return pin.New(ctx.Store, key).WithQuirks(a.pinQuirks)
+func (a *Applet) pinObject(env *firmware.Context, key string) *pin.Object {
+	return pin.New(env.Store, key).WithQuirks(a.pinQuirks)
 }
 
 // candidate checks a presented PIN (or, with puk set, PUK) field. A
@@ -64,14 +64,14 @@ func (a *Applet) pinObject(ctx *firmware.Context, key string) *pin.Object {
 // VE05.22D), unless the profile says that, as on a YubiKey, a field of the
 // right width is compared and counts as a wrong try. The PIN policy applies
 // to PINs only: a PUK may hold any 8 bytes.
-func (a *Applet) candidate(ctx *firmware.Context, field []byte, puk bool) ([]byte, error) {
+func (a *Applet) candidate(env *firmware.Context, field []byte, puk bool) ([]byte, error) {
 	if !a.fieldOK(len(field), puk) {
-		return nil, a.malformedPIN(ctx, puk)
+		return nil, a.malformedPIN(env, puk)
 	}
 	v, ok := unpad(field)
 	if !ok || !puk && a.policy().Check(v) != nil {
 		if !a.p.PIV.Behaviour.MalformedPINCountsAsWrong {
-			return nil, a.malformedPIN(ctx, puk)
+			return nil, a.malformedPIN(env, puk)
 		}
 	}
 	return v, nil
@@ -80,13 +80,13 @@ func (a *Applet) candidate(ctx *firmware.Context, field []byte, puk bool) ([]byt
 // malformedPIN answers a malformed PIN or PUK field: 6A80, no try spent.
 // The quirk malformed-pin-spends-try is read here and nowhere else: the
 // card then spends a try all the same.
-func (a *Applet) malformedPIN(ctx *firmware.Context, puk bool) error {
+func (a *Applet) malformedPIN(env *firmware.Context, puk bool) error {
 	if a.p.HasQuirk(profile.QuirkMalformedPINSpendsTry) {
 		key := keyPIN
 		if puk {
 			key = keyPUK
 		}
-		err := a.pinObject(ctx, key).Verify(nil)
+		err := a.pinObject(env, key).Verify(nil)
 		if err != nil && !errors.Is(err, pin.ErrWrong) && !errors.Is(err, pin.ErrBlocked) {
 			return err // a power cut or a storage failure
 		}
@@ -116,9 +116,9 @@ func (a *Applet) pinError(err error) error {
 // verify is VERIFY (SP 800-73-4 Part 2 §3.2.1): with data, checks the PIN;
 // without, reports the status without spending a try; with P1 = FF, resets
 // the PIN's security status.
-func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 == refTOTP && a.p.PIV.TOTP {
-		return a.totpVerify(ctx, cmd)
+		return a.totpVerify(env, cmd)
 	}
 	if cmd.P2 != refPIN {
 		return apdu.SWReferenceNotFound
@@ -128,16 +128,16 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 		if len(cmd.Data) != 0 {
 			return apdu.SWWrongLength
 		}
-		ctx.Security.Revoke(refPIN)
-		ctx.Security.Revoke(refPINAlways)
+		env.Security.Revoke(refPIN)
+		env.Security.Revoke(refPINAlways)
 		return nil
 	case cmd.P1 != 0x00:
 		return apdu.SWIncorrectP1P2
 	case len(cmd.Data) == 0:
-		if ctx.Security.Has(refPIN) {
+		if env.Security.Has(refPIN) {
 			return nil
 		}
-		st, err := pin.New(ctx.Store, keyPIN).Status()
+		st, err := pin.New(env.Store, keyPIN).Status()
 		if err != nil {
 			return err
 		}
@@ -146,24 +146,24 @@ func (a *Applet) verify(ctx *firmware.Context, cmd apdu.Command) error {
 		}
 		return apdu.RetriesSW(st.Tries)
 	}
-	v, err := a.candidate(ctx, cmd.Data, false)
+	v, err := a.candidate(env, cmd.Data, false)
 	if err != nil {
 		return err
 	}
-	ctx.Security.Revoke(refPIN)
-	ctx.Security.Revoke(refPINAlways)
-	if err := a.pinObject(ctx, keyPIN).Verify(v); err != nil {
+	env.Security.Revoke(refPIN)
+	env.Security.Revoke(refPINAlways)
+	if err := a.pinObject(env, keyPIN).Verify(v); err != nil {
 		return a.pinError(err)
 	}
-	ctx.Security.Grant(refPIN)
-	ctx.Security.Grant(refPINAlways)
+	env.Security.Grant(refPIN)
+	env.Security.Grant(refPINAlways)
 	return nil
 }
 
 // changeReference is CHANGE REFERENCE DATA (§3.2.2) for the PIN (80) or PUK
 // (81): old and new, each a padded field of the same width. On success the
 // PIN is verified, as §3.2.2 says (SP 800-85A-4 VE05.26).
-func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) changeReference(env *firmware.Context, cmd apdu.Command) error {
 	var key string
 	switch cmd.P2 {
 	case refPIN:
@@ -184,7 +184,7 @@ func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error 
 	if len(cmd.Data)%2 != 0 || !a.fieldOK(half, puk) {
 		return apdu.SWIncorrectData
 	}
-	old, err := a.candidate(ctx, cmd.Data[:half], puk)
+	old, err := a.candidate(env, cmd.Data[:half], puk)
 	if err != nil {
 		return err
 	}
@@ -193,31 +193,31 @@ func (a *Applet) changeReference(ctx *firmware.Context, cmd apdu.Command) error 
 		return apdu.SWIncorrectData
 	}
 	if !puk {
-		ctx.Security.Revoke(refPIN)
-		ctx.Security.Revoke(refPINAlways)
+		env.Security.Revoke(refPIN)
+		env.Security.Revoke(refPINAlways)
 	}
 	p := a.policy()
 	if puk {
 		p = pin.Policy{MaxLen: pinLen}
 	}
-	if err := a.pinError(a.pinObject(ctx, key).Change(old, nw, p, ctx.Rand)); err != nil {
+	if err := a.pinError(a.pinObject(env, key).Change(old, nw, p, env.Rand)); err != nil {
 		return err
 	}
 	if !puk {
-		ctx.Security.Grant(refPIN)
-		ctx.Security.Grant(refPINAlways)
+		env.Security.Grant(refPIN)
+		env.Security.Grant(refPINAlways)
 	}
 	return nil
 }
 
 // resetRetry is RESET RETRY COUNTER (§3.2.3): the PUK, an 8-byte padded
 // field, then the new PIN, a PIN field.
-func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) resetRetry(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 != refPIN {
 		return apdu.SWReferenceNotFound
 	}
 	if a.p.PIV.AdminReset {
-		return a.adminReset(ctx, cmd)
+		return a.adminReset(env, cmd)
 	}
 	if cmd.P1 != 0 {
 		return apdu.SWIncorrectP1P2
@@ -225,7 +225,7 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 	if len(cmd.Data) < pinLen || !a.fieldOK(len(cmd.Data)-pinLen, false) {
 		return apdu.SWIncorrectData
 	}
-	puk, err := a.candidate(ctx, cmd.Data[:pinLen], true)
+	puk, err := a.candidate(env, cmd.Data[:pinLen], true)
 	if err != nil {
 		return err
 	}
@@ -238,16 +238,16 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 		// blocks the PUK with an empty PUK and an empty new PIN, counting on
 		// 63Cx and then 6983 (yubikit piv.py PivSession.reset). A right PUK
 		// keeps its counter and the malformed PIN is refused.
-		ctx.Security.Revoke(refPIN)
-		ctx.Security.Revoke(refPINAlways)
-		if err := a.pinObject(ctx, keyPUK).Verify(puk); err != nil {
+		env.Security.Revoke(refPIN)
+		env.Security.Revoke(refPINAlways)
+		if err := a.pinObject(env, keyPUK).Verify(puk); err != nil {
 			return a.pinError(err)
 		}
 		return apdu.SWIncorrectData
 	}
-	ctx.Security.Revoke(refPIN)
-	ctx.Security.Revoke(refPINAlways)
-	return a.pinError(pin.Unblock(a.pinObject(ctx, keyPUK), pin.New(ctx.Store, keyPIN), puk, nw, a.policy(), ctx.Rand))
+	env.Security.Revoke(refPIN)
+	env.Security.Revoke(refPINAlways)
+	return a.pinError(pin.Unblock(a.pinObject(env, keyPUK), pin.New(env.Store, keyPIN), puk, nw, a.policy(), env.Rand))
 }
 
 // adminReset is RESET RETRY COUNTER on a profile with piv.admin_reset (the
@@ -257,7 +257,7 @@ func (a *Applet) resetRetry(ctx *firmware.Context, cmd apdu.Command) error {
 // (6982), takes a PIN field holding the new PIN, which the PIN policy must
 // allow (6A80), and sets it with a full counter and no must-change flag.
 // Keys and data objects stay.
-func (a *Applet) adminReset(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) adminReset(env *firmware.Context, cmd apdu.Command) error {
 	switch cmd.P1 {
 	case 0x00:
 		return apdu.SWConditionsNotSatisfied
@@ -265,7 +265,7 @@ func (a *Applet) adminReset(ctx *firmware.Context, cmd apdu.Command) error {
 	default:
 		return apdu.SWIncorrectP1P2
 	}
-	if err := needMgmt(ctx); err != nil {
+	if err := needMgmt(env); err != nil {
 		return err
 	}
 	if !a.fieldOK(len(cmd.Data), false) {
@@ -275,16 +275,16 @@ func (a *Applet) adminReset(ctx *firmware.Context, cmd apdu.Command) error {
 	if !ok || a.policy().Check(nw) != nil {
 		return apdu.SWIncorrectData
 	}
-	ctx.Security.Revoke(refPIN)
-	ctx.Security.Revoke(refPINAlways)
-	return a.pinError(a.pinObject(ctx, keyPIN).Reset(ctx.Store, nw, a.policy(), ctx.Rand))
+	env.Security.Revoke(refPIN)
+	env.Security.Revoke(refPINAlways)
+	return a.pinError(a.pinObject(env, keyPIN).Reset(env.Store, nw, a.policy(), env.Rand))
 }
 
 // setRetries is the YubiKey's SET PIN RETRIES (FA): P1 PIN tries, P2 PUK
 // tries. It needs the management key and the PIN, and sets both to their
 // factory values with the new limits.
-func (a *Applet) setRetries(ctx *firmware.Context, cmd apdu.Command) error {
-	if !ctx.Security.Has(refMgmtKey) || !ctx.Security.Has(refPIN) {
+func (a *Applet) setRetries(env *firmware.Context, cmd apdu.Command) error {
+	if !env.Security.Has(refMgmtKey) || !env.Security.Has(refPIN) {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
 	if cmd.P1 < 1 || cmd.P1 > pin.MaxTries || cmd.P2 < 1 || cmd.P2 > pin.MaxTries {
@@ -293,19 +293,19 @@ func (a *Applet) setRetries(ctx *firmware.Context, cmd apdu.Command) error {
 	if len(cmd.Data) != 0 {
 		return apdu.SWWrongLength
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Abort()
-	if err := a.factoryPINs(ctx, tx, int(cmd.P1), int(cmd.P2)); err != nil {
+	if err := a.factoryPINs(env, tx, int(cmd.P1), int(cmd.P2)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	ctx.Security.Revoke(refPIN)
-	ctx.Security.Revoke(refPINAlways)
+	env.Security.Revoke(refPIN)
+	env.Security.Revoke(refPINAlways)
 	return nil
 }
 
@@ -313,12 +313,12 @@ func (a *Applet) setRetries(ctx *firmware.Context, cmd apdu.Command) error {
 // blocked (6985 otherwise). It deletes every key and data object and
 // restores the factory PIN, PUK and management key; the serial number and
 // the attestation key and certificate stay.
-func (a *Applet) reset(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) reset(env *firmware.Context, cmd apdu.Command) error {
 	if err := noParams(cmd); err != nil {
 		return err
 	}
 	for _, key := range []string{keyPIN, keyPUK} {
-		st, err := pin.New(ctx.Store, key).Status()
+		st, err := pin.New(env.Store, key).Status()
 		if err != nil {
 			return err
 		}
@@ -326,31 +326,31 @@ func (a *Applet) reset(ctx *firmware.Context, cmd apdu.Command) error {
 			return apdu.SWConditionsNotSatisfied
 		}
 	}
-	tx, err := ctx.Store.Begin()
+	tx, err := env.Store.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Abort()
-	for _, k := range ctx.Store.Keys(keyPrefix) {
+	for _, k := range env.Store.Keys(keyPrefix) {
 		if k != keyPrefix+slotKey(slotAttestation) {
 			tx.Delete(k)
 		}
 	}
-	for _, k := range ctx.Store.Keys(objPrefix) {
+	for _, k := range env.Store.Keys(objPrefix) {
 		if k != objPrefix+objectKey(objAttestationCert) {
 			tx.Delete(k)
 		}
 	}
-	if err := a.factoryCredentials(ctx, tx); err != nil {
+	if err := a.factoryCredentials(env, tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	ctx.Security.Clear()
+	env.Security.Clear()
 	return nil
 }
 
-func pinStatus(ctx *firmware.Context, key string) (pin.Status, error) {
-	return pin.New(ctx.Store, key).Status()
+func pinStatus(env *firmware.Context, key string) (pin.Status, error) {
+	return pin.New(env.Store, key).Status()
 }

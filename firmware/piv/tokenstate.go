@@ -54,13 +54,13 @@ const (
 
 // tokenState builds the token state object's content from the card's
 // persistent state. It reads nothing secret and spends nothing.
-func (a *Applet) tokenState(ctx *firmware.Context) ([]byte, error) {
+func (a *Applet) tokenState(env *firmware.Context) ([]byte, error) {
 	v := a.p.PIV
-	pinSt, err := pinStatus(ctx, keyPIN)
+	pinSt, err := pinStatus(env, keyPIN)
 	if err != nil {
 		return nil, err
 	}
-	pukSt, err := pinStatus(ctx, keyPUK)
+	pukSt, err := pinStatus(env, keyPUK)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (a *Applet) tokenState(ctx *firmware.Context) ([]byte, error) {
 	out = apdu.AppendTLV(out, 0x82, []byte{byte(pol.MinLen), byte(pol.MaxLen), charset, classes, byte(a.wideField())})
 	if v.TOTP {
 		t := []byte{totpNotEnrolled, 0, totpTries}
-		switch r, err := loadTOTP(ctx.Store); {
+		switch r, err := loadTOTP(env.Store); {
 		case err == nil && r.tries == 0:
 			t[0] = totpBlocked
 		case err == nil:
@@ -103,7 +103,7 @@ func (a *Applet) tokenState(ctx *firmware.Context) ([]byte, error) {
 		out = apdu.AppendTLV(out, 0x83, t)
 	}
 	if v.SignatureQuota > 0 {
-		st, err := ReadCloudState(ctx.Store)
+		st, err := ReadCloudState(env.Store)
 		if err != nil {
 			return nil, err
 		}

@@ -129,11 +129,11 @@ func hotp(seed []byte, counter uint64) []byte {
 // §5.2), unless that step's code was used already: a code is single-use,
 // and a reused one counts as wrong. The fifth wrong code in a row answers
 // 6983 and blocks until re-enrolment.
-func (a *Applet) totpVerify(ctx *firmware.Context, cmd apdu.Command) error {
+func (a *Applet) totpVerify(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P1 != 0x00 {
 		return apdu.SWIncorrectP1P2
 	}
-	r, err := loadTOTP(ctx.Store)
+	r, err := loadTOTP(env.Store)
 	if errors.Is(err, errNoTOTP) {
 		return apdu.SWReferenceDataUnusable
 	} else if err != nil {
@@ -141,7 +141,7 @@ func (a *Applet) totpVerify(ctx *firmware.Context, cmd apdu.Command) error {
 	}
 	if len(cmd.Data) == 0 {
 		switch {
-		case ctx.Security.Has(refTOTP):
+		case env.Security.Has(refTOTP):
 			return nil
 		case r.tries == 0:
 			return apdu.SWAuthMethodBlocked
@@ -156,15 +156,15 @@ func (a *Applet) totpVerify(ctx *firmware.Context, cmd apdu.Command) error {
 			return apdu.SWIncorrectData
 		}
 	}
-	ctx.Security.Revoke(refTOTP)
+	env.Security.Revoke(refTOTP)
 	if r.tries == 0 {
 		return apdu.SWAuthMethodBlocked
 	}
 	r.tries--
-	if err := ctx.Store.Put(keyTOTP, r.bytes()); err != nil {
+	if err := env.Store.Put(keyTOTP, r.bytes()); err != nil {
 		return err
 	}
-	now := ctx.Now().Unix()
+	now := env.Now().Unix()
 	step := uint64(max(now, 0)) / totpStep
 	for _, s := range []uint64{step, step - 1} {
 		if s <= r.last || s > step {
@@ -172,10 +172,10 @@ func (a *Applet) totpVerify(ctx *firmware.Context, cmd apdu.Command) error {
 		}
 		if subtle.ConstantTimeCompare(hotp(r.seed, s), cmd.Data) == 1 {
 			r.tries, r.last = totpTries, s
-			if err := ctx.Store.Put(keyTOTP, r.bytes()); err != nil {
+			if err := env.Store.Put(keyTOTP, r.bytes()); err != nil {
 				return err
 			}
-			ctx.Security.Grant(refTOTP)
+			env.Security.Grant(refTOTP)
 			return nil
 		}
 	}
@@ -188,10 +188,10 @@ func (a *Applet) totpVerify(ctx *firmware.Context, cmd apdu.Command) error {
 // cloudCheck refuses a private-key operation on a cloud-signature card
 // when the quota is spent (6985) or no fresh TOTP code was verified
 // (6982). It spends nothing.
-func (a *Applet) cloudCheck(ctx *firmware.Context) error {
+func (a *Applet) cloudCheck(env *firmware.Context) error {
 	v := a.p.PIV
 	if v.SignatureQuota > 0 {
-		st, err := ReadCloudState(ctx.Store)
+		st, err := ReadCloudState(env.Store)
 		if err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func (a *Applet) cloudCheck(ctx *firmware.Context) error {
 			return apdu.SWConditionsNotSatisfied
 		}
 	}
-	if v.TOTP && !ctx.Security.Has(refTOTP) {
+	if v.TOTP && !env.Security.Has(refTOTP) {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
 	return nil
@@ -207,9 +207,9 @@ func (a *Applet) cloudCheck(ctx *firmware.Context) error {
 
 // consumeTOTP consumes the verified TOTP code once every other check of a
 // private-key operation has passed: a code authorises one attempt.
-func (a *Applet) consumeTOTP(ctx *firmware.Context) {
+func (a *Applet) consumeTOTP(env *firmware.Context) {
 	if a.p.PIV.TOTP {
-		ctx.Security.Revoke(refTOTP)
+		env.Security.Revoke(refTOTP)
 	}
 }
 
@@ -220,16 +220,16 @@ func (a *Applet) consumeTOTP(ctx *firmware.Context) {
 // failed write answers the error and no result. So a result never leaves
 // the card without its signature spent, and an operation that fails (bad
 // input) spends none.
-func (a *Applet) spendQuota(ctx *firmware.Context) error {
+func (a *Applet) spendQuota(env *firmware.Context) error {
 	if a.p.PIV.SignatureQuota <= 0 {
 		return nil
 	}
-	st, err := ReadCloudState(ctx.Store)
+	st, err := ReadCloudState(env.Store)
 	if err != nil {
 		return err
 	}
 	if st.Quota == 0 {
 		return apdu.SWConditionsNotSatisfied
 	}
-	return ctx.Store.Put(objPrefix+objectKey(objQuota), binary.BigEndian.AppendUint32(nil, uint32(st.Quota-1)))
+	return env.Store.Put(objPrefix+objectKey(objQuota), binary.BigEndian.AppendUint32(nil, uint32(st.Quota-1)))
 }
