@@ -39,7 +39,7 @@ func isoCases() []Case {
 			ID: "ISO-CLA", Title: "a class the application does not support answers 6E00",
 			Ref: "ISO/IEC 7816-4 §5.1.1, §5.1.3 Table 6; SP 800-73-4 Part 2 §3 (CLA 00)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, apdu.Command{CLA: 0x80, INS: insGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, objCHUID())})
+				sw, err := e.SW(ctx, apdu.Command{CLA: 0x80, INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, objCHUID())})
 				if err != nil {
 					return err
 				}
@@ -50,7 +50,7 @@ func isoCases() []Case {
 			ID: "ISO-LC", Title: "an Lc longer than the data answers 6700 and changes nothing",
 			Ref: "ISO/IEC 7816-4 §5.1, §5.1.3 Table 6", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				r, err := e.Raw(ctx, []byte{0x00, insGetData, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F})
+				r, err := e.Raw(ctx, []byte{0x00, apdu.InsGetDataOdd, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F})
 				if err != nil {
 					return err
 				}
@@ -64,11 +64,11 @@ func isoCases() []Case {
 			ID: "ISO-CASE1", Title: "a no-data command is accepted in both forms: 4 bytes (case 1) and P3 = 00",
 			Ref: "ISO/IEC 7816-3 (APDU case 1), ISO/IEC 7816-4 §5.1; SP 800-73-4 Part 2 §3.2.1", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				short, err := e.Raw(ctx, []byte{0x00, insVerify, 0x00, refPIN})
+				short, err := e.Raw(ctx, []byte{0x00, apdu.InsVerify, 0x00, refPIN})
 				if err != nil {
 					return err
 				}
-				long, err := e.Raw(ctx, []byte{0x00, insVerify, 0x00, refPIN, 0x00})
+				long, err := e.Raw(ctx, []byte{0x00, apdu.InsVerify, 0x00, refPIN, 0x00})
 				if err != nil {
 					return err
 				}
@@ -106,7 +106,7 @@ func isoCases() []Case {
 						return fmt.Errorf("GET RESPONSE: still 61xx after %d commands", i)
 					}
 					n, _ := r.SW.BytesRemaining()
-					if r, err = e.RawCmd(ctx, apdu.Command{INS: insGetResponse, Ne: n}); err != nil {
+					if r, err = e.RawCmd(ctx, apdu.Command{INS: apdu.InsGetResponse, Ne: n}); err != nil {
 						return err
 					}
 					got = append(got, r.Data...)
@@ -124,7 +124,7 @@ func isoCases() []Case {
 			ID: "ISO-GETRESPONSE", Title: "GET RESPONSE with nothing pending answers 6985",
 			Ref: "ISO/IEC 7816-4 §7.6.1", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				sw, err := e.SW(ctx, apdu.Command{INS: insGetResponse, Ne: 256})
+				sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsGetResponse, Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -139,14 +139,14 @@ func isoCases() []Case {
 				if err != nil {
 					return err
 				}
-				first, err := e.Raw(ctx, []byte{apdu.CLAChaining, insGetData, 0x3F, 0xFF, 0x02, 0x5C, 0x03})
+				first, err := e.Raw(ctx, []byte{apdu.CLAChaining, apdu.InsGetDataOdd, 0x3F, 0xFF, 0x02, 0x5C, 0x03})
 				if err != nil {
 					return err
 				}
 				if first.SW != apdu.SWSuccess || len(first.Data) != 0 {
 					return fmt.Errorf("first part of a chained GET DATA (CLA 10): card answered %d bytes and %s, want 9000 alone", len(first.Data), swText(first.SW))
 				}
-				last, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
+				last, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
 				if err != nil {
 					return err
 				}
@@ -164,7 +164,7 @@ func isoCases() []Case {
 				if err != nil {
 					return err
 				}
-				first, err := e.Raw(ctx, []byte{apdu.CLAChaining, insGetData, 0x3F, 0xFF, 0x02, 0x5C, 0x03})
+				first, err := e.Raw(ctx, []byte{apdu.CLAChaining, apdu.InsGetDataOdd, 0x3F, 0xFF, 0x02, 0x5C, 0x03})
 				if err != nil {
 					return err
 				}
@@ -174,7 +174,7 @@ func isoCases() []Case {
 				if _, err := e.Status(ctx); err != nil {
 					return err
 				}
-				rest, err := e.Transmit(ctx, apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
+				rest, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: objCHUID()})
 				if err != nil {
 					return err
 				}

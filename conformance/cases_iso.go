@@ -132,7 +132,7 @@ func isoSafeCases() []Case {
 			Run: func(ctx context.Context, e *Env) error {
 				return e.run(ctx,
 					step("READ BINARY with P1 = 81 (short EF identifier 1, not offered)", readCmd(0x8100, 16), apdu.SWIncorrectP1P2, apdu.SWFunctionNotSupported),
-					step("READ BINARY without Le (4 bytes)", apdu.Command{INS: insReadBinary}, apdu.SWWrongLength),
+					step("READ BINARY without Le (4 bytes)", apdu.Command{INS: apdu.InsReadBinary}, apdu.SWWrongLength),
 				)
 			},
 		},
@@ -142,7 +142,7 @@ func isoSafeCases() []Case {
 			Run: func(ctx context.Context, e *Env) error {
 				var got [][]byte
 				for _, n := range []int{1, 8, 8, 256} {
-					r, err := e.Transmit(ctx, apdu.Command{INS: insGetChallenge, Ne: n})
+					r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetChallenge, Ne: n})
 					if err != nil {
 						return err
 					}
@@ -155,8 +155,8 @@ func isoSafeCases() []Case {
 					return fmt.Errorf("two GET CHALLENGE of 8 bytes answered the same % X", got[1])
 				}
 				return e.run(ctx,
-					step("GET CHALLENGE without Le", apdu.Command{INS: insGetChallenge}, apdu.SWWrongLength),
-					step("GET CHALLENGE with P1 = 01", apdu.Command{INS: insGetChallenge, P1: 0x01, Ne: 8}, apdu.SWIncorrectP1P2),
+					step("GET CHALLENGE without Le", apdu.Command{INS: apdu.InsGetChallenge}, apdu.SWWrongLength),
+					step("GET CHALLENGE with P1 = 01", apdu.Command{INS: apdu.InsGetChallenge, P1: 0x01, Ne: 8}, apdu.SWIncorrectP1P2),
 				)
 			},
 		},
@@ -173,7 +173,7 @@ func isoSafeCases() []Case {
 				}
 				return e.run(ctx,
 					step("VERIFY without data, again", isoStatusCmd(), first),
-					step("VERIFY without data of reference 02 (the PUK)", apdu.Command{INS: insVerify, P2: isoRefPUK}, apdu.SWReferenceNotFound, apdu.SWIncorrectP1P2),
+					step("VERIFY without data of reference 02 (the PUK)", apdu.Command{INS: apdu.InsVerify, P2: isoRefPUK}, apdu.SWReferenceNotFound, apdu.SWIncorrectP1P2),
 				)
 			},
 		},
@@ -196,7 +196,7 @@ func isoSafeCases() []Case {
 				return e.run(ctx,
 					step("MSE SET of a signature template (ECDSA, key 0)", mseCmd(0xB6, 0x21, 0x00), apdu.SWSecurityStatusNotSatisfied),
 					step("MSE SET of a key generation template (EC, key 0)", mseCmd(0x00, 0xEC, 0x00), apdu.SWSecurityStatusNotSatisfied),
-					step("PSO COMPUTE DIGITAL SIGNATURE", apdu.Command{INS: insPSO, P1: 0x9E, P2: 0x9A, Data: make([]byte, 20), Ne: 256}, apdu.SWSecurityStatusNotSatisfied),
+					step("PSO COMPUTE DIGITAL SIGNATURE", apdu.Command{INS: apdu.InsPerformSecurityOperation, P1: 0x9E, P2: 0x9A, Data: make([]byte, 20), Ne: 256}, apdu.SWSecurityStatusNotSatisfied),
 				)
 			},
 		},
@@ -205,9 +205,9 @@ func isoSafeCases() []Case {
 			Ref: refIso + ": detection (6D00 to other drivers' probes); ISO/IEC 7816-4 §5.6 Table 6", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				return e.run(ctx,
-					step("GET DATA 00 CA DF 30", apdu.Command{INS: 0xCA, P1: 0xDF, P2: 0x30, Ne: 256}, apdu.SWINSNotSupported),
+					step("GET DATA 00 CA DF 30", apdu.Command{INS: apdu.InsGetData, P1: 0xDF, P2: 0x30, Ne: 256}, apdu.SWINSNotSupported),
 					step("GET DATA 00 CB 3F FF", getDataCmd(objCHUID()), apdu.SWINSNotSupported),
-					step("GET CHALLENGE with CLA 80", apdu.Command{CLA: 0x80, INS: insGetChallenge, Ne: 8}, apdu.SWCLANotSupported),
+					step("GET CHALLENGE with CLA 80", apdu.Command{CLA: 0x80, INS: apdu.InsGetChallenge, Ne: 8}, apdu.SWCLANotSupported),
 				)
 			},
 		},
@@ -366,7 +366,7 @@ func isoLifeCycleCases() []Case {
 			Ref: refIso + ": PIN 4–16 bytes; IsoApplet.java processVerify (Lc 1–3: SW_WRONG_LENGTH)", Class: Destructive,
 			Run: personalised(func(ctx context.Context, e *Env, full int) error {
 				return e.run(ctx,
-					step("VERIFY with 3 bytes", apdu.Command{INS: insVerify, P2: isoRefPIN, Data: []byte("123")}, apdu.SWWrongLength),
+					step("VERIFY with 3 bytes", apdu.Command{INS: apdu.InsVerify, P2: isoRefPIN, Data: []byte("123")}, apdu.SWWrongLength),
 					step("VERIFY without data after it", isoStatusCmd(), apdu.RetriesSW(full)),
 				)
 			}),
@@ -569,7 +569,7 @@ func isoFileCases() []Case {
 				if err := e.run(ctx, step("MSE SET of key generation (EC, slot 15)", mseCmd(0x00, 0xEC, isoKeySlot), ok)); err != nil {
 					return err
 				}
-				r, err := e.Transmit(ctx, apdu.Command{INS: insGenerateISO, Data: p256Params(), Ne: 256})
+				r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPair, Data: p256Params(), Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -584,7 +584,7 @@ func isoFileCases() []Case {
 				if err := e.run(ctx, step("MSE SET of signature (ECDSA, slot 15)", mseCmd(0xB6, 0x21, isoKeySlot), ok)); err != nil {
 					return err
 				}
-				r, err = e.Transmit(ctx, apdu.Command{INS: insPSO, P1: 0x9E, P2: 0x9A, Data: msg, Ne: 256})
+				r, err = e.Transmit(ctx, apdu.Command{INS: apdu.InsPerformSecurityOperation, P1: 0x9E, P2: 0x9A, Data: msg, Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -608,7 +608,7 @@ func isoFileCases() []Case {
 				if err := e.run(ctx, step("MSE SET of key generation (EC, slot 15)", mseCmd(0x00, 0xEC, isoKeySlot), ok)); err != nil {
 					return err
 				}
-				r, err := e.RawCmd(ctx, apdu.Command{INS: insGenerateISO, Data: p256Params(), Ne: 256})
+				r, err := e.RawCmd(ctx, apdu.Command{INS: apdu.InsGenerateKeyPair, Data: p256Params(), Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -618,7 +618,7 @@ func isoFileCases() []Case {
 				}
 				first := r.Data
 				for _, ne := range []int{256, left + 1} {
-					g, err := e.RawCmd(ctx, apdu.Command{INS: 0xC0, Ne: ne})
+					g, err := e.RawCmd(ctx, apdu.Command{INS: apdu.InsGetResponse, Ne: ne})
 					if err != nil {
 						return err
 					}
@@ -626,14 +626,14 @@ func isoFileCases() []Case {
 						return err
 					}
 				}
-				g, err := e.RawCmd(ctx, apdu.Command{INS: 0xB0, Ne: 16})
+				g, err := e.RawCmd(ctx, apdu.Command{INS: apdu.InsReadBinary, Ne: 16})
 				if err != nil {
 					return err
 				}
 				if err := expectSW("READ BINARY while a response is pending", g.SW, 0x6900); err != nil {
 					return err
 				}
-				g, err = e.RawCmd(ctx, apdu.Command{INS: 0xC0, Ne: left})
+				g, err = e.RawCmd(ctx, apdu.Command{INS: apdu.InsGetResponse, Ne: left})
 				if err != nil {
 					return err
 				}

@@ -144,7 +144,7 @@ func pinCases() []Case {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
-				logout := step("VERIFY with P1 = FF", apdu.Command{INS: insVerify, P1: 0xFF, P2: refPIN}, apdu.SWSuccess)
+				logout := step("VERIFY with P1 = FF", apdu.Command{INS: apdu.InsVerify, P1: 0xFF, P2: refPIN}, apdu.SWSuccess)
 				if err := e.counted(ctx, logout, "after VERIFY with P1 = FF", c); err != nil {
 					return err
 				}
@@ -156,7 +156,7 @@ func pinCases() []Case {
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.22D", Class: Destructive, Needs: NeedPIN,
 			Run: pinCase(func(ctx context.Context, e *Env, c counters) error {
 				// A field of 7 bytes: never to be compared.
-				short := step("VERIFY with a 7-byte PIN field", apdu.Command{INS: insVerify, P2: refPIN, Data: []byte("123456\xFF")}, apdu.SWIncorrectData)
+				short := step("VERIFY with a 7-byte PIN field", apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: []byte("123456\xFF")}, apdu.SWIncorrectData)
 				if err := e.counted(ctx, short, "after the 7-byte PIN field (answered 6A80)", c); err != nil {
 					return err
 				}
@@ -171,7 +171,7 @@ func pinCases() []Case {
 					// with a password policy verifies it).
 					{"a 12-byte PIN field holding the right PIN", pad(e.creds.PIN, 12)},
 				} {
-					s := step("VERIFY with "+m.what, apdu.Command{INS: insVerify, P2: refPIN, Data: m.field}, apdu.SWIncorrectData)
+					s := step("VERIFY with "+m.what, apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: m.field}, apdu.SWIncorrectData)
 					sw, err := e.SW(ctx, s.cmd)
 					if err != nil {
 						return err
@@ -496,7 +496,7 @@ func pukCases() []Case {
 			ID: "VE05.33", Title: "a wrong PUK with a malformed new PIN answers 6A80 and spends nothing, or 63CX and counts the PUK try",
 			Ref: "SP 800-73-4 Part 2 §3.2.3; SP 800-85A-4 VE05.33", Class: Destructive, Needs: NeedPIN | NeedPUK,
 			Run: pukCase(func(ctx context.Context, e *Env, c counters) error {
-				cmd := apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(wrongValue(e.creds.PUK, 8), 8), []byte("1\xFF23456\xFF")...)}
+				cmd := apdu.Command{INS: apdu.InsResetRetryCounter, P2: refPIN, Data: append(pad(wrongValue(e.creds.PUK, 8), 8), []byte("1\xFF23456\xFF")...)}
 				sw, err := e.SW(ctx, cmd)
 				if err != nil {
 					return err

@@ -50,7 +50,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.22B", Title: "VERIFY of a key reference that is no PIN answers 6A88",
 			Ref: "SP 800-73-4 Part 2 §3.2.1; SP 800-85A-4 VE05.22B", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				cmd := apdu.Command{INS: insVerify, P2: refPUK, Ne: 256}
+				cmd := apdu.Command{INS: apdu.InsVerify, P2: refPUK, Ne: 256}
 				return e.run(ctx, step("VERIFY without data of reference 81 (the PUK is no VERIFY reference)", cmd, apdu.SWReferenceNotFound))
 			},
 		},
@@ -142,7 +142,7 @@ func pivSafeCases() []Case {
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				dyn := apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, make([]byte, 32)))
-				cmd := apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x00, Data: dyn, Ne: 256}
+				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: algP256, P2: 0x00, Data: dyn, Ne: 256}
 				return e.run(ctx, step("GENERAL AUTHENTICATE with key reference 00", cmd, apdu.SWIncorrectP1P2, apdu.SWReferenceNotFound))
 			},
 		},
@@ -150,7 +150,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.36A", Title: "GENERAL AUTHENTICATE with a malformed template answers 6A80",
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36A", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				cmd := apdu.Command{INS: insGeneralAuth, P1: algP256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256}
+				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: algP256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256}
 				return e.run(ctx, step("GENERAL AUTHENTICATE whose 7C says 5 bytes with 3 present", cmd, apdu.SWIncorrectData))
 			},
 		},
@@ -158,7 +158,7 @@ func pivSafeCases() []Case {
 			ID: "YK-VERSION", Title: "GET VERSION answers exactly three bytes (piv-go and yubico-piv-tool need it)",
 			Ref: "Yubico PIV extension GET VERSION (INS FD); piv-go Open, ykpiv connect", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				r, err := e.Transmit(ctx, apdu.Command{INS: insGetVersion, Ne: 256})
+				r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetVersion, Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -230,7 +230,7 @@ func adminCases() []Case {
 				if err != nil {
 					return err
 				}
-				r, err := e.Transmit(ctx, apdu.Command{INS: insGeneralAuth, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x80, 0x00}, Ne: 256})
+				r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x80, 0x00}, Ne: 256})
 				if err != nil {
 					return err
 				}
@@ -244,7 +244,7 @@ func adminCases() []Case {
 					return err
 				}
 				inner := apdu.AppendTLV(apdu.AppendTLV(nil, 0x80, plain), 0x81, make([]byte, len(wit)))
-				sw, err := e.SW(ctx, apdu.Command{INS: insGeneralAuth, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, inner), Ne: 256})
+				sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, inner), Ne: 256})
 				if err != nil {
 					return err
 				}

@@ -52,7 +52,7 @@ func (c *scriptCard) Close() error { return nil }
 
 // notPIV answers 6A82 to SELECT and 6D00 to everything else.
 func notPIV(cmd []byte) []byte {
-	if len(cmd) > 1 && cmd[1] == insSelect {
+	if len(cmd) > 1 && cmd[1] == apdu.InsSelect {
 		return []byte{0x6A, 0x82}
 	}
 	return []byte{0x6D, 0x00}
@@ -78,7 +78,7 @@ func TestRunOnACardThatIsNotPIV(t *testing.T) {
 		}
 	}
 	for _, cmd := range card.sent {
-		if cmd[1] != insSelect {
+		if cmd[1] != apdu.InsSelect {
 			t.Errorf("sent % X to a card whose SELECT failed", cmd)
 		}
 	}

@@ -162,7 +162,7 @@ func (e *Env) VerifyPIN(ctx context.Context, pin string) (apdu.StatusWord, error
 // Logout clears the PIN's security status: VERIFY with P1 = FF (SP 800-73-4
 // Part 2 §3.2.1), or a reset if the card refuses that.
 func (e *Env) Logout(ctx context.Context) error {
-	sw, err := e.SW(ctx, apdu.Command{INS: insVerify, P1: 0xFF, P2: refPIN})
+	sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsVerify, P1: 0xFF, P2: refPIN})
 	if err != nil || sw == apdu.SWSuccess {
 		return err
 	}
@@ -267,7 +267,7 @@ func (e *Env) ScratchKey(ctx context.Context) (byte, *ecdsa.PublicKey, error) {
 	if err := e.Authenticate(ctx); err != nil {
 		return 0, nil, err
 	}
-	r, err := e.Transmit(ctx, apdu.Command{INS: insGenerate, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, algP256}, Ne: 256})
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, algP256}, Ne: 256})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -278,7 +278,7 @@ func (e *Env) ScratchKey(ctx context.Context) (byte, *ecdsa.PublicKey, error) {
 		if err := e.Authenticate(ctx); err != nil {
 			return err
 		}
-		sw, err := e.SW(ctx, apdu.Command{INS: insMoveKey, P1: 0xFF, P2: slot})
+		sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: slot})
 		if err == nil && sw != apdu.SWSuccess {
 			err = fmt.Errorf("DELETE KEY %02X answered %s", slot, swText(sw))
 		}
@@ -314,7 +314,7 @@ func parseP256(b []byte) (*ecdsa.PublicKey, error) {
 // signature.
 func (e *Env) Sign(ctx context.Context, alg, slot byte, digest []byte) (apdu.StatusWord, []byte, error) {
 	dyn := apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, digest))
-	r, err := e.Transmit(ctx, apdu.Command{INS: insGeneralAuth, P1: alg, P2: slot, Data: dyn, Ne: 256})
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: slot, Data: dyn, Ne: 256})
 	if err != nil || r.SW != apdu.SWSuccess {
 		return r.SW, nil, err
 	}
@@ -360,7 +360,7 @@ func (l *exchangeLog) add(cmd, resp []byte) {
 	if len(l.entries) == maxLogged {
 		l.entries = append(l.entries[:0], l.entries[1:]...)
 	}
-	getResponse := len(cmd) >= 2 && cmd[1] == insGetResponse
+	getResponse := len(cmd) >= 2 && cmd[1] == apdu.InsGetResponse
 	withhold := secretResponse(cmd) || getResponse && l.withholding
 	l.withholding = withhold && len(resp) >= 2 && resp[len(resp)-2] == 0x61
 	r := fmt.Sprintf("%X", resp)
@@ -389,10 +389,10 @@ func redact(cmd []byte) string {
 		return s
 	}
 	switch ins, p1, p2 := cmd[1], cmd[2], cmd[3]; {
-	case ins == insVerify, ins == insChangeReference, ins == insResetRetry,
-		ins == insGeneralAuth && p2 == refMgmt,
-		ins == insImportKey, ins == insSetMgmtKey,
-		ins == insPutData && (p1 != 0x3F || p2 != 0xFF):
+	case ins == apdu.InsVerify, ins == apdu.InsChangeReferenceData, ins == apdu.InsResetRetryCounter,
+		ins == apdu.InsGeneralAuthenticate && p2 == refMgmt,
+		ins == apdu.InsImportKey, ins == apdu.InsSetManagementKey,
+		ins == apdu.InsPutDataOdd && (p1 != 0x3F || p2 != 0xFF):
 		return s[:10] + strings.Repeat("XX", len(cmd)-5)
 	}
 	return s
@@ -407,5 +407,5 @@ func secretResponse(cmd []byte) bool {
 		return false
 	}
 	ins, p1, p2 := cmd[1], cmd[2], cmd[3]
-	return ins == insGeneralAuth || ins == insPSO && p1 == 0x80 && p2 == 0x86
+	return ins == apdu.InsGeneralAuthenticate || ins == apdu.InsPerformSecurityOperation && p1 == 0x80 && p2 == 0x86
 }

@@ -45,15 +45,6 @@ const (
 )
 
 const (
-	insCreateFile   = 0xE0
-	insDeleteFile   = 0xE4
-	insReadBinary   = 0xB0
-	insUpdateBinary = 0xD6
-	insMSE          = 0x22
-	insPSO          = 0x2A
-	insGenerateISO  = 0x46
-	insGetChallenge = 0x84
-
 	isoRefPIN = 0x01
 	isoRefPUK = 0x02
 	// isoRefLen is IsoApplet's PIN and PUK field: 16 bytes, the PIN
@@ -69,13 +60,13 @@ func mfFCI() []byte { return []byte{0x6F, 0x07, 0x82, 0x01, 0x38, 0x83, 0x02, 0x
 
 // isoSelectCmd is SELECT of IsoApplet by its AID.
 func isoSelectCmd() apdu.Command {
-	return apdu.Command{INS: insSelect, P1: 0x04, Data: isoAID(), Ne: 256}
+	return apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: isoAID(), Ne: 256}
 }
 
 // selectFIDCmd is SELECT by file identifier (P1 00); p2 00 asks for the
 // FCI, 0C for none.
 func selectFIDCmd(fid uint16, p2 byte) apdu.Command {
-	c := apdu.Command{INS: insSelect, P2: p2, Data: []byte{byte(fid >> 8), byte(fid)}}
+	c := apdu.Command{INS: apdu.InsSelect, P2: p2, Data: []byte{byte(fid >> 8), byte(fid)}}
 	if p2 != 0x0C {
 		c.Ne = 256
 	}
@@ -89,7 +80,7 @@ func selectPathCmd(p2 byte, fids ...uint16) apdu.Command {
 	for _, f := range fids {
 		path = append(path, byte(f>>8), byte(f))
 	}
-	c := apdu.Command{INS: insSelect, P1: 0x08, P2: p2, Data: path}
+	c := apdu.Command{INS: apdu.InsSelect, P1: 0x08, P2: p2, Data: path}
 	if p2 != 0x0C {
 		c.Ne = 256
 	}
@@ -98,7 +89,7 @@ func selectPathCmd(p2 byte, fids ...uint16) apdu.Command {
 
 // isoStatusCmd is VERIFY without data: the PIN's tries (63CX), 9000 while
 // no PIN is set, 6983 once blocked.
-func isoStatusCmd() apdu.Command { return apdu.Command{INS: insVerify, P2: isoRefPIN} }
+func isoStatusCmd() apdu.Command { return apdu.Command{INS: apdu.InsVerify, P2: isoRefPIN} }
 
 // isoField returns v zero-padded to IsoApplet's 16-byte field.
 func isoField(v string) []byte {
@@ -108,26 +99,26 @@ func isoField(v string) []byte {
 }
 
 func isoVerifyCmd(pin string) apdu.Command {
-	return apdu.Command{INS: insVerify, P2: isoRefPIN, Data: isoField(pin)}
+	return apdu.Command{INS: apdu.InsVerify, P2: isoRefPIN, Data: isoField(pin)}
 }
 
 // setPUKCmd sets the PUK in the creation state (CHANGE REFERENCE DATA, P1
 // 01: no old value).
 func setPUKCmd(puk []byte) apdu.Command {
-	return apdu.Command{INS: insChangeReference, P1: 0x01, P2: isoRefPUK, Data: puk}
+	return apdu.Command{INS: apdu.InsChangeReferenceData, P1: 0x01, P2: isoRefPUK, Data: puk}
 }
 
 // setPINCmd sets the first PIN, unpadded, once the PUK is set.
 func setPINCmd(pin []byte) apdu.Command {
-	return apdu.Command{INS: insChangeReference, P1: 0x01, P2: isoRefPIN, Data: pin}
+	return apdu.Command{INS: apdu.InsChangeReferenceData, P1: 0x01, P2: isoRefPIN, Data: pin}
 }
 
 func isoChangeCmd(old, nw string) apdu.Command {
-	return apdu.Command{INS: insChangeReference, P2: isoRefPIN, Data: append(isoField(old), isoField(nw)...)}
+	return apdu.Command{INS: apdu.InsChangeReferenceData, P2: isoRefPIN, Data: append(isoField(old), isoField(nw)...)}
 }
 
 func isoUnblockCmd(puk, newPIN string) apdu.Command {
-	return apdu.Command{INS: insResetRetry, P2: isoRefPIN, Data: append([]byte(puk), isoField(newPIN)...)}
+	return apdu.Command{INS: apdu.InsResetRetryCounter, P2: isoRefPIN, Data: append([]byte(puk), isoField(newPIN)...)}
 }
 
 // isoRules are the 8 bytes of FCP tag 86, in IsoApplet's order: (unused),
@@ -165,25 +156,25 @@ func createWithSA(fid uint16, size int, sa []byte) apdu.Command {
 	if sa != nil {
 		inner = append(inner, apdu.AppendTLV(nil, 0x86, sa))
 	}
-	return apdu.Command{INS: insCreateFile, Data: apdu.Nest(0x6F, inner...)}
+	return apdu.Command{INS: apdu.InsCreateFile, Data: apdu.Nest(0x6F, inner...)}
 }
 
 func deleteCmd(fid uint16) apdu.Command {
-	return apdu.Command{INS: insDeleteFile, Data: []byte{byte(fid >> 8), byte(fid)}}
+	return apdu.Command{INS: apdu.InsDeleteFile, Data: []byte{byte(fid >> 8), byte(fid)}}
 }
 
 func readCmd(off, ne int) apdu.Command {
-	return apdu.Command{INS: insReadBinary, P1: byte(off >> 8), P2: byte(off), Ne: ne}
+	return apdu.Command{INS: apdu.InsReadBinary, P1: byte(off >> 8), P2: byte(off), Ne: ne}
 }
 
 func updateCmd(off int, data []byte) apdu.Command {
-	return apdu.Command{INS: insUpdateBinary, P1: byte(off >> 8), P2: byte(off), Data: data}
+	return apdu.Command{INS: apdu.InsUpdateBinary, P1: byte(off >> 8), P2: byte(off), Data: data}
 }
 
 // mseCmd is MANAGE SECURITY ENVIRONMENT SET (P1 41) of a template: 00 key
 // generation, B6 signature, B8 decipher.
 func mseCmd(template, alg, keyRef byte) apdu.Command {
-	return apdu.Command{INS: insMSE, P1: 0x41, P2: template, Data: []byte{0x80, 0x01, alg, 0x84, 0x01, keyRef}}
+	return apdu.Command{INS: apdu.InsManageSecurityEnvironment, P1: 0x41, P2: template, Data: []byte{0x80, 0x01, alg, 0x84, 0x01, keyRef}}
 }
 
 // apps is which applications a card answers SELECT for.

@@ -13,10 +13,12 @@ import (
 )
 
 // The PIV card application and its commands, from SP 800-73-4 (Part 1 §2.2
-// for the AID, Part 2 Table 6 for the instructions) and the YubiKey
-// extensions that PIV clients rely on (Yubico's PIV APDU reference). Written
-// here from the documents, not taken from the firmware. Byte strings are
-// functions, so that no caller can change them for another.
+// for the AID, Part 2 for the commands) and the YubiKey extensions that PIV
+// clients rely on (Yubico's PIV APDU reference). Written here from the
+// documents, not taken from the firmware; the instruction bytes are the
+// wire vocabulary package apdu shares between card and host (apdu.InsVerify
+// ...). Byte strings are functions, so that no caller can change them for
+// another.
 
 // pivAID returns the PIV application's AID: the NIST RID, PIX 0000 1000,
 // version 0100.
@@ -34,22 +36,6 @@ func pivPIX() []byte { return pivAID()[5:] }
 func absentAID() []byte { return []byte{0xF0, 0x54, 0x45, 0x53, 0x53, 0x45, 0x52, 0x41} }
 
 const (
-	insVerify          = 0x20
-	insChangeReference = 0x24
-	insResetRetry      = 0x2C
-	insGenerate        = 0x47
-	insGeneralAuth     = 0x87
-	insSelect          = 0xA4
-	insGetResponse     = 0xC0
-	insGetData         = 0xCB
-	insPutData         = 0xDB
-	// YubiKey extensions.
-	insMoveKey     = 0xF6
-	insGetMetadata = 0xF7
-	insGetVersion  = 0xFD
-	insImportKey   = 0xFE
-	insSetMgmtKey  = 0xFF
-
 	refPIN  = 0x80
 	refPUK  = 0x81
 	refMgmt = 0x9B
@@ -98,38 +84,38 @@ func pad(v string, n int) []byte {
 
 // selectCmd is SELECT of an application by its AID, first occurrence.
 func selectCmd(aid []byte) apdu.Command {
-	return apdu.Command{INS: insSelect, P1: 0x04, Data: aid, Ne: 256}
+	return apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: aid, Ne: 256}
 }
 
 // statusCmd is VERIFY without data in the P3=00 form PIV clients send:
 // it reports the PIN's status and spends no try.
-func statusCmd() apdu.Command { return apdu.Command{INS: insVerify, P2: refPIN, Ne: 256} }
+func statusCmd() apdu.Command { return apdu.Command{INS: apdu.InsVerify, P2: refPIN, Ne: 256} }
 
 func verifyCmd(pin string) apdu.Command {
-	return apdu.Command{INS: insVerify, P2: refPIN, Data: pad(pin, pinFieldLen)}
+	return apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: pad(pin, pinFieldLen)}
 }
 
 func changeCmd(ref byte, old, nw string) apdu.Command {
-	return apdu.Command{INS: insChangeReference, P2: ref, Data: append(pad(old, pinFieldLen), pad(nw, pinFieldLen)...)}
+	return apdu.Command{INS: apdu.InsChangeReferenceData, P2: ref, Data: append(pad(old, pinFieldLen), pad(nw, pinFieldLen)...)}
 }
 
 func resetRetryCmd(puk, newPIN string) apdu.Command {
-	return apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(puk, pinFieldLen), pad(newPIN, pinFieldLen)...)}
+	return apdu.Command{INS: apdu.InsResetRetryCounter, P2: refPIN, Data: append(pad(puk, pinFieldLen), pad(newPIN, pinFieldLen)...)}
 }
 
 func getDataCmd(tag []byte) apdu.Command {
-	return apdu.Command{INS: insGetData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, tag)}
+	return apdu.Command{INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(nil, 0x5C, tag)}
 }
 
 // putDataCmd writes content (the value of tag 53) into the object tag;
 // empty content deletes it.
 func putDataCmd(tag, content []byte) apdu.Command {
 	data := apdu.AppendTLV(nil, 0x5C, tag)
-	return apdu.Command{INS: insPutData, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(data, 0x53, content)}
+	return apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: apdu.AppendTLV(data, 0x53, content)}
 }
 
 func metadataCmd(ref byte) apdu.Command {
-	return apdu.Command{INS: insGetMetadata, P2: ref, Ne: 256}
+	return apdu.Command{INS: apdu.InsGetMetadata, P2: ref, Ne: 256}
 }
 
 // wrongValue returns a value of n digits (6 to 8) that differs from v and
@@ -191,7 +177,7 @@ func mutualAuth(send func(apdu.Command) (apdu.Response, error), alg byte, key []
 		return err
 	}
 	bs := block.BlockSize()
-	r, err := send(apdu.Command{INS: insGeneralAuth, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x80, 0x00}, Ne: 256})
+	r, err := send(apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x80, 0x00}, Ne: 256})
 	if err != nil {
 		return err
 	}
@@ -207,7 +193,7 @@ func mutualAuth(send func(apdu.Command) (apdu.Response, error), alg byte, key []
 	chal := make([]byte, bs)
 	rand.Read(chal)
 	inner := apdu.AppendTLV(apdu.AppendTLV(nil, 0x80, plain), 0x81, chal)
-	r, err = send(apdu.Command{INS: insGeneralAuth, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, inner), Ne: 256})
+	r, err = send(apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, inner), Ne: 256})
 	if err != nil {
 		return err
 	}

@@ -194,7 +194,7 @@ func (p *plan) checkMgmt(ctx context.Context, e *Env) {
 		p.keyErr = "no free retired key slot (82 to 95) for a scratch key"
 	}
 	if p.keyErr == "" {
-		if sw, err := e.SW(ctx, apdu.Command{INS: insMoveKey, P1: 0xFF, P2: p.scratch}); err != nil {
+		if sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: p.scratch}); err != nil {
 			p.keyErr = err.Error()
 		} else if sw != apdu.SWReferenceNotFound && sw != apdu.SWSuccess {
 			p.keyErr = fmt.Sprintf("the card cannot delete a key (DELETE KEY, YubiKey 5.7, answered %s), so a generated key could not be removed", swText(sw))

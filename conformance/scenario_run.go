@@ -158,12 +158,12 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		if r.s.App == AppISO {
 			return r.exchange(ctx, st, isoVerifyCmd(or(st.PIN, r.pin)), "9000")
 		}
-		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refPIN, Data: r.field(or(st.PIN, r.pin))}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: r.field(or(st.PIN, r.pin))}, "9000")
 	case StepChangePIN:
 		if r.s.App == AppISO {
 			return r.exchange(ctx, st, isoChangeCmd(or(st.PIN, r.pin), st.New), "9000")
 		}
-		return r.exchange(ctx, st, apdu.Command{INS: insChangeReference, P2: refPIN, Data: append(r.field(or(st.PIN, r.pin)), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsChangeReferenceData, P2: refPIN, Data: append(r.field(or(st.PIN, r.pin)), r.field(st.New)...)}, "9000")
 	case StepPersonalise:
 		// The PUK first; an answer other than 9000 that expect: allows
 		// (a power cut, a card already personalised) ends the step there.
@@ -179,7 +179,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		if r.s.App == AppISO {
 			return r.exchange(ctx, st, isoUnblockCmd(or(st.PIN, r.puk), st.New), "9000")
 		}
-		return r.exchange(ctx, st, apdu.Command{INS: insResetRetry, P2: refPIN, Data: append(pad(or(st.PIN, r.puk), pinFieldLen), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsResetRetryCounter, P2: refPIN, Data: append(pad(or(st.PIN, r.puk), pinFieldLen), r.field(st.New)...)}, "9000")
 	case StepAuth:
 		return r.authenticate(ctx, st)
 	case StepGenerate:
@@ -279,7 +279,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 			code = totpCode(r.seed, step+1000)
 		}
 		r.lastCode = code
-		return r.exchange(ctx, st, apdu.Command{INS: insVerify, P2: refTOTP, Data: []byte(code)}, "9000")
+		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsVerify, P2: refTOTP, Data: []byte(code)}, "9000")
 	case StepTouchMode:
 		return "touch sensor " + st.Mode, sim.SetTouchMode(st.Mode)
 	}
@@ -380,7 +380,7 @@ func (r *runner) generate(ctx context.Context, st *Step) (string, error) {
 	if st.Touch != 0 {
 		tmpl = apdu.AppendTLV(tmpl, 0xAB, []byte{st.Touch})
 	}
-	resp, err := r.e.Transmit(ctx, apdu.Command{INS: insGenerate, P2: st.Slot, Data: apdu.Nest(0xAC, tmpl), Ne: 256})
+	resp, err := r.e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: st.Slot, Data: apdu.Nest(0xAC, tmpl), Ne: 256})
 	what, err := r.check(st, resp, err, "9000")
 	if err != nil || resp.SW != apdu.SWSuccess {
 		return what, err

@@ -191,7 +191,7 @@ func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) 
 		return nil, apdu.SWWrongLength, false
 	}
 	strict := c.strictResponses()
-	if cmd.INS == 0xC0 && cmd.CLA&0x80 == 0 {
+	if cmd.INS == apdu.InsGetResponse && cmd.CLA&0x80 == 0 {
 		c.chain = chainState{}
 		// GET RESPONSE has no data of its own; what it answers is the
 		// pending data of the command before.
@@ -263,7 +263,7 @@ func (c *Card) disclose(cmd apdu.Command) Disclosure {
 // isSelectAID reports whether cmd is SELECT by AID, which the card OS
 // answers itself.
 func isSelectAID(cmd apdu.Command) bool {
-	return cmd.INS == 0xA4 && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0
+	return cmd.INS == apdu.InsSelect && cmd.P1 == 0x04 && cmd.CLA&0x80 == 0
 }
 
 // checkClass refuses what this card OS does not do: secure messaging,

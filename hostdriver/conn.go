@@ -80,7 +80,7 @@ func (c *Conn) complete(ctx context.Context, cmd apdu.Command) (apdu.Response, e
 		if i == maxGetResponses {
 			return apdu.Response{}, fmt.Errorf("hostdriver: card still had data after %d GET RESPONSE commands", maxGetResponses)
 		}
-		gr := apdu.Command{CLA: cmd.CLA &^ apdu.CLAChaining, INS: 0xC0, Ne: n}
+		gr := apdu.Command{CLA: cmd.CLA &^ apdu.CLAChaining, INS: apdu.InsGetResponse, Ne: n}
 		if n == 0 {
 			gr.Ne = apdu.MaxShortNe
 		}

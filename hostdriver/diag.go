@@ -190,7 +190,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 	pivPresent := false
 	for _, app := range probedApplications() {
 		aid, _ := hex.DecodeString(app.AID)
-		resp, err := c.Transmit(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: aid, Ne: 256})
+		resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: aid, Ne: 256})
 		if err != nil {
 			return nil, fmt.Errorf("hostdriver: selecting %s: %w", app.Name, err)
 		}
@@ -198,7 +198,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		r.Applications = append(r.Applications, Application{Name: app.Name, AID: app.AID, Present: present, Status: fmt.Sprintf("%04X", uint16(resp.SW))})
 		pivPresent = pivPresent || app.Name == "PIV" && present
 	}
-	resp, err := c.Transmit(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
+	resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
 	if err != nil {
 		return nil, fmt.Errorf("hostdriver: selecting %s: %w", isoAppName, err)
 	}
@@ -225,18 +225,18 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 }
 
 func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string) (*PIVReport, error) {
-	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}, Ne: 256}); err != nil {
+	if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}, Ne: 256}); err != nil {
 		return nil, fmt.Errorf("hostdriver: selecting PIV: %w", err)
 	}
 	p := &PIVReport{Slots: []Slot{}, Certificates: []CertReport{}}
-	if v, err := c.Do(ctx, apdu.Command{INS: 0xFD, Ne: 256}); err == nil && len(v) == 3 {
+	if v, err := c.Do(ctx, apdu.Command{INS: apdu.InsGetVersion, Ne: 256}); err == nil && len(v) == 3 {
 		p.Version = fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2])
 	}
-	if s, err := c.Do(ctx, apdu.Command{INS: 0xF8, Ne: 256}); err == nil && len(s) == 4 {
+	if s, err := c.Do(ctx, apdu.Command{INS: apdu.InsGetSerial, Ne: 256}); err == nil && len(s) == 4 {
 		p.Serial = uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
 	}
 	// PIN: VERIFY without data reports without spending a try.
-	resp, err := c.Transmit(ctx, apdu.Command{INS: 0x20, P2: 0x80})
+	resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsVerify, P2: 0x80})
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 			p.Slots = append(p.Slots, sl)
 		}
 		obj := []byte{0x5C, 0x03, byte(s.object >> 16), byte(s.object >> 8), byte(s.object)}
-		data, err := c.Do(ctx, apdu.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: obj, Ne: 256})
+		data, err := c.Do(ctx, apdu.Command{INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: obj, Ne: 256})
 		if err != nil {
 			if errors.Is(err, apdu.SWFileNotFound) || errors.Is(err, apdu.SWSecurityStatusNotSatisfied) || errors.Is(err, apdu.SWIncorrectData) || errors.Is(err, apdu.SWReferenceNotFound) {
 				continue
@@ -385,7 +385,7 @@ func deliveryWarning(name, state string) string {
 
 // metadata runs GET METADATA for ref and returns its TLVs by tag.
 func metadata(ctx context.Context, c *Conn, ref byte) (map[apdu.Tag][]byte, error) {
-	data, err := c.Do(ctx, apdu.Command{INS: 0xF7, P2: ref, Ne: 256})
+	data, err := c.Do(ctx, apdu.Command{INS: apdu.InsGetMetadata, P2: ref, Ne: 256})
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +454,7 @@ func policyName(v byte, names []string) string {
 // getObject reads a PIV data object (GET DATA, SP 800-73-4 Part 2 §3.1.2)
 // and returns its content, unwrapped from tag 53.
 func getObject(ctx context.Context, c *Conn, tag []byte) ([]byte, error) {
-	data, err := c.Do(ctx, apdu.Command{INS: 0xCB, P1: 0x3F, P2: 0xFF, Data: append([]byte{0x5C, byte(len(tag))}, tag...), Ne: 256})
+	data, err := c.Do(ctx, apdu.Command{INS: apdu.InsGetDataOdd, P1: 0x3F, P2: 0xFF, Data: append([]byte{0x5C, byte(len(tag))}, tag...), Ne: 256})
 	if err != nil {
 		return nil, err
 	}

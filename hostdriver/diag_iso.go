@@ -71,7 +71,7 @@ const maxEF = 0x7FFF
 // object counts by SELECT by path and READ BINARY. The PUK state cannot be
 // read without spending a try, so it is not read.
 func diagnoseISO(ctx context.Context, c *Conn, warn *[]string) (*ISOReport, error) {
-	sel, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
+	sel, err := c.Do(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
 	if err != nil {
 		return nil, fmt.Errorf("hostdriver: selecting the ISO application: %w", err)
 	}
@@ -93,7 +93,7 @@ func diagnoseISO(ctx context.Context, c *Conn, warn *[]string) (*ISOReport, erro
 			}
 		}
 	}
-	resp, err := c.Transmit(ctx, apdu.Command{INS: 0x20, P2: 0x01})
+	resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsVerify, P2: 0x01})
 	if err != nil {
 		return nil, fmt.Errorf("hostdriver: reading the ISO PIN state: %w", err)
 	}
@@ -130,13 +130,13 @@ func diagnoseISO(ctx context.Context, c *Conn, warn *[]string) (*ISOReport, erro
 // READ BINARY, up to maxEF bytes: until a short answer or 6B00 (offset
 // past the end).
 func readEF(ctx context.Context, c *Conn, path []byte) ([]byte, error) {
-	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x08, Data: path, Ne: 256}); err != nil {
+	if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x08, Data: path, Ne: 256}); err != nil {
 		return nil, err
 	}
 	var out []byte
 	for len(out) < maxEF {
 		off := len(out)
-		chunk, err := c.Do(ctx, apdu.Command{INS: 0xB0, P1: byte(off >> 8), P2: byte(off), Ne: min(256, maxEF-off)})
+		chunk, err := c.Do(ctx, apdu.Command{INS: apdu.InsReadBinary, P1: byte(off >> 8), P2: byte(off), Ne: min(256, maxEF-off)})
 		if errors.Is(err, apdu.SWWrongP1P2) && off > 0 {
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 )
@@ -16,32 +17,16 @@ import (
 // was sent to the card.
 var ErrNotReadOnly = errors.New("hostdriver: command refused, not read-only")
 
-// readOnlyInstruction is one instruction a ReadOnly transport lets through.
-type readOnlyInstruction struct {
-	ins  byte
-	name string
-}
-
-// readOnlyInstructions are the instructions Diagnose sends: SELECT, GET
-// DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA (the last three
-// YubiKey's), READ BINARY, and VERIFY, let through only without data.
-func readOnlyInstructions() []readOnlyInstruction {
-	return []readOnlyInstruction{
-		{0xA4, "SELECT"}, {0xCB, "GET DATA"}, {0xC0, "GET RESPONSE"}, {0xFD, "GET VERSION"},
-		{0xF8, "GET SERIAL"}, {0xF7, "GET METADATA"}, {0xB0, "READ BINARY"}, {0x20, "VERIFY"},
-	}
-}
-
 // ReadOnlyINS are the instructions Diagnose may send, and the only ones a
-// ReadOnly transport lets through: SELECT, GET DATA, GET RESPONSE, GET
-// VERSION, GET SERIAL, GET METADATA, READ BINARY, and VERIFY without data
-// (which reports the counter without spending a try).
+// ReadOnly transport lets through: SELECT, GET DATA (CB), GET RESPONSE, GET
+// VERSION, GET SERIAL, GET METADATA (the last three YubiKey's), READ
+// BINARY, and VERIFY without data (which reports the counter without
+// spending a try).
 func ReadOnlyINS() []byte {
-	var out []byte
-	for _, i := range readOnlyInstructions() {
-		out = append(out, i.ins)
+	return []byte{
+		apdu.InsSelect, apdu.InsGetDataOdd, apdu.InsGetResponse, apdu.InsGetVersion,
+		apdu.InsGetSerial, apdu.InsGetMetadata, apdu.InsReadBinary, apdu.InsVerify,
 	}
-	return out
 }
 
 // ReadOnly returns a Transport that sends to t only commands that read a
@@ -92,20 +77,15 @@ func checkReadOnly(raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotReadOnly, err)
 	}
-	var name string
-	for _, i := range readOnlyInstructions() {
-		if i.ins == cmd.INS {
-			name = i.name
-		}
-	}
+	name := apdu.InsName(cmd.INS)
 	switch {
-	case name == "":
+	case !slices.Contains(ReadOnlyINS(), cmd.INS):
 		return fmt.Errorf("%w: instruction %02X is not one of the read-only instructions % X", ErrNotReadOnly, cmd.INS, ReadOnlyINS())
 	case !plainInterindustry(cmd.CLA):
 		return fmt.Errorf("%w: %s (%02X) with class %02X: only interindustry classes without chaining or secure messaging are sent", ErrNotReadOnly, name, cmd.INS, cmd.CLA)
-	case cmd.INS == 0x20 && len(cmd.Data) > 0:
+	case cmd.INS == apdu.InsVerify && len(cmd.Data) > 0:
 		return fmt.Errorf("%w: VERIFY (20) with data would try a PIN", ErrNotReadOnly)
-	case cmd.INS == 0x20 && cmd.P1 != 0x00:
+	case cmd.INS == apdu.InsVerify && cmd.P1 != 0x00:
 		return fmt.Errorf("%w: VERIFY (20) with P1 %02X: only P1 00 asks for the counter", ErrNotReadOnly, cmd.P1)
 	}
 	return nil

@@ -164,60 +164,6 @@ func ReadTrace(r io.Reader, fn func(TraceRecord) error) error {
 	return nil
 }
 
-// CommandName names a command by its class and instruction bytes: the
-// interindustry commands of ISO/IEC 7816-4 and SP 800-73-4 Part 2 Table 6,
-// and the YubiKey PIV extensions. Unknown instructions are named by their hex.
-func CommandName(cla, ins byte) string {
-	switch ins {
-	case 0xA4:
-		return "SELECT"
-	case 0x20:
-		return "VERIFY"
-	case 0x24:
-		return "CHANGE REFERENCE DATA"
-	case 0x2C:
-		return "RESET RETRY COUNTER"
-	case 0x87:
-		return "GENERAL AUTHENTICATE"
-	case 0x47:
-		return "GENERATE ASYMMETRIC KEY PAIR"
-	case 0xCB:
-		return "GET DATA"
-	case 0xDB:
-		return "PUT DATA"
-	case 0xC0:
-		return "GET RESPONSE"
-	case 0xB0:
-		return "READ BINARY"
-	case 0xD6:
-		return "UPDATE BINARY"
-	case 0xCA:
-		return "GET DATA (CA)"
-	case 0x84:
-		return "GET CHALLENGE"
-	// YubiKey PIV extensions.
-	case 0xF6:
-		return "MOVE KEY"
-	case 0xF7:
-		return "GET METADATA"
-	case 0xF8:
-		return "GET SERIAL"
-	case 0xF9:
-		return "ATTEST"
-	case 0xFA:
-		return "SET PIN RETRIES"
-	case 0xFB:
-		return "RESET"
-	case 0xFD:
-		return "GET VERSION"
-	case 0xFE:
-		return "IMPORT KEY"
-	case 0xFF:
-		return "SET MANAGEMENT KEY"
-	}
-	return fmt.Sprintf("INS %02X", ins)
-}
-
 // FormatRecord renders a record for people: time, card, command name,
 // the APDUs, the status word and its meaning, and the duration, e.g.
 //
@@ -233,7 +179,7 @@ func FormatRecord(rec TraceRecord) string {
 	}
 	name := "?"
 	if b, ok := headerBytes(rec.Command); ok {
-		name = CommandName(b[0], b[1])
+		name = apdu.InsName(b[1])
 		if b[0]&apdu.CLAChaining != 0 && b[0]&0x80 == 0 {
 			name += " (chained)"
 		}

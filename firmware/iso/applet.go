@@ -132,7 +132,7 @@ func (a *Applet) clearRAM() {
 // Chainable reports which instructions accept command chaining: PERFORM
 // SECURITY OPERATION, GENERATE ASYMMETRIC KEY PAIR and PUT DATA.
 func (a *Applet) Chainable(ins byte) bool {
-	return ins == 0x2A || ins == 0x46 || ins == 0xDB
+	return ins == apdu.InsPerformSecurityOperation || ins == apdu.InsGenerateKeyPair || ins == apdu.InsPutDataOdd
 }
 
 // StrictResponses: IsoApplet's GET RESPONSE rules (exact Le, else 6Cxx;
@@ -145,31 +145,31 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return nil, apdu.SWCLANotSupported
 	}
 	switch cmd.INS {
-	case 0xA4:
+	case apdu.InsSelect:
 		return a.selectFile(env, cmd)
-	case 0xE0:
+	case apdu.InsCreateFile:
 		return nil, a.createFile(env, cmd)
-	case 0xE4:
+	case apdu.InsDeleteFile:
 		return nil, a.deleteFile(env, cmd)
-	case 0xB0:
+	case apdu.InsReadBinary:
 		return a.readBinary(env, cmd)
-	case 0xD6:
+	case apdu.InsUpdateBinary:
 		return nil, a.updateBinary(env, cmd)
-	case 0x20:
+	case apdu.InsVerify:
 		return nil, a.verify(env, cmd)
-	case 0x24:
+	case apdu.InsChangeReferenceData:
 		return nil, a.changeReferenceData(env, cmd)
-	case 0x2C:
+	case apdu.InsResetRetryCounter:
 		return nil, a.resetRetryCounter(env, cmd)
-	case 0x22:
+	case apdu.InsManageSecurityEnvironment:
 		return nil, a.manageSecurityEnvironment(env, cmd)
-	case 0x46:
+	case apdu.InsGenerateKeyPair:
 		return a.generateKeyPair(env, cmd)
-	case 0x2A:
+	case apdu.InsPerformSecurityOperation:
 		return a.performSecurityOperation(env, cmd)
-	case 0xDB:
+	case apdu.InsPutDataOdd:
 		return nil, a.putData(env, cmd)
-	case 0x84:
+	case apdu.InsGetChallenge:
 		return a.getChallenge(env, cmd)
 	}
 	return nil, apdu.SWINSNotSupported

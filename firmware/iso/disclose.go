@@ -28,9 +28,9 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		return firmware.Disclosure{}
 	}
 	switch cmd.INS {
-	case 0x20, 0x24, 0x2C, 0xDB:
+	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter, apdu.InsPutDataOdd:
 		return firmware.Disclosure{Response: true} // no response data
-	case 0x2A:
+	case apdu.InsPerformSecurityOperation:
 		switch {
 		case cmd.P1 == 0x9E && cmd.P2 == 0x9A:
 			return both
@@ -38,7 +38,7 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 			return firmware.Disclosure{Command: true}
 		}
 		return firmware.Disclosure{}
-	case 0xA4, 0xE0, 0xE4, 0xB0, 0xD6, 0x22, 0x46, 0x84:
+	case apdu.InsSelect, apdu.InsCreateFile, apdu.InsDeleteFile, apdu.InsReadBinary, apdu.InsUpdateBinary, apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair, apdu.InsGetChallenge:
 		return both
 	}
 	return firmware.Disclosure{}

@@ -20,26 +20,6 @@ import (
 // NIST RID, PIX 0000 1000, version 0100.
 func AID() []byte { return []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00} }
 
-// Instructions (SP 800-73-4 Part 2 Table 6; YubiKey extensions F6..FF).
-const (
-	insVerify          = 0x20
-	insChangeReference = 0x24
-	insResetRetry      = 0x2C
-	insGenerate        = 0x47
-	insGeneralAuth     = 0x87
-	insGetData         = 0xCB
-	insPutData         = 0xDB
-	insMoveKey         = 0xF6
-	insGetMetadata     = 0xF7
-	insGetSerial       = 0xF8
-	insAttest          = 0xF9
-	insSetRetries      = 0xFA
-	insReset           = 0xFB
-	insGetVersion      = 0xFD
-	insImportKey       = 0xFE
-	insSetMgmtKey      = 0xFF
-)
-
 // Key references (SP 800-73-4 Part 1 Table 4b, Part 2 §3.2).
 const (
 	refPIN     = 0x80
@@ -344,43 +324,43 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 	if cmd.CLA != 0x00 {
 		return nil, apdu.SWCLANotSupported
 	}
-	if cmd.INS != insGeneralAuth {
+	if cmd.INS != apdu.InsGeneralAuthenticate {
 		a.auth = authState{} // a challenge is good for the next command only
 	}
 	switch cmd.INS {
-	case insVerify:
+	case apdu.InsVerify:
 		return nil, a.verify(env, cmd)
-	case insChangeReference:
+	case apdu.InsChangeReferenceData:
 		return nil, a.changeReference(env, cmd)
-	case insResetRetry:
+	case apdu.InsResetRetryCounter:
 		return nil, a.resetRetry(env, cmd)
-	case insGeneralAuth:
+	case apdu.InsGeneralAuthenticate:
 		return a.generalAuthenticate(env, cmd)
-	case insGenerate:
+	case apdu.InsGenerateKeyPairOdd:
 		return a.generate(env, cmd)
-	case insGetData:
+	case apdu.InsGetDataOdd:
 		return a.getData(env, cmd)
-	case insPutData:
+	case apdu.InsPutDataOdd:
 		return nil, a.putData(env, cmd)
-	case insGetVersion:
+	case apdu.InsGetVersion:
 		v := a.p.Version
 		return []byte{v.Major, v.Minor, v.Patch}, noParams(cmd)
-	case insGetSerial:
+	case apdu.InsGetSerial:
 		serial, _ := env.Store.Get(keySerial)
 		return serial, noParams(cmd)
-	case insGetMetadata:
+	case apdu.InsGetMetadata:
 		return a.metadata(env, cmd)
-	case insSetMgmtKey:
+	case apdu.InsSetManagementKey:
 		return nil, a.setMgmtKey(env, cmd)
-	case insImportKey:
+	case apdu.InsImportKey:
 		return nil, a.importKey(env, cmd)
-	case insSetRetries:
+	case apdu.InsSetPINRetries:
 		return nil, a.setRetries(env, cmd)
-	case insReset:
+	case apdu.InsResetPIV:
 		return nil, a.reset(env, cmd)
-	case insMoveKey:
+	case apdu.InsMoveKey:
 		return nil, a.moveKey(env, cmd)
-	case insAttest:
+	case apdu.InsAttest:
 		return a.attest(env, cmd)
 	}
 	return nil, apdu.SWINSNotSupported

@@ -43,15 +43,15 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		return firmware.Disclosure{}
 	}
 	switch cmd.INS {
-	case insVerify, insChangeReference, insResetRetry, insImportKey, insSetMgmtKey:
+	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter, apdu.InsImportKey, apdu.InsSetManagementKey:
 		return firmware.Disclosure{Response: true} // no response data
-	case insGeneralAuth:
+	case apdu.InsGeneralAuthenticate:
 		return discloseGeneralAuth(cmd)
-	case insGetData:
+	case apdu.InsGetDataOdd:
 		return firmware.Disclosure{Command: true, Response: a.publicObject(cmd.Data, true)}
-	case insPutData:
+	case apdu.InsPutDataOdd:
 		return firmware.Disclosure{Command: a.publicObject(cmd.Data, false), Response: true}
-	case insGenerate, insAttest, insGetMetadata, insGetSerial, insGetVersion, insSetRetries, insReset, insMoveKey:
+	case apdu.InsGenerateKeyPairOdd, apdu.InsAttest, apdu.InsGetMetadata, apdu.InsGetSerial, apdu.InsGetVersion, apdu.InsSetPINRetries, apdu.InsResetPIV, apdu.InsMoveKey:
 		return both
 	}
 	return firmware.Disclosure{}

@@ -22,7 +22,7 @@ func TestDisclose(t *testing.T) {
 	sigBlock := append(append([]byte{0, 1}, bytes.Repeat([]byte{0xFF}, 221)...), append([]byte{0}, make([]byte, 32)...)...)
 	otherBlock := append([]byte{0, 2}, bytes.Repeat([]byte{0x5A}, 254)...)
 	ga := func(p1, p2 byte, tag apdu.Tag, v []byte) apdu.Command {
-		return apdu.Command{INS: insGeneralAuth, P1: p1, P2: p2, Data: apdu.Nest(0x7C, []byte{0x82, 0x00}, apdu.AppendTLV(nil, tag, v))}
+		return apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: p1, P2: p2, Data: apdu.Nest(0x7C, []byte{0x82, 0x00}, apdu.AppendTLV(nil, tag, v))}
 	}
 	cmd := func(s string) apdu.Command {
 		c, err := apdu.ParseCommand(h(s))

@@ -126,7 +126,7 @@ func replaySetup(trace string) func(*testCard) {
 	case "TestChangeManagementKey":
 		return func(tc *testCard) {
 			tc.mustAuthenticate()
-			tc.expectCmd(apdu.Command{INS: insSetMgmtKey, P1: 0xFF, P2: 0xFF, Data: append([]byte{algTDES, refMgmtKey, 24}, defaultMgmt...)}, apdu.SWSuccess)
+			tc.expectCmd(apdu.Command{INS: apdu.InsSetManagementKey, P1: 0xFF, P2: 0xFF, Data: append([]byte{algTDES, refMgmtKey, 24}, defaultMgmt...)}, apdu.SWSuccess)
 			if _, err := tc.c.Reset(); err != nil { // a new session: nothing authenticated
 				tc.t.Fatal(err)
 			}
@@ -236,7 +236,7 @@ func newReplayer(t *testing.T, tc *testCard, exs []replayExchange, allow map[int
 	r := &replayer{t: t, tc: tc, exs: exs, allow: allow, stats: stats, mgmtKey: defaultMgmt, slots: map[byte]*replaySlot{}}
 	r.hostKeys = [][]byte{defaultMgmt}
 	for _, e := range exs {
-		if c, err := apdu.ParseCommand(e.cmd); err == nil && c.INS == insSetMgmtKey && len(c.Data) > 3 {
+		if c, err := apdu.ParseCommand(e.cmd); err == nil && c.INS == apdu.InsSetManagementKey && len(c.Data) > 3 {
 			r.hostKeys = append(r.hostKeys, c.Data[3:])
 		}
 	}
@@ -365,12 +365,12 @@ func (r *replayer) plan(e replayExchange) replayStep {
 	}
 	exact := replayStep{cmd: e.cmd, kind: replayExact}
 	switch c.INS {
-	case insGeneralAuth:
+	case apdu.InsGeneralAuthenticate:
 		if c.P2 == refMgmtKey {
 			return r.planMgmtAuth(e, c)
 		}
 		return r.planKeyOp(e, c)
-	case insGenerate:
+	case apdu.InsGenerateKeyPairOdd:
 		return replayStep{cmd: e.cmd, kind: replayStructural, done: func(got, rec []byte) error {
 			if err := sameShape(got, rec); err != nil {
 				return fmt.Errorf("GENERATE answer: %v", err)
@@ -383,16 +383,16 @@ func (r *replayer) plan(e replayExchange) replayStep {
 			r.slots[c.P2] = &replaySlot{alg: alg[0], generated: true, pub: parsePublic(r.t, alg[0], got)}
 			return nil
 		}}
-	case insGetMetadata:
+	case apdu.InsGetMetadata:
 		if s := r.slots[c.P2]; s != nil && s.generated {
 			return replayStep{cmd: e.cmd, kind: replayStructural, done: metadataMatches}
 		}
-	case insImportKey:
+	case apdu.InsImportKey:
 		exact.done = func(_, _ []byte) error {
 			r.slots[c.P2] = &replaySlot{alg: c.P1, pub: importedPublic(c)}
 			return nil
 		}
-	case insMoveKey:
+	case apdu.InsMoveKey:
 		exact.done = func(_, _ []byte) error {
 			if c.P1 != 0xFF {
 				r.slots[c.P1] = r.slots[c.P2]
@@ -400,21 +400,21 @@ func (r *replayer) plan(e replayExchange) replayStep {
 			delete(r.slots, c.P2)
 			return nil
 		}
-	case insSetMgmtKey:
+	case apdu.InsSetManagementKey:
 		exact.done = func(_, _ []byte) error {
 			r.mgmtKey = c.Data[3:]
 			return nil
 		}
-	case insReset:
+	case apdu.InsResetPIV:
 		exact.done = func(_, _ []byte) error {
 			r.mgmtKey, r.slots = defaultMgmt, map[byte]*replaySlot{}
 			return nil
 		}
-	case insAttest:
+	case apdu.InsAttest:
 		return replayStep{cmd: e.cmd, kind: replayStructural, done: func(got, rec []byte) error {
 			return r.attestationMatches(c.P1, got, rec)
 		}}
-	case insGetData:
+	case apdu.InsGetDataOdd:
 		if bytes.Equal(c.Data, h("5C 03 5F FF 01")) {
 			return replayStep{cmd: e.cmd, kind: replayStructural, done: attestationObjectMatches}
 		}

@@ -33,7 +33,7 @@ func (tc *testCard) getObject(tag uint32) ([]byte, apdu.StatusWord) {
 func (tc *testCard) putObject(tag uint32, content []byte) apdu.StatusWord {
 	tc.t.Helper()
 	data := apdu.AppendTLV(apdu.AppendTLV(nil, 0x5C, []byte{byte(tag >> 16), byte(tag >> 8), byte(tag)}), 0x53, content)
-	_, sw := tc.cmd(apdu.Command{INS: insPutData, P1: 0x3F, P2: 0xFF, Data: data})
+	_, sw := tc.cmd(apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: data})
 	return sw
 }
 
