@@ -315,8 +315,9 @@ func TestInteropISOToken(t *testing.T) {
 	fmt.Printf("report: interop ISO token: OpenSC CI flow, 7 keys (3 pkcs15-init, 1 import, 3 keypairgen), certificate, PIN lockout and PUK in %v\n", time.Since(start).Round(time.Millisecond))
 }
 
-// TestISOTokenReadme runs the "PKCS#11 token" commands of the README on a
-// fresh card: one pkcs15-init run personalises it and generates a key.
+// TestISOTokenReadme runs the personalisation command that
+// docs/pkcs11-token.md and the README give on a fresh card: one pkcs15-init
+// run personalises it and generates a key.
 func TestISOTokenReadme(t *testing.T) {
 	c := newInteropCard(t, "--profile", "iso-token")
 	c.run(t, "sh", "-c", readmeCommand(t))
@@ -326,19 +327,31 @@ func TestISOTokenReadme(t *testing.T) {
 	mustContain(t, "pkcs11-tool -O", out, "Private Key Object; EC")
 }
 
-// readmeCommand is the pkcs15-init command line the README's "PKCS#11
-// token" section gives, so that the README cannot drift from what works.
+// readmeCommand is the pkcs15-init command line that docs/pkcs11-token.md
+// gives, verbatim, so that the page cannot drift from what works. The README
+// repeats it in its "PKCS#11 token" section; every copy must be the same line.
 func readmeCommand(t *testing.T) string {
 	t.Helper()
-	raw, err := os.ReadFile(e2e.root + "/README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "pkcs15-init --create-pkcs15") {
-			return strings.TrimSpace(line)
+	var command string
+	for _, page := range []string{"docs/pkcs11-token.md", "README.md"} {
+		raw, err := os.ReadFile(e2e.root + "/" + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "pkcs15-init --create-pkcs15") {
+				continue
+			}
+			if command == "" {
+				command = line
+			} else if line != command {
+				t.Fatalf("%s gives the personalisation as\n\t%s\nbut docs/pkcs11-token.md as\n\t%s", page, line, command)
+			}
+		}
+		if command == "" {
+			t.Fatalf("%s has no line starting with pkcs15-init --create-pkcs15", page)
 		}
 	}
-	t.Fatal("README.md has no line starting with pkcs15-init --create-pkcs15")
-	return ""
+	return command
 }

@@ -78,7 +78,7 @@ func TestInteropOpenSC(t *testing.T) {
 		mark := c.traceSize()
 		r := c.exec(t, []string{"PIV_EXT_AUTH_KEY=" + keyFile}, "piv-tool", "--reader", c.reader, "-A", "M:9B:03", "-G", "9E:07")
 		if r.code == 0 {
-			t.Logf("piv-tool succeeded: the OpenSSL 3 failure documented in the README is gone")
+			t.Logf("piv-tool succeeded: the OpenSSL 3 failure documented in docs/clients.md is gone")
 		} else if !strings.Contains(r.out, "unable to gen RSA") {
 			t.Errorf("piv-tool: exit %d, want success or the documented \"unable to gen RSA\":\n%s", r.code, r.out)
 		}

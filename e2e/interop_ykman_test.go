@@ -145,7 +145,7 @@ func TestInteropYkman(t *testing.T) {
 
 // TestInteropYkmanYubicoReaderName puts the card in a reader named as a
 // YubiKey's ("Yubico YubiKey OTP+FIDO+CCID 00 00", a pcscd instance of its
-// own) and checks what the README documents: ykman 4.0.9 without --reader
+// own) and checks what docs/clients.md documents: ykman 4.0.9 without --reader
 // still refuses it, because vpcd always makes two readers per pcscd and both
 // match ("Multiple YubiKeys detected"), and --device SERIAL cannot pick it,
 // because ykman reads the serial from the YubiKey Management or OTP
