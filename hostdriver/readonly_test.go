@@ -153,7 +153,10 @@ func TestReadOnlyConnFollowsTheCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	atr, err := reader.Transport().Reset(ctx)
+	if err := reader.Transport().Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	atr, err := reader.Transport().ATR(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

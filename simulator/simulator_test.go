@@ -42,9 +42,11 @@ func TestTransportInProcess(t *testing.T) {
 	if err != nil || hex.EncodeToString(resp) != "0507019000" {
 		t.Errorf("Transmit = %X, %v", resp, err)
 	}
-	atr, err := tr.Reset(context.Background())
-	if err != nil || len(atr) == 0 {
-		t.Fatalf("Reset() = %X, %v", atr, err)
+	if err := tr.Reset(context.Background()); err != nil {
+		t.Fatalf("Reset() = %v", err)
+	}
+	if atr, err := tr.ATR(context.Background()); err != nil || len(atr) == 0 {
+		t.Fatalf("ATR() = %X, %v", atr, err)
 	}
 	if got := transmit(t, tr, getVersion); got != "6D00" {
 		t.Errorf("GET VERSION after Reset = %s, want 6D00", got)

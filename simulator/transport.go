@@ -25,17 +25,32 @@ func (t *Transport) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	return t.r.exchange(ctx, bytes.Clone(cmd), true)
 }
 
-// Reset gives the card a warm reset and returns its ATR. RAM state, security
-// status included, is lost.
-func (t *Transport) Reset(ctx context.Context) ([]byte, error) {
+// Reset gives the card a warm reset (ISO/IEC 7816-3 §6.2.3): RAM state,
+// security status included, is lost. It has the shape of the conformance
+// suite's Resetter. It returns an error wrapping ErrRemoved or ErrMute when
+// the card cannot be reset, or ctx's error if ctx ends first.
+func (t *Transport) Reset(ctx context.Context) error {
+	r := t.r
+	if err := r.acquire(ctx); err != nil {
+		return err
+	}
+	defer r.release()
+	if err := r.answerable(); err != nil {
+		return err
+	}
+	r.tracer.event(r.id, "reset", "")
+	_, err := r.powerOn()
+	return err
+}
+
+// ATR returns the card's answer to reset (ISO/IEC 7816-3 §8), what a
+// reader reports for it. It returns ctx's error if ctx ends before the card
+// is free.
+func (t *Transport) ATR(ctx context.Context) ([]byte, error) {
 	r := t.r
 	if err := r.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer r.release()
-	if err := r.answerable(); err != nil {
-		return nil, err
-	}
-	r.tracer.event(r.id, "reset", "")
-	return r.powerOn()
+	return r.card.ATR(), nil
 }

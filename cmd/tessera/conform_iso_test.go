@@ -12,6 +12,7 @@ import (
 
 	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
 func isoCaseIDs() []string {
@@ -47,14 +48,14 @@ func TestConformISOToken(t *testing.T) {
 // swRewriter is a simulated card whose answers to the commands match
 // selects have their status word replaced: a card broken in one place.
 type swRewriter struct {
-	*simCard
+	*simtarget.Card
 	match func(cmd []byte) bool
 	from  []byte // the status word rewritten; nil: any
 	to    []byte
 }
 
 func (c swRewriter) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
-	out, err := c.simCard.Transmit(ctx, cmd)
+	out, err := c.Card.Transmit(ctx, cmd)
 	if err != nil || len(out) < 2 || !c.match(cmd) {
 		return out, err
 	}
@@ -90,7 +91,7 @@ func TestConformISOCatchesBrokenCards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		target := conformance.Target{Name: tt.name, Fresh: true, Open: func(context.Context) (conformance.Card, error) {
-			c, err := newSimCard("iso-token")
+			c, err := simtarget.Open(simtarget.Options{Profile: "iso-token"})
 			if err != nil {
 				return nil, err
 			}
@@ -122,14 +123,14 @@ func TestConformISORealCard(t *testing.T) {
 	// writes are counted with a power cut armed far away.
 	ctx := context.Background()
 	const far = 1 << 20
-	if err := c.r.ArmTear(ctx, far); err != nil {
+	if err := c.Reader().ArmTear(ctx, far); err != nil {
 		t.Fatal(err)
 	}
 	rep := runSuite(t, target, conformance.Options{})
-	if tear := c.r.Info().Tear; tear == nil || tear.WritesLeft != far {
+	if tear := c.Reader().Info().Tear; tear == nil || tear.WritesLeft != far {
 		t.Errorf("the safe run wrote to the card: %+v", tear)
 	}
-	if err := c.r.ArmTear(ctx, -1); err != nil {
+	if err := c.Reader().ArmTear(ctx, -1); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rep.Results {

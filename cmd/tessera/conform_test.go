@@ -19,6 +19,7 @@ import (
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/internal/testcard"
 	"github.com/tesseracard/tessera/simulator"
+	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
 func runSuite(t *testing.T, target conformance.Target, opts conformance.Options) *conformance.Report {
@@ -164,13 +165,13 @@ func TestQuirkMatrix(t *testing.T) {
 
 // realish is one simulated card reached as a real card: one connection for
 // the run, nothing made fresh, nothing closed by the suite.
-type realish struct{ *simCard }
+type realish struct{ *simtarget.Card }
 
 func (realish) Close() error { return nil }
 
-func realishTarget(t *testing.T, profileName string) (conformance.Target, *simCard) {
+func realishTarget(t *testing.T, profileName string) (conformance.Target, *simtarget.Card) {
 	t.Helper()
-	c, err := newSimCard(profileName)
+	c, err := simtarget.Open(simtarget.Options{Profile: profileName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,9 +180,9 @@ func realishTarget(t *testing.T, profileName string) (conformance.Target, *simCa
 	return target, c
 }
 
-func cardState(t *testing.T, c *simCard) simulator.CardState {
+func cardState(t *testing.T, c *simtarget.Card) simulator.CardState {
 	t.Helper()
-	st, err := c.r.State(context.Background())
+	st, err := c.Reader().State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

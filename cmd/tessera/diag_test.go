@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
 // TestDiagTextPersonas: the text report names each persona's state: the
@@ -77,7 +78,7 @@ func TestDiagTextISOToken(t *testing.T) {
 // built-in profile.
 func diagText(t *testing.T, profile string) string {
 	t.Helper()
-	c, err := newSimCard(profile)
+	c, err := simtarget.Open(simtarget.Options{Profile: profile})
 	if err != nil {
 		t.Fatal(err)
 	}

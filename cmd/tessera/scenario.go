@@ -7,15 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tesseracard/tessera/conformance"
-	"github.com/tesseracard/tessera/firmware/profile"
-	"github.com/tesseracard/tessera/hostdriver"
-	"github.com/tesseracard/tessera/simulator"
+	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
 // errScenario is returned when a scenario fails; the failure is printed.
@@ -100,7 +97,7 @@ func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, ta
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.File, err)
 		}
-		card, name = ss, "the simulator (profile "+ss.profName+")"
+		card, name = ss, "the simulator (profile "+ss.Profile()+")"
 	default:
 		c, err := openPCSC(reader)
 		if err != nil {
@@ -123,137 +120,50 @@ func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, ta
 	return nil
 }
 
-// virtualClock is a clock that moves only when told: a scenario's clock.
-type virtualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *virtualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *virtualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// simSession is a scenario's simulated card: card 0 of a simulator whose
-// state lives in a temporary directory (so that a restart finds it), with a
-// virtual clock. It implements conformance.SimControl.
-type simSession struct {
-	dir      string
-	profile  string // a built-in name or a file
-	profName string
-	clock    *virtualClock
-	sim      *simulator.Simulator
-	r        *simulator.Reader
-}
-
-// newSimSession starts the simulator for s: with override, else the
-// scenario's profile (a name, a file relative to the scenario, or inline),
-// else "default".
+// newSimSession starts a scenario's simulated card: its state in a
+// temporary directory (so that a restart finds it), removed when the card
+// is closed; its profile override, else the scenario's (a name, a file
+// relative to the scenario, or inline), else "default".
 func newSimSession(s *conformance.Scenario, override string) (*simSession, error) {
 	dir, err := os.MkdirTemp("", "tessera-scenario")
 	if err != nil {
 		return nil, err
 	}
-	ss := &simSession{dir: dir, profile: "default", clock: &virtualClock{now: time.Now().UTC().Truncate(time.Second)}}
+	prof := "default"
 	switch {
 	case override != "":
-		ss.profile = override
+		prof = override
 	case s.Profile.YAML != nil:
-		ss.profile = filepath.Join(dir, "profile.yaml")
-		if err := os.WriteFile(ss.profile, s.Profile.YAML, 0o600); err != nil {
+		prof = filepath.Join(dir, "profile.yaml")
+		if err := os.WriteFile(prof, s.Profile.YAML, 0o600); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
 	case s.Profile.Name != "":
-		ss.profile = s.Profile.Name
+		prof = s.Profile.Name
 		if _, statErr := os.Stat(filepath.Join(filepath.Dir(s.File), s.Profile.Name)); statErr == nil {
-			ss.profile = filepath.Join(filepath.Dir(s.File), s.Profile.Name)
+			prof = filepath.Join(filepath.Dir(s.File), s.Profile.Name)
 		}
 	}
-	if err := ss.start(); err != nil {
+	c, err := simtarget.Open(simtarget.Options{Profile: prof, Dir: filepath.Join(dir, "state")})
+	if err != nil {
 		os.RemoveAll(dir)
 		if s.Profile.YAML != nil && override == "" {
 			return nil, fmt.Errorf("line %d: the inline profile: %w", s.Profile.Line, err)
 		}
 		return nil, err
 	}
-	return ss, nil
+	return &simSession{c, dir}, nil
 }
 
-func (s *simSession) start() error {
-	sim, err := simulator.New(simulator.Config{StateDir: filepath.Join(s.dir, "state"), Profile: s.profile, Clock: s.clock.Now})
-	if err != nil {
-		return err
-	}
-	r, err := sim.Add(simulator.CardSpec{Slot: 0})
-	if err != nil {
-		sim.Close()
-		return err
-	}
-	s.sim, s.r = sim, r
-	s.profName = r.Info().Profile
-	if p, err := profile.Resolve(s.profile); err == nil {
-		s.profName = p.Name
-	}
-	return nil
-}
-
-func (s *simSession) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
-	out, err := s.r.Transport().Transmit(ctx, cmd)
-	if errors.Is(err, simulator.ErrMute) || errors.Is(err, simulator.ErrRemoved) {
-		return nil, fmt.Errorf("%w: %w", hostdriver.ErrCardRemoved, err)
-	}
-	return out, err
-}
-
-func (s *simSession) Reset(ctx context.Context) error {
-	_, err := s.r.Transport().Reset(ctx)
-	return err
-}
-
-func (s *simSession) ArmPowerCut(ctx context.Context, k int) error { return s.r.ArmTear(ctx, k) }
-func (s *simSession) PowerCycle(ctx context.Context) error         { return s.r.PowerCycle(ctx) }
-func (s *simSession) Remove(ctx context.Context) error             { return s.r.Remove(ctx) }
-func (s *simSession) Insert(ctx context.Context) error             { return s.r.Insert(ctx) }
-func (s *simSession) AdvanceClock(d time.Duration)                 { s.clock.Advance(d) }
-
-func (s *simSession) Restart(context.Context) error {
-	if err := s.sim.Close(); err != nil {
-		return err
-	}
-	return s.start()
-}
-
-func (s *simSession) RevealCredentials(ctx context.Context) (pin, puk string, err error) {
-	in, err := s.r.RevealCredentials(ctx)
-	return in.PIN, in.PUK, err
-}
-
-func (s *simSession) EnrolTOTP(ctx context.Context) (string, error) {
-	e, err := s.r.EnrolTOTP(ctx)
-	return e.URI, err
-}
-
-func (s *simSession) Now() time.Time { return s.clock.Now() }
-
-func (s *simSession) SetTouchMode(mode string) error {
-	m, err := simulator.ParseTouchMode(mode)
-	if err != nil {
-		return err
-	}
-	s.r.SetTouchMode(m)
-	return nil
+// simSession is a scenario's simulated card and its temporary directory.
+type simSession struct {
+	*simtarget.Card
+	dir string
 }
 
 func (s *simSession) Close() error {
-	err := s.sim.Close()
+	err := s.Card.Close()
 	os.RemoveAll(s.dir)
 	return err
 }
