@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 TEST_FUZZTIME ?= 4s
 BIN := bin/tessera
 
-.PHONY: all build test unit race e2e fuzz-short fuzz lint vet fmt-check bench run deps clean
+.PHONY: all build test unit race e2e fuzz-short fuzz lint vet fmt-check shellcheck bench run deps clean
 
 all: build
 
@@ -20,11 +20,15 @@ deps:
 build: deps
 	$(GO) build -trimpath -o $(BIN) ./cmd/tessera
 
-lint: deps fmt-check vet
+lint: deps fmt-check vet shellcheck
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# The shell scripts (shellcheck is a Debian package deps.sh installs).
+shellcheck:
+	shellcheck scripts/*.sh .ci/run
 
 vet:
 	$(GO) vet ./...

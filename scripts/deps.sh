@@ -8,13 +8,14 @@
 # vsmartcard card `vicc` (vsmartcard-vpicc, with python3-pycryptodome it
 # imports) that `make bench` compares with, and swtpm with swtpm-tools (a
 # software TPM 2.0) and libssl-dev (libcrypto for cgo), which the TPM-backed
-# card state tests (simulator/tpmstore) run against.
+# card state tests (simulator/tpmstore) run against, and shellcheck, which
+# `make lint` runs over the scripts.
 # Runs `apt-get update` at most once, and only if something is missing.
 # Prints what it does.
 # Usage: scripts/deps.sh
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]

@@ -227,11 +227,15 @@ status_one() { # K
 
 cmd=${1:-}
 n=${2:-1}
-[[ "$n" =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 64 ] || die "instance count '$n': want 1 to 64"
+if ! [[ "$n" =~ ^[1-9][0-9]*$ ]] || [ "$n" -gt 64 ]; then
+  die "instance count '$n': want 1 to 64"
+fi
 [[ "$READER_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9\ +._-]*$ ]] || die "reader name '$READER_NAME': letters, digits, spaces and +._- only"
 case "$cmd" in
   start-instance | stop-instance)
-    [ $# -eq 2 ] && [ "$n" -lt 64 ] || die "usage: scripts/pcscd.sh $cmd K, with 1 <= K < 64"
+    if [ $# -ne 2 ] || [ "$n" -ge 64 ]; then
+      die "usage: scripts/pcscd.sh $cmd K, with 1 <= K < 64"
+    fi
     if [ "$cmd" = start-instance ]; then
       bash scripts/deps.sh
       start_one "$n"

@@ -1,0 +1,5 @@
+package nobuild
+
+import "testing"
+
+func TestNever(t *testing.T) { undefined() }
