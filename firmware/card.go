@@ -52,6 +52,7 @@ type Quirks struct {
 // is not safe for concurrent use; a reader serialises access to a card.
 type Card struct {
 	cfg      Config
+	format   int // the card-state format version it writes (see StateFormat)
 	store    *nvm.Store
 	powered  bool
 	selected int // index into cfg.Applets, or -1
@@ -73,9 +74,10 @@ type chainState struct {
 }
 
 // New makes a card, powered off. It fails if the configuration is
-// incomplete or if the medium holds a damaged image (wrapping
+// incomplete, if the medium holds a damaged image (wrapping
 // nvm.ErrCorrupt): the card refuses to start rather than silently beginning
-// afresh.
+// afresh, or if it holds a state of a newer card-state format than the
+// card knows (wrapping ErrStateFormat).
 func New(cfg Config) (*Card, error) {
 	if err := checkATR(cfg.ATR); err != nil {
 		return nil, fmt.Errorf("firmware: %w", err)
@@ -87,8 +89,16 @@ func New(cfg Config) (*Card, error) {
 		cfg.MaxCommand = DefaultMaxCommand
 	}
 	cfg.ATR = bytes.Clone(cfg.ATR)
-	c := &Card{cfg: cfg, selected: -1, security: make([]Security, len(cfg.Applets))}
-	if _, err := nvm.Open(cfg.Medium, nvm.Options{Capacity: cfg.Capacity}); err != nil {
+	format, err := stateFormat(cfg.Applets)
+	if err != nil {
+		return nil, fmt.Errorf("firmware: %w", err)
+	}
+	c := &Card{cfg: cfg, format: format, selected: -1, security: make([]Security, len(cfg.Applets))}
+	s, err := nvm.Open(cfg.Medium, nvm.Options{Capacity: cfg.Capacity})
+	if err == nil {
+		_, err = c.checkStateFormat(s)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("firmware: loading card state: %w", err)
 	}
 	return c, nil
@@ -110,7 +120,8 @@ func (c *Card) Store() *nvm.Store {
 }
 
 // PowerOn powers the card: RAM state is fresh, persistent state is loaded
-// from the medium, and every applet boots. It returns the ATR. Powering an
+// from the medium and brought up to the card's state format (see
+// Migration), and every applet boots. It returns the ATR. Powering an
 // already powered card is a cold reset.
 func (c *Card) PowerOn() ([]byte, error) {
 	c.PowerOff()
@@ -119,6 +130,10 @@ func (c *Card) PowerOn() ([]byte, error) {
 		return nil, fmt.Errorf("firmware: loading card state: %w", err)
 	}
 	c.store = s
+	if err := c.migrate(); err != nil {
+		c.store = nil
+		return nil, fmt.Errorf("firmware: loading card state: %w", err)
+	}
 	for i, a := range c.cfg.Applets {
 		if err := a.Boot(c.context(i)); err != nil {
 			s.AbortTx()
