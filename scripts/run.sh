@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: one simulated PIV card that every PC/SC program on the machine
 # sees. Installs pcscd, vsmartcard-vpcd and the clients if missing, starts
-# pcscd (without systemd) if it is not running, builds tessera, prints how to
-# reach the card, and runs `tessera sim` in the foreground until Ctrl-C.
+# pcscd (without systemd) if it is not running, builds tessera, prints what to
+# try, and runs `tessera sim` in the foreground until Ctrl-C; tessera sim
+# prints each card's reader and factory credentials (from its profile).
 # Extra arguments go to `tessera sim`, e.g. scripts/run.sh --profile yubikey-5.7
 # (make run ARGS="--profile yubikey-5.7"). A pcscd this script started keeps
 # running afterwards; scripts/pcscd.sh stop stops it.
@@ -22,21 +23,13 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --profile=*) profile=${args[$i]#--profile=} ;;
   esac
 done
-case "$profile" in
-  yubikey-5.7) mgmt="010203040506070801020304050607080102030405060708 (AES-192)" ;;
-  default | piv) mgmt="010203040506070801020304050607080102030405060708 (3DES)" ;;
-  *) mgmt="as set in $profile" ;;
-esac
 
 if [ "${profile%%,*}" = iso-token ]; then
   cat <<EOF
 
   Tessera: a blank PKCS#11 token (profile iso-token, the ISO 7816 file-system
-  application that OpenSC's isoApplet driver drives) in the PC/SC reader
-
-      Virtual PCD 00 00
-
-  Personalise it and make a key, in another terminal:
+  application that OpenSC's isoApplet driver drives). tessera sim names its
+  reader below. Personalise it and make a key, in another terminal:
       pkcs15-init --create-pkcs15 --so-pin 123456 --so-puk 0123456789abcdef --pin 123456 --auth-id FF --generate-key ec/secp256r1 --id 01 --key-usage sign
   then:
       pkcs15-tool -D
@@ -52,16 +45,8 @@ fi
 
 cat <<EOF
 
-  Tessera: a simulated PIV card (profile $profile) in the PC/SC reader
-
-      Virtual PCD 00 00
-
-  Factory credentials (unless changed on this card since):
-      PIN             123456
-      PUK             12345678
-      management key  $mgmt
-
-  Try, in another terminal:
+  Tessera: a simulated PIV card (profile $profile). tessera sim names its
+  reader and its factory credentials below. Try, in another terminal:
       opensc-tool -r 'Virtual PCD 00 00' -s 00A4040005A000000308 -s 00FD0000
       yubico-piv-tool -r 'Virtual PCD 00 00' -a status
       bin/tessera card state 0          (counters, keys, objects; never a secret)

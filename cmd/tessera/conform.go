@@ -32,7 +32,7 @@ func newConformCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "conform",
-		Short: "Run the PIV conformance suite against the simulator or a card",
+		Short: "Run the conformance suite (PIV, ISO 7816 file-system application) against the simulator or a card",
 		Long: `conform runs the conformance suite: cases written from NIST SP 800-73-4, the
 SP 800-85A-4 test assertions (case IDs such as VE05.19) and ISO/IEC 7816-4.
 

@@ -18,20 +18,28 @@ var version = "dev"
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "tessera",
-		Short:         "An emulated PIV smart card, its simulator and tools",
+		Short:         "An emulated smart card (PIV, and an ISO 7816 file-system token), its simulator and tools",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// -V, as curl, ssh and grep have it: -v is --verbose where a command
+	// has one (tessera scenario -v).
+	root.Flags().BoolP("version", "V", false, "print the version")
 	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd(), newConformCmd(), newScenarioCmd())
 	return root
 }
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run runs the command line in os.Args and returns the exit status: 0, or 1
+// after printing the error. Tests run it in process (testscript's Main).
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "tessera:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -118,7 +118,7 @@ with it, nor the reverse.`,
 	f.StringVar(&o.controlToken, "control-token-file", "", "with --control-tcp: write the control API's bearer token, new at each start, to FILE (mode 0600; default STATE/control.token)")
 	f.StringVar(&o.trace, "trace", "", "append a JSON Lines trace of every exchange to FILE (secrets redacted)")
 	f.Uint32Var(&o.serial, "serial", 0, "serial number of card 0 at its first boot; card n gets SERIAL+n (default: the profile's)")
-	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touch at once), manual (wait for `tessera card touch`), never")
+	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touched at once), manual (waits for tessera card touch N), never")
 	f.DurationVar(&o.touchTimeout, "touch-timeout", simulator.DefaultTouchTimeout, "how long a card in manual touch mode waits for a touch")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.tpm, "tpm", "", "seal each card's state with a TPM and refuse rolled-back state: PATH (/dev/tpmrm0), unix:SOCKET (swtpm), or sim (in-process simulator: a demonstration, its state cannot survive a restart)")
@@ -263,6 +263,7 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		return err
 	}
 
+	var cards []simulator.CardInfo
 	for i := range o.cards {
 		spec := simulator.CardSpec{Slot: i}
 		if cmd.Flags().Changed("profile") { // else a card keeps the profile it was made with
@@ -271,9 +272,14 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		if o.serial != 0 {
 			spec.Serial = o.serial + uint32(i)
 		}
-		if _, err := sim.Add(spec); err != nil {
+		r, err := sim.Add(spec)
+		if err != nil {
 			return err
 		}
+		cards = append(cards, r.Info())
+	}
+	if err := writeBanner(cmd.OutOrStdout(), cards); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(cmd.Context())
