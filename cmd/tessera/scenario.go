@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/scenario"
 	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
@@ -48,13 +48,13 @@ when a scenario fails.`,
 			if target == "pcsc" && reader == "" {
 				return errors.New("--target pcsc needs --reader NAME")
 			}
-			var scenarios []*conformance.Scenario
+			var scenarios []*scenario.Scenario
 			for _, f := range files {
 				data, err := os.ReadFile(f)
 				if err != nil {
 					return err
 				}
-				s, err := conformance.ParseScenario(f, data)
+				s, err := scenario.Parse(f, data)
 				if err != nil {
 					return err
 				}
@@ -87,13 +87,13 @@ when a scenario fails.`,
 }
 
 // runScenario runs one scenario and prints PASS, or returns its error.
-func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, target, reader, prof string, verbose bool) error {
+func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, target, reader, prof string, verbose bool) error {
 	start := time.Now()
 	var card conformance.Card
 	var name string
 	switch target {
 	case "sim":
-		ss, err := newSimSession(s, prof)
+		ss, err := simtarget.ForScenario(s, prof)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.File, err)
 		}
@@ -106,10 +106,10 @@ func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, ta
 		card, name = c, "the card in PC/SC reader "+c.reader
 	}
 	defer card.Close()
-	opts := conformance.ScenarioOptions{Target: name}
+	opts := scenario.Options{Target: name}
 	if verbose {
 		fmt.Fprintf(out, "%s: %s, on %s\n", s.File, s.Name, name)
-		opts.Step = func(st *conformance.Step, what string) {
+		opts.Step = func(st *scenario.Step, what string) {
 			fmt.Fprintf(out, "  %s:%d step %d %s: %s\n", s.File, st.Line, st.N, st.Kind, what)
 		}
 	}
@@ -118,52 +118,4 @@ func runScenario(ctx context.Context, out io.Writer, s *conformance.Scenario, ta
 	}
 	fmt.Fprintf(out, "PASS %s: %s (%d steps, %s)\n", s.File, s.Name, len(s.Steps), time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// newSimSession starts a scenario's simulated card: its state in a
-// temporary directory (so that a restart finds it), removed when the card
-// is closed; its profile override, else the scenario's (a name, a file
-// relative to the scenario, or inline), else "default".
-func newSimSession(s *conformance.Scenario, override string) (*simSession, error) {
-	dir, err := os.MkdirTemp("", "tessera-scenario")
-	if err != nil {
-		return nil, err
-	}
-	prof := "default"
-	switch {
-	case override != "":
-		prof = override
-	case s.Profile.YAML != nil:
-		prof = filepath.Join(dir, "profile.yaml")
-		if err := os.WriteFile(prof, s.Profile.YAML, 0o600); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-	case s.Profile.Name != "":
-		prof = s.Profile.Name
-		if _, statErr := os.Stat(filepath.Join(filepath.Dir(s.File), s.Profile.Name)); statErr == nil {
-			prof = filepath.Join(filepath.Dir(s.File), s.Profile.Name)
-		}
-	}
-	c, err := simtarget.Open(simtarget.Options{Profile: prof, Dir: filepath.Join(dir, "state")})
-	if err != nil {
-		os.RemoveAll(dir)
-		if s.Profile.YAML != nil && override == "" {
-			return nil, fmt.Errorf("line %d: the inline profile: %w", s.Profile.Line, err)
-		}
-		return nil, err
-	}
-	return &simSession{c, dir}, nil
-}
-
-// simSession is a scenario's simulated card and its temporary directory.
-type simSession struct {
-	*simtarget.Card
-	dir string
-}
-
-func (s *simSession) Close() error {
-	err := s.Card.Close()
-	os.RemoveAll(s.dir)
-	return err
 }

@@ -1,4 +1,4 @@
-package conformance
+package scenario
 
 import (
 	"crypto/hmac"
@@ -9,10 +9,6 @@ import (
 	"net/url"
 	"strings"
 )
-
-// refTOTP is the vendor key reference to which a cloud-signature card
-// takes a TOTP code with VERIFY (README, "Personas").
-const refTOTP = 0x90
 
 // totpSeed reads the seed from an otpauth:// URI (Key Uri Format: secret
 // in base32, no padding) and checks that it asks for RFC 6238's defaults:

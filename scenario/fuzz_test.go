@@ -1,4 +1,4 @@
-package conformance
+package scenario
 
 import (
 	"errors"
@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// FuzzParseScenario: any input parses or fails with a *SyntaxError that
+// FuzzParse: any input parses or fails with a *SyntaxError that
 // names a line; it never panics. Seeds are the shipped scenarios.
-func FuzzParseScenario(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "scenarios", "*.yaml"))
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil {
@@ -18,7 +18,7 @@ func FuzzParseScenario(f *testing.F) {
 	}
 	f.Add([]byte("name: x\nsteps:\n  - verify: {pin: \"1\", expect: [63Cx, none]}\n  - tear: 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := ParseScenario("f.yaml", data)
+		s, err := Parse("f.yaml", data)
 		var se *SyntaxError
 		switch {
 		case err != nil && (!errors.As(err, &se) || se.Line < 1):

@@ -1,4 +1,4 @@
-package conformance
+package scenario
 
 import (
 	"encoding/hex"
@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/conformance"
 )
 
 // Scenario is a QA scenario: a named list of steps run against one card.
@@ -27,7 +28,7 @@ import (
 //	  - power_cycle
 //	  - assert: {pin_tries: 2}
 //
-// See ParseScenario for every key and step.
+// See Parse for every key and step.
 type Scenario struct {
 	File        string // the file name, for messages
 	Name        string
@@ -48,7 +49,7 @@ type Scenario struct {
 	// CHANGE REFERENCE DATA and RESET RETRY COUNTER take IsoApplet's
 	// 16-byte zero-padded fields and whose PUK defaults to OpenSC's test
 	// PUK 0123456789abcdef.
-	App   Application
+	App   conformance.Application
 	Steps []Step
 }
 
@@ -62,8 +63,9 @@ type ProfileRef struct {
 // StepKind names a step.
 type StepKind string
 
-// The steps. Those marked (sim) need the simulator: a scenario using them is
-// refused, before anything runs, on a card in a PC/SC reader.
+// The steps. Those marked (sim) need a capability of a simulated card (see
+// the interfaces in run.go): a scenario using them is refused, before
+// anything runs, on a card without it, such as a card in a PC/SC reader.
 const (
 	StepSelect      StepKind = "select"       // SELECT the PIV application (or aid:)
 	StepSend        StepKind = "send"         // any APDU: apdu:, expect:, data:
@@ -90,6 +92,12 @@ const (
 	StepAssert      StepKind = "assert"       // pin_tries:, puk_tries:, pin_verified:, pin_blocked:, puk_blocked:
 	StepPersonalise StepKind = "personalise"  // (app: iso) set the PUK, then the PIN, of a blank token
 	stepKindUnknown StepKind = ""
+)
+
+// The key algorithms generate takes (SP 800-78-4 Table 6-2).
+const (
+	algP256 = 0x11
+	algP384 = 0x14
 )
 
 // stepSpecs says which keys each step takes, in order: the first is the one
@@ -121,15 +129,6 @@ func stepSpecs() map[StepKind][]string {
 		StepAssert:      {"pin_tries", "puk_tries", "pin_verified", "pin_blocked", "puk_blocked"},
 		StepPersonalise: {"expect"},
 	}
-}
-
-// simOnly reports whether a step needs the simulator.
-func (k StepKind) simOnly() bool {
-	switch k {
-	case StepPowerCycle, StepRemove, StepInsert, StepTear, StepClock, StepRestart, StepTouchMode, StepReveal, StepEnrol, StepTOTP:
-		return true
-	}
-	return false
 }
 
 // Step is one step of a scenario.
@@ -199,7 +198,7 @@ func (e *SyntaxError) Error() string {
 // yamlLine matches the line yaml.v3 puts in its messages.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// ParseScenario reads a scenario. file names it in messages. Every error is
+// Parse reads a scenario. file names it in messages. Every error is
 // a *SyntaxError saying where.
 //
 // Top-level keys: name (required), description, profile (a name, a file or
@@ -212,7 +211,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // touch_mode also take their one argument as a scalar (tear: 1). expect is
 // a status word, a pattern with x for any hex digit (63Cx), "none" (no
 // answer: the card lost power or left), or a list of these.
-func ParseScenario(file string, data []byte) (*Scenario, error) {
+func Parse(file string, data []byte) (*Scenario, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -231,7 +230,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		return nil, &SyntaxError{File: file, Line: max(root.Line, 1), Msg: "a scenario is a mapping with name: and steps:"}
 	}
 	p := parser{file: file}
-	s := &Scenario{File: file, PIN: "123456", PUK: "12345678", MgmtKey: defaultMgmtKey(), PINField: pinFieldLen}
+	s := &Scenario{File: file, PIN: "123456", PUK: "12345678", MgmtKey: conformance.DefaultMgmtKey(), PINField: conformance.PINFieldLen}
 	doc := root.Content[0]
 	var steps *yaml.Node
 	pukSet := false
@@ -260,9 +259,9 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 		case "app":
 			switch a := p.str(v); a {
 			case "piv":
-				s.App = AppPIV
+				s.App = conformance.AppPIV
 			case "iso":
-				s.App = AppISO
+				s.App = conformance.AppISO
 			default:
 				p.fail(v, "app: %q, want piv or iso", a)
 			}
@@ -272,7 +271,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 			s.MgmtAlg = p.mgmtAlg(v)
 		case "pin_field":
 			s.PINField = p.int(v, "pin_field")
-			if s.PINField < pinFieldLen || s.PINField > 16 {
+			if s.PINField < conformance.PINFieldLen || s.PINField > 16 {
 				p.fail(v, "pin_field: %d, want 8 to 16", s.PINField)
 			}
 		case "steps":
@@ -292,8 +291,8 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 	case steps.Kind != yaml.SequenceNode || len(steps.Content) == 0:
 		return nil, &SyntaxError{File: file, Line: steps.Line, Msg: "steps: want a list of steps"}
 	}
-	if s.App == AppISO && !pukSet {
-		s.PUK = isoSuitePUK
+	if s.App == conformance.AppISO && !pukSet {
+		s.PUK = conformance.ISOTestPUK
 	}
 	for i, n := range steps.Content {
 		p.step = i + 1
@@ -302,7 +301,7 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 			return nil, p.err
 		}
 		st.N = i + 1
-		if msg := s.App.refuses(&st); msg != "" {
+		if msg := refuses(s.App, &st); msg != "" {
 			return nil, &SyntaxError{File: file, Line: st.Line, Msg: fmt.Sprintf("step %d: %s", st.N, msg)}
 		}
 		s.Steps = append(s.Steps, st)
@@ -311,8 +310,8 @@ func ParseScenario(file string, data []byte) (*Scenario, error) {
 }
 
 // refuses says why a step cannot run against the application, or "".
-func (a Application) refuses(st *Step) string {
-	if a != AppISO {
+func refuses(a conformance.Application, st *Step) string {
+	if a != conformance.AppISO {
 		if st.Kind == StepPersonalise {
 			return "personalise is a step of the ISO application (app: iso)"
 		}
@@ -328,12 +327,6 @@ func (a Application) refuses(st *Step) string {
 		}
 	}
 	return ""
-}
-
-// defaultMgmtKey is the management key of PIV cards as delivered: 01..08
-// three times.
-func defaultMgmtKey() []byte {
-	return []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
 }
 
 // parser keeps the first error; later calls do nothing.
@@ -380,19 +373,12 @@ func (p *parser) hex(n *yaml.Node, key string) []byte {
 }
 
 func (p *parser) mgmtAlg(n *yaml.Node) byte {
-	switch v := p.str(n); v {
-	case "3des":
-		return algTDES
-	case "aes128":
-		return algAES128
-	case "aes192":
-		return algAES192
-	case "aes256":
-		return algAES256
-	default:
+	v := p.str(n)
+	id, ok := conformance.MgmtAlgID(v)
+	if !ok && p.err == nil {
 		p.fail(n, "mgmt_alg: %q, want 3des, aes128, aes192 or aes256", v)
 	}
-	return 0
+	return id
 }
 
 func (p *parser) bool(n *yaml.Node, key string) bool {
@@ -543,9 +529,9 @@ func (p *parser) parseStep(n *yaml.Node) Step {
 		case "algorithm":
 			switch p.str(v) {
 			case "p256":
-				st.Alg = 0x11
+				st.Alg = algP256
 			case "p384":
-				st.Alg = 0x14
+				st.Alg = algP384
 			default:
 				p.fail(v, "algorithm: %q, want p256 or p384", v.Value)
 			}

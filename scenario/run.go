@@ -1,4 +1,4 @@
-package conformance
+package scenario
 
 import (
 	"context"
@@ -14,34 +14,116 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/hostdriver"
 )
 
-// SimControl is a scenario's card when it is a simulated card: what the
-// simulator-only steps (power_cycle, remove, insert, tear, clock, restart,
-// touch_mode) use. A card without it gets those steps refused before the
-// scenario starts.
-type SimControl interface {
-	PowerCutter
+// The capabilities a scenario's card may have beyond exchanging APDUs
+// (conformance.Card): each step that needs one names it (see Needs), and a
+// card without it gets the scenario refused before anything runs. A
+// simulated card (package simulator/simtarget) has them all; a card in a
+// PC/SC reader has none but conformance.Resetter.
+//
+// power_cycle and tear need a conformance.PowerCutter, reset a
+// conformance.Resetter.
+
+// Presence is a card that can leave its reader and come back: the steps
+// remove and insert.
+type Presence interface {
 	Remove(ctx context.Context) error
 	Insert(ctx context.Context) error
+}
+
+// Clock is a card whose clock the scenario moves: the step clock, and totp,
+// which computes its codes at the card's time.
+type Clock interface {
 	AdvanceClock(d time.Duration)
-	// Restart stops the simulator and starts it again on the same state,
-	// as a process restart would.
-	Restart(ctx context.Context) error
-	SetTouchMode(mode string) error
-	// RevealCredentials returns the random PIN and PUK the card was issued
-	// with (empty: the profile's own), once; a second call fails.
-	RevealCredentials(ctx context.Context) (pin, puk string, err error)
-	// EnrolTOTP (re-)enrols a cloud-signature card's TOTP authorisation
-	// and returns the otpauth:// URI of its seed.
-	EnrolTOTP(ctx context.Context) (uri string, err error)
 	// Now is the card's clock.
 	Now() time.Time
 }
 
-// ScenarioOptions control a scenario run.
-type ScenarioOptions struct {
+// Restarter is a card whose simulator can stop and start again on the same
+// state, as a process restart would: the step restart.
+type Restarter interface {
+	Restart(ctx context.Context) error
+}
+
+// Toucher is a card whose touch sensor the scenario sets (auto, manual or
+// never): the step touch_mode.
+type Toucher interface {
+	SetTouchMode(mode string) error
+}
+
+// Revealer is a card issued with random credentials that tells them:
+// RevealCredentials returns the PIN and PUK (empty: the profile's own),
+// once; a second call fails. The step reveal.
+type Revealer interface {
+	RevealCredentials(ctx context.Context) (pin, puk string, err error)
+}
+
+// TOTPEnroller is a cloud-signature card whose TOTP authorisation the
+// scenario (re-)enrols: EnrolTOTP returns the otpauth:// URI of its seed.
+// The step enrol.
+type TOTPEnroller interface {
+	EnrolTOTP(ctx context.Context) (uri string, err error)
+}
+
+// capability is what a step needs of its card beyond APDUs.
+type capability struct {
+	name string // the interface, as a message names it
+	has  func(conformance.Card) bool
+	sim  bool // only a simulated card has it
+}
+
+func capOf[T any](name string, sim bool) *capability {
+	return &capability{name: name, sim: sim, has: func(c conformance.Card) bool { _, ok := c.(T); return ok }}
+}
+
+// Needs returns the name of the interface a step of kind k needs its card
+// to implement (scenario.Clock, conformance.PowerCutter, ...), or "" for a
+// step that only exchanges APDUs.
+func (k StepKind) Needs() string {
+	if c := k.capability(); c != nil {
+		return c.name
+	}
+	return ""
+}
+
+func (k StepKind) capability() *capability {
+	switch k {
+	case StepReset:
+		return capOf[conformance.Resetter]("conformance.Resetter", false)
+	case StepPowerCycle, StepTear:
+		return capOf[conformance.PowerCutter]("conformance.PowerCutter", true)
+	case StepRemove, StepInsert:
+		return capOf[Presence]("scenario.Presence", true)
+	case StepClock, StepTOTP:
+		return capOf[Clock]("scenario.Clock", true)
+	case StepRestart:
+		return capOf[Restarter]("scenario.Restarter", true)
+	case StepTouchMode:
+		return capOf[Toucher]("scenario.Toucher", true)
+	case StepReveal:
+		return capOf[Revealer]("scenario.Revealer", true)
+	case StepEnrol:
+		return capOf[TOTPEnroller]("scenario.TOTPEnroller", true)
+	}
+	return nil
+}
+
+// simulated reports whether card has any capability only a simulated card
+// has.
+func simulated(card conformance.Card) bool {
+	for _, k := range []StepKind{StepPowerCycle, StepRemove, StepClock, StepRestart, StepTouchMode, StepReveal, StepEnrol} {
+		if k.capability().has(card) {
+			return true
+		}
+	}
+	return false
+}
+
+// Options control a scenario run.
+type Options struct {
 	// Target describes the card in messages, e.g. "the card in PC/SC
 	// reader Virtual PCD 00 00".
 	Target string
@@ -66,18 +148,23 @@ func (e *StepError) Error() string {
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Check refuses, before anything runs, a scenario whose steps the card
-// cannot take: simulator-only steps on a card that is not simulated, a
-// reset on a card that cannot be reset.
-func (s *Scenario) Check(card Card, target string) error {
-	_, sim := card.(SimControl)
-	_, resettable := card.(Resetter)
+// cannot take, naming the first such step: one that needs the simulator on
+// a card that is not simulated (a card in a PC/SC reader), one that needs a
+// capability the card lacks (see Needs), a reset on a card that cannot be
+// reset. target describes the card in messages.
+func (s *Scenario) Check(card conformance.Card, target string) error {
+	sim := simulated(card)
 	for i := range s.Steps {
 		st := &s.Steps[i]
+		c := st.Kind.capability()
 		switch {
-		case st.Kind.simOnly() && !sim:
+		case c == nil || c.has(card):
+		case c.sim && !sim:
 			return s.stepErr(st, fmt.Errorf("needs the simulator, and the target is %s: run the scenario with --target sim", target))
-		case st.Kind == StepReset && !resettable:
+		case st.Kind == StepReset:
 			return s.stepErr(st, fmt.Errorf("the target, %s, cannot be reset", target))
+		default:
+			return s.stepErr(st, fmt.Errorf("needs a card that implements %s, and the target, %s, does not", c.name, target))
 		}
 	}
 	return nil
@@ -92,13 +179,13 @@ func (s *Scenario) stepErr(st *Step, err error) error {
 // (PIV unless app: iso) is selected first, and again after every reset,
 // power cycle, insertion and restart, as a host program does when it
 // reconnects.
-func (s *Scenario) Run(ctx context.Context, card Card, opts ScenarioOptions) error {
+func (s *Scenario) Run(ctx context.Context, card conformance.Card, opts Options) error {
 	if err := s.Check(card, opts.Target); err != nil {
 		return err
 	}
-	r := &runner{s: s, pin: s.PIN, puk: s.PUK, card: card, e: newEnv(card, Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}, true, nil), keys: map[byte]crypto.PublicKey{}}
-	r.e.app = s.App
-	if err := r.e.selectApp(ctx); err != nil {
+	creds := conformance.Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}
+	r := &runner{s: s, pin: s.PIN, puk: s.PUK, card: card, e: conformance.NewEnv(card, creds, s.App), keys: map[byte]crypto.PublicKey{}}
+	if err := r.e.SelectApp(ctx); err != nil {
 		return &StepError{File: s.File, Line: s.Steps[0].Line, Step: 1, Kind: s.Steps[0].Kind, Err: fmt.Errorf("before the step: %w", err)}
 	}
 	for i := range s.Steps {
@@ -122,13 +209,10 @@ type runner struct {
 	// seed is the enrolled TOTP seed; lastCode the last code sent.
 	seed     []byte
 	lastCode string
-	card     Card
-	e        *Env
+	card     conformance.Card
+	e        *conformance.Env
 	keys     map[byte]crypto.PublicKey // generated keys, by slot
 }
-
-// field pads a PIN to the scenario's PIN field.
-func (r *runner) field(v string) []byte { return pad(v, r.s.PINField) }
 
 func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 	or := func(v, def string) string {
@@ -137,16 +221,14 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		}
 		return def
 	}
+	app, field := r.s.App, r.s.PINField
 	switch st.Kind {
 	case StepSelect:
-		aid := pivAID()
-		if r.s.App == AppISO {
-			aid = isoAID()
-		}
+		aid := app.AID()
 		if st.APDU != nil {
 			aid = st.APDU
 		}
-		return r.exchange(ctx, st, selectCmd(aid), "9000")
+		return r.exchange(ctx, st, conformance.SelectCommand(aid), "9000")
 	case StepSend:
 		resp, err := r.e.Raw(ctx, st.APDU)
 		what, err := r.check(st, resp, err, "9000")
@@ -155,31 +237,22 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		}
 		return what, err
 	case StepVerify:
-		if r.s.App == AppISO {
-			return r.exchange(ctx, st, isoVerifyCmd(or(st.PIN, r.pin)), "9000")
-		}
-		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: r.field(or(st.PIN, r.pin))}, "9000")
+		return r.exchange(ctx, st, conformance.VerifyCommand(app, or(st.PIN, r.pin), field), "9000")
 	case StepChangePIN:
-		if r.s.App == AppISO {
-			return r.exchange(ctx, st, isoChangeCmd(or(st.PIN, r.pin), st.New), "9000")
-		}
-		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsChangeReferenceData, P2: refPIN, Data: append(r.field(or(st.PIN, r.pin)), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, conformance.ChangePINCommand(app, or(st.PIN, r.pin), st.New, field), "9000")
 	case StepPersonalise:
 		// The PUK first; an answer other than 9000 that expect: allows
 		// (a power cut, a card already personalised) ends the step there.
-		resp, err := r.e.Transmit(ctx, setPUKCmd([]byte(r.puk)))
+		resp, err := r.e.Transmit(ctx, conformance.SetPUKCommand(r.puk))
 		what, err := r.check(st, resp, err, "9000")
 		if err != nil || resp.SW != apdu.SWSuccess {
 			return "setting the PUK: " + what, err
 		}
-		return r.exchange(ctx, st, setPINCmd([]byte(r.pin)), "9000")
+		return r.exchange(ctx, st, conformance.SetPINCommand(r.pin), "9000")
 	case StepChangePUK:
-		return r.exchange(ctx, st, changeCmd(refPUK, or(st.PIN, r.puk), st.New), "9000")
+		return r.exchange(ctx, st, conformance.ChangePUKCommand(or(st.PIN, r.puk), st.New), "9000")
 	case StepUnblock:
-		if r.s.App == AppISO {
-			return r.exchange(ctx, st, isoUnblockCmd(or(st.PIN, r.puk), st.New), "9000")
-		}
-		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsResetRetryCounter, P2: refPIN, Data: append(pad(or(st.PIN, r.puk), pinFieldLen), r.field(st.New)...)}, "9000")
+		return r.exchange(ctx, st, conformance.UnblockCommand(app, or(st.PIN, r.puk), st.New, field), "9000")
 	case StepAuth:
 		return r.authenticate(ctx, st)
 	case StepGenerate:
@@ -189,7 +262,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 	case StepPutData:
 		return r.putData(ctx, st)
 	case StepGetData:
-		resp, err := r.e.Transmit(ctx, getDataCmd(st.Object))
+		resp, err := r.e.Transmit(ctx, conformance.GetDataCommand(st.Object))
 		what, err := r.check(st, resp, err, "9000")
 		if err == nil && resp.SW == apdu.SWSuccess && st.Size >= 0 {
 			t, rest, perr := apdu.ParseTLV(resp.Data)
@@ -202,59 +275,38 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		}
 		return what, err
 	case StepReset:
-		if err := r.card.(Resetter).Reset(ctx); err != nil {
+		if err := r.card.(conformance.Resetter).Reset(ctx); err != nil {
 			return "", err
 		}
 		return "reset", r.reselect(ctx, "reset")
 	case StepAssert:
 		return r.assert(ctx, st)
-	}
-	sim := r.card.(SimControl)
-	switch st.Kind {
 	case StepPowerCycle:
-		if err := sim.PowerCycle(ctx); err != nil {
+		if err := r.card.(conformance.PowerCutter).PowerCycle(ctx); err != nil {
 			return "", err
 		}
 		return "power cycled", r.reselect(ctx, "power cycle")
 	case StepRemove:
-		return "removed", sim.Remove(ctx)
+		return "removed", r.card.(Presence).Remove(ctx)
 	case StepInsert:
-		if err := sim.Insert(ctx); err != nil {
+		if err := r.card.(Presence).Insert(ctx); err != nil {
 			return "", err
 		}
 		return "inserted", r.reselect(ctx, "insertion")
 	case StepTear:
-		return fmt.Sprintf("power cut armed after %s", writes(st.After)), sim.ArmPowerCut(ctx, st.After)
+		return fmt.Sprintf("power cut armed after %s", writes(st.After)), r.card.(conformance.PowerCutter).ArmPowerCut(ctx, st.After)
 	case StepClock:
-		sim.AdvanceClock(st.Advance)
+		r.card.(Clock).AdvanceClock(st.Advance)
 		return "clock advanced by " + st.Advance.String(), nil
 	case StepRestart:
-		if err := sim.Restart(ctx); err != nil {
+		if err := r.card.(Restarter).Restart(ctx); err != nil {
 			return "", err
 		}
 		return "simulator restarted", r.reselect(ctx, "restart")
 	case StepReveal:
-		pinV, pukV, err := sim.RevealCredentials(ctx)
-		switch {
-		case st.Refused && err == nil:
-			return "", errors.New("the simulator revealed the issued credentials, want a refusal")
-		case st.Refused:
-			return "reveal refused", nil
-		case err != nil:
-			return "", err
-		}
-		var got []string
-		if pinV != "" {
-			r.pin = pinV
-			got = append(got, "PIN")
-		}
-		if pukV != "" {
-			r.puk = pukV
-			got = append(got, "PUK")
-		}
-		return "revealed the issued " + strings.Join(got, " and "), nil
+		return r.reveal(ctx, st)
 	case StepEnrol:
-		uri, err := sim.EnrolTOTP(ctx)
+		uri, err := r.card.(TOTPEnroller).EnrolTOTP(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -266,7 +318,7 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 		if r.seed == nil {
 			return "", errors.New("no TOTP seed: enrol first")
 		}
-		step := uint64(sim.Now().Unix()) / 30
+		step := uint64(r.card.(Clock).Now().Unix()) / 30
 		var code string
 		switch st.Code {
 		case "", "current":
@@ -279,15 +331,45 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 			code = totpCode(r.seed, step+1000)
 		}
 		r.lastCode = code
-		return r.exchange(ctx, st, apdu.Command{INS: apdu.InsVerify, P2: refTOTP, Data: []byte(code)}, "9000")
+		return r.exchange(ctx, st, conformance.TOTPCommand(code), "9000")
 	case StepTouchMode:
-		return "touch sensor " + st.Mode, sim.SetTouchMode(st.Mode)
+		return "touch sensor " + st.Mode, r.card.(Toucher).SetTouchMode(st.Mode)
 	}
 	return "", fmt.Errorf("step %q has no runner", st.Kind)
 }
 
+func (r *runner) reveal(ctx context.Context, st *Step) (string, error) {
+	pinV, pukV, err := r.card.(Revealer).RevealCredentials(ctx)
+	switch {
+	case st.Refused && err == nil:
+		return "", errors.New("the simulator revealed the issued credentials, want a refusal")
+	case st.Refused:
+		return "reveal refused", nil
+	case err != nil:
+		return "", err
+	}
+	var got []string
+	if pinV != "" {
+		r.pin = pinV
+		got = append(got, "PIN")
+	}
+	if pukV != "" {
+		r.puk = pukV
+		got = append(got, "PUK")
+	}
+	return "revealed the issued " + strings.Join(got, " and "), nil
+}
+
+// writes says "1 write" or "n writes".
+func writes(n int) string {
+	if n == 1 {
+		return "1 write"
+	}
+	return fmt.Sprintf("%d writes", n)
+}
+
 func (r *runner) reselect(ctx context.Context, after string) error {
-	if err := r.e.selectApp(ctx); err != nil {
+	if err := r.e.SelectApp(ctx); err != nil {
 		return fmt.Errorf("after the %s: %w", after, err)
 	}
 	return nil
@@ -318,13 +400,13 @@ func (r *runner) check(st *Step, resp apdu.Response, err error, def string) (str
 	}
 	for _, w := range want {
 		if w != "none" && matchSW(resp.SW, w) {
-			return swText(resp.SW), nil
+			return conformance.SWText(resp.SW), nil
 		}
 	}
 	if none && len(want) == 1 {
-		return "", fmt.Errorf("the card answered %s, want no answer", swText(resp.SW))
+		return "", fmt.Errorf("the card answered %s, want no answer", conformance.SWText(resp.SW))
 	}
-	return "", fmt.Errorf("the card answered %s, want %s", swText(resp.SW), strings.Join(want, " or "))
+	return "", fmt.Errorf("the card answered %s, want %s", conformance.SWText(resp.SW), strings.Join(want, " or "))
 }
 
 // matchSW reports whether sw matches a pattern of four hex digits where x
@@ -344,17 +426,10 @@ func (r *runner) authenticate(ctx context.Context, st *Step) (string, error) {
 	if st.Key != nil {
 		key = st.Key
 	}
-	alg, err := r.e.MgmtAlg(ctx)
-	if err != nil {
+	if _, err := r.e.MgmtAlg(ctx); err != nil {
 		return "", err
 	}
-	var last apdu.Response
-	send := func(c apdu.Command) (apdu.Response, error) {
-		resp, err := r.e.Transmit(ctx, c)
-		last = resp
-		return resp, err
-	}
-	aerr := mutualAuth(send, alg, key)
+	last, aerr := r.e.AuthenticateKey(ctx, key)
 	want := st.Expect
 	if len(want) == 0 || slices.Equal(want, []string{"9000"}) {
 		if aerr != nil {
@@ -369,24 +444,13 @@ func (r *runner) authenticate(ctx context.Context, st *Step) (string, error) {
 }
 
 func (r *runner) generate(ctx context.Context, st *Step) (string, error) {
-	alg := st.Alg
-	if alg == 0 {
-		alg = algP256
-	}
-	tmpl := apdu.AppendTLV(nil, 0x80, []byte{alg})
-	if st.PINPolicy != 0 {
-		tmpl = apdu.AppendTLV(tmpl, 0xAA, []byte{st.PINPolicy})
-	}
-	if st.Touch != 0 {
-		tmpl = apdu.AppendTLV(tmpl, 0xAB, []byte{st.Touch})
-	}
-	resp, err := r.e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: st.Slot, Data: apdu.Nest(0xAC, tmpl), Ne: 256})
+	resp, err := r.e.Transmit(ctx, conformance.GenerateCommand(st.Slot, st.Alg, st.PINPolicy, st.Touch))
 	what, err := r.check(st, resp, err, "9000")
 	if err != nil || resp.SW != apdu.SWSuccess {
 		return what, err
 	}
 	curve := elliptic.P256()
-	if alg == 0x14 {
+	if st.Alg == algP384 {
 		curve = elliptic.P384()
 	}
 	t, _, perr := apdu.ParseTLV(resp.Data)
@@ -408,7 +472,7 @@ func (r *runner) sign(ctx context.Context, st *Step) (string, error) {
 	pub, known := r.keys[st.Slot].(*ecdsa.PublicKey)
 	if known && pub.Curve == elliptic.P384() {
 		d := sha512.Sum384([]byte("tessera scenario"))
-		alg, in = 0x14, d[:]
+		alg, in = algP384, d[:]
 	}
 	sw, sig, err := r.e.Sign(ctx, alg, st.Slot, in)
 	what, err := r.check(st, apdu.Response{SW: sw}, err, "9000")
@@ -426,7 +490,7 @@ func (r *runner) putData(ctx context.Context, st *Step) (string, error) {
 			content[i] = byte(i)
 		}
 	}
-	cmd := putDataCmd(st.Object, content)
+	cmd := conformance.PutDataCommand(st.Object, content)
 	if st.Parts == 0 {
 		return r.exchange(ctx, st, cmd, "9000")
 	}
@@ -456,7 +520,7 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 		var got any
 		switch a.What {
 		case "pin_tries", "pin_blocked":
-			n, err := r.pinTries(ctx)
+			n, err := r.e.PINTries(ctx)
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", a.What, err)
 			}
@@ -493,34 +557,4 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 		done = append(done, fmt.Sprintf("%s %v", a.What, got))
 	}
 	return strings.Join(done, ", "), nil
-}
-
-// pinTries reads the PIN's tries left: GET METADATA where the card has it,
-// else VERIFY without data (the ISO application: always the latter, which
-// it answers 63CX whether or not the PIN is verified).
-func (r *runner) pinTries(ctx context.Context) (int, error) {
-	if r.s.App == AppISO {
-		sw, err := r.e.isoPINStatus(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if sw == apdu.SWAuthMethodBlocked {
-			return 0, nil
-		}
-		if n, ok := sw.Retries(); ok {
-			return n, nil
-		}
-		return 0, fmt.Errorf("VERIFY without data answered %s: no PIN is set yet (personalise first)", swText(sw))
-	}
-	if n, _, ok, err := r.e.counter(ctx, refPIN); err != nil || ok {
-		return n, err
-	}
-	sw, err := r.e.Status(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if sw == apdu.SWSuccess {
-		return 0, errors.New("the PIN is verified, and without GET METADATA the card does not say its tries then")
-	}
-	return r.e.Tries(ctx)
 }
