@@ -11,6 +11,7 @@ import (
 	"math/big"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/hostdriver"
 )
 
 // pivSafeCases read the PIV application: SELECT, GET DATA, and the answers
@@ -226,7 +227,7 @@ func adminCases() []Case {
 				if err != nil {
 					return err
 				}
-				block, err := mgmtCipher(alg, e.creds.MgmtKey)
+				block, err := hostdriver.ManagementKeyCipher(alg, e.creds.MgmtKey)
 				if err != nil {
 					return err
 				}
@@ -234,7 +235,7 @@ func adminCases() []Case {
 				if err != nil {
 					return err
 				}
-				wit, err := dynamicTag(r.Data, 0x80)
+				wit, err := hostdriver.DynamicAuthData(r.Data, 0x80)
 				if r.SW != apdu.SWSuccess || err != nil || len(wit) != block.BlockSize() {
 					return fmt.Errorf("witness request answered % X and %s", r.Data, swText(r.SW))
 				}

@@ -247,8 +247,7 @@ func (e *Env) Authenticate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	send := func(c apdu.Command) (apdu.Response, error) { return e.Transmit(ctx, c) }
-	if err := mutualAuth(send, alg, e.creds.MgmtKey); err != nil {
+	if err := hostdriver.AuthenticateManagementKey(ctx, e, alg, e.creds.MgmtKey, nil); err != nil {
 		return fmt.Errorf("management key: %w", err)
 	}
 	return nil
@@ -318,7 +317,7 @@ func (e *Env) Sign(ctx context.Context, alg, slot byte, digest []byte) (apdu.Sta
 	if err != nil || r.SW != apdu.SWSuccess {
 		return r.SW, nil, err
 	}
-	sig, err := dynamicTag(r.Data, 0x82)
+	sig, err := hostdriver.DynamicAuthData(r.Data, 0x82)
 	if err != nil {
 		return r.SW, nil, fmt.Errorf("the signature answer % X: %w", r.Data, err)
 	}

@@ -2,14 +2,12 @@ package conformance
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/des"
-	"crypto/rand"
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/hostdriver"
 )
 
 // The PIV card application and its commands, from SP 800-73-4 (Part 1 §2.2
@@ -148,79 +146,18 @@ func otherPIN(v string) string {
 	panic("unreachable")
 }
 
-// mgmtCipher returns the block cipher of a management key.
-func mgmtCipher(alg byte, key []byte) (cipher.Block, error) {
-	switch alg {
-	case algTDES:
-		if len(key) != 24 {
-			return nil, fmt.Errorf("a 3DES management key is 24 bytes, not %d", len(key))
-		}
-		return des.NewTripleDESCipher(key)
-	case algAES128, algAES192, algAES256:
-		want := map[byte]int{algAES128: 16, algAES192: 24, algAES256: 32}[alg]
-		if len(key) != want {
-			return nil, fmt.Errorf("an AES-%d management key is %d bytes, not %d", want*8, want, len(key))
-		}
-		return aes.NewCipher(key)
-	}
-	return nil, fmt.Errorf("management key algorithm %02X: want 03 (3DES), 08, 0A or 0C (AES)", alg)
-}
+// sendFunc sends one command through a caller's closure, which holds the
+// context: a hostdriver.Exchanger for callers that watch each answer.
+type sendFunc func(apdu.Command) (apdu.Response, error)
+
+func (f sendFunc) Transmit(_ context.Context, c apdu.Command) (apdu.Response, error) { return f(c) }
 
 // mutualAuth authenticates the management key with the card by mutual
-// authentication (SP 800-73-4 Part 2 §3.2.4 and Appendix A): the card sends
-// an encrypted witness, the host returns it decrypted with a challenge of
-// its own, and the card's encryption of that challenge proves the card
-// holds the key too.
-func mutualAuth(send func(apdu.Command) (apdu.Response, error), alg byte, key []byte) error {
-	block, err := mgmtCipher(alg, key)
-	if err != nil {
-		return err
-	}
-	bs := block.BlockSize()
-	r, err := send(apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x80, 0x00}, Ne: 256})
-	if err != nil {
-		return err
-	}
-	if r.SW != apdu.SWSuccess {
-		return fmt.Errorf("requesting a witness: card answered %s", swText(r.SW))
-	}
-	wit, err := dynamicTag(r.Data, 0x80)
-	if err != nil || len(wit) != bs {
-		return fmt.Errorf("the witness answer % X is not 7C { 80 <%d bytes> }", r.Data, bs)
-	}
-	plain := make([]byte, bs)
-	block.Decrypt(plain, wit)
-	chal := make([]byte, bs)
-	rand.Read(chal)
-	inner := apdu.AppendTLV(apdu.AppendTLV(nil, 0x80, plain), 0x81, chal)
-	r, err = send(apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, inner), Ne: 256})
-	if err != nil {
-		return err
-	}
-	if r.SW != apdu.SWSuccess {
-		return fmt.Errorf("the management key was refused: card answered %s", swText(r.SW))
-	}
-	got, err := dynamicTag(r.Data, 0x82)
-	want := make([]byte, bs)
-	block.Encrypt(want, chal)
-	if err != nil || !bytes.Equal(got, want) {
-		return fmt.Errorf("the card's answer to the host challenge is wrong: it does not hold the same key")
-	}
-	return nil
-}
-
-// dynamicTag returns the value of tag inside a dynamic authentication
-// template 7C (SP 800-73-4 Part 2 Table 7).
-func dynamicTag(b []byte, tag apdu.Tag) ([]byte, error) {
-	t, rest, err := apdu.ParseTLV(b)
-	if err != nil || t.Tag != 0x7C || len(rest) != 0 {
-		return nil, fmt.Errorf("not one 7C template")
-	}
-	v, ok, err := apdu.FindTLV(t.Value, tag)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("no tag %X in the template", tag)
-	}
-	return v, nil
+// authentication (SP 800-73-4 Part 2 §3.2.4 and Appendix A), sending
+// through send: hostdriver.AuthenticateManagementKey, the one host-side
+// implementation, with a fresh challenge from crypto/rand.
+func mutualAuth(send sendFunc, alg byte, key []byte) error {
+	return hostdriver.AuthenticateManagementKey(context.Background(), send, alg, key, nil)
 }
 
 // metadataTag returns the value of tag in a GET METADATA answer (a

@@ -5,7 +5,6 @@ package testcard
 import (
 	"bytes"
 	"context"
-	"crypto/des"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,40 +21,18 @@ import (
 // DefaultMgmtKey is the factory 3DES management key of the default profile.
 func DefaultMgmtKey() []byte { return bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 3) }
 
-// Authenticate runs 3DES mutual authentication with key.
-func Authenticate(ctx context.Context, c *hostdriver.Conn, key []byte) error {
-	block, err := des.NewTripleDESCipher(key)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(ctx, apdu.Command{INS: 0x87, P1: 0x03, P2: 0x9B, Data: []byte{0x7C, 0x02, 0x80, 0x00}})
-	if err != nil {
-		return fmt.Errorf("requesting a witness: %w", err)
-	}
-	if len(resp) != 12 {
-		return fmt.Errorf("witness answer % X", resp)
-	}
-	wit := make([]byte, 8)
-	block.Decrypt(wit, resp[4:12])
-	inner := apdu.AppendTLV(apdu.AppendTLV(nil, 0x80, wit), 0x81, make([]byte, 8))
-	if _, err := c.Do(ctx, apdu.Command{INS: 0x87, P1: 0x03, P2: 0x9B, Data: apdu.Nest(0x7C, inner)}); err != nil {
-		return fmt.Errorf("answering the witness: %w", err)
-	}
-	return nil
-}
-
 // ProvisionFieldToken gives a default-profile card P-256 keys in 9A and 9C,
 // a certificate in 9A that expired 10 days before now, one in 9C that
 // expires 10 days (and an hour) after now, and a blocked PUK.
 func ProvisionFieldToken(ctx context.Context, c *hostdriver.Conn, now time.Time) error {
-	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
+	if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
 		return fmt.Errorf("selecting PIV: %w", err)
 	}
-	if err := Authenticate(ctx, c, DefaultMgmtKey()); err != nil {
+	if err := hostdriver.AuthenticateManagementKey(ctx, c, 0x03, DefaultMgmtKey(), nil); err != nil { // 03: 3DES
 		return err
 	}
 	for _, slot := range []byte{0x9A, 0x9C} {
-		if _, err := c.Do(ctx, apdu.Command{INS: 0x47, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, 0x11}}); err != nil {
+		if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, 0x11}}); err != nil {
 			return fmt.Errorf("generating in %02X: %w", slot, err)
 		}
 	}
@@ -78,12 +55,12 @@ func ProvisionFieldToken(ctx context.Context, c *hostdriver.Conn, now time.Time)
 		}
 		obj := append(apdu.AppendTLV(nil, 0x70, der), 0x71, 0x01, 0x00)
 		data := append(append([]byte{0x5C, 0x03}, cert.object...), apdu.AppendTLV(nil, 0x53, obj)...)
-		if _, err := c.Do(ctx, apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
+		if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: data}); err != nil {
 			return fmt.Errorf("writing certificate %s: %w", cert.cn, err)
 		}
 	}
 	for range 3 {
-		if _, err := c.Transmit(ctx, apdu.Command{INS: 0x24, P2: 0x81, Data: []byte("0000000000000000")}); err != nil {
+		if _, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsChangeReferenceData, P2: 0x81, Data: []byte("0000000000000000")}); err != nil {
 			return err
 		}
 	}
