@@ -127,7 +127,7 @@ func TestCardRecordForgottenWhenNoCard(t *testing.T) {
 // which writes no state at first boot) with card.json only.
 func TestOpensStateOfEarlierCommit(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS("testdata/state-745cbe2")); err != nil {
+	if err := os.CopyFS(dir, os.DirFS("testdata/state/745cbe2")); err != nil {
 		t.Fatal(err)
 	}
 	s := newTestSim(t, Config{StateDir: dir})

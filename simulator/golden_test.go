@@ -1,0 +1,289 @@
+package simulator
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/firmware/nvm"
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/internal/cardtest"
+	"github.com/tesseracard/tessera/internal/testcard"
+)
+
+var (
+	updateGolden = flag.Bool("update-golden", false, "record a golden state directory under testdata/state/NAME (see -golden-name)")
+	goldenName   = flag.String("golden-name", "", "the golden state directory -update-golden writes: the commit or date of the code that writes it")
+)
+
+// goldenFile is the expectations file of a golden state directory.
+const goldenFile = "golden.json"
+
+// goldenCard is what a golden state directory's card held when recorded:
+// its slot, profile and serial, its State as JSON without the fields of
+// the moment (see goldenVolatile), and the answer to goldenProbe.
+type goldenCard struct {
+	Slot    int            `json:"slot"`
+	Profile string         `json:"profile"`
+	Serial  uint32         `json:"serial"`
+	State   map[string]any `json:"state"`
+	Probe   string         `json:"probe"`
+}
+
+// goldenVolatile are CardState fields that say how the card is held now,
+// or that a migration may change (its writes, its memory), not what it
+// holds.
+var goldenVolatile = []string{"dir", "vpcd", "inserted", "connected", "powered", "mute", "tear", "touch_mode", "touch_waiting",
+	"pin_verified", "pin_verified_note", "generation", "memory_used", "memory_capacity"}
+
+const isoSelect = "00A404000CF276A288BCFBA69D34F31001"
+
+// goldenProbe is a command sequence whose last answer shows a counter: the
+// PIV PIN's status, or the ISO application's.
+func goldenProbe(p profile.Profile) []string {
+	if slices.Contains(p.Apps(), profile.AppPIV) {
+		return []string{selectPIV, pinStatus}
+	}
+	return []string{isoSelect, "0020000100"}
+}
+
+// TestGoldenState opens every golden state directory under testdata/state
+// (one per Tessera version that recorded one, with a card of every built-in
+// profile given some state), as every later version must: each card holds
+// what was recorded, answers as recorded, is migrated at its first
+// power-on only (a second power-on writes nothing), and a power cut at any
+// write of that first power-on leaves a state the next power-on completes
+// to the same records.
+//
+// go test ./simulator -run TestGoldenState -update-golden -golden-name ID
+// records a new directory testdata/state/ID with the code of today.
+func TestGoldenState(t *testing.T) {
+	if *updateGolden {
+		if *goldenName == "" || strings.ContainsAny(*goldenName, `/\`) {
+			t.Fatal("-update-golden needs -golden-name, a commit or date naming the directory")
+		}
+		recordGolden(t, filepath.Join("testdata", "state", *goldenName))
+	}
+	dirs, err := filepath.Glob(filepath.Join("testdata", "state", "*", goldenFile))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden state directories (testdata/state/*/%s): %v", goldenFile, err)
+	}
+	for _, f := range dirs {
+		dir := filepath.Dir(f)
+		t.Run(filepath.Base(dir), func(t *testing.T) { checkGolden(t, dir) })
+	}
+}
+
+// recordGolden writes a golden state directory: a card of every built-in
+// profile, given state through its commands.
+func recordGolden(t *testing.T, dir string) {
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("%s exists already: a golden directory is never rewritten", dir)
+	}
+	s := newTestSim(t, Config{StateDir: dir})
+	var cards []goldenCard
+	for slot, name := range profile.Names() {
+		r := addCard(t, s, CardSpec{Slot: slot, Profile: name})
+		p, _ := profile.Builtin(name)
+		tr := r.Transport()
+		switch {
+		case !slices.Contains(p.Apps(), profile.AppPIV): // the ISO token: personalised, one wrong PIN
+			for _, cmd := range []string{isoSelect, "0024010210" + hexOf("0123456789abcdef"), "0024010106" + hexOf("123456"), "0020000106" + hexOf("000000")} {
+				transmit(t, tr, cmd)
+			}
+		case p.PIV.MgmtKeyAlgorithmID() == 0x03 && bytes.Equal(p.PIV.MgmtKey, testcard.DefaultMgmtKey()):
+			// Keys in 9A and 9C, two certificates, a blocked PUK.
+			if err := testcard.ProvisionFieldToken(t.Context(), &hostdriver.Conn{T: tr}, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatalf("card %d (%s): %v", slot, name, err)
+			}
+		case p.PIV.PIN != "" && !p.PIV.RandomPIN && !p.PIV.TransportPIN:
+			transmit(t, tr, selectPIV)
+			transmit(t, tr, "0024008010"+pinBlock(p.PIV.PIN)+pinBlock("24682468"))
+		}
+		if slices.Contains(p.Apps(), profile.AppPIV) {
+			transmit(t, tr, selectPIV)
+			transmit(t, tr, wrongPIN)
+		}
+		cards = append(cards, goldenCard{Slot: slot, Profile: name, Serial: r.Info().Serial})
+	}
+	s.Close()
+	// What the cards hold, as a later version reads it back.
+	s = newTestSim(t, Config{StateDir: dir})
+	for i, c := range cards {
+		r := addCard(t, s, CardSpec{Slot: c.Slot})
+		cards[i].State = goldenState(t, r)
+		p, _ := profile.Builtin(c.Profile)
+		cards[i].Probe = probe(t, r, p)
+	}
+	s.Close()
+	// The lock files of a running simulator are not state.
+	locks, _ := filepath.Glob(filepath.Join(dir, "cards", "*", "*.lock"))
+	for _, f := range append(locks, filepath.Join(dir, stateLockName)) {
+		os.Remove(f)
+	}
+	b, err := json.MarshalIndent(cards, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, goldenFile), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkGolden(t *testing.T, golden string) {
+	b, err := os.ReadFile(filepath.Join(golden, goldenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cards []goldenCard
+	if err := json.Unmarshal(b, &cards); err != nil {
+		t.Fatalf("%s: %v", goldenFile, err)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(golden)); err != nil {
+		t.Fatal(err)
+	}
+	// Every write of each card's first power-on, cut in turn, on copies.
+	for _, c := range cards {
+		tearFirstPowerOn(t, filepath.Join(golden, "cards", strconv.Itoa(c.Slot)), c)
+	}
+	s := newTestSim(t, Config{StateDir: dir})
+	for _, c := range cards {
+		p, ok := profile.Builtin(c.Profile)
+		if !ok {
+			t.Errorf("card %d: profile %q is no longer built in", c.Slot, c.Profile)
+			continue
+		}
+		r := addCard(t, s, CardSpec{Slot: c.Slot})
+		if in := r.Info(); in.Profile != c.Profile || in.Serial != c.Serial {
+			t.Errorf("card %d = %s serial %d, want %s serial %d", c.Slot, in.Profile, in.Serial, c.Profile, c.Serial)
+		}
+		got := goldenState(t, r)
+		for k, want := range c.State {
+			if !reflect.DeepEqual(got[k], want) {
+				t.Errorf("card %d (%s): %s = %v, want %v", c.Slot, c.Profile, k, got[k], want)
+			}
+		}
+		st, err := r.State(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen := st.Generation
+		if err := r.PowerCycle(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := r.State(t.Context()); st.Generation != gen {
+			t.Errorf("card %d (%s): a second power-on wrote (generation %d, was %d): migrated twice?", c.Slot, c.Profile, st.Generation, gen)
+		}
+		if got := probe(t, r, p); got != c.Probe {
+			t.Errorf("card %d (%s): probe answered %s, want %s", c.Slot, c.Profile, got, c.Probe)
+		}
+	}
+}
+
+// tearFirstPowerOn powers on a copy of a golden card's state once to count
+// the writes of its first power-on (a migration's), then once per write
+// with the power cut after it: the next power-on must succeed and leave the
+// records of the uncut one.
+func tearFirstPowerOn(t *testing.T, cardDir string, c goldenCard) {
+	t.Helper()
+	src := filepath.Join(cardDir, stateFileName)
+	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+		return // no state yet: the card boots as new
+	}
+	p, _ := profile.Builtin(c.Profile)
+	open := func() (*nvm.Tearable, func() string, func() error) {
+		dst := filepath.Join(t.TempDir(), stateFileName)
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := nvm.OpenFile(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		tm := nvm.NewTearable(f)
+		card, err := NewCard(p, tm, CardOptions{Serial: c.Serial})
+		if err != nil {
+			t.Fatalf("card %d (%s): %v", c.Slot, c.Profile, err)
+		}
+		power := func() error { _, err := card.PowerOn(); return err }
+		return tm, func() string { return cardtest.Records(card.Store()) }, power
+	}
+	tm, records, power := open()
+	if err := power(); err != nil {
+		t.Fatalf("card %d (%s): first power-on: %v", c.Slot, c.Profile, err)
+	}
+	writes, want := tm.Saves(), records()
+	for cut := range writes {
+		tm, records, power := open()
+		tm.CutAfter(cut)
+		if err := power(); !errors.Is(err, nvm.ErrPowerLost) {
+			t.Fatalf("card %d: cut after %d of %d writes: power-on error = %v, want ErrPowerLost", c.Slot, cut, writes, err)
+		}
+		tm.Restore()
+		if err := power(); err != nil {
+			t.Fatalf("card %d: cut after %d: power on again: %v", c.Slot, cut, err)
+		}
+		if got := records(); got != want {
+			t.Errorf("card %d (%s): cut after %d of %d writes: records differ from the uncut power-on", c.Slot, c.Profile, cut, writes)
+		}
+	}
+}
+
+// goldenState is r's State as JSON fields, without goldenVolatile.
+func goldenState(t *testing.T, r *Reader) map[string]any {
+	t.Helper()
+	st, err := r.State(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range goldenVolatile {
+		delete(m, k)
+	}
+	return m
+}
+
+// probe runs goldenProbe on a fresh power-on and returns its last answer.
+func probe(t *testing.T, r *Reader, p profile.Profile) string {
+	t.Helper()
+	if err := r.PowerCycle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	for _, cmd := range goldenProbe(p) {
+		out = transmit(t, r.Transport(), cmd)
+	}
+	return out
+}
+
+func hexOf(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s))) }
+
+// pinBlock is a PIV PIN padded with FF to 8 bytes, in hex.
+func pinBlock(pin string) string {
+	b := append([]byte(pin), bytes.Repeat([]byte{0xFF}, 8-len(pin))...)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
