@@ -6,25 +6,25 @@ import (
 	"fmt"
 
 	"github.com/tesseracard/tessera/apdu"
-	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/tokenstate"
 )
 
 // tokenState reads the card's token state object (Tessera's vendor data
-// object 5FFF20, GET DATA without the PIN; hostdriver.ParseTokenState
+// object 5FFF20, GET DATA without the PIN; package tokenstate
 // documents it). ok is false when the card has none: every card but a
 // Tessera persona.
-func (e *Env) tokenState(ctx context.Context) (st hostdriver.TokenState, ok bool, err error) {
-	r, err := e.Transmit(ctx, getDataCmd(hostdriver.TokenStateObject()))
+func (e *Env) tokenState(ctx context.Context) (st tokenstate.State, ok bool, err error) {
+	r, err := e.Transmit(ctx, getDataCmd(tokenstate.TagBytes()))
 	if err != nil || r.SW != apdu.SWSuccess {
-		return hostdriver.TokenState{}, false, err
+		return tokenstate.State{}, false, err
 	}
 	body, rest, err := apdu.ParseTLV(r.Data)
 	if err != nil || body.Tag != 0x53 || len(rest) != 0 {
-		return hostdriver.TokenState{}, false, fmt.Errorf("GET DATA %X answered % X: not one 53 TLV", hostdriver.TokenStateObject(), r.Data)
+		return tokenstate.State{}, false, fmt.Errorf("GET DATA %X answered % X: not one 53 TLV", tokenstate.TagBytes(), r.Data)
 	}
-	st, err = hostdriver.ParseTokenState(body.Value)
+	st, err = tokenstate.Parse(body.Value)
 	if err != nil {
-		return hostdriver.TokenState{}, false, fmt.Errorf("GET DATA %X: %w", hostdriver.TokenStateObject(), err)
+		return tokenstate.State{}, false, fmt.Errorf("GET DATA %X: %w", tokenstate.TagBytes(), err)
 	}
 	return st, true, nil
 }
@@ -48,7 +48,7 @@ func (e *Env) personaKeyRefusal(ctx context.Context, what string, sw apdu.Status
 		return err
 	case !ok:
 		return errNotPersona
-	case sw == apdu.SWSecurityStatusNotSatisfied && st.PIN == hostdriver.CredentialTransport:
+	case sw == apdu.SWSecurityStatusNotSatisfied && st.PIN == tokenstate.Transport:
 		e.Departure(DeparturePersonaTransportPIN, "%s answered 6982: the PIN is still a transport PIN, to be changed before any key use", what)
 	case sw == apdu.SWSecurityStatusNotSatisfied && st.TOTP != nil:
 		e.Departure(DeparturePersonaTOTP, "%s answered 6982: each private-key operation needs a fresh TOTP code (VERIFY to key reference 90)", what)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/tokenstate"
 )
 
 // Applications the diagnostics probe for by SELECT.
@@ -79,15 +80,15 @@ type PIVReport struct {
 	TOTP           *TOTPReport `json:"totp,omitempty"`
 	SignaturesLeft *int        `json:"signatures_left,omitempty"`
 	// PINState and PUKState say whether the PIN and PUK are still those
-	// the card was delivered with: CredentialPersonal, CredentialFactory,
-	// CredentialIssued (an envelope value not yet changed),
-	// CredentialTransport (a transport PIN: every key locked until it is
-	// changed) or, for the PUK, CredentialAdminOnly. PINPolicy is the PIN
+	// the card was delivered with: tokenstate.Personal, tokenstate.Factory,
+	// tokenstate.Issued (an envelope value not yet changed),
+	// tokenstate.Transport (a transport PIN: every key locked until it is
+	// changed) or, for the PUK, tokenstate.AdminOnly. PINPolicy is the PIN
 	// policy the card enforces. All three come from the token state object
 	// (5FFF20) of a field token; absent on other cards.
-	PINState  string     `json:"pin_state,omitempty"`
-	PUKState  string     `json:"puk_state,omitempty"`
-	PINPolicy *PINPolicy `json:"pin_policy,omitempty"`
+	PINState  string                `json:"pin_state,omitempty"`
+	PUKState  string                `json:"puk_state,omitempty"`
+	PINPolicy *tokenstate.PINPolicy `json:"pin_policy,omitempty"`
 }
 
 // TOTPReport is a cloud-signature card's TOTP authorisation.
@@ -303,10 +304,10 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 	if v, err := getObject(ctx, c, HolderIDObject()); err == nil && len(v) > 0 {
 		p.HolderID = string(v)
 	}
-	if v, err := getObject(ctx, c, TokenStateObject()); err == nil {
-		st, err := ParseTokenState(v)
+	if v, err := getObject(ctx, c, tokenstate.TagBytes()); err == nil {
+		st, err := tokenstate.Parse(v)
 		if err != nil {
-			*warn = append(*warn, fmt.Sprintf("token state object %X unreadable: %v", TokenStateObject(), err))
+			*warn = append(*warn, fmt.Sprintf("token state object %X unreadable: %v", tokenstate.TagBytes(), err))
 		} else {
 			p.tokenState(st, warn)
 		}
@@ -321,7 +322,7 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 		}
 		state := map[string]string{"PIN": p.PINState, "PUK": p.PUKState}[name]
 		if state == "" && cnt.Default != nil && *cnt.Default {
-			state = CredentialFactory // no token state object: GET METADATA's default flag
+			state = tokenstate.Factory // no token state object: GET METADATA's default flag
 		}
 		if w := deliveryWarning(name, state); w != "" {
 			*warn = append(*warn, w)
@@ -347,7 +348,7 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 // tokenState fills in what a field token's token state object says, and
 // warns of a TOTP authorisation not enrolled or blocked and of a spent
 // quota.
-func (p *PIVReport) tokenState(st TokenState, warn *[]string) {
+func (p *PIVReport) tokenState(st tokenstate.State, warn *[]string) {
 	p.PINState, p.PUKState = st.PIN, st.PUK
 	pol := st.Policy
 	p.PINPolicy = &pol
@@ -373,11 +374,11 @@ func (p *PIVReport) tokenState(st TokenState, warn *[]string) {
 // state, or "" for a value the holder set.
 func deliveryWarning(name, state string) string {
 	switch state {
-	case CredentialFactory:
+	case tokenstate.Factory:
 		return name + " is still the factory default"
-	case CredentialIssued:
+	case tokenstate.Issued:
 		return name + " is still the issued envelope value: the holder has not changed it yet"
-	case CredentialTransport:
+	case tokenstate.Transport:
 		return name + " is still the transport " + name + ": no key can be used until it is changed"
 	}
 	return ""
@@ -464,3 +465,12 @@ func getObject(ctx context.Context, c *Conn, tag []byte) ([]byte, error) {
 	}
 	return t.Value, nil
 }
+
+// HolderIDObject is the tag of the vendor PIV data object in which a
+// virtual token (a Tessera persona) holds its holder's identity number,
+// readable without the PIN. It sits next to the token state object
+// (package tokenstate), clear of the 5FFF00..5FFF15 objects YubiKey tools
+// use (5FFF10 is yubico-piv-tool's MSCMAP). The signature quota of a
+// cloud-signature token is 5FFF22, also reported by the token state
+// object.
+func HolderIDObject() []byte { return []byte{0x5F, 0xFF, 0x21} }

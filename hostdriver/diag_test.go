@@ -3,12 +3,9 @@ package hostdriver_test
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -213,54 +210,4 @@ func TestDiagnosePersonas(t *testing.T) {
 			t.Errorf("%s: in use: warnings %q, want %q", tt.profile, got, tt.inUseWarns)
 		}
 	}
-}
-
-// TestParseTokenState: the token state object's fields, and malformed
-// objects refused with ErrTokenState.
-func TestParseTokenState(t *testing.T) {
-	five := 5
-	good := []struct {
-		hex  string
-		want hostdriver.TokenState
-	}{
-		{"800103 810101 820506080000 08", hostdriver.TokenState{PIN: "transport", PUK: "factory-default", Policy: hostdriver.PINPolicy{MinLength: 6, MaxLength: 8, Charset: "any", FieldLength: 8}}},
-		{"800100 810104 8205080C020708 9901FF", hostdriver.TokenState{PIN: "personal", PUK: "administrator-reset-only", Policy: hostdriver.PINPolicy{MinLength: 8, MaxLength: 12, Charset: "alphanumeric", RequireUpper: true, RequireLower: true, RequireDigit: true, FieldLength: 8}}},
-		{"800102 810102 820506080100 08 830302 0005 840400000005", hostdriver.TokenState{PIN: "issued", PUK: "issued", Policy: hostdriver.PINPolicy{MinLength: 6, MaxLength: 8, Charset: "digits", FieldLength: 8}, TOTP: &hostdriver.TOTPState{Enrolled: true, Blocked: true, Limit: 5}, SignaturesLeft: &five}},
-	}
-	for _, tt := range good {
-		b, _ := hex.DecodeString(strings.ReplaceAll(tt.hex, " ", ""))
-		got, err := hostdriver.ParseTokenState(b)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ParseTokenState(%s) = %+v, %v; want %+v", tt.hex, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{
-		"", "800100 810101", "800105 810101 820506080000 08", "800100 800100 810101 820506080000 08",
-		"800100 810101 820406080000", "800100 810101 820506080300 08", "800100 810101 820506080008 08",
-		"800100 810101 820506080000 08 830301 0605", "800100 810101 820506080000 08 8403000001", "800100 8101",
-	} {
-		b, _ := hex.DecodeString(strings.ReplaceAll(bad, " ", ""))
-		if _, err := hostdriver.ParseTokenState(b); !errors.Is(err, hostdriver.ErrTokenState) {
-			t.Errorf("ParseTokenState(%s) error %v, want ErrTokenState", bad, err)
-		}
-	}
-}
-
-// FuzzParseTokenState: ParseTokenState never panics, and what it accepts
-// survives Marshal and a second parse unchanged.
-func FuzzParseTokenState(f *testing.F) {
-	for _, seed := range []string{"800103810101820506080000 08", "800101810101820506080000088303000005840400 0000C8", "800100810104 8205080C02070C"} {
-		b, _ := hex.DecodeString(strings.ReplaceAll(seed, " ", ""))
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := hostdriver.ParseTokenState(b)
-		if err != nil {
-			return
-		}
-		again, err := hostdriver.ParseTokenState(st.Marshal())
-		if err != nil || !reflect.DeepEqual(again, st) {
-			t.Fatalf("ParseTokenState(Marshal(%+v)) = %+v, %v", st, again, err)
-		}
-	})
 }

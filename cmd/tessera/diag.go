@@ -16,18 +16,22 @@ import (
 
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/hostdriver/pcsc"
+	"github.com/tesseracard/tessera/tokenstate"
 )
 
 func newDiagCmd() *cobra.Command {
-	var reader string
+	var reader, target, prof string
 	var asJSON bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "diag",
-		Short: "Read-only diagnostics of the cards in PC/SC readers",
+		Short: "Read-only diagnostics of the cards in PC/SC readers, or of a simulated card",
 		Long: `diag reports, for one reader or all, the ATR decoded and named, the applications
 present, and the PIV state: version, serial, PIN and PUK tries left, the management
 key algorithm, each key slot and each certificate with its expiry, and warnings.
+
+--target sim diagnoses a factory-fresh simulated card of --profile in process
+instead, with no pcscd: what diag shows of a card of that profile.
 
 diag never sends a command that changes a card's state and never spends a try:
 it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA,
@@ -53,7 +57,22 @@ ever added to (see hostdriver.Report).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			reports, err := diagnoseReaders(ctx, reader)
+			var reports []*hostdriver.Report
+			var err error
+			switch target {
+			case "pcsc":
+				if cmd.Flags().Changed("profile") {
+					return errors.New("--profile is for --target sim: a card in a reader has the profile it has")
+				}
+				reports, err = diagnoseReaders(ctx, reader)
+			case "sim":
+				if reader != "" {
+					return errors.New("--reader is for --target pcsc: --target sim diagnoses a simulated card in process")
+				}
+				reports, err = diagnoseSim(ctx, prof)
+			default:
+				return fmt.Errorf("--target %q: want pcsc or sim", target)
+			}
 			if err != nil {
 				return err
 			}
@@ -71,7 +90,9 @@ ever added to (see hostdriver.Report).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&reader, "reader", "", "reader name, exact or a unique substring (default: every reader)")
+	cmd.Flags().StringVar(&target, "target", "pcsc", "pcsc (the cards in PC/SC readers) or sim (a factory-fresh simulated card in process)")
+	cmd.Flags().StringVar(&reader, "reader", "", "reader name, exact or a unique substring (default: every reader; --target pcsc)")
+	cmd.Flags().StringVar(&prof, "profile", "default", "the simulated card's profile: a built-in name or a YAML file (--target sim)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	return cmd
@@ -278,15 +299,15 @@ func counter(c *hostdriver.Counter, verified bool) string {
 // object's, hostdriver.PIVReport.PINState).
 func deliveryState(name, state string) string {
 	switch state {
-	case hostdriver.CredentialPersonal:
+	case tokenstate.Personal:
 		return "set by the holder"
-	case hostdriver.CredentialFactory:
+	case tokenstate.Factory:
 		return "factory default " + name + " still set"
-	case hostdriver.CredentialIssued:
+	case tokenstate.Issued:
 		return "issued envelope " + name + " not changed yet"
-	case hostdriver.CredentialTransport:
+	case tokenstate.Transport:
 		return "transport " + name + " still set: every key locked until it is changed"
-	case hostdriver.CredentialAdminOnly:
+	case tokenstate.AdminOnly:
 		return "none for the holder: an administrator resets the PIN"
 	}
 	return state

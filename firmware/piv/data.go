@@ -6,6 +6,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/tokenstate"
 )
 
 // maxObject is the largest data object content, as on a YubiKey 5
@@ -101,7 +102,7 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 	if err != nil || t.Tag != 0x5C || len(rest) != 0 {
 		return nil, apdu.SWIncorrectData
 	}
-	if bytes.Equal(t.Value, []byte{objTokenState >> 16, objTokenState >> 8 & 0xFF, objTokenState & 0xFF}) && a.p.PIV.Persona() {
+	if bytes.Equal(t.Value, tokenstate.TagBytes()) && a.p.PIV.Persona() {
 		content, err := a.tokenState(env)
 		if err != nil {
 			return nil, err

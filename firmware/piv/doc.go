@@ -14,7 +14,7 @@
 // token state object, vendor data object 5FFF20, which GET DATA reads
 // without the PIN: the PIN and PUK delivery state (factory default, issued
 // envelope value, transport PIN), the PIN policy, the TOTP authorisation
-// and the signatures left; objTokenState documents its tags. On a card
+// and the signatures left; package tokenstate documents its tags. On a card
 // with a signature quota, a private-key operation spends one signature
 // only when it has produced its result, in one write made before the
 // result is answered (spendQuota). The holder ID (objHolderID, 5FFF21) and

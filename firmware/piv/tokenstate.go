@@ -1,12 +1,11 @@
 package piv
 
 import (
-	"encoding/binary"
 	"errors"
 
-	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/tokenstate"
 )
 
 // objTokenState is Tessera's vendor data object that tells a host, without
@@ -17,40 +16,12 @@ import (
 // authorisation and the signatures left. Only persona profiles
 // (profile.PIV.Persona) have it; it is computed at each GET DATA from the
 // card's state, never stored, and PUT DATA cannot write it (6A80, as for
-// any tag outside the card's objects). It lies outside the 5FFF00..5FFF15
-// range that YubiKey tools name (ADMIN DATA, attestation, MSCMAP,
-// MSROOTS), so no host software that knows those reads it by mistake; the
-// persona's stored objects sit next to it for the same reason: 5FFF21 the
-// holder ID (objHolderID), 5FFF22 the signatures left (objQuota).
-//
-// Content (GET DATA answers 53 L content; every field is a simple BER-TLV,
-// fields may be added, a host skips tags it does not know):
-//
-//	80 01 PIN state (tokenPersonal .. tokenTransport)
-//	81 01 PUK state (tokenPersonal .. tokenIssued, or tokenNoUserPUK)
-//	82 05 PIN policy: min length | max length | charset (00 any, 01 digits,
-//	      02 letters and digits) | required classes (bit 01 an upper-case
-//	      letter, 02 a lower-case letter, 04 a digit) | PIN field width
-//	83 03 TOTP authorisation (profile piv.totp only): state (00 not
-//	      enrolled, 01 enrolled, 02 blocked) | wrong codes left | limit
-//	84 04 signatures left, big-endian (profile piv.signature_quota only)
-const objTokenState = 0x5FFF20
-
-// PIN and PUK states in the token state object (tags 80 and 81).
-const (
-	tokenPersonal  = 0x00 // changed by the holder
-	tokenFactory   = 0x01 // the profile's published factory value
-	tokenIssued    = 0x02 // the random value drawn at issue (the envelope), not yet changed
-	tokenTransport = 0x03 // a transport PIN: no key may be used until it is changed
-	tokenNoUserPUK = 0x04 // the PUK is not the user's: only an administrator resets the PIN
-)
-
-// TOTP states in the token state object (tag 83).
-const (
-	totpNotEnrolled = 0x00
-	totpEnrolled    = 0x01
-	totpBlocked     = 0x02
-)
+// any tag outside the card's objects). Its content and layout belong to
+// package tokenstate, the one codec the card and the host share. The
+// persona's stored objects sit next to it, clear of the 5FFF00..5FFF15
+// objects YubiKey tools use: 5FFF21 the holder ID (objHolderID), 5FFF22 the
+// signatures left (objQuota).
+const objTokenState = tokenstate.Tag
 
 // tokenState builds the token state object's content from the card's
 // persistent state. It reads nothing secret and spends nothing.
@@ -64,50 +35,49 @@ func (a *Applet) tokenState(env *firmware.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	state := func(st pin.Status, random bool) byte {
+	state := func(st pin.Status, random bool) string {
 		switch {
 		case st.MustChange:
-			return tokenTransport
+			return tokenstate.Transport
 		case st.Default && random:
-			return tokenIssued
+			return tokenstate.Issued
 		case st.Default:
-			return tokenFactory
+			return tokenstate.Factory
 		}
-		return tokenPersonal
-	}
-	pukState := state(pukSt, v.RandomPUK)
-	if v.AdminReset {
-		pukState = tokenNoUserPUK
+		return tokenstate.Personal
 	}
 	pol := a.policy()
-	charset := map[string]byte{pin.Digits: 0x01, pin.Alphanumeric: 0x02}[pol.Allowed]
-	var classes byte
-	for bit, on := range map[byte]bool{0x01: pol.RequireUpper, 0x02: pol.RequireLower, 0x04: pol.RequireDigit} {
-		if on {
-			classes |= bit
-		}
+	st := tokenstate.State{
+		PIN: state(pinSt, v.RandomPIN),
+		PUK: state(pukSt, v.RandomPUK),
+		Policy: tokenstate.PINPolicy{
+			MinLength: pol.MinLen, MaxLength: pol.MaxLen,
+			Charset:      map[string]string{pin.Digits: "digits", pin.Alphanumeric: "alphanumeric"}[pol.Allowed],
+			RequireUpper: pol.RequireUpper, RequireLower: pol.RequireLower, RequireDigit: pol.RequireDigit,
+			FieldLength: a.wideField(),
+		},
 	}
-	out := apdu.AppendTLV(nil, 0x80, []byte{state(pinSt, v.RandomPIN)})
-	out = apdu.AppendTLV(out, 0x81, []byte{pukState})
-	out = apdu.AppendTLV(out, 0x82, []byte{byte(pol.MinLen), byte(pol.MaxLen), charset, classes, byte(a.wideField())})
+	if v.AdminReset {
+		st.PUK = tokenstate.AdminOnly
+	}
 	if v.TOTP {
-		t := []byte{totpNotEnrolled, 0, totpTries}
+		st.TOTP = &tokenstate.TOTP{Limit: totpTries}
 		switch r, err := loadTOTP(env.Store); {
 		case err == nil && r.tries == 0:
-			t[0] = totpBlocked
+			st.TOTP.Enrolled, st.TOTP.Blocked = true, true
 		case err == nil:
-			t[0], t[1] = totpEnrolled, r.tries
+			st.TOTP.Enrolled, st.TOTP.Tries = true, int(r.tries)
 		case !errors.Is(err, errNoTOTP):
 			return nil, err
 		}
-		out = apdu.AppendTLV(out, 0x83, t)
 	}
 	if v.SignatureQuota > 0 {
-		st, err := ReadCloudState(env.Store)
+		cs, err := ReadCloudState(env.Store)
 		if err != nil {
 			return nil, err
 		}
-		out = apdu.AppendTLV(out, 0x84, binary.BigEndian.AppendUint32(nil, uint32(st.Quota)))
+		quota := int(cs.Quota)
+		st.SignaturesLeft = &quota
 	}
-	return out, nil
+	return st.Marshal(), nil
 }
