@@ -155,63 +155,6 @@ func TestConformISORealCard(t *testing.T) {
 	}
 }
 
-// TestQuirkMatrixISO runs the ISO application's cases against iso-token
-// with each quirk on: every quirk that applies to the application must fail
-// at least one case, and at least the case written for it; one that has no
-// meaning there is refused when the profile is read, naming the quirk and
-// the application.
-func TestQuirkMatrixISO(t *testing.T) {
-	// The case that catches each quirk, or "" for a quirk refused on an
-	// ISO-only card; a quirk added without a line here fails the test.
-	catches := map[string]string{
-		profile.QuirkNoDecrement:            "ISOAPP-PIN-COUNT",
-		profile.QuirkSW6300:                 "ISOAPP-PIN-COUNT",
-		profile.QuirkRestoreBeforeCompare:   "ISOAPP-PIN-TEAR",
-		profile.QuirkStatusSurvivesReset:    "",
-		profile.QuirkSW6Cxx:                 "",
-		profile.QuirkNoChaining:             "ISOAPP-KEY-EC",
-		profile.QuirkTrailingBytes:          "",
-		profile.QuirkECDSARawSignature:      "",
-		profile.QuirkPINPolicyNotEnforced:   "ISOAPP-CHANGE-PIN",
-		profile.QuirkMalformedPINSpendsTry:  "ISOAPP-VERIFY-SHORT",
-		profile.QuirkSelectFailureDeselects: "ISOAPP-SELECT-AID",
-		profile.QuirkCase1Refused:           "ISOAPP-VERIFY-STATUS",
-	}
-	dir := t.TempDir()
-	for _, q := range profile.KnownQuirks() {
-		want, ok := catches[q]
-		if !ok {
-			t.Errorf("quirk %s: no case is named to catch it", q)
-			continue
-		}
-		doc := fmt.Sprintf("base: iso-token\nname: iso-quirk-%s\nquirks: [%s]\n", q, q)
-		_, err := profile.Parse([]byte(doc))
-		if want == "" {
-			if wantErr := fmt.Sprintf("quirks: %q has no meaning for the iso application", q); err == nil || !strings.Contains(err.Error(), wantErr) {
-				t.Errorf("quirk %s on iso-token: Parse() error = %v, want one saying %s", q, err, wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("quirk %s on iso-token: %v", q, err)
-		}
-		path := filepath.Join(dir, q+".yaml")
-		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		target, creds, err := simTarget(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := runSuite(t, target, conformance.Options{Credentials: creds})
-		failed := rep.IDs(conformance.Failed)
-		fmt.Printf("report: iso-token quirk %-25s fails %s\n", q, strings.Join(failed, ", "))
-		if !slices.Contains(failed, want) {
-			t.Errorf("quirk %s on iso-token: failed %v, not %s", q, failed, want)
-		}
-	}
-}
-
 // TestISOLockoutScenarioCatchesCounterQuirks: the shipped iso-token lockout
 // scenario fails on a card whose PIN counter misbehaves.
 func TestISOLockoutScenarioCatchesCounterQuirks(t *testing.T) {

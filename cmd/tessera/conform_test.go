@@ -44,55 +44,6 @@ func failures(rep *conformance.Report) string {
 	return b.String()
 }
 
-// TestConformBuiltinProfiles: the whole suite passes against every built-in
-// profile in process; the YubiKey-like ones show exactly their documented
-// departures, the strict SP 800-73-4 one none, and each persona (as
-// delivered: an issued card's envelope opened, nothing changed) its
-// persona differences too, each noted by exactly the cases that meet it.
-func TestConformBuiltinProfiles(t *testing.T) {
-	yubikey := []string{conformance.DepartureAnyPINCharacters, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts}
-	signing := []string{"PIV-SIGN-ECDSA", "VE05.36B"}
-	tests := []struct {
-		profile    string
-		departures []string
-		persona    map[string][]string // persona difference: the cases that note it
-	}{
-		{"default", yubikey, nil},
-		{"yubikey-5.7", yubikey, nil},
-		{"piv", nil, nil},
-		{"transport-pin-token", append([]string{conformance.DeparturePersonaTransportPIN}, yubikey...),
-			map[string][]string{conformance.DeparturePersonaTransportPIN: signing}},
-		{"pin-puk-envelope", yubikey, nil},
-		{"virtual-token", []string{conformance.DeparturePersonaNoUserPUK, conformance.DeparturePersonaPasswordField, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts},
-			map[string][]string{
-				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33"},
-				conformance.DeparturePersonaPasswordField: {"VE05.22D"},
-			}},
-		{"cloud-signature", append([]string{conformance.DeparturePersonaTOTP}, yubikey...),
-			map[string][]string{conformance.DeparturePersonaTOTP: signing}},
-	}
-	for _, tt := range tests {
-		target, creds, err := simTarget(tt.profile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := runSuite(t, target, conformance.Options{Credentials: creds})
-		c := rep.Counts()
-		if c.Failed != 0 || c.Skipped != 0 || c.Refused != 0 {
-			t.Errorf("%s: %s%s", tt.profile, rep.Summary(), failures(rep))
-		}
-		if got := rep.DepartureNames(); !slices.Equal(got, tt.departures) {
-			t.Errorf("%s: departures %v, want %v", tt.profile, got, tt.departures)
-		}
-		for name, want := range tt.persona {
-			if got := casesNoting(rep, name); !slices.Equal(got, want) {
-				t.Errorf("%s: %s noted by %v, want %v", tt.profile, name, got, want)
-			}
-		}
-		fmt.Printf("report: conform %s: %s\n", tt.profile, rep.Summary())
-	}
-}
-
 // casesNoting returns the IDs of the cases whose result notes the
 // departure name, sorted.
 func casesNoting(rep *conformance.Report, name string) []string {
@@ -120,47 +71,6 @@ func quirkProfiles(t *testing.T) map[string]string {
 		files[q] = path
 	}
 	return files
-}
-
-// TestQuirkMatrix runs the whole suite against the default profile with
-// each quirk on: every quirk must fail at least one case, and at least the
-// case written for it. The matrix goes to the test digest.
-func TestQuirkMatrix(t *testing.T) {
-	// The case that catches each quirk; a quirk added to the profile
-	// without a line here fails the test.
-	catches := map[string]string{
-		profile.QuirkNoDecrement:            "VE05.19",
-		profile.QuirkSW6300:                 "VE05.19",
-		profile.QuirkRestoreBeforeCompare:   "PIN-TEAR",
-		profile.QuirkStatusSurvivesReset:    "PIV-RESET",
-		profile.QuirkSW6Cxx:                 "ISO-61XX",
-		profile.QuirkNoChaining:             "ISO-CHAIN",
-		profile.QuirkTrailingBytes:          "PIV-GETDATA-TLV",
-		profile.QuirkECDSARawSignature:      "PIV-SIGN-ECDSA",
-		profile.QuirkPINPolicyNotEnforced:   "VE05.22A-LEN",
-		profile.QuirkMalformedPINSpendsTry:  "VE05.22D",
-		profile.QuirkSelectFailureDeselects: "VE05.10",
-		profile.QuirkCase1Refused:           "ISO-CASE1",
-	}
-	files := quirkProfiles(t)
-	for _, q := range profile.KnownQuirks() {
-		target, creds, err := simTarget(files[q])
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := runSuite(t, target, conformance.Options{Credentials: creds})
-		failed := rep.IDs(conformance.Failed)
-		fmt.Printf("report: quirk %-25s fails %s\n", q, strings.Join(failed, ", "))
-		want, ok := catches[q]
-		switch {
-		case !ok:
-			t.Errorf("quirk %s: no case is named to catch it", q)
-		case len(failed) == 0:
-			t.Errorf("quirk %s: the suite passed a card with it", q)
-		case !slices.Contains(failed, want):
-			t.Errorf("quirk %s: failed %v, not %s", q, failed, want)
-		}
-	}
 }
 
 // realish is one simulated card reached as a real card: one connection for
