@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/internal/junit"
 )
 
 func TestCasesAreWellFormed(t *testing.T) {
@@ -236,7 +237,7 @@ func TestReportJSONAndJUnit(t *testing.T) {
 	if err := rep.WriteJUnit(&b); err != nil {
 		t.Fatal(err)
 	}
-	var suites junitSuites
+	var suites junit.Suites
 	if err := xml.Unmarshal(b.Bytes(), &suites); err != nil {
 		t.Fatalf("JUnit XML does not parse: %v\n%s", err, b.String())
 	}

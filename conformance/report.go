@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"math"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/junit"
 )
 
 // Outcome is what became of a case.
@@ -216,43 +217,6 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(out)
 }
 
-// JUnit XML, as CI systems (Jenkins, GitLab, GitHub actions) read it.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Body    string `xml:",chardata"`
-}
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
 // WriteJUnit writes the report as JUnit XML: one testsuite named after the
 // target, one testcase per case (classname conformance.safe or
 // conformance.destructive), failures with their message and last
@@ -260,31 +224,21 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 // references in system-out.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	c := r.Counts()
-	suite := junitSuite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused, Time: seconds(r.Duration), Timestamp: r.Started.UTC().Format(time.RFC3339)}
+	suite := junit.Suite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused, Time: junit.Seconds(r.Duration), Timestamp: junit.Timestamp(r.Started)}
 	for _, res := range r.Results {
-		jc := junitCase{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: seconds(res.Duration)}
+		jc := junit.Case{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: junit.Seconds(res.Duration)}
 		out := []string{"reference: " + res.Ref}
 		for _, d := range res.Departures {
 			out = append(out, "departure "+d.Name+": "+d.Detail)
 		}
 		switch res.Outcome {
 		case Failed:
-			jc.Failure = &junitMessage{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
+			jc.Failure = &junit.Message{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
 		case Skipped, Refused:
-			jc.Skipped = &junitMessage{Message: string(res.Outcome) + ": " + res.Message}
+			jc.Skipped = &junit.Message{Message: string(res.Outcome) + ": " + res.Message}
 		}
 		jc.SystemOut = strings.Join(out, "\n")
 		suite.Cases = append(suite.Cases, jc)
 	}
-	doc := junitSuites{Name: "tessera conform", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, junit.Suites{Name: "tessera conform", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junit.Suite{suite}})
 }
