@@ -19,7 +19,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
 	hdpcsc "github.com/tesseracard/tessera/hostdriver/pcsc"
-	"github.com/tesseracard/tessera/internal/testcard"
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // traceCommand is a traced command: its header and its length (the trace
@@ -85,7 +85,7 @@ func TestDiagThroughPCSCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := testcard.ProvisionFieldToken(ctx, &hostdriver.Conn{T: card}, now); err != nil {
+	if err := hosttest.ProvisionFieldToken(ctx, &hostdriver.Conn{T: card}, now); err != nil {
 		t.Fatalf("provisioning through pcscd: %v", err)
 	}
 	card.Close()
@@ -123,7 +123,7 @@ func TestDiagThroughPCSCD(t *testing.T) {
 	r := reports[0]
 	certs := r["piv"].(map[string]any)["certificates"].([]any)
 	delete(r["piv"].(map[string]any), "certificates")
-	want := testcard.FieldTokenReport(reader0, []any{"Yubico YubiKey 5 NFC (PKI)", "https://www.yubico.com/product/yubikey-5-nfc"})
+	want := hosttest.FieldTokenReport(reader0, []any{"Yubico YubiKey 5 NFC (PKI)", "https://www.yubico.com/product/yubikey-5-nfc"})
 	gj, _ := json.MarshalIndent(r, "", " ")
 	wj, _ := json.MarshalIndent(want, "", " ")
 	if string(gj) != string(wj) {

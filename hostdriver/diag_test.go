@@ -14,14 +14,14 @@ import (
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/hostdriver"
-	"github.com/tesseracard/tessera/internal/testcard"
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	card, mem, atr := newCard(t, "default")
-	if err := testcard.ProvisionFieldToken(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, now); err != nil {
+	if err := hosttest.ProvisionFieldToken(context.Background(), &hostdriver.Conn{T: cardTransport{card}}, now); err != nil {
 		t.Fatal(err)
 	}
 	// A fresh session, as diag would have.
@@ -52,7 +52,7 @@ func TestDiagnoseReadsWithoutChanging(t *testing.T) {
 	raw, _ := json.Marshal(r)
 	var got map[string]any
 	json.Unmarshal(raw, &got)
-	want := testcard.FieldTokenReport("", []any{"Yubico YubiKey 5 NFC (PKI)"})
+	want := hosttest.FieldTokenReport("", []any{"Yubico YubiKey 5 NFC (PKI)"})
 	certs := got["piv"].(map[string]any)["certificates"].([]any)
 	delete(got["piv"].(map[string]any), "certificates")
 	gj, _ := json.MarshalIndent(got, "", " ")

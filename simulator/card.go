@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/tesseracard/tessera/firmware"
-	"github.com/tesseracard/tessera/firmware/iso"
+	"github.com/tesseracard/tessera/firmware/isoapp"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
@@ -56,7 +56,7 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 		case profile.AppPIV:
 			out = append(out, piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch}))
 		case profile.AppISO:
-			out = append(out, iso.New(p.ISO).WithQuirks(iso.QuirksOf(p)))
+			out = append(out, isoapp.New(p.ISO).WithQuirks(isoapp.QuirksOf(p)))
 		}
 	}
 	return out

@@ -19,7 +19,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/internal/cardtest"
-	"github.com/tesseracard/tessera/internal/testcard"
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 var (
@@ -102,9 +102,9 @@ func recordGolden(t *testing.T, dir string) {
 			for _, cmd := range []string{isoSelect, "0024010210" + hexOf("0123456789abcdef"), "0024010106" + hexOf("123456"), "0020000106" + hexOf("000000")} {
 				transmit(t, tr, cmd)
 			}
-		case p.PIV.MgmtKeyAlgorithmID() == 0x03 && bytes.Equal(p.PIV.MgmtKey, testcard.DefaultMgmtKey()):
+		case p.PIV.MgmtKeyAlgorithmID() == 0x03 && bytes.Equal(p.PIV.MgmtKey, hosttest.DefaultMgmtKey()):
 			// Keys in 9A and 9C, two certificates, a blocked PUK.
-			if err := testcard.ProvisionFieldToken(t.Context(), &hostdriver.Conn{T: tr}, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)); err != nil {
+			if err := hosttest.ProvisionFieldToken(t.Context(), &hostdriver.Conn{T: tr}, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)); err != nil {
 				t.Fatalf("card %d (%s): %v", slot, name, err)
 			}
 		case p.PIV.PIN != "" && !p.PIV.RandomPIN && !p.PIV.TransportPIN:

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/tesseracard/tessera/apdu"
-	"github.com/tesseracard/tessera/firmware/iso"
+	"github.com/tesseracard/tessera/firmware/isoapp"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/piv"
@@ -94,7 +94,7 @@ type CardState struct {
 	// ISO is the ISO 7816 file-system application's state, on a card that
 	// carries it (the iso-token profile); the PIV fields above then stay
 	// empty unless the card carries PIV too.
-	ISO *iso.State `json:"iso,omitempty"`
+	ISO *isoapp.State `json:"iso,omitempty"`
 }
 
 // TOTPState is a cloud-signature card's TOTP authorisation, never its seed.
@@ -168,7 +168,7 @@ func (r *Reader) State(ctx context.Context) (CardState, error) {
 	}
 	st.MemoryUsed, st.MemoryCapacity, st.Generation = store.Used(), store.Capacity(), store.Generation()
 	if r.prof.HasApp(profile.AppISO) {
-		is, err := iso.ReadState(store)
+		is, err := isoapp.ReadState(store)
 		if err != nil {
 			return CardState{}, fmt.Errorf("card %d: %w", r.id, err)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tesseracard/tessera/firmware/iso"
+	"github.com/tesseracard/tessera/firmware/isoapp"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/simulator"
 )
@@ -443,7 +443,7 @@ func printState(w io.Writer, st simulator.CardState) {
 }
 
 // printISOState prints the ISO 7816 file-system application's state.
-func printISOState(w io.Writer, is *iso.State) {
+func printISOState(w io.Writer, is *isoapp.State) {
 	fmt.Fprintf(w, "\nISO application: life cycle %s\n", is.LifeCycle)
 	for _, c := range []struct {
 		name string

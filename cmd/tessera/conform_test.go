@@ -17,7 +17,7 @@ import (
 	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
-	"github.com/tesseracard/tessera/internal/testcard"
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 	"github.com/tesseracard/tessera/simulator/simtarget"
 )
@@ -391,7 +391,7 @@ func spendQuota(ctx context.Context, card conformance.Card) error {
 	if _, err := c.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
 		return err
 	}
-	if err := hostdriver.AuthenticateManagementKey(ctx, c, 0x03, testcard.DefaultMgmtKey(), nil); err != nil {
+	if err := hostdriver.AuthenticateManagementKey(ctx, c, 0x03, hosttest.DefaultMgmtKey(), nil); err != nil {
 		return err
 	}
 	_, err := c.Do(ctx, apdu.Command{INS: 0xDB, P1: 0x3F, P2: 0xFF, Data: []byte{0x5C, 0x03, 0x5F, 0xFF, 0x22, 0x53, 0x04, 0, 0, 0, 0}})

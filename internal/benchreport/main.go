@@ -171,7 +171,7 @@ func report(res map[string]*result) []row {
 			rows = append(rows, row{app.what + " " + alg.name + ": card / Go crypto", fmt.Sprintf("%.2f (%.0f µs / %.0f µs)", ratio, card.median()/1e3, goRes.median()/1e3), ratio, fmt.Sprintf("≤ %.2f", alg.goal), ptr(ratio <= alg.goal)})
 		}
 	}
-	// Curves Go lacks run on math/big (firmware/iso): against the card's
+	// Curves Go lacks run on math/big (firmware/isoapp): against the card's
 	// own P-256, for scale.
 	if base := get("BenchmarkISOSign/P-256/card"); base != nil {
 		for _, c := range []string{"brainpoolP256r1", "secp256k1"} {

@@ -1,6 +1,9 @@
-// Package cardtest holds the test drivers that every on-card application
-// shares: the exhaustive power-cut test and the fuzz-script checks. It is
-// imported by tests only.
+// Package cardtest is the firmware side's test helper: the test drivers
+// that every on-card application shares (the card builder, the exhaustive
+// power-cut test and the fuzz-script checks), working on the card OS
+// directly. It is imported by tests only. Its host-side counterpart, which
+// reaches a card through hostdriver as a host program does, is
+// internal/hosttest.
 package cardtest
 
 import (

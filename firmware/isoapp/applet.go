@@ -1,4 +1,4 @@
-package iso
+package isoapp
 
 import (
 	"bytes"
@@ -182,7 +182,7 @@ func lifeCycle(s *nvm.Store) (byte, error) {
 		return stateCreation, nil
 	}
 	if len(v) != 1 || (v[0] != stateInitialisation && v[0] != stateOperational) {
-		return 0, errors.Join(nvm.ErrCorrupt, errors.New("iso: life cycle record is malformed"))
+		return 0, errors.Join(nvm.ErrCorrupt, errors.New("isoapp: life cycle record is malformed"))
 	}
 	return v[0], nil
 }

@@ -1,4 +1,4 @@
-package iso
+package isoapp
 
 import (
 	"crypto"

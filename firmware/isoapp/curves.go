@@ -1,4 +1,4 @@
-package iso
+package isoapp
 
 import (
 	"crypto/elliptic"
@@ -49,7 +49,7 @@ func curves() curveSet {
 		num := func(h string) *big.Int {
 			b, err := hex.DecodeString(h)
 			if err != nil {
-				panic("iso: curve table: " + err.Error()) // a typo in the table above
+				panic("isoapp: curve table: " + err.Error()) // a typo in the table above
 			}
 			return new(big.Int).SetBytes(b)
 		}

@@ -1,4 +1,4 @@
-package iso
+package isoapp
 
 import (
 	"bytes"
@@ -137,7 +137,7 @@ func (a *Applet) generateKeyPair(env *firmware.Context, cmd apdu.Command) ([]byt
 		}
 		key, err := rsa.GenerateKey(env.Rand, rsaBits)
 		if err != nil {
-			return nil, fmt.Errorf("iso: generating RSA key: %w", err)
+			return nil, fmt.Errorf("isoapp: generating RSA key: %w", err)
 		}
 		if err := env.Store.Put(keySlotKey(se.keyRef), append([]byte{kindRSA}, x509.MarshalPKCS1PrivateKey(key)...)); err != nil {
 			return nil, err
@@ -150,7 +150,7 @@ func (a *Applet) generateKeyPair(env *firmware.Context, cmd apdu.Command) ([]byt
 		}
 		d, err := c.randScalar(env.Rand)
 		if err != nil {
-			return nil, fmt.Errorf("iso: generating EC key: %w", err)
+			return nil, fmt.Errorf("isoapp: generating EC key: %w", err)
 		}
 		if err := env.Store.Put(keySlotKey(se.keyRef), ecRecord(idx, c, d)); err != nil {
 			return nil, err
@@ -440,7 +440,7 @@ func (a *Applet) getChallenge(env *firmware.Context, cmd apdu.Command) ([]byte, 
 func marshalSig(r, s *big.Int) []byte {
 	b, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
 	if err != nil {
-		panic("iso: encoding an ECDSA signature: " + err.Error()) // two positive integers always encode
+		panic("isoapp: encoding an ECDSA signature: " + err.Error()) // two positive integers always encode
 	}
 	return b
 }

@@ -1,6 +1,10 @@
-// Package iso is the ISO 7816 file-system application: a PKCS#15 token that
-// OpenSC's isoApplet driver personalises (pkcs15-init) and uses through
-// PKCS#11, modelled on IsoApplet v0 (API 00.06).
+// Package isoapp is the ISO 7816 file-system application: a PKCS#15 token
+// that OpenSC's isoApplet driver personalises (pkcs15-init) and uses
+// through PKCS#11, modelled on IsoApplet v0 (API 00.06). ISO/IEC 7816-4
+// framing itself is package apdu's; this package is the application. A
+// profile names it "iso" (applications: [iso], section iso:), and its
+// records keep the store prefix "iso/": both are public formats and do
+// not follow the package's name.
 //
 // It offers an ISO/IEC 7816-4 file system (MF, DFs and transparent EFs,
 // selected by FID or by path from the MF, with the 8-byte tag-86 access
@@ -32,4 +36,4 @@
 // Arithmetic on curves the Go standard library lacks (P-192, the brainpool
 // and secp…k1 curves) uses math/big and is not constant time: this is an
 // emulator for testing host software, not a place to keep real keys.
-package iso
+package isoapp

@@ -1,6 +1,9 @@
-// Package testcard prepares a PIV card for tests the way a field token
-// looks, through any hostdriver.Conn: the in-process simulator or pcscd.
-package testcard
+// Package hosttest is the host side's test helper: it prepares a PIV card
+// the way a field token looks by sending commands through any
+// hostdriver.Conn (the in-process simulator or pcscd), as a host program
+// would. Its firmware-side counterpart, which builds cards and drives the
+// card OS directly, is internal/cardtest.
+package hosttest
 
 import (
 	"bytes"
