@@ -21,7 +21,8 @@ var errScenario = errors.New("scenario failed")
 func newScenarioCmd() *cobra.Command {
 	var (
 		target, reader, prof string
-		verbose              bool
+		verbose, asJSON      bool
+		junit                string
 		timeout              time.Duration
 	)
 	cmd := &cobra.Command{
@@ -38,8 +39,10 @@ counters and the PIN's status. See README.md for the language.
 the scenario's profile (or --profile), its state in a temporary directory that
 survives the restart step. --target pcsc --reader NAME runs it on the card in
 a reader; a scenario with simulator-only steps is refused there before any
-step runs. Errors name the file, the line and the step. The exit status is 1
-when a scenario fails.`,
+step runs. Errors name the file, the line and the step. --json prints the
+report as JSON instead (each scenario's result, failure and the steps it ran);
+--junit also writes it as JUnit XML, one testcase per scenario. The exit
+status is 1 when a scenario fails.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if target != "sim" && target != "pcsc" {
@@ -47,6 +50,9 @@ when a scenario fails.`,
 			}
 			if target == "pcsc" && reader == "" {
 				return errors.New("--target pcsc needs --reader NAME")
+			}
+			if verbose && asJSON {
+				return errors.New("--verbose and --json: choose one (the JSON report has every step that ran)")
 			}
 			var scenarios []*scenario.Scenario
 			for _, f := range files {
@@ -63,16 +69,33 @@ when a scenario fails.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
-			failed := 0
+			text := out
+			if asJSON {
+				text = io.Discard
+			}
+			rep := &scenario.Report{Started: time.Now()}
 			for _, s := range scenarios {
-				err := runScenario(ctx, out, s, target, reader, prof, verbose)
-				if err != nil {
-					failed++
-					fmt.Fprintf(out, "FAIL %s\n", err)
+				res := runScenario(ctx, text, s, target, reader, prof, verbose)
+				if res.Passed() {
+					fmt.Fprintf(text, "PASS %s: %s (%d steps, %s)\n", s.File, s.Name, len(s.Steps), res.Duration.Round(time.Millisecond))
+				} else {
+					fmt.Fprintf(text, "FAIL %s\n", res.Err)
+				}
+				rep.Results = append(rep.Results, res)
+			}
+			rep.Duration = time.Since(rep.Started)
+			if junit != "" {
+				if err := writeFile(junit, rep.WriteJUnit); err != nil {
+					return err
 				}
 			}
-			if failed > 0 {
-				return fmt.Errorf("%w: %d of %d", errScenario, failed, len(scenarios))
+			if asJSON {
+				if err := rep.WriteJSON(out); err != nil {
+					return err
+				}
+			}
+			if n := rep.Failed(); n > 0 {
+				return fmt.Errorf("%w: %d of %d", errScenario, n, len(scenarios))
 			}
 			return nil
 		},
@@ -82,40 +105,45 @@ when a scenario fails.`,
 	f.StringVar(&reader, "reader", "", "the PC/SC reader (--target pcsc)")
 	f.StringVar(&prof, "profile", "", "the simulated card's profile, instead of the scenario's (--target sim)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print every step")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }
 
-// runScenario runs one scenario and prints PASS, or returns its error.
-func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, target, reader, prof string, verbose bool) error {
+// runScenario runs one scenario, printing every step to out when verbose,
+// and returns its result with the log of the steps that ran.
+func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, target, reader, prof string, verbose bool) (res scenario.Result) {
 	start := time.Now()
+	res = scenario.Result{File: s.File, Name: s.Name, Steps: len(s.Steps)}
+	defer func() { res.Duration = time.Since(start) }()
 	var card conformance.Card
-	var name string
 	switch target {
 	case "sim":
 		ss, err := simtarget.ForScenario(s, prof)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.File, err)
+			res.Err = fmt.Errorf("%s: %w", s.File, err)
+			return res
 		}
-		card, name = ss, "the simulator (profile "+ss.Profile()+")"
+		card, res.Target = ss, "the simulator (profile "+ss.Profile()+")"
 	default:
 		c, err := openPCSC(reader)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.File, err)
+			res.Err = fmt.Errorf("%s: %w", s.File, err)
+			return res
 		}
-		card, name = c, "the card in PC/SC reader "+c.reader
+		card, res.Target = c, "the card in PC/SC reader "+c.reader
 	}
 	defer card.Close()
-	opts := scenario.Options{Target: name}
 	if verbose {
-		fmt.Fprintf(out, "%s: %s, on %s\n", s.File, s.Name, name)
-		opts.Step = func(st *scenario.Step, what string) {
+		fmt.Fprintf(out, "%s: %s, on %s\n", s.File, s.Name, res.Target)
+	}
+	opts := scenario.Options{Target: res.Target, Step: func(st *scenario.Step, what string) {
+		res.Log = append(res.Log, fmt.Sprintf("%s:%d: step %d (%s): %s", s.File, st.Line, st.N, st.Kind, what))
+		if verbose {
 			fmt.Fprintf(out, "  %s:%d step %d %s: %s\n", s.File, st.Line, st.N, st.Kind, what)
 		}
-	}
-	if err := s.Run(ctx, card, opts); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "PASS %s: %s (%d steps, %s)\n", s.File, s.Name, len(s.Steps), time.Since(start).Round(time.Millisecond))
-	return nil
+	}}
+	res.Err = s.Run(ctx, card, opts)
+	return res
 }
