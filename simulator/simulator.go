@@ -150,7 +150,7 @@ func resolveProfile(nameOrPath string) (profile.Profile, string, error) {
 	if p, ok := profile.Builtin(nameOrPath); ok {
 		return p, nameOrPath, nil
 	}
-	p, err := profile.Resolve(nameOrPath)
+	p, err := ResolveProfile(nameOrPath)
 	if err != nil {
 		return profile.Profile{}, "", err
 	}

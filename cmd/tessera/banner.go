@@ -20,7 +20,7 @@ import (
 func writeBanner(w io.Writer, cards []simulator.CardInfo) error {
 	var b strings.Builder
 	for _, c := range cards {
-		p, err := profile.Resolve(c.Profile)
+		p, err := simulator.ResolveProfile(c.Profile)
 		if err != nil {
 			return fmt.Errorf("card %d: %w", c.ID, err)
 		}

@@ -155,7 +155,7 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 		return errors.New("--profile: name at least one profile")
 	}
 	for _, p := range o.profiles {
-		if _, err := profile.Resolve(p); err != nil {
+		if _, err := simulator.ResolveProfile(p); err != nil {
 			return fmt.Errorf("--profile: %w", err)
 		}
 	}

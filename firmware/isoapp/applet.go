@@ -1,7 +1,6 @@
 package isoapp
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -11,8 +10,11 @@ import (
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
-// AID is the application identifier of IsoApplet.
-var AID = []byte{0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0x9D, 0x34, 0xF3, 0x10, 0x01}
+// AID returns the application identifier of IsoApplet, a fresh slice each
+// call.
+func AID() []byte {
+	return []byte{0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0x9D, 0x34, 0xF3, 0x10, 0x01}
+}
 
 // The SELECT answer: API version 00.06 and the features offered.
 const (
@@ -100,7 +102,7 @@ func (a *Applet) WithQuirks(q Quirks) *Applet {
 }
 
 // AID returns the application identifier.
-func (a *Applet) AID() []byte { return bytes.Clone(AID) }
+func (a *Applet) AID() []byte { return AID() }
 
 // Boot clears RAM state. The factory state is an empty store: life cycle
 // creation, no PIN, no PUK, the MF alone.

@@ -34,8 +34,8 @@ const (
 	acDelete   = 6 // the file itself: DELETE FILE
 )
 
-// mfFCI is the MF's FCI: a DF with FID 3F00 and no access rules.
-var mfFCI = []byte{0x6F, 0x07, 0x82, 0x01, fdbDF, 0x83, 0x02, 0x3F, 0x00}
+// mfFCI returns the MF's FCI: a DF with FID 3F00 and no access rules.
+func mfFCI() []byte { return []byte{0x6F, 0x07, 0x82, 0x01, fdbDF, 0x83, 0x02, 0x3F, 0x00} }
 
 // file is one file's record: its parent DF and its FCP as created.
 type file struct {
@@ -119,7 +119,7 @@ func parseFCP(fcp []byte) (file, error) {
 // lookup returns the file with identifier fid; the MF always exists.
 func lookup(s *nvm.Store, fid uint16) (file, bool, error) {
 	if fid == mfFID {
-		return file{fid: mfFID, parent: mfFID, fcp: mfFCI, df: true}, true, nil
+		return file{fid: mfFID, parent: mfFID, fcp: mfFCI(), df: true}, true, nil
 	}
 	raw, ok := s.Get(fileKey(fid))
 	if !ok {

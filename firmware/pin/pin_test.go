@@ -22,14 +22,14 @@ func TestPolicyCheck(t *testing.T) {
 		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "12345", false},
 		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "123456789", false},
 		{Policy{MinLen: 6, MaxLen: 8, Allowed: Digits}, "12345a", false},
-		{PasswordPolicy, "Passw0rd", true},
-		{PasswordPolicy, "Passw0rdPassw", false}, // 13
-		{PasswordPolicy, "Pa0", false},
-		{PasswordPolicy, "password1", false},
-		{PasswordPolicy, "PASSWORD1", false},
-		{PasswordPolicy, "Password", false},
-		{PasswordPolicy, "Passw0rd!", false},
-		{PasswordPolicy, "Pässw0rd", false},
+		{PasswordPolicy(), "Passw0rd", true},
+		{PasswordPolicy(), "Passw0rdPassw", false}, // 13
+		{PasswordPolicy(), "Pa0", false},
+		{PasswordPolicy(), "password1", false},
+		{PasswordPolicy(), "PASSWORD1", false},
+		{PasswordPolicy(), "Password", false},
+		{PasswordPolicy(), "Passw0rd!", false},
+		{PasswordPolicy(), "Pässw0rd", false},
 	}
 	for _, tt := range tests {
 		err := tt.p.Check([]byte(tt.v))
@@ -141,7 +141,7 @@ func TestMustChange(t *testing.T) {
 	if st, _ := p.Status(); !st.MustChange {
 		t.Fatalf("transport PIN not flagged must-change")
 	}
-	if err := p.Change([]byte("48213907"), []byte("Secret12"), PasswordPolicy, rand.Reader); err != nil {
+	if err := p.Change([]byte("48213907"), []byte("Secret12"), PasswordPolicy(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := p.Status(); st.MustChange {
@@ -206,4 +206,14 @@ func TestNoFreeTries(t *testing.T) {
 		}
 	}
 	fmt.Printf("tear test: pin: exercised %d tear points\n", points)
+}
+
+// TestPasswordPolicyIsFresh: a caller that changes its copy of the
+// password policy changes nobody else's.
+func TestPasswordPolicyIsFresh(t *testing.T) {
+	p := PasswordPolicy()
+	p.MinLen, p.Allowed = 1, Digits
+	if got := PasswordPolicy(); got.MinLen != 8 || got.Allowed != Alphanumeric {
+		t.Errorf("PasswordPolicy() after a caller changed its copy = %+v, want 8-12 alphanumeric", got)
+	}
 }

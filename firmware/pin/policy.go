@@ -26,10 +26,12 @@ type Policy struct {
 	RequireDigit   bool   // at least one of 0–9
 }
 
-// PasswordPolicy is the password rule of a field virtual token: 8–12
+// PasswordPolicy returns the password rule of a field virtual token: 8–12
 // characters, at least one upper-case letter, one lower-case letter and one
 // digit, no special characters.
-var PasswordPolicy = Policy{MinLen: 8, MaxLen: 12, Allowed: Alphanumeric, RequireUpper: true, RequireLower: true, RequireDigit: true}
+func PasswordPolicy() Policy {
+	return Policy{MinLen: 8, MaxLen: 12, Allowed: Alphanumeric, RequireUpper: true, RequireLower: true, RequireDigit: true}
+}
 
 // Check returns nil if v satisfies p, or an error wrapping ErrPolicy that
 // names the rule broken without echoing the value.

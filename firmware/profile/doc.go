@@ -4,7 +4,8 @@
 // reports, its persistent-memory capacity, its PIN/PUK defaults, retry limits
 // and policy, the management-key algorithm, the timing model, and the named
 // behaviours where real cards depart from the specification. Profiles are
-// YAML documents ([Load], [Parse]); the built-in personas are returned by
+// YAML documents, parsed from bytes by [Parse] (reading a file is the
+// caller's: simulator.LoadProfile); the built-in personas are returned by
 // [Builtin]:
 //
 //   - "default": the interop profile. It reports firmware 5.7.1 and a

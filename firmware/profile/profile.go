@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -390,29 +389,4 @@ func Parse(data []byte) (Profile, error) {
 		return Profile{}, fmt.Errorf("profile %q: %w", doc.Profile.Name, err)
 	}
 	return doc.Profile, nil
-}
-
-// Load reads a profile from a YAML file; errors name the file.
-func Load(path string) (Profile, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Profile{}, fmt.Errorf("loading profile: %w", err)
-	}
-	p, err := Parse(data)
-	if err != nil {
-		return Profile{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
-}
-
-// Resolve returns the built-in profile called nameOrPath, or else loads the
-// file at that path.
-func Resolve(nameOrPath string) (Profile, error) {
-	if p, ok := Builtin(nameOrPath); ok {
-		return p, nil
-	}
-	if _, err := os.Stat(nameOrPath); err != nil {
-		return Profile{}, fmt.Errorf("profile %q is neither a built-in profile (%s) nor a readable file", nameOrPath, strings.Join(Names(), ", "))
-	}
-	return Load(nameOrPath)
 }

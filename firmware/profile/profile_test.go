@@ -1,12 +1,41 @@
 package profile
 
 import (
-	"os"
+	"go/parser"
+	"go/token"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
+
+// TestNoIO: the package parses profiles from bytes and reads no file
+// (DESIGN: firmware does no I/O; reading a profile's file belongs to the
+// caller, simulator.LoadProfile). Its non-test files import neither os nor
+// io/fs nor net.
+func TestNoIO(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			switch path {
+			case "os", "io/fs", "io/ioutil", "net", "net/http":
+				t.Errorf("%s imports %q: the profile package must do no I/O", name, path)
+			}
+		}
+	}
+}
 
 func TestBuiltinsValidate(t *testing.T) {
 	for _, name := range Names() {
@@ -86,24 +115,5 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) error = %v, want one mentioning %q", doc, err, want)
 		}
-	}
-}
-
-func TestResolve(t *testing.T) {
-	if p, err := Resolve("piv"); err != nil || p.Name != "piv" {
-		t.Errorf("Resolve(piv) = %v, %v", p.Name, err)
-	}
-	path := filepath.Join(t.TempDir(), "card.yaml")
-	os.WriteFile(path, []byte("name: mine\nserial: 7\n"), 0o600)
-	if p, err := Resolve(path); err != nil || p.Name != "mine" || p.Serial != 7 {
-		t.Errorf("Resolve(file) = %+v, %v", p, err)
-	}
-	if _, err := Resolve("no-such-profile"); err == nil || !strings.Contains(err.Error(), "default") {
-		t.Errorf("Resolve(missing) error = %v, want one listing the built-ins", err)
-	}
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("name: x\npiv: {pin_retries: 99}\n"), 0o600)
-	if _, err := Resolve(bad); err == nil || !strings.Contains(err.Error(), bad) {
-		t.Errorf("Resolve(bad file) error = %v, want one naming %s", err, bad)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/simulator"
 )
@@ -72,7 +71,7 @@ func (c *Card) start() error {
 	}
 	c.sim, c.r = sim, r
 	c.name = r.Info().Profile
-	if p, err := profile.Resolve(c.profile); err == nil {
+	if p, err := simulator.ResolveProfile(c.profile); err == nil {
 		c.name = p.Name
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tesseracard/tessera/conformance"
-	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/simulator"
 )
 
 // Target returns the simulator in process as the suite's target: a
@@ -17,7 +17,7 @@ import (
 // transport PIN is still a transport PIN and the report names its persona
 // difference.
 func Target(profileName string) (conformance.Target, conformance.Credentials, error) {
-	p, err := profile.Resolve(profileName)
+	p, err := simulator.ResolveProfile(profileName)
 	if err != nil {
 		return conformance.Target{}, conformance.Credentials{}, err
 	}
