@@ -79,7 +79,7 @@ func quirkSW6300(next processFunc) processFunc {
 func quirkSW6Cxx(next processFunc) processFunc {
 	return func(c *firmware.Card, cmd []byte) []byte {
 		resp := next(c, cmd)
-		if respSW(resp).SW1() != 0x61 || interindustry(cmd) && cmd[1] == 0xC0 {
+		if respSW(resp).SW1() != 0x61 || interindustry(cmd) && cmd[1] == apdu.InsGetResponse {
 			return resp
 		}
 		piece := len(resp) - 2
@@ -110,7 +110,7 @@ func quirkTrailingBytes(next processFunc) processFunc {
 		switch {
 		case !interindustry(cmd):
 			inGetData = false
-		case cmd[1] == 0xCB:
+		case cmd[1] == apdu.InsGetDataOdd:
 			inGetData = true
 		case cmd[1] != 0xC0: // GET RESPONSE continues the answer
 			inGetData = false
@@ -185,7 +185,7 @@ func ecdsaSignatureSize(cmd []byte) int {
 func quirkSelectFailureDeselects(next processFunc) processFunc {
 	deselected := false
 	return func(c *firmware.Card, cmd []byte) []byte {
-		isSelect := interindustry(cmd) && cmd[1] == 0xA4 && cmd[2] == 0x04
+		isSelect := interindustry(cmd) && cmd[1] == apdu.InsSelect && cmd[2] == 0x04
 		if !isSelect && deselected {
 			return swOnly(apdu.SWINSNotSupported)
 		}

@@ -239,12 +239,12 @@ func (r *Reader) pinVerified() (*bool, string) {
 		return nil, "unknown: the host is fetching a long response"
 	case cla&0x80 == 0 && cla&apdu.CLAChaining != 0:
 		return nil, "unknown: the host is sending a command chain"
-	case ins == 0x87:
+	case ins == apdu.InsGeneralAuthenticate:
 		return nil, "unknown: the host is authenticating"
 	}
 	// Straight to the card, past the wire quirks: this is the simulator
 	// looking, not a host.
-	resp := r.guard(func() []byte { return r.card.Process([]byte{0x00, 0x20, 0x00, 0x80}) })
+	resp := r.guard(func() []byte { return r.card.Process([]byte{0x00, apdu.InsVerify, 0x00, 0x80}) })
 	if len(resp) < 2 {
 		return nil, "unknown: no answer"
 	}

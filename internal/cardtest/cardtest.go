@@ -179,7 +179,7 @@ func CheckAnswer(t testing.TB, cmd, out, before, after []byte, counters ...strin
 		t.Fatalf("Process(% X) = % X: not a response", cmd, out)
 	}
 	sw1 := r.SW.SW1()
-	wrongLe := sw1 == 0x6C && len(cmd) >= 2 && cmd[1] == 0xC0 // only GET RESPONSE may answer 6Cxx
+	wrongLe := sw1 == 0x6C && len(cmd) >= 2 && cmd[1] == apdu.InsGetResponse // only GET RESPONSE may answer 6Cxx
 	if sw1 != 0x90 && sw1 != 0x61 && (sw1 < 0x62 || sw1 > 0x6F || (sw1 == 0x6C && !wrongLe)) {
 		t.Fatalf("Process(% X): SW %04X is not a valid status word", cmd, uint16(r.SW))
 	}
