@@ -50,17 +50,22 @@ type PKCS15Report struct {
 	Objects map[string]int `json:"objects,omitempty"`
 }
 
-// IsoApplet's SELECT answer: API major, minor, feature bits.
-var isoFeatures = []struct {
+// isoFeatures returns the feature bits of IsoApplet's SELECT answer (API
+// major, minor, feature bits) and their names.
+func isoFeatures() []struct {
 	bit  byte
 	name string
-}{{0x01, "extended-apdu"}, {0x02, "secure-random"}, {0x04, "ecc"}}
+} {
+	return []struct {
+		bit  byte
+		name string
+	}{{0x01, "extended-apdu"}, {0x02, "secure-random"}, {0x04, "ecc"}}
+}
 
-// PKCS#15 file paths below the MF (SELECT by path omits 3F00).
-var (
-	pathTokenInfo = []byte{0x50, 0x15, 0x50, 0x32}
-	pathODF       = []byte{0x50, 0x15, 0x50, 0x31}
-)
+// PKCS#15 file paths below the MF (SELECT by path omits 3F00): the
+// TokenInfo file 5015/5032 and the ODF 5015/5031.
+func pathTokenInfo() []byte { return []byte{0x50, 0x15, 0x50, 0x32} }
+func pathODF() []byte       { return []byte{0x50, 0x15, 0x50, 0x31} }
 
 // maxEF bounds a file diag reads: IsoApplet's largest file size.
 const maxEF = 0x7FFF
@@ -81,7 +86,7 @@ func diagnoseISO(ctx context.Context, c *Conn, warn *[]string) (*ISOReport, erro
 	}
 	if len(sel) >= 3 {
 		rest := sel[2]
-		for _, f := range isoFeatures {
+		for _, f := range isoFeatures() {
 			if rest&f.bit != 0 {
 				r.Features = append(r.Features, f.name)
 				rest &^= f.bit
@@ -108,7 +113,7 @@ func diagnoseISO(ctx context.Context, c *Conn, warn *[]string) (*ISOReport, erro
 	default:
 		*warn = append(*warn, fmt.Sprintf("ISO application PIN state unreadable (%04X)", uint16(resp.SW)))
 	}
-	info, err := readEF(ctx, c, pathTokenInfo)
+	info, err := readEF(ctx, c, pathTokenInfo())
 	switch {
 	case errors.Is(err, apdu.SWFileNotFound):
 		return r, nil // no PKCS#15 structure
@@ -209,7 +214,7 @@ func ParseTokenInfo(b []byte) (*PKCS15Report, error) {
 // nil when the ODF cannot be read. A directory file that cannot be read is
 // left out.
 func pkcs15Objects(ctx context.Context, c *Conn) map[string]int {
-	odf, err := readEF(ctx, c, pathODF)
+	odf, err := readEF(ctx, c, pathODF())
 	if err != nil {
 		return nil
 	}
