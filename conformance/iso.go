@@ -294,7 +294,7 @@ func (ip *isoPlan) describe() string {
 	if ip.refused != "" {
 		return "ISO destructive cases refused: " + ip.refused
 	}
-	return "ISO: the card is in the creation state; the destructive cases personalise it with OpenSC's test PIN and PUK (see README), leave them set with full counters, delete the files they create, and leave an EC key in slot 15"
+	return "ISO: the card is in the creation state; the destructive cases personalise it with OpenSC's test PIN and PUK (see docs/conformance.md), leave them set with full counters, delete the files they create, and leave an EC key in slot 15"
 }
 
 // selectApp selects the case's application.

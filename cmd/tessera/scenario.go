@@ -33,7 +33,7 @@ expect a status word or data; verify, change or unblock the PIN; authenticate;
 generate and sign; put and get data; reset; and, on the simulator only,
 power-cycle, remove and insert the card, cut its power after k writes, advance
 its clock, restart the simulator, set its touch sensor), then assert the
-counters and the PIN's status. See README.md for the language.
+counters and the PIN's status. See docs/scenarios.md for the language.
 
 --target sim (the default) runs each scenario on a fresh simulated card with
 the scenario's profile (or --profile), its state in a temporary directory that

@@ -96,7 +96,7 @@ refused.
 With --tpm, each card's state file is encrypted with a key sealed by a TPM
 and bound to a TPM NV counter, so that an older copy of the file put back
 (restoring spent PIN tries) or the file copied to another machine (cloning
-the card's keys) is refused (README: "TPM-backed state"). --tpm names the
+the card's keys) is refused (docs/tpm.md). --tpm names the
 TPM: a device (/dev/tpmrm0), unix:SOCKET (swtpm socket --tpm2 --server
 type=unixio,path=SOCKET), or sim, the in-process reference simulator, whose
 TPM lives and dies with this process: with sim the state cannot survive a

@@ -42,7 +42,7 @@ func builtins() map[string]Profile {
 	strict.PIV.MgmtKeyAlgorithm = "3des"
 	strict.PIV.Behaviour = Behaviour{AdvertiseAlgorithms: true}
 	strict.PIV.PINPolicy.Charset = "digits" // SP 800-73-4 Part 1 §2.4.3
-	// Field-token personas (README, "Personas").
+	// Field-token personas (docs/personas.md).
 	transport := def
 	transport.Name = "transport-pin-token"
 	transport.Description = "USB token shipped with a random transport PIN, revealed once: it must be changed before any key operation (6982); the PUK unblocks"

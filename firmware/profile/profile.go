@@ -32,7 +32,7 @@ type Profile struct {
 
 	// Applications are the on-card applications, in selection order:
 	// "piv" (the default when empty) and "iso", the ISO 7816 file-system
-	// application (README, "PKCS#11 token"). OpenSC binds a card that
+	// application (docs/pkcs11-token.md). OpenSC binds a card that
 	// answers the PIV AID to its PIV driver, so "iso" goes on a card of its
 	// own.
 	Applications []string `yaml:"applications,omitempty"`
@@ -107,7 +107,7 @@ type Policy struct {
 }
 
 // Behaviour names each place where a YubiKey 5.7 departs from SP 800-73-4
-// and SP 800-85A-4 (see conformance-behaviours.md).
+// and SP 800-85A-4 (docs/conformance.md).
 type Behaviour struct {
 	// MalformedPINCountsAsWrong: a PIN of bad length or padding is compared
 	// and spends a try (YubiKey) instead of answering 6A80 (SP 800-85A-4
