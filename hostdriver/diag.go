@@ -2,10 +2,6 @@ package hostdriver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -116,17 +112,13 @@ type Slot struct {
 	TouchPolicy string `json:"touch_policy"`
 }
 
-// CertReport is a certificate found in a PIV data object.
+// CertReport is a certificate found in a PIV data object: the key slot,
+// the object, and what SummarizeCertificate says of it (its JSON fields
+// inline, beside slot and object).
 type CertReport struct {
-	Slot       string    `json:"slot"`
-	Object     string    `json:"object"`
-	Subject    string    `json:"subject"`
-	Issuer     string    `json:"issuer"`
-	NotBefore  time.Time `json:"not_before"`
-	NotAfter   time.Time `json:"not_after"`
-	DaysLeft   int       `json:"days_to_expiry"`
-	PublicKey  string    `json:"public_key"`
-	ParseError string    `json:"parse_error,omitempty"`
+	Slot   string `json:"slot"`
+	Object string `json:"object"`
+	CertificateInfo
 }
 
 // DiagOptions tune Diagnose.
@@ -134,7 +126,7 @@ type DiagOptions struct {
 	// Now is the time certificates are judged against; zero means time.Now.
 	Now time.Time
 	// ExpiryWarning is how close to expiry a certificate draws a warning;
-	// zero means 30 days.
+	// zero means DefaultExpiryWarning (30 days).
 	ExpiryWarning time.Duration
 	// Names names the ATR; nil leaves it unnamed.
 	Names *ATRList
@@ -174,7 +166,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		opts.Now = time.Now()
 	}
 	if opts.ExpiryWarning == 0 {
-		opts.ExpiryWarning = 30 * 24 * time.Hour
+		opts.ExpiryWarning = DefaultExpiryWarning
 	}
 	r := &Report{ATR: hexSpaced(atr), Applications: []Application{}, Warnings: []string{}}
 	if a, err := ParseATR(atr); err != nil {
@@ -332,13 +324,8 @@ func diagnosePIV(ctx context.Context, c *Conn, opts DiagOptions, warn *[]string)
 		*warn = append(*warn, "management key is still the factory default")
 	}
 	for _, cr := range p.Certificates {
-		switch {
-		case cr.ParseError != "":
-			*warn = append(*warn, fmt.Sprintf("certificate in slot %s does not parse: %s", cr.Slot, cr.ParseError))
-		case opts.Now.After(cr.NotAfter):
-			*warn = append(*warn, fmt.Sprintf("certificate in slot %s expired %d days ago", cr.Slot, -cr.DaysLeft))
-		case cr.NotAfter.Sub(opts.Now) < opts.ExpiryWarning:
-			*warn = append(*warn, fmt.Sprintf("certificate in slot %s expires in %d days", cr.Slot, cr.DaysLeft))
+		if w := cr.Warning("certificate in slot "+cr.Slot, opts.Now, opts.ExpiryWarning); w != "" {
+			*warn = append(*warn, w)
 		}
 	}
 	slices.Sort(*warn)
@@ -401,6 +388,8 @@ func metadata(ctx context.Context, c *Conn, ref byte) (map[apdu.Tag][]byte, erro
 	return m, nil
 }
 
+// certReport reads the certificate out of a PIV certificate object (tag
+// 53 holding tag 70, SP 800-73-4 Part 1 Appendix A) and summarises it.
 func certReport(slot byte, object uint32, data []byte, now time.Time) CertReport {
 	cr := CertReport{Slot: fmt.Sprintf("%02X", slot), Object: fmt.Sprintf("%06X", object)}
 	body, ok, err := apdu.FindTLV(data, 0x53)
@@ -412,24 +401,7 @@ func certReport(slot byte, object uint32, data []byte, now time.Time) CertReport
 		cr.ParseError = "no certificate (tag 70) in the object"
 		return cr
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		cr.ParseError = err.Error()
-		return cr
-	}
-	cr.Subject, cr.Issuer = cert.Subject.String(), cert.Issuer.String()
-	cr.NotBefore, cr.NotAfter = cert.NotBefore.UTC(), cert.NotAfter.UTC()
-	cr.DaysLeft = int(cert.NotAfter.Sub(now).Hours() / 24)
-	switch k := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		cr.PublicKey = fmt.Sprintf("RSA-%d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		cr.PublicKey = "ECDSA " + k.Curve.Params().Name
-	case ed25519.PublicKey:
-		cr.PublicKey = "Ed25519"
-	default:
-		cr.PublicKey = fmt.Sprintf("%T", k)
-	}
+	cr.CertificateInfo = SummarizeCertificate(der, now)
 	return cr
 }
 
