@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 )
 
@@ -191,11 +193,33 @@ func hexSpaced(b []byte) string {
 // DefaultATRList is where Debian's pcsc-tools installs its list of ATRs.
 const DefaultATRList = "/usr/share/pcsc/smartcard_list.txt"
 
-// ATRList names cards from pcsc-tools' smartcard_list.txt: an ATR pattern (a
-// regular expression over the spaced hex, ".." for any byte) on a line of its
-// own, then its descriptions on tab-indented lines.
+// ATRListURL is where pcsc-tools publishes the newest list of ATRs, for a
+// machine without pcsc-tools (Windows, macOS) to fetch by hand.
+const ATRListURL = "https://pcsc-tools.apdu.fr/smartcard_list.txt"
+
+// DefaultATRListPath is where the list of ATRs is looked for when none is
+// named: DefaultATRList on Linux, and "" on other systems, where pcsc-tools
+// has no standard place.
+func DefaultATRListPath() string {
+	if runtime.GOOS == "linux" {
+		return DefaultATRList
+	}
+	return ""
+}
+
+// maxATRList bounds the list read (pcsc-tools' is about 0.5 MB).
+const maxATRList = 16 << 20
+
+// ATRList names cards from pcsc-tools' smartcard_list.txt. Its format: a
+// card's ATR pattern on a line of its own, a regular expression over the
+// ATR in upper-case hex with spaces ("3B 8F 80 01 80 4F 0C A0 00 00 03 06
+// .. .."), matched whole and without regard to case; then the card's
+// descriptions, each on a line starting with a tab; a blank line ends the
+// entry. Lines starting with # are comments; CR LF line ends are read as
+// LF.
 type ATRList struct {
 	entries []atrEntry
+	skipped int
 }
 
 type atrEntry struct {
@@ -203,35 +227,49 @@ type atrEntry struct {
 	names []string
 }
 
-// LoadATRList reads a list in smartcard_list.txt format. Patterns that do not
-// compile are passed over.
+// LoadATRList reads a list in smartcard_list.txt format from a file (see
+// ReadATRList). A missing file gives an error wrapping fs.ErrNotExist.
 func LoadATRList(path string) (*ATRList, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("hostdriver: loading ATR list: %w", err)
 	}
 	defer f.Close()
-	return ReadATRList(f)
+	l, err := ReadATRList(f)
+	if err != nil {
+		return nil, fmt.Errorf("hostdriver: loading ATR list %s: %w", path, err)
+	}
+	return l, nil
 }
 
-// ReadATRList parses a list in smartcard_list.txt format.
+// ReadATRList parses a list in smartcard_list.txt format. A pattern line
+// that is not an ATR pattern (characters other than hex digits, spaces and
+// the regular-expression operators . [ ] ( ) | ? * + { } , - ^ $, or a
+// pattern that does not compile) is passed over with its descriptions, and
+// counted in Skipped: one bad line does not lose the rest of the list. It
+// fails only when the reader does, or past 16 MiB or a line of 1 MiB.
 func ReadATRList(r io.Reader) (*ATRList, error) {
 	l := &ATRList{}
-	sc := bufio.NewScanner(r)
+	lr := &io.LimitedReader{R: r, N: maxATRList + 1}
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var cur *atrEntry
 	for sc.Scan() {
-		line := sc.Text()
+		line := strings.TrimSuffix(sc.Text(), "\r")
 		switch {
-		case strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "":
+		case strings.TrimSpace(line) == "":
 			cur = nil
+		case strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "\t"):
 			if cur != nil {
-				cur.names = append(cur.names, strings.TrimSpace(line))
+				if name := strings.TrimSpace(line); name != "" {
+					cur.names = append(cur.names, name)
+				}
 			}
 		default:
-			re, err := regexp.Compile("^" + strings.ToUpper(strings.TrimSpace(line)) + "$")
-			if err != nil {
+			re, ok := compileATRPattern(strings.TrimSpace(line))
+			if !ok {
+				l.skipped++
 				cur = nil
 				continue
 			}
@@ -242,19 +280,57 @@ func ReadATRList(r io.Reader) (*ATRList, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("hostdriver: reading ATR list: %w", err)
 	}
+	if lr.N <= 0 {
+		return nil, fmt.Errorf("hostdriver: reading ATR list: longer than %d bytes", maxATRList)
+	}
 	return l, nil
 }
 
-// Name returns the descriptions of the first pattern that matches atr.
-func (l *ATRList) Name(atr []byte) []string {
-	s := hexSpaced(atr)
-	for _, e := range l.entries {
-		if e.re.MatchString(s) {
-			return append([]string(nil), e.names...)
+// compileATRPattern compiles one ATR pattern line, or reports false when
+// it is not one.
+func compileATRPattern(p string) (*regexp.Regexp, bool) {
+	if p == "" || !isHex(p[0]) && p[0] != '.' && p[0] != '[' && p[0] != '(' {
+		return nil, false
+	}
+	for i := 0; i < len(p); i++ {
+		if !isHex(p[i]) && !strings.ContainsRune(" .[]()|?*+{},-^$", rune(p[i])) {
+			return nil, false
 		}
 	}
-	return nil
+	re, err := regexp.Compile("(?i)^(?:" + p + ")$")
+	if err != nil {
+		return nil, false
+	}
+	return re, true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f'
+}
+
+// Names returns the descriptions of every pattern that matches atr, in the
+// list's order, each description once; nil when none matches. Several
+// patterns often match one ATR: a precise one naming the product and a
+// broad one naming its family.
+func (l *ATRList) Names(atr []byte) []string {
+	s := hexSpaced(atr)
+	var names []string
+	for _, e := range l.entries {
+		if !e.re.MatchString(s) {
+			continue
+		}
+		for _, n := range e.names {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // Len returns the number of patterns.
 func (l *ATRList) Len() int { return len(l.entries) }
+
+// Skipped returns the number of pattern lines passed over because they
+// are not ATR patterns.
+func (l *ATRList) Skipped() int { return l.skipped }

@@ -1,9 +1,11 @@
 package hostdriver
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -102,40 +104,140 @@ func FuzzParseATR(f *testing.F) {
 	})
 }
 
-func TestATRList(t *testing.T) {
-	list, err := ReadATRList(strings.NewReader(`# comment
-3B 80 80 01 01
-	ISO 14443 Type B without historical bytes
-	Electronic Passport
+// atrListSample is a list in pcsc-tools' format with the shapes the real
+// one has, and some it must survive: CR LF line ends, a comment inside an
+// entry, lower-case hex, and lines that are not ATR patterns.
+const atrListSample = "# smartcard_list.txt sample\r\n" +
+	"#\r\n" +
+	"\r\n" +
+	"3B 80 80 01 01\r\n" +
+	"\tISO 14443 Type B without historical bytes\r\n" +
+	"\tElectronic Passport\r\n" +
+	"\r\n" +
+	"3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40\n" +
+	"\tYubico YubiKey 5 NFC (PKI)\n" +
+	"# a comment inside an entry\n" +
+	"\thttps://www.yubico.com/product/yubikey-5-nfc\n" +
+	"\n" +
+	"3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 ..\n" +
+	"\tYubico YubiKey 5 series (any TCK)\n" +
+	"\tYubico YubiKey 5 NFC (PKI)\n" +
+	"\n" +
+	"3b 95 .. 81 01 80 73 ff 01 00 0[ab]\n" +
+	"\tvsmartcard vicc (lower-case pattern)\n" +
+	"\n" +
+	"3B 6F 00 00 80 5A .. 0[1-5] .. .. .. .. .. .. .. .. 82 90 00\n" +
+	"\tCalypso (a class and wildcards)\n" +
+	"\n" +
+	"3B EF 00 FF 81 31 42 45 .* 38\n" +
+	"\tany length in the middle\n" +
+	"\n" +
+	"3B [bad\n" +
+	"\tdescription of a pattern that does not compile\n" +
+	"\n" +
+	"3B ZZ 00\n" +
+	"\tdescription of a pattern with non-hex bytes\n" +
+	"\n" +
+	"Some text that is not a pattern\n" +
+	"\n" +
+	"3B \\d\\d\n" +
+	"\tescapes are not ATR patterns\n" +
+	"\n" +
+	"\tan orphan description\n"
 
-3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40
-	Yubico YubiKey 5 NFC (PKI)
-3B 95 .. 81 01 80 73 FF 01 00 0[AB]
-	vsmartcard pattern
-3B [bad
-	never matched
-`))
+func TestATRList(t *testing.T) {
+	list, err := ReadATRList(strings.NewReader(atrListSample))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := map[string]string{
-		"3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40": "Yubico YubiKey 5 NFC (PKI)",
-		"3B 80 80 01 01":                   "ISO 14443 Type B without historical bytes",
-		"3B 95 13 81 01 80 73 FF 01 00 0B": "vsmartcard pattern",
-		"3B 00":                            "",
+	tests := []struct {
+		name, atr string
+		want      []string
+	}{
+		{"two patterns, every name once", "3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40",
+			[]string{"Yubico YubiKey 5 NFC (PKI)", "https://www.yubico.com/product/yubikey-5-nfc", "Yubico YubiKey 5 series (any TCK)"}},
+		{"wildcard only", "3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 41",
+			[]string{"Yubico YubiKey 5 series (any TCK)", "Yubico YubiKey 5 NFC (PKI)"}},
+		{"continuation lines, CR LF", "3B 80 80 01 01", []string{"ISO 14443 Type B without historical bytes", "Electronic Passport"}},
+		{"lower-case pattern", "3B 95 13 81 01 80 73 FF 01 00 0B", []string{"vsmartcard vicc (lower-case pattern)"}},
+		{"class and wildcards", "3B 6F 00 00 80 5A 0A 03 01 02 03 04 05 06 07 08 82 90 00", []string{"Calypso (a class and wildcards)"}},
+		{"class excludes", "3B 6F 00 00 80 5A 0A 06 01 02 03 04 05 06 07 08 82 90 00", nil},
+		{".*", "3B EF 00 FF 81 31 42 45 01 02 03 38", []string{"any length in the middle"}},
+		{"matched whole, not a prefix", "3B 80 80 01 01 00", nil},
+		{"unknown", "3B 00", nil},
 	}
-	for atr, want := range tests {
-		got := list.Name(unhex(atr))
-		if first := strings.Join(got[:min(1, len(got))], ""); first != want {
-			t.Errorf("Name(%s) = %q, want %q", atr, got, want)
+	for _, tt := range tests {
+		if got := list.Names(unhex(tt.atr)); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: Names(%s) = %q, want %q", tt.name, tt.atr, got, tt.want)
 		}
 	}
-	if list.Len() != 3 {
-		t.Errorf("Len() = %d, want 3 (the bad pattern passed over)", list.Len())
+	if list.Len() != 6 || list.Skipped() != 4 {
+		t.Errorf("Len(), Skipped() = %d, %d; want 6, 4 (3B [bad, 3B ZZ 00, the text line and the escapes passed over)", list.Len(), list.Skipped())
 	}
-	if l, err := LoadATRList(DefaultATRList); err == nil {
-		if got := l.Name(unhex("3B 95 13 81 01 80 73 FF 01 00 0B")); len(got) == 0 {
-			t.Errorf("the installed smartcard_list.txt does not name the vicc ATR")
+	for _, name := range []string{"description of a pattern that does not compile", "description of a pattern with non-hex bytes", "an orphan description"} {
+		for _, e := range list.entries {
+			if slices.Contains(e.names, name) {
+				t.Errorf("%q was kept, under %s", name, e.re)
+			}
 		}
 	}
+}
+
+func TestATRListLimits(t *testing.T) {
+	if _, err := ReadATRList(strings.NewReader(strings.Repeat("# padding to past the bound\n", maxATRList/28+1))); err == nil {
+		t.Errorf("ReadATRList of more than %d bytes: no error", maxATRList)
+	}
+	if _, err := ReadATRList(strings.NewReader("3B " + strings.Repeat(".", 2<<20) + "\n")); err == nil {
+		t.Errorf("ReadATRList of a 2 MiB line: no error")
+	}
+	if _, err := LoadATRList(t.TempDir() + "/absent.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadATRList(absent) error = %v, want fs.ErrNotExist", err)
+	}
+	l, err := ReadATRList(strings.NewReader(""))
+	if err != nil || l.Len() != 0 || l.Names(unhex("3B 00")) != nil {
+		t.Errorf("empty list: %v, %v", l, err)
+	}
+}
+
+// TestATRListInstalled: the list pcsc-tools installs, when it is there,
+// parses with no line passed over and names the vsmartcard ATR.
+func TestATRListInstalled(t *testing.T) {
+	l, err := LoadATRList(DefaultATRList)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("no %s (pcsc-tools not installed)", DefaultATRList)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() < 1000 || l.Skipped() != 0 {
+		t.Errorf("the installed list: Len() %d, Skipped() %d; want over 1000 patterns, none skipped", l.Len(), l.Skipped())
+	}
+	if got := l.Names(unhex("3B 95 13 81 01 80 73 FF 01 00 0B")); len(got) == 0 {
+		t.Errorf("the installed smartcard_list.txt does not name the vicc ATR")
+	}
+}
+
+func FuzzReadATRList(f *testing.F) {
+	f.Add([]byte(atrListSample), unhex("3B 80 80 01 01"))
+	f.Add([]byte("3B .. (01|02)\n\tx\n"), unhex("3B 00 01"))
+	f.Add([]byte("\t\r\n3B{1,1000}\n"), []byte{0x3B})
+	f.Fuzz(func(t *testing.T, list, atr []byte) {
+		l, err := ReadATRList(bytes.NewReader(list))
+		if err != nil {
+			return
+		}
+		lines := bytes.Count(list, []byte("\n")) + 1
+		if l.Len()+l.Skipped() > lines {
+			t.Fatalf("%d patterns and %d skipped from %d lines", l.Len(), l.Skipped(), lines)
+		}
+		names := l.Names(atr)
+		for i, n := range names {
+			if n == "" || strings.TrimSpace(n) != n || slices.Contains(names[:i], n) {
+				t.Fatalf("Names() = %q: an empty, untrimmed or repeated name", names)
+			}
+			if !bytes.Contains(list, []byte(n)) {
+				t.Fatalf("Names() = %q: %q is not in the list", names, n)
+			}
+		}
+	})
 }

@@ -31,8 +31,10 @@ type Report struct {
 	Reader string `json:"reader,omitempty"`
 	// Error says why a reader could not be diagnosed (no card, a card that
 	// does not answer); the other fields are then empty.
-	Error        string        `json:"error,omitempty"`
-	ATR          string        `json:"atr"`
+	Error string `json:"error,omitempty"`
+	ATR   string `json:"atr"`
+	// ATRNames are the descriptions of every pattern of the ATR list
+	// (DiagOptions.Names) that matches the ATR, each once.
 	ATRNames     []string      `json:"atr_names,omitempty"`
 	Protocols    []int         `json:"protocols,omitempty"`
 	ATRError     string        `json:"atr_error,omitempty"`
@@ -178,7 +180,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		}
 	}
 	if opts.Names != nil {
-		r.ATRNames = opts.Names.Name(atr)
+		r.ATRNames = opts.Names.Names(atr)
 	}
 	pivPresent := false
 	for _, app := range probedApplications() {
