@@ -97,10 +97,10 @@ With --tpm, each card's state file is encrypted with a key sealed by a TPM
 and bound to a TPM NV counter, so that an older copy of the file put back
 (restoring spent PIN tries) or the file copied to another machine (cloning
 the card's keys) is refused (docs/tpm.md). --tpm names the
-TPM: a device (/dev/tpmrm0), unix:SOCKET (swtpm socket --tpm2 --server
-type=unixio,path=SOCKET), or sim, the in-process reference simulator, whose
-TPM lives and dies with this process: with sim the state cannot survive a
-restart, it only demonstrates. State files made without --tpm do not open
+TPM: a device (/dev/tpmrm0; Linux only), unix:SOCKET (swtpm socket --tpm2
+--server type=unixio,path=SOCKET), or sim, the in-process reference
+simulator (a cgo build only), whose TPM lives and dies with this process:
+with sim the state cannot survive a restart, it only demonstrates. State files made without --tpm do not open
 with it, nor the reverse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -121,7 +121,7 @@ with it, nor the reverse.`,
 	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touched at once), manual (waits for tessera card touch N), never")
 	f.DurationVar(&o.touchTimeout, "touch-timeout", simulator.DefaultTouchTimeout, "how long a card in manual touch mode waits for a touch")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.tpm, "tpm", "", "seal each card's state with a TPM and refuse rolled-back state: PATH (/dev/tpmrm0), unix:SOCKET (swtpm), or sim (in-process simulator: a demonstration, its state cannot survive a restart)")
+	f.StringVar(&o.tpm, "tpm", "", "seal each card's state with a TPM and refuse rolled-back state: PATH (a Linux TPM device: /dev/tpmrm0), unix:SOCKET (swtpm), or sim (in-process simulator: a demonstration, its state cannot survive a restart)")
 	return cmd
 }
 

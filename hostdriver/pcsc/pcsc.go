@@ -1,9 +1,5 @@
-// Package pcsc reaches cards through the PC/SC stack (pcscd) with
-// github.com/ebfe/scard. A *Card satisfies hostdriver.Transport.
-//
-// It needs cgo and libpcsclite; it is a package of its own so that the rest
-// of hostdriver builds without them. PCSCLITE_CSOCK_NAME selects a pcscd
-// other than the system's.
+//go:build cgo || windows
+
 package pcsc
 
 import (
@@ -11,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,14 +14,6 @@ import (
 
 	"github.com/tesseracard/tessera/hostdriver"
 )
-
-// ErrNoReader is returned when no reader matches.
-var ErrNoReader = errors.New("pcsc: no such reader")
-
-// ErrCardReset is returned by Transmit when another program reset the card:
-// the connection has been re-established, but the card's security status is
-// gone. Send the command again after re-authenticating.
-var ErrCardReset = errors.New("pcsc: card was reset")
 
 // Context is a connection to pcscd.
 type Context struct {
@@ -58,31 +45,6 @@ func (c *Context) Readers() ([]string, error) {
 	return names, nil
 }
 
-// FindReader returns the reader whose name equals name, or else the only one
-// that contains it (case-insensitive). An empty name matches a sole reader.
-func (c *Context) FindReader(name string) (string, error) {
-	names, err := c.Readers()
-	if err != nil {
-		return "", err
-	}
-	var hits []string
-	for _, n := range names {
-		if n == name {
-			return n, nil
-		}
-		if strings.Contains(strings.ToLower(n), strings.ToLower(name)) {
-			hits = append(hits, n)
-		}
-	}
-	switch len(hits) {
-	case 1:
-		return hits[0], nil
-	case 0:
-		return "", fmt.Errorf("%w: %q (readers: %s)", ErrNoReader, name, strings.Join(names, ", "))
-	}
-	return "", fmt.Errorf("%w: %q matches %d readers (%s); name one exactly", ErrNoReader, name, len(hits), strings.Join(hits, ", "))
-}
-
 // WaitForCard blocks until a card is present in reader, or ctx ends.
 func (c *Context) WaitForCard(ctx context.Context, reader string) error {
 	return c.waitFor(ctx, reader, scard.StatePresent)
@@ -112,15 +74,6 @@ func (c *Context) waitFor(ctx context.Context, reader string, want scard.StateFl
 		}
 	}
 }
-
-// Mode is how a card is shared with other programs.
-type Mode int
-
-// Sharing modes.
-const (
-	Shared Mode = iota
-	Exclusive
-)
 
 // Card is a connection to the card in one reader. It is safe for concurrent
 // use; exchanges are serialised.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -114,5 +115,26 @@ func TestOpenErrors(t *testing.T) {
 		if spec != "" && !strings.Contains(err.Error(), spec) {
 			t.Errorf("Open(%q) error = %v, want it to name the TPM", spec, err)
 		}
+	}
+}
+
+// A TPM device is Linux's: elsewhere Open says so (errors.ErrUnsupported)
+// and names what works instead; on Linux a missing device is just missing.
+func TestDeviceOnlyOnLinux(t *testing.T) {
+	for _, goos := range []string{"windows", "darwin", "freebsd"} {
+		err := errDeviceUnsupported(goos)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("errDeviceUnsupported(%q) = %v, want errors.ErrUnsupported", goos, err)
+		}
+		for _, want := range []string{"Linux only", goos, "unix:SOCKET", "sim"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("errDeviceUnsupported(%q) = %v, want it to say %q", goos, err, want)
+			}
+		}
+	}
+	dev := filepath.Join(t.TempDir(), "tpmrm0")
+	_, err := Open(context.Background(), dev)
+	if got, want := errors.Is(err, errors.ErrUnsupported), runtime.GOOS != "linux"; got != want {
+		t.Errorf("on %s, Open(%q) = %v: errors.Is(ErrUnsupported) = %v, want %v", runtime.GOOS, dev, err, got, want)
 	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
-	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 
 	"github.com/tesseracard/tessera/firmware/nvm"
 )
@@ -44,7 +43,8 @@ type TPM struct {
 //     --tpm2 --server type=unixio,path=PATH`. Open starts the TPM
 //     (TPM2_Startup) unless it already is.
 //   - a device path such as /dev/tpmrm0 (use the resource manager, not
-//     /dev/tpm0, when anything else uses the TPM).
+//     /dev/tpm0, when anything else uses the TPM). Linux only: elsewhere
+//     Open returns an error wrapping errors.ErrUnsupported.
 //
 // ctx bounds the connection. Open checks that the TPM answers and that its
 // storage root key can be made (the owner hierarchy's authorisation must
@@ -62,7 +62,7 @@ func Open(ctx context.Context, spec string) (*TPM, error) {
 	case spec == "":
 		return nil, errors.New("tpmstore: no TPM named: want a device path, unix:SOCKET or sim")
 	default:
-		t, err = linuxtpm.Open(spec)
+		t, err = openDevice(spec)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tpmstore: opening TPM %s: %w", spec, err)
@@ -88,6 +88,13 @@ func Open(ctx context.Context, spec string) (*TPM, error) {
 	}
 	tp.flush(srk.ObjectHandle)
 	return tp, nil
+}
+
+// errDeviceUnsupported is Open's error for a TPM device on goos, where
+// there is no TPM character device to open (Windows reaches its TPM through
+// TBS, macOS has none). It wraps errors.ErrUnsupported.
+func errDeviceUnsupported(goos string) error {
+	return fmt.Errorf("a TPM device is supported on Linux only, not on %s; use unix:SOCKET (a TPM emulator's command socket, such as swtpm's) or sim (the in-process simulator, a demonstration only; it needs a cgo build): %w", goos, errors.ErrUnsupported)
 }
 
 // String names the TPM as Open was given it.
