@@ -29,8 +29,11 @@ func probedApplications() []struct{ Name, AID string } {
 // ever added.
 type Report struct {
 	Reader string `json:"reader,omitempty"`
-	// Error says why a reader could not be diagnosed (no card, a card that
-	// does not answer); the other fields are then empty.
+	// State is the reader's, in a report of a reader (tessera diag):
+	// StateCard, StateNoCard or StateError. Diagnose leaves it empty.
+	State string `json:"state,omitempty"`
+	// Error says why a card could not be diagnosed (a card that does not
+	// answer, a reader that went away); the other fields are then empty.
 	Error string `json:"error,omitempty"`
 	ATR   string `json:"atr"`
 	// ATRNames are the descriptions of every pattern of the ATR list
@@ -45,6 +48,16 @@ type Report struct {
 	ISO      *ISOReport `json:"iso,omitempty"`
 	Warnings []string   `json:"warnings"`
 }
+
+// The states of a reader in a Report.
+const (
+	// StateCard: the reader holds a card, diagnosed in the report.
+	StateCard = "card"
+	// StateNoCard: the reader is empty; the other fields are empty.
+	StateNoCard = "no card"
+	// StateError: the card could not be diagnosed; Error says why.
+	StateError = "error"
+)
 
 // Application is one SELECT probe's outcome. The ISO file-system
 // application (IsoApplet) is probed too, but listed only when present, so

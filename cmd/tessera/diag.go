@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -20,14 +22,14 @@ import (
 )
 
 func newDiagCmd() *cobra.Command {
-	var reader, target, prof string
+	var reader, target, prof, atrList string
 	var asJSON bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "diag",
 		Short: "Read-only diagnostics of the cards in PC/SC readers, or of a simulated card",
-		Long: `diag reports, for one reader or all, the ATR decoded and named, the applications
-present, and the PIV state: version, serial, PIN and PUK tries left, the management
+		Long: `diag reports, for one reader or every reader (empty ones too, as "no card"), the ATR
+decoded and named, the applications present, and the PIV state: version, serial, PIN and PUK tries left, the management
 key algorithm, each key slot and each certificate with its expiry, and warnings.
 
 --target sim diagnoses a factory-fresh simulated card of --profile in process
@@ -51,25 +53,34 @@ the factory default, an issued envelope PIN not changed yet, or a transport
 PIN that locks every key until changed; the TOTP authorisation (enrolled,
 wrong codes left, blocked) and the signatures left.
 
-The --json output is an array with one object per reader; its fields are only
-ever added to (see hostdriver.Report).`,
+Cards are named from their ATR with pcsc-tools' list of ATRs (--atr-list;
+on Linux /usr/share/pcsc/smartcard_list.txt by default, elsewhere no default:
+the file is https://pcsc-tools.apdu.fr/smartcard_list.txt), every matching
+name; without the list the report is the same, without names.
+
+The --json output is an array with one object per reader (its "state" is
+"card", "no card" or "error"); its fields are only ever added to (see
+hostdriver.Report).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			var reports []*hostdriver.Report
-			var err error
+			names, err := loadATRList(atrList, cmd.Flags().Changed("atr-list"), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			switch target {
 			case "pcsc":
 				if cmd.Flags().Changed("profile") {
 					return errors.New("--profile is for --target sim: a card in a reader has the profile it has")
 				}
-				reports, err = diagnoseReaders(ctx, reader)
+				reports, err = diagnoseReaders(ctx, reader, names)
 			case "sim":
 				if reader != "" {
 					return errors.New("--reader is for --target pcsc: --target sim diagnoses a simulated card in process")
 				}
-				reports, err = diagnoseSim(ctx, prof)
+				reports, err = diagnoseSim(ctx, prof, names)
 			default:
 				return fmt.Errorf("--target %q: want pcsc or sim", target)
 			}
@@ -93,43 +104,120 @@ ever added to (see hostdriver.Report).`,
 	cmd.Flags().StringVar(&target, "target", "pcsc", "pcsc (the cards in PC/SC readers) or sim (a factory-fresh simulated card in process)")
 	cmd.Flags().StringVar(&reader, "reader", "", "reader name, exact or a unique substring (default: every reader; --target pcsc)")
 	cmd.Flags().StringVar(&prof, "profile", "default", "the simulated card's profile: a built-in name or a YAML file (--target sim)")
+	cmd.Flags().StringVar(&atrList, "atr-list", hostdriver.DefaultATRListPath(), "pcsc-tools' smartcard_list.txt, to name cards by their ATR (default none on Windows and macOS)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	return cmd
 }
 
-func diagnoseReaders(ctx context.Context, want string) ([]*hostdriver.Report, error) {
+// loadATRList reads the list that names cards by their ATR. Naming is
+// optional: when the list is not where it is looked for by default, or
+// this system has no default place, diag says so on stderr and reports
+// without names; a list named with --atr-list (named) that cannot be read
+// is an error.
+func loadATRList(path string, named bool, stderr io.Writer) (*hostdriver.ATRList, error) {
+	get := fmt.Sprintf("install pcsc-tools or pass --atr-list FILE (the file is %s)", hostdriver.ATRListURL)
+	if path == "" {
+		if named {
+			return nil, errors.New("--atr-list: no file named")
+		}
+		fmt.Fprintf(stderr, "diag: no ATR list on %s, cards are not named: pass --atr-list FILE (the file is %s)\n", runtime.GOOS, hostdriver.ATRListURL)
+		return nil, nil
+	}
+	l, err := hostdriver.LoadATRList(path)
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && named:
+		return nil, fmt.Errorf("--atr-list: ATR list not found at %s (the file is %s)", path, hostdriver.ATRListURL)
+	case named:
+		return nil, fmt.Errorf("--atr-list: %w", err)
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(stderr, "diag: ATR list not found at %s: %s\n", path, get)
+		return nil, nil
+	default:
+		fmt.Fprintf(stderr, "diag: %v; cards are not named\n", err)
+		return nil, nil
+	}
+	if n := l.Skipped(); n > 0 {
+		fmt.Fprintf(stderr, "diag: ATR list %s: %d lines that are not ATR patterns passed over\n", path, n)
+	}
+	return l, nil
+}
+
+// readerSet is what diag needs of PC/SC: *pcsc.Context (pcscReaders), or
+// a test's in-process cards.
+type readerSet interface {
+	Readers() ([]string, error)
+	FindReader(name string) (string, error)
+	// Connect connects, shared, to the card in reader; an error wrapping
+	// hostdriver.ErrCardRemoved means the reader is empty.
+	Connect(reader string) (readerCard, error)
+}
+
+// readerCard is a card connected in a reader.
+type readerCard interface {
+	hostdriver.Transport
+	ATR() ([]byte, error)
+	Close() error
+}
+
+// pcscReaders is the readers of pcscd (of the PC/SC service on Windows
+// and macOS).
+type pcscReaders struct{ *pcsc.Context }
+
+func (p pcscReaders) Connect(reader string) (readerCard, error) {
+	card, err := p.Context.Connect(reader, pcsc.Shared)
+	if err != nil {
+		return nil, err
+	}
+	return card, nil
+}
+
+func diagnoseReaders(ctx context.Context, want string, names *hostdriver.ATRList) ([]*hostdriver.Report, error) {
 	pc, err := pcsc.Establish()
 	if err != nil {
 		return nil, err
 	}
 	defer pc.Release()
+	return diagnoseReaderSet(ctx, pcscReaders{pc}, want, names)
+}
+
+// diagnoseReaderSet diagnoses the card in the reader named want (exactly or
+// by a unique substring) or, when want is "", in every reader, one report
+// per reader in the order PC/SC lists them: an empty reader has the state
+// "no card", a card that could not be diagnosed "error".
+func diagnoseReaderSet(ctx context.Context, rs readerSet, want string, names *hostdriver.ATRList) ([]*hostdriver.Report, error) {
 	var readers []string
 	if want != "" {
-		r, err := pc.FindReader(want)
+		r, err := rs.FindReader(want)
 		if err != nil {
 			return nil, err
 		}
 		readers = []string{r}
-	} else if readers, err = pc.Readers(); err != nil {
-		return nil, err
+	} else {
+		var err error
+		if readers, err = rs.Readers(); err != nil {
+			return nil, err
+		}
 	}
 	if len(readers) == 0 {
 		return nil, errors.New("no PC/SC readers (is pcscd running, and a reader or the simulator attached?)")
 	}
-	names, _ := hostdriver.LoadATRList(hostdriver.DefaultATRList) // naming is optional
 	var reports []*hostdriver.Report
 	for _, name := range readers {
-		reports = append(reports, diagnoseOne(ctx, pc, name, names))
+		reports = append(reports, diagnoseOne(ctx, rs, name, names))
 	}
 	return reports, nil
 }
 
-func diagnoseOne(ctx context.Context, pc *pcsc.Context, reader string, names *hostdriver.ATRList) *hostdriver.Report {
+func diagnoseOne(ctx context.Context, rs readerSet, reader string, names *hostdriver.ATRList) *hostdriver.Report {
 	failed := func(err error) *hostdriver.Report {
-		return &hostdriver.Report{Reader: reader, Error: err.Error(), Applications: []hostdriver.Application{}, Warnings: []string{}}
+		return &hostdriver.Report{Reader: reader, State: hostdriver.StateError, Error: err.Error(), Applications: []hostdriver.Application{}, Warnings: []string{}}
 	}
-	card, err := pc.Connect(reader, pcsc.Shared)
+	card, err := rs.Connect(reader)
+	if errors.Is(err, hostdriver.ErrCardRemoved) {
+		return &hostdriver.Report{Reader: reader, State: hostdriver.StateNoCard, Applications: []hostdriver.Application{}, Warnings: []string{}}
+	}
 	if err != nil {
 		return failed(err)
 	}
@@ -144,7 +232,7 @@ func diagnoseOne(ctx context.Context, pc *pcsc.Context, reader string, names *ho
 	if err != nil {
 		return failed(err)
 	}
-	r.Reader = reader
+	r.Reader, r.State = reader, hostdriver.StateCard
 	return r
 }
 
@@ -152,6 +240,10 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "Reader\t%s\n", r.Reader)
+	if r.State == hostdriver.StateNoCard {
+		fmt.Fprintf(tw, "Card\tnone (the reader is empty)\n")
+		return
+	}
 	if r.Error != "" {
 		fmt.Fprintf(tw, "Error\t%s\n", r.Error)
 		return

@@ -12,7 +12,7 @@ import (
 // built-in name or a YAML file), in process, through the same read-only
 // connection as a card in a reader: what diag shows of a card of that
 // profile, with no pcscd.
-func diagnoseSim(ctx context.Context, prof string) ([]*hostdriver.Report, error) {
+func diagnoseSim(ctx context.Context, prof string, names *hostdriver.ATRList) ([]*hostdriver.Report, error) {
 	c, err := simtarget.Open(simtarget.Options{Profile: prof})
 	if err != nil {
 		return nil, fmt.Errorf("--profile: %w", err)
@@ -22,11 +22,10 @@ func diagnoseSim(ctx context.Context, prof string) ([]*hostdriver.Report, error)
 	if err != nil {
 		return nil, fmt.Errorf("the simulated card's ATR: %w", err)
 	}
-	names, _ := hostdriver.LoadATRList(hostdriver.DefaultATRList) // naming is optional
 	r, err := hostdriver.Diagnose(ctx, &hostdriver.Conn{T: hostdriver.ReadOnly(c)}, atr, hostdriver.DiagOptions{Names: names})
 	if err != nil {
 		return nil, err
 	}
-	r.Reader = fmt.Sprintf("the simulator in process (profile %s)", c.Profile())
+	r.Reader, r.State = fmt.Sprintf("the simulator in process (profile %s)", c.Profile()), hostdriver.StateCard
 	return []*hostdriver.Report{r}, nil
 }

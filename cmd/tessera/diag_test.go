@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -90,4 +94,163 @@ func diagText(t *testing.T, profile string) string {
 	var b bytes.Buffer
 	printReport(&b, r)
 	return b.String()
+}
+
+// testReaders is a set of readers holding in-process simulated cards: a
+// nil card is an empty reader, and a reader in broken has a card that
+// cannot be connected to.
+type testReaders struct {
+	names  []string
+	cards  map[string]*simtarget.Card
+	broken map[string]error
+}
+
+func (r testReaders) Readers() ([]string, error) { return r.names, nil }
+
+func (r testReaders) FindReader(name string) (string, error) {
+	for _, n := range r.names {
+		if strings.Contains(n, name) {
+			return n, nil
+		}
+	}
+	return "", fmt.Errorf("no reader %q", name)
+}
+
+func (r testReaders) Connect(reader string) (readerCard, error) {
+	if err := r.broken[reader]; err != nil {
+		return nil, err
+	}
+	c := r.cards[reader]
+	if c == nil {
+		return nil, fmt.Errorf("connecting to %s: %w", reader, hostdriver.ErrCardRemoved)
+	}
+	return simCard{c}, nil
+}
+
+// simCard is a simulated card as a card in a reader.
+type simCard struct{ *simtarget.Card }
+
+func (c simCard) ATR() ([]byte, error) { return c.Card.ATR(context.Background()) }
+func (c simCard) Close() error         { return nil }
+
+// TestDiagAllReaders: with no --reader, diag reports every reader in the
+// order PC/SC lists them, one JSON object each: two cards (a PIV card and
+// an ISO token), an empty reader ("no card", no error) and a card that
+// could not be reached ("error", with the reason); the text report says
+// the empty reader holds no card. --reader picks one.
+func TestDiagAllReaders(t *testing.T) {
+	ctx := context.Background()
+	rs := testReaders{
+		names:  []string{"Reader A 00", "Reader B 01", "Empty 02", "Broken 03"},
+		cards:  map[string]*simtarget.Card{},
+		broken: map[string]error{"Broken 03": errors.New("the card does not answer")},
+	}
+	for reader, prof := range map[string]string{"Reader A 00": "default", "Reader B 01": "iso-token"} {
+		c, err := simtarget.Open(simtarget.Options{Profile: prof})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		rs.cards[reader] = c
+	}
+	names, err := hostdriver.ReadATRList(strings.NewReader("3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40\n\tfirst name\n\n3B FD 13 .. 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 ..\n\tsecond name\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports, err := diagnoseReaderSet(ctx, rs, "", names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(reports)
+	var got []map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{
+		{"reader": "Reader A 00", "state": "card", "error": nil},
+		{"reader": "Reader B 01", "state": "card", "error": nil},
+		{"reader": "Empty 02", "state": "no card", "error": nil, "atr": ""},
+		{"reader": "Broken 03", "state": "error", "error": "the card does not answer"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d reports, want %d: %s", len(got), len(want), raw)
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if got[i][k] != v {
+				t.Errorf("report %d %s = %v, want %v", i, k, got[i][k], v)
+			}
+		}
+	}
+	if _, ok := got[0]["piv"]; !ok {
+		t.Errorf("the PIV card's report has no piv section: %v", got[0])
+	}
+	if n := got[0]["atr_names"]; fmt.Sprint(n) != "[first name second name]" {
+		t.Errorf("the PIV card's atr_names = %v, want both names", n)
+	}
+	if _, ok := got[1]["iso"]; !ok {
+		t.Errorf("the ISO token's report has no iso section: %v", got[1])
+	}
+
+	var b bytes.Buffer
+	for _, r := range reports {
+		printReport(&b, r)
+	}
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, line := range []string{
+		"Reader Reader A 00 ATR 3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40 first name second name",
+		"Reader Empty 02 Card none (the reader is empty) Reader Broken 03 Error the card does not answer",
+	} {
+		if !strings.Contains(norm(b.String()), line) {
+			t.Errorf("the text report has no %q:\n%s", line, b.String())
+		}
+	}
+
+	one, err := diagnoseReaderSet(ctx, rs, "B 01", names)
+	if err != nil || len(one) != 1 || one[0].Reader != "Reader B 01" || one[0].ISO == nil {
+		t.Errorf("--reader 'B 01': %+v, %v; want the ISO token's report alone", one, err)
+	}
+	if _, err := diagnoseReaderSet(ctx, testReaders{}, "", nil); err == nil || !strings.Contains(err.Error(), "no PC/SC readers") {
+		t.Errorf("no readers: error = %v, want 'no PC/SC readers'", err)
+	}
+}
+
+// TestLoadATRList: a list absent from its default place, or no default on
+// this system, is a note on stderr naming where to get one, and diag goes
+// on without names; a list named with --atr-list that is absent is an
+// error; lines that are not ATR patterns are counted in a note.
+func TestLoadATRList(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := dir+"/list.txt", dir+"/bad.txt"
+	os.WriteFile(good, []byte("3B 00\n\tan ATR\n"), 0o644)
+	os.WriteFile(bad, []byte("3B 00\n\tan ATR\n\nnot a pattern\n3B ZZ\n"), 0o644)
+	tests := []struct {
+		name   string
+		path   string
+		named  bool
+		list   bool
+		err    string
+		stderr string
+	}{
+		{"default, present", good, false, true, "", ""},
+		{"default, absent", dir + "/absent.txt", false, false, "", "diag: ATR list not found at " + dir + "/absent.txt: install pcsc-tools or pass --atr-list FILE (the file is https://pcsc-tools.apdu.fr/smartcard_list.txt)\n"},
+		{"no default on this system", "", false, false, "", "pass --atr-list FILE (the file is https://pcsc-tools.apdu.fr/smartcard_list.txt)\n"},
+		{"named, present", good, true, true, "", ""},
+		{"named, absent", dir + "/absent.txt", true, false, "--atr-list: ATR list not found at " + dir + "/absent.txt (the file is https://pcsc-tools.apdu.fr/smartcard_list.txt)", ""},
+		{"named, empty", "", true, false, "--atr-list: no file named", ""},
+		{"lines passed over", bad, true, true, "", "diag: ATR list " + bad + ": 2 lines that are not ATR patterns passed over\n"},
+	}
+	for _, tt := range tests {
+		var stderr bytes.Buffer
+		l, err := loadATRList(tt.path, tt.named, &stderr)
+		if tt.err != "" && (err == nil || err.Error() != tt.err) || tt.err == "" && err != nil {
+			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.err)
+		}
+		if (l != nil) != tt.list {
+			t.Errorf("%s: list %v, want one: %v", tt.name, l, tt.list)
+		}
+		if !strings.HasSuffix(stderr.String(), tt.stderr) || tt.stderr == "" && stderr.Len() > 0 {
+			t.Errorf("%s: stderr %q, want %q", tt.name, stderr.String(), tt.stderr)
+		}
+	}
 }

@@ -72,10 +72,12 @@ func ProvisionFieldToken(ctx context.Context, c *hostdriver.Conn, now time.Time)
 
 // FieldTokenReport is the JSON form of hostdriver.Report (as a generic map,
 // without the certificates) that `tessera diag` must give for a card made
-// by ProvisionFieldToken; reader "" leaves the reader out.
+// by ProvisionFieldToken; reader "" leaves the reader and its state out
+// (hostdriver.Diagnose's report, not tessera diag's).
 func FieldTokenReport(reader string, atrNames []any) map[string]any {
 	r := map[string]any{
 		"reader":    reader,
+		"state":     "card",
 		"atr":       "3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40",
 		"atr_names": atrNames,
 		"protocols": []any{1.0},
@@ -113,6 +115,7 @@ func FieldTokenReport(reader string, atrNames []any) map[string]any {
 	}
 	if reader == "" {
 		delete(r, "reader")
+		delete(r, "state")
 	}
 	return r
 }
