@@ -5,9 +5,9 @@ import "fmt"
 // Instruction bytes (INS) of the commands Tessera's card answers and its
 // host side sends, for both sides to share: the interindustry commands of
 // ISO/IEC 7816-4 §11 (Table 4), -8 and -9, those of the PIV card
-// application (SP 800-73-4 Part 2 Table 6) and the YubiKey PIV extensions
-// (Yubico's PIV APDU reference). They are untyped constants, as
-// [Command.INS] is a byte.
+// application (SP 800-73-4 Part 2 Table 6), the YubiKey PIV extensions
+// (Yubico's PIV APDU reference) and the YubiKey management application's
+// READ CONFIG. They are untyped constants, as [Command.INS] is a byte.
 //
 // ISO/IEC 7816-4 §5.1.2: an odd INS (bit b1 set) marks a command whose data
 // field is BER-TLV encoded; PIV uses the odd forms of GET DATA, PUT DATA and
@@ -25,6 +25,7 @@ const (
 	InsGeneralAuthenticate       = 0x87 // GENERAL AUTHENTICATE (7816-4 §11.5.5; SP 800-73-4 Part 2 §3.2.4)
 	InsSelect                    = 0xA4 // SELECT (7816-4 §11.2.2)
 	InsReadBinary                = 0xB0 // READ BINARY (7816-4 §11.3.3)
+	InsReadRecord                = 0xB2 // READ RECORD(S) (7816-4 §11.4.3)
 	InsGetResponse               = 0xC0 // GET RESPONSE (7816-4 §11.7.1)
 	InsGetData                   = 0xCA // GET DATA (7816-4 §11.4.3)
 	InsGetDataOdd                = 0xCB // GET DATA, BER-TLV (PIV, SP 800-73-4 Part 2 §3.1.2)
@@ -44,6 +45,13 @@ const (
 	InsGetVersion       = 0xFD // GET VERSION
 	InsImportKey        = 0xFE // IMPORT KEY (IMPORT ASYMMETRIC KEY)
 	InsSetManagementKey = 0xFF // SET MANAGEMENT KEY
+
+	// YubiKey management application (AID A000000527471117), class 00:
+	// READ CONFIG answers the device information (firmware version,
+	// serial, form factor, applications), P1 the page (yubikit's
+	// management.py). 1D is defined by no ISO/IEC 7816-4 command, so on
+	// another application it means whatever that application says.
+	InsReadConfig = 0x1D // READ CONFIG
 )
 
 // InsName names a command by its instruction byte, as traces and error
@@ -78,6 +86,8 @@ func InsName(ins byte) string {
 		return "SELECT"
 	case InsReadBinary:
 		return "READ BINARY"
+	case InsReadRecord:
+		return "READ RECORD"
 	case InsGetResponse:
 		return "GET RESPONSE"
 	case InsGetData:
@@ -112,6 +122,8 @@ func InsName(ins byte) string {
 		return "IMPORT KEY"
 	case InsSetManagementKey:
 		return "SET MANAGEMENT KEY"
+	case InsReadConfig:
+		return "READ CONFIG"
 	}
 	return fmt.Sprintf("INS %02X", ins)
 }

@@ -8,6 +8,7 @@ func TestInsName(t *testing.T) {
 		want string
 	}{
 		{InsSelect, "SELECT"},
+		{InsReadRecord, "READ RECORD"},
 		{InsVerify, "VERIFY"},
 		{InsGetResponse, "GET RESPONSE"},
 		{InsGetDataOdd, "GET DATA"},
@@ -21,6 +22,7 @@ func TestInsName(t *testing.T) {
 		{InsDeleteFile, "DELETE FILE"},
 		{InsGetMetadata, "GET METADATA"},
 		{InsSetManagementKey, "SET MANAGEMENT KEY"},
+		{InsReadConfig, "READ CONFIG"},
 		{0xEE, "INS EE"},
 		{0x00, "INS 00"},
 	}
@@ -37,10 +39,10 @@ func TestInsNameEveryConstant(t *testing.T) {
 	for _, ins := range []byte{
 		InsVerify, InsManageSecurityEnvironment, InsChangeReferenceData, InsPerformSecurityOperation,
 		InsResetRetryCounter, InsGenerateKeyPair, InsGenerateKeyPairOdd, InsGetChallenge,
-		InsGeneralAuthenticate, InsSelect, InsReadBinary, InsGetResponse, InsGetData, InsGetDataOdd,
+		InsGeneralAuthenticate, InsSelect, InsReadBinary, InsReadRecord, InsGetResponse, InsGetData, InsGetDataOdd,
 		InsUpdateBinary, InsPutData, InsPutDataOdd, InsCreateFile, InsDeleteFile,
 		InsMoveKey, InsGetMetadata, InsGetSerial, InsAttest, InsSetPINRetries, InsResetPIV,
-		InsGetVersion, InsImportKey, InsSetManagementKey,
+		InsGetVersion, InsImportKey, InsSetManagementKey, InsReadConfig,
 	} {
 		if got := InsName(ins); got == "" || got[:4] == "INS " {
 			t.Errorf("InsName(%02X) = %q, want a command name", ins, got)

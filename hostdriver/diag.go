@@ -45,8 +45,17 @@ type Report struct {
 	PIV          *PIVReport    `json:"piv,omitempty"`
 	// ISO is the ISO 7816 file-system application (IsoApplet), present
 	// only on a card that answers its SELECT.
-	ISO      *ISOReport `json:"iso,omitempty"`
-	Warnings []string   `json:"warnings"`
+	ISO *ISOReport `json:"iso,omitempty"`
+	// PKCS15 is the PKCS#15 application (ISO/IEC 7816-15) of any card that
+	// has one: TokenInfo, PIN objects and their tries, private keys and
+	// certificates.
+	PKCS15 *PKCS15Report `json:"pkcs15,omitempty"`
+	// OpenPGP is the OpenPGP card application, and YubiKey a YubiKey's
+	// identity from its management application, each present only on a
+	// card that answers its SELECT.
+	OpenPGP  *OpenPGPReport `json:"openpgp,omitempty"`
+	YubiKey  *YubiKeyReport `json:"yubikey,omitempty"`
+	Warnings []string       `json:"warnings"`
 }
 
 // The states of a reader in a Report.
@@ -167,7 +176,9 @@ func pivSlots() []slotObject {
 // decoded and named, the applications present, the PIV application's
 // version, serial, retry counters (from GET METADATA, or VERIFY without
 // data), management key algorithm, keys and certificates, and an ISO
-// file-system application's API, PIN state and PKCS#15 TokenInfo. It sends
+// file-system application's API, PIN state and PKCS#15 TokenInfo, an
+// OpenPGP application's keys, PW status and signature counter, and a
+// YubiKey's identity from its management application. It sends
 // only the instructions in ReadOnlyINS, and VERIFY only without data; and
 // it cannot send anything else: every command leaves through ReadOnly
 // (wrapped around c.T here, whatever the caller passed), so a command
@@ -195,7 +206,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 	if opts.Names != nil {
 		r.ATRNames = opts.Names.Names(atr)
 	}
-	pivPresent := false
+	pivPresent, pgpPresent, ykPresent := false, false, false
 	for _, app := range probedApplications() {
 		aid, _ := hex.DecodeString(app.AID)
 		resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: aid, Ne: 256})
@@ -205,6 +216,8 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		present := resp.SW == apdu.SWSuccess
 		r.Applications = append(r.Applications, Application{Name: app.Name, AID: app.AID, Present: present, Status: fmt.Sprintf("%04X", uint16(resp.SW))})
 		pivPresent = pivPresent || app.Name == "PIV" && present
+		pgpPresent = pgpPresent || app.Name == "OpenPGP" && present
+		ykPresent = ykPresent || app.Name == "YubiKey management" && present
 	}
 	resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
 	if err != nil {
@@ -227,8 +240,21 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 			return nil, err
 		}
 		r.ISO = iso
-		slices.Sort(r.Warnings)
 	}
+	if err := r.diagnosePKCS15(ctx, c, opts, isoPresent); err != nil {
+		return nil, err
+	}
+	if pgpPresent {
+		if r.OpenPGP, err = diagnoseOpenPGP(ctx, c, &r.Warnings); err != nil {
+			return nil, err
+		}
+	}
+	if ykPresent {
+		if r.YubiKey, err = diagnoseYubiKey(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(r.Warnings)
 	return r, nil
 }
 
