@@ -12,10 +12,28 @@
 # `make lint` runs over the scripts.
 # Runs `apt-get update` at most once, and only if something is missing.
 # Prints what it does.
-# Usage: scripts/deps.sh
+#
+# `scripts/deps.sh cross` installs instead what `make dist` needs for a
+# linux/arm64 binary with PC/SC: the aarch64 cross compiler and libc, and
+# libpcsclite-dev for arm64 (Debian multiarch: it adds the arm64
+# architecture to dpkg first, which makes apt-get update fetch arm64
+# package lists too).
+# Usage: scripts/deps.sh [cross]
 set -euo pipefail
 
 pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck)
+foreign=()
+case "${1:-}" in
+  "") ;;
+  cross)
+    pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config libpcsclite-dev:arm64)
+    foreign=(arm64)
+    ;;
+  *)
+    echo "deps: unknown argument $1: want none or cross" >&2
+    exit 2
+    ;;
+esac
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
@@ -23,6 +41,11 @@ installed() {
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   # Not Debian: check for what the packages provide instead.
+  if [ ${#foreign[@]} -gt 0 ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && exit 0
+    echo "deps: not a Debian system: install an aarch64-linux-gnu C compiler and libpcsclite for arm64 by hand" >&2
+    exit 1
+  fi
   if command -v pcscd >/dev/null 2>&1 && pkg-config --exists libpcsclite 2>/dev/null && command -v cc >/dev/null 2>&1; then
     exit 0
   fi
@@ -48,6 +71,12 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
   sudo=(sudo)
 fi
+for a in "${foreign[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+    echo "deps: adding the $a architecture to dpkg" >&2
+    "${sudo[@]}" dpkg --add-architecture "$a"
+  fi
+done
 echo "deps: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -99,9 +99,10 @@ and bound to a TPM NV counter, so that an older copy of the file put back
 the card's keys) is refused (docs/tpm.md). --tpm names the
 TPM: a device (/dev/tpmrm0; Linux only), unix:SOCKET (swtpm socket --tpm2
 --server type=unixio,path=SOCKET), or sim, the in-process reference
-simulator (a cgo build only), whose TPM lives and dies with this process:
-with sim the state cannot survive a restart, it only demonstrates. State files made without --tpm do not open
-with it, nor the reverse.`,
+simulator (Linux builds with cgo only), whose TPM lives and dies with this
+process: with sim the state cannot survive a restart, it only
+demonstrates. State files made without --tpm do not open with it, nor the
+reverse.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd, o)

@@ -7,7 +7,8 @@
 // The TPM is reached through a device (/dev/tpmrm0, the kernel's resource
 // manager), swtpm's unix socket (unix:PATH, `swtpm socket --tpm2 --server
 // type=unixio,path=PATH`), or the in-process reference simulator (sim, from
-// github.com/google/go-tpm-tools/simulator; cgo and libcrypto). See [Open].
+// github.com/google/go-tpm-tools/simulator; Linux, cgo and libcrypto only).
+// A device is Linux-only too. See [Open].
 //
 // Sealed state key (TPM 2.0 Library Part 1 §27, Part 3 §12.1 TPM2_Create,
 // §12.7 TPM2_Unseal): the random 32-byte key that encrypts a card's state

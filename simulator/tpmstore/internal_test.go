@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -118,23 +119,67 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// A TPM device is Linux's: elsewhere Open says so (errors.ErrUnsupported)
-// and names what works instead; on Linux a missing device is just missing.
-func TestDeviceOnlyOnLinux(t *testing.T) {
-	for _, goos := range []string{"windows", "darwin", "freebsd"} {
-		err := errDeviceUnsupported(goos)
-		if !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("errDeviceUnsupported(%q) = %v, want errors.ErrUnsupported", goos, err)
-		}
-		for _, want := range []string{"Linux only", goos, "unix:SOCKET", "sim"} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("errDeviceUnsupported(%q) = %v, want it to say %q", goos, err, want)
+// A TPM device is Linux's, and the in-process simulator is built only on
+// Linux with cgo: elsewhere Open says so (errors.ErrUnsupported) and names
+// what works instead.
+func TestUnsupportedErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  func(goos string) error
+		want []string
+	}{
+		{"device", errDeviceUnsupported, []string{"Linux only", "unix:SOCKET", "sim"}},
+		{"sim", errSimUnsupported, []string{"Linux with cgo", "libssl-dev", "unix:SOCKET"}},
+	} {
+		for _, goos := range []string{"windows", "darwin", "linux"} {
+			err := tt.err(goos)
+			if !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("%s on %s: error = %v, want errors.ErrUnsupported", tt.name, goos, err)
+			}
+			for _, want := range append([]string{goos}, tt.want...) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s on %s: error = %v, want it to say %q", tt.name, goos, err, want)
+				}
 			}
 		}
 	}
-	dev := filepath.Join(t.TempDir(), "tpmrm0")
-	_, err := Open(context.Background(), dev)
-	if got, want := errors.Is(err, errors.ErrUnsupported), runtime.GOOS != "linux"; got != want {
-		t.Errorf("on %s, Open(%q) = %v: errors.Is(ErrUnsupported) = %v, want %v", runtime.GOOS, dev, err, got, want)
+}
+
+// Open in this very build: a device and the simulator are refused with
+// errors.ErrUnsupported exactly where they are not built (`make cross`
+// runs this test with CGO_ENABLED=0). On Linux a missing device is just
+// missing; with cgo the simulator may still fail to start, but not as
+// unsupported.
+func TestOpenUnsupported(t *testing.T) {
+	for _, tt := range []struct {
+		spec        string
+		unsupported bool
+	}{
+		{filepath.Join(t.TempDir(), "tpmrm0"), runtime.GOOS != "linux"},
+		{"sim", runtime.GOOS != "linux" || !cgoBuild(t)},
+	} {
+		tpm, err := Open(context.Background(), tt.spec)
+		if err == nil {
+			tpm.Close()
+		}
+		if got := errors.Is(err, errors.ErrUnsupported); got != tt.unsupported {
+			t.Errorf("on %s, Open(%q) = %v: errors.Is(ErrUnsupported) = %v, want %v", runtime.GOOS, tt.spec, err, got, tt.unsupported)
+		}
 	}
+}
+
+// cgoBuild reports whether this test binary was built with cgo.
+func cgoBuild(t *testing.T) bool {
+	t.Helper()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build information in the test binary")
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "CGO_ENABLED" {
+			return s.Value == "1"
+		}
+	}
+	t.Fatal("the test binary's build information has no CGO_ENABLED")
+	return false
 }

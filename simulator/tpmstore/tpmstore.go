@@ -35,7 +35,9 @@ type TPM struct {
 
 // Open connects to the TPM that spec names:
 //
-//   - "sim": the in-process reference simulator (go-tpm-tools; needs cgo).
+//   - "sim": the in-process reference simulator (go-tpm-tools), built only
+//     on Linux with cgo and libcrypto: elsewhere Open returns an error
+//     wrapping errors.ErrUnsupported.
 //     Its state lives in this process only: a card's state cannot survive a
 //     restart of the process, so it only demonstrates. Only one may be open
 //     in a process at a time; a second Open waits for the first's Close.
@@ -95,6 +97,13 @@ func Open(ctx context.Context, spec string) (*TPM, error) {
 // TBS, macOS has none). It wraps errors.ErrUnsupported.
 func errDeviceUnsupported(goos string) error {
 	return fmt.Errorf("a TPM device is supported on Linux only, not on %s; use unix:SOCKET (a TPM emulator's command socket, such as swtpm's) or sim (the in-process simulator, a demonstration only; it needs a cgo build): %w", goos, errors.ErrUnsupported)
+}
+
+// errSimUnsupported is Open's error for "sim" in a build for goos without
+// the in-process simulator, which needs Linux, cgo and libcrypto's headers.
+// It wraps errors.ErrUnsupported.
+func errSimUnsupported(goos string) error {
+	return fmt.Errorf("the in-process TPM simulator is built only on Linux with cgo and libcrypto (Debian: libssl-dev), not in this build for %s; use unix:SOCKET (a TPM emulator's command socket, such as swtpm's): %w", goos, errors.ErrUnsupported)
 }
 
 // String names the TPM as Open was given it.

@@ -8,9 +8,6 @@ import (
 	"io"
 	"net"
 	"time"
-
-	"github.com/google/go-tpm-tools/simulator"
-	"github.com/google/go-tpm/tpm2/transport"
 )
 
 // Command and response framing (TPM 2.0 Library Part 1 §18: tag u16 |
@@ -70,20 +67,3 @@ func (u *unixTPM) Send(cmd []byte) ([]byte, error) {
 }
 
 func (u *unixTPM) Close() error { return u.conn.Close() }
-
-// simTPM is the in-process reference simulator. It keeps its state in this
-// process only.
-type simTPM struct {
-	transport.TPM
-	sim *simulator.Simulator
-}
-
-func openSimulator() (*simTPM, error) {
-	sim, err := simulator.Get()
-	if err != nil {
-		return nil, fmt.Errorf("starting the in-process TPM simulator (it needs cgo and libcrypto): %w", err)
-	}
-	return &simTPM{TPM: transport.FromReadWriter(sim), sim: sim}, nil
-}
-
-func (s *simTPM) Close() error { return s.sim.Close() }
