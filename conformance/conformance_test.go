@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,34 +60,108 @@ func notPIV(cmd []byte) []byte {
 	return []byte{0x6D, 0x00}
 }
 
-func TestRunOnACardThatIsNotPIV(t *testing.T) {
-	card := &scriptCard{answer: notPIV}
-	target := Target{Name: "not a PIV card", Open: func(context.Context) (Card, error) { return card, nil }}
-	rep, err := Run(context.Background(), target, Options{})
+// pivOnly answers SELECT of PIV with 9000, other SELECTs with 6A82 and
+// everything else with 6D00.
+func pivOnly(cmd []byte) []byte {
+	if len(cmd) > 5 && cmd[1] == apdu.InsSelect && bytes.HasPrefix(cmd[5:], pivAID()) {
+		return []byte{0x90, 0x00}
+	}
+	return notPIV(cmd)
+}
+
+// TestRunOnACardWithNoKnownApplication: a card that answers SELECT for
+// neither PIV nor the ISO application is outside the suite, not a card
+// that fails it: every case of both applications is reported not
+// applicable with the reason (the status words of the two SELECTs), in
+// the text, JSON and JUnit reports, nothing but the two SELECTs is sent,
+// and --destructive without credentials is no error, since nothing runs.
+func TestRunOnACardWithNoKnownApplication(t *testing.T) {
+	for _, destructive := range []bool{false, true} {
+		card := &scriptCard{answer: notPIV}
+		target := Target{Name: "a card with no known application", Open: func(context.Context) (Card, error) { return card, nil }}
+		rep, err := Run(context.Background(), target, Options{Destructive: destructive})
+		if err != nil {
+			t.Fatalf("destructive %v: Run() error = %v, want a report", destructive, err)
+		}
+		const reason = "the card has none of the applications the suite tests: SELECT of PIV, AID A000000308000010000100, answered 6A82 (file or application not found); SELECT of the ISO 7816 file system (IsoApplet), AID F276A288BCFBA69D34F31001, answered 6A82 (file or application not found)"
+		c := rep.Counts()
+		if c.Total != len(Cases()) || c.NotApplicable != c.Total || rep.Failed() {
+			t.Errorf("destructive %v: counts %+v, want all %d cases of both applications not applicable", destructive, c, len(Cases()))
+		}
+		for _, r := range rep.Results {
+			if r.Outcome != NotApplicable || r.Message != reason {
+				t.Errorf("%s: %s %q, want not-applicable %q", r.ID, r.Outcome, r.Message, reason)
+			}
+		}
+		if len(card.sent) != 2 {
+			t.Errorf("sent %d commands, want the two SELECTs: % X", len(card.sent), card.sent)
+		}
+		for _, cmd := range card.sent {
+			if cmd[1] != apdu.InsSelect {
+				t.Errorf("sent % X to a card with no known application", cmd)
+			}
+		}
+
+		var text bytes.Buffer
+		rep.WriteText(&text)
+		for _, want := range []string{"  note: no case applies: " + reason, "ISO-INS ", " not-applicable ", "  " + reason, fmt.Sprintf(", 0 failed, 0 skipped, %d not applicable\n", c.Total)} {
+			if !strings.Contains(text.String(), want) {
+				t.Errorf("the text report has no %q:\n%s", want, text.String())
+			}
+		}
+		var js bytes.Buffer
+		rep.WriteJSON(&js)
+		var got struct {
+			Summary Counts `json:"summary"`
+			Cases   []struct {
+				Result  string `json:"result"`
+				Message string `json:"message"`
+			} `json:"cases"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &got); err != nil || got.Summary.NotApplicable != c.Total || got.Cases[0].Result != "not-applicable" || got.Cases[0].Message != reason {
+			t.Errorf("JSON (%v):\n%s", err, js.String())
+		}
+		var ju bytes.Buffer
+		rep.WriteJUnit(&ju)
+		var suites junit.Suites
+		if err := xml.Unmarshal(ju.Bytes(), &suites); err != nil {
+			t.Fatal(err)
+		}
+		if suites.Failures != 0 || suites.Skipped != c.Total {
+			t.Errorf("JUnit: %d failures, %d skipped; want 0, %d", suites.Failures, suites.Skipped, c.Total)
+		}
+		for _, jc := range suites.Suites[0].Cases {
+			if jc.Failure != nil || jc.Skipped == nil || jc.Skipped.Message != "not-applicable: "+reason {
+				t.Errorf("JUnit case %s: failure %v, skipped %v; want skipped with the reason", jc.Name, jc.Failure, jc.Skipped)
+			}
+		}
+	}
+}
+
+// TestRunPicksTheApplicationsThatAnswer: a PIV card gets the PIV cases
+// only, none of them not applicable.
+func TestRunPicksTheApplicationsThatAnswer(t *testing.T) {
+	card := &scriptCard{answer: pivOnly}
+	rep, err := Run(context.Background(), Target{Name: "PIV", Open: func(context.Context) (Card, error) { return card, nil }}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := rep.Counts()
-	if c.Failed != c.Total-c.Skipped || c.Skipped == 0 || c.Passed != 0 {
-		t.Errorf("counts %+v: want every safe case failed and every destructive one skipped", c)
+	app := map[string]Application{}
+	for _, c := range Cases() {
+		app[c.ID] = c.App
 	}
 	for _, r := range rep.Results {
-		if r.Outcome == Failed && !strings.Contains(r.Message, "is this a PIV card?") {
-			t.Errorf("%s: message %q, want the SELECT failure", r.ID, r.Message)
+		if app[r.ID] != AppPIV {
+			t.Errorf("case %s (%s) on a PIV-only card", r.ID, app[r.ID])
 		}
-		if r.Outcome == Skipped && !strings.Contains(r.Message, "--destructive") {
-			t.Errorf("%s: skip message %q", r.ID, r.Message)
-		}
-	}
-	for _, cmd := range card.sent {
-		if cmd[1] != apdu.InsSelect {
-			t.Errorf("sent % X to a card whose SELECT failed", cmd)
+		if r.Outcome == NotApplicable {
+			t.Errorf("%s: not applicable on a PIV card", r.ID)
 		}
 	}
 }
 
 func TestRunRefusesDestructiveWithoutCredentials(t *testing.T) {
-	target := Target{Name: "x", Open: func(context.Context) (Card, error) { return &scriptCard{answer: notPIV}, nil }}
+	target := Target{Name: "x", Open: func(context.Context) (Card, error) { return &scriptCard{answer: pivOnly}, nil }}
 	for _, creds := range []Credentials{{}, {PIN: "123456", PUK: "12345678"}, {PIN: "123456", MgmtKey: DefaultMgmtKey()}} {
 		if _, err := Run(context.Background(), target, Options{Destructive: true, Credentials: creds}); !errors.Is(err, ErrIncompleteCredentials) {
 			t.Errorf("Run(%+v) = %v, want ErrIncompleteCredentials", creds, err)

@@ -177,8 +177,12 @@ func mseCmd(template, alg, keyRef byte) apdu.Command {
 	return apdu.Command{INS: apdu.InsManageSecurityEnvironment, P1: 0x41, P2: template, Data: []byte{0x80, 0x01, alg, 0x84, 0x01, keyRef}}
 }
 
-// apps is which applications a card answers SELECT for.
-type apps struct{ piv, iso bool }
+// apps is which applications a card answers SELECT for, and what it
+// answered.
+type apps struct {
+	piv, iso     bool
+	pivSW, isoSW apdu.StatusWord
+}
 
 // probeApps selects each application the suite knows; a SELECT changes
 // nothing on a card.
@@ -188,41 +192,53 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 	for _, p := range []struct {
 		cmd apdu.Command
 		ok  *bool
-	}{{selectCmd(pivAID()), &a.piv}, {isoSelectCmd(), &a.iso}} {
+		sw  *apdu.StatusWord
+	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}} {
 		sw, err := e.SW(ctx, p.cmd)
 		if err != nil {
 			return a, err
 		}
-		*p.ok = sw == apdu.SWSuccess
+		*p.ok, *p.sw = sw == apdu.SWSuccess, sw
 	}
 	return a, nil
 }
 
-// pickCases returns the cases of the applications the card answers (the
-// PIV ones when it answers neither, so that their failures say so), in
-// suite order, that filter selects.
-func pickCases(ctx context.Context, t Target, shared Card, filter func(Case) bool) ([]Case, error) {
+// notApplicable says why no case applies to a card that answers SELECT
+// for none of the applications the suite tests.
+func (a apps) notApplicable() string {
+	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s",
+		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW))
+}
+
+// pickCases returns the cases of the applications the card answers, in
+// suite order, that filter selects. On a card that answers neither, it
+// returns the cases of every application, with the reason none applies
+// (notApplicable): they are reported not applicable, not run.
+func pickCases(ctx context.Context, t Target, shared Card, filter func(Case) bool) (cases []Case, notApplicable string, err error) {
 	card := shared
 	if card == nil {
 		c, err := t.Open(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("conformance: connecting to %s: %w", t.Name, err)
+			return nil, "", fmt.Errorf("conformance: connecting to %s: %w", t.Name, err)
 		}
 		defer c.Close()
 		card = c
 	}
 	a, err := probeApps(ctx, card)
 	if err != nil {
-		return nil, fmt.Errorf("conformance: asking %s which applications it has: %w", t.Name, err)
+		return nil, "", fmt.Errorf("conformance: asking %s which applications it has: %w", t.Name, err)
 	}
-	want := map[Application]bool{AppPIV: a.piv || !a.iso, AppISO: a.iso}
-	var cases []Case
+	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso}
+	if !a.piv && !a.iso {
+		want[AppPIV], want[AppISO] = true, true
+		notApplicable = a.notApplicable()
+	}
 	for _, c := range Cases() {
 		if want[c.App] && (filter == nil || filter(c)) {
 			cases = append(cases, c)
 		}
 	}
-	return cases, nil
+	return cases, notApplicable, nil
 }
 
 // needsPIVCredentials reports whether a destructive PIV case is to run.

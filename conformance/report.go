@@ -22,6 +22,11 @@ const (
 	Failed   Outcome = "fail"      // the card does not conform, or a case could not put the card back
 	Skipped  Outcome = "skip"      // the case does not apply, or needs what the target lacks
 	Refused  Outcome = "refused"   // destructive, and the suite cannot put this card back afterwards
+	// NotApplicable: the card has none of the applications the suite
+	// tests (it answers SELECT for neither PIV nor the ISO application),
+	// so the case was not run. It is no failure: such a card is not
+	// non-conforming, it is outside the suite.
+	NotApplicable Outcome = "not-applicable"
 )
 
 // Result is the outcome of one case.
@@ -58,6 +63,9 @@ type Counts struct {
 	Failed   int `json:"failed"`
 	Skipped  int `json:"skipped"`
 	Refused  int `json:"refused"`
+	// NotApplicable counts the cases of a card that has none of the
+	// applications the suite tests.
+	NotApplicable int `json:"not_applicable"`
 }
 
 // Counts counts the outcomes.
@@ -75,6 +83,8 @@ func (r *Report) Counts() Counts {
 			c.Skipped++
 		case Refused:
 			c.Refused++
+		case NotApplicable:
+			c.NotApplicable++
 		}
 	}
 	return c
@@ -125,6 +135,9 @@ func (r *Report) Summary() string {
 	if c.Refused > 0 {
 		s += fmt.Sprintf(", %d refused", c.Refused)
 	}
+	if c.NotApplicable > 0 {
+		s += fmt.Sprintf(", %d not applicable", c.NotApplicable)
+	}
 	return s
 }
 
@@ -145,7 +158,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			outcome = "FAIL"
 		}
 		dur := formatDuration(res.Duration)
-		if res.Outcome == Refused || res.Outcome == Skipped && res.Duration < time.Microsecond {
+		if res.Outcome == Refused || res.Outcome == NotApplicable || res.Outcome == Skipped && res.Duration < time.Microsecond {
 			dur = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", res.ID, outcome, dur, res.Title)
@@ -220,11 +233,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteJUnit writes the report as JUnit XML: one testsuite named after the
 // target, one testcase per case (classname conformance.safe or
 // conformance.destructive), failures with their message and last
-// exchanges, skipped and refused cases as skipped, departures and
-// references in system-out.
+// exchanges, skipped, refused and not applicable cases as skipped (the
+// message: the outcome, then the reason), departures and references in
+// system-out.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	c := r.Counts()
-	suite := junit.Suite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused, Time: junit.Seconds(r.Duration), Timestamp: junit.Timestamp(r.Started)}
+	suite := junit.Suite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused + c.NotApplicable, Time: junit.Seconds(r.Duration), Timestamp: junit.Timestamp(r.Started)}
 	for _, res := range r.Results {
 		jc := junit.Case{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: junit.Seconds(res.Duration)}
 		out := []string{"reference: " + res.Ref}
@@ -234,7 +248,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		switch res.Outcome {
 		case Failed:
 			jc.Failure = &junit.Message{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
-		case Skipped, Refused:
+		case Skipped, Refused, NotApplicable:
 			jc.Skipped = &junit.Message{Message: string(res.Outcome) + ": " + res.Message}
 		}
 		jc.SystemOut = strings.Join(out, "\n")

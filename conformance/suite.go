@@ -126,7 +126,9 @@ var ErrIncompleteCredentials = errors.New("conformance: destructive cases on a r
 // Run runs the suite's cases (those Options.Filter selects) against t and
 // returns the report. It returns an error, and no report, only when the
 // run cannot start: the card cannot be reached, or ErrIncompleteCredentials.
-// A card that fails cases is a report with failures, not an error.
+// A card that fails cases is a report with failures, not an error; a card
+// that answers SELECT for none of the applications the suite tests is a
+// report whose every case is NotApplicable, with the reason.
 func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 	if opts.CaseTimeout == 0 {
 		opts.CaseTimeout = time.Minute
@@ -149,9 +151,23 @@ func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 		defer card.Close()
 		shared = card
 	}
-	cases, err := pickCases(ctx, t, shared, opts.Filter)
+	cases, notApplicable, err := pickCases(ctx, t, shared, opts.Filter)
 	if err != nil {
 		return nil, err
+	}
+	if notApplicable != "" {
+		// Nothing is sent: no plan, no credentials needed, no case run.
+		n := "no case applies: " + notApplicable
+		rep.Notes = append(rep.Notes, n)
+		progress(Progress{Note: n})
+		for i := range cases {
+			c := &cases[i]
+			progress(Progress{Index: i, Case: c})
+			rep.Results = append(rep.Results, Result{ID: c.ID, Title: c.Title, Ref: c.Ref, Class: c.Class, Outcome: NotApplicable, Message: notApplicable})
+			progress(Progress{Index: i, Case: c, Result: &rep.Results[len(rep.Results)-1]})
+		}
+		rep.Duration = time.Since(rep.Started)
+		return rep, nil
 	}
 	if !t.Fresh && opts.Destructive && needsPIVCredentials(cases) && !opts.Credentials.complete() {
 		return nil, ErrIncompleteCredentials
