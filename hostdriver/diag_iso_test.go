@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"testing"
 
@@ -76,24 +77,64 @@ var tokenInfo = func() []byte {
 	return apdu.AppendTLV(nil, 0x30, v)
 }()
 
-// personalise gives card a PKCS#15 structure (TokenInfo, an ODF naming a
-// PrKDF with two private keys and an AODF with one PIN), then its PUK and
-// PIN, as pkcs15-init does. The ODF ends with extraODF's entries.
+// openSC reads a file of testdata/pkcs15: the PKCS#15 structure OpenSC's
+// pkcs15-init wrote on an iso-token card (--create-pkcs15, then an EC P-256
+// key 01, a certificate 02 and an RSA-2048 key 03), read back from the card
+// with its padding; cert is the certificate's DER.
+func openSC(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/pkcs15/opensc-isoapplet-" + name + ".der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// pkcs15File is a file of a PKCS#15 structure, in the MF or in DF 5015.
+type pkcs15File struct {
+	fid     uint16
+	content []byte
+}
+
+// personalise gives card OpenSC's PKCS#15 structure (EF.DIR, and in DF
+// 5015 TokenInfo, the ODF, AODF, PrKDF, PuKDF, CDF and the certificate),
+// with info for TokenInfo and the files of replace instead of OpenSC's,
+// then its PUK and PIN, as pkcs15-init does. The ODF ends with extraODF's
+// entries.
 func personalise(t *testing.T, card *firmware.Card, info []byte, extraODF ...[]byte) {
 	t.Helper()
-	path := func(fid uint16) []byte {
-		return apdu.AppendTLV(nil, 0x30, apdu.AppendTLV(nil, 0x04, []byte{0x3F, 0x00, 0x50, 0x15, byte(fid >> 8), byte(fid)}))
+	personaliseFiles(t, card, []pkcs15File{{0x5032, info}, {0x5031, append(openSC(t, "odf")[:48:48], bytes.Join(extraODF, nil)...)}})
+}
+
+// personaliseFiles is personalise with the files of replace written
+// instead of OpenSC's (a nil content leaves the file out).
+func personaliseFiles(t *testing.T, card *firmware.Card, replace []pkcs15File) {
+	t.Helper()
+	files := []pkcs15File{
+		{0x5032, openSC(t, "tokeninfo")}, {0x5031, openSC(t, "odf")}, {0x4401, openSC(t, "aodf")},
+		{0x4402, openSC(t, "prkdf")}, {0x4403, openSC(t, "pukdf")}, {0x4404, openSC(t, "cdf")}, {0x3400, openSC(t, "cert")},
 	}
-	odf := append(apdu.AppendTLV(nil, 0xA0, path(0x4402)), apdu.AppendTLV(nil, 0xA8, path(0x4401))...)
-	odf = append(odf, bytes.Join(extraODF, nil)...)
-	prkdf := append(apdu.AppendTLV(nil, 0xA0, []byte{0x30, 0x00}), apdu.AppendTLV(nil, 0x30, []byte{0x30, 0x00})...)
-	aodf := apdu.AppendTLV(nil, 0x30, []byte{0x30, 0x00})
+	dir := openSC(t, "dir")
+	for _, r := range replace {
+		if r.fid == 0x2F00 {
+			dir = r.content
+		}
+		for i := range files {
+			if files[i].fid == r.fid {
+				files[i].content = r.content
+			}
+		}
+	}
 	cmds := []apdu.Command{{INS: 0xA4, P1: 0x04, Data: hostdriver.IsoAppletAID()}}
+	if dir != nil {
+		cmds = append(cmds, createFile(0x2F00, false, dir)...)
+		cmds = append(cmds, apdu.Command{INS: 0xA4, P1: 0x08, P2: 0x0C, Data: []byte{0x3F, 0x00}})
+	}
 	cmds = append(cmds, createFile(0x5015, true, nil)...)
-	for _, f := range []struct {
-		fid     uint16
-		content []byte
-	}{{0x5032, info}, {0x5031, odf}, {0x4402, prkdf}, {0x4401, aodf}} {
+	for _, f := range files {
+		if f.content == nil {
+			continue
+		}
 		cmds = append(cmds, apdu.Command{INS: 0xA4, P1: 0x08, P2: 0x0C, Data: []byte{0x50, 0x15}})
 		cmds = append(cmds, createFile(f.fid, false, f.content)...)
 	}
@@ -130,7 +171,7 @@ func isoOnly(t *testing.T, r *hostdriver.Report) string {
 func TestDiagnoseISOToken(t *testing.T) {
 	const app = `{"name":"ISO file system (IsoApplet)","aid":"F276A288BCFBA69D34F31001","present":true,"status":"9000"}`
 	const head = `"api_version":"00.06","features":["secure-random","ecc"]`
-	const pkcs15 = `"pkcs15":{"label":"CA token","serial":"12345678","manufacturer":"Tessera","flags":["login-required"],"objects":{"auth_objects":1,"private_keys":2}}`
+	const pkcs15 = `"pkcs15":{"label":"CA token","serial":"12345678","manufacturer":"Tessera","flags":["login-required"],"objects":{"auth_objects":1,"certificates":1,"private_keys":2,"public_keys":2}}`
 	wrongPIN := apdu.Command{INS: 0x20, P2: 0x01, Data: []byte("000000")}
 	tests := []struct {
 		name    string
@@ -151,7 +192,7 @@ func TestDiagnoseISOToken(t *testing.T) {
 			isoSend(t, card, apdu.StatusWord(0x63C1), wrongPIN)
 			isoSend(t, card, apdu.StatusWord(0x63C0), wrongPIN)
 			isoSend(t, card, apdu.SWAuthMethodBlocked, apdu.Command{INS: 0x20, P2: 0x01}) // blocked: 6983, as diag reads it
-		}, `{"iso":{` + head + `,"pin_set":true,"pin":{"tries_left":0,"blocked":true},` + pkcs15 + `},"present":[` + app + `],"warnings":["PIN is blocked"]}`},
+		}, `{"iso":{` + head + `,"pin_set":true,"pin":{"tries_left":0,"blocked":true},` + pkcs15 + `},"present":[` + app + `],"warnings":["PIN is blocked","PKCS#15 PIN \"User PIN\" (reference 01) is blocked"]}`},
 		{"TokenInfo unreadable", func(t *testing.T, card *firmware.Card) { personalise(t, card, []byte{0x30, 0x03, 0x02, 0x01, 0x00}) },
 			`{"iso":{` + head + `,"pin_set":true,"pin":{"tries_left":3,"blocked":false}},"present":[` + app + `],"warnings":["PKCS#15 TokenInfo unreadable: parsing TokenInfo: no version and serial number"]}`},
 	}
