@@ -37,9 +37,16 @@ instead, with no pcscd: what diag shows of a card of that profile.
 
 diag never sends a command that changes a card's state and never spends a try:
 it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA,
-READ BINARY and VERIFY without data. This is enforced where the bytes leave:
+READ BINARY, VERIFY without data and, right after selecting a YubiKey's
+management application, READ CONFIG. This is enforced where the bytes leave:
 the connection diag uses refuses any other command (and VERIFY with data)
 before it reaches the reader (hostdriver.ReadOnly).
+
+On an OpenPGP card it reports the version, manufacturer and serial, each key's
+algorithm, fingerprint and creation date, the signature counter and the tries
+left of PW1, the resetting code and PW3 (from the PW status bytes: no try is
+spent, no PIN is tried). On a YubiKey it reports the firmware version, serial,
+form factor and the applications supported and enabled over USB and NFC.
 
 On a token with an ISO 7816 file-system application (IsoApplet, the iso-token
 profile) it reports the API version and features, the PIN state (tries left,
@@ -329,12 +336,88 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 	if iso := r.ISO; iso != nil {
 		printISO(tw, iso)
 	}
+	if p := r.OpenPGP; p != nil {
+		printOpenPGP(tw, p)
+	}
+	if y := r.YubiKey; y != nil {
+		printYubiKey(tw, y)
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(tw, "Warnings")
 		for _, w := range r.Warnings {
 			fmt.Fprintf(tw, "  ! %s\n", w)
 		}
 	}
+}
+
+// printOpenPGP prints the OpenPGP application's section.
+func printOpenPGP(tw io.Writer, p *hostdriver.OpenPGPReport) {
+	fmt.Fprintln(tw, "OpenPGP")
+	fmt.Fprintf(tw, "  Version\t%s\n", orDash(p.Version))
+	maker := p.Manufacturer
+	if p.ManufacturerName != "" {
+		maker += " (" + p.ManufacturerName + ")"
+	}
+	fmt.Fprintf(tw, "  Manufacturer\t%s\n", orDash(maker))
+	fmt.Fprintf(tw, "  Serial\t%s\n", orDash(p.Serial))
+	if p.Cardholder != "" {
+		fmt.Fprintf(tw, "  Cardholder\t%s\n", p.Cardholder)
+	}
+	if p.URL != "" {
+		fmt.Fprintf(tw, "  URL\t%s\n", p.URL)
+	}
+	fmt.Fprintf(tw, "  PW1 (user PIN)\t%s\n", counter(p.PW1, false))
+	fmt.Fprintf(tw, "  RC (resetting code)\t%s\n", counter(p.RC, false))
+	fmt.Fprintf(tw, "  PW3 (admin PIN)\t%s\n", counter(p.PW3, false))
+	if p.SignatureCounter != nil {
+		fmt.Fprintf(tw, "  Signatures made\t%d\n", *p.SignatureCounter)
+	}
+	if len(p.Keys) > 0 {
+		fmt.Fprintln(tw, "  Key\tAlgorithm\tFingerprint\tCreated\tOrigin")
+		for _, k := range p.Keys {
+			created := "-"
+			if k.Created != nil {
+				created = k.Created.Format("2006-01-02")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", k.Key, orDash(k.Algorithm), orDash(k.Fingerprint), created, orDash(k.Status))
+		}
+	}
+}
+
+// printYubiKey prints a YubiKey's identity from its management
+// application.
+func printYubiKey(tw io.Writer, y *hostdriver.YubiKeyReport) {
+	fmt.Fprintln(tw, "YubiKey")
+	fmt.Fprintf(tw, "  Firmware\t%s\n", orDash(y.Version))
+	if y.ConfigError != "" {
+		fmt.Fprintf(tw, "  Configuration\t%s\n", y.ConfigError)
+		return
+	}
+	if y.Serial != 0 {
+		fmt.Fprintf(tw, "  Serial\t%d\n", y.Serial)
+	}
+	ff := orDash(y.FormFactor)
+	if y.FIPS {
+		ff += ", FIPS"
+	}
+	if y.SecurityKey {
+		ff += ", Security Key"
+	}
+	fmt.Fprintf(tw, "  Form factor\t%s\n", ff)
+	for _, t := range []struct {
+		name               string
+		supported, enabled []string
+	}{{"USB", y.USBSupported, y.USBEnabled}, {"NFC", y.NFCSupported, y.NFCEnabled}} {
+		if t.supported == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s applications\t%s enabled (of %s)\n", t.name, orDash(strings.Join(t.enabled, ", ")), orDash(strings.Join(t.supported, ", ")))
+	}
+	locked := "no"
+	if y.ConfigLocked {
+		locked = "yes (lock code set)"
+	}
+	fmt.Fprintf(tw, "  Configuration locked\t%s\n", locked)
 }
 
 // printISO prints the ISO file-system application's section.
