@@ -46,6 +46,10 @@ type Report struct {
 	// ISO is the ISO 7816 file-system application (IsoApplet), present
 	// only on a card that answers its SELECT.
 	ISO *ISOReport `json:"iso,omitempty"`
+	// PKCS15 is the PKCS#15 application (ISO/IEC 7816-15) of any card that
+	// has one: TokenInfo, PIN objects and their tries, private keys and
+	// certificates.
+	PKCS15 *PKCS15Report `json:"pkcs15,omitempty"`
 	// OpenPGP is the OpenPGP card application, and YubiKey a YubiKey's
 	// identity from its management application, each present only on a
 	// card that answers its SELECT.
@@ -236,6 +240,9 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 			return nil, err
 		}
 		r.ISO = iso
+	}
+	if err := r.diagnosePKCS15(ctx, c, opts, isoPresent); err != nil {
+		return nil, err
 	}
 	if pgpPresent {
 		if r.OpenPGP, err = diagnoseOpenPGP(ctx, c, &r.Warnings); err != nil {
