@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"runtime"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -334,7 +332,10 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 		}
 	}
 	if iso := r.ISO; iso != nil {
-		printISO(tw, iso)
+		printISO(tw, iso, r.PKCS15 != nil)
+	}
+	if p := r.PKCS15; p != nil {
+		printPKCS15(tw, p)
 	}
 	if p := r.OpenPGP; p != nil {
 		printOpenPGP(tw, p)
@@ -420,8 +421,9 @@ func printYubiKey(tw io.Writer, y *hostdriver.YubiKeyReport) {
 	fmt.Fprintf(tw, "  Configuration locked\t%s\n", locked)
 }
 
-// printISO prints the ISO file-system application's section.
-func printISO(tw io.Writer, iso *hostdriver.ISOReport) {
+// printISO prints the ISO file-system application's section; its PKCS#15
+// TokenInfo only when the report has no PKCS#15 section (printPKCS15).
+func printISO(tw io.Writer, iso *hostdriver.ISOReport, pkcs15Section bool) {
 	fmt.Fprintln(tw, "ISO file system (IsoApplet)")
 	fmt.Fprintf(tw, "  API version\t%s\n", orDash(iso.APIVersion))
 	fmt.Fprintf(tw, "  Features\t%s\n", orDash(strings.Join(iso.Features, ", ")))
@@ -431,23 +433,13 @@ func printISO(tw io.Writer, iso *hostdriver.ISOReport) {
 	}
 	fmt.Fprintf(tw, "  PIN\t%s\n", pin)
 	fmt.Fprintf(tw, "  PUK\tnot read (only a try would tell)\n")
-	p := iso.PKCS15
-	if p == nil {
+	switch p := iso.PKCS15; {
+	case pkcs15Section:
+		fmt.Fprintf(tw, "  PKCS#15\tsee below\n")
+	case p == nil:
 		fmt.Fprintf(tw, "  PKCS#15\t-\n")
-		return
-	}
-	fmt.Fprintf(tw, "  Token label\t%s\n", orDash(p.Label))
-	fmt.Fprintf(tw, "  Serial\t%s\n", orDash(p.Serial))
-	fmt.Fprintf(tw, "  Manufacturer\t%s\n", orDash(p.Manufacturer))
-	if len(p.Flags) > 0 {
-		fmt.Fprintf(tw, "  Token flags\t%s\n", strings.Join(p.Flags, ", "))
-	}
-	if p.Objects != nil {
-		var objs []string
-		for _, k := range slices.Sorted(maps.Keys(p.Objects)) {
-			objs = append(objs, fmt.Sprintf("%s: %d", strings.ReplaceAll(k, "_", " "), p.Objects[k]))
-		}
-		fmt.Fprintf(tw, "  PKCS#15 objects\t%s\n", orDash(strings.Join(objs, ", ")))
+	default:
+		printTokenInfo(tw, p)
 	}
 }
 
