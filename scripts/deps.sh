@@ -14,10 +14,10 @@
 # Prints what it does.
 #
 # `scripts/deps.sh cross` installs instead what `make dist` needs for a
-# linux/arm64 binary with PC/SC: the aarch64 cross compiler and libc, and
-# libpcsclite-dev for arm64 (Debian multiarch: it adds the arm64
-# architecture to dpkg first, which makes apt-get update fetch arm64
-# package lists too).
+# linux/arm64 binary with PC/SC and the in-process TPM simulator: the
+# aarch64 cross compiler and libc, and libpcsclite-dev and libssl-dev for
+# arm64 (Debian multiarch: it adds the arm64 architecture to dpkg first,
+# which makes apt-get update fetch arm64 package lists too).
 # Usage: scripts/deps.sh [cross]
 set -euo pipefail
 
@@ -26,7 +26,7 @@ foreign=()
 case "${1:-}" in
   "") ;;
   cross)
-    pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config libpcsclite-dev:arm64)
+    pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config libpcsclite-dev:arm64 libssl-dev:arm64)
     foreign=(arm64)
     ;;
   *)
@@ -35,8 +35,16 @@ case "${1:-}" in
     ;;
 esac
 
+# installed PKG[:ARCH]: whether PKG is installed for ARCH (by default the
+# native architecture) or for all. With arm64 added for `cross`, a bare
+# dpkg-query answers for each architecture.
 installed() {
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+  local name=${1%%:*} arch
+  arch=$(dpkg --print-architecture)
+  [[ $1 == *:* ]] && arch=${1#*:}
+  local st
+  st=$(dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$name" 2>/dev/null) || return 1
+  grep -qxE "installed ($arch|all)" <<<"$st"
 }
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
