@@ -186,15 +186,25 @@ func TestConformCatchesAQuirkThroughPCSCD(t *testing.T) {
 }
 
 // TestScenarioThroughPCSCD: a scenario of steps any card takes runs through
-// pcscd (a reset included); one with simulator-only steps is refused there,
-// before its first step, with the file, line and step.
+// pcscd (a reset included), its PUK step only with --destructive; one with
+// simulator-only steps is refused there, before its first step, with the
+// file, line and step.
 func TestScenarioThroughPCSCD(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
 	s := startSim(t, shortDir(t))
 	waitCard(t, sc, reader0, true, 15*time.Second)
 
+	// Its unblock step could block the PUK of a real card: refused before
+	// anything is sent, unless --destructive.
 	out, stderr, code := tessera(t, "scenario", "--target", "pcsc", "--reader", reader0, "e2e/testdata/pcsc-lockout.yaml")
+	if want := "FAIL e2e/testdata/pcsc-lockout.yaml:12: step 7 (unblock): destructive step: it uses the PUK"; code != 1 || !strings.HasPrefix(out, want) || !strings.Contains(out, "run the scenario with --destructive") {
+		t.Errorf("a PUK step on a reader without --destructive: exit %d, printed %q\nwant %q...\n%s", code, out, want, stderr)
+	}
+	if st, err := s.client().State(context.Background(), 0); err != nil || st.PIN.Tries != 3 {
+		t.Errorf("the refused scenario changed the card: PIN %+v, %v", st.PIN, err)
+	}
+	out, stderr, code = tessera(t, "scenario", "--target", "pcsc", "--reader", reader0, "--destructive", "e2e/testdata/pcsc-lockout.yaml")
 	if code != 0 || !strings.HasPrefix(out, "PASS e2e/testdata/pcsc-lockout.yaml") {
 		t.Errorf("scenario through pcscd: exit %d\n%s%s", code, out, stderr)
 	}

@@ -129,7 +129,21 @@ type Options struct {
 	Target string
 	// Step, if set, is called after each step with what it did.
 	Step func(st *Step, what string)
+	// Destructive allows, on a card that is not simulated (a card in a
+	// PC/SC reader), the steps that could block its PUK or an
+	// administrator's PIN or wipe it: unblock, change_puk, personalise,
+	// and send steps of RESET RETRY COUNTER, VERIFY or CHANGE REFERENCE
+	// DATA of a PUK (81, OpenPGP PW3 83, IsoApplet 02), and of RESET, SET
+	// PIN RETRIES, TERMINATE, DELETE FILE and ERASE BINARY. Without it a
+	// scenario with such a step is refused before anything is sent
+	// (ErrDestructive). A simulated card takes them all.
+	Destructive bool
 }
+
+// ErrDestructive is wrapped by the *StepError Run returns for a scenario
+// with a step that could block a PUK or wipe a card that is not simulated,
+// without Options.Destructive.
+var ErrDestructive = errors.New("destructive step")
 
 // StepError is a step that failed: it names the file, the line and the
 // step.
@@ -175,12 +189,18 @@ func (s *Scenario) stepErr(st *Step, err error) error {
 }
 
 // Run runs the scenario's steps against card, in order, and stops at the
-// first that fails, returning a *StepError. The scenario's application
+// first that fails, returning a *StepError. Before anything is sent it
+// refuses a scenario the card cannot take (see Check), and on a card that
+// is not simulated one with a step that could block a PUK or wipe the card,
+// unless opts.Destructive (ErrDestructive). The scenario's application
 // (PIV unless app: iso) is selected first, and again after every reset,
 // power cycle, insertion and restart, as a host program does when it
 // reconnects.
 func (s *Scenario) Run(ctx context.Context, card conformance.Card, opts Options) error {
 	if err := s.Check(card, opts.Target); err != nil {
+		return err
+	}
+	if err := s.checkDestructive(card, opts); err != nil {
 		return err
 	}
 	creds := conformance.Credentials{PIN: s.PIN, PUK: s.PUK, MgmtKey: s.MgmtKey, MgmtAlg: s.MgmtAlg}

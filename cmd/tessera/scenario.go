@@ -22,6 +22,7 @@ func newScenarioCmd() *cobra.Command {
 	var (
 		target, reader, prof string
 		verbose, asJSON      bool
+		destructive          bool
 		junit                string
 		timeout              time.Duration
 	)
@@ -39,7 +40,11 @@ counters and the PIN's status. See docs/scenarios.md for the language.
 the scenario's profile (or --profile), its state in a temporary directory that
 survives the restart step. --target pcsc --reader NAME runs it on the card in
 a reader; a scenario with simulator-only steps is refused there before any
-step runs. Errors name the file, the line and the step. --json prints the
+step runs, and so is one with a step that could block the PUK (or an OpenPGP
+card's PW3) or wipe the card, unless --destructive is given: unblock,
+change_puk, personalise, and send steps of RESET RETRY COUNTER, of VERIFY or
+CHANGE REFERENCE DATA of a PUK, of RESET, SET PIN RETRIES, TERMINATE, DELETE
+FILE or ERASE BINARY (see docs/scenarios.md). Errors name the file, the line and the step. --json prints the
 report as JSON instead (each scenario's result, failure and the steps it ran);
 --junit also writes it as JUnit XML, one testcase per scenario. The exit
 status is 1 when a scenario fails.`,
@@ -50,6 +55,9 @@ status is 1 when a scenario fails.`,
 			}
 			if target == "pcsc" && reader == "" {
 				return errors.New("--target pcsc needs --reader NAME")
+			}
+			if target == "sim" && destructive {
+				return errors.New("--destructive is for --target pcsc: a simulated card is made fresh for each scenario, and takes every step")
 			}
 			if verbose && asJSON {
 				return errors.New("--verbose and --json: choose one (the JSON report has every step that ran)")
@@ -75,7 +83,7 @@ status is 1 when a scenario fails.`,
 			}
 			rep := &scenario.Report{Started: time.Now()}
 			for _, s := range scenarios {
-				res := runScenario(ctx, text, s, target, reader, prof, verbose)
+				res := runScenario(ctx, text, s, target, reader, prof, verbose, destructive)
 				if res.Passed() {
 					fmt.Fprintf(text, "PASS %s: %s (%d steps, %s)\n", s.File, s.Name, len(s.Steps), res.Duration.Round(time.Millisecond))
 				} else {
@@ -104,6 +112,7 @@ status is 1 when a scenario fails.`,
 	f.StringVar(&target, "target", "sim", "sim (a simulated card in process) or pcsc (a card in a PC/SC reader)")
 	f.StringVar(&reader, "reader", "", "the PC/SC reader (--target pcsc)")
 	f.StringVar(&prof, "profile", "", "the simulated card's profile, instead of the scenario's (--target sim)")
+	f.BoolVar(&destructive, "destructive", false, "on a card in a reader, allow steps that could block its PUK or wipe it (--target pcsc)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print every step")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
@@ -113,7 +122,7 @@ status is 1 when a scenario fails.`,
 
 // runScenario runs one scenario, printing every step to out when verbose,
 // and returns its result with the log of the steps that ran.
-func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, target, reader, prof string, verbose bool) (res scenario.Result) {
+func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, target, reader, prof string, verbose, destructive bool) (res scenario.Result) {
 	start := time.Now()
 	res = scenario.Result{File: s.File, Name: s.Name, Steps: len(s.Steps)}
 	defer func() { res.Duration = time.Since(start) }()
@@ -138,7 +147,7 @@ func runScenario(ctx context.Context, out io.Writer, s *scenario.Scenario, targe
 	if verbose {
 		fmt.Fprintf(out, "%s: %s, on %s\n", s.File, s.Name, res.Target)
 	}
-	opts := scenario.Options{Target: res.Target, Step: func(st *scenario.Step, what string) {
+	opts := scenario.Options{Target: res.Target, Destructive: destructive, Step: func(st *scenario.Step, what string) {
 		res.Log = append(res.Log, fmt.Sprintf("%s:%d: step %d (%s): %s", s.File, st.Line, st.N, st.Kind, what))
 		if verbose {
 			fmt.Fprintf(out, "  %s:%d step %d %s: %s\n", s.File, st.Line, st.N, st.Kind, what)
