@@ -4,8 +4,17 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -146,6 +155,68 @@ func TestDiagISOToken(t *testing.T) {
 			t.Errorf("warnings = %v, want none", w)
 		}
 		mustContain(t, "diag", text, "3 tries left", "Token label", "JavaCard isoApplet", "private keys: 1")
+
+		// The PKCS#15 section: EF.DIR's entry, the PIN and the key as
+		// pkcs15-tool --dump shows them.
+		p, _ := r["pkcs15"].(map[string]any)
+		if p == nil {
+			t.Fatalf("no pkcs15 section: %v", r)
+		}
+		if want := map[string]any{"aid": "A000000063504B43532D3135", "label": "JavaCard isoApplet", "path": "3F005015"}; !reflect.DeepEqual(p["application"], want) {
+			t.Errorf("application = %v, want %v", p["application"], want)
+		}
+		pins, _ := p["pins"].([]any)
+		if len(pins) != 1 {
+			t.Fatalf("pins = %v, want the user PIN", p["pins"])
+		}
+		pin := pins[0].(map[string]any)
+		var pinFlags []any
+		for _, f := range strings.Split(regexp.MustCompile(`\[0x[0-9a-f]+\],?(.*)`).FindStringSubmatch(pkcs15Field(t, dump[strings.Index(dump, "PIN ["):], "Flags"))[1], ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				pinFlags = append(pinFlags, f)
+			}
+		}
+		wantPIN := map[string]any{
+			"label": "User PIN", "auth_id": "FF", "reference": 1.0, "type": pkcs15Field(t, dump, "Type"),
+			"min_length": 4.0, "stored_length": 16.0, "max_length": 16.0, "pad_char": "00", "flags": pinFlags,
+			"state": "tries-left", "tries_left": 3.0, "status": "63C3",
+		}
+		if !reflect.DeepEqual(pin, wantPIN) {
+			t.Errorf("pin = %v, want %v", pin, wantPIN)
+		}
+		keys, _ := p["private_keys"].([]any)
+		if len(keys) != 1 {
+			t.Fatalf("private_keys = %v, want the generated key", p["private_keys"])
+		}
+		key := keys[0].(map[string]any)
+		if key["id"] != "01" || key["algorithm"] != "EC" || key["key_size"] != 256.0 || key["auth_id"] != "FF" || !reflect.DeepEqual(key["usage"], []any{"sign", "signRecover"}) {
+			t.Errorf("private key = %v, want ID 01, EC-256, auth ID FF, sign and signRecover", key)
+		}
+		mustContain(t, "diag", text, "PKCS#15", "User PIN", "EC-256")
+	})
+
+	c.step("a certificate stored by pkcs15-init", func(t *testing.T) {
+		pemFile := filepath.Join(t.TempDir(), "cert.pem")
+		writeTestCertificate(t, pemFile, "Tessera e2e", time.Now().Add(20*24*time.Hour))
+		c.run(t, "pkcs15-init", "--reader", c.reader, "--store-certificate", pemFile, "--id", "02", "--label", "e2e cert", "--pin", isoSOPIN)
+		r, text := diagISO(t, c)
+		p, _ := r["pkcs15"].(map[string]any)
+		certs, _ := p["certificates"].([]any)
+		if len(certs) != 1 {
+			t.Fatalf("certificates = %v, want the one stored", p["certificates"])
+		}
+		cert := certs[0].(map[string]any)
+		if cert["label"] != "e2e cert" || cert["id"] != "02" || cert["type"] != "x509" || cert["subject"] != "CN=Tessera e2e" || cert["issuer"] != "CN=Tessera e2e" {
+			t.Errorf("certificate = %v", cert)
+		}
+		if d, _ := cert["days_to_expiry"].(float64); d < 18 || d > 20 {
+			t.Errorf("days_to_expiry = %v, want 19", cert["days_to_expiry"])
+		}
+		w, _ := r["warnings"].([]any)
+		if len(w) != 1 || !strings.Contains(w[0].(string), `PKCS#15 certificate "e2e cert" (ID 02) expires in`) {
+			t.Errorf("warnings = %v, want the certificate's expiry", w)
+		}
+		mustContain(t, "diag", text, "e2e cert", "CN=Tessera e2e")
 	})
 
 	c.step("a wrong PIN", func(t *testing.T) {
@@ -157,4 +228,22 @@ func TestDiagISOToken(t *testing.T) {
 			t.Errorf("pin = %v, want 2 tries left", pin)
 		}
 	})
+}
+
+// writeTestCertificate writes a self-signed P-256 certificate for cn,
+// valid until notAfter, to file as PEM.
+func writeTestCertificate(t *testing.T, file, cn string, notAfter time.Time) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
