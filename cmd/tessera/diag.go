@@ -35,7 +35,7 @@ instead, with no pcscd: what diag shows of a card of that profile.
 
 diag never sends a command that changes a card's state and never spends a try:
 it sends only SELECT, GET DATA, GET RESPONSE, GET VERSION, GET SERIAL, GET METADATA,
-READ BINARY, VERIFY without data and, right after selecting a YubiKey's
+READ BINARY, READ RECORD, VERIFY without data and, right after selecting a YubiKey's
 management application, READ CONFIG. This is enforced where the bytes leave:
 the connection diag uses refuses any other command (and VERIFY with data)
 before it reaches the reader (hostdriver.ReadOnly).
@@ -51,6 +51,12 @@ profile) it reports the API version and features, the PIN state (tries left,
 blocked, or no PIN set yet: a blank token; the PUK is not read, that would
 spend a try) and, when the token has a PKCS#15 structure, the label, serial
 and manufacturer from EF TokenInfo and the number of PKCS#15 objects.
+
+On any card with a PKCS#15 application (ISO/IEC 7816-15: IsoApplet, CardOS,
+SmartCard-HSM, many national eIDs) it reports EF.DIR's entry, TokenInfo, each
+PIN object (label, reference, type, lengths, flags) with its tries from VERIFY
+without data, each private key (label, ID, algorithm, size) and each
+certificate (subject, issuer, validity, days left).
 
 On a field token (a Tessera persona) it also reads the token state object
 (GET DATA 5FFF20, no PIN needed): the PIN policy; whether the PIN is still
