@@ -169,6 +169,13 @@ func TestRunRefusesDestructiveWithoutCredentials(t *testing.T) {
 	}
 }
 
+// redact writes one command on its own as the exchange log does.
+func redact(cmd []byte) string {
+	var l exchangeLog
+	c, _ := l.redact(cmd, nil)
+	return c
+}
+
 func TestRedact(t *testing.T) {
 	tests := []struct{ cmd, want string }{
 		{"0020008008313233343536FFFF", "0020008008XXXXXXXXXXXXXXXX"},

@@ -343,68 +343,38 @@ func describe(cmd apdu.Command) string {
 }
 
 // exchangeLog keeps the last exchanges of a case, to show with a failure.
-// Secrets are replaced by XX (see redact and secretResponse); a response
-// withheld stays withheld through the GET RESPONSE commands that fetch the
-// rest of it.
+// Secrets are replaced by XX as the host side's one rule set says
+// (hostdriver.Redactor): a response withheld stays withheld through the GET
+// RESPONSE commands that fetch the rest of it.
 type exchangeLog struct {
-	entries []string
-	// withholding: the last response was withheld and announced more data
-	// (61xx), so the GET RESPONSE answers that follow are withheld too.
-	withholding bool
+	entries  []string
+	redactor hostdriver.Redactor
 }
 
 const maxLogged = 24
 
 func (l *exchangeLog) add(cmd, resp []byte) {
-	if len(l.entries) == maxLogged {
-		l.entries = append(l.entries[:0], l.entries[1:]...)
-	}
-	getResponse := len(cmd) >= 2 && cmd[1] == apdu.InsGetResponse
-	withhold := secretResponse(cmd) || getResponse && l.withholding
-	l.withholding = withhold && len(resp) >= 2 && resp[len(resp)-2] == 0x61
-	r := fmt.Sprintf("%X", resp)
-	if withhold && len(resp) > 2 {
-		r = strings.Repeat("XX", len(resp)-2) + r[2*(len(resp)-2):]
-	}
-	l.entries = append(l.entries, fmt.Sprintf("> %s\n< %s", redact(cmd), r))
+	c, r := l.redact(cmd, resp)
+	l.push(fmt.Sprintf("> %s\n< %s", c, r))
 }
 
 func (l *exchangeLog) addNoAnswer(cmd []byte, err error) {
-	l.add(cmd, nil)
-	l.entries[len(l.entries)-1] = fmt.Sprintf("> %s\n< no answer: %v", redact(cmd), err)
+	c, _ := l.redact(cmd, nil)
+	l.push(fmt.Sprintf("> %s\n< no answer: %v", c, err))
+}
+
+// redact writes an exchange in hex, what may not be shown as XX.
+func (l *exchangeLog) redact(cmd, resp []byte) (c, r string) {
+	showCmd, showResp := l.redactor.Disclose(cmd, resp)
+	c, r, _ = apdu.RedactHex(cmd, resp, showCmd, showResp)
+	return c, r
+}
+
+func (l *exchangeLog) push(entry string) {
+	if len(l.entries) == maxLogged {
+		l.entries = append(l.entries[:0], l.entries[1:]...)
+	}
+	l.entries = append(l.entries, entry)
 }
 
 func (l *exchangeLog) lines() []string { return slices.Clone(l.entries) }
-
-// redact writes cmd in hex with the data of the commands that carry
-// secrets written as XX, whatever their class: VERIFY, CHANGE REFERENCE
-// DATA and RESET RETRY COUNTER (PINs, PUKs, TOTP codes), GENERAL
-// AUTHENTICATE with the management key (its cryptograms), the YubiKey's
-// IMPORT KEY and SET MANAGEMENT KEY, and PUT DATA other than a PIV data
-// object (P1P2 3FFF): the ISO application's private-key import.
-func redact(cmd []byte) string {
-	s := fmt.Sprintf("%X", cmd)
-	if len(cmd) <= 5 {
-		return s
-	}
-	switch ins, p1, p2 := cmd[1], cmd[2], cmd[3]; {
-	case ins == apdu.InsVerify, ins == apdu.InsChangeReferenceData, ins == apdu.InsResetRetryCounter,
-		ins == apdu.InsGeneralAuthenticate && p2 == refMgmt,
-		ins == apdu.InsImportKey, ins == apdu.InsSetManagementKey,
-		ins == apdu.InsPutDataOdd && (p1 != 0x3F || p2 != 0xFF):
-		return s[:10] + strings.Repeat("XX", len(cmd)-5)
-	}
-	return s
-}
-
-// secretResponse reports whether the answer to cmd may carry a secret:
-// every GENERAL AUTHENTICATE (a management-key witness, an RSA decryption,
-// an ECDH shared secret: the host log cannot tell them from a signature)
-// and the ISO application's PSO:DECIPHER (P1P2 8086, the plaintext).
-func secretResponse(cmd []byte) bool {
-	if len(cmd) < 4 {
-		return false
-	}
-	ins, p1, p2 := cmd[1], cmd[2], cmd[3]
-	return ins == apdu.InsGeneralAuthenticate || ins == apdu.InsPerformSecurityOperation && p1 == 0x80 && p2 == 0x86
-}

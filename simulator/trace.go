@@ -104,36 +104,15 @@ func (t *Tracer) event(card int, event, detail string) {
 
 // Redact returns cmd and resp in hex with the data d does not disclose
 // replaced by "XX" per byte: the command's data field unless d.Command, the
-// response's data unless d.Response. What is secret is decided by the card,
-// per command and per answer: the applet that handles a command says what
-// it may show (firmware.Discloser), and the zero Disclosure, for a command
-// nobody vouched for, withholds both. The header, the length fields and the
-// status word stay visible. A command too malformed to locate its data
-// field is withheld whole after its first five bytes. redacted reports
-// whether anything was withheld.
+// response's data unless d.Response (apdu.RedactHex). What is secret is
+// decided by the card, per command and per answer: the applet that handles
+// a command says what it may show (firmware.Discloser), and the zero
+// Disclosure, for a command nobody vouched for, withholds both; for a
+// relayed real card, the relay's host-side rule set decides (Backend). The
+// header, the length fields and the status word stay visible. redacted
+// reports whether anything was withheld.
 func Redact(cmd, resp []byte, d firmware.Disclosure) (cmdHex, respHex string, redacted bool) {
-	cmdHex = strings.ToUpper(hex.EncodeToString(cmd))
-	respHex = strings.ToUpper(hex.EncodeToString(resp))
-	if !d.Command && len(cmd) > 5 {
-		if c, err := apdu.ParseCommand(cmd); err != nil {
-			cmdHex = cmdHex[:10] + strings.Repeat("XX", len(cmd)-5)
-			redacted = true
-		} else if len(c.Data) > 0 {
-			// The data field follows Lc: one byte in short form, three
-			// (00 and two bytes) in extended form.
-			start := 5
-			if c.Extended {
-				start = 7
-			}
-			cmdHex = cmdHex[:2*start] + strings.Repeat("XX", len(c.Data)) + cmdHex[2*(start+len(c.Data)):]
-			redacted = true
-		}
-	}
-	if !d.Response && len(resp) > 2 {
-		respHex = strings.Repeat("XX", len(resp)-2) + respHex[2*(len(resp)-2):]
-		redacted = true
-	}
-	return cmdHex, respHex, redacted
+	return apdu.RedactHex(cmd, resp, d.Command, d.Response)
 }
 
 // ReadTrace calls fn for every record of a JSON Lines trace, in order. Lines
