@@ -38,6 +38,11 @@ import (
 //	POST   /v1/cards/{id}/totp-enrol      a new TOTP seed              → TOTPEnrolment
 //	POST   /v1/cards/{id}/reveal-credentials  the issued PIN/PUK, once → piv.Issued
 //
+// A relayed card (Simulator.AddRelay) takes insert, remove, power-cycle
+// and transmit; tear, touch, touch-mode, state, factory-reset, totp-enrol
+// and reveal-credentials answer 409 (ErrRelayed): the card's memory and
+// sensor are its own.
+//
 // It is an administrator interface: it wipes cards, arms tears and reveals
 // issued PINs, PUKs and TOTP seeds. Before any route, every request passes
 // these checks (see [ControlHandler]), in this order:
@@ -142,7 +147,12 @@ func ControlHandler(sim *Simulator, log *slog.Logger, token string) http.Handler
 	mux.HandleFunc("POST /v1/cards/{id}/power-cycle", h.card(func(q *http.Request, r *Reader) (any, error) { return infoAfter(r, r.PowerCycle(q.Context())) }))
 	mux.HandleFunc("POST /v1/cards/{id}/tear", h.card(h.tear))
 	mux.HandleFunc("DELETE /v1/cards/{id}/tear", h.card(func(q *http.Request, r *Reader) (any, error) { return infoAfter(r, r.ArmTear(q.Context(), -1)) }))
-	mux.HandleFunc("POST /v1/cards/{id}/touch", h.card(func(_ *http.Request, r *Reader) (any, error) { return TouchResult{Waiting: r.Touch()}, nil }))
+	mux.HandleFunc("POST /v1/cards/{id}/touch", h.card(func(_ *http.Request, r *Reader) (any, error) {
+		if err := r.notRelayed("touch"); err != nil {
+			return nil, err
+		}
+		return TouchResult{Waiting: r.Touch()}, nil
+	}))
 	mux.HandleFunc("PUT /v1/cards/{id}/touch-mode", h.card(h.touchMode))
 	mux.HandleFunc("GET /v1/cards/{id}/state", h.card(func(q *http.Request, r *Reader) (any, error) { return r.State(q.Context()) }))
 	mux.HandleFunc("POST /v1/cards/{id}/factory-reset", h.card(h.factoryReset))
@@ -294,7 +304,7 @@ func (h *controlHandler) classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", mbe.Limit)
 	case errors.Is(err, ErrNoCard):
 		return http.StatusNotFound, err.Error()
-	case errors.Is(err, ErrSlotTaken), errors.Is(err, ErrRemoved), errors.Is(err, ErrMute), errors.Is(err, ErrRevealed):
+	case errors.Is(err, ErrSlotTaken), errors.Is(err, ErrRemoved), errors.Is(err, ErrMute), errors.Is(err, ErrRevealed), errors.Is(err, ErrRelayed):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, err.Error() + " (is it waiting for a touch?)"
@@ -391,6 +401,9 @@ func (h *controlHandler) tear(q *http.Request, r *Reader) (any, error) {
 }
 
 func (h *controlHandler) touchMode(q *http.Request, r *Reader) (any, error) {
+	if err := r.notRelayed("touch mode"); err != nil {
+		return nil, err
+	}
 	var req TouchModeRequest
 	if err := decode(q, &req, false); err != nil {
 		return nil, err

@@ -66,6 +66,11 @@ type Reader struct {
 	lastSW  apdu.StatusWord
 	process processFunc // card.Process wrapped in the profile's wire quirks; tests replace it
 
+	// backend, for a relayed card (AddRelay), answers in place of card,
+	// which is then nil, as are file and medium; relayName describes it.
+	backend   Backend
+	relayName string
+
 	// mu guards the reader's status; it is never held while waiting.
 	mu        sync.Mutex
 	inserted  bool
@@ -198,6 +203,16 @@ func (r *Reader) goMute(reason string) {
 // powerOn powers the card with lock held. A failure (a tear during the
 // boot, or a state file that cannot be read) leaves the card mute.
 func (r *Reader) powerOn() ([]byte, error) {
+	if r.backend != nil {
+		atr, err := r.backend.PowerOn(r.ctx)
+		if err != nil {
+			r.relayLost(err)
+			return nil, fmt.Errorf("card %d: powering on the relayed card: %w", r.id, err)
+		}
+		r.setPowered(true)
+		r.tracer.event(r.id, "power-on", fmt.Sprintf("ATR %X", atr))
+		return atr, nil
+	}
 	atr, err := r.card.PowerOn()
 	if err != nil {
 		r.goMute(err.Error())
@@ -210,7 +225,11 @@ func (r *Reader) powerOn() ([]byte, error) {
 }
 
 func (r *Reader) powerOff() {
-	r.card.PowerOff()
+	if r.backend != nil {
+		r.backend.PowerOff(r.ctx)
+	} else {
+		r.card.PowerOff()
+	}
 	r.last, r.lastSW = [2]byte{}, 0
 	r.setPowered(false)
 	r.tracer.event(r.id, "power-off", "")
@@ -247,7 +266,7 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 	if err := r.answerable(); err != nil {
 		return nil, err
 	}
-	if !r.card.Powered() {
+	if !r.cardPowered() {
 		if !autoPower {
 			r.log.Warn("command to an unpowered card answered 6F00", "card", r.id)
 			resp := apdu.Response{SW: apdu.SWUnknown}.Marshal()
@@ -258,13 +277,23 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 			return nil, fmt.Errorf("card %d: %w: %w", r.id, ErrMute, err)
 		}
 	}
-	resp := r.safeProcess(cmd)
-	// What the trace may show, as the card decided for this command; zero
-	// (nothing) when a wire quirk answered without the card.
-	disclosure := r.card.TakeDisclosure()
-	if resp == nil {
-		r.goMute("power cut during a write")
-		return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
+	var resp []byte
+	var disclosure firmware.Disclosure
+	if r.backend != nil {
+		var err error
+		if resp, err = r.relay(ctx, cmd); err != nil {
+			return nil, err
+		}
+		disclosure = r.backend.Disclose(cmd, resp)
+	} else {
+		resp = r.safeProcess(cmd)
+		// What the trace may show, as the card decided for this command;
+		// zero (nothing) when a wire quirk answered without the card.
+		disclosure = r.card.TakeDisclosure()
+		if resp == nil {
+			r.goMute("power cut during a write")
+			return nil, fmt.Errorf("card %d: %w", r.id, ErrMute)
+		}
 	}
 	if len(cmd) >= 2 {
 		r.last = [2]byte{cmd[0], cmd[1]}
@@ -286,6 +315,43 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 	}
 	r.tracer.exchange(r.id, start, cmd, resp, disclosure)
 	return resp, nil
+}
+
+// relay passes cmd to the backend, with lock held. A backend that fails, or
+// answers without a status word, loses the card for a moment (relayLost).
+func (r *Reader) relay(ctx context.Context, cmd []byte) ([]byte, error) {
+	resp, err := r.backend.Transmit(ctx, cmd)
+	if err == nil && len(resp) < 2 {
+		err = fmt.Errorf("the card answered %d bytes, no status word", len(resp))
+	}
+	if err != nil {
+		r.relayLost(err)
+		return nil, fmt.Errorf("card %d: relayed card %s: %w", r.id, r.relayName, err)
+	}
+	return resp, nil
+}
+
+// cardPowered reports whether the card is powered, with lock held.
+func (r *Reader) cardPowered() bool {
+	if r.backend != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.powered
+	}
+	return r.card.Powered()
+}
+
+// cardATR returns the card's ATR, with lock held.
+func (r *Reader) cardATR(ctx context.Context) ([]byte, error) {
+	if r.backend != nil {
+		atr, err := r.backend.ATR(ctx)
+		if err != nil {
+			r.relayLost(err)
+			return nil, fmt.Errorf("card %d: reading the relayed card's ATR: %w", r.id, err)
+		}
+		return atr, nil
+	}
+	return r.card.ATR(), nil
 }
 
 // safeProcess runs the card on cmd, through the profile's wire quirks, with
@@ -336,7 +402,7 @@ func (r *Reader) Insert(ctx context.Context) error {
 	}
 	r.changed()
 	r.mu.Unlock()
-	if wasMute {
+	if wasMute && r.medium != nil {
 		r.medium.Restore()
 		r.card.PowerOff()
 	}
@@ -359,7 +425,7 @@ func (r *Reader) Remove(ctx context.Context) error {
 		return err
 	}
 	defer r.release()
-	if r.card.Powered() {
+	if r.cardPowered() {
 		r.powerOff()
 	}
 	r.log.Info("card removed", "card", r.id)
@@ -391,7 +457,9 @@ func (r *Reader) restart(ctx context.Context, what string, fn func() error) erro
 	}
 	defer r.release()
 	r.powerOff()
-	r.medium.Restore()
+	if r.medium != nil {
+		r.medium.Restore()
+	}
 	r.mu.Lock()
 	r.mute, r.tearAfter = false, -1
 	r.changed()
@@ -413,6 +481,9 @@ func (r *Reader) restart(ctx context.Context, what string, fn func() error) erro
 // it gets no answer, and the card is mute until re-inserted or
 // power-cycled. k < 0 disarms.
 func (r *Reader) ArmTear(ctx context.Context, k int) error {
+	if err := r.notRelayed("tears"); err != nil {
+		return err
+	}
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
@@ -448,6 +519,9 @@ func (r *Reader) SetTouchMode(m TouchMode) { r.touch.setMode(m) }
 // PIN, PUK, management key and serial, no keys, no objects. The host sees the
 // card leave and come back.
 func (r *Reader) FactoryReset(ctx context.Context) error {
+	if err := r.notRelayed("factory reset"); err != nil {
+		return err
+	}
 	return r.restart(ctx, "factory reset", func() error {
 		if r.file != nil {
 			path := r.file.Path()
@@ -482,7 +556,11 @@ func (r *Reader) close() {
 	// Whoever holds the lock sees r.ctx ended and finishes soon: a latency
 	// wait or a touch wait ends at once.
 	r.lock <- struct{}{}
-	r.card.PowerOff()
+	if r.backend != nil {
+		r.backend.PowerOff(context.Background())
+	} else {
+		r.card.PowerOff()
+	}
 	if r.file != nil {
 		r.file.Close()
 	}

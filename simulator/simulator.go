@@ -272,26 +272,9 @@ func (s *Simulator) cardDir(slot int) string {
 func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	slot := spec.Slot
-	if slot < 0 {
-		for slot = 0; slot < MaxSlots && s.readers[slot] != nil; slot++ {
-		}
-	}
-	if slot >= MaxSlots {
-		return nil, fmt.Errorf("slot %d: the simulator hosts slots 0 to %d", slot, MaxSlots-1)
-	}
-	if s.readers[slot] != nil {
-		return nil, fmt.Errorf("slot %d: %w", slot, ErrSlotTaken)
-	}
-	var addr string
-	if s.vpcdHost != "" {
-		if s.vpcdPort+slot > 65535 {
-			return nil, fmt.Errorf("slot %d: vpcd port %d+%d is past 65535", slot, s.vpcdPort, slot)
-		}
-		addr = net.JoinHostPort(s.vpcdHost, strconv.Itoa(s.vpcdPort+slot))
+	slot, addr, err := s.freeSlot(spec.Slot)
+	if err != nil {
+		return nil, err
 	}
 
 	dir := s.cardDir(slot)
@@ -368,20 +351,11 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("card %d: %w", slot, err)
 	}
-	s.readers[slot] = r
-	if addr != "" {
-		go r.runLink(ctx)
-	} else {
-		close(r.linkDone)
-	}
+	s.start(r)
 	if len(prof.Quirks) > 0 {
 		s.cfg.Log.Warn("the card misbehaves on purpose: its profile turns quirks on", "card", slot, "quirks", prof.Quirks)
 	}
-	where := "in process only"
-	if addr != "" {
-		where = "vpcd " + addr
-	}
-	s.cfg.Log.Info("card added", "card", slot, "profile", name, "serial", serial, "state", dir, "reader", where)
+	s.cfg.Log.Info("card added", "card", slot, "profile", name, "serial", serial, "state", dir, "reader", r.where())
 	return r, nil
 }
 

@@ -18,11 +18,14 @@ import (
 
 // CardInfo is a card's place in the simulator: what a listing shows.
 type CardInfo struct {
-	ID        int    `json:"id"`
-	Profile   string `json:"profile"`
-	Serial    uint32 `json:"serial"`
-	Dir       string `json:"dir,omitempty"`  // empty: RAM only
-	VPCD      string `json:"vpcd,omitempty"` // empty: in process only
+	ID      int    `json:"id"`
+	Profile string `json:"profile"`
+	Serial  uint32 `json:"serial"`
+	Dir     string `json:"dir,omitempty"`  // empty: RAM only
+	VPCD    string `json:"vpcd,omitempty"` // empty: in process only
+	// Relay describes the real card a relayed card's exchanges go to (the
+	// real reader's name); empty for a simulated card.
+	Relay     string `json:"relay,omitempty"`
 	Inserted  bool   `json:"inserted"`
 	Connected bool   `json:"connected"` // to vpcd, now
 	Powered   bool   `json:"powered"`
@@ -50,7 +53,7 @@ func (r *Reader) Info() CardInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	in := CardInfo{
-		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr,
+		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr, Relay: r.relayName,
 		Inserted: r.inserted, Connected: r.conn != nil, Powered: r.powered, Mute: r.mute,
 		TouchMode: mode,
 	}
@@ -157,6 +160,9 @@ const (
 // challenge is in progress. Otherwise PINVerified is null. A card that is
 // not powered has no security status: false.
 func (r *Reader) State(ctx context.Context) (CardState, error) {
+	if err := r.notRelayed("card state"); err != nil {
+		return CardState{}, err
+	}
 	if err := r.acquire(ctx); err != nil {
 		return CardState{}, err
 	}
@@ -387,6 +393,9 @@ var ErrRevealed = piv.ErrNotIssued
 // ErrRevealed. The card must be powered. The values are never traced or
 // logged.
 func (r *Reader) RevealCredentials(ctx context.Context) (piv.Issued, error) {
+	if err := r.notRelayed("revealing credentials"); err != nil {
+		return piv.Issued{}, err
+	}
 	if err := r.acquire(ctx); err != nil {
 		return piv.Issued{}, err
 	}
@@ -425,6 +434,9 @@ type TOTPEnrolment struct {
 // it), and the otpauth:// URI for an authenticator. Other profiles answer
 // an error (409).
 func (r *Reader) EnrolTOTP(ctx context.Context) (TOTPEnrolment, error) {
+	if err := r.notRelayed("TOTP enrolment"); err != nil {
+		return TOTPEnrolment{}, err
+	}
 	if !r.prof.PIV.TOTP {
 		return TOTPEnrolment{}, &httpError{status: 409, msg: fmt.Sprintf("card %d: profile %s has no TOTP authorisation", r.id, r.prof.Name)}
 	}

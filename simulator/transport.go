@@ -52,5 +52,5 @@ func (t *Transport) ATR(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	defer r.release()
-	return r.card.ATR(), nil
+	return r.cardATR(ctx)
 }

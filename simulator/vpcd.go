@@ -275,7 +275,7 @@ func (r *Reader) control(ctx context.Context, code byte) ([]byte, error) {
 			return nil, err
 		}
 	case ctrlGetATR:
-		return r.card.ATR(), nil
+		return r.cardATR(ctx)
 	default:
 		// vpcd sends no other code, and expects no reply to one: answering
 		// would put the stream out of step.
