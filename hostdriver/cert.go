@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -23,8 +22,10 @@ type CertificateInfo struct {
 	Issuer    string    `json:"issuer"`
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
-	// DaysLeft is the number of whole days from now to NotAfter, rounded
-	// down: negative once the certificate has expired (-1 on the day after).
+	// DaysLeft is the number of whole days from now to NotAfter; once the
+	// certificate has expired, minus the whole days since, and at least 1
+	// (-1 on the first day after, -10 ten days and an hour after), so that
+	// 0 always means "expires within a day".
 	DaysLeft  int    `json:"days_to_expiry"`
 	PublicKey string `json:"public_key"`
 	// ParseError says why the bytes are not a certificate; the other
@@ -47,7 +48,7 @@ func SummarizeCertificate(der []byte, now time.Time) CertificateInfo {
 		Issuer:    cert.Issuer.String(),
 		NotBefore: cert.NotBefore.UTC(),
 		NotAfter:  cert.NotAfter.UTC(),
-		DaysLeft:  int(math.Floor(cert.NotAfter.Sub(now).Hours() / 24)),
+		DaysLeft:  daysLeft(cert.NotAfter.Sub(now)),
 	}
 	switch k := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
@@ -74,6 +75,8 @@ func (c CertificateInfo) Warning(where string, now time.Time, within time.Durati
 	switch {
 	case c.ParseError != "":
 		return fmt.Sprintf("%s does not parse: %s", where, c.ParseError)
+	case now.After(c.NotAfter) && now.Sub(c.NotAfter) < 24*time.Hour:
+		return fmt.Sprintf("%s expired less than a day ago", where)
 	case now.After(c.NotAfter):
 		return fmt.Sprintf("%s expired %s ago", where, days(-c.DaysLeft))
 	case c.NotAfter.Sub(now) < within && c.DaysLeft == 0:
@@ -82,6 +85,15 @@ func (c CertificateInfo) Warning(where string, now time.Time, within time.Durati
 		return fmt.Sprintf("%s expires in %s", where, days(c.DaysLeft))
 	}
 	return ""
+}
+
+// daysLeft is CertificateInfo.DaysLeft for the time left until expiry.
+func daysLeft(left time.Duration) int {
+	const day = 24 * time.Hour
+	if left >= 0 {
+		return int(left / day)
+	}
+	return -max(1, int(-left/day))
 }
 
 // days is n days in words ("1 day", "10 days").

@@ -34,8 +34,9 @@ func selfSigned(t *testing.T, cn string, key crypto.Signer, notAfter time.Time) 
 }
 
 // TestSummarizeCertificate: every certificate is summarised with its
-// subject, issuer, expiry, whole days left (rounded down, so a certificate
-// that expired an hour ago has -1 days, not 0) and key; Warning warns of an
+// subject, issuer, expiry, whole days left (once expired, minus the whole
+// days since and at least 1, so a certificate that expired an hour ago has
+// -1 days, not 0, and one that expired ten days and an hour ago -10) and key; Warning warns of an
 // expired certificate, one expiring within 30 days (or within the given
 // time) and one that does not parse, and of nothing else.
 func TestSummarizeCertificate(t *testing.T) {
@@ -60,8 +61,9 @@ func TestSummarizeCertificate(t *testing.T) {
 		{"29 days and a half", selfSigned(t, "c", rsaKey, now.Add(29*day+12*time.Hour)), 0, 29, "RSA-2048", "certificate X expires in 29 days"},
 		{"one day", selfSigned(t, "d", edKey, now.Add(day+time.Hour)), 0, 1, "Ed25519", "certificate X expires in 1 day"},
 		{"an hour", selfSigned(t, "e", p256, now.Add(time.Hour)), 0, 0, "ECDSA P-256", "certificate X expires within a day"},
-		{"expired an hour ago", selfSigned(t, "f", p256, now.Add(-time.Hour)), 0, -1, "ECDSA P-256", "certificate X expired 1 day ago"},
+		{"expired an hour ago", selfSigned(t, "f", p256, now.Add(-time.Hour)), 0, -1, "ECDSA P-256", "certificate X expired less than a day ago"},
 		{"expired 10 days ago", selfSigned(t, "g", p256, now.Add(-10*day)), 0, -10, "ECDSA P-256", "certificate X expired 10 days ago"},
+		{"expired 10 days and an hour ago", selfSigned(t, "g2", p256, now.Add(-10*day-time.Hour)), 0, -10, "ECDSA P-256", "certificate X expired 10 days ago"},
 		{"60 days, warned at 90", selfSigned(t, "h", p256, now.Add(60*day)), 90 * day, 60, "ECDSA P-256", "certificate X expires in 60 days"},
 		{"not a certificate", []byte{0x30, 0x03, 0x02, 0x01, 0x01}, 0, 0, "", "certificate X does not parse: "},
 	}
@@ -133,7 +135,7 @@ func TestDiagnoseEveryCertificateSlot(t *testing.T) {
 		"certificate in slot 9C expires in 10 days",
 		"certificate in slot 9E expired 2 days ago",
 		"certificate in slot 82 expires in 5 days",
-		"certificate in slot 95 expired 1 day ago",
+		"certificate in slot 95 expired less than a day ago",
 	} {
 		if !slices.Contains(r.Warnings, w) {
 			t.Errorf("no warning %q in %q", w, r.Warnings)

@@ -228,8 +228,8 @@ func TestDiagnosePKCS15(t *testing.T) {
 			for _, sw := range []apdu.StatusWord{0x63C2, 0x63C1, 0x63C0} {
 				isoSend(t, card, sw, wrongPIN)
 			}
-		}, at.AddDate(0, 1, 0), info + `,` + pin(`"state":"blocked","status":"6983"`) + `,` + keys + `,` + cert(-12) + `}`,
-			[]string{"PIN is blocked", `PKCS#15 PIN "User PIN" (reference 01) is blocked`, `PKCS#15 certificate "Test cert" (ID 02) expired 12 days ago`}},
+		}, at.AddDate(0, 1, 0), info + `,` + pin(`"state":"blocked","status":"6983"`) + `,` + keys + `,` + cert(-11) + `}`,
+			[]string{"PIN is blocked", `PKCS#15 PIN "User PIN" (reference 01) is blocked`, `PKCS#15 certificate "Test cert" (ID 02) expired 11 days ago`}},
 		{"broken AODF, certificate file not a certificate", func(t *testing.T, card *firmware.Card) {
 			personaliseFiles(t, card, []pkcs15File{{0x4401, unhex("3009 3000 3003 040101 A000")}, {0x3400, unhex("0401FF")}})
 		}, at, info + `,` + keys + `,` +
