@@ -8,8 +8,10 @@
 # vsmartcard card `vicc` (vsmartcard-vpicc, with python3-pycryptodome it
 # imports) that `make bench` compares with, and swtpm with swtpm-tools (a
 # software TPM 2.0) and libssl-dev (libcrypto for cgo), which the TPM-backed
-# card state tests (simulator/tpmstore) run against, and shellcheck, which
-# `make lint` runs over the scripts.
+# card state tests (simulator/tpmstore) run against, shellcheck, which
+# `make lint` runs over the scripts, and tshark (Wireshark), which the tests
+# of `tessera trace --pcapng` open its captures with (noninteractive: the
+# question about non-root capture takes its default, no).
 # Runs `apt-get update` at most once, and only if something is missing.
 # Prints what it does.
 #
@@ -21,7 +23,7 @@
 # Usage: scripts/deps.sh [cross]
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck tshark)
 foreign=()
 case "${1:-}" in
   "") ;;
