@@ -20,6 +20,11 @@ import (
 func writeBanner(w io.Writer, cards []simulator.CardInfo) error {
 	var b strings.Builder
 	for _, c := range cards {
+		if c.Relay != "" {
+			fmt.Fprintf(&b, "\n  Card %d: the real card in %s, relayed\n", c.ID, c.Relay)
+			fmt.Fprintf(&b, "    reader          %s\n", readerName(c))
+			continue
+		}
 		p, err := simulator.ResolveProfile(c.Profile)
 		if err != nil {
 			return fmt.Errorf("card %d: %w", c.ID, err)

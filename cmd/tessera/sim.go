@@ -14,6 +14,7 @@ import (
 
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/relay"
 	"github.com/tesseracard/tessera/simulator"
 	"github.com/tesseracard/tessera/simulator/tpmstore"
 )
@@ -72,6 +73,8 @@ type simOptions struct {
 	touchTimeout time.Duration
 	logLevel     string
 	tpm          string
+	relay        string // --relay READER
+	traceSecrets bool
 }
 
 func newSimCmd() *cobra.Command {
@@ -102,7 +105,20 @@ TPM: a device (/dev/tpmrm0; Linux only), unix:SOCKET (swtpm socket --tpm2
 simulator (Linux builds with cgo only), whose TPM lives and dies with this
 process: with sim the state cannot survive a restart, it only
 demonstrates. State files made without --tpm do not open with it, nor the
-reverse.`,
+reverse.
+
+With --relay READER, card 0 is the real card in the PC/SC reader READER
+(its exact name or a unique part of it): every APDU a program sends to card
+0's vpcd reader goes to the real card as it is, and its answer comes back
+as it is (no GET RESPONSE or 6Cxx handling of the relay's own); power-on and
+reset reset the real card, the ATR is the real card's, and when the real
+card leaves its reader card 0 leaves its vpcd reader, and comes back with
+it. Simulated cards (--cards, none by default with --relay) follow in slots
+1 and up. Give --vpcd a port other than the real reader's own vpcd slot
+when the real card is itself simulated. --trace records the relayed
+session with what a host-side rule set knows to be secret redacted (PIN,
+PUK, management key, key import, decryption; anything it does not know);
+--trace-secrets keeps everything, PINs and keys in clear (docs/simulator.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd, o)
@@ -122,6 +138,8 @@ reverse.`,
 	f.StringVar(&o.touch, "touch", "auto", "touch sensor: auto (touched at once), manual (waits for tessera card touch N), never")
 	f.DurationVar(&o.touchTimeout, "touch-timeout", simulator.DefaultTouchTimeout, "how long a card in manual touch mode waits for a touch")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.relay, "relay", "", "card 0 relays the real card in this PC/SC reader (exact name or a unique part of it)")
+	f.BoolVar(&o.traceSecrets, "trace-secrets", false, "with --relay and --trace: record the relayed session unredacted, PINs and keys in clear")
 	f.StringVar(&o.tpm, "tpm", "", "seal each card's state with a TPM and refuse rolled-back state: PATH (a Linux TPM device: /dev/tpmrm0), unix:SOCKET (swtpm), or sim (in-process simulator: a demonstration, its state cannot survive a restart)")
 	return cmd
 }
@@ -166,6 +184,15 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	if o.controlToken != "" && o.controlTCP == "" {
 		return errors.New("--control-token-file goes with --control-tcp: the unix socket needs no token")
 	}
+	if cmd.Flags().Changed("relay") && o.relay == "" {
+		return errors.New("--relay \"\": name the PC/SC reader of the real card")
+	}
+	if o.traceSecrets && (o.relay == "" || o.trace == "") {
+		return errors.New("--trace-secrets goes with --relay and --trace: a simulated card's trace is redacted by its applications")
+	}
+	if o.relay != "" && o.cards > simulator.MaxSlots-1 {
+		return fmt.Errorf("--cards %d with --relay: the relayed card takes slot 0, so at most %d", o.cards, simulator.MaxSlots-1)
+	}
 	if cmd.Flags().Changed("tpm") && o.tpm == "" {
 		return errors.New("--tpm \"\": want a device path such as /dev/tpmrm0, unix:SOCKET or sim")
 	}
@@ -199,6 +226,9 @@ func openTPM(ctx context.Context, spec string, log *slog.Logger) (*tpmstore.TPM,
 }
 
 func runSim(cmd *cobra.Command, o simOptions) error {
+	if o.relay != "" && !cmd.Flags().Changed("cards") {
+		o.cards = 0
+	}
 	if err := o.check(cmd); err != nil {
 		return err
 	}
@@ -264,9 +294,28 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		return err
 	}
 
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
 	var cards []simulator.CardInfo
+	first := 0 // the first simulated card's slot
+	if o.relay != "" {
+		if o.traceSecrets {
+			log.Warn("--trace-secrets: the trace will hold PINs and keys in clear", "trace", o.trace)
+		}
+		real, err := openRelayReader(o.relay)
+		if err != nil {
+			return fmt.Errorf("--relay: %w", err)
+		}
+		defer real.Close()
+		r, err := relay.Start(ctx, sim, 0, real, relay.Options{Secrets: o.traceSecrets})
+		if err != nil {
+			return fmt.Errorf("--relay: %w", err)
+		}
+		cards = append(cards, r.Info())
+		first = 1
+	}
 	for i := range o.cards {
-		spec := simulator.CardSpec{Slot: i}
+		spec := simulator.CardSpec{Slot: first + i}
 		if cmd.Flags().Changed("profile") { // else a card keeps the profile it was made with
 			spec.Profile = o.profiles[min(i, len(o.profiles)-1)]
 		}
@@ -283,8 +332,6 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- simulator.ServeControl(ctx, ln, sim, log, token) }()
 	where := ln.Addr().String()

@@ -143,6 +143,22 @@ func (k *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	return out, nil
 }
 
+// Reset resets the card: the connection is re-established with
+// SCARD_RESET_CARD (SCardReconnect), so the card's RAM state (PIN
+// verified, management key authenticated) is gone, for every program
+// connected to it. The context is checked first.
+func (k *Card) Reset(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.card.Reconnect(k.mode, scard.ProtocolT1|scard.ProtocolT0, scard.ResetCard); err != nil {
+		return fmt.Errorf("pcsc: resetting the card in %s: %w", k.reader, mapErr(err))
+	}
+	return nil
+}
+
 // Close disconnects, leaving the card as it is.
 func (k *Card) Close() error {
 	k.mu.Lock()

@@ -52,5 +52,8 @@ func (k *Card) ATR() ([]byte, error) { return nil, errNoCgo(runtime.GOOS) }
 // Transmit returns Establish's error.
 func (k *Card) Transmit(context.Context, []byte) ([]byte, error) { return nil, errNoCgo(runtime.GOOS) }
 
+// Reset returns Establish's error.
+func (k *Card) Reset(context.Context) error { return errNoCgo(runtime.GOOS) }
+
 // Close does nothing.
 func (k *Card) Close() error { return nil }
