@@ -59,11 +59,14 @@ type Options struct {
 // Card is the real card in a Reader as a simulator.Backend. Its methods are
 // called one at a time (the simulator's reader serialises them).
 type Card struct {
-	reader   Reader
-	secrets  bool
-	mu       sync.Mutex // guards what follows, for ATR read by Info-like callers
-	conn     Conn       // nil while the card is not powered
-	atr      []byte     // the last ATR read
+	reader  Reader
+	secrets bool
+	mu      sync.Mutex // guards what follows, for ATR read by Info-like callers
+	conn    Conn       // nil while the card is not powered
+	atr     []byte     // the last ATR read
+	// fresh: nothing was sent since the card was powered on or reset, so a
+	// reset by another program has cost the host nothing.
+	fresh    bool
 	redactor hostdriver.Redactor
 }
 
@@ -96,9 +99,13 @@ func (c *Card) PowerOn(ctx context.Context) ([]byte, error) {
 		c.dropLocked()
 		return nil, fmt.Errorf("reading the ATR of the card in %s: %w", c.reader.Name(), err)
 	}
-	c.atr = atr
+	c.atr, c.fresh = atr, true
 	return atr, nil
 }
+
+// ErrCardReset is what a Conn's Transmit wraps when another program reset
+// the card (the connection is usable again, the card's RAM state is gone).
+var ErrCardReset = errors.New("relay: the card was reset by another program")
 
 // PowerOff lets the real card go.
 func (c *Card) PowerOff(context.Context) {
@@ -143,14 +150,25 @@ var ErrNotPowered = errors.New("relay: the card is not powered")
 
 // Transmit sends cmd to the real card as it is and returns its answer as it
 // is.
+//
+// When another program reset the card (ErrCardReset) before anything was
+// sent since the host's power-on or reset, the host has lost nothing and
+// the command is sent again; later, the host's session on the card is gone
+// and the error is returned, so that the simulator takes the card out of
+// its reader for a moment and the host starts afresh.
 func (c *Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
 	c.mu.Lock()
-	conn := c.conn
+	conn, fresh := c.conn, c.fresh
+	c.fresh = false
 	c.mu.Unlock()
 	if conn == nil {
 		return nil, ErrNotPowered
 	}
-	return conn.Transmit(ctx, cmd)
+	resp, err := conn.Transmit(ctx, cmd)
+	if fresh && errors.Is(err, ErrCardReset) {
+		resp, err = conn.Transmit(ctx, cmd)
+	}
+	return resp, err
 }
 
 // Disclose says what the trace may show of an exchange: everything with

@@ -26,6 +26,9 @@ type simReader struct {
 	r   *simulator.Reader
 	mu  sync.Mutex
 	log []exchange
+	// otherReset: another program reset the card; the next Transmit says
+	// so (ErrCardReset) and sends nothing, as PC/SC does.
+	otherReset bool
 }
 
 type exchange struct{ cmd, resp string }
@@ -65,6 +68,13 @@ type simConn struct {
 }
 
 func (c *simConn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	c.s.mu.Lock()
+	reset := c.s.otherReset
+	c.s.otherReset = false
+	c.s.mu.Unlock()
+	if reset {
+		return nil, fmt.Errorf("pcsc: card was reset: %w", ErrCardReset)
+	}
 	resp, err := c.t.Transmit(ctx, cmd)
 	if err == nil {
 		c.s.mu.Lock()
@@ -335,5 +345,37 @@ func TestRelayRefusesWhatIsNotItsOwn(t *testing.T) {
 	h.ServeHTTP(w, q)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"sw": "9000"`) {
 		t.Errorf("transmit = %d %s, want 200 and 9000", w.Code, w.Body)
+	}
+}
+
+// TestRelayResetByAnotherProgram: a reset by another program before the
+// host sent anything costs the host nothing (the command goes again); in
+// the middle of its session, the host's card leaves the reader instead of
+// answering as if nothing happened.
+func TestRelayResetByAnotherProgram(t *testing.T) {
+	b := newBench(t, Options{})
+	ctx := context.Background()
+	sel := []byte{0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08}
+	if err := b.relay.Transport().Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.real.mu.Lock()
+	b.real.otherReset = true
+	b.real.mu.Unlock()
+	if resp, err := b.client.Transmit(ctx, sel); err != nil || !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
+		t.Fatalf("SELECT after a reset by another program, nothing sent yet = % X, %v; want 9000", resp, err)
+	}
+	b.real.mu.Lock()
+	b.real.otherReset = true
+	b.real.mu.Unlock()
+	if _, err := b.client.Transmit(ctx, sel); !errors.Is(err, ErrCardReset) {
+		t.Errorf("SELECT after a reset by another program mid-session = %v, want ErrCardReset", err)
+	}
+	var lost bool
+	for _, r := range b.records(t) {
+		lost = lost || r.Event == "relay-error"
+	}
+	if !lost {
+		t.Error("no relay-error event in the trace")
 	}
 }

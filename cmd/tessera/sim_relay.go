@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/tesseracard/tessera/hostdriver/pcsc"
 	"github.com/tesseracard/tessera/relay"
@@ -35,7 +37,23 @@ func (p *pcscRelayReader) Name() string { return p.name }
 // still reach it, and gives it raw: pcsc.Card.Transmit neither fetches 61xx
 // nor resends on 6Cxx.
 func (p *pcscRelayReader) Connect(context.Context) (relay.Conn, error) {
-	return p.pc.Connect(p.name, pcsc.Shared)
+	k, err := p.pc.Connect(p.name, pcsc.Shared)
+	if err != nil {
+		return nil, err
+	}
+	return relayConn{k}, nil
+}
+
+// relayConn is a PC/SC connection whose "reset by another program" is
+// relay's.
+type relayConn struct{ *pcsc.Card }
+
+func (c relayConn) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	resp, err := c.Card.Transmit(ctx, cmd)
+	if errors.Is(err, pcsc.ErrCardReset) {
+		err = fmt.Errorf("%w (%w)", relay.ErrCardReset, err)
+	}
+	return resp, err
 }
 
 func (p *pcscRelayReader) WaitForCard(ctx context.Context) error {
