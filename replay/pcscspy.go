@@ -48,10 +48,12 @@ func readPCSCSpy(b []byte) ([]Step, error) {
 	err := scanLines(b, func(n int, raw string) error {
 		line := stripANSI(raw)
 		body := strings.TrimLeft(line, " ")
-		indent := line[:len(line)-len(body)]
+		// A thread's lines are indented by four spaces a thread; parameter
+		// and result lines by one space more than the call's name.
+		indent := strconv.Itoa((len(line) - len(body)) / 4)
 		if loc := threadPrefix.FindString(body); loc != "" {
 			indent += strings.TrimSpace(loc)
-			body = body[len(loc):]
+			body = strings.TrimLeft(body[len(loc):], " ")
 		}
 		body = strings.TrimRight(body, " \r")
 		switch {

@@ -120,7 +120,7 @@ func Replay(ctx context.Context, t Target, rec *Recording, opts Options) (*Resul
 	res := &Result{Recording: rec.Name, Format: rec.Format}
 	for _, s := range rec.Steps {
 		if s.RedactedCommand {
-			return res, fmt.Errorf("%w: %s exchange %d (line %d, %s): record with tessera sim --trace-secrets to make a trace that can be replayed",
+			return res, fmt.Errorf("%w: %s exchange %d (line %d, %s): a command whose data was withheld cannot be sent as it was; record the session with secrets shown (--trace-secrets)",
 				ErrRedacted, rec.Name, s.N, s.Line, insName(s.Command))
 		}
 	}

@@ -26,7 +26,7 @@ func newRootCmd() *cobra.Command {
 	// -V, as curl, ssh and grep have it: -v is --verbose where a command
 	// has one (tessera scenario -v).
 	root.Flags().BoolP("version", "V", false, "print the version")
-	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd(), newConformCmd(), newScenarioCmd())
+	root.AddCommand(newSimCmd(), newCardCmd(), newTraceCmd(), newDiagCmd(), newConformCmd(), newScenarioCmd(), newReplayCmd())
 	return root
 }
 
