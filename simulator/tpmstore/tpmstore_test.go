@@ -129,21 +129,26 @@ func backend(t *testing.T, newMachine func(*testing.T) machine) nvmtest.Backend 
 		return tpm, c
 	}
 	return nvmtest.Backend{
+		// newMachine and another may skip the test (runtime.Goexit):
+		// neither is called with mu held, or the next test would wait
+		// for it forever.
 		Open: func(t *testing.T, path string) (nvm.Sealer, nvm.Counter) {
 			mu.Lock()
 			m := machines[t]
+			mu.Unlock()
 			if m == nil {
 				m = newMachine(t)
+				mu.Lock()
 				machines[t] = m
+				mu.Unlock()
 			}
-			mu.Unlock()
 			return counter(t, m.open(t), path)
 		},
 		Elsewhere: func(t *testing.T, path string) (nvm.Sealer, nvm.Counter) {
 			mu.Lock()
-			m := machines[t].another(t)
+			m := machines[t]
 			mu.Unlock()
-			return counter(t, m.open(t), path)
+			return counter(t, m.another(t).open(t), path)
 		},
 	}
 }
