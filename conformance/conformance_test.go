@@ -213,6 +213,10 @@ func TestExchangeLogWithholdsSecretAnswers(t *testing.T) {
 		{"00C0000001", "AA9000", "< XX9000"},
 		{"00C0000001", "AB9000", "< AB9000"},
 		{"002A9E9A0401020304", "3006020101020102" + "9000", "< 30060201010201029000"},
+		// The printed information object, where ykman keeps a PIN-protected
+		// management key: the host side withholds what a card shows only
+		// after the PIN.
+		{"00CB3FFF055C035FC109", "53068804AABBCCDD9000", "< " + strings.Repeat("XX", 8) + "9000"},
 	}
 	for _, s := range steps {
 		cmd, _ := hexBytes(s.cmd)
