@@ -20,6 +20,10 @@ func builtins() map[string]Profile {
 		// Le, and a YubiKey takes them: cunicu/go-piv sends PUT DATA,
 		// IMPORT and RSA-4096 GENERAL AUTHENTICATE extended.
 		ExtendedLength: true,
+		// Its management application tells ykman what it is; its OATH
+		// application holds TOTP/HOTP credentials.
+		Applications: []string{AppPIV, AppMgmt, AppOATH},
+		Device:       Device{FormFactor: "usb-a-keychain"},
 		PIV: PIV{
 			PIN: "123456", PUK: "12345678", PINRetries: 3, PUKRetries: 3,
 			MgmtKeyAlgorithm: "aes192", MgmtKey: defaultMgmtKey,
@@ -28,12 +32,17 @@ func builtins() map[string]Profile {
 		},
 	}
 	def := yubikey
+	// The interop profile and the personas made from it carry PIV alone,
+	// as before the management application existed (their diagnostics
+	// and state stay as they were).
+	def.Applications, def.Device = nil, Device{}
 	def.Name = "default"
 	def.Description = "Interop profile: a YubiKey 5.7-like PIV card with a 3DES default management key, so Debian 12's yubico-piv-tool works"
 	def.Serial = 10000001
 	def.PIV.MgmtKeyAlgorithm = "3des"
 	def.PIV.Behaviour.AdvertiseAlgorithms = true
 	strict := yubikey
+	strict.Applications, strict.Device = nil, Device{}
 	strict.Name = "piv"
 	strict.Description = "Strict NIST SP 800-73-4: malformed PINs answer 6A80 without spending a try, the blocking attempt answers 63C0"
 	strict.ATR = HexBytes{0x3B, 0x80, 0x80, 0x01, 0x01}
@@ -86,6 +95,7 @@ func Builtin(name string) (Profile, bool) {
 	if ok {
 		p.ATR = append(HexBytes(nil), p.ATR...) // the built-ins share these slices
 		p.PIV.MgmtKey = append(HexBytes(nil), p.PIV.MgmtKey...)
+		p.Applications = append([]string(nil), p.Applications...)
 	}
 	return p, ok
 }

@@ -3,13 +3,19 @@ package profile
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Application names for Profile.Applications.
 const (
-	AppPIV = "piv"
-	AppISO = "iso"
+	AppPIV  = "piv"
+	AppISO  = "iso"
+	AppMgmt = "mgmt" // the YubiKey management application (READ CONFIG)
+	AppOATH = "oath" // the YubiKey OATH application (YKOATH)
 )
+
+// knownApps are the application names a profile may list.
+func knownApps() []string { return []string{AppPIV, AppISO, AppMgmt, AppOATH} }
 
 // ISO is the ISO 7816 file-system application's part of a profile.
 type ISO struct {
@@ -55,8 +61,8 @@ func (p Profile) validateApplications() []error {
 	seen := map[string]bool{}
 	for _, a := range p.Applications {
 		switch {
-		case a != AppPIV && a != AppISO:
-			errs = append(errs, fmt.Errorf("applications: unknown application %q, want %s or %s", a, AppPIV, AppISO))
+		case !slices.Contains(knownApps(), a):
+			errs = append(errs, fmt.Errorf("applications: unknown application %q, want one of %s", a, strings.Join(knownApps(), ", ")))
 		case seen[a]:
 			errs = append(errs, fmt.Errorf("applications: %q listed twice", a))
 		}
@@ -76,6 +82,7 @@ func (p Profile) validateApplications() []error {
 			}
 		}
 	}
+	errs = append(errs, p.validateDevice()...)
 	return errs
 }
 

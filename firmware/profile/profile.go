@@ -31,11 +31,14 @@ type Profile struct {
 	ExtendedLength bool `yaml:"extended_length,omitempty"`
 
 	// Applications are the on-card applications, in selection order:
-	// "piv" (the default when empty) and "iso", the ISO 7816 file-system
-	// application (docs/pkcs11-token.md). OpenSC binds a card that
-	// answers the PIV AID to its PIV driver, so "iso" goes on a card of its
-	// own.
+	// "piv" (the default when empty), "iso", the ISO 7816 file-system
+	// application (docs/pkcs11-token.md), "mgmt", the YubiKey management
+	// application, and "oath", the YubiKey OATH application. OpenSC binds
+	// a card that answers the PIV AID to its PIV driver, so "iso" goes on
+	// a card of its own.
 	Applications []string `yaml:"applications,omitempty"`
+	// Device is what the management application reports of the device.
+	Device Device `yaml:"device,omitempty"`
 
 	PIV    PIV    `yaml:"piv"`
 	ISO    ISO    `yaml:"iso,omitempty"`
