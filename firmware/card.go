@@ -56,6 +56,8 @@ type Card struct {
 	store    *nvm.Store
 	powered  bool
 	selected int // index into cfg.Applets, or -1
+	// hidden: the applets a Gate disabled at power-on, by index.
+	hidden   []bool
 	security []Security
 	chain    chainState
 	pending  []byte // response data awaiting GET RESPONSE
@@ -141,6 +143,7 @@ func (c *Card) PowerOn() ([]byte, error) {
 			return nil, fmt.Errorf("firmware: booting applet %X: %w", a.AID(), err)
 		}
 	}
+	c.gate()
 	c.powered = true
 	return c.ATR(), nil
 }
@@ -393,14 +396,14 @@ func (c *Card) selectAID(cmd apdu.Command) ([]byte, error) {
 	return resp, nil
 }
 
-// findApplet returns the first applet whose AID starts with aid, which must
-// be at least a RID (5 bytes) long, or -1.
+// findApplet returns the first applet not hidden by a Gate whose AID
+// starts with aid, which must be at least a RID (5 bytes) long, or -1.
 func (c *Card) findApplet(aid []byte) int {
 	if len(aid) < 5 {
 		return -1
 	}
 	for i, a := range c.cfg.Applets {
-		if bytes.HasPrefix(a.AID(), aid) {
+		if bytes.HasPrefix(a.AID(), aid) && !c.hidden[i] {
 			return i
 		}
 	}
