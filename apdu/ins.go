@@ -52,6 +52,27 @@ const (
 	// management.py). 1D is defined by no ISO/IEC 7816-4 command, so on
 	// another application it means whatever that application says.
 	InsReadConfig = 0x1D // READ CONFIG
+	// WRITE CONFIG sets the enabled applications, timeouts, device flags
+	// and the configuration lock code: a length byte, then TLVs.
+	InsWriteConfig = 0x1C // WRITE CONFIG
+)
+
+// YKOATH instructions: the OATH application of a YubiKey (AID
+// A0000005272101), class 00, from Yubico's YKOATH protocol specification.
+// CALCULATE ALL shares A4 with SELECT (it is sent with P1 00, SELECT by AID
+// with 04), so [InsName] names A4 SELECT; 01 to 05 and A1 to A5 mean nothing
+// to ISO/IEC 7816-4, so elsewhere they mean what another application says.
+const (
+	InsOATHPut           = 0x01 // PUT (a credential)
+	InsOATHDelete        = 0x02 // DELETE
+	InsOATHSetCode       = 0x03 // SET CODE (the access code)
+	InsOATHReset         = 0x04 // RESET (the OATH application), P1 P2 DE AD
+	InsOATHRename        = 0x05 // RENAME (firmware 5.3.1)
+	InsOATHList          = 0xA1 // LIST
+	InsOATHCalculate     = 0xA2 // CALCULATE
+	InsOATHValidate      = 0xA3 // VALIDATE (the access code)
+	InsOATHCalculateAll  = 0xA4 // CALCULATE ALL, P1 00
+	InsOATHSendRemaining = 0xA5 // SEND REMAINING: YKOATH's GET RESPONSE
 )
 
 // InsName names a command by its instruction byte, as traces and error
@@ -124,6 +145,26 @@ func InsName(ins byte) string {
 		return "SET MANAGEMENT KEY"
 	case InsReadConfig:
 		return "READ CONFIG"
+	case InsWriteConfig:
+		return "WRITE CONFIG"
+	case InsOATHPut:
+		return "PUT (YKOATH)"
+	case InsOATHDelete:
+		return "DELETE (YKOATH)"
+	case InsOATHSetCode:
+		return "SET CODE (YKOATH)"
+	case InsOATHReset:
+		return "RESET (YKOATH)"
+	case InsOATHRename:
+		return "RENAME (YKOATH)"
+	case InsOATHList:
+		return "LIST (YKOATH)"
+	case InsOATHCalculate:
+		return "CALCULATE (YKOATH)"
+	case InsOATHValidate:
+		return "VALIDATE (YKOATH)"
+	case InsOATHSendRemaining:
+		return "SEND REMAINING (YKOATH)"
 	}
 	return fmt.Sprintf("INS %02X", ins)
 }

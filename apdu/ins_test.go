@@ -23,6 +23,8 @@ func TestInsName(t *testing.T) {
 		{InsGetMetadata, "GET METADATA"},
 		{InsSetManagementKey, "SET MANAGEMENT KEY"},
 		{InsReadConfig, "READ CONFIG"},
+		{InsOATHCalculate, "CALCULATE (YKOATH)"},
+		{InsOATHCalculateAll, "SELECT"},
 		{0xEE, "INS EE"},
 		{0x00, "INS 00"},
 	}
@@ -42,7 +44,9 @@ func TestInsNameEveryConstant(t *testing.T) {
 		InsGeneralAuthenticate, InsSelect, InsReadBinary, InsReadRecord, InsGetResponse, InsGetData, InsGetDataOdd,
 		InsUpdateBinary, InsPutData, InsPutDataOdd, InsCreateFile, InsDeleteFile,
 		InsMoveKey, InsGetMetadata, InsGetSerial, InsAttest, InsSetPINRetries, InsResetPIV,
-		InsGetVersion, InsImportKey, InsSetManagementKey, InsReadConfig,
+		InsGetVersion, InsImportKey, InsSetManagementKey, InsReadConfig, InsWriteConfig,
+		InsOATHPut, InsOATHDelete, InsOATHSetCode, InsOATHReset, InsOATHRename,
+		InsOATHList, InsOATHCalculate, InsOATHValidate, InsOATHCalculateAll, InsOATHSendRemaining,
 	} {
 		if got := InsName(ins); got == "" || got[:4] == "INS " {
 			t.Errorf("InsName(%02X) = %q, want a command name", ins, got)

@@ -51,6 +51,15 @@ type StrictResponder interface {
 	StrictResponses() bool
 }
 
+// Continuer is implemented by an applet whose clients fetch the rest of a
+// long answer (61xx) with an instruction of the applet's own instead of GET
+// RESPONSE, as YKOATH's SEND REMAINING (A5). While the applet is selected
+// the card OS answers that instruction, in class 00, exactly as GET
+// RESPONSE, which keeps working too; the applet never sees it.
+type Continuer interface {
+	ContinueIns() byte
+}
+
 // Disclosure says what a trace of one exchange may show in clear: Command,
 // the command's data field; Response, the response's data. The header, the
 // length fields and the status word are always shown. The zero value shows

@@ -209,7 +209,7 @@ func (c *Card) process(raw []byte) (data []byte, sw apdu.StatusWord, mute bool) 
 		return nil, apdu.SWWrongLength, false
 	}
 	strict := c.strictResponses()
-	if cmd.INS == apdu.InsGetResponse && cmd.CLA&0x80 == 0 {
+	if (cmd.INS == apdu.InsGetResponse || c.continues(cmd.INS)) && cmd.CLA&0x80 == 0 {
 		c.chain = chainState{}
 		// GET RESPONSE has no data of its own; what it answers is the
 		// pending data of the command before.
@@ -350,6 +350,16 @@ func (c *Card) strictResponses() bool {
 	}
 	sr, ok := c.cfg.Applets[c.selected].(StrictResponder)
 	return ok && sr.StrictResponses()
+}
+
+// continues reports whether ins is the selected applet's own GET RESPONSE
+// (see Continuer).
+func (c *Card) continues(ins byte) bool {
+	if c.selected < 0 {
+		return false
+	}
+	co, ok := c.cfg.Applets[c.selected].(Continuer)
+	return ok && co.ContinueIns() == ins
 }
 
 // chainable reports whether the selected applet accepts a chained command
