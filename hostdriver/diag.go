@@ -53,9 +53,12 @@ type Report struct {
 	// OpenPGP is the OpenPGP card application, and YubiKey a YubiKey's
 	// identity from its management application, each present only on a
 	// card that answers its SELECT.
-	OpenPGP  *OpenPGPReport `json:"openpgp,omitempty"`
-	YubiKey  *YubiKeyReport `json:"yubikey,omitempty"`
-	Warnings []string       `json:"warnings"`
+	OpenPGP *OpenPGPReport `json:"openpgp,omitempty"`
+	YubiKey *YubiKeyReport `json:"yubikey,omitempty"`
+	// OATH is the YubiKey OATH application's version and whether an access
+	// code is set, present only on a card that answers its SELECT.
+	OATH     *OATHReport `json:"oath,omitempty"`
+	Warnings []string    `json:"warnings"`
 }
 
 // The states of a reader in a Report.
@@ -218,6 +221,9 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		pivPresent = pivPresent || app.Name == "PIV" && present
 		pgpPresent = pgpPresent || app.Name == "OpenPGP" && present
 		ykPresent = ykPresent || app.Name == "YubiKey management" && present
+		if app.Name == "OATH" && present {
+			r.OATH = parseOATHSelect(resp.Data, &r.Warnings)
+		}
 	}
 	resp, err := c.Transmit(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: IsoAppletAID(), Ne: 256})
 	if err != nil {

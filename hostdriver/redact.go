@@ -23,7 +23,9 @@ import (
 // CHALLENGE, PSO: COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE both
 // ways, the YubiKey's GET VERSION, GET SERIAL, GET METADATA, ATTEST, MOVE
 // KEY and READ CONFIG, OpenPGP's PUT DATA of its public DOs, MANAGE
-// CHANNEL, and the data-less commands.
+// CHANNEL, YKOATH's LIST, DELETE, RENAME and RESET (credential names) and
+// the commands of its CALCULATE and CALCULATE ALL (a name and a time step),
+// and the data-less commands.
 //
 // Withheld: the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY
 // COUNTER (PINs, PUKs, OpenPGP's PW1, PW3 and resetting code); GENERAL
@@ -33,10 +35,15 @@ import (
 // plaintext), whose commands carry only a challenge, a ciphertext or a
 // public point; IMPORT KEY, SET MANAGEMENT KEY, PUT DATA of anything else
 // (IsoApplet's and OpenPGP's key import, OpenPGP's resetting code D3, AES
-// key D5 and KDF-DO F9), and every command not named here, both ways.
+// key D5 and KDF-DO F9), YKOATH's PUT and SET CODE (a credential's secret,
+// the access code's key), VALIDATE both ways, the answers of CALCULATE and
+// CALCULATE ALL (one-time codes: CALCULATE ALL is A4 with P1 00 and a
+// challenge 74, told from a SELECT by its data), and every command not named
+// here, both ways.
 //
-// A GET RESPONSE continues the answer that announced it (61xx): shown when
-// that answer was, withheld when not; one that continues nothing carries no
+// A GET RESPONSE, or YKOATH's SEND REMAINING (A5) after a 61xx,
+// continues the answer that announced it (61xx): shown when that answer
+// was, withheld when not; one that continues nothing carries no
 // earlier answer and is shown. The pieces of a command chain (ISO/IEC
 // 7816-4 §5.3.3) are judged as their first piece was.
 //
@@ -60,7 +67,7 @@ func (r *Redactor) Disclose(cmd, resp []byte) (command, response bool) {
 		cla, ins := cmd[0], cmd[1]
 		proprietary := cla&0x80 != 0 && cla != 0xFF
 		switch {
-		case ins == apdu.InsGetResponse:
+		case ins == apdu.InsGetResponse, ins == apdu.InsOATHSendRemaining && r.pending:
 			response = !r.pending || r.pendingShown
 		case r.chained && ins == r.chainINS:
 			command = r.chainShown
@@ -92,6 +99,9 @@ func discloseCommand(cmd []byte) (command, response bool) {
 	}
 	ins, p1, p2 := cmd[1], cmd[2], cmd[3]
 	data := commandData(cmd)
+	if ok, command, response := discloseOATH(cmd[0], ins, p1, p2, data); ok {
+		return command, response
+	}
 	switch ins {
 	case apdu.InsSelect, apdu.InsReadBinary, insReadBinaryOdd, apdu.InsReadRecord, insReadRecordOdd,
 		apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair, apdu.InsGenerateKeyPairOdd,
@@ -126,6 +136,29 @@ func discloseCommand(cmd []byte) (command, response bool) {
 		return openPGPPublicDO(uint16(p1)<<8 | uint16(p2)), true
 	}
 	return len(data) == 0, false
+}
+
+// discloseOATH is the rule for a YKOATH command (Yubico's YKOATH protocol
+// specification), told by its class 00, instruction and first data object;
+// ok is false for anything else.
+func discloseOATH(cla, ins, p1, p2 byte, data []byte) (ok, command, response bool) {
+	first := byte(0)
+	if len(data) > 0 {
+		first = data[0]
+	}
+	if cla != 0x00 {
+		return false, false, false
+	}
+	switch {
+	case ins == apdu.InsOATHCalculateAll && p1 == 0x00 && first == 0x74,
+		ins == apdu.InsOATHCalculate && first == 0x71:
+		return true, true, false
+	case ins == apdu.InsOATHList && len(data) == 0,
+		ins == apdu.InsOATHReset && p1 == 0xDE && p2 == 0xAD && len(data) == 0,
+		(ins == apdu.InsOATHDelete || ins == apdu.InsOATHRename) && first == 0x71:
+		return true, true, true
+	}
+	return false, false, false
 }
 
 // pivMgmtKeyRef is the PIV card application administration key's reference

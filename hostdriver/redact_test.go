@@ -52,6 +52,16 @@ func TestRedactorRules(t *testing.T) {
 		{"UPDATE BINARY", "00D6000004DEADBEEF", false, false},
 		{"unknown with data", "00EE000002AABB", false, false},
 		{"unknown without data", "00EE000000", true, false},
+		{"YKOATH PUT", "0001000010710174730B2106313233343536373839", false, false},
+		{"YKOATH SET CODE", "0003000019730B2131323334353637383930740400000000750400000000", false, false},
+		{"YKOATH VALIDATE", "00A300000C750400000000740400000000", false, false},
+		{"YKOATH CALCULATE", "00A200010D7101747408000000000000000100", true, false},
+		{"YKOATH CALCULATE ALL", "00A400010A74080000000000000001", true, false},
+		{"SELECT by FID", "00A40000023F00", true, true},
+		{"YKOATH LIST", "00A10000", true, true},
+		{"YKOATH DELETE", "0002000003710174", true, true},
+		{"YKOATH RENAME", "0005000006710174710175", true, true},
+		{"YKOATH RESET", "0004DEAD", true, true},
 		{"malformed", "00A4040009A000", true, true},
 		{"too short", "00", true, true},
 	}
@@ -85,6 +95,11 @@ func TestRedactorSession(t *testing.T) {
 		{"its next piece, 5C by chance", "00DB3FFF055C035FC102", "9000", false, true},
 		{"chained VERIFY", "1020008004" + "31323334", "9000", false, true},
 		{"then a PUT DATA", "00DB3FFF055C035FC102", "9000", true, true},
+		{"YKOATH LIST, announced", "00A10000", "72027174" + "6110", true, true},
+		{"its rest by SEND REMAINING", "00A50000", "AABB9000", true, true},
+		{"YKOATH CALCULATE ALL, announced", "00A400010A74080000000000000001", "71017476050600000001" + "6110", true, false},
+		{"its rest by SEND REMAINING", "00A50000", "AABB9000", true, false},
+		{"SEND REMAINING continuing nothing", "00A50000", "AABB9000", true, false},
 	}
 	var r Redactor
 	for _, s := range steps {
