@@ -6,6 +6,7 @@ import (
 
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/isoapp"
+	"github.com/tesseracard/tessera/firmware/mgmt"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
@@ -24,8 +25,9 @@ type CardOptions struct {
 }
 
 // NewCard assembles a card of profile p on medium m: the card OS with the
-// profile's applications (PIV, ISO), with its behavioural quirks (the
-// wire-level ones are applied by the Reader that hosts the card). The card
+// profile's applications (PIV, ISO, YubiKey management), with its
+// behavioural quirks (the wire-level ones are applied by the Reader that
+// hosts the card). The card
 // is powered off; a medium holding a damaged image is an error (wrapping
 // nvm.ErrCorrupt).
 func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card, error) {
@@ -57,6 +59,8 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 			out = append(out, piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch}))
 		case profile.AppISO:
 			out = append(out, isoapp.New(p.ISO).WithQuirks(isoapp.QuirksOf(p)))
+		case profile.AppMgmt:
+			out = append(out, mgmt.New(p, mgmt.Options{Serial: opts.Serial}))
 		}
 	}
 	return out
