@@ -415,13 +415,11 @@ func (r *Reader) Insert(ctx context.Context) error {
 // host sees the card go), a touch being waited for never comes, and the card
 // loses power and with it every RAM state.
 func (r *Reader) Remove(ctx context.Context) error {
-	r.mu.Lock()
-	r.inserted = false
-	r.dropConn()
-	r.changed()
-	r.mu.Unlock()
-	r.touch.abort()
-	if err := r.acquire(ctx); err != nil {
+	err := r.leave(ctx, func() {
+		r.inserted = false
+		r.dropConn()
+	})
+	if err != nil {
 		return err
 	}
 	defer r.release()
@@ -431,6 +429,19 @@ func (r *Reader) Remove(ctx context.Context) error {
 	r.log.Info("card removed", "card", r.id)
 	r.tracer.event(r.id, "remove", "")
 	return nil
+}
+
+// leave is how Remove and restart begin: with the reader's lock held, drop
+// records how the card leaves its vpcd reader (the host sees it go); then a
+// touch being waited for is aborted and the card is acquired for the caller,
+// who releases it.
+func (r *Reader) leave(ctx context.Context, drop func()) error {
+	r.mu.Lock()
+	drop()
+	r.changed()
+	r.mu.Unlock()
+	r.touch.abort()
+	return r.acquire(ctx)
 }
 
 // PowerCycle cuts the card's power and gives it back: RAM state is lost, a
@@ -444,15 +455,13 @@ func (r *Reader) PowerCycle(ctx context.Context) error {
 // restart drops the card out of its reader for offTime (if it has a vpcd
 // connection), powers it off, runs fn with lock held, and powers it on.
 func (r *Reader) restart(ctx context.Context, what string, fn func() error) error {
-	r.mu.Lock()
-	if r.conn != nil {
-		r.dropConn()
-		r.offUntil = time.Now().Add(offTime)
-	}
-	r.changed()
-	r.mu.Unlock()
-	r.touch.abort()
-	if err := r.acquire(ctx); err != nil {
+	err := r.leave(ctx, func() {
+		if r.conn != nil {
+			r.dropConn()
+			r.offUntil = time.Now().Add(offTime)
+		}
+	})
+	if err != nil {
 		return err
 	}
 	defer r.release()

@@ -26,8 +26,8 @@ func newConformCmd() *cobra.Command {
 		target, prof, reader   string
 		destructive, list      bool
 		pin, puk, mgmtKey, alg string
-		run, junit             string
-		asJSON                 bool
+		run                    string
+		report                 reportFlags
 		timeout                time.Duration
 	)
 	cmd := &cobra.Command{
@@ -138,18 +138,11 @@ fails.`,
 			if err != nil {
 				return err
 			}
-			if junit != "" {
-				if err := writeFile(junit, rep.WriteJUnit); err != nil {
-					return err
-				}
-			}
 			out := cmd.OutOrStdout()
-			if asJSON {
-				err = rep.WriteJSON(out)
-			} else {
-				err = rep.WriteText(out)
+			if err := report.write(out, rep.WriteJUnit, rep.WriteJSON); err != nil {
+				return err
 			}
-			if err != nil {
+			if err := rep.WriteText(report.text(out)); err != nil {
 				return err
 			}
 			if rep.Failed() {
@@ -169,8 +162,7 @@ fails.`,
 	f.StringVar(&alg, "mgmt-alg", "", "the management key's algorithm: 3des, aes128, aes192 or aes256 (default: ask the card, else 3des)")
 	f.StringVar(&run, "run", "", "run only the cases whose ID matches this regular expression")
 	f.BoolVar(&list, "list", false, "list the cases and exit")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
+	report.register(cmd)
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	return cmd
 }

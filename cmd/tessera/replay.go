@@ -21,9 +21,10 @@ var errReplay = errors.New("replay: recordings disagree")
 
 func newReplayCmd() *cobra.Command {
 	var (
-		target, reader, format, allowFile, junitFile string
-		asJSON, quiet, destructive                   bool
-		timeout                                      time.Duration
+		target, reader, format, allowFile string
+		quiet, destructive                bool
+		report                            reportFlags
+		timeout                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "replay TRACE...",
@@ -93,10 +94,7 @@ every exchange of every recording agrees. See docs/replay.md.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
-			text := out
-			if asJSON {
-				text = io.Discard
-			}
+			text := report.text(out)
 			start := time.Now()
 			var results []*replay.Result
 			var total replay.Counts
@@ -116,15 +114,10 @@ every exchange of every recording agrees. See docs/replay.md.`,
 			if len(results) > 1 {
 				fmt.Fprintf(text, "total: %s\n", replay.FormatCounts(total))
 			}
-			if junitFile != "" {
-				if err := writeFile(junitFile, func(w io.Writer) error { return replay.WriteJUnit(w, results, start) }); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				if err := replay.WriteJSON(out, results); err != nil {
-					return err
-				}
+			if err := report.write(out,
+				func(w io.Writer) error { return replay.WriteJUnit(w, results, start) },
+				func(w io.Writer) error { return replay.WriteJSON(w, results) }); err != nil {
+				return err
 			}
 			bad := 0
 			for _, r := range results {
@@ -143,8 +136,7 @@ every exchange of every recording agrees. See docs/replay.md.`,
 	fl.StringVar(&reader, "reader", "", "the PC/SC reader (--target pcsc)")
 	fl.StringVar(&format, "format", "auto", "the recordings' format: auto, tessera, pivgo, pcsc-spy or opensc")
 	fl.StringVar(&allowFile, "allowlist", "", "a YAML file of reviewed departures (recording, exchange, command, sw, reason)")
-	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	fl.StringVar(&junitFile, "junit", "", "also write the report as JUnit XML to this file")
+	report.register(cmd)
 	fl.BoolVarP(&quiet, "quiet", "q", false, "print only the exchanges that are not exact, and the summary")
 	fl.BoolVar(&destructive, "destructive", false, "allow replaying on a card in a reader, which the recorded commands can change or block (--target pcsc)")
 	fl.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")

@@ -21,9 +21,8 @@ var errScenario = errors.New("scenario failed")
 func newScenarioCmd() *cobra.Command {
 	var (
 		target, reader, prof string
-		verbose, asJSON      bool
-		destructive          bool
-		junit                string
+		verbose, destructive bool
+		report               reportFlags
 		timeout              time.Duration
 	)
 	cmd := &cobra.Command{
@@ -59,7 +58,7 @@ status is 1 when a scenario fails.`,
 			if target == "sim" && destructive {
 				return errors.New("--destructive is for --target pcsc: a simulated card is made fresh for each scenario, and takes every step")
 			}
-			if verbose && asJSON {
+			if verbose && report.asJSON {
 				return errors.New("--verbose and --json: choose one (the JSON report has every step that ran)")
 			}
 			var scenarios []*scenario.Scenario
@@ -77,10 +76,7 @@ status is 1 when a scenario fails.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
-			text := out
-			if asJSON {
-				text = io.Discard
-			}
+			text := report.text(out)
 			rep := &scenario.Report{Started: time.Now()}
 			for _, s := range scenarios {
 				res := runScenario(ctx, text, s, target, reader, prof, verbose, destructive)
@@ -92,15 +88,8 @@ status is 1 when a scenario fails.`,
 				rep.Results = append(rep.Results, res)
 			}
 			rep.Duration = time.Since(rep.Started)
-			if junit != "" {
-				if err := writeFile(junit, rep.WriteJUnit); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				if err := rep.WriteJSON(out); err != nil {
-					return err
-				}
+			if err := report.write(out, rep.WriteJUnit, rep.WriteJSON); err != nil {
+				return err
 			}
 			if n := rep.Failed(); n > 0 {
 				return fmt.Errorf("%w: %d of %d", errScenario, n, len(scenarios))
@@ -114,8 +103,7 @@ status is 1 when a scenario fails.`,
 	f.StringVar(&prof, "profile", "", "the simulated card's profile, instead of the scenario's (--target sim)")
 	f.BoolVar(&destructive, "destructive", false, "on a card in a reader, allow steps that could block its PUK or wipe it (--target pcsc)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print every step")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
+	report.register(cmd)
 	f.DurationVar(&timeout, "timeout", 5*time.Minute, "give up after this long")
 	return cmd
 }

@@ -23,12 +23,12 @@ import (
 // and the signature, the ciphertext to decipher. Every rule looks at the
 // header alone, so a piece of a chain is judged as its whole command.
 func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
-	both := firmware.Disclosure{Command: true, Response: true}
-	if cmd.CLA&^apdu.CLAChaining != 0x00 {
-		return firmware.Disclosure{}
+	if d, ok := firmware.DiscloseInterindustry(cmd); ok {
+		return d
 	}
+	both := firmware.Disclosure{Command: true, Response: true}
 	switch cmd.INS {
-	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter, apdu.InsPutDataOdd:
+	case apdu.InsPutDataOdd:
 		return firmware.Disclosure{Response: true} // no response data
 	case apdu.InsPerformSecurityOperation:
 		switch {

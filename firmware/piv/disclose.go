@@ -38,12 +38,12 @@ import (
 // header alone, and those two look at the object tag the first bytes
 // carry, withholding until it is complete.
 func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
-	both := firmware.Disclosure{Command: true, Response: true}
-	if cmd.CLA&^apdu.CLAChaining != 0x00 {
-		return firmware.Disclosure{}
+	if d, ok := firmware.DiscloseInterindustry(cmd); ok {
+		return d
 	}
+	both := firmware.Disclosure{Command: true, Response: true}
 	switch cmd.INS {
-	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter, apdu.InsImportKey, apdu.InsSetManagementKey:
+	case apdu.InsImportKey, apdu.InsSetManagementKey:
 		return firmware.Disclosure{Response: true} // no response data
 	case apdu.InsGeneralAuthenticate:
 		return discloseGeneralAuth(cmd)
