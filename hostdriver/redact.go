@@ -36,7 +36,8 @@ import (
 // public point; IMPORT KEY, SET MANAGEMENT KEY, PUT DATA of anything else
 // (IsoApplet's and OpenPGP's key import, OpenPGP's resetting code D3, AES
 // key D5 and KDF-DO F9), YKOATH's PUT and SET CODE (a credential's secret,
-// the access code's key), VALIDATE both ways, the answers of CALCULATE and
+// the access code's key), the YubiKey management application's WRITE
+// CONFIG (it may carry the configuration lock code), VALIDATE both ways, the answers of CALCULATE and
 // CALCULATE ALL (one-time codes: CALCULATE ALL is A4 with P1 00 and a
 // challenge 74, told from a SELECT by its data), and every command not named
 // here, both ways.
@@ -110,6 +111,8 @@ func discloseCommand(cmd []byte) (command, response bool) {
 		apdu.InsReadConfig, apdu.InsSetPINRetries, apdu.InsResetPIV, apdu.InsDeleteFile, apdu.InsCreateFile:
 		return true, true
 	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter:
+		return len(data) == 0, true
+	case apdu.InsWriteConfig: // YubiKey management: may carry a lock code (0A, 0B)
 		return len(data) == 0, true
 	case apdu.InsGeneralAuthenticate:
 		if p2 == pivMgmtKeyRef {
