@@ -27,8 +27,11 @@ func (e *Env) SelectApp(ctx context.Context) error { return e.selectApp(ctx) }
 // AID returns the application's AID: PIV's (SP 800-73-4 Part 1 §2.2) or
 // IsoApplet's.
 func (a Application) AID() []byte {
-	if a == AppISO {
+	switch a {
+	case AppISO:
 		return isoAID()
+	case AppOATH:
+		return oathAID()
 	}
 	return pivAID()
 }

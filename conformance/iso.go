@@ -22,11 +22,16 @@ const (
 	AppPIV Application = iota
 	// AppISO is the ISO 7816 file-system application (IsoApplet v0).
 	AppISO
+	// AppOATH is the YubiKey OATH application (YKOATH, oath.go).
+	AppOATH
 )
 
 func (a Application) String() string {
-	if a == AppISO {
+	switch a {
+	case AppISO:
 		return "ISO 7816 file system (IsoApplet)"
+	case AppOATH:
+		return "OATH (YKOATH)"
 	}
 	return "PIV"
 }
@@ -180,8 +185,8 @@ func mseCmd(template, alg, keyRef byte) apdu.Command {
 // apps is which applications a card answers SELECT for, and what it
 // answered.
 type apps struct {
-	piv, iso     bool
-	pivSW, isoSW apdu.StatusWord
+	piv, iso, oath       bool
+	pivSW, isoSW, oathSW apdu.StatusWord
 }
 
 // probeApps selects each application the suite knows; a SELECT changes
@@ -193,7 +198,7 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 		cmd apdu.Command
 		ok  *bool
 		sw  *apdu.StatusWord
-	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}} {
+	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}, {selectCmd(oathAID()), &a.oath, &a.oathSW}} {
 		sw, err := e.SW(ctx, p.cmd)
 		if err != nil {
 			return a, err
@@ -206,8 +211,8 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 // notApplicable says why no case applies to a card that answers SELECT
 // for none of the applications the suite tests.
 func (a apps) notApplicable() string {
-	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s",
-		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW))
+	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s",
+		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW), AppOATH, oathAID(), swText(a.oathSW))
 }
 
 // pickCases returns the cases of the applications the card answers, in
@@ -228,9 +233,9 @@ func pickCases(ctx context.Context, t Target, shared Card, filter func(Case) boo
 	if err != nil {
 		return nil, "", fmt.Errorf("conformance: asking %s which applications it has: %w", t.Name, err)
 	}
-	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso}
-	if !a.piv && !a.iso {
-		want[AppPIV], want[AppISO] = true, true
+	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso, AppOATH: a.oath}
+	if !a.piv && !a.iso && !a.oath {
+		want[AppPIV], want[AppISO], want[AppOATH] = true, true, true
 		notApplicable = a.notApplicable()
 	}
 	for _, c := range Cases() {
@@ -315,6 +320,9 @@ func (ip *isoPlan) describe() string {
 
 // selectApp selects the case's application.
 func (e *Env) selectApp(ctx context.Context) error {
+	if e.app == AppOATH {
+		return e.run(ctx, step("SELECT of the OATH application", selectCmd(oathAID()), apdu.SWSuccess))
+	}
 	if e.app != AppISO {
 		return e.Select(ctx)
 	}

@@ -56,6 +56,10 @@ const (
 	// NeedPowerCut: the case cuts the power mid-command; simulator only,
 	// skipped elsewhere.
 	NeedPowerCut
+	// NeedOATH: the case writes OATH credentials of its own (names starting
+	// "tessera-conformance:") and deletes them; skipped on a card with an
+	// access code or holding one of those names.
+	NeedOATH
 )
 
 // Case is one conformance check.
