@@ -12,6 +12,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // pivSafeCases read the PIV application: SELECT, GET DATA, and the answers
@@ -143,7 +144,7 @@ func pivSafeCases() []Case {
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				dyn := apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, make([]byte, 32)))
-				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: algP256, P2: 0x00, Data: dyn, Ne: 256}
+				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: pivalg.P256, P2: 0x00, Data: dyn, Ne: 256}
 				return e.run(ctx, step("GENERAL AUTHENTICATE with key reference 00", cmd, apdu.SWIncorrectP1P2, apdu.SWReferenceNotFound))
 			},
 		},
@@ -151,7 +152,7 @@ func pivSafeCases() []Case {
 			ID: "VE05.36A", Title: "GENERAL AUTHENTICATE with a malformed template answers 6A80",
 			Ref: "SP 800-73-4 Part 2 §3.2.4; SP 800-85A-4 VE05.36A", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
-				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: algP256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256}
+				cmd := apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: pivalg.P256, P2: 0x9A, Data: []byte{0x7C, 0x05, 0x82, 0x00, 0x81}, Ne: 256}
 				return e.run(ctx, step("GENERAL AUTHENTICATE whose 7C says 5 bytes with 3 present", cmd, apdu.SWIncorrectData))
 			},
 		},
@@ -337,7 +338,7 @@ func adminCases() []Case {
 					return err
 				}
 				digest := sha256.Sum256([]byte("tessera conformance"))
-				sw, _, err := e.Sign(ctx, algP256, slot, digest[:])
+				sw, _, err := e.Sign(ctx, pivalg.P256, slot, digest[:])
 				if err != nil {
 					return err
 				}
@@ -353,7 +354,7 @@ func adminCases() []Case {
 				if err := e.verifyRight(ctx); err != nil {
 					return err
 				}
-				sw, _, err = e.Sign(ctx, algP256, slot, digest[:])
+				sw, _, err = e.Sign(ctx, pivalg.P256, slot, digest[:])
 				if err != nil {
 					return err
 				}
@@ -373,7 +374,7 @@ func adminCases() []Case {
 					return err
 				}
 				digest := sha256.Sum256([]byte("tessera conformance"))
-				sw, sig, err := e.Sign(ctx, algP256, slot, digest[:])
+				sw, sig, err := e.Sign(ctx, pivalg.P256, slot, digest[:])
 				if err != nil {
 					return err
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Env is what a case works with: the card, the credentials, and helpers
@@ -236,7 +237,7 @@ func (e *Env) MgmtAlg(ctx context.Context) (byte, error) {
 	if v, ok := metadataTag(md, 0x01); sw == apdu.SWSuccess && ok && len(v) == 1 {
 		e.creds.MgmtAlg = v[0]
 	} else {
-		e.creds.MgmtAlg = algTDES
+		e.creds.MgmtAlg = pivalg.TDES
 	}
 	return e.creds.MgmtAlg, nil
 }
@@ -266,7 +267,7 @@ func (e *Env) ScratchKey(ctx context.Context) (byte, *ecdsa.PublicKey, error) {
 	if err := e.Authenticate(ctx); err != nil {
 		return 0, nil, err
 	}
-	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, algP256}, Ne: 256})
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, pivalg.P256}, Ne: 256})
 	if err != nil {
 		return 0, nil, err
 	}

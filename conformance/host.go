@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // The host-side commands and helpers the suite's cases use, for other
@@ -54,7 +55,7 @@ func DefaultMgmtKey() []byte {
 // management key algorithm named 3des, aes128, aes192 or aes256; ok is
 // false for another name.
 func MgmtAlgID(name string) (id byte, ok bool) {
-	id, ok = map[string]byte{"3des": algTDES, "aes128": algAES128, "aes192": algAES192, "aes256": algAES256}[name]
+	id, ok = map[string]byte{"3des": pivalg.TDES, "aes128": pivalg.AES128, "aes192": pivalg.AES192, "aes256": pivalg.AES256}[name]
 	return id, ok
 }
 
@@ -116,7 +117,7 @@ func PutDataCommand(tag, content []byte) apdu.Command { return putDataCmd(tag, c
 // touch policies (tags AA and AB; 0: the slot's default).
 func GenerateCommand(slot, alg, pinPolicy, touch byte) apdu.Command {
 	if alg == 0 {
-		alg = algP256
+		alg = pivalg.P256
 	}
 	tmpl := apdu.AppendTLV(nil, 0x80, []byte{alg})
 	if pinPolicy != 0 {

@@ -38,12 +38,6 @@ const (
 	refPUK  = 0x81
 	refMgmt = 0x9B
 
-	algTDES   = 0x03
-	algAES128 = 0x08
-	algAES192 = 0x0A
-	algAES256 = 0x0C
-	algP256   = 0x11
-
 	// pinFieldLen is the PIN and PUK field of VERIFY, CHANGE REFERENCE DATA
 	// and RESET RETRY COUNTER: the value padded with FF to 8 bytes (SP
 	// 800-73-4 Part 2 §3.2.1).

@@ -16,40 +16,17 @@ import (
 	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
-// PIV algorithm identifiers (SP 800-78-4 Table 6-2; YubiKey extensions
-// for RSA-3072/4096, Ed25519 and X25519), as the host sees them.
-const (
-	algRSA3072 = 0x05
-	algRSA1024 = 0x06
-	algRSA2048 = 0x07
-	algRSA4096 = 0x16
-	algP256    = 0x11
-	algP384    = 0x14
-	algEd25519 = 0xE0
-	algX25519  = 0xE1
-	refMgmtKey = 0x9B
-)
+// refMgmtKey is the key reference of the PIV management key (SP 800-78-4
+// Table 6-1).
+const refMgmtKey = 0x9B
 
 // defaultMgmtKey is the management key of a PIV card as it leaves the
 // factory (the YubiKey's, and SP 800-73-4 test cards'): 0102…08 three times.
 func defaultMgmtKey() []byte {
 	return []byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
-}
-
-func rsaBits(alg byte) int {
-	switch alg {
-	case algRSA1024:
-		return 1024
-	case algRSA2048:
-		return 2048
-	case algRSA3072:
-		return 3072
-	case algRSA4096:
-		return 4096
-	}
-	return 0
 }
 
 // tlvMap parses b as a flat list of BER-TLV objects, each tag once.
@@ -80,7 +57,7 @@ func generatedPublic(alg byte, resp []byte) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("public key template: %v", err)
 	}
-	if bits := rsaBits(alg); bits > 0 {
+	if bits := pivalg.RSABits(alg); bits > 0 {
 		n := new(big.Int).SetBytes(tlvs[0x81])
 		e := new(big.Int).SetBytes(tlvs[0x82])
 		if n.BitLen() != bits {
@@ -92,9 +69,9 @@ func generatedPublic(alg byte, resp []byte) (crypto.PublicKey, error) {
 		return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
 	}
 	switch alg {
-	case algP256, algP384:
+	case pivalg.P256, pivalg.P384:
 		c := elliptic.P256()
-		if alg == algP384 {
+		if alg == pivalg.P384 {
 			c = elliptic.P384()
 		}
 		pub, err := ecdsa.ParseUncompressedPublicKey(c, tlvs[0x86])
@@ -102,12 +79,12 @@ func generatedPublic(alg byte, resp []byte) (crypto.PublicKey, error) {
 			return nil, fmt.Errorf("EC point: %v", err)
 		}
 		return pub, nil
-	case algEd25519:
+	case pivalg.Ed25519:
 		if len(tlvs[0x86]) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("Ed25519 key of %d bytes", len(tlvs[0x86]))
 		}
 		return ed25519.PublicKey(tlvs[0x86]), nil
-	case algX25519:
+	case pivalg.X25519:
 		return ecdh.X25519().NewPublicKey(tlvs[0x86])
 	}
 	return nil, fmt.Errorf("algorithm %02X unknown", alg)
@@ -116,7 +93,7 @@ func generatedPublic(alg byte, resp []byte) (crypto.PublicKey, error) {
 // importedPublic returns the public key of an imported EC key, so that
 // signatures with it can be verified, or nil.
 func importedPublic(c apdu.Command) crypto.PublicKey {
-	curves := map[byte]elliptic.Curve{algP256: elliptic.P256(), algP384: elliptic.P384()}
+	curves := map[byte]elliptic.Curve{pivalg.P256: elliptic.P256(), pivalg.P384: elliptic.P384()}
 	tlvs, err := tlvMap(c.Data)
 	if err != nil || curves[c.P1] == nil {
 		return nil

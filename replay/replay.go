@@ -13,6 +13,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Target is the card a recording is replayed on: a hostdriver.Transport
@@ -601,7 +602,7 @@ func (r *replayer) planKeyOp(s Step, c apdu.Command) (plan, error) {
 	in, sign := tlvs[0x81]
 	sl := r.slots[c.P2]
 	switch {
-	case rsaBits(c.P1) > 0 && sign:
+	case pivalg.RSABits(c.P1) > 0 && sign:
 		if sl == nil || !sl.generated {
 			return exact, nil
 		}
@@ -630,7 +631,7 @@ func (r *replayer) planKeyOp(s Step, c apdu.Command) (plan, error) {
 			return plan{}, &planError{err.Error()}
 		}
 		return plan{cmd: raw, verdict: Exact, why: "the ciphertext recomputed under the target's generated key"}, nil
-	case sign && (c.P1 == algP256 || c.P1 == algP384):
+	case sign && (c.P1 == pivalg.P256 || c.P1 == pivalg.P384):
 		return plan{cmd: s.Command, verdict: Structural, why: "an ECDSA signature: DER, and it verifies under the slot's key", done: func(got, rec []byte) error {
 			if err := ecdsaShape(rec); err != nil {
 				return fmt.Errorf("recorded signature: %v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/conformance"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // The capabilities a scenario's card may have beyond exchanging APDUs
@@ -470,7 +471,7 @@ func (r *runner) generate(ctx context.Context, st *Step) (string, error) {
 		return what, err
 	}
 	curve := elliptic.P256()
-	if st.Alg == algP384 {
+	if st.Alg == pivalg.P384 {
 		curve = elliptic.P384()
 	}
 	t, _, perr := apdu.ParseTLV(resp.Data)
@@ -487,12 +488,12 @@ func (r *runner) generate(ctx context.Context, st *Step) (string, error) {
 }
 
 func (r *runner) sign(ctx context.Context, st *Step) (string, error) {
-	alg, digest := byte(algP256), sha256.Sum256([]byte("tessera scenario"))
+	alg, digest := byte(pivalg.P256), sha256.Sum256([]byte("tessera scenario"))
 	in := digest[:]
 	pub, known := r.keys[st.Slot].(*ecdsa.PublicKey)
 	if known && pub.Curve == elliptic.P384() {
 		d := sha512.Sum384([]byte("tessera scenario"))
-		alg, in = algP384, d[:]
+		alg, in = pivalg.P384, d[:]
 	}
 	sw, sig, err := r.e.Sign(ctx, alg, st.Slot, in)
 	what, err := r.check(st, apdu.Response{SW: sw}, err, "9000")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Scenario is a QA scenario: a named list of steps run against one card.
@@ -92,12 +93,6 @@ const (
 	StepAssert      StepKind = "assert"       // pin_tries:, puk_tries:, pin_verified:, pin_blocked:, puk_blocked:
 	StepPersonalise StepKind = "personalise"  // (app: iso) set the PUK, then the PIN, of a blank token
 	stepKindUnknown StepKind = ""
-)
-
-// The key algorithms generate takes (SP 800-78-4 Table 6-2).
-const (
-	algP256 = 0x11
-	algP384 = 0x14
 )
 
 // stepSpecs says which keys each step takes, in order: the first is the one
@@ -529,9 +524,9 @@ func (p *parser) parseStep(n *yaml.Node) Step {
 		case "algorithm":
 			switch p.str(v) {
 			case "p256":
-				st.Alg = algP256
+				st.Alg = pivalg.P256
 			case "p384":
-				st.Alg = algP384
+				st.Alg = pivalg.P384
 			default:
 				p.fail(v, "algorithm: %q, want p256 or p384", v.Value)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // CardInfo is a card's place in the simulator: what a listing shows.
@@ -268,34 +269,11 @@ func (r *Reader) pinVerified() (*bool, string) {
 	return nil, fmt.Sprintf("unknown: the card answered %04X", uint16(sw))
 }
 
-// algorithmName names a PIV algorithm identifier (SP 800-78-4 Table 6-2,
-// YubiKey extensions).
+// algorithmName names a PIV algorithm identifier (package pivalg), or
+// "alg XX" for one it does not know.
 func algorithmName(id byte) string {
-	switch id {
-	case 0x03:
-		return "3DES"
-	case 0x08:
-		return "AES-128"
-	case 0x0A:
-		return "AES-192"
-	case 0x0C:
-		return "AES-256"
-	case 0x06:
-		return "RSA-1024"
-	case 0x07:
-		return "RSA-2048"
-	case 0x05:
-		return "RSA-3072"
-	case 0x16:
-		return "RSA-4096"
-	case 0x11:
-		return "ECC-P256"
-	case 0x14:
-		return "ECC-P384"
-	case 0xE0:
-		return "Ed25519"
-	case 0xE1:
-		return "X25519"
+	if n := pivalg.Name(id); n != "" {
+		return n
 	}
 	return fmt.Sprintf("alg %02X", id)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // errConformance is returned when a conformance run has failures: the
@@ -180,13 +181,13 @@ func parseCredentials(pin, puk, mgmtKey, alg string) (conformance.Credentials, e
 	switch alg {
 	case "":
 	case "3des":
-		c.MgmtAlg = 0x03
+		c.MgmtAlg = pivalg.TDES
 	case "aes128":
-		c.MgmtAlg = 0x08
+		c.MgmtAlg = pivalg.AES128
 	case "aes192":
-		c.MgmtAlg = 0x0A
+		c.MgmtAlg = pivalg.AES192
 	case "aes256":
-		c.MgmtAlg = 0x0C
+		c.MgmtAlg = pivalg.AES256
 	default:
 		return c, fmt.Errorf("--mgmt-alg %q: want 3des, aes128, aes192 or aes256", alg)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // AID is the PIV application's full identifier (SP 800-73-4 Part 1 §2.2): the
@@ -307,7 +308,7 @@ func (a *Applet) Select(env *firmware.Context, cmd apdu.Command) ([]byte, error)
 	if a.p.PIV.Behaviour.AdvertiseAlgorithms {
 		apt = append(apt, apdu.AppendTLV(nil, 0x50, []byte("Tessera PIV")))
 		var algs []byte
-		for _, alg := range []byte{algTDES, algAES128, algAES192, algAES256, algRSA1024, algRSA2048, algRSA3072, algRSA4096, algP256, algP384, algEd25519, algX25519} {
+		for _, alg := range []byte{pivalg.TDES, pivalg.AES128, pivalg.AES192, pivalg.AES256, pivalg.RSA1024, pivalg.RSA2048, pivalg.RSA3072, pivalg.RSA4096, pivalg.P256, pivalg.P384, pivalg.Ed25519, pivalg.X25519} {
 			algs = apdu.AppendTLV(algs, 0x80, []byte{alg})
 		}
 		algs = apdu.AppendTLV(algs, 0x06, []byte{0x00})

@@ -17,6 +17,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Yubico's attestation extensions (Yubico PIV attestation documentation):
@@ -60,7 +61,7 @@ func (a *Applet) installAttestation(env *firmware.Context, w pin.Writer) error {
 	if err != nil {
 		return fmt.Errorf("piv: making the attestation certificate: %w", err)
 	}
-	k := key{alg: algP256, pinPolicy: pinPolicyNever, touchPolicy: touchNever, origin: originGenerated, priv: priv}
+	k := key{alg: pivalg.P256, pinPolicy: pinPolicyNever, touchPolicy: touchNever, origin: originGenerated, priv: priv}
 	if err := storeKey(w, slotAttestation, k); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // The benchmarks compare the card with Go's crypto doing the same work in
@@ -72,11 +73,11 @@ func signCases(b *testing.B) []signCase {
 		return func() []byte { d, _ := k.Bytes(); return apdu.AppendTLV(nil, 0x06, d) }
 	}
 	return []signCase{
-		{"P-256", algP256, p256, ecImport(p256)},
-		{"P-384", algP384, p384, ecImport(p384)},
-		{"Ed25519", algEd25519, ed, func() []byte { return apdu.AppendTLV(nil, 0x07, ed.Seed()) }},
-		{"RSA-2048", algRSA2048, r2048, func() []byte { return rsaImport(r2048) }},
-		{"RSA-4096", algRSA4096, r4096, func() []byte { return rsaImport(r4096) }},
+		{"P-256", pivalg.P256, p256, ecImport(p256)},
+		{"P-384", pivalg.P384, p384, ecImport(p384)},
+		{"Ed25519", pivalg.Ed25519, ed, func() []byte { return apdu.AppendTLV(nil, 0x07, ed.Seed()) }},
+		{"RSA-2048", pivalg.RSA2048, r2048, func() []byte { return rsaImport(r2048) }},
+		{"RSA-4096", pivalg.RSA4096, r4096, func() []byte { return rsaImport(r4096) }},
 	}
 }
 
@@ -147,7 +148,7 @@ func BenchmarkRSADecrypt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc := signCase{"RSA-2048", algRSA2048, k, func() []byte { return rsaImport(k) }}
+	sc := signCase{"RSA-2048", pivalg.RSA2048, k, func() []byte { return rsaImport(k) }}
 	b.Run("RSA-2048/card", func(b *testing.B) { benchPrivateOp(b, sc, ct) })
 	b.Run("RSA-2048/go", func(b *testing.B) {
 		b.ReportAllocs()
@@ -166,9 +167,9 @@ func BenchmarkKeygen(b *testing.B) {
 		alg  byte
 		gen  func() error
 	}{
-		{"P-256", algP256, func() error { _, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return err }},
-		{"RSA-2048", algRSA2048, func() error { _, err := rsa.GenerateKey(rand.Reader, 2048); return err }},
-		{"RSA-4096", algRSA4096, func() error { _, err := rsa.GenerateKey(rand.Reader, 4096); return err }},
+		{"P-256", pivalg.P256, func() error { _, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return err }},
+		{"RSA-2048", pivalg.RSA2048, func() error { _, err := rsa.GenerateKey(rand.Reader, 2048); return err }},
+		{"RSA-4096", pivalg.RSA4096, func() error { _, err := rsa.GenerateKey(rand.Reader, 4096); return err }},
 	} {
 		b.Run(k.name+"/card", func(b *testing.B) {
 			tc := newTestCard(b, "default")

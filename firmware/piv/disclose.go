@@ -3,6 +3,7 @@ package piv
 import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Disclose says what a trace may show of a PIV command and its answer
@@ -79,9 +80,9 @@ func discloseGeneralAuth(cmd apdu.Command) firmware.Disclosure {
 		return d // key agreement: the answer is the shared secret
 	}
 	switch cmd.P1 {
-	case algP256, algP384, algEd25519:
+	case pivalg.P256, pivalg.P384, pivalg.Ed25519:
 		d.Response = true // a signature; the applet checks P1 against the key
-	case algRSA1024, algRSA2048, algRSA3072, algRSA4096:
+	case pivalg.RSA1024, pivalg.RSA2048, pivalg.RSA3072, pivalg.RSA4096:
 		_, d.Response = pkcs1Type1(chal)
 	}
 	return d

@@ -8,6 +8,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 func TestDisclose(t *testing.T) {
@@ -52,13 +53,13 @@ func TestDisclose(t *testing.T) {
 		{"SET MANAGEMENT KEY", cmd("00 FF FF FF 1B 03 9B 18" + strings.Repeat("01", 24)), outOnly},
 		{"management key witness", cmd("00 87 03 9B 04 7C 02 80 00"), none},
 		{"management key, chained", chained(cmd("00 87 03 9B 04 7C 02 80 00"), 2), none},
-		{"ECDSA signature", ga(algP256, 0x9A, 0x81, make([]byte, 32)), both},
-		{"Ed25519 signature", ga(algEd25519, 0x9C, 0x81, []byte("message")), both},
-		{"RSA signature block", ga(algRSA2048, 0x9C, 0x81, sigBlock), both},
-		{"RSA decryption", ga(algRSA2048, 0x9D, 0x81, otherBlock), cmdOnly},
-		{"RSA, chain piece", chained(ga(algRSA2048, 0x9C, 0x81, sigBlock), 200), cmdOnly},
-		{"ECDH P-256", ga(algP256, 0x9D, 0x85, make([]byte, 65)), cmdOnly},
-		{"ECDH X25519", ga(algX25519, 0x82, 0x85, make([]byte, 32)), cmdOnly},
+		{"ECDSA signature", ga(pivalg.P256, 0x9A, 0x81, make([]byte, 32)), both},
+		{"Ed25519 signature", ga(pivalg.Ed25519, 0x9C, 0x81, []byte("message")), both},
+		{"RSA signature block", ga(pivalg.RSA2048, 0x9C, 0x81, sigBlock), both},
+		{"RSA decryption", ga(pivalg.RSA2048, 0x9D, 0x81, otherBlock), cmdOnly},
+		{"RSA, chain piece", chained(ga(pivalg.RSA2048, 0x9C, 0x81, sigBlock), 200), cmdOnly},
+		{"ECDH P-256", ga(pivalg.P256, 0x9D, 0x85, make([]byte, 65)), cmdOnly},
+		{"ECDH X25519", ga(pivalg.X25519, 0x82, 0x85, make([]byte, 32)), cmdOnly},
 		{"GENERAL AUTHENTICATE, malformed", cmd("00 87 11 9A 02 7C 05"), cmdOnly},
 		{"GET DATA, certificate", cmd("00 CB 3F FF 05 5C 03 5F C1 05"), both},
 		{"GET DATA, printed information", cmd("00 CB 3F FF 05 5C 03 5F C1 09"), cmdOnly},

@@ -13,6 +13,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/internal/cardtest"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 var defaultMgmt = h("010203040506070801020304050607080102030405060708")
@@ -108,7 +109,7 @@ func blockCipher(t testing.TB, alg byte, key []byte) cipher.Block {
 	t.Helper()
 	var b cipher.Block
 	var err error
-	if alg == algTDES {
+	if alg == pivalg.TDES {
 		b, err = des.NewTripleDESCipher(key)
 	} else {
 		b, err = aes.NewCipher(key)

@@ -15,6 +15,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/pin"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Slots (SP 800-73-4 Part 1 Table 4b; F9 is the YubiKey attestation slot).
@@ -129,29 +130,14 @@ func (k key) public() crypto.PublicKey {
 	return k.priv.(interface{ Public() crypto.PublicKey }).Public()
 }
 
-// rsaBits returns the modulus size of an RSA algorithm, or 0.
-func rsaBits(alg byte) int {
-	switch alg {
-	case algRSA1024:
-		return 1024
-	case algRSA2048:
-		return 2048
-	case algRSA3072:
-		return 3072
-	case algRSA4096:
-		return 4096
-	}
-	return 0
-}
-
 // curve returns the ECDH curve of an EC algorithm, or nil.
 func curve(alg byte) ecdh.Curve {
 	switch alg {
-	case algP256:
+	case pivalg.P256:
 		return ecdh.P256()
-	case algP384:
+	case pivalg.P384:
 		return ecdh.P384()
-	case algX25519:
+	case pivalg.X25519:
 		return ecdh.X25519()
 	}
 	return nil
@@ -243,18 +229,18 @@ func (a *Applet) policies(tlvs map[apdu.Tag][]byte, k *key) error {
 // newPrivateKey makes a key for alg with the card's random source. (Go's
 // ECDSA and Ed25519 key generation draw from the system source regardless.)
 func newPrivateKey(env *firmware.Context, alg byte) (crypto.PrivateKey, error) {
-	if bits := rsaBits(alg); bits > 0 {
+	if bits := pivalg.RSABits(alg); bits > 0 {
 		return rsa.GenerateKey(env.Rand, bits)
 	}
 	switch alg {
-	case algP256:
+	case pivalg.P256:
 		return ecdsa.GenerateKey(elliptic.P256(), env.Rand)
-	case algP384:
+	case pivalg.P384:
 		return ecdsa.GenerateKey(elliptic.P384(), env.Rand)
-	case algEd25519:
+	case pivalg.Ed25519:
 		_, priv, err := ed25519.GenerateKey(env.Rand)
 		return priv, err
-	case algX25519:
+	case pivalg.X25519:
 		return ecdh.X25519().GenerateKey(env.Rand)
 	}
 	return nil, apdu.SWIncorrectData
@@ -302,7 +288,7 @@ func (a *Applet) importKey(env *firmware.Context, cmd apdu.Command) error {
 
 // parseImport builds a private key from IMPORT's TLVs, checking it.
 func parseImport(alg byte, t map[apdu.Tag][]byte) (crypto.PrivateKey, error) {
-	if bits := rsaBits(alg); bits > 0 {
+	if bits := pivalg.RSABits(alg); bits > 0 {
 		var parts [5]*big.Int
 		for i := range parts {
 			v, ok := t[apdu.Tag(i+1)]
@@ -335,11 +321,11 @@ func parseImport(alg byte, t map[apdu.Tag][]byte) (crypto.PrivateKey, error) {
 		return k, nil
 	}
 	switch alg {
-	case algP256, algP384:
+	case pivalg.P256, pivalg.P384:
 		d, ok := t[0x06]
 		size := 32
 		c := elliptic.P256()
-		if alg == algP384 {
+		if alg == pivalg.P384 {
 			size, c = 48, elliptic.P384()
 		}
 		if !ok || len(d) != size {
@@ -350,13 +336,13 @@ func parseImport(alg byte, t map[apdu.Tag][]byte) (crypto.PrivateKey, error) {
 			return nil, apdu.SWIncorrectData
 		}
 		return k, nil
-	case algEd25519:
+	case pivalg.Ed25519:
 		seed, ok := t[0x07]
 		if !ok || len(seed) != ed25519.SeedSize {
 			return nil, apdu.SWIncorrectData
 		}
 		return ed25519.NewKeyFromSeed(seed), nil
-	case algX25519:
+	case pivalg.X25519:
 		s, ok := t[0x08]
 		if !ok {
 			return nil, apdu.SWIncorrectData

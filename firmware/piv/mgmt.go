@@ -9,22 +9,7 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
-)
-
-// Algorithm identifiers (SP 800-78-4 Table 6-2; YubiKey: 16, E0, E1).
-const (
-	algTDES    = 0x03
-	algAES128  = 0x08
-	algAES192  = 0x0A
-	algAES256  = 0x0C
-	algRSA3072 = 0x05
-	algRSA1024 = 0x06
-	algRSA2048 = 0x07
-	algRSA4096 = 0x16
-	algP256    = 0x11
-	algP384    = 0x14
-	algEd25519 = 0xE0
-	algX25519  = 0xE1
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Touch policies (YubiKey).
@@ -61,18 +46,18 @@ func loadMgmtKey(env *firmware.Context) (mgmtKey, error) {
 // mgmtKeySize returns the key length of a management-key algorithm, or 0.
 func mgmtKeySize(alg byte) int {
 	switch alg {
-	case algTDES, algAES192:
+	case pivalg.TDES, pivalg.AES192:
 		return 24
-	case algAES128:
+	case pivalg.AES128:
 		return 16
-	case algAES256:
+	case pivalg.AES256:
 		return 32
 	}
 	return 0
 }
 
 func (m mgmtKey) cipher() (cipher.Block, error) {
-	if m.alg == algTDES {
+	if m.alg == pivalg.TDES {
 		return des.NewTripleDESCipher(m.key)
 	}
 	return aes.NewCipher(m.key)
@@ -98,7 +83,7 @@ func (a *Applet) mgmtAuthenticate(env *firmware.Context, cmd apdu.Command, tlvs 
 	}
 	alg := cmd.P1
 	if alg == 0x00 {
-		alg = algTDES
+		alg = pivalg.TDES
 	}
 	if alg != mk.alg {
 		return nil, apdu.SWIncorrectP1P2

@@ -21,6 +21,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 func TestSelectAPT(t *testing.T) {
@@ -143,41 +144,41 @@ func TestPINChangeUnblockAndPolicy(t *testing.T) {
 
 func TestManagementKeyAuthentication(t *testing.T) {
 	def := newTestCard(t, "default")
-	if sw := def.authenticate(algTDES, defaultMgmt); sw != apdu.SWSuccess {
+	if sw := def.authenticate(pivalg.TDES, defaultMgmt); sw != apdu.SWSuccess {
 		t.Fatalf("3DES mutual authentication: %04X", uint16(sw))
 	}
 	// P1 00 means 3DES; external authentication.
 	resp := def.expect("00 87 00 9B 04 7C 02 81 00", apdu.SWSuccess)
 	chal, _, _ := apdu.FindTLV(resp[2:], 0x81)
 	enc := make([]byte, 8)
-	blockCipher(t, algTDES, defaultMgmt).Encrypt(enc, chal)
+	blockCipher(t, pivalg.TDES, defaultMgmt).Encrypt(enc, chal)
 	def.expectCmd(apdu.Command{INS: 0x87, P1: 0x00, P2: 0x9B, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, enc))}, apdu.SWSuccess)
 	// A wrong key is refused.
 	wrong := bytes.Repeat([]byte{0x11}, 24)
-	if sw := def.authenticate(algTDES, wrong); sw != apdu.SWSecurityStatusNotSatisfied {
+	if sw := def.authenticate(pivalg.TDES, wrong); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("wrong key: %04X, want 6982", uint16(sw))
 	}
 	def.expect("00 87 0A 9B 04 7C 02 80 00", apdu.SWIncorrectP1P2) // AES to a 3DES key
 	def.expect("00 87 03 9B 16 7C 14 80 08 0000000000000000 81 08 0000000000000000", apdu.SWConditionsNotSatisfied)
 
 	yk := newTestCard(t, "yubikey-5.7")
-	if sw := yk.authenticate(algAES192, defaultMgmt); sw != apdu.SWSuccess {
+	if sw := yk.authenticate(pivalg.AES192, defaultMgmt); sw != apdu.SWSuccess {
 		t.Fatalf("AES-192 mutual authentication: %04X", uint16(sw))
 	}
 	// SET MANAGEMENT KEY to AES-256, then authenticate with it.
 	newKey := bytes.Repeat([]byte{0x5A}, 32)
-	yk.expectCmd(apdu.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{algAES256, 0x9B, 32}, newKey...)}, apdu.SWSuccess)
+	yk.expectCmd(apdu.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{pivalg.AES256, 0x9B, 32}, newKey...)}, apdu.SWSuccess)
 	if md := yk.expect("00 F7 00 9B", apdu.SWSuccess); !bytes.Equal(md, h("01 01 0C 02 02 00 01 05 01 00")) {
 		t.Errorf("metadata after SET MANAGEMENT KEY = % X", md)
 	}
-	if sw := yk.authenticate(algAES256, newKey); sw != apdu.SWSuccess {
+	if sw := yk.authenticate(pivalg.AES256, newKey); sw != apdu.SWSuccess {
 		t.Errorf("AES-256 with the new key: %04X", uint16(sw))
 	}
 	if _, err := yk.c.Reset(); err != nil {
 		t.Fatal(err)
 	}
 	yk.expect("00 A4 04 00 05 A0 00 00 03 08", apdu.SWSuccess)
-	yk.expectCmd(apdu.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{algAES256, 0x9B, 32}, newKey...)}, apdu.SWSecurityStatusNotSatisfied)
+	yk.expectCmd(apdu.Command{INS: 0xFF, P1: 0xFF, P2: 0xFF, Data: append([]byte{pivalg.AES256, 0x9B, 32}, newKey...)}, apdu.SWSecurityStatusNotSatisfied)
 }
 
 // hostVerify checks a signature from the card with Go's crypto.
@@ -206,14 +207,14 @@ func parsePublic(t *testing.T, alg byte, resp []byte) crypto.PublicKey {
 	}
 	tlvs, _ := tlvMap(inner)
 	switch alg {
-	case algRSA1024, algRSA2048, algRSA3072, algRSA4096:
+	case pivalg.RSA1024, pivalg.RSA2048, pivalg.RSA3072, pivalg.RSA4096:
 		if !bytes.Equal(tlvs[0x82], []byte{1, 0, 1}) {
 			t.Errorf("RSA exponent % X, want 01 00 01", tlvs[0x82])
 		}
 		return &rsa.PublicKey{N: new(big.Int).SetBytes(tlvs[0x81]), E: 65537}
-	case algP256, algP384:
+	case pivalg.P256, pivalg.P384:
 		c := elliptic.P256()
-		if alg == algP384 {
+		if alg == pivalg.P384 {
 			c = elliptic.P384()
 		}
 		pub, err := ecdsa.ParseUncompressedPublicKey(c, tlvs[0x86])
@@ -221,9 +222,9 @@ func parsePublic(t *testing.T, alg byte, resp []byte) crypto.PublicKey {
 			t.Fatal(err)
 		}
 		return pub
-	case algEd25519:
+	case pivalg.Ed25519:
 		return ed25519.PublicKey(tlvs[0x86])
-	case algX25519:
+	case pivalg.X25519:
 		pub, err := ecdh.X25519().NewPublicKey(tlvs[0x86])
 		if err != nil {
 			t.Fatal(err)
@@ -269,9 +270,9 @@ func pkcs1Block(size int, digest []byte) []byte {
 }
 
 func TestGenerateAndSignEveryAlgorithm(t *testing.T) {
-	algs := []byte{algRSA1024, algRSA2048, algP256, algP384, algEd25519, algX25519}
+	algs := []byte{pivalg.RSA1024, pivalg.RSA2048, pivalg.P256, pivalg.P384, pivalg.Ed25519, pivalg.X25519}
 	if !testing.Short() {
-		algs = append(algs, algRSA3072, algRSA4096)
+		algs = append(algs, pivalg.RSA3072, pivalg.RSA4096)
 	}
 	msg := []byte("Tessera signs this")
 	digest := sha256.Sum256(msg)
@@ -328,17 +329,17 @@ func agree(t *testing.T, tc *testCard, slot, alg byte, peer []byte) []byte {
 func TestECDHAndRSADecrypt(t *testing.T) {
 	tc := newTestCard(t, "default")
 	tc.mustAuthenticate()
-	pub := generate(t, tc, slotKeyManagement, algP256).(*ecdsa.PublicKey)
+	pub := generate(t, tc, slotKeyManagement, pivalg.P256).(*ecdsa.PublicKey)
 	tc.verifyPIN("123456")
 	host, _ := ecdh.P256().GenerateKey(rand.Reader)
 	cardPub, _ := pub.ECDH()
 	want, _ := host.ECDH(cardPub)
-	if got := agree(t, tc, slotKeyManagement, algP256, host.PublicKey().Bytes()); !bytes.Equal(got, want) {
+	if got := agree(t, tc, slotKeyManagement, pivalg.P256, host.PublicKey().Bytes()); !bytes.Equal(got, want) {
 		t.Errorf("P-256 shared secret differs")
 	}
-	rsaPub := generate(t, tc, slotKeyManagement, algRSA2048).(*rsa.PublicKey)
+	rsaPub := generate(t, tc, slotKeyManagement, pivalg.RSA2048).(*rsa.PublicKey)
 	ct, _ := rsa.EncryptPKCS1v15(rand.Reader, rsaPub, []byte("session key"))
-	block, sw := sign(t, tc, slotKeyManagement, algRSA2048, ct)
+	block, sw := sign(t, tc, slotKeyManagement, pivalg.RSA2048, ct)
 	if sw != apdu.SWSuccess {
 		t.Fatal(sw)
 	}
@@ -354,27 +355,27 @@ func TestKeyPolicies(t *testing.T) {
 	tc := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{Touch: TouchFunc(func(byte) bool { touched++; return allow })})
 	tc.mustAuthenticate()
 	digest := sha256.Sum256([]byte("x"))
-	generate(t, tc, slotSignature, algP256)                                   // 9C: PIN always
-	generate(t, tc, slotCardAuthentication, algP256)                          // 9E: PIN never
-	generate(t, tc, 0x82, algP256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways) // retired: never, touch always
-	if _, sw := sign(t, tc, slotSignature, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	generate(t, tc, slotSignature, pivalg.P256)                                   // 9C: PIN always
+	generate(t, tc, slotCardAuthentication, pivalg.P256)                          // 9E: PIN never
+	generate(t, tc, 0x82, pivalg.P256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways) // retired: never, touch always
+	if _, sw := sign(t, tc, slotSignature, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("9C without PIN: %04X, want 6982", uint16(sw))
 	}
-	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSuccess {
+	if _, sw := sign(t, tc, slotCardAuthentication, pivalg.P256, digest[:]); sw != apdu.SWSuccess {
 		t.Errorf("9E without PIN: %04X, want 9000", uint16(sw))
 	}
 	tc.verifyPIN("123456")
-	if _, sw := sign(t, tc, slotSignature, algP256, digest[:]); sw != apdu.SWSuccess {
+	if _, sw := sign(t, tc, slotSignature, pivalg.P256, digest[:]); sw != apdu.SWSuccess {
 		t.Errorf("9C right after VERIFY: %04X", uint16(sw))
 	}
-	if _, sw := sign(t, tc, slotSignature, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	if _, sw := sign(t, tc, slotSignature, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("9C second signature without a new VERIFY: %04X, want 6982", uint16(sw))
 	}
-	if _, sw := sign(t, tc, 0x82, algP256, digest[:]); sw != apdu.SWSuccess || touched != 1 {
+	if _, sw := sign(t, tc, 0x82, pivalg.P256, digest[:]); sw != apdu.SWSuccess || touched != 1 {
 		t.Errorf("touch-always key: %04X after %d touches", uint16(sw), touched)
 	}
 	allow = false
-	if _, sw := sign(t, tc, 0x82, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	if _, sw := sign(t, tc, 0x82, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("touch-always key with no touch: %04X, want 6982", uint16(sw))
 	}
 	if md := tc.expect("00 F7 00 82", apdu.SWSuccess); !bytes.HasPrefix(md, h("01 01 11 02 02 01 02")) {
@@ -483,33 +484,33 @@ func TestImportKeysAndAttest(t *testing.T) {
 	tc.mustAuthenticate()
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	d, _ := ecKey.Bytes()
-	tc.expectCmd(apdu.Command{INS: 0xFE, P1: algP256, P2: 0x9A, Data: append(apdu.AppendTLV(nil, 0x06, d), h("AA 01 01")...)}, apdu.SWSuccess)
+	tc.expectCmd(apdu.Command{INS: 0xFE, P1: pivalg.P256, P2: 0x9A, Data: append(apdu.AppendTLV(nil, 0x06, d), h("AA 01 01")...)}, apdu.SWSuccess)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	var rsaData []byte
 	for i, v := range []*big.Int{rsaKey.Primes[0], rsaKey.Primes[1], rsaKey.Precomputed.Dp, rsaKey.Precomputed.Dq, rsaKey.Precomputed.Qinv} {
 		rsaData = apdu.AppendTLV(rsaData, apdu.Tag(i+1), v.FillBytes(make([]byte, 128)))
 	}
-	tc.expectCmd(apdu.Command{INS: 0xFE, P1: algRSA2048, P2: 0x9D, Data: rsaData}, apdu.SWSuccess)
+	tc.expectCmd(apdu.Command{INS: 0xFE, P1: pivalg.RSA2048, P2: 0x9D, Data: rsaData}, apdu.SWSuccess)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	tc.expectCmd(apdu.Command{INS: 0xFE, P1: algEd25519, P2: 0x9E, Data: apdu.AppendTLV(nil, 0x07, edKey.Seed())}, apdu.SWSuccess)
+	tc.expectCmd(apdu.Command{INS: 0xFE, P1: pivalg.Ed25519, P2: 0x9E, Data: apdu.AppendTLV(nil, 0x07, edKey.Seed())}, apdu.SWSuccess)
 
 	digest := sha256.Sum256([]byte("imported"))
-	sig, sw := sign(t, tc, 0x9A, algP256, digest[:])
+	sig, sw := sign(t, tc, 0x9A, pivalg.P256, digest[:])
 	if sw != apdu.SWSuccess {
 		t.Fatalf("sign with imported P-256 (PIN never): %04X", uint16(sw))
 	}
 	hostVerify(t, &ecKey.PublicKey, digest[:], nil, sig)
 	tc.verifyPIN("123456")
-	sig, _ = sign(t, tc, 0x9D, algRSA2048, pkcs1Block(256, digest[:]))
+	sig, _ = sign(t, tc, 0x9D, pivalg.RSA2048, pkcs1Block(256, digest[:]))
 	hostVerify(t, &rsaKey.PublicKey, digest[:], nil, sig)
-	sig, _ = sign(t, tc, 0x9E, algEd25519, []byte("imported"))
+	sig, _ = sign(t, tc, 0x9E, pivalg.Ed25519, []byte("imported"))
 	hostVerify(t, edKey.Public(), nil, []byte("imported"), sig)
 	if md := tc.expect("00 F7 00 9D", apdu.SWSuccess); !bytes.HasPrefix(md, h("01 01 07 02 02 02 01 03 01 02")) {
 		t.Errorf("imported key metadata % X", md[:10])
 	}
 	// Imported keys cannot be attested; generated ones can.
 	tc.expect("00 F9 9A 00", apdu.SWIncorrectData)
-	pub := generate(t, tc, 0x9C, algP384, 0xAA, 0x01, pinPolicyAlways, 0xAB, 0x01, touchCached)
+	pub := generate(t, tc, 0x9C, pivalg.P384, 0xAA, 0x01, pinPolicyAlways, 0xAB, 0x01, touchCached)
 	der := tc.expect("00 F9 9C 00", apdu.SWSuccess)
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -541,7 +542,7 @@ func TestImportKeysAndAttest(t *testing.T) {
 func TestMoveDeleteKeyAndRetriesAndReset(t *testing.T) {
 	tc := newTestCard(t, "default")
 	tc.mustAuthenticate()
-	generate(t, tc, 0x9A, algP256)
+	generate(t, tc, 0x9A, pivalg.P256)
 	tc.expect("00 F6 9D 9A", apdu.SWSuccess)
 	tc.expect("00 F7 00 9A", apdu.SWReferenceNotFound)
 	tc.expect("00 F7 00 9D", apdu.SWSuccess)
@@ -558,7 +559,7 @@ func TestMoveDeleteKeyAndRetriesAndReset(t *testing.T) {
 		t.Errorf("PUK metadata after SET PIN RETRIES = % X", md)
 	}
 	// Block both, then RESET restores the factory state but keeps F9.
-	generate(t, tc, 0x9A, algP256)
+	generate(t, tc, 0x9A, pivalg.P256)
 	for range 5 {
 		tc.verifyPIN("000000")
 	}
@@ -581,7 +582,7 @@ func TestMoveDeleteKeyAndRetriesAndReset(t *testing.T) {
 func TestStateSurvivesPowerCycles(t *testing.T) {
 	tc := newTestCard(t, "default")
 	tc.mustAuthenticate()
-	pub := generate(t, tc, 0x9E, algP256)
+	pub := generate(t, tc, 0x9E, pivalg.P256)
 	tc.verifyPIN("000000")
 	if _, err := tc.c.Reset(); err != nil {
 		t.Fatal(err)
@@ -599,23 +600,23 @@ func TestStateSurvivesPowerCycles(t *testing.T) {
 func TestTransportPINMustBeChangedBeforeKeyUse(t *testing.T) {
 	tc := newTestCard(t, "default")
 	tc.mustAuthenticate()
-	generate(t, tc, slotCardAuthentication, algP256) // PIN never
+	generate(t, tc, slotCardAuthentication, pivalg.P256) // PIN never
 	// Deliver the card with a transport PIN, as a token issuer does.
 	if err := pin.New(tc.c.Store(), keyPIN).Init(tc.c.Store(), []byte("482913"), 3, false, true, rand.Reader); err != nil {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("x"))
-	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	if _, sw := sign(t, tc, slotCardAuthentication, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("key use with a transport PIN: %04X, want 6982", uint16(sw))
 	}
 	if sw := tc.verifyPIN("482913"); sw != apdu.SWSuccess {
 		t.Fatalf("VERIFY transport PIN: %04X", uint16(sw))
 	}
-	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	if _, sw := sign(t, tc, slotCardAuthentication, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("key use after verifying the transport PIN: %04X, want 6982", uint16(sw))
 	}
 	tc.expect("00 24 00 80 10 "+pinField("482913")+pinField("271828"), apdu.SWSuccess)
-	if _, sw := sign(t, tc, slotCardAuthentication, algP256, digest[:]); sw != apdu.SWSuccess {
+	if _, sw := sign(t, tc, slotCardAuthentication, pivalg.P256, digest[:]); sw != apdu.SWSuccess {
 		t.Errorf("key use after the PIN was changed: %04X", uint16(sw))
 	}
 }
@@ -626,13 +627,13 @@ func TestTransportPINMustBeChangedBeforeKeyUse(t *testing.T) {
 func TestRSARawOperation(t *testing.T) {
 	tc := newTestCard(t, "default")
 	tc.mustAuthenticate()
-	pub := generate(t, tc, slotCardAuthentication, algRSA2048, 0xAA, 0x01, pinPolicyNever).(*rsa.PublicKey)
+	pub := generate(t, tc, slotCardAuthentication, pivalg.RSA2048, 0xAA, 0x01, pinPolicyNever).(*rsa.PublicKey)
 	digest := sha256.Sum256([]byte("raw"))
 	other := make([]byte, 256)
 	rand.Read(other)
 	other[0] = 0
 	for _, in := range [][]byte{pkcs1Block(256, digest[:]), other} {
-		out, sw := sign(t, tc, slotCardAuthentication, algRSA2048, in)
+		out, sw := sign(t, tc, slotCardAuthentication, pivalg.RSA2048, in)
 		if sw != apdu.SWSuccess {
 			t.Fatalf("RSA operation: %04X", uint16(sw))
 		}
@@ -694,7 +695,7 @@ func TestAttestEveryAlgorithm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, alg := range []byte{algP256, algP384, algEd25519, algX25519, algRSA1024} {
+	for _, alg := range []byte{pivalg.P256, pivalg.P384, pivalg.Ed25519, pivalg.X25519, pivalg.RSA1024} {
 		pub := generate(t, tc, 0x9D, alg)
 		der, sw := tc.cmd(apdu.Command{INS: 0xF9, P1: 0x9D})
 		if sw != apdu.SWSuccess {

@@ -8,6 +8,7 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // quirkCard is a PIV test card of the built-in profile base with quirks on.
@@ -98,16 +99,16 @@ func TestTransportPINProfile(t *testing.T) {
 	p.PIV.TransportPIN = true
 	tc := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{})
 	tc.mustAuthenticate()
-	generate(t, tc, slotSignature, algP256)
+	generate(t, tc, slotSignature, pivalg.P256)
 	digest := sha256.Sum256([]byte("x"))
 	if sw := tc.verifyPIN("123456"); sw != apdu.SWSuccess {
 		t.Fatalf("VERIFY transport PIN: %04X", uint16(sw))
 	}
-	if _, sw := sign(t, tc, slotSignature, algP256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
+	if _, sw := sign(t, tc, slotSignature, pivalg.P256, digest[:]); sw != apdu.SWSecurityStatusNotSatisfied {
 		t.Errorf("signature with the transport PIN: %04X, want 6982", uint16(sw))
 	}
 	tc.expect("00 24 00 80 10 "+pinField("123456")+pinField("271828"), apdu.SWSuccess)
-	if _, sw := sign(t, tc, slotSignature, algP256, digest[:]); sw != apdu.SWSuccess {
+	if _, sw := sign(t, tc, slotSignature, pivalg.P256, digest[:]); sw != apdu.SWSuccess {
 		t.Errorf("signature after the change: %04X, want 9000", uint16(sw))
 	}
 }
