@@ -83,7 +83,7 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 		if err != nil {
 			t.Fatalf("destructive %v: Run() error = %v, want a report", destructive, err)
 		}
-		const reason = "the card has none of the applications the suite tests: SELECT of PIV, AID A000000308000010000100, answered 6A82 (file or application not found); SELECT of the ISO 7816 file system (IsoApplet), AID F276A288BCFBA69D34F31001, answered 6A82 (file or application not found); SELECT of OATH (YKOATH), AID A0000005272101, answered 6A82 (file or application not found)"
+		const reason = "the card has none of the applications the suite tests: SELECT of PIV, AID A000000308000010000100, answered 6A82 (file or application not found); SELECT of the ISO 7816 file system (IsoApplet), AID F276A288BCFBA69D34F31001, answered 6A82 (file or application not found); SELECT of OATH (YKOATH), AID A0000005272101, answered 6A82 (file or application not found); SELECT of YubiKey management, AID A000000527471117, answered 6A82 (file or application not found)"
 		c := rep.Counts()
 		if c.Total != len(Cases()) || c.NotApplicable != c.Total || rep.Failed() {
 			t.Errorf("destructive %v: counts %+v, want all %d cases of both applications not applicable", destructive, c, len(Cases()))
@@ -93,8 +93,8 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 				t.Errorf("%s: %s %q, want not-applicable %q", r.ID, r.Outcome, r.Message, reason)
 			}
 		}
-		if len(card.sent) != 3 {
-			t.Errorf("sent %d commands, want the three SELECTs: % X", len(card.sent), card.sent)
+		if len(card.sent) != 4 {
+			t.Errorf("sent %d commands, want the four SELECTs: % X", len(card.sent), card.sent)
 		}
 		for _, cmd := range card.sent {
 			if cmd[1] != apdu.InsSelect {

@@ -24,6 +24,8 @@ const (
 	AppISO
 	// AppOATH is the YubiKey OATH application (YKOATH, oath.go).
 	AppOATH
+	// AppMgmt is the YubiKey management application (mgmt.go).
+	AppMgmt
 )
 
 func (a Application) String() string {
@@ -32,6 +34,8 @@ func (a Application) String() string {
 		return "ISO 7816 file system (IsoApplet)"
 	case AppOATH:
 		return "OATH (YKOATH)"
+	case AppMgmt:
+		return "YubiKey management"
 	}
 	return "PIV"
 }
@@ -185,8 +189,8 @@ func mseCmd(template, alg, keyRef byte) apdu.Command {
 // apps is which applications a card answers SELECT for, and what it
 // answered.
 type apps struct {
-	piv, iso, oath       bool
-	pivSW, isoSW, oathSW apdu.StatusWord
+	piv, iso, oath, mgmt         bool
+	pivSW, isoSW, oathSW, mgmtSW apdu.StatusWord
 }
 
 // probeApps selects each application the suite knows; a SELECT changes
@@ -198,7 +202,7 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 		cmd apdu.Command
 		ok  *bool
 		sw  *apdu.StatusWord
-	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}, {selectCmd(oathAID()), &a.oath, &a.oathSW}} {
+	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}, {selectCmd(oathAID()), &a.oath, &a.oathSW}, {selectCmd(mgmtAID()), &a.mgmt, &a.mgmtSW}} {
 		sw, err := e.SW(ctx, p.cmd)
 		if err != nil {
 			return a, err
@@ -211,8 +215,8 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 // notApplicable says why no case applies to a card that answers SELECT
 // for none of the applications the suite tests.
 func (a apps) notApplicable() string {
-	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s",
-		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW), AppOATH, oathAID(), swText(a.oathSW))
+	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s",
+		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW), AppOATH, oathAID(), swText(a.oathSW), AppMgmt, mgmtAID(), swText(a.mgmtSW))
 }
 
 // pickCases returns the cases of the applications the card answers, in
@@ -233,9 +237,9 @@ func pickCases(ctx context.Context, t Target, shared Card, filter func(Case) boo
 	if err != nil {
 		return nil, "", fmt.Errorf("conformance: asking %s which applications it has: %w", t.Name, err)
 	}
-	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso, AppOATH: a.oath}
-	if !a.piv && !a.iso && !a.oath {
-		want[AppPIV], want[AppISO], want[AppOATH] = true, true, true
+	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso, AppOATH: a.oath, AppMgmt: a.mgmt}
+	if !a.piv && !a.iso && !a.oath && !a.mgmt {
+		want[AppPIV], want[AppISO], want[AppOATH], want[AppMgmt] = true, true, true, true
 		notApplicable = a.notApplicable()
 	}
 	for _, c := range Cases() {
@@ -322,6 +326,9 @@ func (ip *isoPlan) describe() string {
 func (e *Env) selectApp(ctx context.Context) error {
 	if e.app == AppOATH {
 		return e.run(ctx, step("SELECT of the OATH application", selectCmd(oathAID()), apdu.SWSuccess))
+	}
+	if e.app == AppMgmt {
+		return e.run(ctx, step("SELECT of the YubiKey management application", selectCmd(mgmtAID()), apdu.SWSuccess))
 	}
 	if e.app != AppISO {
 		return e.Select(ctx)
