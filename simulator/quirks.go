@@ -25,25 +25,26 @@ type processFunc func(*firmware.Card, []byte) []byte
 // firmware/piv, set by NewCard.) Each decorator keeps its state, if any, in
 // its closure: one per reader.
 func withWireQuirks(p profile.Profile, next processFunc) processFunc {
+	decorators := wireQuirks()
 	for _, q := range p.Quirks {
-		switch q {
-		case profile.QuirkSW6300:
-			next = quirkSW6300(next)
-		case profile.QuirkSW6Cxx:
-			next = quirkSW6Cxx(next)
-		case profile.QuirkNoChaining:
-			next = quirkNoChaining(next)
-		case profile.QuirkTrailingBytes:
-			next = quirkTrailingBytes(next)
-		case profile.QuirkECDSARawSignature:
-			next = quirkECDSARawSignature(next)
-		case profile.QuirkSelectFailureDeselects:
-			next = quirkSelectFailureDeselects(next)
-		case profile.QuirkCase1Refused:
-			next = quirkCase1Refused(next)
+		if wrap, ok := decorators[q]; ok {
+			next = wrap(next)
 		}
 	}
 	return next
+}
+
+// wireQuirks returns the decorator of each wire-level quirk, by name.
+func wireQuirks() map[string]func(processFunc) processFunc {
+	return map[string]func(processFunc) processFunc{
+		profile.QuirkSW6300:                 quirkSW6300,
+		profile.QuirkSW6Cxx:                 quirkSW6Cxx,
+		profile.QuirkNoChaining:             quirkNoChaining,
+		profile.QuirkTrailingBytes:          quirkTrailingBytes,
+		profile.QuirkECDSARawSignature:      quirkECDSARawSignature,
+		profile.QuirkSelectFailureDeselects: quirkSelectFailureDeselects,
+		profile.QuirkCase1Refused:           quirkCase1Refused,
+	}
 }
 
 func swOnly(sw apdu.StatusWord) []byte { return []byte{sw.SW1(), sw.SW2()} }
