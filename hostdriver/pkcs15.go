@@ -102,7 +102,7 @@ func ParseEFDIR(b []byte) ([]PKCS15Application, error) {
 		for _, f := range fields {
 			switch f.Tag {
 			case 0x4F:
-				a.AID = strings.ToUpper(hex.EncodeToString(f.Value))
+				a.AID = upperHex(f.Value)
 				if len(f.Value) == 0 || len(f.Value) > 16 {
 					err = bad(fmt.Sprintf("AID of %d bytes", len(f.Value)), nil)
 				}
@@ -113,7 +113,7 @@ func ParseEFDIR(b []byte) ([]PKCS15Application, error) {
 					err = bad(fmt.Sprintf("path of %d bytes", len(f.Value)), nil)
 				}
 				a.path = f.Value
-				a.Path = strings.ToUpper(hex.EncodeToString(f.Value))
+				a.Path = upperHex(f.Value)
 			}
 		}
 		if a.AID == "" && err == nil {
@@ -141,7 +141,7 @@ func (p pkcs15Path) String() string {
 	if len(p.path) == 0 {
 		return ""
 	}
-	return strings.ToUpper(hex.EncodeToString(p.path))
+	return upperHex(p.path)
 }
 
 // parsePath parses the value of a Path SEQUENCE:
@@ -418,7 +418,7 @@ func parsePIN(v []byte) (PKCS15PIN, error) {
 	}
 	p := PKCS15PIN{Label: o.label, Flags: []string{}}
 	if id, ok := first(o.class, 0x04); ok {
-		p.AuthID = strings.ToUpper(hex.EncodeToString(id))
+		p.AuthID = upperHex(id)
 	}
 	var ints []int
 	for _, f := range o.typ {
@@ -449,7 +449,7 @@ func parsePIN(v []byte) (PKCS15PIN, error) {
 			}
 			p.Reference = n
 		case 0x04:
-			p.PadChar = strings.ToUpper(hex.EncodeToString(f.Value))
+			p.PadChar = upperHex(f.Value)
 		case 0x30:
 			if p.path, err = parsePath(f.Value); err != nil {
 				return p, err
@@ -546,12 +546,10 @@ func parseKey(v []byte) (PKCS15Key, error) {
 	if err != nil {
 		return PKCS15Key{}, err
 	}
-	k := PKCS15Key{Label: o.label, AuthID: strings.ToUpper(hex.EncodeToString(o.authID)), Usage: []string{}}
-	id, ok := first(o.class, 0x04)
-	if !ok {
-		return k, errors.New("key attributes without an ID")
+	k := PKCS15Key{Label: o.label, AuthID: upperHex(o.authID), Usage: []string{}}
+	if k.ID, err = o.id("key"); err != nil {
+		return k, err
 	}
-	k.ID = strings.ToUpper(hex.EncodeToString(id))
 	bits := 0
 	for _, f := range o.class {
 		switch f.Tag {
@@ -639,11 +637,9 @@ func parseCert(v []byte) (PKCS15Cert, error) {
 		return PKCS15Cert{}, err
 	}
 	c := PKCS15Cert{Label: o.label}
-	id, ok := first(o.class, 0x04)
-	if !ok {
-		return c, errors.New("certificate attributes without an ID")
+	if c.ID, err = o.id("certificate"); err != nil {
+		return c, err
 	}
-	c.ID = strings.ToUpper(hex.EncodeToString(id))
 	if a, ok := first(o.class, 0x01); ok && len(a) == 1 && a[0] != 0 {
 		c.Authority = true
 	}
@@ -661,6 +657,19 @@ func parseCert(v []byte) (PKCS15Cert, error) {
 	}
 	return c, nil
 }
+
+// id returns the object's identifier (its class attributes' iD, tag 04) in
+// upper-case hexadecimal, or an error saying that what's attributes have none.
+func (o pkcs15Object) id(what string) (string, error) {
+	id, ok := first(o.class, 0x04)
+	if !ok {
+		return "", fmt.Errorf("%s attributes without an ID", what)
+	}
+	return upperHex(id), nil
+}
+
+// upperHex is b in upper-case hexadecimal, as the reports show identifiers.
+func upperHex(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
 
 // first returns the value of the first of fields with the tag.
 func first(fields []apdu.TLV, tag apdu.Tag) ([]byte, bool) {
