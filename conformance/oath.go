@@ -258,3 +258,19 @@ func oathAppCases() []Case {
 	}
 	return cases
 }
+
+// OATHPutCommand is YKOATH's PUT of a credential: name, type and algorithm
+// (10 HOTP or 20 TOTP, plus 1 SHA-1, 2 SHA-256, 3 SHA-512), digits, secret.
+func OATHPutCommand(name string, kind, digits byte, secret []byte) apdu.Command {
+	return oathPutCmd(name, kind, digits, secret)
+}
+
+// OATHCalculateCommand is YKOATH's CALCULATE of a credential over a
+// challenge (a TOTP credential's time step), answering the truncated code.
+func OATHCalculateCommand(name string, challenge []byte) apdu.Command {
+	return oathCalcCmd(name, challenge)
+}
+
+// OATHCode reads the code from CALCULATE's truncated answer (76: digits,
+// then the 31-bit value of RFC 4226 §5.3).
+func OATHCode(data []byte) (string, error) { return oathCode(data) }

@@ -230,6 +230,9 @@ type runner struct {
 	// seed is the enrolled TOTP seed; lastCode the last code sent.
 	seed     []byte
 	lastCode string
+	// oathName is the OATH credential an oath_put step enrolled the seed
+	// under, "" before one.
+	oathName string
 	card     conformance.Card
 	e        *conformance.Env
 	keys     map[byte]crypto.PublicKey // generated keys, by slot
@@ -350,9 +353,17 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 			code = r.lastCode
 		case "wrong":
 			code = totpCode(r.seed, step+1000)
+		case "oath":
+			c, err := r.oathCode(ctx, step)
+			if err != nil {
+				return "", err
+			}
+			code = c
 		}
 		r.lastCode = code
 		return r.exchange(ctx, st, conformance.TOTPCommand(code), "9000")
+	case StepOATHPut:
+		return r.oathPut(ctx, st)
 	case StepTouchMode:
 		return "touch sensor " + st.Mode, r.card.(Toucher).SetTouchMode(st.Mode)
 	}

@@ -89,7 +89,8 @@ const (
 	StepTouchMode   StepKind = "touch_mode"   // (sim) the touch sensor: auto, manual or never
 	StepReveal      StepKind = "reveal"       // (sim) reveal the card's issued random PIN/PUK, once: refused:
 	StepEnrol       StepKind = "enrol"        // (sim) (re-)enrol the TOTP authorisation (cloud-signature)
-	StepTOTP        StepKind = "totp"         // VERIFY a TOTP code to key reference 90: code: current|previous|reuse|wrong, expect:
+	StepTOTP        StepKind = "totp"         // VERIFY a TOTP code to key reference 90: code: current|previous|reuse|wrong|oath, expect:
+	StepOATHPut     StepKind = "oath_put"     // enrol the TOTP seed into the card's OATH application: name:, expect:
 	StepAssert      StepKind = "assert"       // pin_tries:, puk_tries:, pin_verified:, pin_blocked:, puk_blocked:
 	StepPersonalise StepKind = "personalise"  // (app: iso) set the PUK, then the PIN, of a blank token
 	stepKindUnknown StepKind = ""
@@ -121,6 +122,7 @@ func stepSpecs() map[StepKind][]string {
 		StepReveal:      {"refused"},
 		StepEnrol:       {},
 		StepTOTP:        {"code", "expect"},
+		StepOATHPut:     {"name", "expect"},
 		StepAssert:      {"pin_tries", "puk_tries", "pin_verified", "pin_blocked", "puk_blocked"},
 		StepPersonalise: {"expect"},
 	}
@@ -158,8 +160,13 @@ type Step struct {
 	// were revealed already).
 	Refused bool
 	// Code is the TOTP code a totp step sends: current (the default),
-	// previous (the step before), reuse (the last one sent) or wrong.
-	Code    string
+	// previous (the step before), reuse (the last one sent), wrong, or
+	// oath (computed by the card's OATH application from the seed an
+	// oath_put step enrolled there).
+	Code string
+	// Name is the OATH credential an oath_put step writes (default
+	// DefaultOATHName).
+	Name    string
 	Asserts []Assertion // assert
 }
 
@@ -313,7 +320,7 @@ func refuses(a conformance.Application, st *Step) string {
 		return ""
 	}
 	switch st.Kind {
-	case StepAuth, StepGenerate, StepSign, StepPutData, StepGetData, StepChangePUK, StepTOTP, StepEnrol, StepReveal:
+	case StepAuth, StepGenerate, StepSign, StepPutData, StepGetData, StepChangePUK, StepTOTP, StepEnrol, StepReveal, StepOATHPut:
 		return fmt.Sprintf("%s is a PIV step, and this scenario drives the ISO application (app: iso); use send: for other commands", st.Kind)
 	}
 	for _, as := range st.Asserts {
@@ -562,6 +569,11 @@ func (p *parser) parseStep(n *yaml.Node) Step {
 				p.fail(v, "advance: %q, want a duration such as 20s or 1h", v.Value)
 			}
 			st.Advance = d
+		case "name":
+			st.Name = p.str(v)
+			if st.Name == "" || len(st.Name) > 64 {
+				p.fail(v, "name: %q, want 1 to 64 bytes", st.Name)
+			}
 		case "mode":
 			st.Mode = p.str(v)
 			if !slices.Contains([]string{"auto", "manual", "never"}, st.Mode) {
@@ -571,8 +583,8 @@ func (p *parser) parseStep(n *yaml.Node) Step {
 			st.Refused = p.bool(v, key)
 		case "code":
 			st.Code = p.str(v)
-			if !slices.Contains([]string{"current", "previous", "reuse", "wrong"}, st.Code) {
-				p.fail(v, "code: %q, want current, previous, reuse or wrong", st.Code)
+			if !slices.Contains([]string{"current", "previous", "reuse", "wrong", "oath"}, st.Code) {
+				p.fail(v, "code: %q, want current, previous, reuse, wrong or oath", st.Code)
 			}
 		case "pin_tries", "puk_tries":
 			st.Asserts = append(st.Asserts, Assertion{What: key, Int: p.int(v, key)})

@@ -42,7 +42,7 @@ func TestScenarioMessages(t *testing.T) {
 	}{
 		{
 			file:    "syntax-error.yaml",
-			wantErr: `testdata/scenarios/syntax-error.yaml:5: step 3: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, enrol, generate, get_data, insert, personalise, power_cycle, put_data, remove, reset, restart, reveal, select, send, sign, tear, totp, touch_mode, unblock, verify)`,
+			wantErr: `testdata/scenarios/syntax-error.yaml:5: step 3: unknown step "verfy" (known: assert, authenticate, change_pin, change_puk, clock, enrol, generate, get_data, insert, oath_put, personalise, power_cycle, put_data, remove, reset, restart, reveal, select, send, sign, tear, totp, touch_mode, unblock, verify)`,
 		},
 		{
 			file:    "failing-expectation.yaml",
