@@ -149,7 +149,7 @@ func TestInteropYkman(t *testing.T) {
 // still refuses it, because vpcd always makes two readers per pcscd and both
 // match ("Multiple YubiKeys detected"), and --device SERIAL cannot pick it,
 // because ykman reads the serial from the YubiKey Management or OTP
-// application, which Tessera does not have. With --reader it works.
+// application, which a default card does not have. With --reader it works.
 func TestInteropYkmanYubicoReaderName(t *testing.T) {
 	sock := startPCSCDInstance(t, ykmanInstance, ykmanReaderName)
 	reader := ykmanReaderName + " 00 00"

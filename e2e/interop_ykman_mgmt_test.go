@@ -1,0 +1,113 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ykmanMgmtInstance is the pcscd instance (scripts/pcscd.sh) of the ykman
+// management flow, its readers named as a YubiKey's; another than
+// ykmanInstance and ykmanOATHInstance, so that the flows never share a
+// reader.
+const ykmanMgmtInstance = 9
+
+// TestInteropYkmanMgmt drives the management application of a yubikey-5.7
+// card with Debian's ykman 4.0.9 through pcscd: ykman info reports the
+// device type, serial, firmware and form factor the profile sets and its
+// applications (PIV and OATH enabled over USB, the rest not available);
+// ykman config usb --disable PIV is honoured after a power-up (the
+// control API's power cycle): SELECT of PIV answers 6A82 while OATH still
+// answers, and --enable PIV brings it back after the power cycle after.
+func TestInteropYkmanMgmt(t *testing.T) {
+	const serial = 20260923
+	sock := startPCSCDInstance(t, ykmanMgmtInstance, ykmanReaderName)
+	reader := ykmanReaderName + " 00 00"
+	state := shortDir(t)
+	trace := filepath.Join(state, "trace.jsonl")
+	// Two cards, one in each of the instance's readers: ykman would
+	// otherwise wait for a card in the empty one.
+	s := startSim(t, state, "--trace", trace, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(serial), "--cards", "2",
+		"--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*ykmanMgmtInstance))
+	c := newInteropOn(t, s, reader, trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
+	c.waitReader(t, 15*time.Second)
+	ykman := func(t *testing.T, args ...string) string {
+		t.Helper()
+		return c.run(t, "ykman", append([]string{"--reader", reader}, args...)...)
+	}
+	// app checks one row of ykman info's application table.
+	app := func(t *testing.T, info, name, status string) {
+		t.Helper()
+		if !regexp.MustCompile(`(?m)^` + name + `\s+` + status + `\s*$`).MatchString(info) {
+			t.Errorf("ykman info: no row %q %q:\n%s", name, status, info)
+		}
+	}
+	// selectSW sends SELECT of aid with opensc-tool and returns SW1SW2,
+	// trying again for a while when pcscd still reports the card removed
+	// by a power cycle.
+	selectSW := func(t *testing.T, aid string) string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			r := c.exec(t, nil, "opensc-tool", "--reader", reader, "--send-apdu", "00:A4:04:00:"+fmt.Sprintf("%02X", len(aid)/2)+":"+aid)
+			m := regexp.MustCompile(`SW1=0x([0-9A-Fa-f]{2}), SW2=0x([0-9A-Fa-f]{2})`).FindStringSubmatch(r.out)
+			if m != nil {
+				return strings.ToUpper(m[1] + m[2])
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("opensc-tool SELECT %s: no status word in:\n%s", aid, r.out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	powerCycle := func(t *testing.T) {
+		t.Helper()
+		if _, err := s.client().PowerCycle(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const pivAID, oathAID = "A000000308", "A0000005272101"
+
+	c.step("info", func(t *testing.T) {
+		info := ykman(t, "info")
+		// "5A": a USB-A keychain without NFC. (The USB interfaces ykman
+		// lists come from the reader's name, not from the card.)
+		mustContain(t, "ykman info", info, "Device type: YubiKey 5A\n", fmt.Sprintf("Serial number: %d\n", serial),
+			"Firmware version: 5.7.1\n", "Form factor: Keychain (USB-A)\n")
+		app(t, info, "PIV", "Enabled")
+		app(t, info, "OATH", "Enabled")
+		for _, name := range []string{"OTP", "FIDO U2F", "FIDO2", "OpenPGP", "YubiHSM Auth"} {
+			app(t, info, name, "Not available")
+		}
+	})
+	c.step("config usb --disable PIV", func(t *testing.T) {
+		// pcscd itself powers the card down when ykman lets it go, which
+		// a YubiKey's reboot stands for; the control API's power cycle
+		// makes the power-up explicit. (That the change waits for a
+		// power-up is firmware/mgmt's TestWriteConfigDisablesAtPowerOn.)
+		ykman(t, "config", "usb", "--disable", "PIV", "--force")
+		powerCycle(t)
+		if got := selectSW(t, pivAID); got != "6A82" {
+			t.Errorf("SELECT PIV after the power cycle = %s, want 6A82", got)
+		}
+		if got := selectSW(t, oathAID); got != "9000" {
+			t.Errorf("SELECT OATH after the power cycle = %s, want 9000", got)
+		}
+		app(t, ykman(t, "info"), "PIV", "Disabled")
+	})
+	c.step("config usb --enable PIV", func(t *testing.T) {
+		ykman(t, "config", "usb", "--enable", "PIV", "--force")
+		powerCycle(t)
+		if got := selectSW(t, pivAID); got != "9000" {
+			t.Errorf("SELECT PIV after enabling and a power cycle = %s, want 9000", got)
+		}
+		app(t, ykman(t, "info"), "PIV", "Enabled")
+	})
+}
