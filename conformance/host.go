@@ -55,8 +55,7 @@ func DefaultMgmtKey() []byte {
 // management key algorithm named 3des, aes128, aes192 or aes256; ok is
 // false for another name.
 func MgmtAlgID(name string) (id byte, ok bool) {
-	id, ok = map[string]byte{"3des": pivalg.TDES, "aes128": pivalg.AES128, "aes192": pivalg.AES192, "aes256": pivalg.AES256}[name]
-	return id, ok
+	return pivalg.MgmtKeyID(name)
 }
 
 // SWText describes a status word, e.g. "63C2 (2 tries left)".

@@ -12,6 +12,7 @@ import (
 	"io"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/pivalg"
 )
 
 // Exchanger sends one command APDU under the ISO/IEC 7816-4 exchange rules
@@ -33,14 +34,14 @@ var ErrMgmtAuth = errors.New("hostdriver: management key authentication failed")
 // Any other algorithm, or a key of the wrong length, is an error wrapping
 // ErrMgmtAuth.
 func ManagementKeyCipher(alg byte, key []byte) (cipher.Block, error) {
+	want := pivalg.MgmtKeySize(alg)
 	switch alg {
-	case 0x03:
-		if len(key) != 24 {
-			return nil, fmt.Errorf("%w: a 3DES management key is 24 bytes, not %d", ErrMgmtAuth, len(key))
+	case pivalg.TDES:
+		if len(key) != want {
+			return nil, fmt.Errorf("%w: a 3DES management key is %d bytes, not %d", ErrMgmtAuth, want, len(key))
 		}
 		return des.NewTripleDESCipher(key)
-	case 0x08, 0x0A, 0x0C:
-		want := map[byte]int{0x08: 16, 0x0A: 24, 0x0C: 32}[alg]
+	case pivalg.AES128, pivalg.AES192, pivalg.AES256:
 		if len(key) != want {
 			return nil, fmt.Errorf("%w: an AES-%d management key is %d bytes, not %d", ErrMgmtAuth, want*8, want, len(key))
 		}

@@ -1,13 +1,14 @@
 // Package pivalg owns the PIV algorithm identifiers (SP 800-78-4 Table 6-2,
 // with the YubiKey extensions RSA-3072, RSA-4096, Ed25519 and X25519): the
 // byte values that GENERATE ASYMMETRIC KEY PAIR, GENERAL AUTHENTICATE,
-// IMPORT KEY, SET MANAGEMENT KEY and GET METADATA carry, their names and key
-// sizes, for the card and the host alike.
+// IMPORT KEY, SET MANAGEMENT KEY and GET METADATA carry, their names, key
+// sizes and the management key algorithms' names on the command line and in
+// profiles, for the card and the host alike.
 //
 // It is a leaf: it imports only the standard library, so the firmware
-// (firmware/piv) and the host side (conformance, replay, scenario, the
-// simulator's state view), which must not import the firmware, share one
-// owner of this vocabulary.
+// (firmware/piv) and the host side (hostdriver, conformance, replay,
+// scenario, the simulator's state view, cmd/tessera), which must not import
+// the firmware, share one owner of this vocabulary.
 package pivalg
 
 // Algorithm identifiers. Untyped, so that they compare with the bytes of an
@@ -74,4 +75,36 @@ func RSABits(id byte) int {
 		return 4096
 	}
 	return 0
+}
+
+// MgmtKeySize returns the key length in bytes of a management key
+// algorithm (SP 800-78-4 Table 5: three-key 3DES 24, AES-128 16, AES-192 24,
+// AES-256 32), or 0 for any other identifier.
+func MgmtKeySize(id byte) int {
+	switch id {
+	case TDES, AES192:
+		return 24
+	case AES128:
+		return 16
+	case AES256:
+		return 32
+	}
+	return 0
+}
+
+// MgmtKeyID returns the identifier of a management key algorithm by the
+// name profiles and command-line flags give it: 3des, aes128, aes192 or
+// aes256; ok is false for any other name.
+func MgmtKeyID(name string) (id byte, ok bool) {
+	switch name {
+	case "3des":
+		return TDES, true
+	case "aes128":
+		return AES128, true
+	case "aes192":
+		return AES192, true
+	case "aes256":
+		return AES256, true
+	}
+	return 0, false
 }

@@ -31,3 +31,31 @@ func TestNameAndRSABits(t *testing.T) {
 		}
 	}
 }
+
+func TestMgmtKey(t *testing.T) {
+	tests := []struct {
+		name string
+		id   byte
+		ok   bool
+		size int
+	}{
+		{"3des", TDES, true, 24},
+		{"aes128", AES128, true, 16},
+		{"aes192", AES192, true, 24},
+		{"aes256", AES256, true, 32},
+		{"AES128", 0, false, 0},
+		{"rsa2048", 0, false, 0},
+	}
+	for _, tt := range tests {
+		id, ok := MgmtKeyID(tt.name)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("MgmtKeyID(%q) = %02X, %v, want %02X, %v", tt.name, id, ok, tt.id, tt.ok)
+		}
+		if got := MgmtKeySize(id); got != tt.size {
+			t.Errorf("MgmtKeySize(%02X) = %d, want %d", id, got, tt.size)
+		}
+	}
+	if got := MgmtKeySize(RSA2048); got != 0 {
+		t.Errorf("MgmtKeySize(RSA2048) = %d, want 0", got)
+	}
+}

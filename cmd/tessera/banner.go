@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -87,15 +88,8 @@ func writePIVCredentials(b *strings.Builder, id int, v profile.PIV) {
 // mgmtAlgName spells a profile's management key algorithm as the
 // specifications do.
 func mgmtAlgName(alg string) string {
-	switch alg {
-	case "3des":
-		return "3DES"
-	case "aes128":
-		return "AES-128"
-	case "aes192":
-		return "AES-192"
-	case "aes256":
-		return "AES-256"
+	if id, ok := pivalg.MgmtKeyID(alg); ok {
+		return pivalg.Name(id)
 	}
 	return alg
 }

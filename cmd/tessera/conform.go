@@ -178,18 +178,12 @@ func parseCredentials(pin, puk, mgmtKey, alg string) (conformance.Credentials, e
 		}
 		c.MgmtKey = k
 	}
-	switch alg {
-	case "":
-	case "3des":
-		c.MgmtAlg = pivalg.TDES
-	case "aes128":
-		c.MgmtAlg = pivalg.AES128
-	case "aes192":
-		c.MgmtAlg = pivalg.AES192
-	case "aes256":
-		c.MgmtAlg = pivalg.AES256
-	default:
-		return c, fmt.Errorf("--mgmt-alg %q: want 3des, aes128, aes192 or aes256", alg)
+	if alg != "" {
+		id, ok := pivalg.MgmtKeyID(alg)
+		if !ok {
+			return c, fmt.Errorf("--mgmt-alg %q: want 3des, aes128, aes192 or aes256", alg)
+		}
+		c.MgmtAlg = id
 	}
 	for name, v := range map[string]string{"--pin": pin, "--puk": puk} {
 		if len(v) > 8 {

@@ -43,19 +43,6 @@ func loadMgmtKey(env *firmware.Context) (mgmtKey, error) {
 	return mgmtKey{alg: raw[0], touch: raw[1], isDefault: raw[2] == 1, key: raw[3:]}, nil
 }
 
-// mgmtKeySize returns the key length of a management-key algorithm, or 0.
-func mgmtKeySize(alg byte) int {
-	switch alg {
-	case pivalg.TDES, pivalg.AES192:
-		return 24
-	case pivalg.AES128:
-		return 16
-	case pivalg.AES256:
-		return 32
-	}
-	return 0
-}
-
 func (m mgmtKey) cipher() (cipher.Block, error) {
 	if m.alg == pivalg.TDES {
 		return des.NewTripleDESCipher(m.key)
@@ -168,7 +155,7 @@ func (a *Applet) setMgmtKey(env *firmware.Context, cmd apdu.Command) error {
 	if len(d) < 3 || d[1] != refMgmtKey || int(d[2]) != len(d)-3 {
 		return apdu.SWIncorrectData
 	}
-	size := mgmtKeySize(d[0])
+	size := pivalg.MgmtKeySize(d[0])
 	if size == 0 || size != len(d)-3 {
 		return apdu.SWIncorrectData
 	}
