@@ -349,6 +349,9 @@ func printReport(w io.Writer, r *hostdriver.Report) {
 	if y := r.YubiKey; y != nil {
 		printYubiKey(tw, y)
 	}
+	if o := r.OATH; o != nil {
+		printOATH(tw, o)
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(tw, "Warnings")
 		for _, w := range r.Warnings {
@@ -389,6 +392,18 @@ func printOpenPGP(tw io.Writer, p *hostdriver.OpenPGPReport) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", k.Key, orDash(k.Algorithm), orDash(k.Fingerprint), created, orDash(k.Status))
 		}
 	}
+}
+
+// printOATH prints the OATH application's section: its version and
+// whether an access code is set, never its credentials.
+func printOATH(tw io.Writer, o *hostdriver.OATHReport) {
+	fmt.Fprintln(tw, "OATH")
+	fmt.Fprintf(tw, "  Version\t%s\n", orDash(o.Version))
+	code := "not set"
+	if o.AccessCode {
+		code = "set"
+	}
+	fmt.Fprintf(tw, "  Access code\t%s\n", code)
 }
 
 // printYubiKey prints a YubiKey's identity from its management

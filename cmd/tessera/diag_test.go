@@ -38,6 +38,11 @@ func TestDiagTextPersonas(t *testing.T) {
 			"PIN policy      8-12 characters, letters and digits, with an upper-case letter, a lower-case letter and a digit; PIN field of 12 bytes",
 			"Holder identity number  8001015009087",
 		}},
+		{"yubikey-5.7", []string{
+			"OATH",
+			"Version 5.7.1",
+			"Access code not set",
+		}},
 		{"cloud-signature", []string{
 			"TOTP            not enrolled",
 			"Signatures left  200",
