@@ -40,3 +40,18 @@ func TestDisclose(t *testing.T) {
 		}
 	}
 }
+
+// TestCardWithholdsLockCode: through the card OS, the exchange setting a
+// lock code is withheld from traces and READ CONFIG is shown.
+func TestCardWithholdsLockCode(t *testing.T) {
+	tc := newTestCard(t, "")
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 1C 00 00 13 12 0A 10 "+strings.Repeat("11", 16), apdu.SWSuccess)
+	if got := tc.c.TakeDisclosure(); got.Command {
+		t.Errorf("WRITE CONFIG with a lock code: disclosure %+v, want the command withheld", got)
+	}
+	tc.must("00 1D 00 00 00", apdu.SWSuccess)
+	if got := tc.c.TakeDisclosure(); got != (firmware.Disclosure{Command: true, Response: true}) {
+		t.Errorf("READ CONFIG: disclosure %+v, want both shown", got)
+	}
+}
