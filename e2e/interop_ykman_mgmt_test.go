@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -25,7 +27,10 @@ const ykmanMgmtInstance = 9
 // applications (PIV and OATH enabled over USB, the rest not available);
 // ykman config usb --disable PIV is honoured after a power-up (the
 // control API's power cycle): SELECT of PIV answers 6A82 while OATH still
-// answers, and --enable PIV brings it back after the power cycle after.
+// answers, and --enable PIV brings it back after the power cycle after. A
+// lock code set with ykman config set-lock-code guards the configuration
+// (a wrong one refused) while OATH is disabled and enabled the same way,
+// and the trace never shows it.
 func TestInteropYkmanMgmt(t *testing.T) {
 	const serial = 20260923
 	sock := startPCSCDInstance(t, ykmanMgmtInstance, ykmanReaderName)
@@ -109,5 +114,47 @@ func TestInteropYkmanMgmt(t *testing.T) {
 			t.Errorf("SELECT PIV after enabling and a power cycle = %s, want 9000", got)
 		}
 		app(t, ykman(t, "info"), "PIV", "Enabled")
+	})
+	const lockCode = "5eca11ab1e0ddba11c0ffee15deadbee"
+	c.step("config set-lock-code", func(t *testing.T) {
+		ykman(t, "config", "set-lock-code", "-n", lockCode, "--force")
+		mustContain(t, "ykman info", ykman(t, "info"), "Configured capabilities are protected by a lock code.")
+	})
+	c.step("config usb --disable OATH with the lock code", func(t *testing.T) {
+		wrong := strings.Repeat("00", 15) + "01"
+		if r := c.exec(t, nil, "ykman", "--reader", reader, "config", "usb", "--disable", "OATH", "--force", "--lock-code", wrong); r.code == 0 {
+			t.Errorf("config usb with a wrong lock code succeeded:\n%s", r.out)
+		}
+		ykman(t, "config", "usb", "--disable", "OATH", "--force", "--lock-code", lockCode)
+		powerCycle(t)
+		if got := selectSW(t, oathAID); got != "6A82" {
+			t.Errorf("SELECT OATH after disabling it and a power cycle = %s, want 6A82", got)
+		}
+		if got := selectSW(t, pivAID); got != "9000" {
+			t.Errorf("SELECT PIV = %s, want 9000", got)
+		}
+		app(t, ykman(t, "info"), "OATH", "Disabled")
+	})
+	c.step("config usb --enable OATH, lock code cleared", func(t *testing.T) {
+		ykman(t, "config", "usb", "--enable", "OATH", "--force", "--lock-code", lockCode)
+		ykman(t, "config", "set-lock-code", "--lock-code", lockCode, "--clear", "--force")
+		powerCycle(t)
+		if got := selectSW(t, oathAID); got != "9000" {
+			t.Errorf("SELECT OATH after enabling it and a power cycle = %s, want 9000", got)
+		}
+		info := ykman(t, "info")
+		app(t, info, "OATH", "Enabled")
+		if strings.Contains(info, "lock code") {
+			t.Errorf("ykman info after clearing the lock code still mentions one:\n%s", info)
+		}
+	})
+	c.step("trace withholds the lock code", func(t *testing.T) {
+		b, err := os.ReadFile(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(bytes.ToUpper(b), []byte(strings.ToUpper(lockCode))) {
+			t.Errorf("the trace shows the lock code")
+		}
 	})
 }
