@@ -78,26 +78,51 @@ type config struct {
 	autoEject              uint16
 	chalRespTimeout        byte
 	flags                  byte
+	// known are the capabilities supported when the record was written:
+	// one the card supports now but did not then (an application a newer
+	// profile adds) is enabled, as a new application is out of the box.
+	known uint16
 }
 
-const configLen = 8
+// configLen is the record's length; legacyConfigLen that of the first
+// format, without known.
+const (
+	configLen       = 10
+	legacyConfigLen = 8
+)
 
 func (c config) marshal() []byte {
 	b := binary.BigEndian.AppendUint16(nil, c.usbEnabled)
 	b = binary.BigEndian.AppendUint16(b, c.nfcEnabled)
 	b = binary.BigEndian.AppendUint16(b, c.autoEject)
-	return append(b, c.chalRespTimeout, c.flags)
+	b = append(b, c.chalRespTimeout, c.flags)
+	return binary.BigEndian.AppendUint16(b, c.known)
 }
 
 func parseConfig(b []byte) (config, error) {
-	if len(b) != configLen {
+	if len(b) != configLen && len(b) != legacyConfigLen {
 		return config{}, fmt.Errorf("mgmt: config record of %d bytes, want %d", len(b), configLen)
 	}
-	return config{
+	c := config{
 		usbEnabled: binary.BigEndian.Uint16(b), nfcEnabled: binary.BigEndian.Uint16(b[2:]),
 		autoEject: binary.BigEndian.Uint16(b[4:]), chalRespTimeout: b[6], flags: b[7],
-	}, nil
+	}
+	if len(b) == configLen {
+		c.known = binary.BigEndian.Uint16(b[8:])
+	} else {
+		// The first format: then only PIV and OATH had an application.
+		c.known = capPIV | capOATH | c.usbEnabled
+	}
+	return c, nil
 }
+
+// Capability bits (yubikit's CAPABILITY).
+const (
+	capU2F     = 0x02
+	capOpenPGP = 0x08
+	capPIV     = 0x10
+	capOATH    = 0x20
+)
 
 // AID implements firmware.Applet.
 func (a *Applet) AID() []byte { return AID() }
@@ -115,7 +140,7 @@ func (a *Applet) Boot(env *firmware.Context) error {
 	if err := tx.Put(keySerial, binary.BigEndian.AppendUint32(nil, a.serial)); err != nil {
 		return err
 	}
-	factory := config{usbEnabled: a.usbEnabled}
+	factory := config{usbEnabled: a.usbEnabled, known: a.usbSupported}
 	if a.nfc {
 		factory.nfcEnabled = a.usbSupported
 	}
@@ -156,9 +181,24 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 	return nil, apdu.SWINSNotSupported
 }
 
+// load reads the configuration as it stands for the card's supported
+// capabilities: enabled ones among them, those the record did not know
+// of enabled, known all of them.
 func (a *Applet) load(env *firmware.Context) (config, error) {
 	raw, _ := env.Store.Get(keyConfig)
-	return parseConfig(raw)
+	c, err := parseConfig(raw)
+	if err != nil {
+		return c, err
+	}
+	fresh := a.usbSupported &^ c.known
+	c.usbEnabled = c.usbEnabled&a.usbSupported | fresh
+	if a.nfc {
+		c.nfcEnabled = c.nfcEnabled&a.usbSupported | fresh
+	} else {
+		c.nfcEnabled = 0
+	}
+	c.known = a.usbSupported
+	return c, nil
 }
 
 func (a *Applet) readConfig(env *firmware.Context) ([]byte, error) {
@@ -279,10 +319,10 @@ func capabilityOf(aid []byte) uint16 {
 		aid []byte
 		bit uint16
 	}{
-		{[]byte{0xA0, 0x00, 0x00, 0x03, 0x08}, 0x10},                   // PIV
-		{[]byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x21, 0x01}, 0x20},       // OATH
-		{[]byte{0xD2, 0x76, 0x00, 0x01, 0x24, 0x01}, 0x08},             // OpenPGP
-		{[]byte{0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01}, 0x02}, // FIDO U2F
+		{[]byte{0xA0, 0x00, 0x00, 0x03, 0x08}, capPIV},
+		{[]byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x21, 0x01}, capOATH},
+		{[]byte{0xD2, 0x76, 0x00, 0x01, 0x24, 0x01}, capOpenPGP},
+		{[]byte{0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01}, capU2F},
 	} {
 		if bytes.HasPrefix(aid, c.aid) {
 			return c.bit

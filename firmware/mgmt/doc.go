@@ -31,7 +31,10 @@
 //
 // Persistent state, under the store prefix "mgmt/" (a public format):
 // "mgmt/serial" (4 bytes), "mgmt/config" (USB enabled 2 bytes, NFC enabled
-// 2, auto-eject timeout 2, challenge-response timeout 1, device flags 1)
-// and "mgmt/lock" (the 16-byte lock code, absent when unlocked). The lock
-// code is never shown in a trace (Disclose).
+// 2, auto-eject timeout 2, challenge-response timeout 1, device flags 1,
+// the capabilities supported when it was written 2; a record of the first
+// format ends before these, as if PIV and OATH were) and "mgmt/lock" (the
+// 16-byte lock code, absent when unlocked). A capability the card supports
+// but the record does not know (an application a newer profile adds) is
+// enabled. The lock code is never shown in a trace (Disclose).
 package mgmt

@@ -42,11 +42,16 @@ type testCard struct {
 
 func newTestCard(t testing.TB, doc string) *testCard {
 	t.Helper()
+	return newTestCardOn(t, doc, nvm.NewTearable(&nvm.Memory{}))
+}
+
+// newTestCardOn is newTestCard on the medium tm, which may hold a card.
+func newTestCardOn(t testing.TB, doc string, tm *nvm.Tearable) *testCard {
+	t.Helper()
 	p, err := profile.Parse([]byte("base: yubikey-5.7\nname: t\n" + doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tm := nvm.NewTearable(&nvm.Memory{})
 	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 7, stubApplet{pivAID}, New(p, Options{}), stubApplet{oathAID}), tm: tm}
 }
 

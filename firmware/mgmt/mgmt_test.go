@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
 )
 
 // TestSelectAndReadConfig: SELECT answers the version as text; READ
@@ -113,4 +114,40 @@ func TestLockCode(t *testing.T) {
 		t.Errorf("config lock after clearing = % X, want 00", got)
 	}
 	tc.must("00 1C 00 00 05 04 03 02 00 30", apdu.SWSuccess)
+}
+
+// TestNewCapabilityEnabled: a capability the card gains after its
+// configuration was written (a newer profile adds the application) is
+// enabled, while one the holder disabled stays disabled, also in a record
+// of the first format (8 bytes, written before the supported set was
+// kept).
+func TestNewCapabilityEnabled(t *testing.T) {
+	selOATH := "00 A4 04 00 07 A0000005272101"
+	tm := nvm.NewTearable(&nvm.Memory{})
+	older := newTestCardOn(t, "applications: [piv, mgmt]", tm)
+	older.must(selOATH, apdu.SWFileNotFound) // not supported, so off
+	older.must(cmdSelect, apdu.SWSuccess)
+	older.must("00 1C 00 00 0B 0A 06 02 00 10 07 01 0F 08 01 00", apdu.SWSuccess)
+	newer := newTestCardOn(t, "", tm)
+	newer.must(selOATH, apdu.SWSuccess)
+	if got := newer.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x30}) {
+		t.Errorf("USB enabled after the profile gained OATH = % X, want 00 30", got)
+	}
+
+	legacy := newTestCard(t, "")
+	tx, err := legacy.c.Store().Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Put(keyConfig, h("0010 0000 0000 00 00")); err != nil { // OATH disabled
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	legacy.power()
+	legacy.must(selOATH, apdu.SWFileNotFound)
+	if got := legacy.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x10}) {
+		t.Errorf("USB enabled from a first-format record = % X, want 00 10", got)
+	}
 }
