@@ -260,35 +260,29 @@ func (e *Env) Authenticate(ctx context.Context) error {
 // free retired key management slot the plan found, whose key is deleted
 // afterwards. It authenticates the management key first.
 func (e *Env) ScratchKey(ctx context.Context) (byte, *ecdsa.PublicKey, error) {
-	slot := byte(0x9A)
-	if !e.fresh {
-		slot = e.plan.scratch
-	}
+	slot := e.keySlot()
+	pub, err := e.generateP256(ctx, slot)
+	return slot, pub, err
+}
+
+// generateP256 authenticates the management key and generates a P-256 key
+// in slot, with the slot's default policies.
+func (e *Env) generateP256(ctx context.Context, slot byte) (*ecdsa.PublicKey, error) {
 	if err := e.Authenticate(ctx); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, pivalg.P256}, Ne: 256})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	if r.SW != apdu.SWSuccess {
-		return 0, nil, fmt.Errorf("GENERATE ASYMMETRIC KEY PAIR (P-256) in %02X answered %s", slot, swText(r.SW))
+		return nil, fmt.Errorf("GENERATE ASYMMETRIC KEY PAIR (P-256) in %02X answered %s", slot, swText(r.SW))
 	}
-	e.Cleanup(func(ctx context.Context) error {
-		if err := e.Authenticate(ctx); err != nil {
-			return err
-		}
-		sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: slot})
-		if err == nil && sw != apdu.SWSuccess {
-			err = fmt.Errorf("DELETE KEY %02X answered %s", slot, swText(sw))
-		}
-		return err
-	})
 	pub, err := parseP256(r.Data)
 	if err != nil {
-		return 0, nil, fmt.Errorf("GENERATE answered % X: %w", r.Data, err)
+		return nil, fmt.Errorf("GENERATE answered % X: %w", r.Data, err)
 	}
-	return slot, pub, nil
+	return pub, nil
 }
 
 // parseP256 parses a generated key's public key template 7F49 { 86 point }

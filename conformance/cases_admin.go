@@ -1,0 +1,772 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/pivalg"
+)
+
+// The YubiKey's factory PIN and PUK, which SET PIN RETRIES and RESET put
+// back (Yubico PIV documentation, "PIN and PUK"; public values).
+const (
+	ykFactoryPIN = "123456"
+	ykFactoryPUK = "12345678"
+)
+
+// keySlots are the key references GET METADATA answers for: 9A, 9C, 9D,
+// 9E, the retired key management slots 82 to 95 and the attestation key F9.
+func keySlots() []byte {
+	s := []byte{0x9A, 0x9C, 0x9D, 0x9E}
+	for r := byte(0x82); r <= 0x95; r++ {
+		s = append(s, r)
+	}
+	return append(s, 0xF9)
+}
+
+// ykAdminCases are the YubiKey PIV extensions: GET SERIAL, GET METADATA,
+// SET PIN RETRIES, RESET, IMPORT, MOVE and DELETE KEY, attestation and the
+// management key algorithms (Yubico PIV documentation, "PIV extensions").
+func ykAdminCases() []Case {
+	return []Case{
+		{
+			ID: "YK-SERIAL", Title: "GET SERIAL answers the serial number in 4 bytes",
+			Ref: "Yubico PIV extension GET SERIAL (INS F8, firmware 5)", Class: Safe,
+			Run: func(ctx context.Context, e *Env) error {
+				_, err := e.serial(ctx)
+				return err
+			},
+		},
+		{
+			ID: "YK-METADATA-PIN", Title: "GET METADATA of the PIN and PUK answers algorithm FF, the default flag and the counter (limit, tries left)",
+			Ref: "Yubico PIV extension GET METADATA (INS F7, firmware 5.3): PIN 80, PUK 81", Class: Safe,
+			Run: func(ctx context.Context, e *Env) error {
+				for _, ref := range []byte{refPIN, refPUK} {
+					md, err := e.metadataOf(ctx, ref)
+					if err != nil {
+						return err
+					}
+					if md == nil {
+						continue
+					}
+					if err := wantTag(md, ref, 0x01, []byte{0xFF}); err != nil {
+						return err
+					}
+					if err := flagTag(md, ref, 0x05); err != nil {
+						return err
+					}
+					v, ok := metadataTag(md, 0x06)
+					if !ok || len(v) != 2 || v[0] == 0 || v[1] > v[0] {
+						return fmt.Errorf("GET METADATA %02X: retries (06) % X, want 2 bytes: the limit (≥ 1), then the tries left (≤ the limit)", ref, v)
+					}
+				}
+				return nil
+			},
+		},
+		{
+			ID: "YK-METADATA-MGMT", Title: "GET METADATA of the management key answers its algorithm, touch policy and default flag",
+			Ref: "Yubico PIV extension GET METADATA (INS F7): management key 9B", Class: Safe,
+			Run: func(ctx context.Context, e *Env) error {
+				md, err := e.metadataOf(ctx, refMgmt)
+				if err != nil || md == nil {
+					return err
+				}
+				alg, ok := metadataTag(md, 0x01)
+				if !ok || len(alg) != 1 || pivalg.MgmtKeySize(alg[0]) == 0 {
+					return fmt.Errorf("GET METADATA 9B: algorithm (01) % X, want one of 03 (3DES), 08, 0A, 0C (AES)", alg)
+				}
+				if pol, ok := metadataTag(md, 0x02); !ok || len(pol) != 2 || pol[1] < 1 || pol[1] > 3 {
+					return fmt.Errorf("GET METADATA 9B: policies (02) % X, want 2 bytes, the touch policy 01 to 03", pol)
+				}
+				return flagTag(md, refMgmt, 0x05)
+			},
+		},
+		{
+			ID: "YK-METADATA-SLOTS", Title: "GET METADATA of every key slot answers algorithm, policies, origin and public key, or 6A88 when empty",
+			Ref: "Yubico PIV extension GET METADATA (INS F7): slots 9A, 9C, 9D, 9E, 82–95, F9", Class: Safe,
+			Run: func(ctx context.Context, e *Env) error {
+				for _, slot := range keySlots() {
+					md, sw, err := e.Metadata(ctx, slot)
+					if err != nil {
+						return err
+					}
+					switch sw {
+					case apdu.SWINSNotSupported:
+						return Skipf("the card does not offer GET METADATA, a YubiKey extension (firmware 5.3)")
+					case apdu.SWReferenceNotFound:
+						continue
+					case apdu.SWSuccess:
+					default:
+						return expectSW(fmt.Sprintf("GET METADATA %02X", slot), sw, apdu.SWSuccess, apdu.SWReferenceNotFound)
+					}
+					if err := checkKeyMetadata(slot, md); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		},
+		{
+			ID: "YK-RESET-REFUSED", Title: "RESET while the PIN or PUK is not blocked answers 6985 and changes nothing",
+			Ref: "Yubico PIV extension RESET (INS FB): only with PIN and PUK blocked", Class: Safe,
+			Run: func(ctx context.Context, e *Env) error {
+				before, err := e.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if before == apdu.SWAuthMethodBlocked {
+					if _, _, ok, err := e.PUKTries(ctx); err != nil || !ok {
+						return Skipf("the PIN is blocked and the PUK's counter unknown: RESET could wipe the card")
+					} else if t, _, _, _ := e.PUKTries(ctx); t == 0 {
+						return Skipf("the PIN and PUK are blocked: RESET would wipe the card")
+					}
+				}
+				sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsResetPIV})
+				if err != nil {
+					return err
+				}
+				if sw == apdu.SWINSNotSupported {
+					return Skipf("the card does not offer RESET, a YubiKey extension")
+				}
+				if err := expectSW("RESET with the PIN not blocked", sw, apdu.SWConditionsNotSatisfied); err != nil {
+					return err
+				}
+				after, err := e.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if after != before {
+					return fmt.Errorf("VERIFY without data answered %s before the refused RESET, %s after", swText(before), swText(after))
+				}
+				return nil
+			},
+		},
+		{
+			ID: "YK-MGMT-ALGS", Title: "the management key works in every algorithm (3DES, AES-128/192/256) by mutual and by external authentication",
+			Ref: "SP 800-73-4 Part 2 §3.2.4, Appendix A.1, A.2; SP 800-78-4 Table 5; Yubico PIV extension SET MANAGEMENT KEY (INS FF)", Class: Destructive, Needs: NeedMgmt,
+			Run: runMgmtAlgs,
+		},
+		{
+			ID: "YK-IMPORT", Title: "IMPORT of a key of each algorithm needs the management key, and GET METADATA then reports it imported with its public key",
+			Ref: "Yubico PIV extension IMPORT ASYMMETRIC KEY (INS FE), GET METADATA origin 02", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Run: runImport,
+		},
+		{
+			ID: "YK-MOVE-DELETE", Title: "MOVE KEY moves a key to a free slot, DELETE KEY empties it; both need the management key",
+			Ref: "Yubico PIV extension MOVE KEY / DELETE KEY (INS F6, firmware 5.7)", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Run: runMoveDelete,
+		},
+		{
+			ID: "YK-ATTEST", Title: "ATTEST of a generated key answers a certificate signed by F9's, with the card's version, serial and the key's policies",
+			Ref: "Yubico PIV attestation (INS F9; extensions 1.3.6.1.4.1.41482.3.3, .3.7, .3.8, .3.9)", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Run: runAttest,
+		},
+		{
+			ID: "YK-SET-PIN-RETRIES", Title: "SET PIN RETRIES needs the management key and the PIN, sets both limits and puts back the factory PIN and PUK",
+			Ref: "Yubico PIV extension SET PIN RETRIES (INS FA)", Class: Destructive, Needs: NeedMgmt | NeedPIN | NeedPUK,
+			Run: runSetRetries,
+		},
+		{
+			ID: "YK-RESET", Title: "RESET with the PIN and PUK blocked answers 9000 and puts back the factory PIN, PUK and management key",
+			Ref: "Yubico PIV extension RESET (INS FB)", Class: Destructive, Needs: NeedPIN | NeedPUK | NeedBlockPUK,
+			Run: runReset,
+		},
+	}
+}
+
+// serial reads GET SERIAL: 4 bytes, 9000; a skip when the card lacks it.
+func (e *Env) serial(ctx context.Context) (uint32, error) {
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetSerial, Ne: 256})
+	if err != nil {
+		return 0, err
+	}
+	if r.SW == apdu.SWINSNotSupported {
+		return 0, Skipf("the card does not offer GET SERIAL, a YubiKey extension")
+	}
+	if r.SW != apdu.SWSuccess || len(r.Data) != 4 {
+		return 0, fmt.Errorf("GET SERIAL answered % X and %s, want 4 bytes and 9000", r.Data, swText(r.SW))
+	}
+	return binary.BigEndian.Uint32(r.Data), nil
+}
+
+// metadataOf reads GET METADATA of ref, which must answer: nil and a skip
+// when the card does not offer it.
+func (e *Env) metadataOf(ctx context.Context, ref byte) ([]byte, error) {
+	md, sw, err := e.Metadata(ctx, ref)
+	switch {
+	case err != nil:
+		return nil, err
+	case sw == apdu.SWINSNotSupported:
+		return nil, Skipf("the card does not offer GET METADATA, a YubiKey extension (firmware 5.3)")
+	case sw != apdu.SWSuccess:
+		return nil, expectSW(fmt.Sprintf("GET METADATA %02X", ref), sw, apdu.SWSuccess)
+	}
+	return md, nil
+}
+
+func wantTag(md []byte, ref byte, tag apdu.Tag, want []byte) error {
+	if v, ok := metadataTag(md, tag); !ok || !bytes.Equal(v, want) {
+		return fmt.Errorf("GET METADATA %02X: tag %02X is % X, want % X", ref, uint32(tag), v, want)
+	}
+	return nil
+}
+
+// flagTag checks tag is one byte, 00 or 01.
+func flagTag(md []byte, ref byte, tag apdu.Tag) error {
+	if v, ok := metadataTag(md, tag); !ok || len(v) != 1 || v[0] > 1 {
+		return fmt.Errorf("GET METADATA %02X: flag %02X is % X, want one byte 00 or 01", ref, uint32(tag), v)
+	}
+	return nil
+}
+
+// checkKeyMetadata checks a key slot's GET METADATA: 01 a key algorithm, 02
+// the PIN policy (01 never, 02 once, 03 always) and touch policy (01 never,
+// 02 always, 03 cached), 03 origin (01 generated, 02 imported), 04 the
+// public key (RSA 81 modulus and 82 exponent, others 86).
+func checkKeyMetadata(slot byte, md []byte) error {
+	alg, ok := metadataTag(md, 0x01)
+	if !ok || len(alg) != 1 || (pivalg.RSABits(alg[0]) == 0 && !isECAlg(alg[0])) {
+		return fmt.Errorf("GET METADATA %02X: algorithm (01) % X is no key algorithm", slot, alg)
+	}
+	if pol, ok := metadataTag(md, 0x02); !ok || len(pol) != 2 || pol[0] < 1 || pol[0] > 3 || pol[1] < 1 || pol[1] > 3 {
+		return fmt.Errorf("GET METADATA %02X: policies (02) % X, want the PIN policy 01–03 and the touch policy 01–03", slot, pol)
+	}
+	if o, ok := metadataTag(md, 0x03); !ok || len(o) != 1 || o[0] < 1 || o[0] > 2 {
+		return fmt.Errorf("GET METADATA %02X: origin (03) % X, want 01 (generated) or 02 (imported)", slot, o)
+	}
+	pub, ok := metadataTag(md, 0x04)
+	if !ok {
+		return fmt.Errorf("GET METADATA %02X: no public key (04)", slot)
+	}
+	want := apdu.Tag(0x86)
+	if pivalg.RSABits(alg[0]) > 0 {
+		want = 0x81
+	}
+	if v, ok := metadataTag(pub, want); !ok || len(v) == 0 {
+		return fmt.Errorf("GET METADATA %02X: the public key (04) has no %02X", slot, uint32(want))
+	}
+	return nil
+}
+
+func isECAlg(a byte) bool {
+	return a == pivalg.P256 || a == pivalg.P384 || a == pivalg.Ed25519 || a == pivalg.X25519
+}
+
+// setMgmtKeyCmd is SET MANAGEMENT KEY (FF FF FF): algorithm, 9B, length,
+// key.
+func setMgmtKeyCmd(alg byte, key []byte) apdu.Command {
+	return apdu.Command{INS: apdu.InsSetManagementKey, P1: 0xFF, P2: 0xFF, Data: append([]byte{alg, refMgmt, byte(len(key))}, key...)}
+}
+
+// externalAuth authenticates the management key by external
+// authentication (SP 800-73-4 Part 2 Appendix A.1): the card sends a
+// challenge, the host answers it encrypted.
+func (e *Env) externalAuth(ctx context.Context, alg byte, block cipher.Block) error {
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: []byte{0x7C, 0x02, 0x81, 0x00}, Ne: 256})
+	if err != nil {
+		return err
+	}
+	ch, derr := hostdriver.DynamicAuthData(r.Data, 0x81)
+	if r.SW != apdu.SWSuccess || derr != nil || len(ch) != block.BlockSize() {
+		return fmt.Errorf("external authentication, challenge request (7C { 81 }) with algorithm %02X answered %d bytes and %s, want a %d-byte challenge in 7C { 81 }", alg, len(r.Data), swText(r.SW), block.BlockSize())
+	}
+	resp := make([]byte, len(ch))
+	block.Encrypt(resp, ch)
+	sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsGeneralAuthenticate, P1: alg, P2: refMgmt, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, resp))})
+	if err != nil {
+		return err
+	}
+	return expectSW(fmt.Sprintf("external authentication, the encrypted challenge with algorithm %02X", alg), sw, apdu.SWSuccess)
+}
+
+func runMgmtAlgs(ctx context.Context, e *Env) error {
+	orig, err := e.MgmtAlg(ctx)
+	if err != nil {
+		return err
+	}
+	origKey := e.creds.MgmtKey
+	e.Cleanup(func(ctx context.Context) error {
+		e.creds.MgmtAlg, e.creds.MgmtKey = orig, origKey
+		return nil
+	})
+	changed := false
+	for _, alg := range []byte{pivalg.TDES, pivalg.AES128, pivalg.AES192, pivalg.AES256} {
+		if err := e.Authenticate(ctx); err != nil {
+			return err
+		}
+		key := make([]byte, pivalg.MgmtKeySize(alg))
+		rand.Read(key)
+		sw, err := e.SW(ctx, setMgmtKeyCmd(alg, key))
+		if err != nil {
+			return err
+		}
+		if sw == apdu.SWINSNotSupported || (alg != pivalg.TDES && (sw == apdu.SWIncorrectData || sw == apdu.SWIncorrectP1P2)) {
+			if alg == pivalg.TDES {
+				return Skipf("the card does not offer SET MANAGEMENT KEY, a YubiKey extension")
+			}
+			continue // an older card without AES management keys
+		}
+		if err := expectSW(fmt.Sprintf("SET MANAGEMENT KEY (algorithm %02X)", alg), sw, apdu.SWSuccess); err != nil {
+			return err
+		}
+		if !changed {
+			changed = true
+			putBack := func(ctx context.Context) error {
+				if err := e.Authenticate(ctx); err != nil {
+					return err
+				}
+				sw, err := e.SW(ctx, setMgmtKeyCmd(orig, origKey))
+				if err == nil && sw != apdu.SWSuccess {
+					err = fmt.Errorf("SET MANAGEMENT KEY back to the original answered %s", swText(sw))
+				}
+				e.creds.MgmtAlg, e.creds.MgmtKey = orig, origKey
+				return err
+			}
+			e.Cleanup(putBack)
+		}
+		e.creds.MgmtAlg, e.creds.MgmtKey = alg, key
+		if md, sw, err := e.Metadata(ctx, refMgmt); err != nil {
+			return err
+		} else if sw == apdu.SWSuccess {
+			if err := wantTag(md, refMgmt, 0x01, []byte{alg}); err != nil {
+				return err
+			}
+		}
+		if err := e.Reset(ctx); err != nil {
+			return err
+		}
+		if err := e.Authenticate(ctx); err != nil {
+			return fmt.Errorf("mutual authentication with the new %02X key: %w", alg, err)
+		}
+		if err := e.Reset(ctx); err != nil {
+			return err
+		}
+		block, err := hostdriver.ManagementKeyCipher(alg, key)
+		if err != nil {
+			return err
+		}
+		if err := e.externalAuth(ctx, alg, block); err != nil {
+			return err
+		}
+		// A wrong key fails external authentication.
+		if err := e.Reset(ctx); err != nil {
+			return err
+		}
+		wrong := bytes.Clone(key)
+		wrong[0] ^= 0x80 // not the low bit: DES ignores it (parity)
+		bad, _ := hostdriver.ManagementKeyCipher(alg, wrong)
+		if err := e.externalAuth(ctx, alg, bad); err == nil {
+			return fmt.Errorf("external authentication with a wrong %02X key was accepted", alg)
+		}
+	}
+	if !e.fresh {
+		return nil // the cleanup puts the original key back
+	}
+	if err := e.Authenticate(ctx); err != nil {
+		return err
+	}
+	return e.run(ctx, step("SET MANAGEMENT KEY back to the factory key", setMgmtKeyCmd(orig, origKey), apdu.SWSuccess))
+}
+
+// importKey is one key the host makes and IMPORT loads.
+type importKey struct {
+	name string
+	alg  byte
+	make func() (data []byte, pub []byte) // IMPORT's TLVs; the public key as GET METADATA 04 gives it
+}
+
+func importKeys() []importKey {
+	ec := func(c elliptic.Curve) func() ([]byte, []byte) {
+		return func() ([]byte, []byte) {
+			k, _ := ecdsa.GenerateKey(c, rand.Reader)
+			d := k.D.FillBytes(make([]byte, (c.Params().BitSize+7)/8))
+			point, _ := k.PublicKey.Bytes()
+			return apdu.AppendTLV(nil, 0x06, d), apdu.AppendTLV(nil, 0x86, point)
+		}
+	}
+	return []importKey{
+		{"RSA 2048", pivalg.RSA2048, func() ([]byte, []byte) {
+			k, _ := rsa.GenerateKey(rand.Reader, 2048)
+			k.Precompute()
+			var b []byte
+			for i, v := range []*big.Int{k.Primes[0], k.Primes[1], k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv} {
+				b = apdu.AppendTLV(b, apdu.Tag(i+1), v.Bytes())
+			}
+			return b, apdu.AppendTLV(apdu.AppendTLV(nil, 0x81, k.N.Bytes()), 0x82, []byte{0x01, 0x00, 0x01})
+		}},
+		{"P-256", pivalg.P256, ec(elliptic.P256())},
+		{"P-384", pivalg.P384, ec(elliptic.P384())},
+		{"Ed25519", pivalg.Ed25519, func() ([]byte, []byte) {
+			pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+			return apdu.AppendTLV(nil, 0x07, priv.Seed()), apdu.AppendTLV(nil, 0x86, pub)
+		}},
+		{"X25519", pivalg.X25519, func() ([]byte, []byte) {
+			k, _ := ecdh.X25519().GenerateKey(rand.Reader)
+			return apdu.AppendTLV(nil, 0x08, k.Bytes()), apdu.AppendTLV(nil, 0x86, k.PublicKey().Bytes())
+		}},
+	}
+}
+
+// keySlot returns the slot key-writing cases use: 9A on a Fresh card, the
+// plan's free retired slot on a real one; a cleanup deletes its key.
+func (e *Env) keySlot() byte {
+	slot := byte(0x9A)
+	if !e.fresh {
+		slot = e.plan.scratch
+	}
+	e.Cleanup(func(ctx context.Context) error { return e.deleteKey(ctx, slot) })
+	return slot
+}
+
+// deleteKey deletes the key in slot, if any (DELETE KEY, 6A88 if empty).
+func (e *Env) deleteKey(ctx context.Context, slot byte) error {
+	if err := e.Authenticate(ctx); err != nil {
+		return err
+	}
+	sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: slot})
+	if err == nil && sw != apdu.SWSuccess && sw != apdu.SWReferenceNotFound {
+		err = fmt.Errorf("DELETE KEY %02X answered %s", slot, swText(sw))
+	}
+	return err
+}
+
+func runImport(ctx context.Context, e *Env) error {
+	slot := e.keySlot()
+	first := true
+	for _, k := range importKeys() {
+		data, pub := k.make()
+		cmd := apdu.Command{INS: apdu.InsImportKey, P1: k.alg, P2: slot, Data: data}
+		if first {
+			first = false
+			sw, err := e.SW(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			if sw == apdu.SWINSNotSupported {
+				return Skipf("the card does not offer IMPORT, a YubiKey extension")
+			}
+			if err := expectSW("IMPORT without the management key", sw, apdu.SWSecurityStatusNotSatisfied); err != nil {
+				return err
+			}
+			if err := e.Authenticate(ctx); err != nil {
+				return err
+			}
+		}
+		sw, err := e.SW(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		if (k.alg == pivalg.Ed25519 || k.alg == pivalg.X25519) && (sw == apdu.SWIncorrectP1P2 || sw == apdu.SWIncorrectData) {
+			continue // firmware before 5.7
+		}
+		if err := expectSW(fmt.Sprintf("IMPORT of a %s key into %02X", k.name, slot), sw, apdu.SWSuccess); err != nil {
+			return err
+		}
+		md, sw, err := e.Metadata(ctx, slot)
+		if err != nil {
+			return err
+		}
+		if sw == apdu.SWINSNotSupported {
+			continue
+		}
+		if err := expectSW(fmt.Sprintf("GET METADATA %02X after IMPORT", slot), sw, apdu.SWSuccess); err != nil {
+			return err
+		}
+		if err := checkKeyMetadata(slot, md); err != nil {
+			return err
+		}
+		for _, w := range []struct {
+			tag  apdu.Tag
+			want []byte
+		}{{0x01, []byte{k.alg}}, {0x03, []byte{0x02}}, {0x04, pub}} {
+			if err := wantTag(md, slot, w.tag, w.want); err != nil {
+				return fmt.Errorf("after IMPORT of a %s key: %w", k.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// freeSlot returns a retired key slot GET METADATA reports empty, other
+// than not.
+func (e *Env) freeSlot(ctx context.Context, not byte) (byte, error) {
+	for slot := byte(0x82); slot <= 0x95; slot++ {
+		if slot == not {
+			continue
+		}
+		_, sw, err := e.Metadata(ctx, slot)
+		if err != nil {
+			return 0, err
+		}
+		if sw == apdu.SWReferenceNotFound {
+			return slot, nil
+		}
+	}
+	return 0, Skipf("no second free retired key slot")
+}
+
+func runMoveDelete(ctx context.Context, e *Env) error {
+	src := e.keySlot()
+	pub, err := e.generateP256(ctx, src)
+	if err != nil {
+		return err
+	}
+	dst, err := e.freeSlot(ctx, src)
+	if err != nil {
+		return err
+	}
+	e.Cleanup(func(ctx context.Context) error { return e.deleteKey(ctx, dst) })
+	if err := e.Reset(ctx); err != nil {
+		return err
+	}
+	if err := e.run(ctx, step(fmt.Sprintf("MOVE KEY %02X to %02X without the management key", src, dst), apdu.Command{INS: apdu.InsMoveKey, P1: dst, P2: src}, apdu.SWSecurityStatusNotSatisfied)); err != nil {
+		return err
+	}
+	if err := e.Authenticate(ctx); err != nil {
+		return err
+	}
+	if err := e.run(ctx,
+		step(fmt.Sprintf("MOVE KEY %02X to %02X", src, dst), apdu.Command{INS: apdu.InsMoveKey, P1: dst, P2: src}, apdu.SWSuccess),
+		step(fmt.Sprintf("GET METADATA of %02X, moved from", src), metadataCmd(src), apdu.SWReferenceNotFound),
+		step("MOVE KEY to the attestation slot F9", apdu.Command{INS: apdu.InsMoveKey, P1: 0xF9, P2: dst}, apdu.SWIncorrectP1P2),
+	); err != nil {
+		return err
+	}
+	md, err := e.metadataOf(ctx, dst)
+	if err != nil {
+		return err
+	}
+	point, _ := pub.Bytes()
+	if err := wantTag(md, dst, 0x04, apdu.AppendTLV(nil, 0x86, point)); err != nil {
+		return fmt.Errorf("after MOVE KEY: %w", err)
+	}
+	return e.run(ctx,
+		step(fmt.Sprintf("DELETE KEY %02X", dst), apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: dst}, apdu.SWSuccess),
+		step(fmt.Sprintf("GET METADATA of %02X, deleted", dst), metadataCmd(dst), apdu.SWReferenceNotFound),
+		step(fmt.Sprintf("DELETE KEY %02X again", dst), apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: dst}, apdu.SWReferenceNotFound),
+	)
+}
+
+// The Yubico attestation extensions (Yubico PIV attestation documentation).
+func ykOID(n int) asn1.ObjectIdentifier { return asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, n} }
+
+func runAttest(ctx context.Context, e *Env) error {
+	slot, pub, err := e.ScratchKey(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsAttest, P1: slot, Ne: 256})
+	if err != nil {
+		return err
+	}
+	if r.SW == apdu.SWINSNotSupported {
+		return Skipf("the card does not offer ATTEST, a YubiKey extension")
+	}
+	if err := expectSW(fmt.Sprintf("ATTEST %02X", slot), r.SW, apdu.SWSuccess); err != nil {
+		return err
+	}
+	cert, err := x509.ParseCertificate(r.Data)
+	if err != nil {
+		return fmt.Errorf("ATTEST %02X answered %d bytes that are no X.509 certificate: %v", slot, len(r.Data), err)
+	}
+	f9, err := e.Transmit(ctx, getDataCmd([]byte{0x5F, 0xFF, 0x01}))
+	if err != nil {
+		return err
+	}
+	if err := expectSW("GET DATA 5FFF01 (the attestation certificate)", f9.SW, apdu.SWSuccess); err != nil {
+		return err
+	}
+	outer, _, err := apdu.ParseTLV(f9.Data)
+	var der []byte
+	if err == nil {
+		der, _, err = apdu.FindTLV(outer.Value, 0x70)
+	}
+	if err != nil || der == nil {
+		return fmt.Errorf("object 5FFF01 holds no certificate 70")
+	}
+	issuer, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("object 5FFF01: %v", err)
+	}
+	if err := cert.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("the attestation of %02X does not chain to F9's certificate: %v", slot, err)
+	}
+	if !pub.Equal(cert.PublicKey.(crypto.PublicKey)) {
+		return fmt.Errorf("the attestation of %02X certifies another key than the one generated", slot)
+	}
+	ext := map[string][]byte{}
+	for _, x := range cert.Extensions {
+		ext[x.Id.String()] = x.Value
+	}
+	ver, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGetVersion, Ne: 256})
+	if err != nil {
+		return err
+	}
+	if v := ext[ykOID(3).String()]; ver.SW == apdu.SWSuccess && !bytes.Equal(v, ver.Data) {
+		return fmt.Errorf("firmware version extension (.3.3) % X, GET VERSION % X", v, ver.Data)
+	}
+	if serial, err := e.serial(ctx); err == nil {
+		var got int64
+		if rest, err := asn1.Unmarshal(ext[ykOID(7).String()], &got); err != nil || len(rest) != 0 || got != int64(serial) {
+			return fmt.Errorf("serial number extension (.3.7) % X, GET SERIAL %d", ext[ykOID(7).String()], serial)
+		}
+	}
+	md, err := e.metadataOf(ctx, slot)
+	if err != nil {
+		return err
+	}
+	pol, _ := metadataTag(md, 0x02)
+	if v := ext[ykOID(8).String()]; !bytes.Equal(v, pol) {
+		return fmt.Errorf("policy extension (.3.8) % X, GET METADATA's policies % X", v, pol)
+	}
+	if v := ext[ykOID(9).String()]; len(v) != 1 {
+		return fmt.Errorf("form factor extension (.3.9) % X, want one byte", v)
+	}
+	return nil
+}
+
+func runSetRetries(ctx context.Context, e *Env) error {
+	setCmd := func(pin, puk byte) apdu.Command { return apdu.Command{INS: apdu.InsSetPINRetries, P1: pin, P2: puk} }
+	if sw, err := e.SW(ctx, setCmd(5, 4)); err != nil {
+		return err
+	} else if sw == apdu.SWINSNotSupported {
+		return Skipf("the card does not offer SET PIN RETRIES, a YubiKey extension")
+	} else if err := expectSW("SET PIN RETRIES without the management key and the PIN", sw, apdu.SWSecurityStatusNotSatisfied); err != nil {
+		return err
+	}
+	if err := e.Authenticate(ctx); err != nil {
+		return err
+	}
+	if err := e.run(ctx, step("SET PIN RETRIES with the management key and no PIN", setCmd(5, 4), apdu.SWSecurityStatusNotSatisfied)); err != nil {
+		return err
+	}
+	if err := e.verifyRight(ctx); err != nil {
+		return err
+	}
+	if !e.fresh {
+		if e.plan.pukFull < 0 {
+			return Skipf("the card does not report the PUK's counter, so it could not be put back")
+		}
+		pinFull, pukFull := e.plan.pinFull, e.plan.pukFull
+		e.Cleanup(func(ctx context.Context) error {
+			if err := e.Authenticate(ctx); err != nil {
+				return err
+			}
+			if sw, err := e.VerifyPIN(ctx, ykFactoryPIN); err != nil || sw != apdu.SWSuccess {
+				return fmt.Errorf("the factory PIN after SET PIN RETRIES: %s, %v", swText(sw), err)
+			}
+			return e.run(ctx,
+				step("SET PIN RETRIES back", setCmd(byte(pinFull), byte(pukFull)), apdu.SWSuccess),
+				step("CHANGE REFERENCE DATA of the PIN back", changeCmd(refPIN, ykFactoryPIN, e.creds.PIN), apdu.SWSuccess),
+				step("CHANGE REFERENCE DATA of the PUK back", changeCmd(refPUK, ykFactoryPUK, e.creds.PUK), apdu.SWSuccess))
+		})
+	}
+	if err := e.run(ctx,
+		step("SET PIN RETRIES with P1 00", setCmd(0, 4), apdu.SWIncorrectP1P2),
+		step("SET PIN RETRIES 5 and 4", setCmd(5, 4), apdu.SWSuccess),
+	); err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		ref   byte
+		limit byte
+	}{{refPIN, 5}, {refPUK, 4}} {
+		md, sw, err := e.Metadata(ctx, w.ref)
+		if err != nil {
+			return err
+		}
+		if sw != apdu.SWSuccess {
+			continue
+		}
+		if err := wantTag(md, w.ref, 0x06, []byte{w.limit, w.limit}); err != nil {
+			return fmt.Errorf("after SET PIN RETRIES: %w", err)
+		}
+		if err := wantTag(md, w.ref, 0x05, []byte{1}); err != nil {
+			return fmt.Errorf("after SET PIN RETRIES (the factory value is back): %w", err)
+		}
+	}
+	if sw, err := e.Status(ctx); err != nil {
+		return err
+	} else if n, _ := sw.Retries(); n != 5 {
+		return fmt.Errorf("after SET PIN RETRIES 5, VERIFY without data answered %s, want 63C5 and the PIN no longer verified", swText(sw))
+	}
+	return nil // a Fresh card is thrown away; a real one is put back by the cleanup
+}
+
+func runReset(ctx context.Context, e *Env) error {
+	if !e.fresh {
+		return Skipf("blocks the PIN and PUK and wipes the card: simulator only")
+	}
+	wrong := wrongValue(e.creds.PIN, 8)
+	for i := 0; i < 16; i++ {
+		sw, err := e.VerifyPIN(ctx, wrong)
+		if err != nil {
+			return err
+		}
+		if sw == apdu.SWAuthMethodBlocked {
+			break
+		}
+		if err := e.run(ctx, step("RESET with only some PIN tries spent", apdu.Command{INS: apdu.InsResetPIV}, apdu.SWConditionsNotSatisfied)); err != nil {
+			return err
+		}
+	}
+	if err := e.run(ctx, step("RESET with the PIN blocked but not the PUK", apdu.Command{INS: apdu.InsResetPIV}, apdu.SWConditionsNotSatisfied)); err != nil {
+		return err
+	}
+	wrongPUK := wrongValue(e.creds.PUK, 8)
+	for i := 0; i < 16; i++ {
+		sw, err := e.SW(ctx, resetRetryCmd(wrongPUK, e.creds.PIN))
+		if err != nil {
+			return err
+		}
+		if sw == apdu.SWAuthMethodBlocked {
+			break
+		}
+		if sw == apdu.SWConditionsNotSatisfied {
+			e.Departure(DeparturePersonaNoUserPUK, "RESET RETRY COUNTER with a PUK answered 6985: no PUK is the user's, so it cannot be blocked and RESET's precondition cannot be met")
+			return nil
+		}
+	}
+	if tries, _, ok, err := e.PUKTries(ctx); err != nil {
+		return err
+	} else if ok && tries > 0 {
+		return Skipf("the PUK could not be blocked (RESET RETRY COUNTER does not count its tries on this card), so RESET's precondition cannot be met")
+	}
+	if err := e.run(ctx, step("RESET with the PIN and PUK blocked", apdu.Command{INS: apdu.InsResetPIV}, apdu.SWSuccess)); err != nil {
+		return err
+	}
+	// The factory PIN, PUK and management key are back: counters full,
+	// default flags set. (A card with random factory PINs makes new ones,
+	// so the suite cannot VERIFY them.)
+	for _, ref := range []byte{refPIN, refPUK, refMgmt} {
+		md, sw, err := e.Metadata(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if sw != apdu.SWSuccess {
+			continue
+		}
+		if err := wantTag(md, ref, 0x05, []byte{1}); err != nil {
+			return fmt.Errorf("after RESET: %w", err)
+		}
+		if v, ok := metadataTag(md, 0x06); ok && (len(v) != 2 || v[1] != v[0]) {
+			return fmt.Errorf("after RESET: GET METADATA %02X: retries (06) % X, want the counter full", ref, v)
+		}
+	}
+	return nil
+}
