@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 )
@@ -19,7 +20,8 @@ type plan struct {
 	pukErr  string
 	mgmtErr string
 	keyErr  string
-	scratch byte // a free retired key slot
+	scratch byte   // a free retired key slot
+	slots   []byte // the slots the NeedSlot cases may use (Options.Slots)
 	mgmtAlg byte
 	// broken is set when a case could not put the card back: no further
 	// destructive case runs.
@@ -45,8 +47,20 @@ func (p *plan) refusal(c *Case) string {
 		return p.mgmtErr
 	case n&NeedKey != 0 && p.keyErr != "":
 		return p.keyErr
+	case n&NeedSlot != 0 && len(p.slots) == 0:
+		return "generates keys, replacing the key of its slot: name the slots it may use with --slots (e.g. --slots 9a,9c,9d,9e)"
 	}
 	return ""
+}
+
+// useSlots records the key slots the NeedSlot cases may use, with a note
+// when any such case is to run.
+func (p *plan) useSlots(slots []byte, cases []Case) {
+	p.slots = slots
+	if len(slots) == 0 || !slices.ContainsFunc(cases, func(c Case) bool { return c.Needs&NeedSlot != 0 }) {
+		return
+	}
+	p.note("key cases may replace and then delete the keys of the slots named, and touch no other: % X", slots)
 }
 
 func (p *plan) note(format string, args ...any) {

@@ -60,6 +60,10 @@ const (
 	// "tessera-conformance:") and deletes them; skipped on a card with an
 	// access code or holding one of those names.
 	NeedOATH
+	// NeedSlot: the case generates keys in key slots: on a real card only
+	// in the slots Options.Slots names, whose keys it replaces and then
+	// deletes (YubiKey 5.7 DELETE KEY); refused when none is named.
+	NeedSlot
 )
 
 // Case is one conformance check.
@@ -105,6 +109,10 @@ type Options struct {
 	// Fresh, which needs every credential. They put back what they change,
 	// and those that cannot are refused up front.
 	Destructive bool
+	// Slots are the key slots (9A, 9C, 9D, 9E, 82 to 95) whose keys the
+	// NeedSlot cases may replace on a card that is not Fresh; they touch
+	// no other. A case needing a slot not named is skipped.
+	Slots []byte
 	// Filter selects the cases to run; nil runs them all.
 	Filter func(Case) bool
 	// Progress, if set, is called before each case (Result nil) and after
@@ -178,6 +186,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 	}
 	if !t.Fresh && opts.Destructive && anyDestructive(cases) {
 		pl = makePlans(ctx, shared, opts.Credentials, cases)
+		pl.useSlots(opts.Slots, cases)
 		for _, n := range pl.notes {
 			rep.Notes = append(rep.Notes, n)
 			progress(Progress{Note: n})

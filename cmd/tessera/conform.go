@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +28,7 @@ func newConformCmd() *cobra.Command {
 		target, prof, reader   string
 		destructive, list      bool
 		pin, puk, mgmtKey, alg string
-		run                    string
+		run, slots             string
 		report                 reportFlags
 		timeout                time.Duration
 	)
@@ -44,7 +45,11 @@ card: only the safe cases (which read, and spend no try) run, unless
 --destructive is given with --pin, --puk and --mgmt-key. Destructive cases put
 back what they change; before running any, the suite checks each credential
 where a mistake cannot block anything, and refuses up front, saying why, every
-case it could not undo (blocking the PUK, for one).
+case it could not undo (blocking the PUK, for one). The key cases (PIV-SIGN-,
+PIV-DECRYPT-, PIV-ECDH-, PIV-CARDAUTH-9E) generate keys, so on such a card they
+run only in the slots --slots names (e.g. --slots 9a,9c,9d,9e): the key a named
+slot holds is replaced and the generated one deleted afterwards; no other slot
+is touched.
 
 The suite runs the cases of the applications the card answers SELECT for:
 PIV, and the ISO 7816 file-system application (IsoApplet v0, profile
@@ -78,8 +83,8 @@ fails.`,
 			var t conformance.Target
 			switch target {
 			case "sim":
-				if reader != "" || destructive || pin != "" || puk != "" || mgmtKey != "" {
-					return errors.New("--reader, --destructive, --pin, --puk and --mgmt-key are for --target pcsc: the simulator's cards are made fresh for each case with their profile's factory credentials")
+				if reader != "" || destructive || pin != "" || puk != "" || mgmtKey != "" || slots != "" {
+					return errors.New("--reader, --destructive, --pin, --puk, --mgmt-key and --slots are for --target pcsc: the simulator's cards are made fresh for each case with their profile's factory credentials")
 				}
 				var err error
 				if t, opts.Credentials, err = simTarget(prof); err != nil {
@@ -103,6 +108,12 @@ fails.`,
 				}
 				if !destructive && (pin != "" || puk != "" || mgmtKey != "") {
 					return errors.New("--pin, --puk and --mgmt-key are used only with --destructive")
+				}
+				if slots != "" && !destructive {
+					return errors.New("--slots is used only with --destructive: it names the slots whose keys the key cases may replace")
+				}
+				if opts.Slots, err = parseSlots(slots); err != nil {
+					return err
 				}
 				opts.Credentials = creds
 				t = pcscTarget(reader)
@@ -161,6 +172,7 @@ fails.`,
 	f.StringVar(&puk, "puk", "", "the card's PUK (--destructive; or $TESSERA_PUK)")
 	f.StringVar(&mgmtKey, "mgmt-key", "", "the card's management key in hex (--destructive; or $TESSERA_MGMT_KEY)")
 	f.StringVar(&alg, "mgmt-alg", "", "the management key's algorithm: 3des, aes128, aes192 or aes256 (default: ask the card, else 3des)")
+	f.StringVar(&slots, "slots", "", "with --destructive, the key slots whose keys the key cases may replace, e.g. 9a,9c,9d,9e,82 (--target pcsc)")
 	f.StringVar(&run, "run", "", "run only the cases whose ID matches this regular expression")
 	f.BoolVar(&list, "list", false, "list the cases and exit")
 	report.register(cmd)
@@ -191,6 +203,27 @@ func parseCredentials(pin, puk, mgmtKey, alg string) (conformance.Credentials, e
 		}
 	}
 	return c, nil
+}
+
+// parseSlots reads --slots: key slots in hex, comma-separated: 9A, 9C,
+// 9D, 9E (SP 800-73-4 Part 1 Table 4b) or a retired key management slot 82
+// to 95.
+func parseSlots(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []byte
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		b, err := hex.DecodeString(f)
+		if err != nil || len(b) != 1 || !(b[0] == 0x9A || b[0] == 0x9C || b[0] == 0x9D || b[0] == 0x9E || b[0] >= 0x82 && b[0] <= 0x95) {
+			return nil, fmt.Errorf("--slots: %q is no key slot: want 9a, 9c, 9d, 9e or 82 to 95, comma-separated", f)
+		}
+		if !slices.Contains(out, b[0]) {
+			out = append(out, b[0])
+		}
+	}
+	return out, nil
 }
 
 func listCases(w io.Writer) error {

@@ -62,6 +62,7 @@ func (a *Applet) generalAuthenticate(env *firmware.Context, cmd apdu.Command) ([
 	if err != nil {
 		return nil, err
 	}
+	out = a.keyQuirks(k, peer, out)
 	// The result exists only in RAM until the quota is spent on record: a
 	// power cut or a failed write before then answers no result at all.
 	if err := a.spendQuota(env); err != nil {

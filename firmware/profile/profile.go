@@ -277,6 +277,8 @@ const (
 	QuirkMalformedPINSpendsTry  = "malformed-pin-spends-try" // a malformed PIN answers 6A80 yet spends a try
 	QuirkSelectFailureDeselects = "select-failure-deselects" // a failed SELECT leaves no application selected
 	QuirkCase1Refused           = "case1-refused"            // 4-byte (case 1) commands refused with 6700
+	QuirkECDHFullPoint          = "ecdh-full-point"          // ECDH answers the shared point 04‖x‖y instead of x
+	QuirkRSALeadingZeroDropped  = "rsa-leading-zero-dropped" // an RSA result without its leading zero bytes
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -286,7 +288,7 @@ func KnownQuirks() []string {
 		QuirkNoDecrement, QuirkSW6300, QuirkRestoreBeforeCompare, QuirkStatusSurvivesReset,
 		QuirkSW6Cxx, QuirkNoChaining, QuirkTrailingBytes, QuirkECDSARawSignature,
 		QuirkPINPolicyNotEnforced, QuirkMalformedPINSpendsTry, QuirkSelectFailureDeselects,
-		QuirkCase1Refused,
+		QuirkCase1Refused, QuirkECDHFullPoint, QuirkRSALeadingZeroDropped,
 	}
 }
 

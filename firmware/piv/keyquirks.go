@@ -1,0 +1,57 @@
+package piv
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
+
+	"github.com/tesseracard/tessera/firmware/profile"
+)
+
+// keyQuirks applies the profile's quirks of private-key operations to the
+// result out of GENERAL AUTHENTICATE (SP 800-73-4 Part 2 §3.2.4) with the
+// key k: peer is the host's point of a key agreement (tag 85), nil for a
+// signature or decryption (tag 81). Each quirk is a misbehaviour of real
+// cards that a host must not accept:
+//
+//   - profile.QuirkECDHFullPoint: an ECDH answer is the whole shared point
+//     04‖x‖y, not x alone (SP 800-56A §5.7.1.2), as cards that expose the
+//     raw point multiplication do.
+//   - profile.QuirkRSALeadingZeroDropped: an RSA result is answered as a
+//     minimal integer, without its leading zero bytes, instead of the
+//     modulus-sized octet string of RFC 8017 §4.1 (I2OSP): a decrypted
+//     PKCS#1 block loses its leading 00 every time, a signature one time in
+//     256.
+func (a *Applet) keyQuirks(k key, peer, out []byte) []byte {
+	switch priv := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		if peer != nil && a.p.HasQuirk(profile.QuirkECDHFullPoint) {
+			if point, ok := sharedPoint(priv, peer); ok {
+				return point
+			}
+		}
+	case *rsa.PrivateKey:
+		if a.p.HasQuirk(profile.QuirkRSALeadingZeroDropped) {
+			return bytes.TrimLeft(out, "\x00")
+		}
+	}
+	return out
+}
+
+// sharedPoint returns d·Q as an uncompressed point, for the
+// ecdh-full-point quirk alone (a real answer is x, from crypto/ecdh). The
+// point multiplication of crypto/elliptic is the one way the standard
+// library gives y; keyAgreement has already checked the peer's point.
+func sharedPoint(priv *ecdsa.PrivateKey, peer []byte) ([]byte, bool) {
+	q, err := ecdsa.ParseUncompressedPublicKey(priv.Curve, peer)
+	if err != nil {
+		return nil, false
+	}
+	d, err := priv.Bytes()
+	if err != nil {
+		return nil, false
+	}
+	x, y := priv.Curve.ScalarMult(q.X, q.Y, d)
+	size := (priv.Curve.Params().BitSize + 7) / 8
+	return append(append([]byte{0x04}, x.FillBytes(make([]byte, size))...), y.FillBytes(make([]byte, size))...), true
+}

@@ -1,0 +1,86 @@
+package piv
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"math/big"
+	"testing"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/profile"
+	"github.com/tesseracard/tessera/pivalg"
+)
+
+// TestKeyQuirks: ecdh-full-point answers the shared point 04‖x‖y whose x
+// is the secret, and rsa-leading-zero-dropped answers a decrypted PKCS#1
+// block without its leading 00; the clean profile answers x alone and the
+// whole block.
+func TestKeyQuirks(t *testing.T) {
+	for _, quirk := range []string{"", profile.QuirkECDHFullPoint, profile.QuirkRSALeadingZeroDropped} {
+		var quirks []string
+		if quirk != "" {
+			quirks = []string{quirk}
+		}
+		tc := quirkCard(t, "default", quirks...)
+
+		// ECDH P-256 in 9D.
+		tc.mustAuthenticate()
+		tmpl := tc.expectCmd(apdu.Command{INS: 0x47, P2: 0x9D, Data: []byte{0xAC, 0x03, 0x80, 0x01, pivalg.P256}}, apdu.SWSuccess)
+		inner, _, _ := apdu.FindTLV(tmpl, 0x7F49)
+		point, _, _ := apdu.FindTLV(inner, 0x86)
+		cardPub, err := ecdh.P256().NewPublicKey(point)
+		if err != nil {
+			t.Fatalf("GENERATE answered % X: %v", tmpl, err)
+		}
+		host, _ := ecdh.P256().GenerateKey(rand.Reader)
+		secret, _ := host.ECDH(cardPub)
+		tc.verifyPIN("123456")
+		dyn := apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x85, host.PublicKey().Bytes()))
+		resp := tc.expectCmd(apdu.Command{INS: 0x87, P1: pivalg.P256, P2: 0x9D, Data: dyn}, apdu.SWSuccess)
+		got := mustTag(t, resp)
+		if quirk == profile.QuirkECDHFullPoint {
+			if len(got) != 65 || got[0] != 0x04 || !bytes.Equal(got[1:33], secret) {
+				t.Errorf("%s: ECDH answered % X, want 04‖x‖y with x % X", quirk, got, secret)
+			} else if _, err := ecdh.P256().NewPublicKey(got); err != nil {
+				t.Errorf("%s: the answered point is not on the curve: %v", quirk, err)
+			}
+		} else if !bytes.Equal(got, secret) {
+			t.Errorf("%q: ECDH answered % X, want % X", quirk, got, secret)
+		}
+
+		// RSA-1024 decryption in 9D: the block starts with 00 02.
+		tc.mustAuthenticate()
+		tmpl = tc.expectCmd(apdu.Command{INS: 0x47, P2: 0x9D, Data: []byte{0xAC, 0x03, 0x80, 0x01, pivalg.RSA1024}}, apdu.SWSuccess)
+		inner, _, _ = apdu.FindTLV(tmpl, 0x7F49)
+		n, _, _ := apdu.FindTLV(inner, 0x81)
+		e, _, _ := apdu.FindTLV(inner, 0x82)
+		block := bytes.Repeat([]byte{0x5A}, 128)
+		block[0], block[1], block[100] = 0x00, 0x02, 0x00
+		c := new(big.Int).Exp(new(big.Int).SetBytes(block), new(big.Int).SetBytes(e), new(big.Int).SetBytes(n))
+		tc.verifyPIN("123456")
+		dyn = apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, c.FillBytes(make([]byte, 128))))
+		got = mustTag(t, tc.expectCmd(apdu.Command{INS: 0x87, P1: pivalg.RSA1024, P2: 0x9D, Data: dyn, Ne: 256}, apdu.SWSuccess))
+		want := block
+		if quirk == profile.QuirkRSALeadingZeroDropped {
+			want = block[1:]
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%q: RSA decryption answered %d bytes % X, want %d bytes", quirk, len(got), got[:4], len(want))
+		}
+	}
+}
+
+// mustTag returns the response (82) of a GENERAL AUTHENTICATE answer.
+func mustTag(t *testing.T, resp []byte) []byte {
+	t.Helper()
+	dyn, ok, err := apdu.FindTLV(resp, 0x7C)
+	if err != nil || !ok {
+		t.Fatalf("answer % X: no 7C", resp)
+	}
+	v, ok, err := apdu.FindTLV(dyn, 0x82)
+	if err != nil || !ok {
+		t.Fatalf("answer % X: no 82", resp)
+	}
+	return v
+}
