@@ -84,7 +84,7 @@ func TestConformBuiltinProfiles(t *testing.T) {
 		{"pin-puk-envelope", yubikey, nil},
 		{"virtual-token", []string{conformance.DeparturePersonaNoUserPUK, conformance.DeparturePersonaPasswordField, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts},
 			map[string][]string{
-				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33"},
+				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33", "YK-RESET"},
 				conformance.DeparturePersonaPasswordField: {"VE05.22D"},
 			}},
 		{"cloud-signature", append([]string{conformance.DeparturePersonaTOTP}, yubikey...),
