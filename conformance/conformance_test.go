@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,10 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 		if suites.Failures != 0 || suites.Skipped != c.Total {
 			t.Errorf("JUnit: %d failures, %d skipped; want 0, %d", suites.Failures, suites.Skipped, c.Total)
 		}
-		for _, jc := range suites.Suites[0].Cases {
+		if len(suites.Suites) != 4 {
+			t.Errorf("JUnit: %d testsuites, want one per application (4)", len(suites.Suites))
+		}
+		for _, jc := range slices.Concat(suites.Suites[0].Cases, suites.Suites[1].Cases, suites.Suites[2].Cases, suites.Suites[3].Cases) {
 			if jc.Failure != nil || jc.Skipped == nil || jc.Skipped.Message != "not-applicable: "+reason {
 				t.Errorf("JUnit case %s: failure %v, skipped %v; want skipped with the reason", jc.Name, jc.Failure, jc.Skipped)
 			}
@@ -288,6 +292,7 @@ Last exchanges of ISO-CHAIN:
   < 6884
 
 5 cases in 1.50s: 1 passed, 1 with departures (yubikey-blocking-6983), 1 failed (ISO-CHAIN), 1 skipped, 1 refused
+  PIV: 5 cases: 1 passed, 1 departed (yubikey-blocking-6983), 1 failed, 1 skipped, 1 refused
 `
 	if b.String() != want {
 		t.Errorf("WriteText:\n%s\nwant:\n%s", b.String(), want)
@@ -332,5 +337,109 @@ func TestReportJSONAndJUnit(t *testing.T) {
 		s.Cases[2].Failure == nil || s.Cases[2].Failure.Message != "card answered 6884" || s.Cases[3].Skipped == nil ||
 		!strings.Contains(s.Cases[1].SystemOut, "departure yubikey-blocking-6983") {
 		t.Errorf("JUnit = %s", b.String())
+	}
+}
+
+// TestReportPerApplication: the text, JSON and JUnit reports say, for each
+// application, how many of its cases passed, departed (and which
+// departures), failed, were skipped, refused or not applicable; JUnit has
+// one testsuite per application.
+func TestReportPerApplication(t *testing.T) {
+	rep := &Report{
+		Target: "card", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: time.Second,
+		Results: []Result{
+			{ID: "VE05.07", App: AppPIV, Title: "select", Ref: "r", Outcome: Passed},
+			{ID: "VE05.17", App: AppPIV, Title: "blocked", Ref: "r", Outcome: Departed, Departures: []DepartureNote{{Name: DepartureBlocking6983, Detail: "6983"}}},
+			{ID: "YK-RESET", App: AppPIV, Title: "reset", Ref: "r", Class: Destructive, Outcome: Refused, Message: "blocks the PUK"},
+			{ID: "ISOAPP-SELECT", App: AppISO, Title: "select", Ref: "r", Outcome: Failed, Message: "6A82"},
+			{ID: "OATH-LIST", App: AppOATH, Title: "list", Ref: "r", Outcome: NotApplicable, Message: "no OATH"},
+			{ID: "MGMT-READ", App: AppMgmt, Title: "read", Ref: "r", Outcome: Skipped, Message: "no"},
+		},
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	wantText := `6 cases in 1.00s: 1 passed, 1 with departures (yubikey-blocking-6983), 1 failed (ISOAPP-SELECT), 1 skipped, 1 refused, 1 not applicable
+  PIV: 3 cases: 1 passed, 1 departed (yubikey-blocking-6983), 0 failed, 1 refused
+  ISO: 1 cases: 0 passed, 0 departed, 1 failed
+  OATH: 1 cases: 0 passed, 0 departed, 0 failed, 1 not applicable
+  MGMT: 1 cases: 0 passed, 0 departed, 0 failed, 1 skipped
+`
+	if !strings.HasSuffix(text.String(), wantText) {
+		t.Errorf("WriteText ends:\n%s\nwant it to end:\n%s", text.String(), wantText)
+	}
+
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Apps  []AppCounts `json:"applications"`
+		Cases []struct {
+			ID  string      `json:"id"`
+			App Application `json:"application"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	wantApps := []AppCounts{
+		{App: AppPIV, Counts: Counts{Total: 3, Passed: 1, Departed: 1, Refused: 1}, DepartureNames: []string{DepartureBlocking6983}},
+		{App: AppISO, Counts: Counts{Total: 1, Failed: 1}, DepartureNames: []string{}},
+		{App: AppOATH, Counts: Counts{Total: 1, NotApplicable: 1}, DepartureNames: []string{}},
+		{App: AppMgmt, Counts: Counts{Total: 1, Skipped: 1}, DepartureNames: []string{}},
+	}
+	if fmt.Sprint(got.Apps) != fmt.Sprint(wantApps) {
+		t.Errorf("JSON applications = %+v, want %+v", got.Apps, wantApps)
+	}
+	if len(got.Cases) != 6 || got.Cases[4].App != AppOATH || !strings.Contains(js.String(), `"application": "MGMT"`) {
+		t.Errorf("JSON cases do not name their application:\n%s", js.String())
+	}
+
+	var x bytes.Buffer
+	if err := rep.WriteJUnit(&x); err != nil {
+		t.Fatal(err)
+	}
+	var suites junit.Suites
+	if err := xml.Unmarshal(x.Bytes(), &suites); err != nil {
+		t.Fatal(err)
+	}
+	type suiteSum struct {
+		name                    string
+		tests, failures, skipps int
+	}
+	var sums []suiteSum
+	for _, s := range suites.Suites {
+		sums = append(sums, suiteSum{s.Name, len(s.Cases), s.Failures, s.Skipped})
+	}
+	wantSums := []suiteSum{{"card PIV", 3, 0, 1}, {"card ISO", 1, 1, 0}, {"card OATH", 1, 0, 1}, {"card MGMT", 1, 0, 1}}
+	if !slices.Equal(sums, wantSums) || suites.Tests != 6 || suites.Failures != 1 || suites.Skipped != 3 {
+		t.Errorf("JUnit suites = %+v (tests %d, failures %d, skipped %d), want %+v (6, 1, 3)", sums, suites.Tests, suites.Failures, suites.Skipped, wantSums)
+	}
+}
+
+// TestRunNamesEachResultsApplication: Run records each case's application
+// in its result, so the report can count by application.
+func TestRunNamesEachResultsApplication(t *testing.T) {
+	card := &scriptCard{answer: notPIV}
+	target := Target{Name: "x", Open: func(context.Context) (Card, error) { return card, nil }}
+	rep, err := Run(context.Background(), target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Application{}
+	for _, c := range Cases() {
+		want[c.ID] = c.App
+	}
+	seen := map[Application]bool{}
+	for _, r := range rep.Results {
+		if r.App != want[r.ID] {
+			t.Errorf("%s: result names application %s, the case %s", r.ID, r.App.Code(), want[r.ID].Code())
+		}
+		seen[r.App] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("results name %d applications, want the 4 the suite tests", len(seen))
 	}
 }

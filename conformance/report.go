@@ -32,6 +32,7 @@ const (
 // Result is the outcome of one case.
 type Result struct {
 	ID         string          `json:"id"`
+	App        Application     `json:"application"` // the application the case tests
 	Title      string          `json:"title"`
 	Ref        string          `json:"reference"`
 	Class      Class           `json:"class"`
@@ -90,6 +91,86 @@ func (r *Report) Counts() Counts {
 	return c
 }
 
+// AppCounts are the outcomes of one application's cases.
+type AppCounts struct {
+	App Application `json:"application"`
+	Counts
+	// DepartureNames are the departures its cases saw, sorted, once each:
+	// why the cases that departed passed.
+	DepartureNames []string `json:"departure_names"`
+}
+
+// ByApplication counts the outcomes of each application's cases, in the
+// order PIV, ISO, OATH, MGMT, leaving out applications with no case.
+func (r *Report) ByApplication() []AppCounts {
+	var out []AppCounts
+	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt} {
+		sub := &Report{}
+		for _, res := range r.Results {
+			if res.App == app {
+				sub.Results = append(sub.Results, res)
+			}
+		}
+		if len(sub.Results) == 0 {
+			continue
+		}
+		names := sub.DepartureNames()
+		if names == nil {
+			names = []string{}
+		}
+		out = append(out, AppCounts{App: app, Counts: sub.Counts(), DepartureNames: names})
+	}
+	return out
+}
+
+// Code is the application's short name in reports: PIV, ISO, OATH or
+// MGMT.
+func (a Application) Code() string {
+	switch a {
+	case AppISO:
+		return "ISO"
+	case AppOATH:
+		return "OATH"
+	case AppMgmt:
+		return "MGMT"
+	}
+	return "PIV"
+}
+
+// MarshalText writes the application's Code.
+func (a Application) MarshalText() ([]byte, error) { return []byte(a.Code()), nil }
+
+// UnmarshalText reads an application's Code.
+func (a *Application) UnmarshalText(b []byte) error {
+	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt} {
+		if app.Code() == string(b) {
+			*a = app
+			return nil
+		}
+	}
+	return fmt.Errorf("conformance: %q is no application (PIV, ISO, OATH or MGMT)", b)
+}
+
+// line is an application's counts for the text report, e.g. "PIV: 40
+// cases: 36 passed, 3 departed (yubikey-blocking-6983), 0 failed, 1
+// skipped".
+func (a AppCounts) line() string {
+	s := fmt.Sprintf("%s: %d cases: %d passed, %d departed", a.App.Code(), a.Total, a.Passed, a.Departed)
+	if len(a.DepartureNames) > 0 {
+		s += " (" + strings.Join(a.DepartureNames, ", ") + ")"
+	}
+	s += fmt.Sprintf(", %d failed", a.Failed)
+	for _, n := range []struct {
+		n    int
+		what string
+	}{{a.Skipped, "skipped"}, {a.Refused, "refused"}, {a.NotApplicable, "not applicable"}} {
+		if n.n > 0 {
+			s += fmt.Sprintf(", %d %s", n.n, n.what)
+		}
+	}
+	return s
+}
+
 // Failed reports whether any case failed.
 func (r *Report) Failed() bool { return r.Counts().Failed > 0 }
 
@@ -143,7 +224,7 @@ func (r *Report) Summary() string {
 
 // WriteText writes the report as an aligned table: case, result, time,
 // title, with the reason for every outcome but a pass on the lines below,
-// then the summary.
+// then the summary, then one line per application (ByApplication).
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Conformance of %s\n", r.Target)
 	for _, n := range r.Notes {
@@ -181,8 +262,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(x, "\n", "\n  "))
 		}
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", r.Summary())
-	return err
+	if _, err := fmt.Fprintf(w, "\n%s\n", r.Summary()); err != nil {
+		return err
+	}
+	for _, a := range r.ByApplication() {
+		if _, err := fmt.Fprintf(w, "  %s\n", a.line()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func formatDuration(d time.Duration) string {
@@ -201,6 +289,7 @@ type jsonReport struct {
 	Started    time.Time       `json:"started"`
 	DurationMS float64         `json:"duration_ms"`
 	Summary    Counts          `json:"summary"`
+	Apps       []AppCounts     `json:"applications"`
 	Departures []DepartureInfo `json:"departures_known"`
 	Notes      []string        `json:"notes"`
 	Cases      []jsonResult    `json:"cases"`
@@ -214,11 +303,15 @@ type jsonResult struct {
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())) / 1000 }
 
 // WriteJSON writes the report as one indented JSON object: target, started,
-// duration_ms, summary (counts), notes, departures_known, and cases (id,
-// title, reference, class, result, message, departures, duration_ms,
-// exchanges). Fields are only ever added.
+// duration_ms, summary (counts), applications (per application: its code,
+// the counts and departure_names), notes, departures_known, and cases (id,
+// application, title, reference, class, result, message, departures,
+// duration_ms, exchanges). Fields are only ever added.
 func (r *Report) WriteJSON(w io.Writer) error {
-	out := jsonReport{Target: r.Target, Started: r.Started, DurationMS: ms(r.Duration), Summary: r.Counts(), Departures: Departures(), Notes: r.Notes, Cases: []jsonResult{}}
+	out := jsonReport{Target: r.Target, Started: r.Started, DurationMS: ms(r.Duration), Summary: r.Counts(), Apps: r.ByApplication(), Departures: Departures(), Notes: r.Notes, Cases: []jsonResult{}}
+	if out.Apps == nil {
+		out.Apps = []AppCounts{}
+	}
 	if out.Notes == nil {
 		out.Notes = []string{}
 	}
@@ -230,29 +323,49 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(out)
 }
 
-// WriteJUnit writes the report as JUnit XML: one testsuite named after the
-// target, one testcase per case (classname conformance.safe or
+// WriteJUnit writes the report as JUnit XML: one testsuite per application
+// (named "<target> PIV", "<target> ISO", ...; ByApplication's order), one
+// testcase per case (classname conformance.safe or
 // conformance.destructive), failures with their message and last
 // exchanges, skipped, refused and not applicable cases as skipped (the
 // message: the outcome, then the reason), departures and references in
-// system-out.
+// system-out. A report with no case has one empty testsuite named after the
+// target.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	c := r.Counts()
-	suite := junit.Suite{Name: r.Target, Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused + c.NotApplicable, Time: junit.Seconds(r.Duration), Timestamp: junit.Timestamp(r.Started)}
-	for _, res := range r.Results {
-		jc := junit.Case{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: junit.Seconds(res.Duration)}
-		out := []string{"reference: " + res.Ref}
-		for _, d := range res.Departures {
-			out = append(out, "departure "+d.Name+": "+d.Detail)
-		}
-		switch res.Outcome {
-		case Failed:
-			jc.Failure = &junit.Message{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
-		case Skipped, Refused, NotApplicable:
-			jc.Skipped = &junit.Message{Message: string(res.Outcome) + ": " + res.Message}
-		}
-		jc.SystemOut = strings.Join(out, "\n")
-		suite.Cases = append(suite.Cases, jc)
+	all := junit.Suites{Name: "tessera conform", Tests: c.Total, Failures: c.Failed, Skipped: c.Skipped + c.Refused + c.NotApplicable, Time: junit.Seconds(r.Duration)}
+	apps := r.ByApplication()
+	if len(apps) == 0 {
+		all.Suites = []junit.Suite{{Name: r.Target, Time: all.Time, Timestamp: junit.Timestamp(r.Started)}}
 	}
-	return junit.Write(w, junit.Suites{Name: "tessera conform", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junit.Suite{suite}})
+	for _, a := range apps {
+		suite := junit.Suite{Name: r.Target + " " + a.App.Code(), Tests: a.Total, Failures: a.Failed, Skipped: a.Skipped + a.Refused + a.NotApplicable, Timestamp: junit.Timestamp(r.Started)}
+		var d time.Duration
+		for _, res := range r.Results {
+			if res.App != a.App {
+				continue
+			}
+			d += res.Duration
+			suite.Cases = append(suite.Cases, junitCase(res))
+		}
+		suite.Time = junit.Seconds(d)
+		all.Suites = append(all.Suites, suite)
+	}
+	return junit.Write(w, all)
+}
+
+func junitCase(res Result) junit.Case {
+	jc := junit.Case{Name: res.ID + " " + res.Title, Classname: "conformance." + res.Class.String(), Time: junit.Seconds(res.Duration)}
+	out := []string{"reference: " + res.Ref}
+	for _, d := range res.Departures {
+		out = append(out, "departure "+d.Name+": "+d.Detail)
+	}
+	switch res.Outcome {
+	case Failed:
+		jc.Failure = &junit.Message{Message: res.Message, Body: strings.Join(res.Exchanges, "\n")}
+	case Skipped, Refused, NotApplicable:
+		jc.Skipped = &junit.Message{Message: string(res.Outcome) + ": " + res.Message}
+	}
+	jc.SystemOut = strings.Join(out, "\n")
+	return jc
 }

@@ -175,7 +175,7 @@ func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 		for i := range cases {
 			c := &cases[i]
 			progress(Progress{Index: i, Case: c})
-			rep.Results = append(rep.Results, Result{ID: c.ID, Title: c.Title, Ref: c.Ref, Class: c.Class, Outcome: NotApplicable, Message: notApplicable})
+			rep.Results = append(rep.Results, Result{ID: c.ID, App: c.App, Title: c.Title, Ref: c.Ref, Class: c.Class, Outcome: NotApplicable, Message: notApplicable})
 			progress(Progress{Index: i, Case: c, Result: &rep.Results[len(rep.Results)-1]})
 		}
 		rep.Duration = time.Since(rep.Started)
@@ -214,7 +214,7 @@ func anyDestructive(cases []Case) bool {
 
 // runOne runs one case and returns its result.
 func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts Options) (res Result) {
-	res = Result{ID: c.ID, Title: c.Title, Ref: c.Ref, Class: c.Class}
+	res = Result{ID: c.ID, App: c.App, Title: c.Title, Ref: c.Ref, Class: c.Class}
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
 	if !t.Fresh && c.Class == Destructive {
