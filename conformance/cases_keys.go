@@ -189,10 +189,17 @@ func (e *Env) anySlot() []byte {
 // card that refuses the algorithm is a skip, unless its SELECT answer
 // advertised it.
 func (e *Env) generate(ctx context.Context, slot, alg byte) (crypto.PublicKey, error) {
+	return e.generateWith(ctx, slot, alg, nil)
+}
+
+// generateWith is generate with more of the control template AC: policies
+// holds the PIN policy (AA) and touch policy (AB) TLVs, if any (Yubico PIV
+// documentation, "PIN and touch policies").
+func (e *Env) generateWith(ctx context.Context, slot, alg byte, policies []byte) (crypto.PublicKey, error) {
 	if err := e.Authenticate(ctx); err != nil {
 		return nil, err
 	}
-	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: apdu.Nest(0xAC, apdu.AppendTLV(nil, 0x80, []byte{alg})), Ne: 256})
+	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: apdu.Nest(0xAC, apdu.AppendTLV(nil, 0x80, []byte{alg}), policies), Ne: 256})
 	if err != nil {
 		return nil, err
 	}

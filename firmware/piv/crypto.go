@@ -97,7 +97,9 @@ func (a *Applet) authorize(env *firmware.Context, slot byte, k key) error {
 		if !env.Security.Has(refPINAlways) {
 			return apdu.SWSecurityStatusNotSatisfied
 		}
-		env.Security.Revoke(refPINAlways)
+		if a.consumesAlways() {
+			env.Security.Revoke(refPINAlways)
+		}
 	}
 	if err := a.touch(env, slot, k.touchPolicy); err != nil {
 		return err

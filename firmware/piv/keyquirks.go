@@ -55,3 +55,22 @@ func sharedPoint(priv *ecdsa.PrivateKey, peer []byte) ([]byte, bool) {
 	size := (priv.Curve.Params().BitSize + 7) / 8
 	return append(append([]byte{0x04}, x.FillBytes(make([]byte, size))...), y.FillBytes(make([]byte, size))...), true
 }
+
+// consumesAlways reports whether a private-key operation with a key of PIN
+// policy "always" consumes the PIN verification, as the Yubico PIV
+// documentation ("PIN policy") says it must: one VERIFY per operation.
+// profile.QuirkPINPolicyAlwaysIgnored keeps the verification, so the key
+// works again and again after one VERIFY, as a "once" key does.
+func (a *Applet) consumesAlways() bool {
+	return !a.p.HasQuirk(profile.QuirkPINPolicyAlwaysIgnored)
+}
+
+// reportedPINPolicy is the PIN policy GET METADATA reports for k (Yubico
+// PIV extension GET METADATA, tag 02): its own, or "never" for every key
+// under profile.QuirkMetadataPINPolicyWrong.
+func (a *Applet) reportedPINPolicy(k key) byte {
+	if a.p.HasQuirk(profile.QuirkMetadataPINPolicyWrong) {
+		return pinPolicyNever
+	}
+	return k.pinPolicy
+}

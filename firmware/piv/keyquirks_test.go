@@ -84,3 +84,35 @@ func mustTag(t *testing.T, resp []byte) []byte {
 	}
 	return v
 }
+
+// TestPINPolicyQuirks: a P-256 key of PIN policy "always" in 9A signs once
+// per VERIFY and GET METADATA reports policy 03; pin-policy-always-ignored
+// signs a second time without a new VERIFY, metadata-pin-policy-wrong
+// reports policy 01 (never).
+func TestPINPolicyQuirks(t *testing.T) {
+	for _, quirk := range []string{"", profile.QuirkPINPolicyAlwaysIgnored, profile.QuirkMetadataPINPolicyWrong} {
+		var quirks []string
+		if quirk != "" {
+			quirks = []string{quirk}
+		}
+		tc := quirkCard(t, "default", quirks...)
+		tc.mustAuthenticate()
+		tc.expectCmd(apdu.Command{INS: 0x47, P2: 0x9A, Data: apdu.Nest(0xAC, []byte{0x80, 0x01, pivalg.P256, 0xAA, 0x01, 0x03, 0xAB, 0x01, 0x01})}, apdu.SWSuccess)
+		wantPolicy := []byte{0x03, 0x01}
+		if quirk == profile.QuirkMetadataPINPolicyWrong {
+			wantPolicy = []byte{0x01, 0x01}
+		}
+		md := tc.expectCmd(apdu.Command{INS: 0xF7, P2: 0x9A, Ne: 256}, apdu.SWSuccess)
+		if got, _, _ := apdu.FindTLV(md, 0x02); !bytes.Equal(got, wantPolicy) {
+			t.Errorf("%q: GET METADATA 9A policies % X, want % X", quirk, got, wantPolicy)
+		}
+		sign := apdu.Command{INS: 0x87, P1: pivalg.P256, P2: 0x9A, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x81, make([]byte, 32))), Ne: 256}
+		tc.verifyPIN("123456")
+		tc.expectCmd(sign, apdu.SWSuccess)
+		second := apdu.SWSecurityStatusNotSatisfied
+		if quirk == profile.QuirkPINPolicyAlwaysIgnored {
+			second = apdu.SWSuccess
+		}
+		tc.expectCmd(sign, second)
+	}
+}

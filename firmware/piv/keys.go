@@ -435,7 +435,7 @@ func (a *Applet) metadata(env *firmware.Context, cmd apdu.Command) ([]byte, erro
 			return nil, apdu.SWReferenceNotFound
 		}
 		out := apdu.AppendTLV(nil, 0x01, []byte{k.alg})
-		out = apdu.AppendTLV(out, 0x02, []byte{k.pinPolicy, k.touchPolicy})
+		out = apdu.AppendTLV(out, 0x02, []byte{a.reportedPINPolicy(k), k.touchPolicy})
 		out = apdu.AppendTLV(out, 0x03, []byte{k.origin})
 		return apdu.AppendTLV(out, 0x04, encodePublic(k.public())), nil
 	}

@@ -50,6 +50,8 @@ func isoMeaningless(q string) (why string, refused bool) {
 		return "it rewrites PIV GENERAL AUTHENTICATE (87) signatures; the application signs with PERFORM SECURITY OPERATION", true
 	case QuirkECDHFullPoint, QuirkRSALeadingZeroDropped:
 		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application uses PERFORM SECURITY OPERATION", true
+	case QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong:
+		return "it concerns the PIN policy of PIV keys (GENERATE tag AA, GET METADATA), which the application does not have", true
 	case QuirkStatusSurvivesReset:
 		return "the application clears the PIN state on every SELECT, as IsoApplet does, so no status can outlive a reset", true
 	case QuirkSW6Cxx:

@@ -265,20 +265,22 @@ func (p PIV) MgmtKeyAlgorithmID() byte {
 // emulators, that a profile can turn on so that drivers and the conformance
 // suite can be tested against a card that does it.
 const (
-	QuirkNoDecrement            = "no-decrement"             // a wrong PIN spends no try
-	QuirkSW6300                 = "sw-6300"                  // 6300 instead of 63Cx: no retry count
-	QuirkRestoreBeforeCompare   = "restore-before-compare"   // the try counter is restored before the compare
-	QuirkStatusSurvivesReset    = "status-survives-reset"    // security status not cleared on reset or power-off
-	QuirkSW6Cxx                 = "sw-6cxx"                  // 6Cxx (send again with Le) instead of data and 61xx
-	QuirkNoChaining             = "no-chaining"              // command chaining refused (6884)
-	QuirkTrailingBytes          = "trailing-bytes"           // a stray byte after the object GET DATA returns
-	QuirkECDSARawSignature      = "ecdsa-raw-signature"      // ECDSA signatures as raw r‖s instead of DER
-	QuirkPINPolicyNotEnforced   = "pin-policy-not-enforced"  // any new PIN accepted, whatever the policy
-	QuirkMalformedPINSpendsTry  = "malformed-pin-spends-try" // a malformed PIN answers 6A80 yet spends a try
-	QuirkSelectFailureDeselects = "select-failure-deselects" // a failed SELECT leaves no application selected
-	QuirkCase1Refused           = "case1-refused"            // 4-byte (case 1) commands refused with 6700
-	QuirkECDHFullPoint          = "ecdh-full-point"          // ECDH answers the shared point 04‖x‖y instead of x
-	QuirkRSALeadingZeroDropped  = "rsa-leading-zero-dropped" // an RSA result without its leading zero bytes
+	QuirkNoDecrement            = "no-decrement"              // a wrong PIN spends no try
+	QuirkSW6300                 = "sw-6300"                   // 6300 instead of 63Cx: no retry count
+	QuirkRestoreBeforeCompare   = "restore-before-compare"    // the try counter is restored before the compare
+	QuirkStatusSurvivesReset    = "status-survives-reset"     // security status not cleared on reset or power-off
+	QuirkSW6Cxx                 = "sw-6cxx"                   // 6Cxx (send again with Le) instead of data and 61xx
+	QuirkNoChaining             = "no-chaining"               // command chaining refused (6884)
+	QuirkTrailingBytes          = "trailing-bytes"            // a stray byte after the object GET DATA returns
+	QuirkECDSARawSignature      = "ecdsa-raw-signature"       // ECDSA signatures as raw r‖s instead of DER
+	QuirkPINPolicyNotEnforced   = "pin-policy-not-enforced"   // any new PIN accepted, whatever the policy
+	QuirkMalformedPINSpendsTry  = "malformed-pin-spends-try"  // a malformed PIN answers 6A80 yet spends a try
+	QuirkSelectFailureDeselects = "select-failure-deselects"  // a failed SELECT leaves no application selected
+	QuirkCase1Refused           = "case1-refused"             // 4-byte (case 1) commands refused with 6700
+	QuirkECDHFullPoint          = "ecdh-full-point"           // ECDH answers the shared point 04‖x‖y instead of x
+	QuirkRSALeadingZeroDropped  = "rsa-leading-zero-dropped"  // an RSA result without its leading zero bytes
+	QuirkPINPolicyAlwaysIgnored = "pin-policy-always-ignored" // a key of PIN policy "always" works again after one VERIFY
+	QuirkMetadataPINPolicyWrong = "metadata-pin-policy-wrong" // GET METADATA reports PIN policy "never" for every key
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -289,6 +291,7 @@ func KnownQuirks() []string {
 		QuirkSW6Cxx, QuirkNoChaining, QuirkTrailingBytes, QuirkECDSARawSignature,
 		QuirkPINPolicyNotEnforced, QuirkMalformedPINSpendsTry, QuirkSelectFailureDeselects,
 		QuirkCase1Refused, QuirkECDHFullPoint, QuirkRSALeadingZeroDropped,
+		QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong,
 	}
 }
 

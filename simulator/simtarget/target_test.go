@@ -146,6 +146,8 @@ func TestQuirkMatrix(t *testing.T) {
 		profile.QuirkCase1Refused:           "ISO-CASE1",
 		profile.QuirkECDHFullPoint:          "PIV-ECDH-P256",
 		profile.QuirkRSALeadingZeroDropped:  "PIV-DECRYPT-RSA2048",
+		profile.QuirkPINPolicyAlwaysIgnored: "YK-PIN-POLICY-ALWAYS",
+		profile.QuirkMetadataPINPolicyWrong: "YK-PIN-POLICY-ONCE",
 	}
 	files := quirkProfiles(t, "default")
 	for _, q := range profile.KnownQuirks() {
@@ -198,6 +200,8 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkCase1Refused:           "ISOAPP-VERIFY-STATUS",
 		profile.QuirkECDHFullPoint:          "",
 		profile.QuirkRSALeadingZeroDropped:  "",
+		profile.QuirkPINPolicyAlwaysIgnored: "",
+		profile.QuirkMetadataPINPolicyWrong: "",
 	}
 	dir := t.TempDir()
 	for _, q := range profile.KnownQuirks() {
