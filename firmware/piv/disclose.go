@@ -71,12 +71,14 @@ func discloseGeneralAuth(cmd apdu.Command) firmware.Disclosure {
 	if err != nil || !found {
 		return d
 	}
-	tlvs, err := tlvMap(dyn)
-	if err != nil {
+	// FindTLV rather than tlvMap: this runs for every GENERAL AUTHENTICATE,
+	// traced or not, and a map costs allocations on the signing path. A
+	// template the applet refuses (duplicate tags) answers no data anyway.
+	chal, hasChal, err := apdu.FindTLV(dyn, 0x81)
+	if err != nil || !hasChal {
 		return d
 	}
-	chal, hasChal := tlvs[0x81]
-	if _, hasPeer := tlvs[0x85]; !hasChal || hasPeer {
+	if _, hasPeer, err := apdu.FindTLV(dyn, 0x85); err != nil || hasPeer {
 		return d // key agreement: the answer is the shared secret
 	}
 	switch cmd.P1 {
