@@ -22,19 +22,11 @@ const (
 // leaves persistent memory unchanged, except that a failed verification
 // (63Cx or 6983) changes only the PIN or PUK counter.
 func FuzzISO(f *testing.F) {
-	seq := func(parts ...any) []byte {
-		for i, p := range parts {
-			if s, ok := p.(string); ok {
-				parts[i] = h(s)
-			}
-		}
-		return cardtest.Script(parts...)
-	}
-	f.Add(seq(cmdSelectApp, "00 A4 00 00 02 3F00 00", cmdCreateDF, cmdCreateEF, "00 D6 00 00 02 0102", "00 B0 00 00 00"))
-	f.Add(seq(byte(metaPersonalise), byte(metaVerifyPIN), cmdCreateDF, cmdCreateEF, "00 E4 00 00 02 5015", "00 A4 08 00 04 50154401 00"))
-	f.Add(seq(byte(metaPersonalise), cmdWrongPIN, cmdWrongPIN, cmdWrongPIN, cmdVerifyPIN, "00 2C 00 01 14 30313233343536373839616263646566 39393939"))
-	f.Add(seq(byte(metaPersonalise), byte(metaVerifyPIN), "00 22 41 00 06 80 01 EC 84 01 02", ecGenP256, "00 C0 00 00 17", "00 22 41 B6 06 80 01 21 84 01 02", "00 2A 9E 9A 03 010203 00"))
-	f.Add(seq(byte(metaPersonalise), byte(metaVerifyPIN), "00 22 41 00 06 80 01 EC 84 01 03", "10 DB 3F FF 04 E0 81 F1 81", byte(metaReset), "00 84 00 00 08"))
+	f.Add(cardtest.Script(cmdSelectApp, "00 A4 00 00 02 3F00 00", cmdCreateDF, cmdCreateEF, "00 D6 00 00 02 0102", "00 B0 00 00 00"))
+	f.Add(cardtest.Script(byte(metaPersonalise), byte(metaVerifyPIN), cmdCreateDF, cmdCreateEF, "00 E4 00 00 02 5015", "00 A4 08 00 04 50154401 00"))
+	f.Add(cardtest.Script(byte(metaPersonalise), cmdWrongPIN, cmdWrongPIN, cmdWrongPIN, cmdVerifyPIN, "00 2C 00 01 14 30313233343536373839616263646566 39393939"))
+	f.Add(cardtest.Script(byte(metaPersonalise), byte(metaVerifyPIN), "00 22 41 00 06 80 01 EC 84 01 02", ecGenP256, "00 C0 00 00 17", "00 22 41 B6 06 80 01 21 84 01 02", "00 2A 9E 9A 03 010203 00"))
+	f.Add(cardtest.Script(byte(metaPersonalise), byte(metaVerifyPIN), "00 22 41 00 06 80 01 EC 84 01 03", "10 DB 3F FF 04 E0 81 F1 81", byte(metaReset), "00 84 00 00 08"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return

@@ -15,17 +15,9 @@ const (
 // no panic, every answer is a response with a valid status word, and a
 // refused command leaves persistent memory unchanged.
 func FuzzMgmt(f *testing.F) {
-	seq := func(parts ...any) []byte {
-		for i, p := range parts {
-			if s, ok := p.(string); ok {
-				parts[i] = h(s)
-			}
-		}
-		return cardtest.Script(parts...)
-	}
-	f.Add(seq(cmdSelect, "00 1D 00 00 00", "00 1C 00 00 07 06 03 02 00 20 0C 00", byte(metaReset), "00 A4 04 00 05 A000000308"))
-	f.Add(seq(cmdSelect, "00 1C 00 00 13 12 0A 10 11111111111111111111111111111111", "00 1C 00 00 05 04 03 02 00 10", "00 1D 00 00 00"))
-	f.Add(seq(cmdSelect, "00 1C 00 00 0B 0A 06 02 01 2C 07 01 0F 08 01 80", "00 16 11 00 01 06", "10 1C 00 00 01 00"))
+	f.Add(cardtest.Script(cmdSelect, "00 1D 00 00 00", "00 1C 00 00 07 06 03 02 00 20 0C 00", byte(metaReset), "00 A4 04 00 05 A000000308"))
+	f.Add(cardtest.Script(cmdSelect, "00 1C 00 00 13 12 0A 10 11111111111111111111111111111111", "00 1C 00 00 05 04 03 02 00 10", "00 1D 00 00 00"))
+	f.Add(cardtest.Script(cmdSelect, "00 1C 00 00 0B 0A 06 02 01 2C 07 01 0F 08 01 80", "00 16 11 00 01 06", "10 1C 00 00 01 00"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return

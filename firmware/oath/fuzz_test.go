@@ -17,18 +17,10 @@ const (
 // every answer is a response with a valid status word, and a refused
 // command leaves persistent memory unchanged.
 func FuzzOATH(f *testing.F) {
-	seq := func(parts ...any) []byte {
-		for i, p := range parts {
-			if s, ok := p.(string); ok {
-				parts[i] = h(s)
-			}
-		}
-		return cardtest.Script(parts...)
-	}
-	f.Add(seq(cmdSelect, putCmd("t", 0x21, 6, seed20), calcCmd("t", timeStep(59), 1), "00 A1 00 00", "00 A4 00 01 0A 74 08 0000000000000001"))
-	f.Add(seq(cmdSelect, putCmd("h", 0x11, 8, seed20, []byte{0x78, 0x02}, tlv(0x7A, []byte{0, 0, 0, 9})), calcCmd("h", nil, 0), "00 02 00 00 03 71 01 68"))
-	f.Add(seq(cmdSelect, setCodeCmd(accessKey), byte(metaReset), byte(metaUnlock), "00 05 00 00 06 71 01 74 71 01 75", "00 04 DE AD"))
-	f.Add(seq(cmdSelect, "00 A5 00 00", "00 03 00 00 02 73 00", "00 01 00 00 04 78 71 01 41"))
+	f.Add(cardtest.Script(cmdSelect, putCmd("t", 0x21, 6, seed20), calcCmd("t", timeStep(59), 1), "00 A1 00 00", "00 A4 00 01 0A 74 08 0000000000000001"))
+	f.Add(cardtest.Script(cmdSelect, putCmd("h", 0x11, 8, seed20, []byte{0x78, 0x02}, tlv(0x7A, []byte{0, 0, 0, 9})), calcCmd("h", nil, 0), "00 02 00 00 03 71 01 68"))
+	f.Add(cardtest.Script(cmdSelect, setCodeCmd(accessKey), byte(metaReset), byte(metaUnlock), "00 05 00 00 06 71 01 74 71 01 75", "00 04 DE AD"))
+	f.Add(cardtest.Script(cmdSelect, "00 A5 00 00", "00 03 00 00 02 73 00", "00 01 00 00 04 78 71 01 41"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return

@@ -1,6 +1,7 @@
 package piv
 
 import (
+	"github.com/tesseracard/tessera/internal/cardtest"
 	"testing"
 	"testing/cryptotest"
 
@@ -24,26 +25,12 @@ const (
 // leaves persistent memory unchanged, except that a failed verification
 // (63Cx, or 6983 for the blocking try) changes only the PIN or PUK counter.
 func FuzzPIV(f *testing.F) {
-	seq := func(parts ...any) []byte {
-		var b []byte
-		for _, p := range parts {
-			switch p := p.(type) {
-			case byte:
-				b = append(b, p)
-			case string:
-				raw := h(p)
-				b = append(b, byte(len(raw)))
-				b = append(b, raw...)
-			}
-		}
-		return b
-	}
-	f.Add(seq("00 FD 00 00", "00 F8 00 00", "00 F7 00 9B", "00 20 00 80"))
-	f.Add(seq(byte(metaAuthenticate), "00 47 00 9A 05 AC 03 80 01 11", byte(metaVerifyPIN), "00 87 11 9A 26 7C 24 82 00 81 20 0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20"))
-	f.Add(seq(byte(metaAuthenticate), "00 DB 3F FF 0B 5C 03 5F C1 02 53 04 01 02 03 04", "00 CB 3F FF 05 5C 03 5F C1 02"))
-	f.Add(seq("00 20 00 80 08 3030303030303030", "00 20 00 80 08 3030303030303030", "00 20 00 80 08 3030303030303030", "00 2C 00 80 10 3132333435363738 313131313131FFFF"))
-	f.Add(seq(byte(metaAuthenticate), "00 47 00 9E 05 AC 03 80 01 E0", "00 F9 9E 00", "00 C0 00 00 00", "00 F6 FF 9E"))
-	f.Add(seq(byte(metaAuthenticate), "00 FF FF FF 13 08 9B 10 0102030405060708090A0B0C0D0E0F10", byte(metaReset), "00 A4 04 00 05 A0 00 00 03 08", "00 F7 00 9B"))
+	f.Add(cardtest.Script("00 FD 00 00", "00 F8 00 00", "00 F7 00 9B", "00 20 00 80"))
+	f.Add(cardtest.Script(byte(metaAuthenticate), "00 47 00 9A 05 AC 03 80 01 11", byte(metaVerifyPIN), "00 87 11 9A 26 7C 24 82 00 81 20 0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20"))
+	f.Add(cardtest.Script(byte(metaAuthenticate), "00 DB 3F FF 0B 5C 03 5F C1 02 53 04 01 02 03 04", "00 CB 3F FF 05 5C 03 5F C1 02"))
+	f.Add(cardtest.Script("00 20 00 80 08 3030303030303030", "00 20 00 80 08 3030303030303030", "00 20 00 80 08 3030303030303030", "00 2C 00 80 10 3132333435363738 313131313131FFFF"))
+	f.Add(cardtest.Script(byte(metaAuthenticate), "00 47 00 9E 05 AC 03 80 01 E0", "00 F9 9E 00", "00 C0 00 00 00", "00 F6 FF 9E"))
+	f.Add(cardtest.Script(byte(metaAuthenticate), "00 FF FF FF 13 08 9B 10 0102030405060708090A0B0C0D0E0F10", byte(metaReset), "00 A4 04 00 05 A0 00 00 03 08", "00 F7 00 9B"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return

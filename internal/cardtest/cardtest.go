@@ -150,11 +150,15 @@ func Fetch(c *firmware.Card, cmd []byte) apdu.Response {
 	}
 }
 
-// Script builds a fuzz seed: each string is a command in hex, prefixed with
-// its length; each byte is a meta-operation the fuzz target interprets.
+// Script builds a fuzz seed: each command ([]byte, or a string in spaced
+// hex as Hex reads it) is prefixed with its length; each byte is a
+// meta-operation the fuzz target interprets.
 func Script(parts ...any) []byte {
 	var b []byte
 	for _, p := range parts {
+		if s, ok := p.(string); ok {
+			p = Hex(s)
+		}
 		switch p := p.(type) {
 		case byte:
 			b = append(b, p)
