@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
@@ -35,7 +36,7 @@ func keySlots() []byte {
 	for r := byte(0x82); r <= 0x95; r++ {
 		s = append(s, r)
 	}
-	return append(s, 0xF9)
+	return append(s, slotAttestation)
 }
 
 // ykAdminCases are the YubiKey PIV extensions: GET SERIAL, GET METADATA,
@@ -161,23 +162,18 @@ func ykAdminCases() []Case {
 			},
 		},
 		{
-			ID: "YK-MGMT-ALGS", Title: "the management key works in every algorithm (3DES, AES-128/192/256) by mutual and by external authentication",
-			Ref: "SP 800-73-4 Part 2 §3.2.4, Appendix A.1, A.2; SP 800-78-4 Table 5; Yubico PIV extension SET MANAGEMENT KEY (INS FF)", Class: Destructive, Needs: NeedMgmt,
-			Run: runMgmtAlgs,
-		},
-		{
 			ID: "YK-IMPORT", Title: "IMPORT of a key of each algorithm needs the management key, and GET METADATA then reports it imported with its public key",
-			Ref: "Yubico PIV extension IMPORT ASYMMETRIC KEY (INS FE), GET METADATA origin 02", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Ref: "Yubico PIV extension IMPORT ASYMMETRIC KEY (INS FE), GET METADATA origin 02", Class: Destructive, Needs: NeedMgmt | NeedSlot,
 			Run: runImport,
 		},
 		{
 			ID: "YK-MOVE-DELETE", Title: "MOVE KEY moves a key to a free slot, DELETE KEY empties it; both need the management key",
-			Ref: "Yubico PIV extension MOVE KEY / DELETE KEY (INS F6, firmware 5.7)", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Ref: "Yubico PIV extension MOVE KEY / DELETE KEY (INS F6, firmware 5.7)", Class: Destructive, Needs: NeedMgmt | NeedSlot,
 			Run: runMoveDelete,
 		},
 		{
 			ID: "YK-ATTEST", Title: "ATTEST of a generated key answers a certificate signed by F9's, with the card's version, serial and the key's policies",
-			Ref: "Yubico PIV attestation (INS F9; extensions 1.3.6.1.4.1.41482.3.3, .3.7, .3.8, .3.9)", Class: Destructive, Needs: NeedMgmt | NeedKey,
+			Ref: "Yubico PIV attestation (INS F9; extensions 1.3.6.1.4.1.41482.3.3, .3.7, .3.8, .3.9)", Class: Destructive, Needs: NeedMgmt | NeedSlot,
 			Run: runAttest,
 		},
 		{
@@ -271,10 +267,44 @@ func isECAlg(a byte) bool {
 	return a == pivalg.P256 || a == pivalg.P384 || a == pivalg.Ed25519 || a == pivalg.X25519
 }
 
-// setMgmtKeyCmd is SET MANAGEMENT KEY (FF FF FF): algorithm, 9B, length,
-// key.
-func setMgmtKeyCmd(alg byte, key []byte) apdu.Command {
-	return apdu.Command{INS: apdu.InsSetManagementKey, P1: 0xFF, P2: 0xFF, Data: append([]byte{alg, refMgmt, byte(len(key))}, key...)}
+// mgmtAlgCases set the management key to a random key of each algorithm
+// and authenticate with it both ways (SP 800-73-4 Part 2 Appendix A).
+func mgmtAlgCases() []Case {
+	var cs []Case
+	for _, alg := range []byte{pivalg.TDES, pivalg.AES128, pivalg.AES192, pivalg.AES256} {
+		name := pivalg.Name(alg)
+		cs = append(cs, Case{
+			ID:    "YK-MGMT-" + strings.NewReplacer("-", "", " ", "").Replace(strings.ToUpper(name)),
+			Title: fmt.Sprintf("a %s management key set by SET MANAGEMENT KEY works by mutual and by external authentication, and a wrong one fails both", name),
+			Ref:   "SP 800-73-4 Part 2 §3.2.4, Appendix A.1, A.2; SP 800-78-4 Table 5; Yubico PIV extension SET MANAGEMENT KEY (INS FF), GET METADATA 9B",
+			Class: Destructive, Needs: NeedMgmt,
+			Run: func(ctx context.Context, e *Env) error { return e.mgmtAlg(ctx, alg) },
+		})
+	}
+	return cs
+}
+
+// setMgmtKeyCmd is SET MANAGEMENT KEY (FF FF P2): algorithm, 9B, length,
+// key; P2 FF sets a key used without a touch, FE one that needs a touch
+// for every use (Yubico PIV extension SET MANAGEMENT KEY).
+func setMgmtKeyCmd(alg byte, key []byte, touch bool) apdu.Command {
+	p2 := byte(0xFF)
+	if touch {
+		p2 = 0xFE
+	}
+	return apdu.Command{INS: apdu.InsSetManagementKey, P1: 0xFF, P2: p2, Data: append([]byte{alg, refMgmt, byte(len(key))}, key...)}
+}
+
+// mgmtTouch reports whether the management key needs a touch: GET
+// METADATA 9B, tag 02, touch policy 02 (always); false when the card does
+// not say.
+func (e *Env) mgmtTouch(ctx context.Context) (bool, error) {
+	md, sw, err := e.Metadata(ctx, refMgmt)
+	if err != nil || sw != apdu.SWSuccess {
+		return false, err
+	}
+	pol, ok := metadataTag(md, 0x02)
+	return ok && len(pol) == 2 && pol[1] == 0x02, nil
 }
 
 // externalAuth authenticates the management key by external
@@ -298,93 +328,91 @@ func (e *Env) externalAuth(ctx context.Context, alg byte, block cipher.Block) er
 	return expectSW(fmt.Sprintf("external authentication, the encrypted challenge with algorithm %02X", alg), sw, apdu.SWSuccess)
 }
 
-func runMgmtAlgs(ctx context.Context, e *Env) error {
+// mgmtAlg sets the management key to a random key of alg, checks GET
+// METADATA reports it, authenticates with it by mutual and by external
+// authentication, checks a wrong key fails both, and puts the original
+// key back with its touch policy.
+func (e *Env) mgmtAlg(ctx context.Context, alg byte) error {
 	orig, err := e.MgmtAlg(ctx)
 	if err != nil {
 		return err
 	}
 	origKey := e.creds.MgmtKey
-	e.Cleanup(func(ctx context.Context) error {
-		e.creds.MgmtAlg, e.creds.MgmtKey = orig, origKey
-		return nil
-	})
-	changed := false
-	for _, alg := range []byte{pivalg.TDES, pivalg.AES128, pivalg.AES192, pivalg.AES256} {
-		if err := e.Authenticate(ctx); err != nil {
-			return err
-		}
-		key := make([]byte, pivalg.MgmtKeySize(alg))
-		rand.Read(key)
-		sw, err := e.SW(ctx, setMgmtKeyCmd(alg, key))
-		if err != nil {
-			return err
-		}
-		if sw == apdu.SWINSNotSupported || (alg != pivalg.TDES && (sw == apdu.SWIncorrectData || sw == apdu.SWIncorrectP1P2)) {
-			if alg == pivalg.TDES {
-				return Skipf("the card does not offer SET MANAGEMENT KEY, a YubiKey extension")
-			}
-			continue // an older card without AES management keys
-		}
-		if err := expectSW(fmt.Sprintf("SET MANAGEMENT KEY (algorithm %02X)", alg), sw, apdu.SWSuccess); err != nil {
-			return err
-		}
-		if !changed {
-			changed = true
-			putBack := func(ctx context.Context) error {
-				if err := e.Authenticate(ctx); err != nil {
-					return err
-				}
-				sw, err := e.SW(ctx, setMgmtKeyCmd(orig, origKey))
-				if err == nil && sw != apdu.SWSuccess {
-					err = fmt.Errorf("SET MANAGEMENT KEY back to the original answered %s", swText(sw))
-				}
-				e.creds.MgmtAlg, e.creds.MgmtKey = orig, origKey
-				return err
-			}
-			e.Cleanup(putBack)
-		}
-		e.creds.MgmtAlg, e.creds.MgmtKey = alg, key
-		if md, sw, err := e.Metadata(ctx, refMgmt); err != nil {
-			return err
-		} else if sw == apdu.SWSuccess {
-			if err := wantTag(md, refMgmt, 0x01, []byte{alg}); err != nil {
-				return err
-			}
-		}
-		if err := e.Reset(ctx); err != nil {
-			return err
-		}
-		if err := e.Authenticate(ctx); err != nil {
-			return fmt.Errorf("mutual authentication with the new %02X key: %w", alg, err)
-		}
-		if err := e.Reset(ctx); err != nil {
-			return err
-		}
-		block, err := hostdriver.ManagementKeyCipher(alg, key)
-		if err != nil {
-			return err
-		}
-		if err := e.externalAuth(ctx, alg, block); err != nil {
-			return err
-		}
-		// A wrong key fails external authentication.
-		if err := e.Reset(ctx); err != nil {
-			return err
-		}
-		wrong := bytes.Clone(key)
-		wrong[0] ^= 0x80 // not the low bit: DES ignores it (parity)
-		bad, _ := hostdriver.ManagementKeyCipher(alg, wrong)
-		if err := e.externalAuth(ctx, alg, bad); err == nil {
-			return fmt.Errorf("external authentication with a wrong %02X key was accepted", alg)
-		}
+	origTouch, err := e.mgmtTouch(ctx)
+	if err != nil {
+		return err
 	}
-	if !e.fresh {
-		return nil // the cleanup puts the original key back
+	putBack := func(ctx context.Context) error {
+		if err := e.Authenticate(ctx); err != nil {
+			return err
+		}
+		e.creds.MgmtAlg, e.creds.MgmtKey = orig, origKey
+		return e.run(ctx, step("SET MANAGEMENT KEY back to the original key and touch policy", setMgmtKeyCmd(orig, origKey, origTouch), apdu.SWSuccess))
 	}
 	if err := e.Authenticate(ctx); err != nil {
 		return err
 	}
-	return e.run(ctx, step("SET MANAGEMENT KEY back to the factory key", setMgmtKeyCmd(orig, origKey), apdu.SWSuccess))
+	key := make([]byte, pivalg.MgmtKeySize(alg))
+	rand.Read(key)
+	sw, err := e.SW(ctx, setMgmtKeyCmd(alg, key, false))
+	switch {
+	case err != nil:
+		return err
+	case sw == apdu.SWINSNotSupported:
+		return Skipf("the card does not offer SET MANAGEMENT KEY, a YubiKey extension")
+	case alg != pivalg.TDES && (sw == apdu.SWIncorrectData || sw == apdu.SWIncorrectP1P2):
+		return Skipf("the card does not take %s management keys (SET MANAGEMENT KEY answered %s; AES came with firmware 5.4)", pivalg.Name(alg), swText(sw))
+	}
+	if err := expectSW(fmt.Sprintf("SET MANAGEMENT KEY (%s)", pivalg.Name(alg)), sw, apdu.SWSuccess); err != nil {
+		return err
+	}
+	e.creds.MgmtAlg, e.creds.MgmtKey = alg, key
+	e.Cleanup(putBack)
+	if md, sw, err := e.Metadata(ctx, refMgmt); err != nil {
+		return err
+	} else if sw == apdu.SWSuccess {
+		if err := wantTag(md, refMgmt, 0x01, []byte{alg}); err != nil {
+			return err
+		}
+		if err := wantTag(md, refMgmt, 0x05, []byte{0}); err != nil {
+			return fmt.Errorf("%w (a random key is not the default)", err)
+		}
+	}
+	if err := e.Reset(ctx); err != nil {
+		return err
+	}
+	if err := e.Authenticate(ctx); err != nil {
+		return fmt.Errorf("mutual authentication with the new %s key: %w", pivalg.Name(alg), err)
+	}
+	block, err := hostdriver.ManagementKeyCipher(alg, key)
+	if err != nil {
+		return err
+	}
+	wrong := bytes.Clone(key)
+	wrong[0] ^= 0x80 // not the low bit: DES ignores it (parity)
+	bad, _ := hostdriver.ManagementKeyCipher(alg, wrong)
+	if err := e.Reset(ctx); err != nil {
+		return err
+	}
+	if err := e.externalAuth(ctx, alg, block); err != nil {
+		return err
+	}
+	if err := e.Reset(ctx); err != nil {
+		return err
+	}
+	if err := e.externalAuth(ctx, alg, bad); err == nil {
+		return fmt.Errorf("external authentication with a wrong %s key was accepted", pivalg.Name(alg))
+	}
+	if err := e.Reset(ctx); err != nil {
+		return err
+	}
+	if err := hostdriver.AuthenticateManagementKey(ctx, e, alg, wrong, nil); err == nil {
+		return fmt.Errorf("mutual authentication with a wrong %s key was accepted", pivalg.Name(alg))
+	}
+	if !e.fresh {
+		return nil // the cleanup puts the original key back
+	}
+	return putBack(ctx)
 }
 
 // importKey is one key the host makes and IMPORT loads.
@@ -426,15 +454,16 @@ func importKeys() []importKey {
 	}
 }
 
-// keySlot returns the slot key-writing cases use: 9A on a Fresh card, the
-// plan's free retired slot on a real one; a cleanup deletes its key.
-func (e *Env) keySlot() byte {
-	slot := byte(0x9A)
-	if !e.fresh {
-		slot = e.plan.scratch
+// keySlot returns the slot a key-writing case uses: 9A on a Fresh card; on
+// a real card 9A if Options.Slots names it, else the first slot named other
+// than 9E (whose key needs no PIN), else a skip. A cleanup deletes its key.
+func (e *Env) keySlot() (byte, error) {
+	slot, err := e.namedSlot(slotPIVAuth, e.anySlot()...)
+	if err != nil {
+		return 0, err
 	}
 	e.Cleanup(func(ctx context.Context) error { return e.deleteKey(ctx, slot) })
-	return slot
+	return slot, nil
 }
 
 // deleteKey deletes the key in slot, if any (DELETE KEY, 6A88 if empty).
@@ -450,7 +479,10 @@ func (e *Env) deleteKey(ctx context.Context, slot byte) error {
 }
 
 func runImport(ctx context.Context, e *Env) error {
-	slot := e.keySlot()
+	slot, err := e.keySlot()
+	if err != nil {
+		return err
+	}
 	first := true
 	for _, k := range importKeys() {
 		data, pub := k.make()
@@ -506,11 +538,21 @@ func runImport(ctx context.Context, e *Env) error {
 	return nil
 }
 
-// freeSlot returns a retired key slot GET METADATA reports empty, other
-// than not.
-func (e *Env) freeSlot(ctx context.Context, not byte) (byte, error) {
+// secondSlot returns the slot a key is moved to, other than src: on a
+// Fresh card a retired key slot GET METADATA reports empty; on a real card
+// another slot Options.Slots names, whose key is deleted first (the user
+// named it to be replaced), else a skip.
+func (e *Env) secondSlot(ctx context.Context, src byte) (byte, error) {
+	if !e.fresh {
+		for _, s := range e.plan.slots {
+			if s != src {
+				return s, e.deleteKey(ctx, s)
+			}
+		}
+		return 0, Skipf("moves a key between two slots: --slots names only %02X", src)
+	}
 	for slot := byte(0x82); slot <= 0x95; slot++ {
-		if slot == not {
+		if slot == src {
 			continue
 		}
 		_, sw, err := e.Metadata(ctx, slot)
@@ -525,12 +567,16 @@ func (e *Env) freeSlot(ctx context.Context, not byte) (byte, error) {
 }
 
 func runMoveDelete(ctx context.Context, e *Env) error {
-	src := e.keySlot()
-	pub, err := e.generateP256(ctx, src)
+	src, err := e.keySlot()
 	if err != nil {
 		return err
 	}
-	dst, err := e.freeSlot(ctx, src)
+	key, err := e.generate(ctx, src, pivalg.P256)
+	if err != nil {
+		return err
+	}
+	pub := key.(*ecdsa.PublicKey)
+	dst, err := e.secondSlot(ctx, src)
 	if err != nil {
 		return err
 	}

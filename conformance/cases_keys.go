@@ -23,12 +23,14 @@ import (
 )
 
 // Key slots (SP 800-73-4 Part 1 Table 4b): PIV authentication, card
-// authentication, digital signature, key management.
+// authentication, digital signature, key management; and the YubiKey's
+// attestation key F9.
 const (
-	slotPIVAuth  = 0x9A
-	slotSign     = 0x9C
-	slotKeyMgmt  = 0x9D
-	slotCardAuth = 0x9E
+	slotPIVAuth     = 0x9A
+	slotSign        = 0x9C
+	slotKeyMgmt     = 0x9D
+	slotCardAuth    = 0x9E
+	slotAttestation = 0xF9
 )
 
 // keyCases use a key generated on the card for each algorithm it offers:
@@ -216,16 +218,7 @@ func (e *Env) generateWith(ctx context.Context, slot, alg byte, policies []byte)
 	if r.SW != apdu.SWSuccess {
 		return nil, fmt.Errorf("GENERATE ASYMMETRIC KEY PAIR (%s) in %02X answered %s", pivalg.Name(alg), slot, swText(r.SW))
 	}
-	e.Cleanup(func(ctx context.Context) error {
-		if err := e.Authenticate(ctx); err != nil {
-			return err
-		}
-		sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: slot})
-		if err == nil && sw != apdu.SWSuccess {
-			err = fmt.Errorf("DELETE KEY %02X answered %s", slot, swText(sw))
-		}
-		return err
-	})
+	e.Cleanup(func(ctx context.Context) error { return e.deleteKey(ctx, slot) })
 	pub, err := parsePublicKey(alg, r.Data)
 	if err != nil {
 		return nil, fmt.Errorf("GENERATE %s answered % X: %w", pivalg.Name(alg), r.Data, err)
@@ -309,6 +302,15 @@ func parsePublicKey(alg byte, b []byte) (crypto.PublicKey, error) {
 		return ecdh.X25519().NewPublicKey(point)
 	}
 	return nil, fmt.Errorf("algorithm %02X", alg)
+}
+
+// parseP256 parses a P-256 public key template 7F49 { 86 point }.
+func parseP256(b []byte) (*ecdsa.PublicKey, error) {
+	pub, err := parsePublicKey(pivalg.P256, b)
+	if err != nil {
+		return nil, err
+	}
+	return pub.(*ecdsa.PublicKey), nil
 }
 
 // keyOp verifies the PIN (a key whose policy is "always" needs it before

@@ -331,7 +331,7 @@ func adminCases() []Case {
 		},
 		{
 			ID: "VE05.36B", Title: "a PIN-protected key used without the PIN answers 6982, and signs once the PIN is verified",
-			Ref: "SP 800-73-4 Part 1 Table 4b (9A needs the PIN); Part 2 §3.2.4; SP 800-85A-4 VE05.36B", Class: Destructive, Needs: NeedMgmt | NeedKey | NeedPIN,
+			Ref: "SP 800-73-4 Part 1 Table 4b (9A needs the PIN); Part 2 §3.2.4; SP 800-85A-4 VE05.36B", Class: Destructive, Needs: NeedMgmt | NeedSlot | NeedPIN,
 			Run: func(ctx context.Context, e *Env) error {
 				slot, _, err := e.ScratchKey(ctx)
 				if err != nil {
@@ -364,7 +364,7 @@ func adminCases() []Case {
 		},
 		{
 			ID: "PIV-SIGN-ECDSA", Title: "an ECDSA signature is a DER SEQUENCE { r, s } that verifies with the generated key",
-			Ref: "SP 800-73-4 Part 2 §3.2.4, §3.3.2; SP 800-78-4 (ECDSA signature, X9.62 Ecdsa-Sig-Value)", Class: Destructive, Needs: NeedMgmt | NeedKey | NeedPIN,
+			Ref: "SP 800-73-4 Part 2 §3.2.4, §3.3.2; SP 800-78-4 (ECDSA signature, X9.62 Ecdsa-Sig-Value)", Class: Destructive, Needs: NeedMgmt | NeedSlot | NeedPIN,
 			Run: func(ctx context.Context, e *Env) error {
 				slot, pub, err := e.ScratchKey(ctx)
 				if err != nil {

@@ -3,8 +3,6 @@ package conformance
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -256,51 +254,19 @@ func (e *Env) Authenticate(ctx context.Context) error {
 
 // ScratchKey generates a P-256 key whose PIN policy is the slot's default
 // and returns its slot and public key: slot 9A (PIV authentication, which
-// SP 800-73-4 protects with the PIN) on a Fresh card; on a real card the
-// free retired key management slot the plan found, whose key is deleted
-// afterwards. It authenticates the management key first.
+// SP 800-73-4 protects with the PIN) on a Fresh card; on a real card 9A or
+// another slot Options.Slots names (see keySlot), whose key is deleted
+// afterwards, else a skip. It authenticates the management key first.
 func (e *Env) ScratchKey(ctx context.Context) (byte, *ecdsa.PublicKey, error) {
-	slot := e.keySlot()
-	pub, err := e.generateP256(ctx, slot)
-	return slot, pub, err
-}
-
-// generateP256 authenticates the management key and generates a P-256 key
-// in slot, with the slot's default policies.
-func (e *Env) generateP256(ctx context.Context, slot byte) (*ecdsa.PublicKey, error) {
-	if err := e.Authenticate(ctx); err != nil {
-		return nil, err
-	}
-	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: []byte{0xAC, 0x03, 0x80, 0x01, pivalg.P256}, Ne: 256})
+	slot, err := e.keySlot()
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	if r.SW != apdu.SWSuccess {
-		return nil, fmt.Errorf("GENERATE ASYMMETRIC KEY PAIR (P-256) in %02X answered %s", slot, swText(r.SW))
-	}
-	pub, err := parseP256(r.Data)
+	pub, err := e.generate(ctx, slot, pivalg.P256)
 	if err != nil {
-		return nil, fmt.Errorf("GENERATE answered % X: %w", r.Data, err)
+		return 0, nil, err
 	}
-	return pub, nil
-}
-
-// parseP256 parses a generated key's public key template 7F49 { 86 point }
-// (SP 800-73-4 Part 2 Table 11).
-func parseP256(b []byte) (*ecdsa.PublicKey, error) {
-	t, rest, err := apdu.ParseTLV(b)
-	if err != nil || t.Tag != 0x7F49 || len(rest) != 0 {
-		return nil, errors.New("not one 7F49 template")
-	}
-	point, ok, err := apdu.FindTLV(t.Value, 0x86)
-	if err != nil || !ok {
-		return nil, errors.New("no point (86) in the template")
-	}
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
-	if err != nil {
-		return nil, fmt.Errorf("the point: %w", err)
-	}
-	return pub, nil
+	return slot, pub.(*ecdsa.PublicKey), nil
 }
 
 // Sign asks the key in slot to sign a digest (GENERAL AUTHENTICATE with a

@@ -20,7 +20,6 @@ type plan struct {
 	pukErr  string
 	mgmtErr string
 	keyErr  string
-	scratch byte   // a free retired key slot
 	slots   []byte // the slots the NeedSlot cases may use (Options.Slots)
 	mgmtAlg byte
 	// broken is set when a case could not put the card back: no further
@@ -43,12 +42,12 @@ func (p *plan) refusal(c *Case) string {
 		return p.pinErr
 	case n&NeedPUK != 0 && p.pukErr != "":
 		return p.pukErr
-	case n&(NeedMgmt|NeedKey) != 0 && p.mgmtErr != "":
+	case n&(NeedMgmt|NeedSlot) != 0 && p.mgmtErr != "":
 		return p.mgmtErr
-	case n&NeedKey != 0 && p.keyErr != "":
-		return p.keyErr
 	case n&NeedSlot != 0 && len(p.slots) == 0:
 		return "generates keys, replacing the key of its slot: name the slots it may use with --slots (e.g. --slots 9a,9c,9d,9e)"
+	case n&NeedSlot != 0 && p.keyErr != "":
+		return p.keyErr
 	}
 	return ""
 }
@@ -187,28 +186,31 @@ func (p *plan) checkMgmt(ctx context.Context, e *Env) {
 		return
 	}
 	p.note("management key: authenticated (algorithm %02X)", alg)
-	// A free slot for a scratch key, from the last retired key management
-	// slot down, and proof that the card can delete the key afterwards.
-	for slot := byte(0x95); slot >= 0x82 && p.scratch == 0; slot-- {
+	// Proof that the card can delete the keys the key cases make: DELETE
+	// KEY of an empty slot (GET METADATA 6A88), which changes nothing.
+	empty := byte(0)
+	for _, slot := range keySlots() {
+		if slot == slotAttestation {
+			continue
+		}
 		_, sw, err := e.Metadata(ctx, slot)
 		switch {
 		case err != nil:
 			p.keyErr = err.Error()
 		case sw == apdu.SWReferenceNotFound:
-			p.scratch = slot
-			continue
+			empty = slot
 		case sw != apdu.SWSuccess:
-			p.keyErr = fmt.Sprintf("the card does not report which key slots are free (GET METADATA answered %s), so a generated key could overwrite one", swText(sw))
+			p.keyErr = fmt.Sprintf("the card does not report which key slots hold a key (GET METADATA answered %s), so a key case could not tell what it replaces", swText(sw))
 		}
-		if p.keyErr != "" {
+		if p.keyErr != "" || empty != 0 {
 			break
 		}
 	}
-	if p.keyErr == "" && p.scratch == 0 {
-		p.keyErr = "no free retired key slot (82 to 95) for a scratch key"
+	if p.keyErr == "" && empty == 0 {
+		p.keyErr = "every key slot holds a key, so the suite cannot check that the card deletes keys (DELETE KEY of an empty slot) before it makes any"
 	}
 	if p.keyErr == "" {
-		if sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: p.scratch}); err != nil {
+		if sw, err := e.SW(ctx, apdu.Command{INS: apdu.InsMoveKey, P1: 0xFF, P2: empty}); err != nil {
 			p.keyErr = err.Error()
 		} else if sw != apdu.SWReferenceNotFound && sw != apdu.SWSuccess {
 			p.keyErr = fmt.Sprintf("the card cannot delete a key (DELETE KEY, YubiKey 5.7, answered %s), so a generated key could not be removed", swText(sw))
@@ -216,9 +218,7 @@ func (p *plan) checkMgmt(ctx context.Context, e *Env) {
 	}
 	if p.keyErr != "" {
 		p.note("key cases refused: %s", p.keyErr)
-		return
 	}
-	p.note("key cases use the free slot %02X and delete their key", p.scratch)
 }
 
 // restore puts the card back after destructive case c: its cleanups, last

@@ -44,9 +44,6 @@ const (
 	// NeedMgmt: the case authenticates with the management key; it may
 	// write a data object, which it puts back.
 	NeedMgmt
-	// NeedKey: the case generates a key: on a real card in a free retired
-	// slot, deleted afterwards (YubiKey 5.7 DELETE KEY).
-	NeedKey
 	// NeedBlockPUK: the case blocks the PUK, which only a full reset of the
 	// card undoes. Never run on a target that is not Fresh.
 	NeedBlockPUK
@@ -60,9 +57,10 @@ const (
 	// "tessera-conformance:") and deletes them; skipped on a card with an
 	// access code or holding one of those names.
 	NeedOATH
-	// NeedSlot: the case generates keys in key slots: on a real card only
-	// in the slots Options.Slots names, whose keys it replaces and then
-	// deletes (YubiKey 5.7 DELETE KEY); refused when none is named.
+	// NeedSlot: the case generates or imports keys in key slots: on a real
+	// card only in the slots Options.Slots names, whose keys it replaces
+	// and then deletes (YubiKey 5.7 DELETE KEY); refused when none is
+	// named, or when the card cannot delete a key.
 	NeedSlot
 )
 

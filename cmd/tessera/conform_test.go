@@ -200,7 +200,7 @@ func TestPlanRefusesWhatItCannotUndo(t *testing.T) {
 			name:    "wrong --puk",
 			creds:   func(c *conformance.Credentials) { c.PUK = "99999999" },
 			refused: map[string]string{"VE05.31": "--puk is wrong", "VE05.17": "--puk is wrong"},
-			runs:    []string{"VE05.19", "VE05.26", "VE05.36B"},
+			runs:    []string{"VE05.19", "VE05.26", "VE05.22C"},
 			pin:     3, puk: 2,
 		},
 		{
@@ -409,8 +409,11 @@ func spendQuota(ctx context.Context, card conformance.Card) error {
 // slots named alone (a case needing another, 9E, is skipped), delete the
 // keys they made, and leave the key of a slot not named as it was.
 func TestKeyCasesOnlyInNamedSlots(t *testing.T) {
+	// Every case that writes keys, those that once used a free retired
+	// slot of their choosing among them.
 	keyCase := func(c conformance.Case) bool {
-		return c.Needs&conformance.NeedSlot != 0 && !strings.Contains(c.ID, "RSA3072") && !strings.Contains(c.ID, "RSA4096")
+		writes := c.Needs&conformance.NeedSlot != 0 || slices.Contains([]string{"VE05.36B", "PIV-SIGN-ECDSA", "YK-IMPORT", "YK-MOVE-DELETE", "YK-ATTEST"}, c.ID)
+		return writes && !strings.Contains(c.ID, "RSA3072") && !strings.Contains(c.ID, "RSA4096")
 	}
 	ctx := context.Background()
 	tests := []struct {
@@ -420,19 +423,13 @@ func TestKeyCasesOnlyInNamedSlots(t *testing.T) {
 		why     string                         // part of every refusal or skip
 	}{
 		{"no --slots", nil, nil, "--slots"},
-		{"--slots 9a", []byte{0x9A}, map[string]conformance.Outcome{"PIV-CARDAUTH-9E": conformance.Skipped}, "slot 9E"},
+		{"--slots 9a", []byte{0x9A}, map[string]conformance.Outcome{"PIV-CARDAUTH-9E": conformance.Skipped, "YK-MOVE-DELETE": conformance.Skipped}, "--slots"},
 		{"--slots 9d,9e", []byte{0x9D, 0x9E}, map[string]conformance.Outcome{}, ""},
 	}
 	for _, tt := range tests {
 		target, c := realishTarget(t, "default")
 		// A key of the user's in 9C, which no case may touch.
-		conn := &hostdriver.Conn{T: c}
-		if _, err := conn.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := hostdriver.AuthenticateManagementKey(ctx, conn, 0x03, hosttest.DefaultMgmtKey(), nil); err != nil {
-			t.Fatal(err)
-		}
+		conn := adminConn(t, c)
 		if _, err := conn.Do(ctx, conformance.GenerateCommand(0x9C, 0x11, 0, 0)); err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +438,16 @@ func TestKeyCasesOnlyInNamedSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := cardState(t, c)
+		w := &keyWrites{Card: c}
+		target.Open = func(context.Context) (conformance.Card, error) { return w, nil }
 		rep := runSuite(t, target, conformance.Options{Destructive: true, Credentials: factoryCredentials(t, "default"), Slots: tt.slots, Filter: keyCase})
+		for _, s := range w.slots {
+			// YK-MOVE-DELETE checks a move to F9 is refused.
+			if !slices.Contains(tt.slots, s) && s != 0xF9 {
+				t.Errorf("%s: a key was written to slot %02X, which --slots does not name (slots written: % X)", tt.name, s, w.slots)
+				break
+			}
+		}
 		if len(rep.Results) < 10 {
 			t.Fatalf("%s: %d key cases, want at least 10", tt.name, len(rep.Results))
 		}
@@ -464,4 +470,72 @@ func TestKeyCasesOnlyInNamedSlots(t *testing.T) {
 			t.Errorf("%s: the key in 9C, not named, changed: metadata % X, before % X (%v)", tt.name, got, userKey, err)
 		}
 	}
+}
+
+// keyWrites is a simulated card taken for a real one that records the key
+// slots the commands it is sent write: GENERATE (47) and IMPORT (FE) in P2,
+// MOVE KEY (F6) in P1 (its destination) and P2. DELETE KEY (F6, P1 FF) is
+// not counted: the plan checks the card has it on an empty slot, and the
+// tests check every key is as it was.
+type keyWrites struct {
+	*simtarget.Card
+	slots []byte
+}
+
+func (w *keyWrites) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) >= 4 {
+		switch cmd[1] {
+		case 0x47, 0xFE:
+			w.slots = append(w.slots, cmd[3])
+		case 0xF6:
+			if cmd[2] != 0xFF {
+				w.slots = append(w.slots, cmd[2], cmd[3])
+			}
+		}
+	}
+	return w.Card.Transmit(ctx, cmd)
+}
+
+func (*keyWrites) Close() error { return nil }
+
+// TestMgmtKeyCasesKeepTouchPolicy: the management key cases put back the
+// key they found with its touch policy: a key that needed a touch still
+// does.
+func TestMgmtKeyCasesKeepTouchPolicy(t *testing.T) {
+	ctx := context.Background()
+	target, c := realishTarget(t, "default")
+	conn := adminConn(t, c)
+	// The factory key again, with touch policy always (P2 FE).
+	if _, err := conn.Do(ctx, apdu.Command{INS: 0xFF, P1: 0xFF, P2: 0xFE, Data: append([]byte{0x03, 0x9B, 24}, hosttest.DefaultMgmtKey()...)}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := conn.Do(ctx, apdu.Command{INS: 0xF7, P2: 0x9B, Ne: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runSuite(t, target, conformance.Options{Destructive: true, Credentials: factoryCredentials(t, "default"), Filter: func(c conformance.Case) bool { return strings.HasPrefix(c.ID, "YK-MGMT-") }})
+	if c := rep.Counts(); c.Passed != 4 {
+		t.Errorf("the management key cases: %s%s", rep.Summary(), failures(rep))
+	}
+	after, err := conn.Do(ctx, apdu.Command{INS: 0xF7, P2: 0x9B, Ne: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, before) {
+		t.Errorf("GET METADATA 9B after the management key cases: % X, before % X (the touch policy is tag 02)", after, before)
+	}
+}
+
+// adminConn selects PIV on c and authenticates the factory management key.
+func adminConn(t *testing.T, c *simtarget.Card) *hostdriver.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn := &hostdriver.Conn{T: c}
+	if _, err := conn.Do(ctx, apdu.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0, 0, 3, 8}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostdriver.AuthenticateManagementKey(ctx, conn, 0x03, hosttest.DefaultMgmtKey(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
