@@ -1,6 +1,9 @@
 package openpgp
 
 import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
 	"io"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -10,8 +13,7 @@ import (
 // neighbours: data objects, passwords, life cycle) and the key operations
 // (key generation, import, signature, decipher, authentication). The
 // application stores and hands back the opaque private key bytes these
-// functions produce; it never looks inside them. The bodies below are
-// placeholders until the key operations land.
+// functions produce; it never looks inside them (their format: keys_record.go).
 
 // Key references: the control reference templates that name the three keys.
 const (
@@ -39,10 +41,43 @@ type algorithm struct {
 // parseAlgorithm parses algorithm attributes for the key named by ref
 // (keySig, keyDec, keyAut), refusing (apdu.SWIncorrectData, 6A80) what the card
 // does not support for that key: RSA 2048/3072/4096 (RSA attributes 01 nnnn
-// 0020 00, import format 00 only), ECDSA P-256/P-384 (signature and
-// authentication keys), ECDH P-256/P-384 and X25519 (decryption key),
-// EdDSA Ed25519 (signature and authentication keys).
+// 0020 00, import format 00 only; the format byte may be left out), ECDSA
+// P-256/P-384 (signature and authentication keys), ECDH P-256/P-384 and
+// X25519 (decryption key), EdDSA Ed25519 (signature and authentication
+// keys). An ECC OID may be followed by the import-format byte of OpenPGP
+// card 3.4 §4.4.3.10: 00 (standard) or FF (public key included), as gpg
+// writes it.
 func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
+	if len(attr) == 0 {
+		return algorithm{}, apdu.SWIncorrectData
+	}
+	al := algorithm{ID: attr[0], Raw: bytes.Clone(attr)}
+	switch al.ID {
+	case algRSA:
+		if ref != keySig && ref != keyDec && ref != keyAut {
+			return algorithm{}, apdu.SWIncorrectData
+		}
+		if len(attr) != 5 && len(attr) != 6 || len(attr) == 6 && attr[5] != 0x00 {
+			return algorithm{}, apdu.SWIncorrectData
+		}
+		al.Bits = int(attr[1])<<8 | int(attr[2])
+		if al.Bits != 2048 && al.Bits != 3072 && al.Bits != 4096 || attr[3] != 0x00 || attr[4] != 0x20 {
+			return algorithm{}, apdu.SWIncorrectData
+		}
+		return al, nil
+	case algECDSA, algEdDSA, algECDH:
+		oid := attr[1:]
+		c, ok := curveByOID(oid)
+		if !ok && len(oid) > 1 && (oid[len(oid)-1] == 0x00 || oid[len(oid)-1] == 0xFF) {
+			oid = oid[:len(oid)-1]
+			c, ok = curveByOID(oid)
+		}
+		if !ok || !c.fits(al.ID, ref) {
+			return algorithm{}, apdu.SWIncorrectData
+		}
+		al.OID = bytes.Clone(oid)
+		return al, nil
+	}
 	return algorithm{}, apdu.SWIncorrectData
 }
 
@@ -57,13 +92,24 @@ func defaultAlgorithm(ref byte) algorithm {
 // stored form; pub is the contents of the public key template 7F49 (without
 // the 7F49 tag and length): 81 modulus, 82 exponent for RSA; 86 point for
 // ECC (04||X||Y for NIST curves, the 32 raw bytes for Ed25519 and X25519).
+// RSA keys have the public exponent 65537.
 func generateKey(al algorithm, rand io.Reader) (priv, pub []byte, err error) {
-	return nil, nil, apdu.SWFunctionNotSupported
+	k, err := newKeyPair(al, rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.record(), k.public(), nil
 }
 
-// publicKey returns the contents of 7F49 for the stored key priv.
+// publicKey returns the contents of 7F49 for the stored key priv. A record
+// that is malformed or not of algorithm al is an error wrapping
+// apdu.SWReferenceDataUnusable (6984).
 func publicKey(al algorithm, priv []byte) ([]byte, error) {
-	return nil, apdu.SWFunctionNotSupported
+	k, err := parseRecord(al, priv)
+	if err != nil {
+		return nil, err
+	}
+	return k.public(), nil
 }
 
 // importKey parses the data field of PUT DATA (odd INS DB, P1P2 3FFF): the
@@ -71,25 +117,88 @@ func publicKey(al algorithm, priv []byte) ([]byte, error) {
 // reference), 7F48 private key template, 5F48 concatenated key data },
 // and checks the key against al(ref), the current attributes of the key it
 // names. ref is the key reference; errors are status words (6A80 for
-// malformed or mismatched data).
+// malformed or mismatched data). The template's details, and what gpg sends,
+// are at parseImport (keys_import.go).
 func importKey(data []byte, al func(ref byte) algorithm) (ref byte, priv, pub []byte, err error) {
-	return 0, nil, nil, apdu.SWFunctionNotSupported
+	ref, k, err := parseImport(data, al)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return ref, k.record(), k.public(), nil
 }
 
 // sign answers PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE with
 // key priv: RSA input is a DigestInfo (or, for INTERNAL AUTHENTICATE, any
 // data up to 40% of the modulus) padded PKCS#1 v1.5 by the card; ECDSA input
-// is the hash (truncated to the curve's size) and the answer r||s, each the
-// curve's size; EdDSA input is the message and the answer R||S.
+// is the hash (truncated to the curve's size, FIPS 186-5 §6.4.1) and the
+// answer r||s, each the curve's size; EdDSA input is the message and the
+// answer R||S. An empty input, or RSA input over 40% of the modulus (OpenPGP
+// card 3.4 §7.2.13) or ECDSA input over 64 bytes, answers
+// apdu.SWWrongLength (6700); a decryption key (ECDH) apdu.SWConditionsNotSatisfied.
 func sign(al algorithm, priv, input []byte, rand io.Reader) ([]byte, error) {
-	return nil, apdu.SWFunctionNotSupported
+	k, err := parseRecord(al, priv)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.rsa != nil:
+		if len(input) == 0 || len(input) > k.rsa.Size()*2/5 {
+			return nil, apdu.SWWrongLength
+		}
+		// Hash 0: the input is signed as given, DigestInfo included.
+		return rsa.SignPKCS1v15(nil, k.rsa, crypto.Hash(0), input)
+	case k.ecdsa != nil:
+		if len(input) == 0 || len(input) > 64 {
+			return nil, apdu.SWWrongLength
+		}
+		return ecdsaSign(k.ecdsa, input, rand)
+	case k.ed25519 != nil:
+		return k.ed25519.Sign(nil, input, crypto.Hash(0))
+	}
+	return nil, apdu.SWConditionsNotSatisfied
 }
 
 // decipher answers PSO:DECIPHER (P1P2 8086) with key priv: RSA data is the
-// padding indicator 00 followed by the cryptogram, the answer the message
-// with the PKCS#1 v1.5 padding removed; ECDH data is A6 { 7F49 { 86 the
-// other party's public point } } and the answer the shared secret (the x
-// coordinate for NIST curves, the 32-byte X25519 result).
+// padding indicator 00 followed by the cryptogram (exactly the modulus
+// size: gpg restores the leading zeros), the answer the message with the
+// PKCS#1 v1.5 padding removed; ECDH data is A6 { 7F49 { 86 the other
+// party's public point } } and the answer the shared secret (the x
+// coordinate for NIST curves, the 32-byte X25519 result). An X25519 point
+// may carry the 0x40 prefix of OpenPGP's native encoding (RFC 4880bis
+// §13.2), which is dropped; scdaemon drops it itself before sending.
+//
+// Errors: apdu.SWWrongLength (6700) for a cryptogram or point of the wrong
+// length; apdu.SWIncorrectData (6A80) for a malformed template, a point not
+// on the curve (or of low order, for X25519), an RSA padding indicator
+// other than 00 or a cryptogram whose padding is wrong;
+// apdu.SWConditionsNotSatisfied (6985) for a signature key.
+//
+// Timing: the RSA private operation and the padding check are Go's
+// constant-time ones (rsa.DecryptPKCS1v15); the status word then says
+// whether the padding was right, as it must on every OpenPGP card (the
+// card answers the message or an error). That is the Bleichenbacher oracle
+// inherent in PKCS#1 v1.5 decryption; OpenPGP's own session-key check
+// (RFC 4880 §5.1) is done by the host, after the card.
 func decipher(al algorithm, priv, data []byte) ([]byte, error) {
-	return nil, apdu.SWFunctionNotSupported
+	k, err := parseRecord(al, priv)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k.rsa != nil:
+		if len(data) != 1+k.rsa.Size() {
+			return nil, apdu.SWWrongLength
+		}
+		if data[0] != 0x00 {
+			return nil, apdu.SWIncorrectData
+		}
+		msg, err := rsa.DecryptPKCS1v15(nil, k.rsa, data[1:])
+		if err != nil {
+			return nil, apdu.SWIncorrectData
+		}
+		return msg, nil
+	case k.ecdh != nil:
+		return ecdhDecipher(k, data)
+	}
+	return nil, apdu.SWConditionsNotSatisfied
 }

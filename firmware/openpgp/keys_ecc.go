@@ -1,0 +1,90 @@
+package openpgp
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+// ecdsaKey makes the ECDSA key of curve c from its stored scalar d and
+// public point pub (04||X||Y) without deriving the point again: that scalar
+// multiplication would cost about as much as the signature. The point is
+// checked to be on the curve here and d to be in [1, n-1] by crypto/ecdsa
+// at its first use; that they belong together was checked when the key was
+// made or imported.
+func ecdsaKey(c curve, d, pub []byte) (*ecdsa.PrivateKey, error) {
+	if len(d) != c.size {
+		return nil, fmt.Errorf("%s scalar is %d bytes", c.name, len(d))
+	}
+	pk, err := ecdsa.ParseUncompressedPublicKey(c.nist, pub)
+	if err != nil {
+		return nil, err
+	}
+	//lint:ignore SA1019 the documented way to pair a stored scalar with its stored point
+	return &ecdsa.PrivateKey{PublicKey: *pk, D: new(big.Int).SetBytes(d)}, nil
+}
+
+// ecdsaSign signs hash (truncated to the order's bit length by crypto/ecdsa,
+// FIPS 186-5 §6.4.1) and answers r||s, each the curve's size (OpenPGP card
+// 3.4 §7.2.10).
+func ecdsaSign(k *ecdsa.PrivateKey, hash []byte, rand io.Reader) ([]byte, error) {
+	r, s, err := ecdsa.Sign(rand, k, hash)
+	if err != nil {
+		return nil, fmt.Errorf("openpgp: ECDSA signature: %w", err)
+	}
+	size := (k.Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*size)
+	r.FillBytes(out[:size])
+	s.FillBytes(out[size:])
+	return out, nil
+}
+
+// ecdhDecipher is PSO:DECIPHER for an ECDH key: data A6 { 7F49 { 86 point } }
+// (OpenPGP card 3.4 §7.2.11), answering the shared secret: the x
+// coordinate for NIST curves, the X25519 result for X25519. Nothing may
+// follow a template.
+func ecdhDecipher(k keyPair, data []byte) ([]byte, error) {
+	point, err := nested(data, 0xA6, 0x7F49, 0x86)
+	if err != nil {
+		return nil, err
+	}
+	c := k.curve
+	switch {
+	case c.nist != nil:
+		if len(point) != 1+2*c.size {
+			return nil, apdu.SWWrongLength
+		}
+	default: // X25519: 32 bytes, or OpenPGP's 0x40-prefixed native form
+		if len(point) == 33 && point[0] == 0x40 {
+			point = point[1:]
+		}
+		if len(point) != 32 {
+			return nil, apdu.SWWrongLength
+		}
+	}
+	pub, err := c.dh.NewPublicKey(point)
+	if err != nil {
+		return nil, apdu.SWIncorrectData // not on the curve
+	}
+	secret, err := k.ecdh.ECDH(pub)
+	if err != nil {
+		return nil, apdu.SWIncorrectData // X25519: a low-order point
+	}
+	return secret, nil
+}
+
+// nested returns the value of the innermost of the nested templates
+// tags[0] { tags[1] { ... } }, each the only object in its parent.
+func nested(data []byte, tags ...apdu.Tag) ([]byte, error) {
+	for _, tag := range tags {
+		t, rest, err := apdu.ParseTLV(data)
+		if err != nil || t.Tag != tag || len(rest) != 0 {
+			return nil, apdu.SWIncorrectData
+		}
+		data = t.Value
+	}
+	return data, nil
+}
