@@ -24,7 +24,8 @@ const ykmanMgmtInstance = 9
 // TestInteropYkmanMgmt drives the management application of a yubikey-5.7
 // card with Debian's ykman 4.0.9 through pcscd: ykman info reports the
 // device type, serial, firmware and form factor the profile sets and its
-// applications (PIV and OATH enabled over USB, the rest not available);
+// applications (PIV, OATH and OpenPGP enabled over USB, the rest not
+// available);
 // ykman config usb --disable PIV is honoured after a power-up (the
 // control API's power cycle): SELECT of PIV answers 6A82 while OATH still
 // answers, and --enable PIV brings it back after the power cycle after. A
@@ -88,7 +89,8 @@ func TestInteropYkmanMgmt(t *testing.T) {
 			"Firmware version: 5.7.1\n", "Form factor: Keychain (USB-A)\n")
 		app(t, info, "PIV", "Enabled")
 		app(t, info, "OATH", "Enabled")
-		for _, name := range []string{"OTP", "FIDO U2F", "FIDO2", "OpenPGP", "YubiHSM Auth"} {
+		app(t, info, "OpenPGP", "Enabled")
+		for _, name := range []string{"OTP", "FIDO U2F", "FIDO2", "YubiHSM Auth"} {
 			app(t, info, name, "Not available")
 		}
 	})

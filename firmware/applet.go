@@ -24,7 +24,10 @@ type Applet interface {
 	// if the store has none and clears the applet's RAM state.
 	Boot(env *Context) error
 	// Select is called when a SELECT by AID names this applet. Returning an
-	// error refuses the selection, and the previous applet stays selected.
+	// error refuses the selection, and the previous applet stays selected,
+	// unless the error is a warning status word (SW1 62 or 63, such as
+	// 6285, an application in termination state): the applet is then
+	// selected and the warning answered without data.
 	Select(env *Context, cmd apdu.Command) ([]byte, error)
 	// Deselect is called when another applet is selected.
 	Deselect(env *Context)

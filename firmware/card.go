@@ -396,14 +396,22 @@ func (c *Card) selectAID(cmd apdu.Command) ([]byte, error) {
 		return nil, apdu.SWFileNotFound
 	}
 	resp, err := c.cfg.Applets[i].Select(c.context(i), cmd)
-	if err != nil {
+	if err != nil && !selectWarning(err) {
 		return nil, err
 	}
 	if c.selected >= 0 && c.selected != i {
 		c.cfg.Applets[c.selected].Deselect(c.context(c.selected))
 	}
 	c.selected = i
-	return resp, nil
+	return resp, err
+}
+
+// selectWarning reports whether an applet's Select error is a warning
+// (SW1 62 or 63, ISO/IEC 7816-4 §5.1.3), such as 6285 of an application in
+// termination state: the applet is selected, and the warning answered.
+func selectWarning(err error) bool {
+	var sw apdu.StatusWord
+	return errors.As(err, &sw) && (sw.SW1() == 0x62 || sw.SW1() == 0x63)
 }
 
 // findApplet returns the first applet not hidden by a Gate whose AID

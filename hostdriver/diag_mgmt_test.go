@@ -22,7 +22,7 @@ func TestDiagYubiKeyFromTheManagementApplication(t *testing.T) {
 	}
 	want := &hostdriver.YubiKeyReport{
 		Version: "5.7.1", Serial: 29173673, FormFactor: "Keychain (USB-A)",
-		USBSupported: []string{"PIV", "OATH"}, USBEnabled: []string{"PIV", "OATH"},
+		USBSupported: []string{"OpenPGP", "PIV", "OATH"}, USBEnabled: []string{"OpenPGP", "PIV", "OATH"},
 	}
 	if !reflect.DeepEqual(r.YubiKey, want) {
 		t.Errorf("Diagnose().YubiKey = %+v, want %+v", r.YubiKey, want)

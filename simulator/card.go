@@ -9,6 +9,7 @@ import (
 	"github.com/tesseracard/tessera/firmware/mgmt"
 	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/oath"
+	"github.com/tesseracard/tessera/firmware/openpgp"
 	"github.com/tesseracard/tessera/firmware/piv"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
@@ -26,7 +27,8 @@ type CardOptions struct {
 }
 
 // NewCard assembles a card of profile p on medium m: the card OS with the
-// profile's applications (PIV, ISO, YubiKey management, OATH), with its
+// profile's applications (PIV, ISO, YubiKey management, OATH,
+// OpenPGP), with its
 // behavioural quirks (the wire-level ones are applied by the Reader that
 // hosts the card). The card
 // is powered off; a medium holding a damaged image is an error (wrapping
@@ -64,6 +66,8 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 			out = append(out, mgmt.New(p, mgmt.Options{Serial: opts.Serial}))
 		case profile.AppOATH:
 			out = append(out, oath.New(p, oath.Options{Touch: opts.Touch}))
+		case profile.AppOpenPGP:
+			out = append(out, openpgp.New(p, openpgp.Options{Serial: opts.Serial}))
 		}
 	}
 	return out

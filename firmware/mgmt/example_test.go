@@ -30,7 +30,7 @@ func Example() {
 	fmt.Printf("READ CONFIG: % X\n", cfg[:12])
 	// Output:
 	// SELECT: "5.7.1" 9000
-	// READ CONFIG: 23 01 02 00 30 02 04 00 00 04 D2 03
+	// READ CONFIG: 23 01 02 00 38 02 04 00 00 04 D2 03
 }
 
 type zeros struct{}

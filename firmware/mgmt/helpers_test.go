@@ -30,10 +30,12 @@ func (stubApplet) Process(*firmware.Context, apdu.Command) ([]byte, error) {
 var (
 	pivAID  = []byte{0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00}
 	oathAID = []byte{0xA0, 0x00, 0x00, 0x05, 0x27, 0x21, 0x01}
+	// pgpAID is an OpenPGP AID: version 3.4, Yubico, serial 29173673.
+	pgpAID = []byte{0xD2, 0x76, 0x00, 0x01, 0x24, 0x01, 0x03, 0x04, 0x00, 0x06, 0x29, 0x17, 0x36, 0x73, 0x00, 0x00}
 )
 
 // testCard is a powered yubikey-5.7 card with the management application
-// and stand-ins for PIV and OATH, on a tearable medium.
+// and stand-ins for PIV, OATH and OpenPGP, on a tearable medium.
 type testCard struct {
 	t  testing.TB
 	c  *firmware.Card
@@ -52,7 +54,7 @@ func newTestCardOn(t testing.TB, doc string, tm *nvm.Tearable) *testCard {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 7, stubApplet{pivAID}, New(p, Options{}), stubApplet{oathAID}), tm: tm}
+	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 7, stubApplet{pivAID}, New(p, Options{}), stubApplet{oathAID}, stubApplet{pgpAID}), tm: tm}
 }
 
 func (tc *testCard) power() {

@@ -18,8 +18,8 @@ func TestSelectAndReadConfig(t *testing.T) {
 		doc  string
 		want map[apdu.Tag]string
 	}{
-		{"", map[apdu.Tag]string{1: "0030", 2: "01BD27A9", 3: "0030", 4: "01", 5: "050701", 6: "0000", 7: "00", 8: "00", 0x0A: "00"}},
-		{"device: {form_factor: usb-c-nano, usb_enabled: [piv], nfc: true}", map[apdu.Tag]string{1: "0030", 3: "0010", 4: "04", 0x0D: "0030", 0x0E: "0030"}},
+		{"", map[apdu.Tag]string{1: "0038", 2: "01BD27A9", 3: "0038", 4: "01", 5: "050701", 6: "0000", 7: "00", 8: "00", 0x0A: "00"}},
+		{"device: {form_factor: usb-c-nano, usb_enabled: [piv], nfc: true}", map[apdu.Tag]string{1: "0038", 3: "0010", 4: "04", 0x0D: "0038", 0x0E: "0038"}},
 	}
 	for _, tt := range tests {
 		tc := newTestCard(t, tt.doc)
@@ -57,6 +57,25 @@ func TestWriteConfigDisablesAtPowerOn(t *testing.T) {
 	tc.must("00 1C 00 00 05 04 03 02 00 30", apdu.SWSuccess)
 	tc.power()
 	tc.must(selPIV, apdu.SWSuccess)
+}
+
+// TestWriteConfigDisablesOpenPGP: capability 08 governs the OpenPGP
+// application, whose SELECT by its 6-byte application prefix (what GnuPG
+// sends) answers 6A82 once it is disabled, and by its full AID too.
+func TestWriteConfigDisablesOpenPGP(t *testing.T) {
+	tc := newTestCard(t, "")
+	selShort := "00 A4 04 00 06 D27600012401"
+	selFull := "00 A4 04 00 10 D2760001240103040006291736730000"
+	tc.must(selShort, apdu.SWSuccess)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 1C 00 00 07 06 03 02 00 30 0C 00", apdu.SWSuccess) // USB enabled: PIV and OATH; reboot
+	tc.power()
+	tc.must(selShort, apdu.SWFileNotFound)
+	tc.must(selFull, apdu.SWFileNotFound)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 1C 00 00 05 04 03 02 00 38", apdu.SWSuccess)
+	tc.power()
+	tc.must(selFull, apdu.SWSuccess)
 }
 
 // TestWriteConfigRefuses: malformed or impossible configurations are
@@ -130,8 +149,8 @@ func TestNewCapabilityEnabled(t *testing.T) {
 	older.must("00 1C 00 00 0B 0A 06 02 00 10 07 01 0F 08 01 00", apdu.SWSuccess)
 	newer := newTestCardOn(t, "", tm)
 	newer.must(selOATH, apdu.SWSuccess)
-	if got := newer.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x30}) {
-		t.Errorf("USB enabled after the profile gained OATH = % X, want 00 30", got)
+	if got := newer.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x38}) {
+		t.Errorf("USB enabled after the profile gained OATH and OpenPGP = % X, want 00 38", got)
 	}
 
 	legacy := newTestCard(t, "")
@@ -147,7 +166,7 @@ func TestNewCapabilityEnabled(t *testing.T) {
 	}
 	legacy.power()
 	legacy.must(selOATH, apdu.SWFileNotFound)
-	if got := legacy.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x10}) {
-		t.Errorf("USB enabled from a first-format record = % X, want 00 10", got)
+	if got := legacy.readConfig()[3]; !bytes.Equal(got, []byte{0x00, 0x18}) { // OpenPGP was unknown then: enabled
+		t.Errorf("USB enabled from a first-format record = % X, want 00 18", got)
 	}
 }

@@ -22,8 +22,11 @@ func builtins() map[string]Profile {
 		ExtendedLength: true,
 		// Its management application tells ykman what it is; its OATH
 		// application holds TOTP/HOTP credentials.
-		Applications: []string{AppPIV, AppMgmt, AppOATH},
+		Applications: []string{AppPIV, AppMgmt, AppOATH, AppOpenPGP},
 		Device:       Device{FormFactor: "usb-a-keychain"},
+		// Yubico's manufacturer ID; the serial in the OpenPGP AID is the
+		// device's.
+		OpenPGP: OpenPGP{Manufacturer: OpenPGPYubico, YubiKey: true},
 		PIV: PIV{
 			PIN: "123456", PUK: "12345678", PINRetries: 3, PUKRetries: 3,
 			MgmtKeyAlgorithm: "aes192", MgmtKey: defaultMgmtKey,
@@ -35,14 +38,14 @@ func builtins() map[string]Profile {
 	// The interop profile and the personas made from it carry PIV alone,
 	// as before the management application existed (their diagnostics
 	// and state stay as they were).
-	def.Applications, def.Device = nil, Device{}
+	def.Applications, def.Device, def.OpenPGP = nil, Device{}, OpenPGP{}
 	def.Name = "default"
 	def.Description = "Interop profile: a YubiKey 5.7-like PIV card with a 3DES default management key, so Debian 12's yubico-piv-tool works"
 	def.Serial = 10000001
 	def.PIV.MgmtKeyAlgorithm = "3des"
 	def.PIV.Behaviour.AdvertiseAlgorithms = true
 	strict := yubikey
-	strict.Applications, strict.Device = nil, Device{}
+	strict.Applications, strict.Device, strict.OpenPGP = nil, Device{}, OpenPGP{}
 	strict.Name = "piv"
 	strict.Description = "Strict NIST SP 800-73-4: malformed PINs answer 6A80 without spending a try, the blocking attempt answers 63C0"
 	strict.ATR = HexBytes{0x3B, 0x80, 0x80, 0x01, 0x01}
@@ -80,7 +83,7 @@ func builtins() map[string]Profile {
 	cloud.Serial = 10000006
 	cloud.PIV.TOTP = true
 	cloud.PIV.SignatureQuota = 200
-	all := []Profile{def, yubikey, strict, transport, envelope, virtual, cloud, isoToken(def)}
+	all := []Profile{def, yubikey, strict, transport, envelope, virtual, cloud, isoToken(def), openpgpToken(def)}
 	m := make(map[string]Profile, len(all))
 	for _, p := range all {
 		m[p.Name] = p

@@ -17,7 +17,7 @@ type Device struct {
 	FormFactor string `yaml:"form_factor,omitempty"`
 	// USBSupported are the capabilities the device has over USB, by name
 	// (Capabilities()); empty: those of the card's applications (piv,
-	// oath). USBEnabled are those enabled at the factory; empty: all
+	// oath, openpgp). USBEnabled are those enabled at the factory; empty: all
 	// supported ones. WRITE CONFIG changes the enabled set afterwards.
 	USBSupported []string `yaml:"usb_supported,omitempty"`
 	USBEnabled   []string `yaml:"usb_enabled,omitempty"`
@@ -77,6 +77,8 @@ func appCapability(app string) string {
 		return "piv"
 	case AppOATH:
 		return "oath"
+	case AppOpenPGP:
+		return "openpgp"
 	}
 	return ""
 }
@@ -128,7 +130,7 @@ func (p Profile) validateDevice() []error {
 	// A capability an application stands for is supported only with that
 	// application on the card: the management application must not
 	// claim what no application answers.
-	for _, a := range []string{AppPIV, AppOATH} {
+	for _, a := range []string{AppPIV, AppOATH, AppOpenPGP} {
 		if slices.Contains(d.USBSupported, appCapability(a)) && !p.HasApp(a) {
 			errs = append(errs, fmt.Errorf("device.usb_supported: %q needs the %s application on the card", appCapability(a), a))
 		}

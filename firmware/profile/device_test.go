@@ -15,8 +15,8 @@ func TestDevice(t *testing.T) {
 		enabled      []string
 		formFactor   byte
 	}{
-		{doc: "base: yubikey-5.7\nname: x", supported: []string{"piv", "oath"}, enabled: []string{"piv", "oath"}, formFactor: 1},
-		{doc: "base: yubikey-5.7\nname: x\ndevice: {form_factor: usb-c-nano, usb_enabled: [piv]}", supported: []string{"piv", "oath"}, enabled: []string{"piv"}, formFactor: 4},
+		{doc: "base: yubikey-5.7\nname: x", supported: []string{"piv", "oath", "openpgp"}, enabled: []string{"piv", "oath", "openpgp"}, formFactor: 1},
+		{doc: "base: yubikey-5.7\nname: x\ndevice: {form_factor: usb-c-nano, usb_enabled: [piv]}", supported: []string{"piv", "oath", "openpgp"}, enabled: []string{"piv"}, formFactor: 4},
 		{doc: "base: yubikey-5.7\nname: x\ndevice: {usb_supported: [piv, otp, fido2]}", supported: []string{"piv", "otp", "fido2"}, enabled: []string{"piv", "otp", "fido2"}, formFactor: 1},
 		{doc: "base: yubikey-5.7\nname: x\napplications: [piv, mgmt]", supported: []string{"piv"}, enabled: []string{"piv"}, formFactor: 1},
 		{doc: "base: yubikey-5.7\nname: x\ndevice: {form_factor: usb-d}", wantErr: `device.form_factor: "usb-d", want one of usb-a-keychain`},
@@ -24,7 +24,8 @@ func TestDevice(t *testing.T) {
 		{doc: "base: yubikey-5.7\nname: x\ndevice: {usb_supported: [piv], usb_enabled: [oath]}", wantErr: `device.usb_enabled: "oath" is not among the supported capabilities`},
 		{doc: "base: yubikey-5.7\nname: x\napplications: [piv, mgmt]\ndevice: {usb_supported: [piv, oath]}", wantErr: `device.usb_supported: "oath" needs the oath application on the card`},
 		{doc: "name: x\ndevice: {nfc: true}", wantErr: "device: only the mgmt application reports it"},
-		{doc: "name: x\napplications: [piv, yubiotp]", wantErr: `applications: unknown application "yubiotp", want one of piv, iso, mgmt, oath`},
+		{doc: "name: x\napplications: [piv, yubiotp]", wantErr: `applications: unknown application "yubiotp", want one of piv, iso, mgmt, oath, openpgp`},
+		{doc: "base: yubikey-5.7\nname: x\napplications: [piv, mgmt]\ndevice: {usb_supported: [piv, openpgp]}", wantErr: `device.usb_supported: "openpgp" needs the openpgp application on the card`},
 	}
 	for _, tt := range tests {
 		p, err := Parse([]byte(tt.doc))

@@ -12,10 +12,13 @@ const (
 	AppISO  = "iso"
 	AppMgmt = "mgmt" // the YubiKey management application (READ CONFIG)
 	AppOATH = "oath" // the YubiKey OATH application (YKOATH)
+	// AppOpenPGP is the OpenPGP card application (v3.4, package
+	// firmware/openpgp).
+	AppOpenPGP = "openpgp"
 )
 
 // knownApps are the application names a profile may list.
-func knownApps() []string { return []string{AppPIV, AppISO, AppMgmt, AppOATH} }
+func knownApps() []string { return []string{AppPIV, AppISO, AppMgmt, AppOATH, AppOpenPGP} }
 
 // ISO is the ISO 7816 file-system application's part of a profile.
 type ISO struct {
@@ -76,6 +79,13 @@ func (p Profile) validateApplications() []error {
 		for _, q := range p.Quirks {
 			if why, ok := isoMeaningless(q); ok {
 				errs = append(errs, fmt.Errorf("quirks: %q has no meaning for the %s application: %s", q, AppISO, why))
+			}
+		}
+	}
+	if p.HasApp(AppOpenPGP) && !p.HasApp(AppPIV) && !p.HasApp(AppISO) {
+		for _, q := range p.Quirks {
+			if why, ok := openpgpMeaningless(q); ok {
+				errs = append(errs, fmt.Errorf("quirks: %q has no meaning for the %s application: %s", q, AppOpenPGP, why))
 			}
 		}
 	}

@@ -33,16 +33,19 @@ type Profile struct {
 	// Applications are the on-card applications, in selection order:
 	// "piv" (the default when empty), "iso", the ISO 7816 file-system
 	// application (docs/pkcs11-token.md), "mgmt", the YubiKey management
-	// application, and "oath", the YubiKey OATH application. OpenSC binds
+	// application, "oath", the YubiKey OATH application, and "openpgp",
+	// the OpenPGP card application. OpenSC binds
 	// a card that answers the PIV AID to its PIV driver, so "iso" goes on
 	// a card of its own.
 	Applications []string `yaml:"applications,omitempty"`
 	// Device is what the management application reports of the device.
 	Device Device `yaml:"device,omitempty"`
 
-	PIV    PIV    `yaml:"piv"`
-	ISO    ISO    `yaml:"iso,omitempty"`
-	Timing Timing `yaml:"timing,omitempty"`
+	PIV PIV `yaml:"piv"`
+	ISO ISO `yaml:"iso,omitempty"`
+	// OpenPGP is the OpenPGP application's part of a profile.
+	OpenPGP OpenPGP `yaml:"openpgp,omitempty"`
+	Timing  Timing  `yaml:"timing,omitempty"`
 	// Quirks are deliberate misbehaviours for driver testing, by name.
 	Quirks []string `yaml:"quirks,omitempty"`
 }

@@ -1,0 +1,323 @@
+package openpgp
+
+import (
+	"encoding/binary"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+	"github.com/tesseracard/tessera/firmware/pin"
+)
+
+// Data object tags (OpenPGP Card 3.4 §4.4.1).
+const (
+	tagAID          = 0x004F
+	tagName         = 0x005B
+	tagLogin        = 0x005E
+	tagLanguage     = 0x5F2D
+	tagSex          = 0x5F35
+	tagURL          = 0x5F50
+	tagHistorical   = 0x5F52
+	tagCardholder   = 0x0065
+	tagAppData      = 0x006E
+	tagDiscretion   = 0x0073
+	tagSecSupport   = 0x007A
+	tagSigCounter   = 0x0093
+	tagCert         = 0x7F21
+	tagExtLength    = 0x7F66
+	tagFeatures     = 0x7F74
+	tagExtCaps      = 0x00C0
+	tagAlgSig       = 0x00C1
+	tagAlgDec       = 0x00C2
+	tagAlgAut       = 0x00C3
+	tagPWStatus     = 0x00C4
+	tagFingerprints = 0x00C5
+	tagCAFprs       = 0x00C6
+	tagFprSig       = 0x00C7 // C7, C8, C9: one key's fingerprint
+	tagCAFprFirst   = 0x00CA // CA, CB, CC: CA fingerprints
+	tagDates        = 0x00CD
+	tagDateSig      = 0x00CE // CE, CF, D0: one key's generation date
+	tagResetCode    = 0x00D3
+	tagKeyInfo      = 0x00DE
+	tagUIFSig       = 0x00D6 // D6, D7, D8: user interaction flags (YubiKey touch policy)
+)
+
+// Bounds of the variable data objects, announced in the extended
+// capabilities C0.
+const (
+	maxName      = 39
+	maxSpecialDO = 255 // login data, URL
+	maxCert      = 2048
+	maxChallenge = 255
+)
+
+// keyRefs are the three keys in DO order: signature, decryption,
+// authentication.
+func keyRefs() [3]byte { return [3]byte{keySig, keyDec, keyAut} }
+
+// refIndex is the position of key ref in keyRefs.
+func refIndex(ref byte) int {
+	switch ref {
+	case keySig:
+		return 0
+	case keyDec:
+		return 1
+	}
+	return 2
+}
+
+// getData is GET DATA (CA), P1-P2 the tag.
+func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	tag := uint16(cmd.P1)<<8 | uint16(cmd.P2)
+	if v, ok := a.simpleDO(env, tag); ok {
+		return v, nil
+	}
+	switch tag {
+	case tagName, tagLogin, tagLanguage, tagSex, tagURL, tagCert:
+		v, _ := env.Store.Get(doKey(tag))
+		return v, nil
+	case tagCardholder:
+		var out []byte
+		for _, t := range []uint16{tagName, tagLanguage, tagSex} {
+			v, _ := env.Store.Get(doKey(t))
+			out = apdu.AppendTLV(out, apdu.Tag(t), v)
+		}
+		return out, nil
+	case tagAppData:
+		return a.appData(env), nil
+	case tagSecSupport:
+		return apdu.AppendTLV(nil, tagSigCounter, counterBytes(sigCount(env.Store))), nil
+	case tagExtLength:
+		if a.extendedLength {
+			return a.extLengthInfo(), nil
+		}
+	case tagFeatures:
+		if a.yubikey {
+			return apdu.AppendTLV(nil, 0x81, []byte{0x20}), nil // a button
+		}
+	}
+	return nil, apdu.SWReferenceNotFound
+}
+
+// simpleDO returns the DOs that application related data 6E carries in
+// its discretionary data 73, each alone.
+func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
+	switch tag {
+	case tagAID:
+		return a.AID(), true
+	case tagHistorical:
+		return a.historical(), true
+	case tagExtCaps:
+		return a.extCaps(), true
+	case tagAlgSig, tagAlgDec, tagAlgAut:
+		return algRaw(env, keyRefs()[tag-tagAlgSig]), true
+	case tagPWStatus:
+		return pwStatus(env, a.q), true
+	case tagFingerprints, tagCAFprs:
+		first := uint16(tagFprSig)
+		if tag == tagCAFprs {
+			first = tagCAFprFirst
+		}
+		return concatDOs(env, first, 20), true
+	case tagDates:
+		return concatDOs(env, tagDateSig, 4), true
+	case tagKeyInfo:
+		var out []byte
+		for i, ref := range keyRefs() {
+			out = append(out, byte(i+1), keyOrigin(env, ref))
+		}
+		return out, true
+	case tagUIFSig, tagUIFSig + 1, tagUIFSig + 2:
+		if !a.yubikey {
+			return nil, false
+		}
+		v, ok := env.Store.Get(doKey(tag))
+		if !ok {
+			v = []byte{0x00, 0x20} // touch off; the button is there
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+// concatDOs concatenates the three DOs from tag first, each n bytes
+// (zeros while absent).
+func concatDOs(env *firmware.Context, first uint16, n int) []byte {
+	out := make([]byte, 0, 3*n)
+	for i := range uint16(3) {
+		v, ok := env.Store.Get(doKey(first + i))
+		if !ok || len(v) != n {
+			v = make([]byte, n)
+		}
+		out = append(out, v...)
+	}
+	return out
+}
+
+// appData is the application related data 6E (OpenPGP Card 3.4 §4.4.3.1).
+func (a *Applet) appData(env *firmware.Context) []byte {
+	var disc []byte
+	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2} {
+		if v, ok := a.simpleDO(env, t); ok {
+			disc = apdu.AppendTLV(disc, apdu.Tag(t), v)
+		}
+	}
+	out := apdu.AppendTLV(nil, tagAID, a.AID())
+	out = apdu.AppendTLV(out, tagHistorical, a.historical())
+	if a.extendedLength {
+		out = apdu.AppendTLV(out, tagExtLength, a.extLengthInfo())
+	}
+	return apdu.AppendTLV(out, tagDiscretion, disc)
+}
+
+// historical is the historical bytes DO 5F52 (ISO/IEC 7816-4 §8.1.1):
+// category 00, card capabilities (73: command chaining, and extended Lc and
+// Le when the card takes them), then life cycle 05 (operational) and 9000.
+func (a *Applet) historical() []byte {
+	caps := byte(0x80) // command chaining
+	if a.extendedLength {
+		caps |= 0x40
+	}
+	return []byte{0x00, 0x73, 0x00, 0x00, caps, 0x05, 0x90, 0x00}
+}
+
+// extLengthInfo is the extended length information 7F66 (ISO/IEC 7816-4
+// §12.7.1): the longest command and response the card takes.
+func (a *Applet) extLengthInfo() []byte {
+	maxCmd := min(a.maxCommand, 0xFFFF)
+	out := apdu.AppendTLV(nil, 0x02, binary.BigEndian.AppendUint16(nil, uint16(maxCmd)))
+	return apdu.AppendTLV(out, 0x02, []byte{0xFF, 0xFF})
+}
+
+// extCaps is the extended capabilities C0 (OpenPGP Card 3.4 §4.4.3.7):
+// GET CHALLENGE, key import, PW status changeable, algorithm attributes
+// changeable; no secure messaging, no private DOs, no AES, no KDF.
+func (a *Applet) extCaps() []byte {
+	out := []byte{0x40 | 0x20 | 0x10 | 0x04, 0x00}
+	out = binary.BigEndian.AppendUint16(out, maxChallenge)
+	out = binary.BigEndian.AppendUint16(out, maxCert)
+	out = binary.BigEndian.AppendUint16(out, maxSpecialDO)
+	return append(out, 0x00, 0x00) // PIN block 2 format, MSE: not supported
+}
+
+// pwStatus is the PW status bytes C4: PW1 for one or several signatures,
+// the maximum lengths, the tries left of PW1, the resetting code and PW3.
+func pwStatus(env *firmware.Context, q Quirks) []byte {
+	b1, ok := env.Store.Get(keyPWStatus)
+	if !ok || len(b1) != 1 {
+		b1 = []byte{0x01}
+	}
+	out := []byte{b1[0], maxPW, maxPW, maxPW}
+	for _, o := range []*pin.Object{pw1(env, q), rc(env, q), pw3(env, q)} {
+		st, _ := o.Status() // absent (no resetting code): 0 tries
+		out = append(out, byte(st.Tries))
+	}
+	return out
+}
+
+// algRaw is the algorithm attributes of key ref as GET DATA returns them.
+func algRaw(env *firmware.Context, ref byte) []byte {
+	if v, ok := env.Store.Get(keyAlgPrefix + refName(ref)); ok {
+		return v
+	}
+	if al := defaultAlgorithm(ref); len(al.Raw) > 0 {
+		return al.Raw
+	}
+	return []byte{algRSA, 0x08, 0x00, 0x00, 0x20, 0x00} // RSA 2048, as real cards ship
+}
+
+// keyOrigin is the key information of key ref: none, generated, imported.
+func keyOrigin(env *firmware.Context, ref byte) byte {
+	v, ok := env.Store.Get(keyKeyPrefix + refName(ref))
+	if !ok || len(v) == 0 {
+		return originNone
+	}
+	return v[0]
+}
+
+// putData is PUT DATA (DA), P1-P2 the tag, with PW3 verified.
+func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
+	tag := uint16(cmd.P1)<<8 | uint16(cmd.P2)
+	if err := need(env, refPW3); err != nil {
+		return err
+	}
+	v := cmd.Data
+	store := func() error {
+		if len(v) == 0 {
+			return env.Store.Delete(doKey(tag))
+		}
+		return env.Store.Put(doKey(tag), v)
+	}
+	switch {
+	case tag == tagName:
+		if len(v) > maxName {
+			return apdu.SWWrongLength
+		}
+	case tag == tagLogin || tag == tagURL:
+		if len(v) > maxSpecialDO {
+			return apdu.SWWrongLength
+		}
+	case tag == tagLanguage:
+		if len(v) > 8 || len(v)%2 != 0 {
+			return apdu.SWWrongLength
+		}
+	case tag == tagSex:
+		if len(v) != 1 || (v[0] != '0' && v[0] != '1' && v[0] != '2' && v[0] != '9') {
+			return apdu.SWIncorrectData
+		}
+	case tag == tagCert:
+		if len(v) > maxCert {
+			return apdu.SWWrongLength
+		}
+	case tag >= tagFprSig && tag <= tagCAFprFirst+2:
+		if len(v) != 20 {
+			return apdu.SWWrongLength
+		}
+	case tag >= tagDateSig && tag <= tagDateSig+2:
+		if len(v) != 4 {
+			return apdu.SWWrongLength
+		}
+	case tag == tagPWStatus:
+		if (len(v) != 1 && len(v) != 4) || v[0] > 0x01 {
+			return apdu.SWIncorrectData
+		}
+		return env.Store.Put(keyPWStatus, v[:1])
+	case tag >= tagAlgSig && tag <= tagAlgAut:
+		return a.putAlgorithm(env, keyRefs()[tag-tagAlgSig], v)
+	case tag == tagResetCode:
+		return a.setResettingCode(env, v)
+	case a.yubikey && tag >= tagUIFSig && tag <= tagUIFSig+2:
+		if len(v) != 2 || v[0] > 0x02 || v[1] != 0x20 {
+			return apdu.SWIncorrectData
+		}
+		if old, ok := env.Store.Get(doKey(tag)); ok && old[0] == 0x02 {
+			return apdu.SWSecurityStatusNotSatisfied // fixed: only a reset clears it
+		}
+	default:
+		return apdu.SWReferenceNotFound
+	}
+	return store()
+}
+
+// putAlgorithm sets the algorithm attributes of key ref. A key of other
+// attributes is deleted with them, in one transaction: it no longer
+// matches what the card announces.
+func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) error {
+	al, err := parseAlgorithm(ref, attr)
+	if err != nil {
+		return err
+	}
+	tx, err := env.Store.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	if err := tx.Put(keyAlgPrefix+refName(ref), al.Raw); err != nil {
+		return err
+	}
+	if keyOrigin(env, ref) != originNone && string(algRaw(env, ref)) != string(al.Raw) {
+		if err := tx.Delete(keyKeyPrefix + refName(ref)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,280 @@
+package openpgp
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
+)
+
+// TestAID: version 3.4, the manufacturer, the serial in BCD (in binary
+// from 10^8 on), RFU 0000.
+func TestAID(t *testing.T) {
+	tests := []struct {
+		man    uint16
+		serial uint32
+		want   string
+	}{
+		{0x0006, 29173673, "D2760001240103040006291736730000"},
+		{0xFFFE, 10000008, "D276000124010304FFFE100000080000"},
+		{0xFFFE, 7, "D276000124010304FFFE000000070000"},
+		{0x0006, 123456789, "D2760001240103040006075BCD150000"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprintf("%X", AID(tt.man, tt.serial)); got != tt.want {
+			t.Errorf("AID(%04X, %d) = %s, want %s", tt.man, tt.serial, got, tt.want)
+		}
+	}
+}
+
+// TestSelectAndGetData: SELECT by the 6-byte prefix answers 9000 without
+// data, and every data object reads as a factory card has it.
+func TestSelectAndGetData(t *testing.T) {
+	tc := newTestCard(t)
+	if got := tc.must(cmdSelect, apdu.SWSuccess); len(got) != 0 {
+		t.Errorf("SELECT = % X, want no data", got)
+	}
+	tests := []struct {
+		tag  uint16
+		want string
+	}{
+		{tagAID, "D276000124010304FFFE100000080000"},
+		{tagLogin, ""},
+		{tagURL, ""},
+		{tagHistorical, "00730000C0059000"},
+		{tagCardholder, "5B005F2D005F3500"},
+		{tagExtCaps, "740000FF080000FF0000"},
+		{tagAlgSig, "010800002000"},
+		{tagAlgDec, "010800002000"},
+		{tagAlgAut, "010800002000"},
+		{tagPWStatus, "017F7F7F030003"},
+		{tagFingerprints, string(bytes.Repeat([]byte("0"), 120))},
+		{tagCAFprs, string(bytes.Repeat([]byte("0"), 120))},
+		{tagDates, string(bytes.Repeat([]byte("0"), 24))},
+		{tagKeyInfo, "010002000300"},
+		{tagSecSupport, "9303000000"},
+		{tagExtLength, "020240000202FFFF"},
+		{tagCert, ""},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprintf("%X", tc.getData(tt.tag)); got != tt.want {
+			t.Errorf("GET DATA %04X = %s, want %s", tt.tag, got, tt.want)
+		}
+	}
+	for _, tag := range []uint16{0x7F74, 0x00D6, 0x0101, 0x1234, 0x00D3} {
+		if _, sw := tc.sendRaw([]byte{0x00, 0xCA, byte(tag >> 8), byte(tag), 0x00}); sw != apdu.SWReferenceNotFound {
+			t.Errorf("GET DATA %04X: SW %04X, want 6A88", tag, uint16(sw))
+		}
+	}
+}
+
+// TestApplicationRelatedData: 6E nests the AID, the historical bytes, the
+// extended length information and the discretionary DOs, each as GET DATA
+// reads it alone.
+func TestApplicationRelatedData(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	ard := tc.getData(tagAppData)
+	for _, tag := range []uint16{tagAID, tagHistorical, tagExtLength} {
+		v, ok, err := apdu.FindTLV(ard, apdu.Tag(tag))
+		if err != nil || !ok || !bytes.Equal(v, tc.getData(tag)) {
+			t.Errorf("6E: %04X = % X (%v, %v), want GET DATA's", tag, v, ok, err)
+		}
+	}
+	disc, ok, err := apdu.FindTLV(ard, tagDiscretion)
+	if err != nil || !ok {
+		t.Fatalf("6E without 73: %v", err)
+	}
+	for _, tag := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo} {
+		v, ok, err := apdu.FindTLV(disc, apdu.Tag(tag))
+		if err != nil || !ok || !bytes.Equal(v, tc.getData(tag)) {
+			t.Errorf("73: %04X = % X (%v, %v), want GET DATA's", tag, v, ok, err)
+		}
+	}
+	if _, ok, _ := apdu.FindTLV(disc, 0xD6); ok {
+		t.Error("73 carries UIF D6 on a card without YubiKey extras")
+	}
+}
+
+// TestYubiKeyExtras: in yubikey-5.7 the AID names Yubico and the device
+// serial, GET VERSION answers the firmware version, 7F74 announces the
+// button, and the touch policies read and are set with PW3.
+func TestYubiKeyExtras(t *testing.T) {
+	tc := newCardOf(t, testProfile(t, "yubikey-5.7", ""), nvm.NewTearable(&nvm.Memory{}))
+	tc.must(cmdSelect, apdu.SWSuccess)
+	if got := fmt.Sprintf("%X", tc.getData(tagAID)); got != "D2760001240103040006291736730000" {
+		t.Errorf("AID = %s, want Yubico's with serial 29173673", got)
+	}
+	if got := tc.must("00 F1 00 00 00", apdu.SWSuccess); !bytes.Equal(got, []byte{5, 7, 1}) {
+		t.Errorf("GET VERSION = % X, want 05 07 01", got)
+	}
+	if got := tc.getData(tagFeatures); !bytes.Equal(got, h("81 01 20")) {
+		t.Errorf("7F74 = % X, want 81 01 20", got)
+	}
+	if got := tc.getData(0x00D7); !bytes.Equal(got, h("00 20")) {
+		t.Errorf("D7 = % X, want 00 20", got)
+	}
+	tc.mustRaw(putData(0x00D7, h("01 20")), apdu.SWSecurityStatusNotSatisfied)
+	tc.must(verifyPW3, apdu.SWSuccess)
+	tc.mustRaw(putData(0x00D7, h("01 20")), apdu.SWSuccess)
+	tc.mustRaw(putData(0x00D7, h("03 20")), apdu.SWIncorrectData)
+	if got := tc.getData(0x00D7); !bytes.Equal(got, h("01 20")) {
+		t.Errorf("D7 after PUT DATA = % X, want 01 20", got)
+	}
+	disc, _, _ := apdu.FindTLV(tc.getData(tagAppData), tagDiscretion)
+	if v, ok, _ := apdu.FindTLV(disc, 0xD7); !ok || !bytes.Equal(v, h("01 20")) {
+		t.Errorf("73: D7 = % X (%v), want 01 20", v, ok)
+	}
+}
+
+// TestOpenPGPGetVersionOnlyYubiKey: INS F1 is a YubiKey's; the plain card
+// does not know it.
+func TestOpenPGPGetVersionOnlyYubiKey(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 F1 00 00 00", apdu.SWINSNotSupported)
+}
+
+// TestPutData: each DO PUT DATA writes needs PW3, is bounded, and reads
+// back; an empty value deletes it.
+func TestPutData(t *testing.T) {
+	fpr := bytes.Repeat([]byte{0xAB}, 20)
+	tests := []struct {
+		name  string
+		tag   uint16
+		value []byte
+		sw    apdu.StatusWord
+		read  uint16 // the DO that shows it, 0: tag
+		want  []byte // nil: value
+	}{
+		{"name", tagName, []byte("Doe<<John"), apdu.SWSuccess, 0, nil},
+		{"name too long", tagName, bytes.Repeat([]byte("a"), 40), apdu.SWWrongLength, 0, []byte{}},
+		{"login", tagLogin, []byte("jdoe"), apdu.SWSuccess, 0, nil},
+		{"url", tagURL, []byte("https://example.org/key.asc"), apdu.SWSuccess, 0, nil},
+		{"url too long", tagURL, bytes.Repeat([]byte("u"), 256), apdu.SWWrongLength, 0, []byte{}},
+		{"language", tagLanguage, []byte("deen"), apdu.SWSuccess, 0, nil},
+		{"language odd", tagLanguage, []byte("den"), apdu.SWWrongLength, 0, []byte{}},
+		{"sex", tagSex, []byte("2"), apdu.SWSuccess, 0, nil},
+		{"sex bad", tagSex, []byte("3"), apdu.SWIncorrectData, 0, []byte{}},
+		{"fingerprint sig", 0x00C7, fpr, apdu.SWSuccess, tagFingerprints, append(fpr, make([]byte, 40)...)},
+		{"fingerprint aut", 0x00C9, fpr, apdu.SWSuccess, tagFingerprints, append(make([]byte, 40), fpr...)},
+		{"fingerprint short", 0x00C8, fpr[:19], apdu.SWWrongLength, tagFingerprints, make([]byte, 60)},
+		{"CA fingerprint", 0x00CB, fpr, apdu.SWSuccess, tagCAFprs, append(append(make([]byte, 20), fpr...), make([]byte, 20)...)},
+		{"date dec", 0x00CF, h("5F000000"), apdu.SWSuccess, tagDates, h("00000000 5F000000 00000000")},
+		{"date long", 0x00CE, h("5F00000000"), apdu.SWWrongLength, tagDates, make([]byte, 12)},
+		{"PW status several", tagPWStatus, []byte{0x00}, apdu.SWSuccess, tagPWStatus, h("00 7F7F7F 03 00 03")},
+		{"PW status 4 bytes", tagPWStatus, h("00 20 20 20"), apdu.SWSuccess, tagPWStatus, h("00 7F7F7F 03 00 03")},
+		{"PW status bad", tagPWStatus, []byte{0x02}, apdu.SWIncorrectData, tagPWStatus, h("01 7F7F7F 03 00 03")},
+		{"certificate", tagCert, bytes.Repeat([]byte{0x30}, 2048), apdu.SWSuccess, 0, nil},
+		{"certificate too long", tagCert, bytes.Repeat([]byte{0x30}, 2049), apdu.SWWrongLength, 0, []byte{}},
+		{"unknown DO", 0x0042, []byte{1}, apdu.SWReferenceNotFound, tagCardholder, h("5B00 5F2D00 5F3500")},
+		{"AID not writable", tagAID, []byte{1}, apdu.SWReferenceNotFound, tagAID, h("D276000124010304FFFE100000080000")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := newTestCard(t)
+			tc.must(cmdSelect, apdu.SWSuccess)
+			if tt.sw == apdu.SWSuccess {
+				tc.mustRaw(putData(tt.tag, tt.value), apdu.SWSecurityStatusNotSatisfied)
+			}
+			tc.must(verifyPW3, apdu.SWSuccess)
+			tc.mustRaw(putData(tt.tag, tt.value), tt.sw)
+			read, want := tt.read, tt.want
+			if read == 0 {
+				read = tt.tag
+			}
+			if want == nil {
+				want = tt.value
+			}
+			if got := tc.getData(read); !bytes.Equal(got, want) {
+				t.Errorf("GET DATA %04X = % X, want % X", read, got, want)
+			}
+		})
+	}
+}
+
+// TestPutDataEmptyDeletes: an empty PUT DATA deletes the DO.
+func TestPutDataEmptyDeletes(t *testing.T) {
+	tc := newTestCard(t)
+	tc.admin()
+	tc.mustRaw(putData(tagURL, []byte("https://x")), apdu.SWSuccess)
+	tc.mustRaw(putData(tagURL, nil), apdu.SWSuccess)
+	if got := tc.getData(tagURL); len(got) != 0 {
+		t.Errorf("URL after empty PUT DATA = %q, want empty", got)
+	}
+	if _, ok := tc.c.Store().Get(doKey(tagURL)); ok {
+		t.Error("URL record still stored")
+	}
+}
+
+// TestVerify: each password reference, the status query without data,
+// P1 FF forgetting, wrong tries spent, malformed passwords refused without
+// a try, blocked PW1 answering 6983.
+func TestVerify(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	steps := []struct {
+		cmd string
+		sw  apdu.StatusWord
+	}{
+		{"00 20 00 81", 0x63C3},
+		{verifyPW1Sign, apdu.SWSuccess},
+		{"00 20 00 81", apdu.SWSuccess},
+		{"00 20 00 82", 0x63C3}, // 81 and 82 are separate states of PW1
+		{verifyPW1Other, apdu.SWSuccess},
+		{"00 20 FF 81", apdu.SWSuccess},
+		{"00 20 00 81", 0x63C3},
+		{"00 20 00 82", apdu.SWSuccess},
+		{"00 20 00 84", apdu.SWIncorrectP1P2},
+		{"00 20 01 81", apdu.SWIncorrectP1P2},
+		{"00 20 00 81 05 3132333435", apdu.SWWrongLength}, // too short for PW1: no try
+		{"00 20 00 83 07 31323334353637", apdu.SWWrongLength},
+		{"00 20 00 81", 0x63C3},
+		{wrongPW1, 0x63C2},
+		{"00 20 00 82", 0x63C2}, // a failed VERIFY forgets 82
+		{wrongPW1, 0x63C1},
+		{verifyPW1Other, apdu.SWSuccess}, // restores the counter
+		{"00 20 00 81", 0x63C3},
+		{wrongPW1, 0x63C2},
+		{wrongPW1, 0x63C1},
+		{wrongPW1, 0x63C0},
+		{verifyPW1Sign, apdu.SWAuthMethodBlocked},
+		{"00 20 00 81", apdu.SWAuthMethodBlocked},
+		{wrongPW3, 0x63C2},
+		{verifyPW3, apdu.SWSuccess},
+		{"00 20 00 83", apdu.SWSuccess},
+	}
+	for i, s := range steps {
+		if _, sw := tc.send(s.cmd); sw != s.sw {
+			t.Fatalf("step %d: %s: SW %04X, want %04X", i, s.cmd, uint16(sw), uint16(s.sw))
+		}
+	}
+	if got := tc.getData(tagPWStatus); !bytes.Equal(got, h("01 7F7F7F 00 00 03")) {
+		t.Errorf("C4 = % X, want PW1 blocked, PW3 3", got)
+	}
+}
+
+// TestSecurityClearedBySelectAndReset: a verified password lasts until the
+// next SELECT or reset.
+func TestSecurityClearedBySelectAndReset(t *testing.T) {
+	tc := newTestCard(t)
+	tc.admin()
+	tc.must("00 20 00 83", apdu.SWSuccess)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 20 00 83", 0x63C3)
+	tc.must(verifyPW3, apdu.SWSuccess)
+	tc.power()
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 20 00 83", 0x63C3)
+}
+
+// TestClassAndInstruction: another class answers 6E00; an unknown
+// instruction 6D00.
+func TestClassAndInstruction(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("80 CA 00 6E 00", apdu.SWCLANotSupported)
+	tc.must("00 12 00 00", apdu.SWINSNotSupported)
+}
