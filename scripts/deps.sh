@@ -3,7 +3,8 @@
 # `make run` need, when missing: pcscd and the vsmartcard vpcd driver, the
 # PC/SC headers cgo needs for github.com/ebfe/scard and piv-go, a C compiler,
 # and the clients the end-to-end interop flows drive (opensc, pcsc-tools,
-# yubico-piv-tool, yubikey-manager, openssl, openssh-client for ssh-keygen),
+# yubico-piv-tool, yubikey-manager, openssl, openssh-client for ssh-keygen,
+# gnupg with scdaemon for the OpenPGP card flows),
 # systemd for systemd-socket-activate (extra pcscd instances), and the stock
 # vsmartcard card `vicc` (vsmartcard-vpicc, with python3-pycryptodome it
 # imports) that `make bench` compares with, and swtpm with swtpm-tools (a
@@ -23,7 +24,7 @@
 # Usage: scripts/deps.sh [cross]
 set -euo pipefail
 
-pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck tshark)
+pkgs=(pcscd libpcsclite-dev vsmartcard-vpcd vsmartcard-vpicc python3-pycryptodome opensc pcsc-tools yubico-piv-tool yubikey-manager openssl openssh-client gnupg scdaemon systemd gcc libc6-dev pkg-config swtpm swtpm-tools libssl-dev shellcheck tshark)
 foreign=()
 case "${1:-}" in
   "") ;;
