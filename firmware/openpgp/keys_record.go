@@ -217,7 +217,9 @@ func parseRecord(al algorithm, rec []byte) (keyPair, error) {
 			Precomputed: rsa.PrecomputedValues{Dp: v[5], Dq: v[6], Qinv: v[7]},
 		}
 		// crypto/rsa checks the key's consistency (cheaply, with the CRT
-		// values given) before its first use.
+		// values given) here; an inconsistent key stays without its
+		// precomputation and fails at its use.
+		k.rsa.Precompute()
 		return k, nil
 	}
 	if len(fields) != 3 {

@@ -170,14 +170,7 @@ func checkSign(t *testing.T, al algorithm, priv, pub []byte) {
 			if err != nil {
 				t.Fatalf("sign: %v", err)
 			}
-			size := (p.Curve.Params().BitSize + 7) / 8
-			if len(sig) != 2*size {
-				t.Fatalf("ECDSA signature is %d bytes, want %d", len(sig), 2*size)
-			}
-			r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
-			if !ecdsa.Verify(p, h, r, s) {
-				t.Errorf("ecdsa.Verify(%d-byte hash) = false, want true", len(h))
-			}
+			checkSig(t, al, pub, h, sig)
 		}
 	case ed25519.PublicKey:
 		msg := []byte("a message, not a hash")
@@ -185,9 +178,7 @@ func checkSign(t *testing.T, al algorithm, priv, pub []byte) {
 		if err != nil {
 			t.Fatalf("sign: %v", err)
 		}
-		if !ed25519.Verify(p, msg, sig) {
-			t.Errorf("ed25519.Verify = false, want true")
-		}
+		checkSig(t, al, pub, msg, sig)
 	default:
 		t.Fatalf("public key %T cannot verify", pk)
 	}
@@ -560,6 +551,25 @@ func TestSignDecipherRejects(t *testing.T) {
 	got, err := decipher(xAl, xPriv, cipherDO(append([]byte{0x40}, eph.PublicKey().Bytes()...)))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("decipher(0x40 || point) = % X, %v, want % X", got, err, want)
+	}
+}
+
+// checkSig verifies an ECDSA (r||s) or Ed25519 signature of msg (the
+// hash, for ECDSA) with the public key of the 7F49 contents pub.
+func checkSig(t *testing.T, al algorithm, pub, msg, sig []byte) {
+	t.Helper()
+	switch p := goPublic(t, al, pub).(type) {
+	case *ecdsa.PublicKey:
+		size := (p.Curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size || !ecdsa.Verify(p, msg, new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])) {
+			t.Errorf("ECDSA signature % X does not verify", sig)
+		}
+	case ed25519.PublicKey:
+		if !ed25519.Verify(p, msg, sig) {
+			t.Errorf("Ed25519 signature % X does not verify", sig)
+		}
+	default:
+		t.Fatalf("checkSig: %T", p)
 	}
 }
 
