@@ -84,7 +84,7 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 		if err != nil {
 			t.Fatalf("destructive %v: Run() error = %v, want a report", destructive, err)
 		}
-		const reason = "the card has none of the applications the suite tests: SELECT of PIV, AID A000000308000010000100, answered 6A82 (file or application not found); SELECT of the ISO 7816 file system (IsoApplet), AID F276A288BCFBA69D34F31001, answered 6A82 (file or application not found); SELECT of OATH (YKOATH), AID A0000005272101, answered 6A82 (file or application not found); SELECT of YubiKey management, AID A000000527471117, answered 6A82 (file or application not found)"
+		const reason = "the card has none of the applications the suite tests: SELECT of PIV, AID A000000308000010000100, answered 6A82 (file or application not found); SELECT of the ISO 7816 file system (IsoApplet), AID F276A288BCFBA69D34F31001, answered 6A82 (file or application not found); SELECT of OATH (YKOATH), AID A0000005272101, answered 6A82 (file or application not found); SELECT of YubiKey management, AID A000000527471117, answered 6A82 (file or application not found); SELECT of OpenPGP, AID D27600012401, answered 6A82 (file or application not found)"
 		c := rep.Counts()
 		if c.Total != len(Cases()) || c.NotApplicable != c.Total || rep.Failed() {
 			t.Errorf("destructive %v: counts %+v, want all %d cases of both applications not applicable", destructive, c, len(Cases()))
@@ -94,8 +94,8 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 				t.Errorf("%s: %s %q, want not-applicable %q", r.ID, r.Outcome, r.Message, reason)
 			}
 		}
-		if len(card.sent) != 4 {
-			t.Errorf("sent %d commands, want the four SELECTs: % X", len(card.sent), card.sent)
+		if len(card.sent) != 5 {
+			t.Errorf("sent %d commands, want the five SELECTs: % X", len(card.sent), card.sent)
 		}
 		for _, cmd := range card.sent {
 			if cmd[1] != apdu.InsSelect {
@@ -131,10 +131,10 @@ func TestRunOnACardWithNoKnownApplication(t *testing.T) {
 		if suites.Failures != 0 || suites.Skipped != c.Total {
 			t.Errorf("JUnit: %d failures, %d skipped; want 0, %d", suites.Failures, suites.Skipped, c.Total)
 		}
-		if len(suites.Suites) != 4 {
-			t.Errorf("JUnit: %d testsuites, want one per application (4)", len(suites.Suites))
+		if len(suites.Suites) != 5 {
+			t.Fatalf("JUnit: %d testsuites, want one per application (5)", len(suites.Suites))
 		}
-		for _, jc := range slices.Concat(suites.Suites[0].Cases, suites.Suites[1].Cases, suites.Suites[2].Cases, suites.Suites[3].Cases) {
+		for _, jc := range slices.Concat(suites.Suites[0].Cases, suites.Suites[1].Cases, suites.Suites[2].Cases, suites.Suites[3].Cases, suites.Suites[4].Cases) {
 			if jc.Failure != nil || jc.Skipped == nil || jc.Skipped.Message != "not-applicable: "+reason {
 				t.Errorf("JUnit case %s: failure %v, skipped %v; want skipped with the reason", jc.Name, jc.Failure, jc.Skipped)
 			}
@@ -354,17 +354,19 @@ func TestReportPerApplication(t *testing.T) {
 			{ID: "ISOAPP-SELECT", App: AppISO, Title: "select", Ref: "r", Outcome: Failed, Message: "6A82"},
 			{ID: "OATH-LIST", App: AppOATH, Title: "list", Ref: "r", Outcome: NotApplicable, Message: "no OATH"},
 			{ID: "MGMT-READ", App: AppMgmt, Title: "read", Ref: "r", Outcome: Skipped, Message: "no"},
+			{ID: "OPGP-7.2.1-SELECT", App: AppOpenPGP, Title: "select", Ref: "r", Outcome: Passed},
 		},
 	}
 	var text bytes.Buffer
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	wantText := `6 cases in 1.00s: 1 passed, 1 with departures (yubikey-blocking-6983), 1 failed (ISOAPP-SELECT), 1 skipped, 1 refused, 1 not applicable
+	wantText := `7 cases in 1.00s: 2 passed, 1 with departures (yubikey-blocking-6983), 1 failed (ISOAPP-SELECT), 1 skipped, 1 refused, 1 not applicable
   PIV: 3 cases: 1 passed, 1 departed (yubikey-blocking-6983), 0 failed, 1 refused
   ISO: 1 cases: 0 passed, 0 departed, 1 failed
   OATH: 1 cases: 0 passed, 0 departed, 0 failed, 1 not applicable
   MGMT: 1 cases: 0 passed, 0 departed, 0 failed, 1 skipped
+  OpenPGP: 1 cases: 1 passed, 0 departed, 0 failed
 `
 	if !strings.HasSuffix(text.String(), wantText) {
 		t.Errorf("WriteText ends:\n%s\nwant it to end:\n%s", text.String(), wantText)
@@ -389,11 +391,12 @@ func TestReportPerApplication(t *testing.T) {
 		{App: AppISO, Counts: Counts{Total: 1, Failed: 1}, DepartureNames: []string{}},
 		{App: AppOATH, Counts: Counts{Total: 1, NotApplicable: 1}, DepartureNames: []string{}},
 		{App: AppMgmt, Counts: Counts{Total: 1, Skipped: 1}, DepartureNames: []string{}},
+		{App: AppOpenPGP, Counts: Counts{Total: 1, Passed: 1}, DepartureNames: []string{}},
 	}
 	if fmt.Sprint(got.Apps) != fmt.Sprint(wantApps) {
 		t.Errorf("JSON applications = %+v, want %+v", got.Apps, wantApps)
 	}
-	if len(got.Cases) != 6 || got.Cases[4].App != AppOATH || !strings.Contains(js.String(), `"application": "MGMT"`) {
+	if len(got.Cases) != 7 || got.Cases[4].App != AppOATH || !strings.Contains(js.String(), `"application": "MGMT"`) || got.Cases[6].App != AppOpenPGP || !strings.Contains(js.String(), `"application": "OpenPGP"`) {
 		t.Errorf("JSON cases do not name their application:\n%s", js.String())
 	}
 
@@ -413,9 +416,9 @@ func TestReportPerApplication(t *testing.T) {
 	for _, s := range suites.Suites {
 		sums = append(sums, suiteSum{s.Name, len(s.Cases), s.Failures, s.Skipped})
 	}
-	wantSums := []suiteSum{{"card PIV", 3, 0, 1}, {"card ISO", 1, 1, 0}, {"card OATH", 1, 0, 1}, {"card MGMT", 1, 0, 1}}
-	if !slices.Equal(sums, wantSums) || suites.Tests != 6 || suites.Failures != 1 || suites.Skipped != 3 {
-		t.Errorf("JUnit suites = %+v (tests %d, failures %d, skipped %d), want %+v (6, 1, 3)", sums, suites.Tests, suites.Failures, suites.Skipped, wantSums)
+	wantSums := []suiteSum{{"card PIV", 3, 0, 1}, {"card ISO", 1, 1, 0}, {"card OATH", 1, 0, 1}, {"card MGMT", 1, 0, 1}, {"card OpenPGP", 1, 0, 0}}
+	if !slices.Equal(sums, wantSums) || suites.Tests != 7 || suites.Failures != 1 || suites.Skipped != 3 {
+		t.Errorf("JUnit suites = %+v (tests %d, failures %d, skipped %d), want %+v (7, 1, 3)", sums, suites.Tests, suites.Failures, suites.Skipped, wantSums)
 	}
 }
 
@@ -439,7 +442,7 @@ func TestRunNamesEachResultsApplication(t *testing.T) {
 		}
 		seen[r.App] = true
 	}
-	if len(seen) != 4 {
-		t.Errorf("results name %d applications, want the 4 the suite tests", len(seen))
+	if len(seen) != 5 {
+		t.Errorf("results name %d applications, want the 5 the suite tests", len(seen))
 	}
 }

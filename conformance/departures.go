@@ -49,6 +49,11 @@ const (
 	// (Tessera's virtual-token persona). Named when a 12-byte field holding
 	// the right PIN verifies and the token state object gives that width.
 	DeparturePersonaPasswordField = "persona-password-pin-field"
+	// DepartureOpenPGPValidityFF: the OpenPGP PW status bytes (C4) start
+	// with FF where OpenPGP card 3.4 §4.4.3.4 allows only 00 (PW1 valid
+	// for one signature) and 01 (several); a YubiKey 5 answers FF
+	// (recorded GET DATA 6E), which clients read as 01.
+	DepartureOpenPGPValidityFF = "yubikey-pw1-validity-ff"
 )
 
 // DepartureInfo describes a documented departure.
@@ -68,6 +73,7 @@ func Departures() []DepartureInfo {
 		{DeparturePersonaTOTP, "persona difference: a private-key operation answers 6982 with the PIN verified: each needs a fresh TOTP code, VERIFY to key reference 90 (cloud signature)"},
 		{DeparturePersonaQuota, "persona difference: a private-key operation answers 6985: the signature quota is spent (cloud signature)"},
 		{DeparturePersonaPasswordField, "persona difference: VERIFY takes a PIN field wider than 8 bytes, for a password PIN (virtual token)"},
+		{DepartureOpenPGPValidityFF, "OpenPGP: the PW status bytes (C4) start with FF, not 00 or 01 (YubiKey 5; read as 01)"},
 	}
 }
 

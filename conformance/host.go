@@ -33,6 +33,8 @@ func (a Application) AID() []byte {
 		return isoAID()
 	case AppOATH:
 		return oathAID()
+	case AppOpenPGP:
+		return opgpAID()
 	}
 	return pivAID()
 }

@@ -26,6 +26,8 @@ const (
 	AppOATH
 	// AppMgmt is the YubiKey management application (mgmt.go).
 	AppMgmt
+	// AppOpenPGP is the OpenPGP card application (openpgp.go).
+	AppOpenPGP
 )
 
 func (a Application) String() string {
@@ -36,6 +38,8 @@ func (a Application) String() string {
 		return "OATH (YKOATH)"
 	case AppMgmt:
 		return "YubiKey management"
+	case AppOpenPGP:
+		return "OpenPGP"
 	}
 	return "PIV"
 }
@@ -189,8 +193,8 @@ func mseCmd(template, alg, keyRef byte) apdu.Command {
 // apps is which applications a card answers SELECT for, and what it
 // answered.
 type apps struct {
-	piv, iso, oath, mgmt         bool
-	pivSW, isoSW, oathSW, mgmtSW apdu.StatusWord
+	piv, iso, oath, mgmt, opgp           bool
+	pivSW, isoSW, oathSW, mgmtSW, opgpSW apdu.StatusWord
 }
 
 // probeApps selects each application the suite knows; a SELECT changes
@@ -202,7 +206,7 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 		cmd apdu.Command
 		ok  *bool
 		sw  *apdu.StatusWord
-	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}, {selectCmd(oathAID()), &a.oath, &a.oathSW}, {selectCmd(mgmtAID()), &a.mgmt, &a.mgmtSW}} {
+	}{{selectCmd(pivAID()), &a.piv, &a.pivSW}, {isoSelectCmd(), &a.iso, &a.isoSW}, {selectCmd(oathAID()), &a.oath, &a.oathSW}, {selectCmd(mgmtAID()), &a.mgmt, &a.mgmtSW}, {selectCmd(opgpAID()), &a.opgp, &a.opgpSW}} {
 		sw, err := e.SW(ctx, p.cmd)
 		if err != nil {
 			return a, err
@@ -215,8 +219,8 @@ func probeApps(ctx context.Context, card Card) (apps, error) {
 // notApplicable says why no case applies to a card that answers SELECT
 // for none of the applications the suite tests.
 func (a apps) notApplicable() string {
-	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s",
-		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW), AppOATH, oathAID(), swText(a.oathSW), AppMgmt, mgmtAID(), swText(a.mgmtSW))
+	return fmt.Sprintf("the card has none of the applications the suite tests: SELECT of %s, AID %X, answered %s; SELECT of the %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s; SELECT of %s, AID %X, answered %s",
+		AppPIV, pivAID(), swText(a.pivSW), AppISO, isoAID(), swText(a.isoSW), AppOATH, oathAID(), swText(a.oathSW), AppMgmt, mgmtAID(), swText(a.mgmtSW), AppOpenPGP, opgpAID(), swText(a.opgpSW))
 }
 
 // pickCases returns the cases of the applications the card answers, in
@@ -237,9 +241,9 @@ func pickCases(ctx context.Context, t Target, shared Card, filter func(Case) boo
 	if err != nil {
 		return nil, "", fmt.Errorf("conformance: asking %s which applications it has: %w", t.Name, err)
 	}
-	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso, AppOATH: a.oath, AppMgmt: a.mgmt}
-	if !a.piv && !a.iso && !a.oath && !a.mgmt {
-		want[AppPIV], want[AppISO], want[AppOATH], want[AppMgmt] = true, true, true, true
+	want := map[Application]bool{AppPIV: a.piv, AppISO: a.iso, AppOATH: a.oath, AppMgmt: a.mgmt, AppOpenPGP: a.opgp}
+	if !a.piv && !a.iso && !a.oath && !a.mgmt && !a.opgp {
+		want[AppPIV], want[AppISO], want[AppOATH], want[AppMgmt], want[AppOpenPGP] = true, true, true, true, true
 		notApplicable = a.notApplicable()
 	}
 	for _, c := range Cases() {
@@ -280,6 +284,13 @@ func makePlans(ctx context.Context, card Card, creds Credentials, cases []Case) 
 		if c.Class == Destructive && c.App == AppISO {
 			p.iso.check(ctx, card)
 			p.note("%s", p.iso.describe())
+			break
+		}
+	}
+	for _, c := range cases {
+		if c.Class == Destructive && c.App == AppOpenPGP {
+			p.opgp.check(ctx, card, creds)
+			p.note("%s", p.opgp.describe())
 			break
 		}
 	}
@@ -329,6 +340,9 @@ func (e *Env) selectApp(ctx context.Context) error {
 	}
 	if e.app == AppMgmt {
 		return e.run(ctx, step("SELECT of the YubiKey management application", selectCmd(mgmtAID()), apdu.SWSuccess))
+	}
+	if e.app == AppOpenPGP {
+		return e.run(ctx, step("SELECT of the OpenPGP application", selectCmd(opgpAID()), apdu.SWSuccess))
 	}
 	if e.app != AppISO {
 		return e.Select(ctx)
@@ -455,6 +469,9 @@ func (e *Env) isoRestore(ctx context.Context) error {
 func withoutDestructive(c *Case) string {
 	if c.App == AppISO {
 		return "destructive: runs on a real card only with --destructive, and only while the card is in the creation state (no PUK, no PIN)"
+	}
+	if c.App == AppOpenPGP {
+		return "destructive: runs on a real card only with --destructive and its PW1 and PW3"
 	}
 	return "destructive: runs on a real card only with --destructive and its PIN, PUK and management key"
 }

@@ -25,7 +25,8 @@ type plan struct {
 	// broken is set when a case could not put the card back: no further
 	// destructive case runs.
 	broken string
-	iso    isoPlan // the ISO application's (iso.go)
+	iso    isoPlan  // the ISO application's (iso.go)
+	opgp   opgpPlan // the OpenPGP application's (openpgp.go)
 }
 
 // refusal returns why c must not run on this card, or "".
@@ -36,6 +37,8 @@ func (p *plan) refusal(c *Case) string {
 		return p.broken
 	case c.App == AppISO:
 		return p.iso.refused
+	case c.App == AppOpenPGP:
+		return p.opgp.refusal(c)
 	case n&NeedBlockPUK != 0:
 		return "blocks the PUK, which only a full reset of the card undoes: run it on the simulator (--target sim)"
 	case n&(NeedPIN|NeedPUK) != 0 && p.pinErr != "":
@@ -232,6 +235,9 @@ func (e *Env) restore(ctx context.Context, c *Case) error {
 	}
 	if c.App == AppISO {
 		return e.isoRestore(ctx)
+	}
+	if c.App == AppOpenPGP {
+		return e.opgpRestore(ctx)
 	}
 	if c.Needs&(NeedPIN|NeedPUK) == 0 {
 		return nil

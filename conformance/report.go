@@ -101,10 +101,10 @@ type AppCounts struct {
 }
 
 // ByApplication counts the outcomes of each application's cases, in the
-// order PIV, ISO, OATH, MGMT, leaving out applications with no case.
+// order PIV, ISO, OATH, MGMT, OpenPGP, leaving out applications with no case.
 func (r *Report) ByApplication() []AppCounts {
 	var out []AppCounts
-	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt} {
+	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt, AppOpenPGP} {
 		sub := &Report{}
 		for _, res := range r.Results {
 			if res.App == app {
@@ -123,8 +123,8 @@ func (r *Report) ByApplication() []AppCounts {
 	return out
 }
 
-// Code is the application's short name in reports: PIV, ISO, OATH or
-// MGMT.
+// Code is the application's short name in reports: PIV, ISO, OATH, MGMT
+// or OpenPGP.
 func (a Application) Code() string {
 	switch a {
 	case AppISO:
@@ -133,6 +133,8 @@ func (a Application) Code() string {
 		return "OATH"
 	case AppMgmt:
 		return "MGMT"
+	case AppOpenPGP:
+		return "OpenPGP"
 	}
 	return "PIV"
 }
@@ -142,13 +144,13 @@ func (a Application) MarshalText() ([]byte, error) { return []byte(a.Code()), ni
 
 // UnmarshalText reads an application's Code.
 func (a *Application) UnmarshalText(b []byte) error {
-	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt} {
+	for _, app := range []Application{AppPIV, AppISO, AppOATH, AppMgmt, AppOpenPGP} {
 		if app.Code() == string(b) {
 			*a = app
 			return nil
 		}
 	}
-	return fmt.Errorf("conformance: %q is no application (PIV, ISO, OATH or MGMT)", b)
+	return fmt.Errorf("conformance: %q is no application (PIV, ISO, OATH, MGMT or OpenPGP)", b)
 }
 
 // line is an application's counts for the text report, e.g. "PIV: 40

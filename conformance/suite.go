@@ -62,6 +62,16 @@ const (
 	// and then deletes (YubiKey 5.7 DELETE KEY); refused when none is
 	// named, or when the card cannot delete a key.
 	NeedSlot
+	// NeedOpenPGPPW: the case verifies the OpenPGP card's PW1 or PW3,
+	// spends their tries or changes them (put back with PW1 and PW3,
+	// Credentials.PW1 and PW3).
+	NeedOpenPGPPW
+	// NeedOpenPGPKeys: the case generates OpenPGP keys, replacing the
+	// card's. Never run on a target that is not Fresh.
+	NeedOpenPGPKeys
+	// NeedTerminate: the case resets the OpenPGP application to its
+	// factory state. Never run on a target that is not Fresh.
+	NeedTerminate
 )
 
 // Case is one conformance check.

@@ -63,6 +63,10 @@ type Credentials struct {
 	// AES-128, -192, -256. Zero: ask the card (GET METADATA, a YubiKey
 	// extension), else 3DES.
 	MgmtAlg byte
+	// PW1 and PW3 are the OpenPGP card's user and admin PINs (OpenPGP
+	// card 3.4 §4.3). On a Fresh target, empty means the factory 123456
+	// and 12345678.
+	PW1, PW3 string
 }
 
 // complete reports whether every credential is given.

@@ -28,13 +28,14 @@ func newConformCmd() *cobra.Command {
 		target, prof, reader   string
 		destructive, list      bool
 		pin, puk, mgmtKey, alg string
+		pw1, pw3               string
 		run, slots             string
 		report                 reportFlags
 		timeout                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "conform",
-		Short: "Run the conformance suite (PIV, ISO 7816 file-system application) against the simulator or a card",
+		Short: "Run the conformance suite (PIV, ISO 7816 file-system application, OATH, OpenPGP) against the simulator or a card",
 		Long: `conform runs the conformance suite: cases written from NIST SP 800-73-4, the
 SP 800-85A-4 test assertions (case IDs such as VE05.19) and ISO/IEC 7816-4.
 
@@ -57,9 +58,12 @@ PIV, and the ISO 7816 file-system application (IsoApplet v0, profile
 iso-token; cases ISOAPP-...). A card with the ISO application takes
 --destructive without credentials, and only in the creation state (no PUK,
 no PIN): its destructive cases personalise it with OpenSC's test PIN 123456
-and PUK 0123456789abcdef, which stay set. A card that answers SELECT for
-neither (an OpenPGP card, a PKCS#15 token) is outside the suite: every case
-is reported not applicable, with the status words of the two SELECTs (in
+and PUK 0123456789abcdef, which stay set. An OpenPGP card (cases OPGP-...)
+takes --destructive with --pw1 and --pw3: its cases that generate keys or
+reset the application are refused on a card in a reader, and PW3 is never
+brought near blocking. A card that answers SELECT for none of them (a
+PKCS#15 token) is outside the suite: every case
+is reported not applicable, with the status words of the SELECTs (in
 JUnit, skipped), and nothing else is sent; that is no failure.
 
 Where a card departs from SP 800-73-4 as a YubiKey documentedly does, the case
@@ -75,7 +79,7 @@ fails.`,
 			for _, c := range []struct {
 				v   *string
 				env string
-			}{{&pin, "TESSERA_PIN"}, {&puk, "TESSERA_PUK"}, {&mgmtKey, "TESSERA_MGMT_KEY"}} {
+			}{{&pin, "TESSERA_PIN"}, {&puk, "TESSERA_PUK"}, {&mgmtKey, "TESSERA_MGMT_KEY"}, {&pw1, "TESSERA_PW1"}, {&pw3, "TESSERA_PW3"}} {
 				if *c.v == "" && target == "pcsc" {
 					*c.v = os.Getenv(c.env)
 				}
@@ -84,8 +88,8 @@ fails.`,
 			var t conformance.Target
 			switch target {
 			case "sim":
-				if reader != "" || destructive || pin != "" || puk != "" || mgmtKey != "" || slots != "" {
-					return errors.New("--reader, --destructive, --pin, --puk, --mgmt-key and --slots are for --target pcsc: the simulator's cards are made fresh for each case with their profile's factory credentials")
+				if reader != "" || destructive || pin != "" || puk != "" || mgmtKey != "" || slots != "" || pw1 != "" || pw3 != "" {
+					return errors.New("--reader, --destructive, --pin, --puk, --mgmt-key, --pw1, --pw3 and --slots are for --target pcsc: the simulator's cards are made fresh for each case with their profile's factory credentials")
 				}
 				var err error
 				if t, opts.Credentials, err = simTarget(prof); err != nil {
@@ -110,6 +114,10 @@ fails.`,
 				if !destructive && (pin != "" || puk != "" || mgmtKey != "") {
 					return errors.New("--pin, --puk and --mgmt-key are used only with --destructive")
 				}
+				if (pw1 != "" || pw3 != "") && (!destructive || pw1 == "" || pw3 == "") {
+					return errors.New("--pw1 and --pw3 go together, and only with --destructive: the OpenPGP cases put PW1 and PW3 back, which takes both")
+				}
+				creds.PW1, creds.PW3 = pw1, pw3
 				if slots != "" && !destructive {
 					return errors.New("--slots is used only with --destructive: it names the slots whose keys the key cases may replace")
 				}
@@ -173,6 +181,8 @@ fails.`,
 	f.StringVar(&puk, "puk", "", "the card's PUK (--destructive; or $TESSERA_PUK)")
 	f.StringVar(&mgmtKey, "mgmt-key", "", "the card's management key in hex (--destructive; or $TESSERA_MGMT_KEY)")
 	f.StringVar(&alg, "mgmt-alg", "", "the management key's algorithm: 3des, aes128, aes192 or aes256 (default: ask the card, else 3des)")
+	f.StringVar(&pw1, "pw1", "", "the OpenPGP application's user PIN (--destructive; or $TESSERA_PW1)")
+	f.StringVar(&pw3, "pw3", "", "the OpenPGP application's admin PIN (--destructive; or $TESSERA_PW3)")
 	f.StringVar(&slots, "slots", "", "with --destructive, the key slots whose keys the key cases may replace, e.g. 9a,9c,9d,9e,82 (--target pcsc)")
 	f.StringVar(&run, "run", "", "run only the cases whose ID matches this regular expression")
 	f.BoolVar(&list, "list", false, "list the cases and exit")

@@ -1,0 +1,208 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+// opgpOnly answers SELECT of the OpenPGP AID with 9000, other SELECTs with
+// 6A82, GET DATA C4 with factory PW status bytes and everything else with
+// 6D00.
+func opgpOnly(cmd []byte) []byte {
+	switch {
+	case len(cmd) > 5 && cmd[1] == apdu.InsSelect && bytes.Equal(cmd[5:5+int(cmd[4])], opgpAID()):
+		return []byte{0x90, 0x00}
+	case len(cmd) >= 4 && cmd[1] == apdu.InsGetData && cmd[2] == 0x00 && cmd[3] == 0xC4:
+		return []byte{0x01, 0x7F, 0x7F, 0x7F, 0x03, 0x00, 0x03, 0x90, 0x00}
+	}
+	return notPIV(cmd)
+}
+
+// TestRunPicksOpenPGP: a card that answers the OpenPGP AID alone gets the
+// OpenPGP cases only, none not applicable; without --destructive the
+// destructive ones are skipped, saying they need PW1 and PW3.
+func TestRunPicksOpenPGP(t *testing.T) {
+	card := &scriptCard{answer: opgpOnly}
+	rep, err := Run(context.Background(), Target{Name: "OpenPGP", Open: func(context.Context) (Card, error) { return card, nil }}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rep.Results {
+		switch {
+		case r.App != AppOpenPGP:
+			t.Errorf("case %s (%s) on an OpenPGP-only card", r.ID, r.App)
+		case r.Outcome == NotApplicable:
+			t.Errorf("%s: not applicable on an OpenPGP card", r.ID)
+		case r.Class == Destructive && (r.Outcome != Skipped || r.Message != "destructive: runs on a real card only with --destructive and its PW1 and PW3"):
+			t.Errorf("%s: %s %q, want skipped: destructive", r.ID, r.Outcome, r.Message)
+		}
+		n++
+	}
+	if want := len(opgpCases()); n != want {
+		t.Errorf("%d cases ran, want the %d OpenPGP cases", n, want)
+	}
+	if a := rep.ByApplication(); len(a) != 1 || a[0].App.Code() != "OpenPGP" {
+		t.Errorf("ByApplication() = %+v, want OpenPGP alone", a)
+	}
+}
+
+// TestOpenPGPPlanRefuses: with --destructive, a real card's destructive
+// OpenPGP cases are refused without PW1 and PW3 (and nothing is sent to
+// find out), and with them the ones that generate keys or reset the
+// application always are; an OpenPGP-only card needs no PIV credentials.
+func TestOpenPGPPlanRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		name, want string
+		creds      Credentials
+	}{
+		{"without PW1 and PW3", "needs the OpenPGP user and admin PINs (--pw1, --pw3)", Credentials{}},
+		// The script card answers VERIFY 6D00: the plan refuses them all.
+		{"PW1 and PW3 given", "VERIFY 83 with the given password answered 6D00 (instruction not supported)", Credentials{PW1: "123456", PW3: "12345678"}},
+	} {
+		card := &scriptCard{answer: opgpOnly}
+		rep, err := Run(context.Background(), Target{Name: "OpenPGP", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Destructive: true, Credentials: tt.creds})
+		if err != nil {
+			t.Fatalf("%s: Run() = %v", tt.name, err)
+		}
+		cases := map[string]Case{}
+		for _, c := range opgpCases() {
+			cases[c.ID] = c
+		}
+		for _, r := range rep.Results {
+			c := cases[r.ID]
+			want := tt.want
+			switch {
+			case c.Class != Destructive:
+				continue
+			case c.Needs&NeedOpenPGPKeys != 0:
+				want = "generates OpenPGP keys, replacing the card's, which nothing can put back: run it on the simulator (--target sim)"
+			case c.Needs&NeedTerminate != 0:
+				want = "resets the OpenPGP application to its factory state (TERMINATE DF, ACTIVATE FILE): run it on the simulator (--target sim)"
+			}
+			if r.Outcome != Refused || r.Message != want {
+				t.Errorf("%s: %s: %s %q, want refused %q", tt.name, r.ID, r.Outcome, r.Message, want)
+			}
+		}
+		if tt.creds.PW1 == "" {
+			for _, cmd := range card.sent {
+				if cmd[1] == apdu.InsVerify && len(cmd) > 5 {
+					t.Errorf("%s: sent VERIFY % X without passwords", tt.name, cmd)
+				}
+			}
+		}
+	}
+}
+
+// yubiKey6E is a YubiKey 5's recorded GET DATA 6E (the host driver's test
+// data).
+func yubiKey6E(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../hostdriver/testdata/openpgp/yubikey5-6e.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := hex.DecodeString(strings.Join(strings.Fields(string(b)), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestParseOpenPGPAppData(t *testing.T) {
+	raw := yubiKey6E(t)
+	for _, b := range [][]byte{raw, raw[4:]} { // the object, and its value alone
+		d, err := parseOpenPGPAppData(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aid, _ := d.get(0x4F)
+		c4, _ := d.get(0xC4)
+		fps, _ := d.get(0xC5)
+		if hex.EncodeToString(aid) != "d2760001240103040006133814870000" || !bytes.Equal(c4, []byte{0xFF, 0x7F, 0x7F, 0x7F, 3, 3, 3}) || len(fps) != 80 {
+			t.Errorf("parsed 4F % X, C4 % X, C5 of %d bytes", aid, c4, len(fps))
+		}
+	}
+	if _, err := parseOpenPGPAppData([]byte{0x6E, 0x03, 0x73, 0x05, 0x00}); err == nil {
+		t.Error("a 73 whose length runs past the end parsed")
+	}
+}
+
+func FuzzParseOpenPGPAppData(f *testing.F) {
+	f.Add(yubiKey6E(f))
+	f.Add([]byte{0x6E, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := parseOpenPGPAppData(b)
+		if err != nil {
+			return
+		}
+		for tag, v := range d.do {
+			if len(v) > len(b) {
+				t.Fatalf("%X: %d bytes from %d", uint16(tag), len(v), len(b))
+			}
+		}
+	})
+}
+
+func TestOpenPGPPublicKey(t *testing.T) {
+	rk, _ := rsa.GenerateKey(rand.Reader, 1024)
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	epoint, _ := ek.PublicKey.Bytes()
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	xk, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	tmpl := func(parts ...[]byte) []byte { return apdu.Nest(0x7F49, parts...) }
+	tests := []struct {
+		name    string
+		b, attr []byte
+		ok      bool
+	}{
+		{"RSA", tmpl(apdu.AppendTLV(nil, 0x81, rk.N.Bytes()), apdu.AppendTLV(nil, 0x82, []byte{1, 0, 1})), opgpRSA2048, true},
+		{"RSA without exponent", tmpl(apdu.AppendTLV(nil, 0x81, rk.N.Bytes())), opgpRSA2048, false},
+		{"P-256", tmpl(apdu.AppendTLV(nil, 0x86, epoint)), opgpECDSAP256, true},
+		{"P-256 point off the curve", tmpl(apdu.AppendTLV(nil, 0x86, append([]byte{4}, make([]byte, 64)...))), opgpECDSAP256, false},
+		{"Ed25519", tmpl(apdu.AppendTLV(nil, 0x86, edPub)), opgpEd25519, true},
+		{"Ed25519 of 31 bytes", tmpl(apdu.AppendTLV(nil, 0x86, edPub[:31])), opgpEd25519, false},
+		{"X25519", tmpl(apdu.AppendTLV(nil, 0x86, xk.PublicKey().Bytes())), opgpX25519, true},
+		{"not 7F49", apdu.AppendTLV(nil, 0x86, edPub), opgpEd25519, false},
+		{"trailing byte", append(tmpl(apdu.AppendTLV(nil, 0x86, edPub)), 0), opgpEd25519, false},
+	}
+	for _, tt := range tests {
+		_, err := opgpPublicKey(tt.b, tt.attr)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: opgpPublicKey() error = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+func TestOpenPGPWrongAnswer(t *testing.T) {
+	tests := []struct {
+		sw   apdu.StatusWord
+		left int
+		ok   bool
+	}{
+		{apdu.SWSecurityStatusNotSatisfied, 2, true},
+		{apdu.RetriesSW(2), 2, true},
+		{apdu.RetriesSW(3), 2, false}, // no try spent
+		{apdu.SWWarningNoInfo, 2, false},
+		{apdu.SWAuthMethodBlocked, 0, true},
+		{apdu.SWAuthMethodBlocked, 1, false},
+		{apdu.SWSuccess, 2, false},
+	}
+	for _, tt := range tests {
+		if err := opgpWrongAnswer("VERIFY", tt.sw, tt.left); (err == nil) != tt.ok {
+			t.Errorf("opgpWrongAnswer(%04X, %d) = %v, want ok %v", uint16(tt.sw), tt.left, err, tt.ok)
+		}
+	}
+}
