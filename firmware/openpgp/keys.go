@@ -44,14 +44,17 @@ type algorithm struct {
 }
 
 // parseAlgorithm parses algorithm attributes for the key named by ref
-// (keySig, keyDec, keyAut), refusing (apdu.SWIncorrectData, 6A80) what the card
-// does not support for that key: RSA 2048/3072/4096 (RSA attributes 01 nnnn
-// 0020 00, import format 00 only; the format byte may be left out), ECDSA
-// P-256/P-384 (signature and authentication keys), ECDH P-256/P-384 and
-// X25519 (decryption key), EdDSA Ed25519 (signature and authentication
-// keys). An ECC OID may be followed by the import-format byte of OpenPGP
-// card 3.4 §4.4.3.10: 00 (standard) or FF (public key included), as gpg
-// writes it.
+// (keySig, keyDec, keyAut), refusing (apdu.SWIncorrectData, 6A80) what the
+// card does not support for that key (OpenPGP card 3.4 §4.4.3.10):
+//   - RSA 2048/3072/4096: 01 nnnn 0020 ff, where ff is the import format
+//     (00 standard, 01 standard with modulus, 02 CRT, 03 CRT with modulus,
+//     all of which importKey reads) and may be left out, meaning 00;
+//   - ECDSA P-256/P-384 and EdDSA Ed25519 for the signature and
+//     authentication keys;
+//   - ECDH P-256/P-384 and X25519 for the decryption key.
+//
+// An ECC OID may be followed by the import-format byte 00 (standard) or FF
+// (public key included), as gpg writes and reads it.
 func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 	if len(attr) == 0 {
 		return algorithm{}, apdu.SWIncorrectData
@@ -62,7 +65,7 @@ func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 		if ref != keySig && ref != keyDec && ref != keyAut {
 			return algorithm{}, apdu.SWIncorrectData
 		}
-		if len(attr) != 5 && len(attr) != 6 || len(attr) == 6 && attr[5] != 0x00 {
+		if len(attr) != 5 && len(attr) != 6 || len(attr) == 6 && attr[5] > 0x03 {
 			return algorithm{}, apdu.SWIncorrectData
 		}
 		al.Bits = int(attr[1])<<8 | int(attr[2])

@@ -55,8 +55,10 @@ func TestParseAlgorithm(t *testing.T) {
 		{keySig, "01 0800 0020", true, 2048, ""}, // no import format byte
 		{keySig, "01 0400 0020 00", false, 0, ""},
 		{keySig, "01 0800 0011 00", false, 0, ""},
-		{keySig, "01 0800 0020 01", false, 0, ""}, // import format with n: not implemented
-		{keySig, "01 0800 0020 03", false, 0, ""},
+		{keySig, "01 0800 0020 01", true, 2048, ""}, // import formats: standard with n, CRT, CRT with n
+		{keyDec, "01 0C00 0020 02", true, 3072, ""},
+		{keyAut, "01 1000 0020 03", true, 4096, ""},
+		{keySig, "01 0800 0020 04", false, 0, ""},
 		{keySig, "01 0800 0020 00 00", false, 0, ""},
 		{keySig, "01 08", false, 0, ""},
 		{keySig, "13" + oidP256, true, 0, oidP256},
