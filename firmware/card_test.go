@@ -31,14 +31,20 @@ func testConfig(m nvm.Medium) Config {
 func newCard(t testing.TB) (*Card, *nvm.Tearable) {
 	t.Helper()
 	tm := nvm.NewTearable(&nvm.Memory{})
-	c, err := New(testConfig(tm))
+	return poweredCard(t, testConfig(tm)), tm
+}
+
+// poweredCard returns a powered card of cfg.
+func poweredCard(t testing.TB, cfg Config) *Card {
+	t.Helper()
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.PowerOn(); err != nil {
 		t.Fatal(err)
 	}
-	return c, tm
+	return c
 }
 
 func h(s string) []byte {
@@ -218,13 +224,7 @@ func TestLongResponsesAndGetResponse(t *testing.T) {
 func TestExtendedLengthResponses(t *testing.T) {
 	cfg := testConfig(nvm.NewTearable(&nvm.Memory{}))
 	cfg.ExtendedLength = true
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PowerOn(); err != nil {
-		t.Fatal(err)
-	}
+	c := poweredCard(t, cfg)
 	expectSW(t, c, selectTest, apdu.SWSuccess)
 	tests := []struct {
 		apdu   string

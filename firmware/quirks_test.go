@@ -13,13 +13,7 @@ import (
 func TestQuirkStatusSurvivesReset(t *testing.T) {
 	cfg := testConfig(nvm.NewTearable(&nvm.Memory{}))
 	cfg.Quirks.StatusSurvivesReset = true
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PowerOn(); err != nil {
-		t.Fatal(err)
-	}
+	c := poweredCard(t, cfg)
 	expectSW(t, c, selectTest, apdu.SWSuccess)
 	expectSW(t, c, verifyRight, apdu.SWSuccess)
 	for _, cycle := range []func() error{

@@ -185,7 +185,7 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return nil, a.changeReferenceData(env, cmd)
 	case apdu.InsResetRetryCounter:
 		return nil, a.resetRetryCounter(env, cmd)
-	case apdu.InsGenerateKeyPair, apdu.InsGenerateKeyPairOdd:
+	case apdu.InsGenerateKeyPairOdd: // OpenPGP's GENERATE ASYMMETRIC KEY PAIR is 47
 		return a.generate(env, cmd)
 	case apdu.InsPerformSecurityOperation:
 		return a.pso(env, cmd)
@@ -197,6 +197,8 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return nil, a.terminate(env, cmd)
 	case insActivateFile:
 		return nil, a.activate(env, cmd)
+	case apdu.InsSelect:
+		return nil, apdu.SWFileNotFound // no file system: SELECT of the MF, an EF
 	case insGetVersion:
 		if a.yubikey {
 			return []byte{a.version.Major, a.version.Minor, a.version.Patch}, nil

@@ -38,7 +38,17 @@ const (
 	tagDateSig      = 0x00CE // CE, CF, D0: one key's generation date
 	tagResetCode    = 0x00D3
 	tagKeyInfo      = 0x00DE
-	tagUIFSig       = 0x00D6 // D6, D7, D8: user interaction flags (YubiKey touch policy)
+	tagUIFSig       = 0x00D6 // D6, D7, D8, D9 (attestation): user interaction flags (YubiKey touch policy)
+	tagKDF          = 0x00F9
+)
+
+// Touch modes of the user interaction flags: off, on, fixed (on until the
+// application is reset), cached, cached and fixed.
+const (
+	uifOff         = 0x00
+	uifFixed       = 0x02
+	uifCachedFixed = 0x04
+	uifButton      = 0x20 // the second byte: the general feature "button"
 )
 
 // Bounds of the variable data objects, announced in the extended
@@ -53,17 +63,6 @@ const (
 // keyRefs are the three keys in DO order: signature, decryption,
 // authentication.
 func keyRefs() [3]byte { return [3]byte{keySig, keyDec, keyAut} }
-
-// refIndex is the position of key ref in keyRefs.
-func refIndex(ref byte) int {
-	switch ref {
-	case keySig:
-		return 0
-	case keyDec:
-		return 1
-	}
-	return 2
-}
 
 // getData is GET DATA (CA), P1-P2 the tag.
 func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
@@ -92,8 +91,12 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		}
 	case tagFeatures:
 		if a.yubikey {
-			return apdu.AppendTLV(nil, 0x81, []byte{0x20}), nil // a button
+			return apdu.AppendTLV(nil, 0x81, []byte{uifButton}), nil
 		}
+	case tagKDF:
+		// No KDF (C0 does not announce it): the KDF-DO says so, for the
+		// clients that read it before every VERIFY.
+		return apdu.AppendTLV(nil, 0x81, []byte{0x00}), nil
 	}
 	return nil, apdu.SWReferenceNotFound
 }
@@ -126,13 +129,13 @@ func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
 			out = append(out, byte(i+1), keyOrigin(env, ref))
 		}
 		return out, true
-	case tagUIFSig, tagUIFSig + 1, tagUIFSig + 2:
+	case tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3:
 		if !a.yubikey {
 			return nil, false
 		}
 		v, ok := env.Store.Get(doKey(tag))
 		if !ok {
-			v = []byte{0x00, 0x20} // touch off; the button is there
+			v = []byte{uifOff, uifButton}
 		}
 		return v, true
 	}
@@ -156,7 +159,7 @@ func concatDOs(env *firmware.Context, first uint16, n int) []byte {
 // appData is the application related data 6E (OpenPGP Card 3.4 §4.4.3.1).
 func (a *Applet) appData(env *firmware.Context) []byte {
 	var disc []byte
-	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2} {
+	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {
 		if v, ok := a.simpleDO(env, t); ok {
 			disc = apdu.AppendTLV(disc, apdu.Tag(t), v)
 		}
@@ -285,11 +288,11 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 		return a.putAlgorithm(env, keyRefs()[tag-tagAlgSig], v)
 	case tag == tagResetCode:
 		return a.setResettingCode(env, v)
-	case a.yubikey && tag >= tagUIFSig && tag <= tagUIFSig+2:
-		if len(v) != 2 || v[0] > 0x02 || v[1] != 0x20 {
+	case a.yubikey && tag >= tagUIFSig && tag <= tagUIFSig+3:
+		if len(v) != 2 || v[0] > uifCachedFixed || v[1] != uifButton {
 			return apdu.SWIncorrectData
 		}
-		if old, ok := env.Store.Get(doKey(tag)); ok && old[0] == 0x02 {
+		if old, ok := env.Store.Get(doKey(tag)); ok && (old[0] == uifFixed || old[0] == uifCachedFixed) {
 			return apdu.SWSecurityStatusNotSatisfied // fixed: only a reset clears it
 		}
 	default:

@@ -41,14 +41,11 @@ func crtRef(data []byte) (byte, error) {
 	return 0, apdu.SWIncorrectData
 }
 
-// generate is GENERATE ASYMMETRIC KEY PAIR (§7.2.14): P1 80 generates a key
+// generate is GENERATE ASYMMETRIC KEY PAIR (§7.2.14, INS 47): P1 80 generates a key
 // pair (PW3), P1 81 reads the public key; the data are the CRT of the key.
 // The answer is the public key template 7F49. A new signature key resets
 // the signature counter, in the transaction that stores the key.
 func (a *Applet) generate(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
-	if cmd.INS != apdu.InsGenerateKeyPair {
-		return nil, apdu.SWINSNotSupported
-	}
 	if cmd.P2 != 0x00 || (cmd.P1 != 0x80 && cmd.P1 != 0x81) {
 		return nil, apdu.SWIncorrectP1P2
 	}

@@ -119,9 +119,15 @@ func TestYubiKeyExtras(t *testing.T) {
 	tc.mustRaw(putData(0x00D7, h("01 20")), apdu.SWSecurityStatusNotSatisfied)
 	tc.must(verifyPW3, apdu.SWSuccess)
 	tc.mustRaw(putData(0x00D7, h("01 20")), apdu.SWSuccess)
-	tc.mustRaw(putData(0x00D7, h("03 20")), apdu.SWIncorrectData)
+	tc.mustRaw(putData(0x00D7, h("05 20")), apdu.SWIncorrectData)
+	tc.mustRaw(putData(0x00D7, h("01 00")), apdu.SWIncorrectData)
 	if got := tc.getData(0x00D7); !bytes.Equal(got, h("01 20")) {
 		t.Errorf("D7 after PUT DATA = % X, want 01 20", got)
+	}
+	tc.mustRaw(putData(0x00D8, h("02 20")), apdu.SWSuccess)
+	tc.mustRaw(putData(0x00D8, h("00 20")), apdu.SWSecurityStatusNotSatisfied) // fixed
+	if got := tc.getData(0x00D9); !bytes.Equal(got, h("00 20")) {
+		t.Errorf("D9 = % X, want 00 20", got)
 	}
 	disc, _, _ := apdu.FindTLV(tc.getData(tagAppData), tagDiscretion)
 	if v, ok, _ := apdu.FindTLV(disc, 0xD7); !ok || !bytes.Equal(v, h("01 20")) {
