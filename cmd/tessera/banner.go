@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tesseracard/tessera/firmware/openpgp"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/pivalg"
 	"github.com/tesseracard/tessera/simulator"
@@ -38,6 +39,9 @@ func writeBanner(w io.Writer, cards []simulator.CardInfo) error {
 		if p.HasApp(profile.AppISO) {
 			fmt.Fprintf(&b, "    ISO token       blank until personalised (pkcs15-init --create-pkcs15 sets its PIN and PUK)\n")
 		}
+		if p.HasApp(profile.AppOpenPGP) {
+			fmt.Fprintf(&b, "    OpenPGP         PW1 %s, admin PW3 %s, no resetting code\n", openpgp.DefaultPW1, openpgp.DefaultPW3)
+		}
 	}
 	if len(cards) > 0 {
 		b.WriteString("\n")
@@ -53,6 +57,8 @@ func cardKind(p profile.Profile) string {
 		return "a PIV card with an ISO 7816 file-system application"
 	case p.HasApp(profile.AppISO):
 		return "a PKCS#11 token, an ISO 7816 file-system application"
+	case p.HasApp(profile.AppOpenPGP) && !p.HasApp(profile.AppPIV):
+		return "an OpenPGP card"
 	case p.PIV.Persona():
 		return "a PIV field token"
 	}

@@ -67,6 +67,15 @@ func TestBanner(t *testing.T) {
 			want:    []string{"Card 0: a PKCS#11 token, an ISO 7816 file-system application (profile iso-token", "blank until personalised"},
 			notWant: []string{"PIN             ", "PUK             ", "management key"},
 		},
+		{
+			card:    simulator.CardInfo{ID: 0, Profile: "openpgp"},
+			want:    []string{"Card 0: an OpenPGP card (profile openpgp", "OpenPGP         PW1 123456, admin PW3 12345678, no resetting code\n"},
+			notWant: []string{"PIN             ", "management key"},
+		},
+		{
+			card: simulator.CardInfo{ID: 0, Profile: "yubikey-5.7"},
+			want: []string{"Card 0: a PIV card (profile yubikey-5.7", "PIN             123456\n", "OpenPGP         PW1 123456, admin PW3 12345678"},
+		},
 	}
 	for _, tt := range tests {
 		var b strings.Builder

@@ -81,6 +81,7 @@ type Applet struct {
 	extendedLength bool
 	maxCommand     int
 	q              Quirks
+	keys           keyCache // parsed private keys, RAM only
 }
 
 // Quirks are the profile's deliberate faults that concern this

@@ -59,7 +59,7 @@ func (a *Applet) generate(env *firmware.Context, cmd apdu.Command) ([]byte, erro
 		if err != nil {
 			return nil, err
 		}
-		pub, err := publicKey(al, priv)
+		pub, err := a.keys.publicKey(al, priv)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (a *Applet) pso(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return decipher(algorithmOf(env, keyDec), priv, cmd.Data)
+		return a.keys.decipher(algorithmOf(env, keyDec), priv, cmd.Data)
 	}
 	return nil, apdu.SWIncorrectP1P2
 }
@@ -144,7 +144,7 @@ func (a *Applet) computeSignature(env *firmware.Context, cmd apdu.Command) ([]by
 	if err != nil {
 		return nil, err
 	}
-	sig, err := sign(algorithmOf(env, keySig), priv, cmd.Data, env.Rand)
+	sig, err := a.keys.sign(algorithmOf(env, keySig), priv, cmd.Data, env.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (a *Applet) internalAuthenticate(env *firmware.Context, cmd apdu.Command) (
 	if err != nil {
 		return nil, err
 	}
-	return sign(algorithmOf(env, keyAut), priv, cmd.Data, env.Rand)
+	return a.keys.sign(algorithmOf(env, keyAut), priv, cmd.Data, env.Rand)
 }
 
 // getChallenge is GET CHALLENGE (§7.2.15): Ne random bytes, at most the

@@ -25,10 +25,18 @@ const (
 	keyKeyPrefix  = prefix + "key/" // + "b6", "b8", "a4": origin byte ‖ private key
 )
 
-// Factory values (OpenPGP Card 3.4 §4.3: as real cards ship).
+// DefaultPW1 and DefaultPW3 are the factory user and admin passwords, as
+// real cards ship (OpenPGP Card 3.4 §4.3); there is no factory resetting
+// code.
 const (
-	defaultPW1 = "123456"
-	defaultPW3 = "12345678"
+	DefaultPW1 = "123456"
+	DefaultPW3 = "12345678"
+)
+
+// Factory values.
+const (
+	defaultPW1 = DefaultPW1
+	defaultPW3 = DefaultPW3
 	pwTries    = 3
 	minPW1     = 6
 	minPW3     = 8
