@@ -155,16 +155,13 @@ func digestInfoSHA256(digest []byte) []byte {
 func checkSign(t *testing.T, al algorithm, priv, pub []byte) {
 	t.Helper()
 	digest := sha256.Sum256([]byte("tessera"))
-	pk := goPublic(t, al, pub)
-	switch p := pk.(type) {
+	switch pk := goPublic(t, al, pub).(type) {
 	case *rsa.PublicKey:
 		sig, err := sign(al, priv, digestInfoSHA256(digest[:]), rand.Reader)
 		if err != nil {
 			t.Fatalf("sign: %v", err)
 		}
-		if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest[:], sig); err != nil {
-			t.Errorf("VerifyPKCS1v15 = %v, want nil", err)
-		}
+		checkRSASig(t, pub, digest[:], sig)
 	case *ecdsa.PublicKey:
 		for _, h := range [][]byte{digest[:], make([]byte, 64), digest[:20]} {
 			copy(h, digest[:])
@@ -553,6 +550,16 @@ func TestSignDecipherRejects(t *testing.T) {
 	got, err := decipher(xAl, xPriv, cipherDO(append([]byte{0x40}, eph.PublicKey().Bytes()...)))
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("decipher(0x40 || point) = % X, %v, want % X", got, err, want)
+	}
+}
+
+// checkRSASig verifies an RSA PKCS#1 v1.5 signature of a SHA-256 digest
+// with the public key of the 7F49 contents pub.
+func checkRSASig(t *testing.T, pub, digest, sig []byte) {
+	t.Helper()
+	p := goPublic(t, algorithm{ID: algRSA}, pub).(*rsa.PublicKey)
+	if err := rsa.VerifyPKCS1v15(p, crypto.SHA256, digest, sig); err != nil {
+		t.Errorf("VerifyPKCS1v15 = %v, want nil", err)
 	}
 }
 

@@ -161,7 +161,7 @@ func report(res map[string]*result) []row {
 		name string
 		goal float64
 	}{{"P-256", 1.10}, {"P-384", 1.10}, {"Ed25519", 1.10}, {"RSA-2048", 1.03}, {"RSA-4096", 1.03}}
-	for _, app := range []struct{ bench, what string }{{"BenchmarkSign", "sign"}, {"BenchmarkISOSign", "ISO token sign"}} {
+	for _, app := range []struct{ bench, what string }{{"BenchmarkSign", "sign"}, {"BenchmarkISOSign", "ISO token sign"}, {"BenchmarkOpenPGPSign", "OpenPGP sign (PSO:CDS)"}} {
 		for _, alg := range signGoals {
 			card, goRes := get(app.bench+"/"+alg.name+"/card"), get(app.bench+"/"+alg.name+"/go")
 			if card == nil || goRes == nil {
