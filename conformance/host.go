@@ -21,12 +21,12 @@ func NewEnv(card Card, creds Credentials, app Application) *Env {
 	return e
 }
 
-// SelectApp selects the Env's application by its AID (PIV unless the Env
-// drives the ISO application).
+// SelectApp selects the Env's application by its AID.
 func (e *Env) SelectApp(ctx context.Context) error { return e.selectApp(ctx) }
 
-// AID returns the application's AID: PIV's (SP 800-73-4 Part 1 §2.2) or
-// IsoApplet's.
+// AID returns the application's AID: PIV's (SP 800-73-4 Part 1 §2.2),
+// IsoApplet's, YKOATH's, or the OpenPGP application's first 6 bytes, which
+// select it on any OpenPGP card.
 func (a Application) AID() []byte {
 	switch a {
 	case AppISO:
@@ -68,19 +68,27 @@ func SelectCommand(aid []byte) apdu.Command { return selectCmd(aid) }
 
 // VerifyCommand is VERIFY of the application's PIN: for PIV the PIN padded
 // with FF to field bytes (PINFieldLen, or wider for a password profile),
-// for the ISO application IsoApplet's 16-byte zero-padded field.
+// for the ISO application IsoApplet's 16-byte zero-padded field, for
+// OpenPGP PW1 as it is, to reference 82 (OpenPGP card 3.4 §7.2.2).
 func VerifyCommand(app Application, pin string, field int) apdu.Command {
-	if app == AppISO {
+	switch app {
+	case AppISO:
 		return isoVerifyCmd(pin)
+	case AppOpenPGP:
+		return opgpVerifyCmd(opgpPW1, pin)
 	}
 	return apdu.Command{INS: apdu.InsVerify, P2: refPIN, Data: pad(pin, field)}
 }
 
 // ChangePINCommand is CHANGE REFERENCE DATA of the application's PIN, its
-// fields as VerifyCommand's.
+// fields as VerifyCommand's (OpenPGP: PW1, reference 81, old and new
+// joined).
 func ChangePINCommand(app Application, old, nw string, field int) apdu.Command {
-	if app == AppISO {
+	switch app {
+	case AppISO:
 		return isoChangeCmd(old, nw)
+	case AppOpenPGP:
+		return opgpChangeCmd(opgpPW1Sig, old, nw)
 	}
 	return apdu.Command{INS: apdu.InsChangeReferenceData, P2: refPIN, Data: append(pad(old, field), pad(nw, field)...)}
 }
@@ -91,10 +99,15 @@ func ChangePUKCommand(old, nw string) apdu.Command { return changeCmd(refPUK, ol
 // UnblockCommand is RESET RETRY COUNTER of the application's PIN: for PIV
 // the PUK in its 8-byte field and the new PIN padded to field bytes, for
 // the ISO application the PUK as it is and the new PIN in IsoApplet's
-// field.
+// field. For OpenPGP it is RESET RETRY COUNTER of PW1 after PW3 (P1 02,
+// the new PW1 alone): puk is not in it, the caller verifies PW3 first
+// (OpenPGPAdminVerifyCommand).
 func UnblockCommand(app Application, puk, newPIN string, field int) apdu.Command {
-	if app == AppISO {
+	switch app {
+	case AppISO:
 		return isoUnblockCmd(puk, newPIN)
+	case AppOpenPGP:
+		return opgpResetByPW3Cmd(newPIN)
 	}
 	return apdu.Command{INS: apdu.InsResetRetryCounter, P2: refPIN, Data: append(pad(puk, pinFieldLen), pad(newPIN, field)...)}
 }
@@ -156,11 +169,31 @@ func (e *Env) AuthenticateKey(ctx context.Context, key []byte) (last apdu.Respon
 	return last, mutualAuth(send, alg, key)
 }
 
+// OpenPGPAdminVerifyCommand is VERIFY of the OpenPGP application's PW3
+// (reference 83).
+func OpenPGPAdminVerifyCommand(pw3 string) apdu.Command { return opgpVerifyCmd(opgpPW3, pw3) }
+
+// OpenPGPStatusCommand is VERIFY without data of the OpenPGP application's
+// PW1 (reference 82): 9000 when verified, 63CX when not.
+func OpenPGPStatusCommand() apdu.Command { return opgpStatusCmd(opgpPW1) }
+
+// OpenPGPTries returns the OpenPGP application's PW1, resetting code and
+// PW3 tries left, from the PW status bytes (C4, OpenPGP card 3.4
+// §4.4.3.4), which spends none.
+func (e *Env) OpenPGPTries(ctx context.Context) (pw1, rc, pw3 int, err error) {
+	c, err := e.opgpTries(ctx)
+	return c.pw1, c.rc, c.pw3, err
+}
+
 // PINTries returns the PIN's tries left without spending one: from GET
 // METADATA where the card has it, else VERIFY without data (the ISO
 // application: always the latter, which it answers 63CX whether or not the
 // PIN is verified).
 func (e *Env) PINTries(ctx context.Context) (int, error) {
+	if e.app == AppOpenPGP {
+		c, err := e.opgpTries(ctx)
+		return c.pw1, err
+	}
 	if e.app == AppISO {
 		sw, err := e.isoPINStatus(ctx)
 		if err != nil {

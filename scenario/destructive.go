@@ -25,10 +25,15 @@ func wipingInstructions() map[byte]string {
 // adminReferences are the key references of a PUK or an administrator's
 // PIN that VERIFY and CHANGE REFERENCE DATA may name in a send step: 81
 // the PIV PUK (SP 800-73-4 Part 2 §3.2), 83 the OpenPGP card's PW3, and
-// for a scenario of the ISO application (app: iso) 02, IsoApplet's PUK.
+// for a scenario of the ISO application (app: iso) 02, IsoApplet's PUK;
+// for one of the OpenPGP application (app: openpgp) 83 alone (81 is PW1
+// there).
 func adminReferences(app conformance.Application) []byte {
-	if app == conformance.AppISO {
+	switch app {
+	case conformance.AppISO:
 		return []byte{0x81, 0x83, 0x02}
+	case conformance.AppOpenPGP:
+		return []byte{0x83}
 	}
 	return []byte{0x81, 0x83}
 }
@@ -41,6 +46,9 @@ func adminReferences(app conformance.Application) []byte {
 func (s *Scenario) destructive(st *Step) string {
 	switch st.Kind {
 	case StepUnblock:
+		if s.App == conformance.AppOpenPGP {
+			return "uses PW3, the admin PIN (VERIFY 83, then RESET RETRY COUNTER): a wrong PW3 spends one of its tries, and wrong tries in a row block it, which only a reset of the application undoes"
+		}
 		return "uses the PUK (RESET RETRY COUNTER): a wrong PUK spends one of its tries, and wrong tries in a row block it"
 	case StepChangePUK:
 		return "changes the PUK (CHANGE REFERENCE DATA): a wrong old PUK spends one of its tries, and wrong tries in a row block it"

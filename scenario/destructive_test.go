@@ -51,6 +51,10 @@ func TestDestructiveStepsRefusedOnAReader(t *testing.T) {
 		{"", "send: {apdu: 00020000}", ""},
 		{"app: iso\n", "send: {apdu: 0020008108313233343536FFFF}", "sends VERIFY to key reference 81"},
 		{"", "reset", ""},
+		{"app: openpgp\n", "unblock: {new_pin: \"654321\"}", "uses PW3, the admin PIN (VERIFY 83, then RESET RETRY COUNTER)"},
+		{"app: openpgp\n", "send: {apdu: 0020008108313233343536}", ""}, // PW1 for signing
+		{"app: openpgp\n", "send: {apdu: 00200083083132333435363738}", "sends VERIFY to key reference 83"},
+		{"app: openpgp\n", "change_pin: {new: \"654321\"}", ""},
 	}
 	for _, tt := range tests {
 		doc := "name: x\n" + tt.app + "steps:\n  - verify: {expect: [63Cx, 9000]}\n  - " + tt.step + "\n"

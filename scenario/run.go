@@ -276,6 +276,15 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 	case StepChangePUK:
 		return r.exchange(ctx, st, conformance.ChangePUKCommand(or(st.PIN, r.puk), st.New), "9000")
 	case StepUnblock:
+		if app == conformance.AppOpenPGP {
+			// PW3 first; an answer other than 9000 that expect: allows (a
+			// power cut, a wrong PW3) ends the step there.
+			resp, err := r.e.Transmit(ctx, conformance.OpenPGPAdminVerifyCommand(or(st.PIN, r.puk)))
+			what, err := r.check(st, resp, err, "9000")
+			if err != nil || resp.SW != apdu.SWSuccess {
+				return "verifying PW3: " + what, err
+			}
+		}
 		return r.exchange(ctx, st, conformance.UnblockCommand(app, or(st.PIN, r.puk), st.New, field), "9000")
 	case StepAuth:
 		return r.authenticate(ctx, st)
@@ -562,6 +571,10 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 			}
 		case "puk_tries", "puk_blocked":
 			n, _, ok, err := r.e.PUKTries(ctx)
+			if r.s.App == conformance.AppOpenPGP {
+				_, _, n, err = r.e.OpenPGPTries(ctx)
+				ok = true
+			}
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", a.What, err)
 			}
@@ -573,7 +586,11 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 				got = n == 0
 			}
 		case "pin_verified":
-			sw, err := r.e.Status(ctx)
+			status := r.e.Status
+			if r.s.App == conformance.AppOpenPGP {
+				status = func(ctx context.Context) (apdu.StatusWord, error) { return r.e.SW(ctx, conformance.OpenPGPStatusCommand()) }
+			}
+			sw, err := status(ctx)
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", a.What, err)
 			}

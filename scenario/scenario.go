@@ -49,7 +49,12 @@ type Scenario struct {
 	// the ISO 7816 file-system application (app: iso), whose VERIFY,
 	// CHANGE REFERENCE DATA and RESET RETRY COUNTER take IsoApplet's
 	// 16-byte zero-padded fields and whose PUK defaults to OpenSC's test
-	// PUK 0123456789abcdef.
+	// PUK 0123456789abcdef; or the OpenPGP application (app: openpgp),
+	// where pin: is PW1 and puk: is PW3, the admin PIN (defaults 123456
+	// and 12345678, as OpenPGP cards ship): verify is VERIFY 82,
+	// change_pin CHANGE REFERENCE DATA 81, unblock VERIFY 83 with PW3 then
+	// RESET RETRY COUNTER (P1 02), and assert reads the PW status bytes
+	// (C4): pin_tries PW1's, puk_tries PW3's.
 	App   conformance.Application
 	Steps []Step
 }
@@ -264,8 +269,10 @@ func Parse(file string, data []byte) (*Scenario, error) {
 				s.App = conformance.AppPIV
 			case "iso":
 				s.App = conformance.AppISO
+			case "openpgp":
+				s.App = conformance.AppOpenPGP
 			default:
-				p.fail(v, "app: %q, want piv or iso", a)
+				p.fail(v, "app: %q, want piv, iso or openpgp", a)
 			}
 		case "mgmt_key":
 			s.MgmtKey = p.hex(v, "mgmt_key")
@@ -313,6 +320,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 
 // refuses says why a step cannot run against the application, or "".
 func refuses(a conformance.Application, st *Step) string {
+	if a == conformance.AppOpenPGP {
+		switch st.Kind {
+		case StepAuth, StepGenerate, StepSign, StepPutData, StepGetData, StepChangePUK, StepTOTP, StepEnrol, StepReveal, StepOATHPut, StepPersonalise:
+			return fmt.Sprintf("%s is not a step of the OpenPGP application (app: openpgp); use send: for other commands", st.Kind)
+		}
+		return ""
+	}
 	if a != conformance.AppISO {
 		if st.Kind == StepPersonalise {
 			return "personalise is a step of the ISO application (app: iso)"
