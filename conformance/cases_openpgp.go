@@ -181,7 +181,7 @@ func opgpCases() []Case {
 			Run: opgpPutData,
 		},
 		{
-			ID: "OPGP-7.2.14-GENERATE", Title: "GENERATE of the signature key (RSA 2048) answers 6982 without PW3; with it a public key (81, 82) that reading back answers as 256 bytes and 61xx; the fingerprint (C7) and date (CE) PUT after it show in 6E",
+			ID: "OPGP-7.2.14-GENERATE", Title: "GENERATE of the signature key (RSA 2048) answers 6982 without PW3; with it a public key (81, 82) that reading back answers as 256 bytes and 61xx, with or without Le; the fingerprint (C7) and date (CE) PUT after it show in 6E",
 			Ref: refOpenPGP + " §7.2.14 (GENERATE ASYMMETRIC KEY PAIR), §4.4.3.6; ISO/IEC 7816-4 §5.1.3 (61xx)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: opgpGenerateCase,
 		},
@@ -741,13 +741,17 @@ func opgpGenerateCase(ctx context.Context, e *Env) error {
 		return err
 	}
 	// The RSA 2048 public key is over 256 bytes: 256 and 61xx, then GET
-	// RESPONSE (never 6Cxx).
-	r, err := e.RawCmd(ctx, opgpGenerateCmd(0x81, opgpKeySig))
-	if err != nil {
-		return err
-	}
-	if r.SW.SW1() != 0x61 || len(r.Data) != 256 {
-		return fmt.Errorf("reading the RSA 2048 public key (47 81, Le 00) answered %d bytes and %s, want 256 bytes and 61xx", len(r.Data), swText(r.SW))
+	// RESPONSE; without Le too, never 6Cxx (ISO/IEC 7816-4 §5.1.3).
+	for _, ne := range []int{256, 0} {
+		read := opgpGenerateCmd(0x81, opgpKeySig)
+		read.Ne = ne
+		r, err := e.RawCmd(ctx, read)
+		if err != nil {
+			return err
+		}
+		if r.SW.SW1() != 0x61 || len(r.Data) != 256 {
+			return fmt.Errorf("reading the RSA 2048 public key (47 81, %s) answered %d bytes and %s, want 256 bytes and 61xx", map[int]string{0: "no Le", 256: "Le 00"}[ne], len(r.Data), swText(r.SW))
+		}
 	}
 	fp := sha256.Sum256([]byte("tessera conformance fingerprint"))
 	date := []byte{0x65, 0x00, 0x00, 0x00}

@@ -280,8 +280,8 @@ func (r *runner) do(ctx context.Context, st *Step) (string, error) {
 			// PW3 first; an answer other than 9000 that expect: allows (a
 			// power cut, a wrong PW3) ends the step there.
 			resp, err := r.e.Transmit(ctx, conformance.OpenPGPAdminVerifyCommand(or(st.PIN, r.puk)))
-			what, err := r.check(st, resp, err, "9000")
 			if err != nil || resp.SW != apdu.SWSuccess {
+				what, err := r.check(st, resp, err, "9000")
 				return "verifying PW3: " + what, err
 			}
 		}
@@ -588,7 +588,9 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 		case "pin_verified":
 			status := r.e.Status
 			if r.s.App == conformance.AppOpenPGP {
-				status = func(ctx context.Context) (apdu.StatusWord, error) { return r.e.SW(ctx, conformance.OpenPGPStatusCommand()) }
+				status = func(ctx context.Context) (apdu.StatusWord, error) {
+					return r.e.SW(ctx, conformance.OpenPGPStatusCommand())
+				}
 			}
 			sw, err := status(ctx)
 			if err != nil {
