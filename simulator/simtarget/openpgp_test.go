@@ -1,10 +1,6 @@
 package simtarget
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -86,37 +82,5 @@ func TestQuirkMatrixOpenPGP(t *testing.T) {
 		profile.QuirkPINPolicyAlwaysIgnored: "",
 		profile.QuirkMetadataPINPolicyWrong: "",
 	}
-	dir := t.TempDir()
-	for _, q := range profile.KnownQuirks() {
-		want, ok := catches[q]
-		if !ok {
-			t.Errorf("quirk %s: no case is named to catch it", q)
-			continue
-		}
-		doc := fmt.Sprintf("base: openpgp\nname: openpgp-quirk-%s\nquirks: [%s]\n", q, q)
-		_, err := profile.Parse([]byte(doc))
-		if want == "" {
-			if wantErr := fmt.Sprintf("quirks: %q has no meaning for the openpgp application", q); err == nil || !strings.Contains(err.Error(), wantErr) {
-				t.Errorf("quirk %s on openpgp: Parse() error = %v, want one saying %s", q, err, wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("quirk %s on openpgp: %v", q, err)
-		}
-		path := filepath.Join(dir, q+".yaml")
-		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		target, creds, err := Target(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := runSuite(t, target, conformance.Options{Credentials: creds})
-		failed := rep.IDs(conformance.Failed)
-		fmt.Printf("report: openpgp quirk %-25s fails %s\n", q, strings.Join(failed, ", "))
-		if !slices.Contains(failed, want) {
-			t.Errorf("quirk %s on openpgp: failed %v, not %s", q, failed, want)
-		}
-	}
+	quirkMatrixOn(t, "openpgp", "openpgp", catches)
 }

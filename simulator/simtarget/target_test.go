@@ -203,6 +203,16 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkPINPolicyAlwaysIgnored: "",
 		profile.QuirkMetadataPINPolicyWrong: "",
 	}
+	quirkMatrixOn(t, "iso-token", "iso", catches)
+}
+
+// quirkMatrixOn runs the suite against the profile base with each quirk
+// on, for a profile of one application (app, as the profile names it): a
+// quirk catches names a case for must fail it; one it maps to "" must be
+// refused when the profile is read, naming the quirk and the application;
+// a quirk missing from catches fails the test.
+func quirkMatrixOn(t *testing.T, base, app string, catches map[string]string) {
+	t.Helper()
 	dir := t.TempDir()
 	for _, q := range profile.KnownQuirks() {
 		want, ok := catches[q]
@@ -210,16 +220,16 @@ func TestQuirkMatrixISO(t *testing.T) {
 			t.Errorf("quirk %s: no case is named to catch it", q)
 			continue
 		}
-		doc := fmt.Sprintf("base: iso-token\nname: iso-quirk-%s\nquirks: [%s]\n", q, q)
+		doc := fmt.Sprintf("base: %s\nname: %s-quirk-%s\nquirks: [%s]\n", base, app, q, q)
 		_, err := profile.Parse([]byte(doc))
 		if want == "" {
-			if wantErr := fmt.Sprintf("quirks: %q has no meaning for the iso application", q); err == nil || !strings.Contains(err.Error(), wantErr) {
-				t.Errorf("quirk %s on iso-token: Parse() error = %v, want one saying %s", q, err, wantErr)
+			if wantErr := fmt.Sprintf("quirks: %q has no meaning for the %s application", q, app); err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Errorf("quirk %s on %s: Parse() error = %v, want one saying %s", q, base, err, wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Fatalf("quirk %s on iso-token: %v", q, err)
+			t.Fatalf("quirk %s on %s: %v", q, base, err)
 		}
 		path := filepath.Join(dir, q+".yaml")
 		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
@@ -231,9 +241,9 @@ func TestQuirkMatrixISO(t *testing.T) {
 		}
 		rep := runSuite(t, target, conformance.Options{Credentials: creds})
 		failed := rep.IDs(conformance.Failed)
-		fmt.Printf("report: iso-token quirk %-25s fails %s\n", q, strings.Join(failed, ", "))
+		fmt.Printf("report: %s quirk %-25s fails %s\n", base, q, strings.Join(failed, ", "))
 		if !slices.Contains(failed, want) {
-			t.Errorf("quirk %s on iso-token: failed %v, not %s", q, failed, want)
+			t.Errorf("quirk %s on %s: failed %v, not %s", q, base, failed, want)
 		}
 	}
 }
