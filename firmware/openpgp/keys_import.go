@@ -44,7 +44,8 @@ const (
 //   - for X25519 (gpg's cv25519), d is the OpenPGP secret-key MPI, which
 //     holds the X25519 scalar in reversed (big-endian) byte order
 //     (RFC 4880bis §5.6.6, draft 10: "the secret key is stored in
-//     big-endian"): the card reverses it. When 99 is present, the order
+//     big-endian"; TestImportGnuPGKeys holds keys gpg 2.2.40 made): the
+//     card reverses it. When 99 is present, the order
 //     whose public key matches is taken, so a client that sends RFC 7748
 //     order together with the public key is understood too.
 //

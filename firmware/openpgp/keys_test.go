@@ -631,3 +631,46 @@ func TestRecordRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestImportGnuPGKeys imports keys that GnuPG 2.2.40 generated (gpg
+// --quick-gen-key ed25519, --quick-add-key cv25519; their secret-key
+// packets exported unprotected), in the templates scdaemon builds from
+// them: d as the secret-key MPI at the curve's size, 99 as the public key
+// MPI with its 0x40 prefix when the attributes end in FF. The cv25519
+// secret MPI is the X25519 scalar in reversed byte order; the card must
+// answer the key's public point in both cases.
+func TestImportGnuPGKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name, attr string
+		ref        byte
+		d, q       string // the MPIs of the secret-key packet
+	}{
+		{"Ed25519", "16" + oidEd25519, keySig,
+			"44d965b9679569e1c9fb819d7af7a59e9fbd5365d8d9618613d840e7d9c1457e",
+			"40e9d4f32507df0e15b2c6c0091ea29a43afe6d5ecbead8b1233e6b4c985675a77"},
+		{"cv25519", "12" + oidX25519, keyDec,
+			"7111b40a7821b3e0289a6557dcaa4cee6dd0e99ab502a05d54ec98cc717288c0",
+			"401434690a32af4b37516470a2c6bba7cbaca8936ee1b6e41722a6921e88019f7c"},
+	} {
+		d, q := cardtest.Hex(tc.d), cardtest.Hex(tc.q)
+		want := apdu.AppendTLV(nil, 0x86, q[1:])
+		for _, withPub := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/public key %v", tc.name, withPub), func(t *testing.T) {
+				attr, items := tc.attr, []item{{tagP, d}}
+				if withPub {
+					attr, items = attr+"FF", append(items, item{tagPub, q})
+				}
+				al := mustAlg(t, tc.ref, attr)
+				_, priv, pub, err := importKey(importTemplate(tc.ref, nil, items...), algorithms(al))
+				if err != nil || !bytes.Equal(pub, want) {
+					t.Fatalf("importKey = % X, %v; want % X", pub, err, want)
+				}
+				if tc.ref == keyDec {
+					checkDecipher(t, al, priv, pub)
+				} else {
+					checkSign(t, al, priv, pub)
+				}
+			})
+		}
+	}
+}
