@@ -1,0 +1,54 @@
+package openpgp
+
+import (
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+)
+
+// Disclose says what a trace may show of a command and its answer
+// (firmware.Discloser). Withheld:
+//   - the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER
+//     (passwords and the resetting code), and of PUT DATA D3 (the
+//     resetting code);
+//   - the data of key import (PUT DATA, odd INS DB: a private key);
+//   - the answer of PSO:DECIPHER (a session key or a shared secret);
+//   - the answer of GET CHALLENGE (random bytes a host may use as a
+//     secret);
+//   - everything of an instruction this application does not know, and of
+//     any class but 00.
+//
+// The rest shows: GET DATA (every data object the application has is
+// public), PUT DATA of the other DOs, GENERATE ASYMMETRIC KEY PAIR (public
+// keys), PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE (a hash or
+// a challenge, and a signature), the cryptogram of PSO:DECIPHER, TERMINATE
+// DF, ACTIVATE FILE and GET VERSION. Every rule looks at the header alone,
+// so a piece of a chain is judged as its whole command.
+func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
+	if d, decided := firmware.DiscloseInterindustry(cmd); decided {
+		return d
+	}
+	both := firmware.Disclosure{Command: true, Response: true}
+	p1p2 := uint16(cmd.P1)<<8 | uint16(cmd.P2)
+	switch cmd.INS {
+	case apdu.InsGetData, apdu.InsGenerateKeyPairOdd, insInternalAuthenticate,
+		insTerminateDF, insActivateFile, insGetVersion, apdu.InsSelect:
+		return both
+	case apdu.InsPutData:
+		if p1p2 == tagResetCode {
+			return firmware.Disclosure{Response: true} // no response data
+		}
+		return both
+	case apdu.InsPutDataOdd:
+		return firmware.Disclosure{Response: true} // no response data
+	case apdu.InsPerformSecurityOperation:
+		switch p1p2 {
+		case 0x9E9A:
+			return both
+		case 0x8086:
+			return firmware.Disclosure{Command: true}
+		}
+	case apdu.InsGetChallenge:
+		return firmware.Disclosure{Command: true} // no command data
+	}
+	return firmware.Disclosure{}
+}

@@ -1,0 +1,50 @@
+package openpgp
+
+import (
+	"testing"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware"
+)
+
+// TestDisclose checks what a trace may show of each OpenPGP exchange,
+// through the card OS: passwords, the resetting code, private keys,
+// deciphered data and challenges never.
+func TestDisclose(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	both := firmware.Disclosure{Command: true, Response: true}
+	answerOnly := firmware.Disclosure{Response: true}
+	tests := []struct {
+		name string
+		cmd  []byte
+		want firmware.Disclosure
+	}{
+		{"verify", h(verifyPW1Sign), answerOnly},
+		{"verify status", h("00 20 00 83"), answerOnly},
+		{"change", pwCmd(0x24, 0, 0x81, "123456"+"654321"), answerOnly},
+		{"reset retry counter", pwCmd(0x2C, 2, 0x81, "654321"), answerOnly},
+		{"get data", h("00 CA 00 6E 00"), both},
+		{"put data name", putData(tagName, []byte("Doe")), both},
+		{"put data resetting code", putData(tagResetCode, []byte("rcrcrcrc")), answerOnly},
+		{"key import", command(0x00, 0xDB, 0x3F, 0xFF, h("4D 03 B6 00 00")), answerOnly},
+		{"key import chained", command(0x10, 0xDB, 0x3F, 0xFF, h("4D 03 B6 00 00")), firmware.Disclosure{}},
+		{"generate", h("00 47 81 00 02 B6 00 00"), both},
+		{"sign", command(0x00, 0x2A, 0x9E, 0x9A, make([]byte, 32)), both},
+		{"decipher", command(0x00, 0x2A, 0x80, 0x86, make([]byte, 40)), firmware.Disclosure{Command: true}},
+		{"decipher chained", command(0x10, 0x2A, 0x80, 0x86, make([]byte, 40)), firmware.Disclosure{Command: true}},
+		{"pso other", command(0x00, 0x2A, 0x86, 0x80, make([]byte, 40)), firmware.Disclosure{}},
+		{"internal authenticate", command(0x00, 0x88, 0x00, 0x00, make([]byte, 32)), both},
+		{"get challenge", h("00 84 00 00 08"), firmware.Disclosure{Command: true}},
+		{"terminate", h("00 E6 00 00"), both},
+		{"activate", h("00 44 00 00"), both},
+		{"unknown", h("00 EE 00 00 01 00"), firmware.Disclosure{}},
+		{"proprietary class", h("80 CA 00 6E 00"), firmware.Disclosure{}},
+	}
+	for _, tt := range tests {
+		tc.c.Process(tt.cmd)
+		if got := tc.c.TakeDisclosure(); got != tt.want {
+			t.Errorf("%s: disclosure %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Package openpgp is the OpenPGP card application (OpenPGP Smart Card
+// Application 3.4, AID D2 76 00 01 24 01 03 04, then the manufacturer, the
+// serial and 00 00) on Tessera's card OS, as GnuPG's scdaemon and ykman
+// speak it: the data objects of §4.4 read with GET DATA and written with PUT
+// DATA (PW3), the passwords PW1 (references 81 for signing, 82 for the
+// rest), the resetting code and PW3, key generation and import, PSO:COMPUTE
+// DIGITAL SIGNATURE with the signature counter 93, PSO:DECIPHER, INTERNAL
+// AUTHENTICATE, GET CHALLENGE, and the life cycle TERMINATE DF / ACTIVATE
+// FILE. The key operations themselves are keys.go's.
+//
+// Choices where the specification leaves room, or real cards differ:
+//   - Factory state: PW1 123456 and PW3 12345678 with 3 tries each, no
+//     resetting code, PW1 valid for several signatures (C4 byte 1 01, as a
+//     YubiKey ships), RSA 2048 attributes for all three keys.
+//   - A password of a length no password can have (PW1 under 6 bytes, PW3
+//     and the resetting code under 8, anything over 127) answers 6700 and
+//     spends no try; a wrong one answers 63Cx, and 6983 once blocked.
+//   - Every SELECT forgets the verified passwords.
+//   - ACTIVATE FILE on an application that is not terminated answers 9000
+//     and changes nothing, as a YubiKey does; on a terminated one it is the
+//     factory reset. A terminated application answers SELECT with 6285
+//     (the card OS selects it all the same) and every other command with
+//     6285 too.
+//   - Extended Lc/Le and command chaining are announced (historical bytes
+//     5F52, extended length information 7F66) exactly as the card OS takes
+//     them: extended length only on a profile with extended_length.
+//   - Changing a key's algorithm attributes (PUT DATA C1-C3) deletes the
+//     key of the old ones.
+//   - On a YubiKey profile (profile openpgp.yubikey): GET VERSION (INS F1),
+//     the general feature management DO 7F74 (a button), and the touch
+//     policies D6-D9 (read; set with PW3; a fixed one stays until the
+//     factory reset). Touch is not enforced.
+//
+// Persistent records, in the card's store (the on-card state format; a
+// store without them, written before this application existed, gets the
+// factory records at power-on):
+//
+//	openpgp/pw1, openpgp/pw3  PW1 and PW3: package pin records; the factory
+//	                          records are salted with zeros (their values
+//	                          are public), every later value at random
+//	openpgp/rc                the resetting code (pin record); absent: none
+//	openpgp/pwlen             3 bytes: the lengths of PW1, the resetting
+//	                          code and PW3 (CHANGE REFERENCE DATA and RESET
+//	                          RETRY COUNTER split their data with them)
+//	openpgp/c4                1 byte: PW status byte 1 (00 one signature, 01 several)
+//	openpgp/sigcount          3 bytes: the digital signature counter; absent: 0
+//	openpgp/terminated        present while the application is terminated
+//	openpgp/do/<tag>          a data object's value, by its tag in 4 hex
+//	                          digits: 005b name, 005e login, 5f2d language,
+//	                          5f35 sex, 5f50 URL, 7f21 certificate, 00c7-00c9
+//	                          fingerprints, 00ca-00cc CA fingerprints,
+//	                          00ce-00d0 generation dates, 00d6-00d9 touch
+//	                          policies; absent: empty (or zeros)
+//	openpgp/alg/<ref>         algorithm attributes of key b6, b8 or a4 as
+//	                          PUT DATA gave them; absent: RSA 2048
+//	openpgp/key/<ref>         key b6, b8 or a4: its origin (01 generated,
+//	                          02 imported), then the private key record of
+//	                          keys_record.go
+//
+// Every command is all-or-nothing (one record, or one transaction); try
+// counters are written before the compare, outside the transaction.
+// Passwords, the resetting code, private keys and deciphered data never
+// reach a trace (see Applet.Disclose).
+package openpgp

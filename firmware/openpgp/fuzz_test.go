@@ -1,0 +1,76 @@
+package openpgp
+
+import (
+	"testing"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/internal/cardtest"
+)
+
+// Meta-operations in a fuzz script, in place of a length byte.
+const (
+	metaAdmin = 0xFF // SELECT, VERIFY PW3, PW1 81 and PW1 82
+	metaReset = 0xFE // warm reset
+	maxScript = 4096
+)
+
+// FuzzOpenPGP drives the application with random APDU sequences: no panic,
+// every answer is a response with a valid status word, and a refused
+// command leaves persistent memory unchanged (but for the try counter a
+// failed VERIFY spends).
+func FuzzOpenPGP(f *testing.F) {
+	f.Add(cardtest.Script(cmdSelect, "00 CA 00 6E 00", "00 CA 00 65 00", "00 CA 00 C4 00", "00 CA 00 7A 00", "00 CA 5F 52 00", "00 CA 7F 66 00"))
+	f.Add(cardtest.Script(cmdSelect, verifyPW1Sign, wrongPW1, "00 20 00 82", "00 20 FF 81", wrongPW3, verifyPW3, "00 24 00 81 0C 313233343536 363534333231"))
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagName, []byte("Doe<<J")), putData(tagResetCode, []byte("rcrcrcrc")), "00 2C 00 81 0E 7263726372637263 373737373737", "00 2C 02 81 06 313131313131", putData(tagPWStatus, []byte{0})))
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", byte(metaAdmin), "00 2A 9E 9A 03 616263", "00 2A 9E 9A 03 616263", "00 47 81 00 02 B6 00 00"))
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgDec, attrX25519), "00 47 80 00 02 B8 00 00", "00 2A 80 86 25 A6 23 7F 49 20 86 1E 0000", importEd25519(make([]byte, 32))))
+	f.Add(cardtest.Script(byte(metaAdmin), "00 E6 00 00", cmdSelect, "00 CA 00 4F 00", byte(metaReset), "00 44 00 00", cmdSelect, "00 84 00 00 08", "00 88 00 00 02 0102"))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		if len(script) > maxScript {
+			return
+		}
+		tc := newTestCard(t)
+		for len(script) > 0 {
+			n := int(script[0])
+			script = script[1:]
+			switch n {
+			case metaAdmin:
+				for _, c := range []string{cmdSelect, verifyPW3, verifyPW1Sign, verifyPW1Other} {
+					tc.c.Process(h(c))
+				}
+				continue
+			case metaReset:
+				if _, err := tc.c.PowerOn(); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			n = min(n, len(script))
+			raw := script[:n]
+			script = script[n:]
+			if tc.rsaGeneration(raw) {
+				continue // seconds each: the fuzzer would do little else
+			}
+			before, _ := tc.tm.Load()
+			out := tc.c.Process(raw)
+			after, _ := tc.tm.Load()
+			cardtest.CheckAnswer(t, raw, out, before, after, keyPW1, keyRC, keyPW3)
+		}
+	})
+}
+
+// rsaGeneration reports whether raw would generate an RSA key, which the
+// fuzz target leaves out for its time (TestRSADefaultKey and the key
+// operations' tests cover it).
+func (tc *testCard) rsaGeneration(raw []byte) bool {
+	cmd, err := apdu.ParseCommand(raw)
+	if err != nil || cmd.INS != apdu.InsGenerateKeyPairOdd || cmd.P1 != 0x80 {
+		return false
+	}
+	ref, err := crtRef(cmd.Data)
+	if err != nil {
+		return false
+	}
+	v, ok := tc.c.Store().Get(keyAlgPrefix + refName(ref))
+	return !ok || len(v) == 0 || v[0] == algRSA
+}
