@@ -41,8 +41,9 @@ type OpenPGPReport struct {
 	// "aes", "kdf".
 	Features []string `json:"features,omitempty"`
 	// PW1, RC (the resetting code) and PW3 (the admin PIN) tries left,
-	// from the PW status bytes (C4). An RC with no tries usually means no
-	// resetting code was ever set.
+	// from the PW status bytes (C4). RC is never Blocked: 0 tries is what
+	// a card with no resetting code says too (none is set as delivered),
+	// and C4 cannot tell the two apart.
 	PW1 *Counter `json:"pw1,omitempty"`
 	RC  *Counter `json:"rc,omitempty"`
 	PW3 *Counter `json:"pw3,omitempty"`
@@ -382,7 +383,11 @@ func (p *OpenPGPReport) pwStatus(c4 []byte) error {
 	p.PW1ForEachSignature = &each
 	p.MaxLengths = []int{int(c4[1] & 0x7F), int(c4[2]), int(c4[3])}
 	counter := func(n byte) *Counter { return &Counter{Tries: int(n), Blocked: n == 0} }
-	p.PW1, p.RC, p.PW3 = counter(c4[4]), counter(c4[5]), counter(c4[6])
+	p.PW1, p.PW3 = counter(c4[4]), counter(c4[6])
+	// A card has no resetting code until PUT DATA D3 sets one, and C4
+	// then says 0 for it, as for a blocked one (§4.3.4): RC is never
+	// reported blocked, only its tries.
+	p.RC = &Counter{Tries: int(c4[5])}
 	return nil
 }
 

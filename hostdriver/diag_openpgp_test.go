@@ -95,7 +95,7 @@ func TestParseOpenPGPAppData(t *testing.T) {
 				AID: "D276000124010200F517000012340000", Version: "2.0", Manufacturer: "F517", ManufacturerName: "FSIJ", Serial: "00001234",
 				HistoricalBytes: "0031845F",
 				Features:        []string{"get-challenge", "key-import", "pw-status-changeable", "algorithm-attributes-changeable"},
-				PW1:             &Counter{Blocked: true}, RC: &Counter{Blocked: true}, PW3: &Counter{Tries: 3},
+				PW1:             &Counter{Blocked: true}, RC: &Counter{}, PW3: &Counter{Tries: 3},
 				PW1ForEachSignature: yes(), MaxLengths: []int{127, 127, 127},
 				Keys: []OpenPGPKey{
 					{Key: "signature", Algorithm: "EdDSA Ed25519", Fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567", Created: utc(0x5F5E1000)},

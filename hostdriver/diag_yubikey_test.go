@@ -168,7 +168,8 @@ func TestDiagnoseOpenPGP(t *testing.T) {
 		}
 		for i, k := range []string{"pw1", "rc", "pw3"} {
 			c, _ := pgp[k].(map[string]any)
-			if c == nil || c["tries_left"] != tt.tries[i] || c["blocked"] != (tt.tries[i] == 0) {
+			// RC at 0 is none set as often as blocked: never reported blocked.
+			if c == nil || c["tries_left"] != tt.tries[i] || c["blocked"] != (tt.tries[i] == 0 && k != "rc") {
 				t.Errorf("%s: openpgp.%s = %v, want %v tries", tt.name, k, pgp[k], tt.tries[i])
 			}
 		}

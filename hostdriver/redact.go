@@ -22,7 +22,8 @@ import (
 // GENERATE ASYMMETRIC KEY PAIR both ways (a template and a public key), GET
 // CHALLENGE, PSO: COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE both
 // ways, the YubiKey's GET VERSION, GET SERIAL, GET METADATA, ATTEST, MOVE
-// KEY and READ CONFIG, OpenPGP's PUT DATA of its public DOs, MANAGE
+// KEY and READ CONFIG, OpenPGP's PUT DATA of its public DOs (and of any DO
+// with no data: a deletion), TERMINATE DF and ACTIVATE FILE, MANAGE
 // CHANNEL, YKOATH's LIST, DELETE, RENAME and RESET (credential names) and
 // the commands of its CALCULATE and CALCULATE ALL (a name and a time step),
 // and the data-less commands.
@@ -91,6 +92,8 @@ const (
 	insInternalAuthenticate = 0x88
 	insReadBinaryOdd        = 0xB1
 	insReadRecordOdd        = 0xB3
+	insTerminateDF          = 0xE6 // OpenPGP card 3.4 §7.2.16: answers no data
+	insActivateFile         = 0x44 // §7.2.17: answers no data
 )
 
 // discloseCommand is the rule for one command on its own (see Redactor).
@@ -108,7 +111,8 @@ func discloseCommand(cmd []byte) (command, response bool) {
 		apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair, apdu.InsGenerateKeyPairOdd,
 		apdu.InsGetChallenge, insInternalAuthenticate, insManageChannel,
 		apdu.InsGetVersion, apdu.InsGetSerial, apdu.InsGetMetadata, apdu.InsAttest, apdu.InsMoveKey,
-		apdu.InsReadConfig, apdu.InsSetPINRetries, apdu.InsResetPIV, apdu.InsDeleteFile, apdu.InsCreateFile:
+		apdu.InsReadConfig, apdu.InsSetPINRetries, apdu.InsResetPIV, apdu.InsDeleteFile, apdu.InsCreateFile,
+		insTerminateDF, insActivateFile:
 		return true, true
 	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter:
 		return len(data) == 0, true
@@ -135,8 +139,8 @@ func discloseCommand(cmd []byte) (command, response bool) {
 		// key here with an extended header list (4D), IsoApplet with other
 		// P1P2: both withheld.
 		return p1 == 0x3F && p2 == 0xFF && len(data) > 0 && data[0] == 0x5C && !pivPINProtected(data), true
-	case apdu.InsPutData: // OpenPGP: P1P2 is the DO's tag
-		return openPGPPublicDO(uint16(p1)<<8 | uint16(p2)), true
+	case apdu.InsPutData: // OpenPGP: P1P2 is the DO's tag; no data deletes it
+		return len(data) == 0 || openPGPPublicDO(uint16(p1)<<8|uint16(p2)), true
 	}
 	return len(data) == 0, false
 }

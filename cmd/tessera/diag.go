@@ -377,7 +377,11 @@ func printOpenPGP(tw io.Writer, p *hostdriver.OpenPGPReport) {
 		fmt.Fprintf(tw, "  URL\t%s\n", p.URL)
 	}
 	fmt.Fprintf(tw, "  PW1 (user PIN)\t%s\n", counter(p.PW1, false))
-	fmt.Fprintf(tw, "  RC (resetting code)\t%s\n", counter(p.RC, false))
+	rc := counter(p.RC, false)
+	if p.RC != nil && p.RC.Tries == 0 && !p.RC.Blocked {
+		rc = "none set, or blocked (0 tries)" // C4 says 0 for both
+	}
+	fmt.Fprintf(tw, "  RC (resetting code)\t%s\n", rc)
 	fmt.Fprintf(tw, "  PW3 (admin PIN)\t%s\n", counter(p.PW3, false))
 	if p.SignatureCounter != nil {
 		fmt.Fprintf(tw, "  Signatures made\t%d\n", *p.SignatureCounter)

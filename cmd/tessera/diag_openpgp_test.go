@@ -19,7 +19,7 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 		Reader: "Yubico YubiKey OTP+FIDO+CCID 00 00", ATR: "3B FD", Applications: []hostdriver.Application{}, Warnings: []string{},
 		OpenPGP: &hostdriver.OpenPGPReport{
 			Version: "3.4", Manufacturer: "0006", ManufacturerName: "Yubico", Serial: "13381487",
-			PW1: &hostdriver.Counter{Tries: 3}, RC: &hostdriver.Counter{Blocked: true}, PW3: &hostdriver.Counter{Tries: 3},
+			PW1: &hostdriver.Counter{Tries: 3}, RC: &hostdriver.Counter{}, PW3: &hostdriver.Counter{Tries: 3},
 			SignatureCounter: new(int),
 			Keys: []hostdriver.OpenPGPKey{
 				{Key: "signature", Algorithm: "RSA-4096", Fingerprint: "B2A75FD1EDD7C848AADD73B196DFC57DF89FA884", Created: &created, Status: "imported"},
@@ -41,7 +41,7 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 	text := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"\nOpenPGP\n", "Manufacturer 0006 (Yubico)", "Serial 13381487",
-		"PW1 (user PIN) 3 tries left", "RC (resetting code) BLOCKED", "Signatures made 0",
+		"PW1 (user PIN) 3 tries left", "RC (resetting code) none set, or blocked (0 tries)", "Signatures made 0",
 		"signature RSA-4096 B2A75FD1EDD7C848AADD73B196DFC57DF89FA884 2024-04-26 imported",
 		"decryption - - - -",
 		"\nYubiKey\n", "Firmware 5.4.3", "Form factor Keychain (USB-A)",
