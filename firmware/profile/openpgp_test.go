@@ -57,3 +57,18 @@ func TestOpenPGPProfiles(t *testing.T) {
 		t.Error("default: carries OpenPGP; its state and diagnostics must stay as they were")
 	}
 }
+
+// TestOpenPGPSection: the openpgp section parses, the manufacturer in hex
+// as the documentation writes it.
+func TestOpenPGPSection(t *testing.T) {
+	p, err := Parse([]byte("base: openpgp\nname: x\nopenpgp: {manufacturer: 0x0006, yubikey: true}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (OpenPGP{Manufacturer: 6, YubiKey: true}); p.OpenPGP != want {
+		t.Errorf("openpgp = %+v, want %+v", p.OpenPGP, want)
+	}
+	if _, err := Parse([]byte("base: openpgp\nname: x\nopenpgp: {manufacturer: 0x10000}")); err == nil {
+		t.Error("manufacturer 0x10000 accepted, want an error")
+	}
+}
