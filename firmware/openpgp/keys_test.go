@@ -674,3 +674,59 @@ func TestImportGnuPGKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordFormat pins version 1 of the stored key (keys_record.go): the
+// on-card state format is public, so records written now must keep
+// opening, and a change of what is written must be deliberate.
+func TestRecordFormat(t *testing.T) {
+	for _, tc := range []struct {
+		name, attr string
+		ref        byte
+		d          string // the imported d (the X25519 one in gpg's order)
+		record     string
+		point      string // the public key the record must answer
+	}{
+		{"P-256", "13" + oidP256, keySig, "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+			"01 13 0008 2a8648ce3d030107 0020 0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20 " +
+				"0041 04515c3d6eb9e396b904d3feca7f54fdcd0cc1e997bf375dca515ad0a6c3b4035f4536be3a50f318fbf9a5475902a221502bef0d57e08c53b2cc0a56f17d9f9354",
+			"04515c3d6eb9e396b904d3feca7f54fdcd0cc1e997bf375dca515ad0a6c3b4035f4536be3a50f318fbf9a5475902a221502bef0d57e08c53b2cc0a56f17d9f9354"},
+		{"Ed25519", "16" + oidEd25519, keySig, "44d965b9679569e1c9fb819d7af7a59e9fbd5365d8d9618613d840e7d9c1457e",
+			"01 16 0009 2b06010401da470f01 0020 44d965b9679569e1c9fb819d7af7a59e9fbd5365d8d9618613d840e7d9c1457e " +
+				"0020 e9d4f32507df0e15b2c6c0091ea29a43afe6d5ecbead8b1233e6b4c985675a77",
+			"e9d4f32507df0e15b2c6c0091ea29a43afe6d5ecbead8b1233e6b4c985675a77"},
+		{"X25519", "12" + oidX25519, keyDec, "7111b40a7821b3e0289a6557dcaa4cee6dd0e99ab502a05d54ec98cc717288c0",
+			"01 12 000a 2b060104019755010501 0020 c0887271cc98ec545da002b59ae9d06dee4caadc57659a28e0b321780ab41171 " +
+				"0020 1434690a32af4b37516470a2c6bba7cbaca8936ee1b6e41722a6921e88019f7c",
+			"1434690a32af4b37516470a2c6bba7cbaca8936ee1b6e41722a6921e88019f7c"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			al := mustAlg(t, tc.ref, tc.attr)
+			rec, want := cardtest.Hex(tc.record), apdu.AppendTLV(nil, 0x86, cardtest.Hex(tc.point))
+			_, priv, _, err := importKey(importTemplate(tc.ref, nil, item{tagP, cardtest.Hex(tc.d)}), algorithms(al))
+			if err != nil || !bytes.Equal(priv, rec) {
+				t.Errorf("importKey wrote % X, %v; want % X", priv, err, rec)
+			}
+			if pub, err := publicKey(al, rec); err != nil || !bytes.Equal(pub, want) {
+				t.Errorf("publicKey(record) = % X, %v; want % X", pub, err, want)
+			}
+		})
+	}
+	// RSA: n, e, d, p, q, dP, dQ, qInv, each with a two-byte length.
+	k := testRSAKey(t, 2048)
+	al := mustAlg(t, keySig, "01 0800 0020 00")
+	_, priv, _, err := importKey(importTemplate(keySig, nil, rsaItems(k, false, false)...), algorithms(al))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{0x01, algRSA}
+	for _, v := range []*big.Int{k.N, big.NewInt(int64(k.E)), nil, k.Primes[0], k.Primes[1], k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv} {
+		if v == nil { // d: the import computes d = e^-1 mod (p-1)(q-1), which may differ from the key's own d mod lcm
+			v = new(big.Int).ModInverse(big.NewInt(int64(k.E)), new(big.Int).Mul(new(big.Int).Sub(k.Primes[0], big.NewInt(1)), new(big.Int).Sub(k.Primes[1], big.NewInt(1))))
+		}
+		want = append(want, byte(len(v.Bytes())>>8), byte(len(v.Bytes())))
+		want = append(want, v.Bytes()...)
+	}
+	if !bytes.Equal(priv, want) {
+		t.Errorf("RSA record differs from n, e, d, p, q, dP, dQ, qInv with two-byte lengths")
+	}
+}
