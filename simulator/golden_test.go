@@ -48,13 +48,20 @@ type goldenCard struct {
 var goldenVolatile = []string{"dir", "vpcd", "inserted", "connected", "powered", "mute", "tear", "touch_mode", "touch_waiting",
 	"pin_verified", "pin_verified_note", "generation", "memory_used", "memory_capacity"}
 
-const isoSelect = "00A404000CF276A288BCFBA69D34F31001"
+const (
+	isoSelect     = "00A404000CF276A288BCFBA69D34F31001"
+	openpgpSelect = "00A4040006D27600012401"
+)
 
 // goldenProbe is a command sequence whose last answer shows a counter: the
-// PIV PIN's status, or the ISO application's.
+// PIV PIN's status, the OpenPGP PW1's on a card without PIV, or the ISO
+// application's.
 func goldenProbe(p profile.Profile) []string {
-	if slices.Contains(p.Apps(), profile.AppPIV) {
+	switch {
+	case slices.Contains(p.Apps(), profile.AppPIV):
 		return []string{selectPIV, pinStatus}
+	case slices.Contains(p.Apps(), profile.AppOpenPGP):
+		return []string{openpgpSelect, "0020008100"}
 	}
 	return []string{isoSelect, "0020000100"}
 }
@@ -99,6 +106,12 @@ func recordGolden(t *testing.T, dir string) {
 		p, _ := profile.Builtin(name)
 		tr := r.Transport()
 		switch {
+		case !slices.Contains(p.Apps(), profile.AppPIV) && slices.Contains(p.Apps(), profile.AppOpenPGP):
+			// The OpenPGP card: a name, a resetting code, one wrong PW1.
+			for _, cmd := range []string{openpgpSelect, "0020008308" + hexOf("12345678"), "00DA005B06" + hexOf("Doe<<J"),
+				"00DA00D308" + hexOf("rcrcrcrc"), "0020008106" + hexOf("000000")} {
+				transmit(t, tr, cmd)
+			}
 		case !slices.Contains(p.Apps(), profile.AppPIV): // the ISO token: personalised, one wrong PIN
 			for _, cmd := range []string{isoSelect, "0024010210" + hexOf("0123456789abcdef"), "0024010106" + hexOf("123456"), "0020000106" + hexOf("000000")} {
 				transmit(t, tr, cmd)
@@ -113,6 +126,11 @@ func recordGolden(t *testing.T, dir string) {
 			transmit(t, tr, "0024008010"+pinBlock(p.PIV.PIN)+pinBlock("24682468"))
 		}
 		if slices.Contains(p.Apps(), profile.AppPIV) {
+			if slices.Contains(p.Apps(), profile.AppOpenPGP) { // beside PIV: a cardholder name
+				for _, cmd := range []string{openpgpSelect, "0020008308" + hexOf("12345678"), "00DA005B06" + hexOf("Doe<<J")} {
+					transmit(t, tr, cmd)
+				}
+			}
 			transmit(t, tr, selectPIV)
 			transmit(t, tr, wrongPIN)
 		}
