@@ -8,8 +8,10 @@ import (
 // Disclose says what a trace may show of a command and its answer
 // (firmware.Discloser). Withheld:
 //   - the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER
-//     (passwords and the resetting code), and of PUT DATA D3 (the
-//     resetting code);
+//     (passwords and the resetting code), and of PUT DATA of any DO but
+//     the public ones this application writes (publicDO): D3 the
+//     resetting code, and those it refuses but others hold secrets in
+//     (D5 an AES key, F9 the KDF-DO, the private-use DOs 0101-0104);
 //   - the data of key import (PUT DATA, odd INS DB: a private key);
 //   - the answer of PSO:DECIPHER (a session key or a shared secret);
 //   - the answer of GET CHALLENGE (random bytes a host may use as a
@@ -17,8 +19,8 @@ import (
 //   - everything of an instruction this application does not know, and of
 //     any class but 00.
 //
-// The rest shows: GET DATA (every data object the application has is
-// public), PUT DATA of the other DOs, GENERATE ASYMMETRIC KEY PAIR (public
+// The rest shows: GET DATA (every data object the application answers is
+// public), PUT DATA of the public DOs, GENERATE ASYMMETRIC KEY PAIR (public
 // keys), PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE (a hash or
 // a challenge, and a signature), the cryptogram of PSO:DECIPHER, TERMINATE
 // DF, ACTIVATE FILE and GET VERSION. Every rule looks at the header alone,
@@ -34,10 +36,10 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		insTerminateDF, insActivateFile, insGetVersion, apdu.InsSelect:
 		return both
 	case apdu.InsPutData:
-		if p1p2 == tagResetCode {
-			return firmware.Disclosure{Response: true} // no response data
+		if publicDO(p1p2) {
+			return both
 		}
-		return both
+		return firmware.Disclosure{Response: true} // no response data
 	case apdu.InsPutDataOdd:
 		return firmware.Disclosure{Response: true} // no response data
 	case apdu.InsPerformSecurityOperation:
@@ -51,4 +53,21 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		return firmware.Disclosure{Command: true} // no command data
 	}
 	return firmware.Disclosure{}
+}
+
+// publicDO reports whether PUT DATA of tag carries public data: the
+// cardholder's data, URL, login data, certificate, algorithm attributes, PW
+// status byte, fingerprints, dates and touch policies.
+func publicDO(tag uint16) bool {
+	switch {
+	case tag == tagName, tag == tagLogin, tag == tagLanguage, tag == tagSex, tag == tagURL, tag == tagCert:
+		return true
+	case tag >= tagAlgSig && tag <= tagPWStatus:
+		return true
+	case tag >= tagFprSig && tag <= tagDateSig+2:
+		return true
+	case tag >= tagUIFSig && tag <= tagUIFSig+3:
+		return true
+	}
+	return false
 }
