@@ -67,13 +67,13 @@ func conform(t *testing.T, args ...string) (conformReport, string, int) {
 	return rep, stderr, code
 }
 
-// redactArgs joins a command line with the values of --pin, --puk and
-// --mgmt-key replaced: even test credentials stay out of logs.
+// redactArgs joins a command line with the values of --pin, --puk,
+// --mgmt-key, --pw1 and --pw3 replaced: even test credentials stay out of logs.
 func redactArgs(args []string) string {
 	out := slices.Clone(args)
 	for i := 1; i < len(out); i++ {
 		switch out[i-1] {
-		case "--pin", "--puk", "--mgmt-key":
+		case "--pin", "--puk", "--mgmt-key", "--pw1", "--pw3":
 			out[i] = "***"
 		}
 	}

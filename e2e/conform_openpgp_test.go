@@ -1,0 +1,99 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConformOpenPGPThroughPCSCD: an openpgp card through pcscd gets the
+// OpenPGP cases alone, reported as OpenPGP. The safe ones pass and the
+// destructive ones are skipped; with --destructive and PW1 and PW3 (from
+// the environment) the password cases pass and put PW1 and PW3 back (a
+// second run finds them as the first did), the power-cut case is skipped,
+// and the cases that generate keys or reset the application are refused
+// up front, naming why. tessera diag on the same card reports the
+// application: version, manufacturer, serial and full counters.
+func TestConformOpenPGPThroughPCSCD(t *testing.T) {
+	sc := pcsc(t)
+	checkNoCard(t, sc, reader0)
+	startSim(t, shortDir(t), "--profile", "openpgp")
+	waitCard(t, sc, reader0, true, 15*time.Second)
+
+	rep, stderr, code := conform(t)
+	if code != 0 || len(rep.Cases) == 0 {
+		t.Errorf("safe run: exit %d, %d cases\n%s", code, len(rep.Cases), stderr)
+	}
+	for _, c := range rep.Cases {
+		switch {
+		case !strings.HasPrefix(c.ID, "OPGP-"):
+			t.Errorf("%s ran against a card with the OpenPGP application alone", c.ID)
+		case c.Class == "safe" && c.Result != "pass":
+			t.Errorf("%s: %s (%s)", c.ID, c.Result, c.Message)
+		case c.Class == "destructive" && (c.Result != "skip" || !strings.Contains(c.Message, "PW1 and PW3")):
+			t.Errorf("%s: destructive, %s without --destructive (%s)", c.ID, c.Result, c.Message)
+		}
+	}
+
+	t.Setenv("TESSERA_PW1", "123456")
+	t.Setenv("TESSERA_PW3", "12345678")
+	for run := 1; run <= 2; run++ {
+		rep, stderr, code = conform(t, "--destructive")
+		if code != 0 {
+			t.Errorf("destructive run %d: exit %d\n%s", run, code, stderr)
+		}
+		if !strings.Contains(stderr, "note: OpenPGP: --pw1 and --pw3 verified; PW1 3, RC 0, PW3 3 when full") {
+			t.Errorf("destructive run %d: the OpenPGP plan's note is not printed up front:\n%s", run, stderr)
+		}
+		passed := 0
+		for _, c := range rep.Cases {
+			switch {
+			case c.ID == "OPGP-7.2.2-TEAR":
+				if c.Result != "skip" || !strings.Contains(c.Message, "needs a simulated card") {
+					t.Errorf("OPGP-7.2.2-TEAR through pcscd: %s (%s), want skipped", c.Result, c.Message)
+				}
+			case strings.Contains(c.Message, "generates OpenPGP keys") || strings.Contains(c.Message, "TERMINATE DF"):
+				if c.Result != "refused" {
+					t.Errorf("run %d: %s: %s (%s), want refused", run, c.ID, c.Result, c.Message)
+				}
+			case c.Result != "pass":
+				t.Errorf("run %d: %s: %s (%s)", run, c.ID, c.Result, c.Message)
+			case c.Class == "destructive":
+				passed++
+			}
+		}
+		if passed < 8 {
+			t.Errorf("run %d: %d destructive OpenPGP cases passed, want the password cases (8 or more)", run, passed)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, e2e.bin, "diag", "--reader", reader0, "--json").Output()
+	if err != nil {
+		t.Fatalf("tessera diag --json: %v\n%s", err, out)
+	}
+	var diag []struct {
+		OpenPGP *struct {
+			Version      string `json:"version"`
+			Manufacturer string `json:"manufacturer"`
+			Serial       string `json:"serial"`
+			PW1, RC, PW3 struct {
+				Tries   int  `json:"tries_left"`
+				Blocked bool `json:"blocked"`
+			}
+		} `json:"openpgp"`
+	}
+	if err := json.Unmarshal(out, &diag); err != nil || len(diag) != 1 || diag[0].OpenPGP == nil {
+		t.Fatalf("tessera diag --json: %v, not one card with openpgp in\n%s", err, out)
+	}
+	p := diag[0].OpenPGP
+	if p.Version != "3.4" || p.Manufacturer != "FFFE" || p.Serial != "10000008" || p.PW1.Tries != 3 || p.RC.Tries != 0 || p.RC.Blocked || p.PW3.Tries != 3 {
+		t.Errorf("tessera diag after the destructive runs: %+v, want 3.4, FFFE, 10000008, PW1 3, RC 0 (not blocked), PW3 3", *p)
+	}
+}
