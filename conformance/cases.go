@@ -13,7 +13,7 @@ import (
 // first.
 func Cases() []Case {
 	var all []Case
-	for _, group := range [][]Case{isoCases(), pivSafeCases(), pinCases(), pukCases(), adminCases(), ykAdminCases(), mgmtAlgCases(), ykPolicyCases(), keyCases(), isoAppCases(), oathAppCases(), mgmtCases(), opgpCases()} {
+	for _, group := range [][]Case{isoCases(), pivSafeCases(), pinCases(), pukCases(), adminCases(), ykAdminCases(), mgmtAlgCases(), ykKeyCases(), ykPolicyCases(), keyCases(), isoAppCases(), oathAppCases(), mgmtCases(), opgpCases()} {
 		all = append(all, group...)
 	}
 	slices.SortStableFunc(all, func(a, b Case) int { return int(a.Class) - int(b.Class) })

@@ -47,7 +47,13 @@ func keyCases() []Case {
 		cs = append(cs, Case{
 			ID: fmt.Sprintf("PIV-SIGN-RSA%d", bits), Title: fmt.Sprintf("RSA-%d signs a PKCS#1 v1.5 and a PSS block padded host-side, both verify", bits),
 			Ref: ref + "; RFC 8017 §8.1, §8.2 (the card computes RSASP1 on the block)" + yubikeyRef(alg), Class: Destructive, Needs: NeedMgmt | NeedPIN | NeedSlot,
-			Run: func(ctx context.Context, e *Env) error { return e.rsaSign(ctx, alg) },
+			Run: func(ctx context.Context, e *Env) error {
+				slot, pub, err := e.slotKey(ctx, alg, slotSign)
+				if err != nil {
+					return err
+				}
+				return e.rsaSign(ctx, alg, slot, pub.(*rsa.PublicKey))
+			},
 		}, Case{
 			ID: fmt.Sprintf("PIV-DECRYPT-RSA%d", bits), Title: fmt.Sprintf("RSA-%d decrypts a PKCS#1 v1.5 block and answers the whole block, modulus-sized", bits),
 			Ref: ref + "; RFC 8017 §7.2 (RSADP; the host removes the padding)" + yubikeyRef(alg), Class: Destructive, Needs: NeedMgmt | NeedPIN | NeedSlot,
@@ -63,12 +69,7 @@ func keyCases() []Case {
 				if err != nil {
 					return err
 				}
-				digest := sha512.Sum384([]byte("tessera conformance P-384"))
-				sig, done, err := e.keyOp(ctx, pivalg.P384, slot, 0x81, digest[:], "signing")
-				if done {
-					return err
-				}
-				return checkECDSA(pub.(*ecdsa.PublicKey), digest[:], sig)
+				return e.ecdsaSign(ctx, pivalg.P384, slot, pub.(*ecdsa.PublicKey))
 			},
 		},
 		Case{
@@ -79,18 +80,7 @@ func keyCases() []Case {
 				if err != nil {
 					return err
 				}
-				msg := []byte("tessera conformance: Ed25519 signs the message, not a digest of it")
-				sig, done, err := e.keyOp(ctx, pivalg.Ed25519, slot, 0x81, msg, "signing")
-				if done {
-					return err
-				}
-				if len(sig) != ed25519.SignatureSize {
-					return fmt.Errorf("the Ed25519 signature is %d bytes, want %d", len(sig), ed25519.SignatureSize)
-				}
-				if !ed25519.Verify(pub.(ed25519.PublicKey), msg, sig) {
-					return errors.New("the Ed25519 signature does not verify with the public key GENERATE returned")
-				}
-				return nil
+				return e.ed25519Sign(ctx, slot, pub.(ed25519.PublicKey))
 			},
 		},
 	)
@@ -98,7 +88,13 @@ func keyCases() []Case {
 		cs = append(cs, Case{
 			ID: "PIV-ECDH-" + ecdhName(alg), Title: fmt.Sprintf("%s key agreement (tag 85) answers the shared secret the host computes with the card's public key", ecdhName(alg)),
 			Ref: ref + "; SP 800-56A §5.7.1.2 (the shared secret is x alone)" + yubikeyRef(alg), Class: Destructive, Needs: NeedMgmt | NeedPIN | NeedSlot,
-			Run: func(ctx context.Context, e *Env) error { return e.ecdh(ctx, alg) },
+			Run: func(ctx context.Context, e *Env) error {
+				slot, pub, err := e.slotKey(ctx, alg, slotKeyMgmt)
+				if err != nil {
+					return err
+				}
+				return e.ecdh(ctx, alg, slot, pub)
+			},
 		})
 	}
 	cs = append(cs, Case{
@@ -401,15 +397,58 @@ func mgf1SHA256(seed []byte, n int) []byte {
 	return out[:n]
 }
 
-// rsaSign checks RSA signatures of both paddings, made host-side: the card
-// computes the raw private-key operation on the block (SP 800-73-4 Part 2
-// §3.2.4 leaves the padding to the host).
-func (e *Env) rsaSign(ctx context.Context, alg byte) error {
-	slot, key, err := e.slotKey(ctx, alg, slotSign)
-	if err != nil {
+// useKey checks the key of alg in slot works and matches pub: RSA signs
+// (both paddings), ECDSA and Ed25519 sign, X25519 agrees on a secret.
+func (e *Env) useKey(ctx context.Context, alg, slot byte, pub crypto.PublicKey) error {
+	switch alg {
+	case pivalg.P256, pivalg.P384:
+		return e.ecdsaSign(ctx, alg, slot, pub.(*ecdsa.PublicKey))
+	case pivalg.Ed25519:
+		return e.ed25519Sign(ctx, slot, pub.(ed25519.PublicKey))
+	case pivalg.X25519:
+		return e.ecdh(ctx, alg, slot, pub)
+	}
+	return e.rsaSign(ctx, alg, slot, pub.(*rsa.PublicKey))
+}
+
+// ecdsaSign checks the ECDSA key in slot signs a digest of the curve's
+// size (SHA-256, SHA-384) as DER that verifies with pub.
+func (e *Env) ecdsaSign(ctx context.Context, alg, slot byte, pub *ecdsa.PublicKey) error {
+	msg := []byte("tessera conformance ECDSA")
+	digest := sha256.Sum256(msg)
+	in := digest[:]
+	if alg == pivalg.P384 {
+		d := sha512.Sum384(msg)
+		in = d[:]
+	}
+	sig, done, err := e.keyOp(ctx, alg, slot, 0x81, in, "signing")
+	if done {
 		return err
 	}
-	pub := key.(*rsa.PublicKey)
+	return checkECDSA(pub, in, sig)
+}
+
+// ed25519Sign checks the Ed25519 key in slot signs the message itself and
+// the signature verifies with pub.
+func (e *Env) ed25519Sign(ctx context.Context, slot byte, pub ed25519.PublicKey) error {
+	msg := []byte("tessera conformance: Ed25519 signs the message, not a digest of it")
+	sig, done, err := e.keyOp(ctx, pivalg.Ed25519, slot, 0x81, msg, "signing")
+	if done {
+		return err
+	}
+	if len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("the Ed25519 signature is %d bytes, want %d", len(sig), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return errors.New("the Ed25519 signature does not verify with the key's public key")
+	}
+	return nil
+}
+
+// rsaSign checks RSA signatures of both paddings, made host-side, by the
+// key in slot: the card computes the raw private-key operation on the
+// block (SP 800-73-4 Part 2 §3.2.4 leaves the padding to the host).
+func (e *Env) rsaSign(ctx context.Context, alg, slot byte, pub *rsa.PublicKey) error {
 	hash := sha256.Sum256([]byte("tessera conformance RSA"))
 	for _, p := range []struct {
 		name   string
@@ -431,7 +470,7 @@ func (e *Env) rsaSign(ctx context.Context, alg byte) error {
 			return fmt.Errorf("the %s signature is %d bytes, the modulus %d: RFC 8017 §8 wants a signature as long as the modulus (leading zero bytes kept)", p.name, len(sig), pub.Size())
 		}
 		if err := p.verify(sig); err != nil {
-			return fmt.Errorf("the %s signature does not verify with the public key GENERATE returned: %v", p.name, err)
+			return fmt.Errorf("the %s signature does not verify with the key's public key: %v", p.name, err)
 		}
 	}
 	return nil
@@ -475,14 +514,12 @@ func (e *Env) rsaDecrypt(ctx context.Context, alg byte) error {
 	return fmt.Errorf("the card answered %d bytes that are not the %d-byte block encrypted", len(out), k)
 }
 
-// ecdh sends a host key to the card's key of alg (tag 85) and checks the
-// answer is the shared secret the host computes with the card's public key.
-func (e *Env) ecdh(ctx context.Context, alg byte) error {
-	slot, key, err := e.slotKey(ctx, alg, slotKeyMgmt)
-	if err != nil {
-		return err
-	}
+// ecdh sends a host key to the card's key of alg in slot (tag 85) and
+// checks the answer is the shared secret the host computes with the card's
+// public key.
+func (e *Env) ecdh(ctx context.Context, alg, slot byte, key crypto.PublicKey) error {
 	var cardPub *ecdh.PublicKey
+	var err error
 	var curve ecdh.Curve
 	switch k := key.(type) {
 	case *ecdsa.PublicKey:

@@ -61,14 +61,11 @@ func (e *Env) pinPolicy(ctx context.Context, pol byte) error {
 	if err != nil {
 		return err
 	}
-	md, sw, err := e.Metadata(ctx, slot)
+	md, err := e.offeredMetadata(ctx, slot)
 	switch {
 	case err != nil:
 		return err
-	case sw == apdu.SWINSNotSupported: // GET METADATA is firmware 5.3's
-	case sw != apdu.SWSuccess:
-		return expectSW(fmt.Sprintf("GET METADATA %02X", slot), sw, apdu.SWSuccess)
-	default:
+	case md != nil:
 		if err := wantTag(md, slot, 0x02, []byte{pol, touchNever}); err != nil {
 			return fmt.Errorf("%w (the PIN and touch policies GENERATE gave)", err)
 		}

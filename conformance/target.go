@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"time"
 
 	"github.com/tesseracard/tessera/hostdriver"
 )
@@ -29,6 +30,18 @@ type Resetter interface {
 type PowerCutter interface {
 	ArmPowerCut(ctx context.Context, k int) error
 	PowerCycle(ctx context.Context) error
+}
+
+// Toucher is a Card whose touch sensor the suite can set: only a simulated
+// card. Mode "auto" gives every touch asked for at once, "never" none.
+type Toucher interface {
+	SetTouchMode(mode string) error
+}
+
+// ClockAdvancer is a Card whose clock the suite can move forward: only a
+// simulated card.
+type ClockAdvancer interface {
+	AdvanceClock(d time.Duration)
 }
 
 // CardCredentials is a card of a Fresh target that comes with credentials

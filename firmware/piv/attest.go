@@ -124,7 +124,7 @@ func (a *Applet) attest(env *firmware.Context, cmd apdu.Command) ([]byte, error)
 		return nil, apdu.SWConditionsNotSatisfied
 	}
 	serialRaw, _ := env.Store.Get(keySerial)
-	serialDER, err := asn1.Marshal(int64(binary.BigEndian.Uint32(serialRaw)))
+	serialDER, err := asn1.Marshal(int64(a.attestedSerial(binary.BigEndian.Uint32(serialRaw))))
 	if err != nil {
 		return nil, err
 	}

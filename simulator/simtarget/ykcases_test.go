@@ -17,7 +17,7 @@ import (
 func TestQuirksFailTheExtensionCases(t *testing.T) {
 	tests := []struct{ quirk, fails string }{
 		{profile.QuirkStatusSurvivesReset, "YK-MOVE-DELETE"},
-		{profile.QuirkNoChaining, "YK-IMPORT"},
+		{profile.QuirkNoChaining, "YK-IMPORT-RSA2048"},
 		{profile.QuirkNoDecrement, "YK-RESET"},
 	}
 	files := quirkProfiles(t, "default")
