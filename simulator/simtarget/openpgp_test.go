@@ -81,6 +81,11 @@ func TestQuirkMatrixOpenPGP(t *testing.T) {
 		profile.QuirkRSALeadingZeroDropped:  "",
 		profile.QuirkPINPolicyAlwaysIgnored: "",
 		profile.QuirkMetadataPINPolicyWrong: "",
+		profile.QuirkAttestWrongSerial:      "",
+		profile.QuirkTouchAlwaysCached:      "",
+		profile.QuirkImportOriginGenerated:  "",
+		profile.QuirkECDHNoPointCheck:       "",
+		profile.QuirkResetOneBlocked:        "",
 	}
 	quirkMatrixOn(t, "openpgp", "openpgp", catches)
 }
