@@ -20,30 +20,12 @@ import (
 // up front, naming why. tessera diag on the same card reports the
 // application: version, manufacturer, serial and full counters.
 func TestConformOpenPGPThroughPCSCD(t *testing.T) {
-	sc := pcsc(t)
-	checkNoCard(t, sc, reader0)
-	startSim(t, shortDir(t), "--profile", "openpgp")
-	waitCard(t, sc, reader0, true, 15*time.Second)
-
-	rep, stderr, code := conform(t)
-	if code != 0 || len(rep.Cases) == 0 {
-		t.Errorf("safe run: exit %d, %d cases\n%s", code, len(rep.Cases), stderr)
-	}
-	for _, c := range rep.Cases {
-		switch {
-		case !strings.HasPrefix(c.ID, "OPGP-"):
-			t.Errorf("%s ran against a card with the OpenPGP application alone", c.ID)
-		case c.Class == "safe" && c.Result != "pass":
-			t.Errorf("%s: %s (%s)", c.ID, c.Result, c.Message)
-		case c.Class == "destructive" && (c.Result != "skip" || !strings.Contains(c.Message, "PW1 and PW3")):
-			t.Errorf("%s: destructive, %s without --destructive (%s)", c.ID, c.Result, c.Message)
-		}
-	}
+	conformOneApp(t, "openpgp", "OPGP-", "PW1 and PW3")
 
 	t.Setenv("TESSERA_PW1", "123456")
 	t.Setenv("TESSERA_PW3", "12345678")
 	for run := 1; run <= 2; run++ {
-		rep, stderr, code = conform(t, "--destructive")
+		rep, stderr, code := conform(t, "--destructive")
 		if code != 0 {
 			t.Errorf("destructive run %d: exit %d\n%s", run, code, stderr)
 		}
