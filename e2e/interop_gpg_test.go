@@ -1,0 +1,349 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The OpenPGP card application with GnuPG 2.2 (Debian 12's gpg and
+// scdaemon) through pcscd: card status, key generation on the card,
+// signatures and decryption with the card's keys checked against the
+// public keys alone, PIN blocking and unblocking with the admin PIN.
+// What scdaemon sends for each step: docs/openpgp.md.
+
+// gpgUser is the user ID of the keys the flows generate.
+const gpgUser = "Tessera Card <card@example.org>"
+
+// TestGPGCardRSA is the issue 17 flow with the factory RSA 2048 keys.
+func TestGPGCardRSA(t *testing.T) {
+	gpgCardFlow(t, "rsa2048")
+}
+
+// TestGPGCardECC is the same flow after gpg --card-edit key-attr switched
+// the card to Ed25519 (signature, authentication) and X25519 (decryption).
+func TestGPGCardECC(t *testing.T) {
+	gpgCardFlow(t, "25519")
+}
+
+// gpgCardFlow runs the flow on a fresh card of the openpgp profile with
+// keys of kind algo: "rsa2048" (the factory attributes) or "25519".
+func gpgCardFlow(t *testing.T, algo string) {
+	start := time.Now()
+	c := newInteropCard(t, "--profile", "openpgp")
+	g := newGnuPG(t, c)
+	// verifier is a GnuPG home without a card: the public keys alone.
+	verifier := newGnuPGWithoutCard(t, c)
+	var st cardStatus
+
+	c.step("card-status", func(t *testing.T) {
+		st = g.cardStatus(t)
+		aid := strings.ToUpper(st.field("AID", 0))
+		if !strings.HasPrefix(aid, "D276000124010304") || len(aid) != 32 {
+			t.Errorf("AID %q, want D2 76 00 01 24 01 03 04 (OpenPGP 3.4) + manufacturer + serial + 0000, 16 bytes", aid)
+		}
+		if v := st.field("version", 0); v != "0304" {
+			t.Errorf("version %q, want 0304", v)
+		}
+		if len(aid) == 32 {
+			if v := strings.ToUpper(st.field("vendor", 0)); v != aid[16:20] || st.field("vendor", 1) == "" {
+				t.Errorf("vendor %v, want manufacturer %s from the AID, with a name", st["vendor"], aid[16:20])
+			}
+			if s := strings.ToUpper(st.field("serial", 0)); s != aid[20:28] {
+				t.Errorf("serial %q, want %s from the AID", s, aid[20:28])
+			}
+		}
+		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters (PW1, RC, PW3) %v, want [3 0 3] on a factory card", r)
+		}
+		if f := st.fingerprints(); f != [3]string{} {
+			t.Errorf("fingerprints on a factory card %v, want none", f)
+		}
+		for i := 1; i <= 3; i++ {
+			if a := gpgKeyAttr(st, i); a != "1:2048" {
+				t.Errorf("key %d attributes %q, want RSA 2048 (1:2048) on a factory card", i, a)
+			}
+		}
+	})
+
+	if algo == "25519" {
+		c.step("key-attr 25519", func(t *testing.T) {
+			// Each change of attributes verifies PW3 anew (scdaemon forgets
+			// PW3 after PUT DATA C1-C3).
+			admin := secret{"admin PIN", gpgAdminPIN}
+			g.mustGPG(t, &gpgAnswers{
+				lines: map[string][]string{
+					"cardedit.prompt":       {"admin", "key-attr", "quit"},
+					"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
+					"keygen.curve":          {"1", "1", "1"}, // Curve 25519
+				},
+				pins: []secret{admin, admin, admin},
+			}, "--card-edit")
+			st = g.cardStatus(t)
+			// OpenPGP algorithm IDs: 22 EdDSA, 18 ECDH.
+			for i, want := range []string{"22:Ed25519", "18:Curve25519", "22:Ed25519"} {
+				if a := gpgKeyAttr(st, i+1); a != want {
+					t.Errorf("key %d attributes %q after key-attr, want %s", i+1, a, want)
+				}
+			}
+		})
+	}
+
+	var fprs [3]string // the card's fingerprints after generation
+	c.step("generate", func(t *testing.T) {
+		pin, admin := secret{"PIN", gpgPIN}, secret{"admin PIN", gpgAdminPIN}
+		// scdaemon 2.2 asks, in this order: with the signature PIN forced
+		// (C4 byte 1 = 00) the admin PIN to unforce it during generation,
+		// then the PIN (CHECKPIN); else the PIN, then the admin PIN for
+		// GENERATE; last the PIN again for the first self-signature
+		// (CHECKPIN of a card without keys does not count as PW1 verified).
+		pins := []secret{pin, admin, pin}
+		if st.field("forcepin", 0) == "1" {
+			pins = []secret{admin, pin, pin}
+		}
+		r := g.mustGPG(t, &gpgAnswers{
+			lines: map[string][]string{
+				"cardedit.prompt":             {"admin", "generate", "quit"},
+				"cardedit.genkeys.backup_enc": {"n"},
+				"keygen.valid":                {"0"},
+				"keygen.name":                 {"Tessera Card"},
+				"keygen.email":                {"card@example.org"},
+				"keygen.comment":              {""},
+			},
+			pins: pins,
+		}, "--card-edit")
+		created := r.statusArgs("KEY_CREATED")
+		if len(created) != 1 {
+			t.Fatalf("KEY_CREATED status lines %q, want one", created)
+		}
+		st = g.cardStatus(t)
+		fprs = st.fingerprints()
+		for i, f := range fprs {
+			if len(f) != 40 {
+				t.Errorf("card fingerprint %d %q after generate, want 40 hex digits", i+1, f)
+			}
+		}
+		if got := strings.Fields(created[0]); len(got) < 2 || !strings.EqualFold(got[1], fprs[0]) {
+			t.Errorf("KEY_CREATED %q, want the card's signature key %s", created[0], fprs[0])
+		}
+		// gpg's key: a signing primary key, an encryption subkey and an
+		// authentication subkey whose fingerprints are the card's, stubs on
+		// the card (field 15: the card's serial number).
+		keys := g.mustGPG(t, nil, "--list-secret-keys", gpgUser)
+		byUse := map[string]string{}
+		use := ""
+		for _, rec := range gpgRecords(keys.out, "sec", "ssb", "fpr") {
+			switch rec[0] {
+			case "sec", "ssb":
+				if len(rec) < 15 || !strings.EqualFold(rec[14], st.field("AID", 0)) {
+					t.Errorf("secret key record %v is not on the card %s", rec, st.field("AID", 0))
+				}
+				// Field 12: the key's own capabilities in lower case, the
+				// whole key's in upper case.
+				use = rec[0] + ":"
+				if len(rec) > 11 {
+					use += strings.Map(func(r rune) rune {
+						if r >= 'a' && r <= 'z' {
+							return r
+						}
+						return -1
+					}, rec[11])
+				}
+			case "fpr":
+				if use != "" && len(rec) > 9 {
+					byUse[use] = strings.ToUpper(rec[9])
+				}
+				use = ""
+			}
+		}
+		for i, use := range []string{"sec:sc", "ssb:e", "ssb:a"} {
+			if byUse[use] != fprs[i] {
+				t.Errorf("gpg's key with usage %s has fingerprint %q, want the card's key %d %s (all: %v)", use, byUse[use], i+1, fprs[i], byUse)
+			}
+		}
+		g.mustGPG(t, nil, "--armor", "--output", c.path("pub.asc"), "--export", fprs[0])
+		verifier.mustGPG(t, nil, "--import", c.path("pub.asc"))
+	})
+
+	message := []byte("Tessera signs this through pcscd and scdaemon.\n")
+	if err := os.WriteFile(c.path("msg.txt"), message, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pin := secret{"PIN", gpgPIN}
+	sign := func(t *testing.T, p secret) gpgResult {
+		t.Helper()
+		os.Remove(c.path("msg.sig"))
+		return g.gpg(t, &gpgAnswers{pins: []secret{p}}, "--local-user", fprs[0], "--output", c.path("msg.sig"), "--detach-sign", c.path("msg.txt"))
+	}
+	verify := func(t *testing.T) {
+		t.Helper()
+		r := verifier.mustGPG(t, nil, "--verify", c.path("msg.sig"), c.path("msg.txt"))
+		valid := r.statusArgs("VALIDSIG")
+		if len(valid) != 1 || !strings.EqualFold(strings.Fields(valid[0])[0], fprs[0]) {
+			t.Errorf("VALIDSIG %q, want one by the card's signature key %s", valid, fprs[0])
+		}
+	}
+
+	c.step("sign and verify", func(t *testing.T) {
+		before := st.field("sigcount", 0)
+		if r := sign(t, pin); r.code != 0 {
+			t.Fatalf("gpg --detach-sign: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
+		}
+		verify(t)
+		st = g.cardStatus(t)
+		if after := st.field("sigcount", 0); after == before {
+			t.Errorf("signature counter %s before and after a signature, want it counted", after)
+		}
+	})
+
+	c.step("encrypt and decrypt", func(t *testing.T) {
+		verifier.mustGPG(t, nil, "--recipient", fprs[0], "--output", c.path("msg.gpg"), "--encrypt", c.path("msg.txt"))
+		g.mustGPG(t, &gpgAnswers{pins: []secret{pin}}, "--output", c.path("msg.out"), "--decrypt", c.path("msg.gpg"))
+		got, err := os.ReadFile(c.path("msg.out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, message) {
+			t.Errorf("decrypted %q, want %q", got, message)
+		}
+	})
+
+	c.step("wrong PIN three times blocks", func(t *testing.T) {
+		wrong := secret{"wrong PIN", "654321"} // 6 digits: scdaemon sends shorter ones nowhere
+		// PW1 stays verified for several signatures (C4 byte 1 = 01): a new
+		// scdaemon asks again.
+		g.forgetPINs(t)
+		for i := 1; i <= 3; i++ {
+			r := sign(t, wrong)
+			if r.code == 0 {
+				t.Fatalf("signing with a wrong PIN (try %d) succeeded", i)
+			}
+			if i < 3 && !strings.Contains(r.out, "Bad PIN") {
+				t.Errorf("signing with a wrong PIN (try %d): gpg does not say Bad PIN", i)
+			}
+			if got := g.cardStatus(t).pinRetries(t)[0]; got != 3-i {
+				t.Errorf("PW1 tries after %d wrong PINs: %d, want %d", i, got, 3-i)
+			}
+		}
+		if r := sign(t, pin); r.code == 0 {
+			t.Errorf("signing with the right PIN while PW1 is blocked succeeded")
+		}
+		if got := g.cardStatus(t).pinRetries(t); got[0] != 0 || got[2] != 3 {
+			t.Errorf("PIN retry counters %v after blocking PW1, want PW1 0 and PW3 3", got)
+		}
+	})
+
+	c.step("unblock with the admin PIN", func(t *testing.T) {
+		// gpg's card-edit "unblock" uses the Reset Code (RESET RETRY
+		// COUNTER P1=00); with the admin PIN it is admin, passwd, 2
+		// (VERIFY PW3, then RESET RETRY COUNTER P1=02).
+		newPIN := secret{"new PIN", "246810"}
+		g.mustGPG(t, &gpgAnswers{
+			lines: map[string][]string{
+				"cardedit.prompt":          {"admin", "passwd", "quit"},
+				"cardutil.change_pin.menu": {"2", "q"},
+			},
+			// The new PIN is asked twice (new, repeat), through loopback too.
+			pins: []secret{{"admin PIN", gpgAdminPIN}, newPIN, newPIN},
+		}, "--card-edit")
+		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters %v after unblocking, want [3 0 3]", got)
+		}
+		if r := sign(t, newPIN); r.code != 0 {
+			t.Fatalf("signing with the new PIN after unblocking: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
+		}
+		verify(t)
+	})
+
+	c.step("trace withholds PINs", func(t *testing.T) {
+		b, err := os.ReadFile(c.trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{gpgPIN, gpgAdminPIN, "654321", "246810"} {
+			if bytes.Contains(bytes.ToUpper(b), []byte(fmt.Sprintf("%X", p))) {
+				t.Errorf("the trace shows a PIN (%d digits) in hex", len(p))
+			}
+		}
+	})
+	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, block and unblock PW1 in %v\n", algo, time.Since(start).Round(time.Millisecond))
+}
+
+// gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
+// "algo:curve".
+func gpgKeyAttr(st cardStatus, i int) string {
+	for _, rec := range st["keyattr"] {
+		if len(rec) >= 3 && rec[0] == fmt.Sprint(i) {
+			return rec[1] + ":" + rec[2]
+		}
+	}
+	return ""
+}
+
+// gpgRecords are the --with-colons records of the given types, split into
+// fields (field 0 the type).
+func gpgRecords(out string, types ...string) [][]string {
+	var recs [][]string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(strings.TrimSpace(line), ":")
+		for _, typ := range types {
+			if f[0] == typ {
+				recs = append(recs, f)
+			}
+		}
+	}
+	return recs
+}
+
+// gpgYkmanInstance is the pcscd instance (scripts/pcscd.sh) of the
+// yubikey-5.7 OpenPGP flow, its readers named as a YubiKey's (ykman opens
+// no other reader).
+const gpgYkmanInstance = 10
+
+// TestGPGYkmanOpenPGPInfo reads the OpenPGP application of a yubikey-5.7
+// card, which hosts it beside PIV as the real device does, with ykman 4.0.9
+// (`ykman openpgp info`: GET VERSION F1, GET DATA 4F, C4 and the touch
+// policies D6-D9) and with scdaemon, which takes the card for a YubiKey (it
+// answers the management application's READ CONFIG) and reads the serial
+// number from the OpenPGP AID as a YubiKey's: manufacturer 0006, the
+// serial in BCD.
+func TestGPGYkmanOpenPGPInfo(t *testing.T) {
+	sock := startPCSCDInstance(t, gpgYkmanInstance, ykmanReaderName)
+	reader := ykmanReaderName + " 00 00"
+	state := shortDir(t)
+	trace := filepath.Join(state, "trace.jsonl")
+	// Two cards, one in each of the instance's readers: ykman would
+	// otherwise wait for a card in the empty one.
+	s := startSim(t, state, "--trace", trace, "--profile", "yubikey-5.7", "--cards", "2",
+		"--serial", strconv.Itoa(ykmanSerial), "--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*gpgYkmanInstance))
+	c := newInteropOn(t, s, reader, trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
+	c.waitReader(t, 15*time.Second)
+
+	c.step("ykman openpgp info", func(t *testing.T) {
+		out := c.run(t, "ykman", "--reader", reader, "openpgp", "info")
+		mustContain(t, "ykman openpgp info", out, "OpenPGP version: 3.4", "Application version: 5.7.1",
+			"PIN tries remaining: 3", "Reset code tries remaining: 0", "Admin PIN tries remaining: 3",
+			"Signature key           Off", "Encryption key          Off", "Authentication key      Off")
+	})
+	c.step("gpg --card-status", func(t *testing.T) {
+		g := newGnuPG(t, c)
+		st := g.cardStatus(t)
+		want := fmt.Sprintf("D2760001240103040006%08d0000", ykmanSerial)
+		if aid := strings.ToUpper(st.field("AID", 0)); aid != want {
+			t.Errorf("AID %s, want %s (OpenPGP 3.4, Yubico, the serial in BCD)", aid, want)
+		}
+		if v := st.field("vendor", 1); v != "Yubico" {
+			t.Errorf("vendor %v, want 0006 Yubico", st["vendor"])
+		}
+		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters %v, want [3 0 3]", r)
+		}
+	})
+}
