@@ -121,6 +121,7 @@ func (g *gnupg) kill(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("gpgconf --homedir %s --kill all: %v\n%s", g.home, err, out)
 	}
+	g.waitGone(t)
 }
 
 // forgetPINs ends this home's gpg-agent and with it its scdaemon (gpg
@@ -133,6 +134,41 @@ func (g *gnupg) forgetPINs(t *testing.T) {
 	cmd.Env = append(append([]string(nil), g.c.env...), g.env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gpgconf --homedir %s --kill gpg-agent: %v\n%s", g.home, err, out)
+	}
+	g.waitGone(t)
+}
+
+// waitGone waits until no gpg-agent or scdaemon of this home runs (their
+// environment holds this GNUPGHOME), so that the next scdaemon finds the
+// reader free.
+func (g *gnupg) waitGone(t *testing.T) {
+	t.Helper()
+	want := []byte("GNUPGHOME=" + g.home + "\x00")
+	running := func() []string {
+		var found []string
+		dirs, _ := filepath.Glob("/proc/[0-9]*")
+		for _, d := range dirs {
+			comm, err := os.ReadFile(filepath.Join(d, "comm"))
+			if err != nil {
+				continue
+			}
+			name := strings.TrimSpace(string(comm))
+			if name != "scdaemon" && name != "gpg-agent" {
+				continue
+			}
+			if env, err := os.ReadFile(filepath.Join(d, "environ")); err == nil && bytes.Contains(env, want) {
+				found = append(found, name+" "+filepath.Base(d))
+			}
+		}
+		return found
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p := running(); len(p) > 0; p = running() {
+		if time.Now().After(deadline) {
+			t.Errorf("still running 10 s after gpgconf --kill: %v", p)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -215,7 +215,10 @@ func gpgCardFlow(t *testing.T, algo string) {
 		}
 	})
 
-	c.step("wrong PIN three times blocks", func(t *testing.T) {
+	// blockPW1 spends PW1's three tries with a wrong PIN and checks the
+	// counters: rc is the Reset Code's tries, which blocking PW1 leaves alone.
+	blockPW1 := func(t *testing.T, right secret, rc int) {
+		t.Helper()
 		wrong := secret{"wrong PIN", "654321"} // 6 digits: scdaemon sends shorter ones nowhere
 		// PW1 stays verified for several signatures (C4 byte 1 = 01): a new
 		// scdaemon asks again.
@@ -232,13 +235,15 @@ func gpgCardFlow(t *testing.T, algo string) {
 				t.Errorf("PW1 tries after %d wrong PINs: %d, want %d", i, got, 3-i)
 			}
 		}
-		if r := sign(t, pin); r.code == 0 {
+		if r := sign(t, right); r.code == 0 {
 			t.Errorf("signing with the right PIN while PW1 is blocked succeeded")
 		}
-		if got := g.cardStatus(t).pinRetries(t); got[0] != 0 || got[2] != 3 {
-			t.Errorf("PIN retry counters %v after blocking PW1, want PW1 0 and PW3 3", got)
+		if got := g.cardStatus(t).pinRetries(t); got != [3]int{0, rc, 3} {
+			t.Errorf("PIN retry counters %v after blocking PW1, want [0 %d 3]", got, rc)
 		}
-	})
+	}
+
+	c.step("wrong PIN three times blocks", func(t *testing.T) { blockPW1(t, pin, 0) })
 
 	c.step("unblock with the admin PIN", func(t *testing.T) {
 		// gpg's card-edit "unblock" uses the Reset Code (RESET RETRY
@@ -262,18 +267,48 @@ func gpgCardFlow(t *testing.T, algo string) {
 		verify(t)
 	})
 
+	c.step("unblock with the Reset Code", func(t *testing.T) {
+		// admin, passwd, 4 sets the Reset Code (VERIFY PW3, PUT DATA D3);
+		// card-edit's "unblock" then uses it (RESET RETRY COUNTER P1=00 with
+		// Reset Code || new PIN). Each new value is asked twice.
+		resetCode := secret{"Reset Code", "13572468"}
+		g.mustGPG(t, &gpgAnswers{
+			lines: map[string][]string{
+				"cardedit.prompt":          {"admin", "passwd", "quit"},
+				"cardutil.change_pin.menu": {"4", "q"},
+			},
+			pins: []secret{{"admin PIN", gpgAdminPIN}, resetCode, resetCode},
+		}, "--card-edit")
+		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 3, 3} {
+			t.Fatalf("PIN retry counters %v after setting a Reset Code, want [3 3 3]", got)
+		}
+		blockPW1(t, secret{"new PIN", "246810"}, 3)
+		thirdPIN := secret{"third PIN", "975310"}
+		g.mustGPG(t, &gpgAnswers{
+			lines: map[string][]string{"cardedit.prompt": {"unblock", "quit"}},
+			pins:  []secret{resetCode, thirdPIN, thirdPIN},
+		}, "--card-edit")
+		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 3, 3} {
+			t.Errorf("PIN retry counters %v after unblocking with the Reset Code, want [3 3 3]", got)
+		}
+		if r := sign(t, thirdPIN); r.code != 0 {
+			t.Fatalf("signing with the PIN the Reset Code set: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
+		}
+		verify(t)
+	})
+
 	c.step("trace withholds PINs", func(t *testing.T) {
 		b, err := os.ReadFile(c.trace)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []string{gpgPIN, gpgAdminPIN, "654321", "246810"} {
+		for _, p := range []string{gpgPIN, gpgAdminPIN, "654321", "246810", "13572468", "975310"} {
 			if bytes.Contains(bytes.ToUpper(b), []byte(fmt.Sprintf("%X", p))) {
 				t.Errorf("the trace shows a PIN (%d digits) in hex", len(p))
 			}
 		}
 	})
-	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, block and unblock PW1 in %v\n", algo, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", algo, time.Since(start).Round(time.Millisecond))
 }
 
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
