@@ -245,19 +245,26 @@ func gpgCardFlow(t *testing.T, algo string) {
 
 	c.step("wrong PIN three times blocks", func(t *testing.T) { blockPW1(t, pin, 0) })
 
+	// passwd runs card-edit's admin, passwd, choice ("2" unblock the PIN with
+	// PW3, "4" set the Reset Code); each new value is asked twice (new,
+	// repeat), through loopback too.
+	passwd := func(t *testing.T, choice string, pins ...secret) {
+		t.Helper()
+		g.mustGPG(t, &gpgAnswers{
+			lines: map[string][]string{
+				"cardedit.prompt":          {"admin", "passwd", "quit"},
+				"cardutil.change_pin.menu": {choice, "q"},
+			},
+			pins: pins,
+		}, "--card-edit")
+	}
+
 	c.step("unblock with the admin PIN", func(t *testing.T) {
 		// gpg's card-edit "unblock" uses the Reset Code (RESET RETRY
 		// COUNTER P1=00); with the admin PIN it is admin, passwd, 2
 		// (VERIFY PW3, then RESET RETRY COUNTER P1=02).
 		newPIN := secret{"new PIN", "246810"}
-		g.mustGPG(t, &gpgAnswers{
-			lines: map[string][]string{
-				"cardedit.prompt":          {"admin", "passwd", "quit"},
-				"cardutil.change_pin.menu": {"2", "q"},
-			},
-			// The new PIN is asked twice (new, repeat), through loopback too.
-			pins: []secret{{"admin PIN", gpgAdminPIN}, newPIN, newPIN},
-		}, "--card-edit")
+		passwd(t, "2", secret{"admin PIN", gpgAdminPIN}, newPIN, newPIN)
 		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 0, 3} {
 			t.Errorf("PIN retry counters %v after unblocking, want [3 0 3]", got)
 		}
@@ -270,15 +277,9 @@ func gpgCardFlow(t *testing.T, algo string) {
 	c.step("unblock with the Reset Code", func(t *testing.T) {
 		// admin, passwd, 4 sets the Reset Code (VERIFY PW3, PUT DATA D3);
 		// card-edit's "unblock" then uses it (RESET RETRY COUNTER P1=00 with
-		// Reset Code || new PIN). Each new value is asked twice.
+		// Reset Code || new PIN).
 		resetCode := secret{"Reset Code", "13572468"}
-		g.mustGPG(t, &gpgAnswers{
-			lines: map[string][]string{
-				"cardedit.prompt":          {"admin", "passwd", "quit"},
-				"cardutil.change_pin.menu": {"4", "q"},
-			},
-			pins: []secret{{"admin PIN", gpgAdminPIN}, resetCode, resetCode},
-		}, "--card-edit")
+		passwd(t, "4", secret{"admin PIN", gpgAdminPIN}, resetCode, resetCode)
 		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 3, 3} {
 			t.Fatalf("PIN retry counters %v after setting a Reset Code, want [3 3 3]", got)
 		}
