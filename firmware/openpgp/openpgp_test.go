@@ -284,3 +284,33 @@ func TestClassAndInstruction(t *testing.T) {
 	tc.must("80 CA 00 6E 00", apdu.SWCLANotSupported)
 	tc.must("00 12 00 00", apdu.SWINSNotSupported)
 }
+
+// TestStoreFormat: the records are those the package documentation lists
+// (the on-card state format is public): the factory records at first
+// power-on, then one per DO, attribute, key and counter written.
+func TestStoreFormat(t *testing.T) {
+	tc := newTestCard(t)
+	keys := func() string { return fmt.Sprint(tc.c.Store().Keys("openpgp/")) }
+	if got, want := keys(), "[openpgp/c4 openpgp/pw1 openpgp/pw3 openpgp/pwlen]"; got != want {
+		t.Errorf("factory records = %s, want %s", got, want)
+	}
+	tc.generateEd25519(keySig)
+	tc.mustRaw(putData(tagName, []byte("x")), apdu.SWSuccess)
+	tc.mustRaw(putData(0x00CE, h("01020304")), apdu.SWSuccess)
+	tc.mustRaw(putData(tagResetCode, []byte("rcrcrcrc")), apdu.SWSuccess)
+	tc.must(verifyPW1Sign, apdu.SWSuccess)
+	tc.mustRaw(command(0x00, 0x2A, 0x9E, 0x9A, []byte("m")), apdu.SWSuccess)
+	want := "[openpgp/alg/b6 openpgp/c4 openpgp/do/005b openpgp/do/00ce openpgp/key/b6 openpgp/pw1 openpgp/pw3 openpgp/pwlen openpgp/rc openpgp/sigcount]"
+	if got := keys(); got != want {
+		t.Errorf("records = %s, want %s", got, want)
+	}
+	if v, _ := tc.c.Store().Get(keyPWLen); !bytes.Equal(v, []byte{6, 8, 8}) {
+		t.Errorf("pwlen = % X, want 06 08 08", v)
+	}
+	if v, _ := tc.c.Store().Get(keySigCount); !bytes.Equal(v, []byte{0, 0, 1}) {
+		t.Errorf("sigcount = % X, want 00 00 01", v)
+	}
+	if v, _ := tc.c.Store().Get(keyKeyPrefix + "b6"); len(v) < 2 || v[0] != originGenerated {
+		t.Errorf("key/b6 = % X, want origin 01 then the key record", v)
+	}
+}

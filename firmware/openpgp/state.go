@@ -2,7 +2,7 @@ package openpgp
 
 import (
 	"encoding/binary"
-	"fmt"
+	"encoding/hex"
 	"strings"
 
 	"github.com/tesseracard/tessera/firmware"
@@ -52,10 +52,23 @@ const (
 )
 
 // doKey is the store key of data object tag.
-func doKey(tag uint16) string { return fmt.Sprintf("%s%04x", keyDOPrefix, tag) }
+func doKey(tag uint16) string {
+	return keyDOPrefix + hex.EncodeToString([]byte{byte(tag >> 8), byte(tag)})
+}
 
-// refName is the store key suffix of key reference ref.
-func refName(ref byte) string { return fmt.Sprintf("%02x", ref) }
+// refName is the store key suffix of key reference ref: two hex digits.
+// (Without fmt: PSO:CDS looks its key up with it on every signature.)
+func refName(ref byte) string {
+	switch ref {
+	case keySig:
+		return "b6"
+	case keyDec:
+		return "b8"
+	case keyAut:
+		return "a4"
+	}
+	return hex.EncodeToString([]byte{ref})
+}
 
 func pw1(env *firmware.Context, q Quirks) *pin.Object {
 	return pin.New(env.Store, keyPW1).WithQuirks(q.PIN)
