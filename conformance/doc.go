@@ -2,7 +2,10 @@
 // written from the specifications — NIST SP 800-73-4 (the PIV card
 // interface), the SP 800-85A-4 test assertions (whose labels, such as
 // VE05.19, are the case IDs where one applies) and ISO/IEC 7816-4 (the APDU
-// layer) — and a runner for QA scenarios written in YAML.
+// layer) — and a runner for QA scenarios written in YAML. It has cases too
+// for the other applications a card may answer SELECT for: the ISO 7816
+// file-system application (IsoApplet), YubiKey OATH and management, and
+// the OpenPGP card application (OpenPGP card 3.4, openpgp.go).
 //
 // The suite runs unchanged against any [Target]: the simulator in process
 // (a factory-fresh card per case), or a card in a PC/SC reader, simulated or
