@@ -3,11 +3,19 @@ package piv
 import (
 	"bytes"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/binary"
+	"fmt"
 	"math/big"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/firmware/profile"
 	"github.com/tesseracard/tessera/pivalg"
 )
@@ -114,5 +122,89 @@ func TestPINPolicyQuirks(t *testing.T) {
 			second = apdu.SWSuccess
 		}
 		tc.expectCmd(sign, second)
+	}
+}
+
+// TestExtensionQuirks: each quirk of the YubiKey extensions shows where
+// its name says (the value a host reads), and the clean profile behaves.
+func TestExtensionQuirks(t *testing.T) {
+	tests := []struct {
+		quirk string
+		// run returns what the card answered where the quirk acts.
+		run        func(t *testing.T, tc *testCard, touch *bool) string
+		clean, bad string
+	}{
+		{profile.QuirkAttestWrongSerial, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.mustAuthenticate()
+			generate(t, tc, 0x9A, pivalg.P256)
+			serial := tc.expectCmd(apdu.Command{INS: 0xF8, Ne: 256}, apdu.SWSuccess)
+			cert, err := x509.ParseCertificate(tc.expectCmd(apdu.Command{INS: 0xF9, P1: 0x9A, Ne: 256}, apdu.SWSuccess))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range cert.Extensions {
+				if x.Id.Equal(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}) {
+					var n int64
+					asn1.Unmarshal(x.Value, &n)
+					if n == int64(binary.BigEndian.Uint32(serial)) {
+						return "GET SERIAL's"
+					}
+					return "another"
+				}
+			}
+			return "none"
+		}, "GET SERIAL's", "another"},
+		{profile.QuirkImportOriginGenerated, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.mustAuthenticate()
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			tc.expectCmd(apdu.Command{INS: 0xFE, P1: pivalg.P256, P2: 0x9A, Data: apdu.AppendTLV(nil, 0x06, k.D.FillBytes(make([]byte, 32)))}, apdu.SWSuccess)
+			origin, _, _ := apdu.FindTLV(tc.expectCmd(apdu.Command{INS: 0xF7, P2: 0x9A, Ne: 256}, apdu.SWSuccess), 0x03)
+			return fmt.Sprintf("% X", origin)
+		}, "02", "01"},
+		{profile.QuirkECDHNoPointCheck, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.mustAuthenticate()
+			generate(t, tc, 0x9D, pivalg.P256)
+			tc.verifyPIN("123456")
+			bad := make([]byte, 65)
+			bad[0], bad[32], bad[64] = 0x04, 1, 1
+			_, sw := tc.cmd(apdu.Command{INS: 0x87, P1: pivalg.P256, P2: 0x9D, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, nil), apdu.AppendTLV(nil, 0x85, bad))})
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6A80", "9000"},
+		{profile.QuirkResetOneBlocked, func(t *testing.T, tc *testCard, _ *bool) string {
+			for range 3 {
+				tc.verifyPIN("000000")
+			}
+			_, sw := tc.cmd(apdu.Command{INS: 0xFB})
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6985", "9000"},
+		{profile.QuirkTouchAlwaysCached, func(t *testing.T, tc *testCard, touch *bool) string {
+			tc.mustAuthenticate()
+			generate(t, tc, 0x82, pivalg.P256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways)
+			digest := sha256.Sum256([]byte("x"))
+			*touch = true
+			if _, sw := sign(t, tc, 0x82, pivalg.P256, digest[:]); sw != apdu.SWSuccess {
+				t.Fatalf("with a touch: %04X", uint16(sw))
+			}
+			*touch = false
+			_, sw := sign(t, tc, 0x82, pivalg.P256, digest[:])
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6982", "9000"},
+	}
+	for _, tt := range tests {
+		for _, quirk := range []string{"", tt.quirk} {
+			p, _ := profile.Builtin("default")
+			if quirk != "" {
+				p.Quirks = []string{quirk}
+			}
+			touch := true
+			tc := newTestCardWith(t, p, nvm.NewTearable(&nvm.Memory{}), Options{Touch: TouchFunc(func(byte) bool { return touch })})
+			want := tt.clean
+			if quirk != "" {
+				want = tt.bad
+			}
+			if got := tt.run(t, tc, &touch); got != want {
+				t.Errorf("%s, quirk %q: %s, want %s", tt.quirk, quirk, got, want)
+			}
+		}
 	}
 }
