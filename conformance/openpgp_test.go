@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,74 @@ func TestOpenPGPWrongAnswer(t *testing.T) {
 		if err := opgpWrongAnswer("VERIFY", tt.sw, tt.left); (err == nil) != tt.ok {
 			t.Errorf("opgpWrongAnswer(%04X, %d) = %v, want ok %v", uint16(tt.sw), tt.left, err, tt.ok)
 		}
+	}
+}
+
+// yubiKeyOpenPGP answers as a YubiKey 5's OpenPGP application does, from
+// its recorded application related data: GET DATA of 6E and of the DOs in
+// it, VERIFY without data 63C3, GET CHALLENGE, an empty cardholder, PUT
+// DATA without PW3 6982.
+func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
+	raw := yubiKey6E(t)
+	d, err := parseOpenPGPAppData(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func(b []byte) []byte { return append(bytes.Clone(b), 0x90, 0x00) }
+	return func(cmd []byte) []byte {
+		switch {
+		case cmd[1] == apdu.InsSelect && bytes.Equal(cmd[5:5+int(cmd[4])], opgpAID()):
+			return ok(nil)
+		case cmd[1] == apdu.InsSelect:
+			aid, _ := d.get(0x4F)
+			if bytes.Equal(cmd[5:5+int(cmd[4])], aid) {
+				return ok(nil)
+			}
+			return []byte{0x6A, 0x82}
+		case cmd[1] == apdu.InsGetData && cmd[2] == 0x00 && cmd[3] == 0x6E:
+			return ok(raw)
+		case cmd[1] == apdu.InsGetData && cmd[2] == 0x00 && cmd[3] == 0x65:
+			return ok([]byte{0x65, 0x00})
+		case cmd[1] == apdu.InsGetData:
+			if v, found := d.get(apdu.Tag(uint16(cmd[2])<<8 | uint16(cmd[3]))); found {
+				return ok(v)
+			}
+			return []byte{0x6A, 0x88}
+		case cmd[1] == apdu.InsVerify && len(cmd) <= 5:
+			return []byte{0x63, 0xC3}
+		case cmd[1] == apdu.InsPutData:
+			return []byte{0x69, 0x82}
+		case cmd[1] == apdu.InsGetChallenge:
+			b := make([]byte, int(cmd[4]))
+			rand.Read(b)
+			return ok(b)
+		}
+		return []byte{0x6D, 0x00}
+	}
+}
+
+// TestOpenPGPSafeCasesOnAYubiKey: the safe OpenPGP cases pass on a card
+// answering as a recorded YubiKey 5 (C5 of 80 bytes with the attestation
+// key, C4 starting FF: the departure yubikey-pw1-validity-ff).
+func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
+	card := &scriptCard{answer: yubiKeyOpenPGP(t)}
+	rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Filter: func(c Case) bool { return c.Class == Safe }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) == 0 {
+		t.Fatal("no case ran")
+	}
+	for _, r := range rep.Results {
+		want := Passed
+		if r.ID == "OPGP-4.4.3.4-PWSTATUS" {
+			want = Departed
+		}
+		if r.Outcome != want {
+			t.Errorf("%s: %s %q, want %s", r.ID, r.Outcome, r.Message, want)
+		}
+	}
+	if got := rep.DepartureNames(); !slices.Equal(got, []string{DepartureOpenPGPValidityFF}) {
+		t.Errorf("departures %v, want %s", got, DepartureOpenPGPValidityFF)
 	}
 }
