@@ -196,6 +196,9 @@ type secret struct{ label, value string }
 type gpgAnswers struct {
 	lines map[string][]string
 	pins  []secret
+	// rest, if set, answers every PIN prompt past pins: for steps that ask
+	// one PIN a number of times that does not matter to the test.
+	rest *secret
 }
 
 // gpgResult is what one gpg run did.
@@ -283,9 +286,12 @@ func (g *gnupg) gpg(t *testing.T, a *gpgAnswers, args ...string) gpgResult {
 			var answer, shown string
 			ok := false
 			if a != nil && kw == "passphrase.enter" {
-				if pin < len(a.pins) {
+				switch {
+				case pin < len(a.pins):
 					answer, shown, ok = a.pins[pin].value, "<"+a.pins[pin].label+">", true
 					pin++
+				case a.rest != nil:
+					answer, shown, ok = a.rest.value, "<"+a.rest.label+">", true
 				}
 			} else if a != nil {
 				if i := next[kw]; i < len(a.lines[kw]) {

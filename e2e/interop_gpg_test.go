@@ -383,3 +383,90 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 		}
 	})
 }
+
+// TestGPGKeyToCard moves software keys onto a fresh openpgp card with
+// `gpg --edit-key` keytocard (PUT DATA odd INS DB, the extended header
+// list; for Ed25519/X25519 after PUT DATA of the algorithm attributes), and
+// uses them there: the card's fingerprints are the keys', a signature by the
+// card verifies with the public key, and what is encrypted to the public key
+// the card decrypts. Once with RSA 2048, once with Ed25519 and X25519.
+func TestGPGKeyToCard(t *testing.T) {
+	for _, k := range []struct{ name, sign, encr string }{
+		{"rsa2048", "rsa2048", "rsa2048"},
+		{"25519", "ed25519", "cv25519"},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			c := newInteropCard(t, "--profile", "openpgp")
+			g := newGnuPG(t, c)
+			verifier := newGnuPGWithoutCard(t, c)
+			const user = "Imported Key <import@example.org>"
+			admin := secret{"admin PIN", gpgAdminPIN}
+			var fpr, subFpr string
+
+			c.step("software keys", func(t *testing.T) {
+				// No passphrase on the software key: the only PIN asked later
+				// is the card's.
+				g.mustGPG(t, nil, "--passphrase", "", "--quick-gen-key", user, k.sign, "sign", "never")
+				keys := g.mustGPG(t, nil, "--list-keys", user)
+				fprs := gpgRecords(keys.out, "fpr")
+				if len(fprs) != 1 || len(fprs[0]) < 10 {
+					t.Fatalf("fingerprint records %v, want one", fprs)
+				}
+				fpr = strings.ToUpper(fprs[0][9])
+				g.mustGPG(t, nil, "--passphrase", "", "--quick-add-key", fpr, k.encr, "encr", "never")
+				keys = g.mustGPG(t, nil, "--list-keys", user)
+				if fprs = gpgRecords(keys.out, "fpr"); len(fprs) != 2 || len(fprs[1]) < 10 {
+					t.Fatalf("fingerprint records %v, want the primary key's and the subkey's", fprs)
+				}
+				subFpr = strings.ToUpper(fprs[1][9])
+				g.mustGPG(t, nil, "--armor", "--output", c.path("pub.asc"), "--export", fpr)
+				verifier.mustGPG(t, nil, "--import", c.path("pub.asc"))
+			})
+			c.step("keytocard", func(t *testing.T) {
+				// The admin PIN, asked once per PW3 verification: scdaemon
+				// verifies again after it changed the algorithm attributes.
+				g.mustGPG(t, &gpgAnswers{
+					lines: map[string][]string{
+						"keyedit.prompt":                {"keytocard", "key 1", "keytocard", "save"},
+						"keyedit.keytocard.use_primary": {"y"},
+						"cardedit.genkeys.storekeytype": {"1", "2"},
+					},
+					rest: &admin,
+				}, "--edit-key", fpr)
+				st := g.cardStatus(t)
+				if f := st.fingerprints(); f[0] != fpr || f[1] != subFpr || f[2] != "" {
+					t.Errorf("card fingerprints %v, want [%s %s none]", f, fpr, subFpr)
+				}
+				keys := g.mustGPG(t, nil, "--list-secret-keys", user)
+				for _, rec := range gpgRecords(keys.out, "sec", "ssb") {
+					if len(rec) < 15 || !strings.EqualFold(rec[14], st.field("AID", 0)) {
+						t.Errorf("secret key record %v is not on the card %s", rec, st.field("AID", 0))
+					}
+				}
+			})
+			message := []byte("Signed and decrypted by imported keys.\n")
+			if err := os.WriteFile(c.path("msg.txt"), message, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			pin := secret{"PIN", gpgPIN}
+			c.step("sign and verify", func(t *testing.T) {
+				g.mustGPG(t, &gpgAnswers{pins: []secret{pin}}, "--local-user", fpr, "--output", c.path("msg.sig"), "--detach-sign", c.path("msg.txt"))
+				r := verifier.mustGPG(t, nil, "--verify", c.path("msg.sig"), c.path("msg.txt"))
+				if valid := r.statusArgs("VALIDSIG"); len(valid) != 1 || !strings.EqualFold(strings.Fields(valid[0])[0], fpr) {
+					t.Errorf("VALIDSIG %q, want one by the imported key %s", valid, fpr)
+				}
+			})
+			c.step("encrypt and decrypt", func(t *testing.T) {
+				verifier.mustGPG(t, nil, "--recipient", fpr, "--output", c.path("msg.gpg"), "--encrypt", c.path("msg.txt"))
+				g.mustGPG(t, &gpgAnswers{rest: &pin}, "--output", c.path("msg.out"), "--decrypt", c.path("msg.gpg"))
+				got, err := os.ReadFile(c.path("msg.out"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, message) {
+					t.Errorf("decrypted %q, want %q", got, message)
+				}
+			})
+		})
+	}
+}
