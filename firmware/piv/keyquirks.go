@@ -140,3 +140,18 @@ func (a *Applet) resetNeedsBlocked() int {
 	}
 	return 2
 }
+
+// moveLeavesSource reports whether MOVE KEY (F6) copies the key, leaving
+// it usable in the source slot too: profile.QuirkMoveKeyCopies. A YubiKey
+// moves it: the source is empty afterwards.
+func (a *Applet) moveLeavesSource() bool {
+	return a.p.HasQuirk(profile.QuirkMoveKeyCopies)
+}
+
+// externalAuthUnchecked reports whether external authentication with the
+// management key (SP 800-73-4 Part 2 Appendix A.1) accepts any response of
+// the block size, the encrypted challenge unchecked:
+// profile.QuirkExternalAuthUnchecked.
+func (a *Applet) externalAuthUnchecked() bool {
+	return a.p.HasQuirk(profile.QuirkExternalAuthUnchecked)
+}

@@ -177,6 +177,18 @@ func TestExtensionQuirks(t *testing.T) {
 			_, sw := tc.cmd(apdu.Command{INS: 0xFB})
 			return fmt.Sprintf("%04X", uint16(sw))
 		}, "6985", "9000"},
+		{profile.QuirkMoveKeyCopies, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.mustAuthenticate()
+			generate(t, tc, 0x82, pivalg.P256)
+			tc.expectCmd(apdu.Command{INS: 0xF6, P1: 0x83, P2: 0x82}, apdu.SWSuccess)
+			_, sw := tc.cmd(apdu.Command{INS: 0xF7, P2: 0x82, Ne: 256})
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6A88", "9000"},
+		{profile.QuirkExternalAuthUnchecked, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.expectCmd(apdu.Command{INS: 0x87, P1: pivalg.TDES, P2: 0x9B, Data: []byte{0x7C, 0x02, 0x81, 0x00}, Ne: 256}, apdu.SWSuccess)
+			_, sw := tc.cmd(apdu.Command{INS: 0x87, P1: pivalg.TDES, P2: 0x9B, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, make([]byte, 8)))})
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6982", "9000"},
 		{profile.QuirkTouchAlwaysCached, func(t *testing.T, tc *testCard, touch *bool) string {
 			tc.mustAuthenticate()
 			generate(t, tc, 0x82, pivalg.P256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways)

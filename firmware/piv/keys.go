@@ -386,7 +386,9 @@ func (a *Applet) moveKey(env *firmware.Context, cmd apdu.Command) error {
 	}
 	defer tx.Abort()
 	tx.Put(keyPrefix+slotKey(dst), raw)
-	tx.Delete(keyPrefix + slotKey(src))
+	if !a.moveLeavesSource() {
+		tx.Delete(keyPrefix + slotKey(src))
+	}
 	return tx.Commit()
 }
 

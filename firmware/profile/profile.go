@@ -289,6 +289,8 @@ const (
 	QuirkImportOriginGenerated  = "import-origin-generated"   // GET METADATA reports an imported key as generated
 	QuirkECDHNoPointCheck       = "ecdh-no-point-check"       // ECDH takes a point off the curve instead of answering 6A80
 	QuirkResetOneBlocked        = "reset-one-blocked"         // RESET wipes with only the PIN or the PUK blocked
+	QuirkMoveKeyCopies          = "move-key-copies"           // MOVE KEY leaves the key in the source slot too
+	QuirkExternalAuthUnchecked  = "external-auth-unchecked"   // external authentication takes any response
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -301,7 +303,7 @@ func KnownQuirks() []string {
 		QuirkCase1Refused, QuirkECDHFullPoint, QuirkRSALeadingZeroDropped,
 		QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong,
 		QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated,
-		QuirkECDHNoPointCheck, QuirkResetOneBlocked,
+		QuirkECDHNoPointCheck, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkExternalAuthUnchecked,
 	}
 }
 

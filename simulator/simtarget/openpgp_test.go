@@ -89,6 +89,8 @@ func TestQuirkMatrixOpenPGP(t *testing.T) {
 		profile.QuirkImportOriginGenerated:  "",
 		profile.QuirkECDHNoPointCheck:       "",
 		profile.QuirkResetOneBlocked:        "",
+		profile.QuirkMoveKeyCopies:          "",
+		profile.QuirkExternalAuthUnchecked:  "",
 	}
 	quirkMatrixOn(t, "openpgp", "openpgp", catches)
 }

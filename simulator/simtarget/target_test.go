@@ -156,6 +156,8 @@ func TestQuirkMatrix(t *testing.T) {
 		profile.QuirkImportOriginGenerated:  "YK-IMPORT-P256",
 		profile.QuirkECDHNoPointCheck:       "PIV-ECDH-BAD-POINT",
 		profile.QuirkResetOneBlocked:        "YK-RESET-PUK-ONLY",
+		profile.QuirkMoveKeyCopies:          "YK-MOVE-DELETE",
+		profile.QuirkExternalAuthUnchecked:  "YK-MGMT-3DES",
 	}
 	files := quirkProfiles(t, "default")
 	for _, q := range profile.KnownQuirks() {
@@ -215,6 +217,8 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkImportOriginGenerated:  "",
 		profile.QuirkECDHNoPointCheck:       "",
 		profile.QuirkResetOneBlocked:        "",
+		profile.QuirkMoveKeyCopies:          "",
+		profile.QuirkExternalAuthUnchecked:  "",
 	}
 	quirkMatrixOn(t, "iso-token", "iso", catches)
 }
