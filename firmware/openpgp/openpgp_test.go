@@ -314,3 +314,28 @@ func TestStoreFormat(t *testing.T) {
 		t.Errorf("key/b6 = % X, want origin 01 then the key record", v)
 	}
 }
+
+// TestHistoricalBytesMatchATR: on the openpgp profile the historical bytes
+// DO 5F52 are the ATR's (3B 88 80 01, eight historical bytes, TCK), and
+// both announce what the card OS takes: chaining, and extended Lc/Le only
+// with extended_length.
+func TestHistoricalBytesMatchATR(t *testing.T) {
+	for _, tt := range []struct {
+		doc  string
+		caps byte
+	}{{"", 0xC0}, {"extended_length: false", 0x80}} {
+		p := testProfile(t, "openpgp", tt.doc)
+		tc := newCardOf(t, p, nvm.NewTearable(&nvm.Memory{}))
+		tc.must(cmdSelect, apdu.SWSuccess)
+		hist := tc.getData(tagHistorical)
+		if want := []byte{0x00, 0x73, 0x00, 0x00, tt.caps, 0x05, 0x90, 0x00}; !bytes.Equal(hist, want) {
+			t.Errorf("%q: 5F52 = % X, want % X", tt.doc, hist, want)
+		}
+		if tt.doc == "" && !bytes.Equal(p.ATR[4:len(p.ATR)-1], hist) {
+			t.Errorf("ATR % X: historical bytes differ from 5F52 % X", p.ATR, hist)
+		}
+		if _, sw := tc.send("00 CA 7F 66 00"); (sw == apdu.SWSuccess) != (tt.caps == 0xC0) {
+			t.Errorf("%q: GET DATA 7F66 answered %04X", tt.doc, uint16(sw))
+		}
+	}
+}
