@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
 
@@ -196,6 +199,16 @@ func opgpCases() []Case {
 			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpECDSAP256) },
 		},
 		{
+			ID: "OPGP-7.2.10-CDS-P384", Title: "PSO:CDS with an ECDSA P-384 signature key signs a SHA-384 hash as r||s (96 bytes), verified with the public key",
+			Ref: refOpenPGP + " §7.2.10, §4.4.3.9", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpECDSAP384) },
+		},
+		{
+			ID: "OPGP-7.2.10-CDS-RSA4096", Title: "PSO:CDS with an RSA 4096 signature key signs a SHA-256 DigestInfo (a 512-byte signature, fetched with GET RESPONSE), verified with the public key",
+			Ref: refOpenPGP + " §7.2.10, §4.4.3.9", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpRSA4096) },
+		},
+		{
 			ID: "OPGP-7.2.10-CDS-ED25519", Title: "PSO:CDS with an Ed25519 signature key signs the message (64 bytes R||S), verified with the public key",
 			Ref: refOpenPGP + " §7.2.10, §4.4.3.9; RFC 8032", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpEd25519) },
@@ -216,6 +229,11 @@ func opgpCases() []Case {
 			Run: func(ctx context.Context, e *Env) error { return e.opgpECDH(ctx, opgpECDHP256, ecdh.P256()) },
 		},
 		{
+			ID: "OPGP-7.2.11-DECIPHER-P384", Title: "PSO:DECIPHER with an ECDH P-384 key answers the 48-byte shared secret x the host computes with the card's public key",
+			Ref: refOpenPGP + " §7.2.11 (ECDH: A6 7F49 86)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: func(ctx context.Context, e *Env) error { return e.opgpECDH(ctx, opgpECDHP384, ecdh.P384()) },
+		},
+		{
 			ID: "OPGP-7.2.11-DECIPHER-X25519", Title: "PSO:DECIPHER with an X25519 key answers the 32-byte shared secret the host computes with the card's public key",
 			Ref: refOpenPGP + " §7.2.11; RFC 7748", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: func(ctx context.Context, e *Env) error { return e.opgpECDH(ctx, opgpX25519, ecdh.X25519()) },
@@ -224,6 +242,11 @@ func opgpCases() []Case {
 			ID: "OPGP-7.2.13-INTAUTH", Title: "INTERNAL AUTHENTICATE answers 6982 without PW1 (82); after it the authentication key (RSA 2048) signs a DigestInfo, verified with the public key",
 			Ref: refOpenPGP + " §7.2.13 (INTERNAL AUTHENTICATE)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: opgpIntAuth,
+		},
+		{
+			ID: "OPGP-4.4.3.12-IMPORT", Title: "key import (PUT DATA DB, extended header list) answers 6982 without PW3; with it an Ed25519 signature key and a P-256 authentication key made host-side sign (PSO:CDS, INTERNAL AUTHENTICATE) as the host's public keys verify, read back as those keys, and DE says imported",
+			Ref: refOpenPGP + " §4.4.3.12 (private key template), §7.2.8 (PUT DATA odd INS), §4.4.3.8 (key information)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: opgpImport,
 		},
 		{
 			ID: "OPGP-7.2.16-TERMINATE", Title: "TERMINATE DF answers 6982 without PW3; after it 9000, and ACTIVATE FILE brings the application back as delivered: factory PW1 and PW3, no name, no keys, counter 0",
@@ -804,15 +827,20 @@ func (e *Env) opgpSignCase(ctx context.Context, attr []byte) error {
 }
 
 // opgpSignInput is what PSO:CDS and INTERNAL AUTHENTICATE are given for
-// msg: a SHA-256 DigestInfo for RSA, the hash for ECDSA, the message for
-// EdDSA.
+// msg: a SHA-256 DigestInfo for RSA, the hash for ECDSA (SHA-384 on
+// P-384), the message for EdDSA.
 func opgpSignInput(pub crypto.PublicKey, msg []byte) []byte {
 	h := sha256.Sum256(msg)
-	switch pub.(type) {
+	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return append(digestInfoSHA256(), h[:]...)
 	case ed25519.PublicKey:
 		return msg
+	case *ecdsa.PublicKey:
+		if k.Curve.Params().BitSize == 384 {
+			h384 := sha512.Sum384(msg)
+			return h384[:]
+		}
 	}
 	return h[:]
 }
@@ -1041,4 +1069,85 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// opgpImportCmd is PUT DATA (odd INS DB, P1P2 3FFF) of a private key: the
+// extended header list 4D { CRT of key, 7F48 { 92 len(d) }, 5F48 d }
+// (§4.4.3.12): an ECC private key alone, the card computing its public key.
+func opgpImportCmd(key byte, d []byte) apdu.Command {
+	return apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: apdu.Nest(0x4D,
+		[]byte{key, 0x00}, apdu.AppendTLV(nil, 0x7F48, []byte{0x92, byte(len(d))}), apdu.AppendTLV(nil, 0x5F48, d))}
+}
+
+func opgpImport(ctx context.Context, e *Env) error {
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return err
+	}
+	sigKey := ed25519.NewKeyFromSeed(seed)
+	autKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	d, err := autKey.Bytes()
+	if err != nil {
+		return err
+	}
+	if err := e.opgpVerify(ctx, opgpPW1); err != nil {
+		return err
+	}
+	if err := e.run(ctx, step("key import with only PW1 verified", opgpImportCmd(opgpKeySig, seed), apdu.SWSecurityStatusNotSatisfied)); err != nil {
+		return err
+	}
+	if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+		return err
+	}
+	for _, k := range []struct {
+		key       byte
+		attr, d   []byte
+		pub       crypto.PublicKey
+		what      string
+		op        func([]byte) apdu.Command
+		verifyRef byte
+	}{
+		{opgpKeySig, opgpEd25519, seed, sigKey.Public(), "PSO:CDS with the imported Ed25519 key", opgpCDSCmd, opgpPW1Sig},
+		{opgpKeyAut, opgpECDSAP256, d, &autKey.PublicKey, "INTERNAL AUTHENTICATE with the imported P-256 key", opgpIntAuthCmd, opgpPW1},
+	} {
+		if err := e.opgpSetAlgorithm(ctx, k.key, k.attr); err != nil {
+			return err
+		}
+		if err := e.run(ctx, step(fmt.Sprintf("key import of key %02X", k.key), opgpImportCmd(k.key, k.d), apdu.SWSuccess)); err != nil {
+			return err
+		}
+		r, err := e.Transmit(ctx, opgpGenerateCmd(0x81, k.key))
+		if err != nil {
+			return err
+		}
+		back, err := opgpPublicKey(r.Data, k.attr)
+		if err != nil || r.SW != apdu.SWSuccess {
+			return fmt.Errorf("reading the imported key %02X's public key answered %s: %v", k.key, swText(r.SW), err)
+		}
+		if !back.(interface{ Equal(crypto.PublicKey) bool }).Equal(k.pub) {
+			return fmt.Errorf("the imported key %02X's public key is not the one the host made", k.key)
+		}
+		in := opgpSignInput(k.pub, []byte("tessera conformance: an imported key"))
+		if err := e.opgpVerify(ctx, k.verifyRef); err != nil {
+			return err
+		}
+		sig, err := e.opgpOp(ctx, k.what, k.op(in))
+		if err != nil {
+			return err
+		}
+		if err := opgpVerifySignature(k.pub, in, sig); err != nil {
+			return fmt.Errorf("%s: %w", k.what, err)
+		}
+	}
+	dd, err := e.opgpAppData(ctx)
+	if err != nil {
+		return err
+	}
+	if de, ok := dd.get(0xDE); ok && (len(de) < 6 || de[0] != 0x01 || de[1] != 0x02 || de[4] != 0x03 || de[5] != 0x02) {
+		return fmt.Errorf("the key information (DE) % X does not say keys 01 and 03 were imported (02)", de)
+	}
+	return nil
 }

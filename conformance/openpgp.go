@@ -83,12 +83,16 @@ const (
 // standard import format, and the ECC algorithms with their curve OIDs.
 var (
 	opgpRSA2048   = []byte{0x01, 0x08, 0x00, 0x00, 0x20, 0x00}
+	opgpRSA4096   = []byte{0x01, 0x10, 0x00, 0x00, 0x20, 0x00}
 	opgpECDSAP256 = append([]byte{0x13}, oidP256...)
 	opgpECDHP256  = append([]byte{0x12}, oidP256...)
+	opgpECDSAP384 = append([]byte{0x13}, oidP384...)
+	opgpECDHP384  = append([]byte{0x12}, oidP384...)
 	opgpEd25519   = []byte{0x16, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01}
 	// X25519 with the Curve25519 OID 1.3.6.1.4.1.3029.1.5.1 GnuPG writes.
 	opgpX25519 = []byte{0x12, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}
 	oidP256    = []byte{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07}
+	oidP384    = []byte{0x2B, 0x81, 0x04, 0x00, 0x22}
 )
 
 func opgpVerifyCmd(ref byte, pw string) apdu.Command {
@@ -314,7 +318,8 @@ func (e *Env) opgpStatusIs(ctx context.Context, ref byte, when string, want apdu
 
 // opgpPublicKey parses a public key template 7F49 (§7.2.14): 81 modulus
 // and 82 exponent for RSA; 86 the point for ECC, uncompressed for P-256,
-// the 32 bytes of RFC 8032 and RFC 7748 for Ed25519 and X25519. attr names
+// the 32 bytes of RFC 8032 and RFC 7748 for Ed25519 and X25519 (NIST
+// curves: P-256 and P-384). attr names
 // the algorithm (the key's attributes).
 func opgpPublicKey(b, attr []byte) (crypto.PublicKey, error) {
 	t, rest, err := apdu.ParseTLV(b)
@@ -337,8 +342,12 @@ func opgpPublicKey(b, attr []byte) (crypto.PublicKey, error) {
 	switch {
 	case bytes.Equal(attr, opgpECDSAP256):
 		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	case bytes.Equal(attr, opgpECDSAP384):
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P384(), point)
 	case bytes.Equal(attr, opgpECDHP256):
 		return ecdh.P256().NewPublicKey(point)
+	case bytes.Equal(attr, opgpECDHP384):
+		return ecdh.P384().NewPublicKey(point)
 	case bytes.Equal(attr, opgpEd25519):
 		if len(point) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("the Ed25519 public key is %d bytes, want 32", len(point))
