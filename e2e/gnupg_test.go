@@ -75,8 +75,10 @@ func makeGnuPG(t *testing.T, c *interopCard, card bool) *gnupg {
 	// scdaemon's own log, printed when a step fails.
 	conf += "log-file " + filepath.Join(home, "scdaemon.log") + "\n"
 	files := map[string]string{
-		"scdaemon.conf":  conf,
-		"gpg-agent.conf": "allow-loopback-pinentry\nscdaemon-program " + scd + "\n",
+		"scdaemon.conf": conf,
+		// enable-ssh-support: ssh clients reach the card's authentication
+		// key through the agent's ssh socket.
+		"gpg-agent.conf": "allow-loopback-pinentry\nenable-ssh-support\nscdaemon-program " + scd + "\n",
 		"gpg.conf":       "no-auto-key-locate\n",
 	}
 	if !card {
@@ -170,6 +172,18 @@ func (g *gnupg) waitGone(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// sshSocket is the ssh-agent socket of this home's gpg-agent.
+func (g *gnupg) sshSocket(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("gpgconf", "--homedir", g.home, "--list-dirs", "agent-ssh-socket")
+	cmd.Env = append(append([]string(nil), g.c.env...), g.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gpgconf --list-dirs agent-ssh-socket: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // scdLog is scdaemon's log so far, for a failing step.

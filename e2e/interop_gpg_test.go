@@ -215,6 +215,36 @@ func gpgCardFlow(t *testing.T, algo string) {
 		}
 	})
 
+	c.step("ssh through gpg-agent", func(t *testing.T) {
+		// The authentication key answers ssh through gpg-agent's ssh socket
+		// (INTERNAL AUTHENTICATE); PW1 is still verified from the decryption
+		// (an ssh request cannot reach the loopback pinentry).
+		env := []string{"SSH_AUTH_SOCK=" + g.sshSocket(t), "GNUPGHOME=" + g.home}
+		listed := c.exec(t, env, "ssh-add", "-L")
+		exported := g.mustGPG(t, nil, "--export-ssh-key", fprs[0])
+		want := strings.Fields(exported.out)
+		if listed.code != 0 || len(want) < 2 || !strings.Contains(listed.out, want[0]+" "+want[1]) {
+			t.Fatalf("ssh-add -L (exit %d) does not list the card's authentication key %q:\n%s", listed.code, want, listed.out)
+		}
+		pub := c.path("auth.pub")
+		allowed := c.path("allowed_signers")
+		if err := os.WriteFile(pub, []byte(want[0]+" "+want[1]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(allowed, []byte("card@example.org "+want[0]+" "+want[1]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(c.path("msg.txt.sig"))
+		if r := c.exec(t, env, "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "tessera", c.path("msg.txt")); r.code != 0 {
+			t.Fatalf("ssh-keygen -Y sign through gpg-agent: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
+		}
+		r := c.exec(t, env, "sh", "-c", `ssh-keygen -Y verify -f "$1" -I card@example.org -n tessera -s "$2.sig" < "$2"`,
+			"verify", allowed, c.path("msg.txt"))
+		if r.code != 0 || !strings.Contains(r.out, "Good") {
+			t.Errorf("ssh-keygen -Y verify of the card's signature: exit %d, want a good signature", r.code)
+		}
+	})
+
 	// blockPW1 spends PW1's three tries with a wrong PIN and checks the
 	// counters: rc is the Reset Code's tries, which blocking PW1 leaves alone.
 	blockPW1 := func(t *testing.T, right secret, rc int) {
@@ -309,7 +339,7 @@ func gpgCardFlow(t *testing.T, algo string) {
 			}
 		}
 	})
-	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", algo, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, ssh signature, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", algo, time.Since(start).Round(time.Millisecond))
 }
 
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
