@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 TEST_FUZZTIME ?= 4s
 BIN := bin/tessera
 
-.PHONY: all build test unit race e2e fuzz-short fuzz lint vet fmt-check shellcheck cross dist bench run deps clean
+.PHONY: all build ifd test unit race e2e fuzz-short fuzz lint vet fmt-check shellcheck cross dist bench run deps clean
 
 all: build
 
@@ -17,8 +17,19 @@ deps:
 	@bash scripts/ensure-go.sh
 	@bash scripts/deps.sh
 
-build: deps
+build: deps ifd
 	$(GO) build -trimpath -o $(BIN) ./cmd/tessera
+
+# The pcsc-lite reader driver of the IFD bridge (docs/ifd-bridge.md), in C
+# against pcsc-lite's ifdhandler.h; only the IFDH* functions are exported.
+IFD_LIB := bin/libifdtessera.so
+IFD_SRC := ifd/frame.c ifd/frame.h ifd/driver/ifdhandler.c ifd/driver/exports.map
+ifd: deps $(IFD_LIB)
+
+$(IFD_LIB): $(IFD_SRC)
+	@mkdir -p bin
+	gcc -Wall -Wextra -Werror -O2 -fPIC -shared $$(pkg-config --cflags libpcsclite) \
+	  -Wl,--version-script=ifd/driver/exports.map -o $@ ifd/frame.c ifd/driver/ifdhandler.c
 
 lint: deps fmt-check vet shellcheck
 
