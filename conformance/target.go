@@ -33,7 +33,9 @@ type PowerCutter interface {
 }
 
 // Toucher is a Card whose touch sensor the suite can set: only a simulated
-// card. Mode "auto" gives every touch asked for at once, "never" none.
+// card. Mode "auto" gives every touch asked for at once, "never" none
+// ("manual" waits for one given through the simulator's control API; the
+// scenario step touch_mode sets any of the three).
 type Toucher interface {
 	SetTouchMode(mode string) error
 }

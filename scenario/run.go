@@ -50,10 +50,8 @@ type Restarter interface {
 }
 
 // Toucher is a card whose touch sensor the scenario sets (auto, manual or
-// never): the step touch_mode.
-type Toucher interface {
-	SetTouchMode(mode string) error
-}
+// never): the step touch_mode. It is the suite's conformance.Toucher.
+type Toucher = conformance.Toucher
 
 // Revealer is a card issued with random credentials that tells them:
 // RevealCredentials returns the PIN and PUK (empty: the profile's own),

@@ -47,8 +47,10 @@ card: only the safe cases (which read, and spend no try) run, unless
 back what they change; before running any, the suite checks each credential
 where a mistake cannot block anything, and refuses up front, saying why, every
 case it could not undo (blocking the PUK, for one). The key cases (VE05.36B,
-PIV-SIGN-, PIV-DECRYPT-, PIV-ECDH-, PIV-CARDAUTH-9E, YK-PIN-POLICY-,
-YK-IMPORT, YK-MOVE-DELETE, YK-ATTEST) write keys, so on such a card they
+PIV-SIGN-, PIV-DECRYPT-, PIV-ECDH-, PIV-CARDAUTH-9E, PIV-9C-PIN-ALWAYS,
+PIV-GA-WRONG-ALG, PIV-GENERATE-BAD-ALG, YK-PIN-POLICY-, YK-TOUCH-, YK-IMPORT,
+YK-MOVE-DELETE, YK-ATTEST, YK-METADATA-GENERATED, YK-GENERATE-BAD-POLICY)
+write keys, so on such a card they
 run only in the slots --slots names (e.g. --slots 9a,9c,9d,9e): the key a named
 slot holds is replaced and the generated one deleted afterwards; no other slot
 is touched.
