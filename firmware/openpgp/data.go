@@ -40,7 +40,30 @@ const (
 	tagKeyInfo      = 0x00DE
 	tagUIFSig       = 0x00D6 // D6, D7, D8, D9 (attestation): user interaction flags (YubiKey touch policy)
 	tagKDF          = 0x00F9
+	tagPrivate1     = 0x0101 // 0101 to 0104: private use
 )
+
+// writeAccess is the password PUT DATA of tag needs: PW1 (82) for the
+// private-use DOs 0101 and 0103, PW3 for every other DO (OpenPGP Card 3.4
+// §4.4.1).
+func writeAccess(tag uint16) byte {
+	if tag == tagPrivate1 || tag == tagPrivate1+2 {
+		return refPW1Other
+	}
+	return refPW3
+}
+
+// readAccess is the password GET DATA of private-use DO tag needs: PW1
+// (82) for 0103, PW3 for 0104, none (ok false) for 0101 and 0102.
+func readAccess(tag uint16) (ref byte, ok bool) {
+	switch tag {
+	case tagPrivate1 + 2:
+		return refPW1Other, true
+	case tagPrivate1 + 3:
+		return refPW3, true
+	}
+	return 0, false
+}
 
 // Touch modes of the user interaction flags: off, on, fixed (on until the
 // application is reset), cached, cached and fixed.
@@ -72,6 +95,12 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 	}
 	switch tag {
 	case tagName, tagLogin, tagLanguage, tagSex, tagURL, tagCert:
+		v, _ := env.Store.Get(doKey(tag))
+		return v, nil
+	case tagPrivate1, tagPrivate1 + 1, tagPrivate1 + 2, tagPrivate1 + 3:
+		if ref, ok := readAccess(tag); ok && !env.Security.Has(ref) {
+			return nil, errNotAllowed
+		}
 		v, _ := env.Store.Get(doKey(tag))
 		return v, nil
 	case tagCardholder:
@@ -192,10 +221,10 @@ func (a *Applet) extLengthInfo() []byte {
 }
 
 // extCaps is the extended capabilities C0 (OpenPGP Card 3.4 §4.4.3.7):
-// GET CHALLENGE, key import, PW status changeable, algorithm attributes
-// changeable; no secure messaging, no private DOs, no AES, no KDF.
+// GET CHALLENGE, key import, PW status changeable, private-use DOs,
+// algorithm attributes changeable; no secure messaging, no AES, no KDF.
 func (a *Applet) extCaps() []byte {
-	out := []byte{0x40 | 0x20 | 0x10 | 0x04, 0x00}
+	out := []byte{0x40 | 0x20 | 0x10 | 0x08 | 0x04, 0x00}
 	out = binary.BigEndian.AppendUint16(out, maxChallenge)
 	out = binary.BigEndian.AppendUint16(out, maxCert)
 	out = binary.BigEndian.AppendUint16(out, maxSpecialDO)
@@ -237,10 +266,11 @@ func keyOrigin(env *firmware.Context, ref byte) byte {
 	return v[0]
 }
 
-// putData is PUT DATA (DA), P1-P2 the tag, with PW3 verified.
+// putData is PUT DATA (DA), P1-P2 the tag, with PW3 verified (PW1 for
+// two private-use DOs, see writeAccess).
 func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 	tag := uint16(cmd.P1)<<8 | uint16(cmd.P2)
-	if err := need(env, refPW3); err != nil {
+	if err := need(env, writeAccess(tag)); err != nil {
 		return err
 	}
 	v := cmd.Data
@@ -255,7 +285,7 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 		if len(v) > maxName {
 			return apdu.SWWrongLength
 		}
-	case tag == tagLogin || tag == tagURL:
+	case tag == tagLogin || tag == tagURL || (tag >= tagPrivate1 && tag <= tagPrivate1+3):
 		if len(v) > maxSpecialDO {
 			return apdu.SWWrongLength
 		}

@@ -15,12 +15,12 @@ import (
 //   - the data of key import (PUT DATA, odd INS DB: a private key);
 //   - the answer of PSO:DECIPHER (a session key or a shared secret);
 //   - the answer of GET CHALLENGE (random bytes a host may use as a
-//     secret);
+//     secret), and of GET DATA of the private-use DOs 0101-0104 (whatever
+//     the holder keeps there);
 //   - everything of an instruction this application does not know, and of
 //     any class but 00.
 //
-// The rest shows: GET DATA (every data object the application answers is
-// public), PUT DATA of the public DOs, GENERATE ASYMMETRIC KEY PAIR (public
+// The rest shows: GET DATA of the other DOs (all public), PUT DATA of the public DOs, GENERATE ASYMMETRIC KEY PAIR (public
 // keys), PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE (a hash or
 // a challenge, and a signature), the cryptogram of PSO:DECIPHER, TERMINATE
 // DF, ACTIVATE FILE and GET VERSION. Every rule looks at the header alone,
@@ -32,7 +32,12 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 	both := firmware.Disclosure{Command: true, Response: true}
 	p1p2 := uint16(cmd.P1)<<8 | uint16(cmd.P2)
 	switch cmd.INS {
-	case apdu.InsGetData, apdu.InsGenerateKeyPairOdd, insInternalAuthenticate,
+	case apdu.InsGetData:
+		if p1p2 >= tagPrivate1 && p1p2 <= tagPrivate1+3 {
+			return firmware.Disclosure{Command: true} // no command data
+		}
+		return both
+	case apdu.InsGenerateKeyPairOdd, insInternalAuthenticate,
 		insTerminateDF, insActivateFile, insGetVersion, apdu.InsSelect:
 		return both
 	case apdu.InsPutData:

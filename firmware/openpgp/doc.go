@@ -50,7 +50,8 @@
 //	                          5f35 sex, 5f50 URL, 7f21 certificate, 00c7-00c9
 //	                          fingerprints, 00ca-00cc CA fingerprints,
 //	                          00ce-00d0 generation dates, 00d6-00d9 touch
-//	                          policies; absent: empty (or zeros)
+//	                          policies, 0101-0104 private use; absent:
+//	                          empty (or zeros)
 //	openpgp/alg/<ref>         algorithm attributes of key b6, b8 or a4 as
 //	                          PUT DATA gave them; absent: RSA 2048
 //	openpgp/key/<ref>         key b6, b8 or a4: its origin (01 generated,

@@ -45,7 +45,7 @@ func TestSelectAndGetData(t *testing.T) {
 		{tagURL, ""},
 		{tagHistorical, "00730000C0059000"},
 		{tagCardholder, "5B005F2D005F3500"},
-		{tagExtCaps, "740000FF080000FF0000"},
+		{tagExtCaps, "7C0000FF080000FF0000"},
 		{tagAlgSig, "010800002000"},
 		{tagAlgDec, "010800002000"},
 		{tagAlgAut, "010800002000"},
@@ -63,7 +63,7 @@ func TestSelectAndGetData(t *testing.T) {
 			t.Errorf("GET DATA %04X = %s, want %s", tt.tag, got, tt.want)
 		}
 	}
-	for _, tag := range []uint16{0x7F74, 0x00D6, 0x0101, 0x1234, 0x00D3} {
+	for _, tag := range []uint16{0x7F74, 0x00D6, 0x0105, 0x1234, 0x00D3} {
 		if _, sw := tc.sendRaw([]byte{0x00, 0xCA, byte(tag >> 8), byte(tag), 0x00}); sw != apdu.SWReferenceNotFound {
 			t.Errorf("GET DATA %04X: SW %04X, want 6A88", tag, uint16(sw))
 		}
@@ -336,6 +336,41 @@ func TestHistoricalBytesMatchATR(t *testing.T) {
 		}
 		if _, sw := tc.send("00 CA 7F 66 00"); (sw == apdu.SWSuccess) != (tt.caps == 0xC0) {
 			t.Errorf("%q: GET DATA 7F66 answered %04X", tt.doc, uint16(sw))
+		}
+	}
+}
+
+// TestPrivateDOs: the private-use DOs 0101-0104 take up to 255 bytes each;
+// 0101 and 0103 are written with PW1 (82), 0102 and 0104 with PW3; 0103 is
+// read with PW1 (82), 0104 with PW3, 0101 and 0102 by anyone.
+func TestPrivateDOs(t *testing.T) {
+	tc := newTestCard(t)
+	tc.must(cmdSelect, apdu.SWSuccess)
+	for tag := uint16(0x0101); tag <= 0x0104; tag++ {
+		tc.mustRaw(putData(tag, []byte{byte(tag)}), apdu.SWSecurityStatusNotSatisfied)
+	}
+	tc.must(verifyPW1Other, apdu.SWSuccess)
+	tc.mustRaw(putData(0x0101, []byte{1}), apdu.SWSuccess)
+	tc.mustRaw(putData(0x0103, []byte{3}), apdu.SWSuccess)
+	tc.mustRaw(putData(0x0102, []byte{2}), apdu.SWSecurityStatusNotSatisfied)
+	tc.must(verifyPW3, apdu.SWSuccess)
+	tc.mustRaw(putData(0x0102, []byte{2}), apdu.SWSuccess)
+	tc.mustRaw(putData(0x0104, []byte{4}), apdu.SWSuccess)
+	tc.mustRaw(putData(0x0104, make([]byte, 256)), apdu.SWWrongLength)
+	tc.must(cmdSelect, apdu.SWSuccess) // forgets both passwords
+	for _, tt := range []struct {
+		tag uint16
+		sw  apdu.StatusWord
+	}{{0x0101, apdu.SWSuccess}, {0x0102, apdu.SWSuccess}, {0x0103, apdu.SWSecurityStatusNotSatisfied}, {0x0104, apdu.SWSecurityStatusNotSatisfied}} {
+		if _, sw := tc.sendRaw([]byte{0x00, 0xCA, byte(tt.tag >> 8), byte(tt.tag), 0x00}); sw != tt.sw {
+			t.Errorf("GET DATA %04X without passwords: SW %04X, want %04X", tt.tag, uint16(sw), uint16(tt.sw))
+		}
+	}
+	tc.must(verifyPW1Other, apdu.SWSuccess)
+	tc.must(verifyPW3, apdu.SWSuccess)
+	for tag := uint16(0x0101); tag <= 0x0104; tag++ {
+		if got := tc.getData(tag); !bytes.Equal(got, []byte{byte(tag)}) {
+			t.Errorf("GET DATA %04X = % X, want %02X", tag, got, byte(tag))
 		}
 	}
 }
