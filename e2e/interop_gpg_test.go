@@ -22,20 +22,52 @@ import (
 // gpgUser is the user ID of the keys the flows generate.
 const gpgUser = "Tessera Card <card@example.org>"
 
-// TestGPGCardRSA is the issue 17 flow with the factory RSA 2048 keys.
-func TestGPGCardRSA(t *testing.T) {
-	gpgCardFlow(t, "rsa2048")
+// gpgKeys is a kind of card keys for the flow, and how card-edit's
+// key-attr gets the card there from the factory RSA 2048.
+type gpgKeys struct {
+	name string
+	// keyAttr answers key-attr's prompts (nil: keep the factory keys).
+	keyAttr map[string][]string
+	// attrs are the keys' attributes gpg --card-status then shows
+	// (gpgKeyAttr: OpenPGP algorithm ID, then bits or curve).
+	attrs [3]string
 }
 
-// TestGPGCardECC is the same flow after gpg --card-edit key-attr switched
-// the card to Ed25519 (signature, authentication) and X25519 (decryption).
+// TestGPGCardRSA is the issue 17 flow with the factory RSA 2048 keys.
+func TestGPGCardRSA(t *testing.T) {
+	gpgCardFlow(t, gpgKeys{name: "rsa2048", attrs: [3]string{"1:2048", "1:2048", "1:2048"}})
+}
+
+// TestGPGCardRSA3072 is the flow with RSA 3072 keys: scdaemon sends
+// GENERATE, PSO:CDS and PSO:DECIPHER (385 bytes) as extended APDUs.
+func TestGPGCardRSA3072(t *testing.T) {
+	gpgCardFlow(t, gpgKeys{name: "rsa3072", keyAttr: map[string][]string{
+		"cardedit.genkeys.algo": {"1", "1", "1"}, // RSA
+		"cardedit.genkeys.size": {"3072", "3072", "3072"},
+	}, attrs: [3]string{"1:3072", "1:3072", "1:3072"}})
+}
+
+// TestGPGCardECC is the flow after key-attr switched the card to Ed25519
+// (signature, authentication) and X25519 (decryption).
 func TestGPGCardECC(t *testing.T) {
-	gpgCardFlow(t, "25519")
+	gpgCardFlow(t, gpgKeys{name: "25519", keyAttr: map[string][]string{
+		"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
+		"keygen.curve":          {"1", "1", "1"}, // Curve 25519
+	}, attrs: [3]string{"22:Ed25519", "18:Curve25519", "22:Ed25519"}}) // 22 EdDSA, 18 ECDH
+}
+
+// TestGPGCardP384 is the flow with NIST P-384 keys: ECDSA signatures (r||s)
+// and ECDH with an uncompressed point.
+func TestGPGCardP384(t *testing.T) {
+	gpgCardFlow(t, gpgKeys{name: "p384", keyAttr: map[string][]string{
+		"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
+		"keygen.curve":          {"4", "4", "4"}, // NIST P-384
+	}, attrs: [3]string{"19:NIST P-384", "18:NIST P-384", "19:NIST P-384"}}) // 19 ECDSA
 }
 
 // gpgCardFlow runs the flow on a fresh card of the openpgp profile with
-// keys of kind algo: "rsa2048" (the factory attributes) or "25519".
-func gpgCardFlow(t *testing.T, algo string) {
+// keys of kind k.
+func gpgCardFlow(t *testing.T, k gpgKeys) {
 	start := time.Now()
 	c := newInteropCard(t, "--profile", "openpgp")
 	g := newGnuPG(t, c)
@@ -73,22 +105,18 @@ func gpgCardFlow(t *testing.T, algo string) {
 		}
 	})
 
-	if algo == "25519" {
-		c.step("key-attr 25519", func(t *testing.T) {
+	if k.keyAttr != nil {
+		c.step("key-attr "+k.name, func(t *testing.T) {
 			// Each change of attributes verifies PW3 anew (scdaemon forgets
 			// PW3 after PUT DATA C1-C3).
 			admin := secret{"admin PIN", gpgAdminPIN}
-			g.mustGPG(t, &gpgAnswers{
-				lines: map[string][]string{
-					"cardedit.prompt":       {"admin", "key-attr", "quit"},
-					"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
-					"keygen.curve":          {"1", "1", "1"}, // Curve 25519
-				},
-				pins: []secret{admin, admin, admin},
-			}, "--card-edit")
+			lines := map[string][]string{"cardedit.prompt": {"admin", "key-attr", "quit"}}
+			for kw, a := range k.keyAttr {
+				lines[kw] = a
+			}
+			g.mustGPG(t, &gpgAnswers{lines: lines, pins: []secret{admin, admin, admin}}, "--card-edit")
 			st = g.cardStatus(t)
-			// OpenPGP algorithm IDs: 22 EdDSA, 18 ECDH.
-			for i, want := range []string{"22:Ed25519", "18:Curve25519", "22:Ed25519"} {
+			for i, want := range k.attrs {
 				if a := gpgKeyAttr(st, i+1); a != want {
 					t.Errorf("key %d attributes %q after key-attr, want %s", i+1, a, want)
 				}
@@ -339,7 +367,7 @@ func gpgCardFlow(t *testing.T, algo string) {
 			}
 		}
 	})
-	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, ssh signature, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", algo, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, ssh signature, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", k.name, time.Since(start).Round(time.Millisecond))
 }
 
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
