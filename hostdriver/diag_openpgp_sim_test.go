@@ -46,7 +46,7 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 		want := &hostdriver.OpenPGPReport{
 			AID: tt.aid, Version: "3.4", Manufacturer: tt.maker, ManufacturerName: tt.makerName, Serial: tt.serial,
 			HistoricalBytes: "00730000C0059000",
-			Features:        []string{"get-challenge", "key-import", "pw-status-changeable", "algorithm-attributes-changeable"},
+			Features:        []string{"get-challenge", "key-import", "pw-status-changeable", "private-use-dos", "algorithm-attributes-changeable"},
 			PW1:             &hostdriver.Counter{Tries: 3}, RC: &hostdriver.Counter{}, PW3: &hostdriver.Counter{Tries: 3},
 			PW1ForEachSignature: &no, MaxLengths: []int{127, 127, 127},
 			Keys:             []hostdriver.OpenPGPKey{rsa("signature"), rsa("decryption"), rsa("authentication")},
