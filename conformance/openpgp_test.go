@@ -276,3 +276,19 @@ func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 		t.Errorf("departures %v, want %s", got, DepartureOpenPGPValidityFF)
 	}
 }
+
+func FuzzOpenPGPPublicKey(f *testing.F) {
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	f.Add(apdu.Nest(0x7F49, apdu.AppendTLV(nil, 0x86, edPub)), opgpEd25519)
+	f.Add(apdu.Nest(0x7F49, apdu.AppendTLV(nil, 0x81, []byte{0xC3}), apdu.AppendTLV(nil, 0x82, []byte{1, 0, 1})), opgpRSA2048)
+	f.Add([]byte{0x7F, 0x49, 0x00}, opgpECDSAP256)
+	f.Fuzz(func(t *testing.T, b, attr []byte) {
+		if len(attr) == 0 {
+			return
+		}
+		pub, err := opgpPublicKey(b, attr)
+		if err == nil && pub == nil {
+			t.Fatalf("opgpPublicKey(% X, % X) = nil, nil", b, attr)
+		}
+	})
+}
