@@ -126,31 +126,7 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 
 	var fprs [3]string // the card's fingerprints after generation
 	c.step("generate", func(t *testing.T) {
-		pin, admin := secret{"PIN", gpgPIN}, secret{"admin PIN", gpgAdminPIN}
-		// scdaemon 2.2 asks, in this order: with the signature PIN forced
-		// (C4 byte 1 = 00) the admin PIN to unforce it during generation,
-		// then the PIN (CHECKPIN); else the PIN, then the admin PIN for
-		// GENERATE; last the PIN again for the first self-signature
-		// (CHECKPIN of a card without keys does not count as PW1 verified).
-		pins := []secret{pin, admin, pin}
-		if st.field("forcepin", 0) == "1" {
-			pins = []secret{admin, pin, pin}
-		}
-		r := g.mustGPG(t, &gpgAnswers{
-			lines: map[string][]string{
-				"cardedit.prompt":             {"admin", "generate", "quit"},
-				"cardedit.genkeys.backup_enc": {"n"},
-				"keygen.valid":                {"0"},
-				"keygen.name":                 {"Tessera Card"},
-				"keygen.email":                {"card@example.org"},
-				"keygen.comment":              {""},
-			},
-			pins: pins,
-		}, "--card-edit")
-		created := r.statusArgs("KEY_CREATED")
-		if len(created) != 1 {
-			t.Fatalf("KEY_CREATED status lines %q, want one", created)
-		}
+		created := gpgGenerate(t, g, st)
 		st = g.cardStatus(t)
 		fprs = st.fingerprints()
 		for i, f := range fprs {
@@ -158,8 +134,8 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 				t.Errorf("card fingerprint %d %q after generate, want 40 hex digits", i+1, f)
 			}
 		}
-		if got := strings.Fields(created[0]); len(got) < 2 || !strings.EqualFold(got[1], fprs[0]) {
-			t.Errorf("KEY_CREATED %q, want the card's signature key %s", created[0], fprs[0])
+		if !strings.EqualFold(created, fprs[0]) {
+			t.Errorf("KEY_CREATED %s, want the card's signature key %s", created, fprs[0])
 		}
 		// gpg's key: a signing primary key, an encryption subkey and an
 		// authentication subkey whose fingerprints are the card's, stubs on
@@ -370,6 +346,40 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, ssh signature, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", k.name, time.Since(start).Round(time.Millisecond))
 }
 
+// gpgGenerate generates the card's three keys with card-edit (no off-card
+// backup; user gpgUser, no expiry) on a card whose status is st, and
+// returns the fingerprint gpg's KEY_CREATED status line gives.
+func gpgGenerate(t *testing.T, g *gnupg, st cardStatus) string {
+	t.Helper()
+	pin, admin := secret{"PIN", gpgPIN}, secret{"admin PIN", gpgAdminPIN}
+	// scdaemon 2.2, PW3 not verified yet, asks in this order: with the
+	// signature PIN forced (C4 byte 1 = 00) the admin PIN to unforce it
+	// during generation, then the PIN (CHECKPIN); else the PIN, then the
+	// admin PIN for GENERATE; last the PIN again for the first
+	// self-signature (CHECKPIN of a card without keys does not count as
+	// PW1 verified).
+	pins := []secret{pin, admin, pin}
+	if st.field("forcepin", 0) == "1" {
+		pins = []secret{admin, pin, pin}
+	}
+	r := g.mustGPG(t, &gpgAnswers{
+		lines: map[string][]string{
+			"cardedit.prompt":             {"admin", "generate", "quit"},
+			"cardedit.genkeys.backup_enc": {"n"},
+			"keygen.valid":                {"0"},
+			"keygen.name":                 {"Tessera Card"},
+			"keygen.email":                {"card@example.org"},
+			"keygen.comment":              {""},
+		},
+		pins: pins,
+	}, "--card-edit")
+	created := r.statusArgs("KEY_CREATED")
+	if len(created) != 1 || len(strings.Fields(created[0])) < 2 {
+		t.Fatalf("KEY_CREATED status lines %q, want one", created)
+	}
+	return strings.ToUpper(strings.Fields(created[0])[1])
+}
+
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
 // "algo:curve".
 func gpgKeyAttr(st cardStatus, i int) string {
@@ -527,4 +537,74 @@ func TestGPGKeyToCard(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestGPGFactoryReset resets a used card with gpg --card-edit factory-reset:
+// scdaemon blocks PW1 and PW3 with wrong VERIFYs, then TERMINATE DF and
+// ACTIVATE FILE. The card is back to its factory state: no keys, RSA 2048
+// attributes, no name, the default PINs with three tries each.
+func TestGPGFactoryReset(t *testing.T) {
+	c := newInteropCard(t, "--profile", "openpgp")
+	g := newGnuPG(t, c)
+	admin := secret{"admin PIN", gpgAdminPIN}
+	// setName sets the cardholder's name (DO 5B) to Tessera surname with
+	// card-edit's name, the PINs from a.
+	setName := func(t *testing.T, surname string, a *gpgAnswers) {
+		t.Helper()
+		a.lines = map[string][]string{
+			"cardedit.prompt":            {"admin", "name", "quit"},
+			"keygen.smartcard.surname":   {surname},
+			"keygen.smartcard.givenname": {"Tessera"},
+		}
+		g.mustGPG(t, a, "--card-edit")
+	}
+	c.step("use the card", func(t *testing.T) {
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
+			"cardedit.prompt":       {"admin", "key-attr", "quit"},
+			"cardedit.genkeys.algo": {"2", "2", "2"},
+			"keygen.curve":          {"1", "1", "1"},
+		}, rest: &admin}, "--card-edit")
+		g.forgetPINs(t)
+		gpgGenerate(t, g, g.cardStatus(t))
+		setName(t, "Card", &gpgAnswers{rest: &admin})
+		st := g.cardStatus(t)
+		if f := st.fingerprints(); f[0] == "" || f[1] == "" || f[2] == "" {
+			t.Fatalf("fingerprints %v after generate, want three", f)
+		}
+		if n := st.field("name", 0) + " " + st.field("name", 1); n != "Tessera Card" {
+			t.Fatalf("cardholder name %q, want Tessera Card", n)
+		}
+	})
+	c.step("factory-reset", func(t *testing.T) {
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
+			"cardedit.prompt":                {"admin", "factory-reset", "quit"},
+			"cardedit.factory-reset.proceed": {"y"},
+			"cardedit.factory-reset.really":  {"yes"},
+		}}, "--card-edit")
+		st := g.cardStatus(t)
+		if f := st.fingerprints(); f != [3]string{} {
+			t.Errorf("fingerprints %v after factory-reset, want none", f)
+		}
+		for i := 1; i <= 3; i++ {
+			if a := gpgKeyAttr(st, i); a != "1:2048" {
+				t.Errorf("key %d attributes %q after factory-reset, want RSA 2048 (1:2048)", i, a)
+			}
+		}
+		if n := st.field("name", 0) + st.field("name", 1); n != "" {
+			t.Errorf("cardholder name %q after factory-reset, want none", n)
+		}
+		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters %v after factory-reset, want [3 0 3]", r)
+		}
+	})
+	c.step("default PINs again", func(t *testing.T) {
+		// The default admin PIN sets a name; the default PIN is verified
+		// when generating keys.
+		setName(t, "Again", &gpgAnswers{pins: []secret{admin}})
+		g.forgetPINs(t)
+		gpgGenerate(t, g, g.cardStatus(t))
+		if r := g.cardStatus(t).pinRetries(t); r != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters %v, want [3 0 3]", r)
+		}
+	})
 }
