@@ -184,6 +184,11 @@ func opgpCases() []Case {
 			Run: opgpPutData,
 		},
 		{
+			ID: "OPGP-4.4.1-PRIVATE-DO", Title: "the private-use DOs (where C0 announces them): 0101 written after PW1 and read by anyone, 0102 written after PW3, 0103 written and read after PW1 (6982 before), 0104 written and read after PW3 (6982 with PW1)",
+			Ref: refOpenPGP + " §4.4.1 (private use DOs 0101-0104 and their access conditions), §4.4.3.7 (extended capabilities)", Class: Destructive, Needs: NeedOpenPGPPW,
+			Run: opgpPrivateDOs,
+		},
+		{
 			ID: "OPGP-7.2.14-GENERATE", Title: "GENERATE of the signature key (RSA 2048) answers 6982 without PW3; with it a public key (81, 82) that reading back answers as 256 bytes and 61xx, with or without Le; the fingerprint (C7) and date (CE) PUT after it show in 6E",
 			Ref: refOpenPGP + " §7.2.14 (GENERATE ASYMMETRIC KEY PAIR), §4.4.3.6; ISO/IEC 7816-4 §5.1.3 (61xx)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: opgpGenerateCase,
@@ -1148,6 +1153,97 @@ func opgpImport(ctx context.Context, e *Env) error {
 	}
 	if de, ok := dd.get(0xDE); ok && (len(de) < 6 || de[0] != 0x01 || de[1] != 0x02 || de[4] != 0x03 || de[5] != 0x02) {
 		return fmt.Errorf("the key information (DE) % X does not say keys 01 and 03 were imported (02)", de)
+	}
+	return nil
+}
+
+func opgpPrivateDOs(ctx context.Context, e *Env) error {
+	d, err := e.opgpAppData(ctx)
+	if err != nil {
+		return err
+	}
+	if c0, _ := d.get(0xC0); len(c0) == 0 || c0[0]&0x08 == 0 {
+		return Skipf("the card does not announce private-use DOs (C0 % X)", c0)
+	}
+	// What each DO holds now, read with the password it needs, to put back.
+	if err := e.opgpVerify(ctx, opgpPW1); err != nil {
+		return err
+	}
+	if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+		return err
+	}
+	old := map[uint16][]byte{}
+	for _, tag := range []uint16{0x0101, 0x0102, 0x0103, 0x0104} {
+		if old[tag], err = e.opgpGet(ctx, tag); err != nil {
+			return err
+		}
+	}
+	e.Cleanup(func(ctx context.Context) error {
+		if err := e.selectApp(ctx); err != nil {
+			return err
+		}
+		if err := e.opgpVerify(ctx, opgpPW1); err != nil {
+			return err
+		}
+		if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+			return err
+		}
+		for tag, v := range old {
+			if err := e.run(ctx, step(fmt.Sprintf("PUT DATA %04X back", tag), opgpPutDataCmd(tag, v), apdu.SWSuccess)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	value := func(tag uint16) []byte { return []byte(fmt.Sprintf("tessera conformance %04X", tag)) }
+	if err := e.selectApp(ctx); err != nil { // no password verified
+		return err
+	}
+	if err := e.run(ctx,
+		step("GET DATA 0103 without PW1", opgpGetDataCmd(0x0103), apdu.SWSecurityStatusNotSatisfied),
+		step("GET DATA 0104 without PW3", opgpGetDataCmd(0x0104), apdu.SWSecurityStatusNotSatisfied),
+		step("PUT DATA 0101 without PW1", opgpPutDataCmd(0x0101, value(0x0101)), apdu.SWSecurityStatusNotSatisfied)); err != nil {
+		return err
+	}
+	if err := e.opgpVerify(ctx, opgpPW1); err != nil {
+		return err
+	}
+	if err := e.run(ctx,
+		step("PUT DATA 0101 after PW1", opgpPutDataCmd(0x0101, value(0x0101)), apdu.SWSuccess),
+		step("PUT DATA 0103 after PW1", opgpPutDataCmd(0x0103, value(0x0103)), apdu.SWSuccess),
+		step("PUT DATA 0102 with PW1 only", opgpPutDataCmd(0x0102, value(0x0102)), apdu.SWSecurityStatusNotSatisfied),
+		step("PUT DATA 0104 with PW1 only", opgpPutDataCmd(0x0104, value(0x0104)), apdu.SWSecurityStatusNotSatisfied),
+		step("GET DATA 0104 with PW1 only", opgpGetDataCmd(0x0104), apdu.SWSecurityStatusNotSatisfied)); err != nil {
+		return err
+	}
+	if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+		return err
+	}
+	if err := e.run(ctx,
+		step("PUT DATA 0102 after PW3", opgpPutDataCmd(0x0102, value(0x0102)), apdu.SWSuccess),
+		step("PUT DATA 0104 after PW3", opgpPutDataCmd(0x0104, value(0x0104)), apdu.SWSuccess)); err != nil {
+		return err
+	}
+	for _, tag := range []uint16{0x0101, 0x0102, 0x0103, 0x0104} {
+		got, err := e.opgpGet(ctx, tag)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, value(tag)) {
+			return fmt.Errorf("GET DATA %04X answered %q after PUT DATA of %q", tag, got, value(tag))
+		}
+	}
+	if err := e.selectApp(ctx); err != nil {
+		return err
+	}
+	for _, tag := range []uint16{0x0101, 0x0102} {
+		got, err := e.opgpGet(ctx, tag)
+		if err != nil {
+			return fmt.Errorf("without a password: %w", err)
+		}
+		if !bytes.Equal(got, value(tag)) {
+			return fmt.Errorf("without a password GET DATA %04X answered %q, want %q", tag, got, value(tag))
+		}
 	}
 	return nil
 }
