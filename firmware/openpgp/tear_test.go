@@ -7,6 +7,7 @@ import (
 	"testing/cryptotest"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
@@ -19,6 +20,7 @@ type openpgpTearCase struct {
 	cmd     []byte
 	counter string
 	right   bool
+	base    string // the profile; "" is openpgp
 }
 
 func selected(tc *testCard) { tc.must(cmdSelect, apdu.SWSuccess) }
@@ -56,28 +58,30 @@ func openpgpTearCases() []openpgpTearCase {
 		tc.mustRaw(putData(tagAlgSig, attrEd25519), apdu.SWSuccess)
 	}
 	return []openpgpTearCase{
-		{"verify PW1 right", selected, h(verifyPW1Sign), keyPW1, true},
-		{"verify PW1 wrong", selected, h(wrongPW1), keyPW1, false},
-		{"verify PW3 right", selected, h(verifyPW3), keyPW3, true},
-		{"verify PW3 wrong", selected, h(wrongPW3), keyPW3, false},
-		{"change PW1 right", selected, pwCmd(0x24, 0, 0x81, "123456"+"65432109"), keyPW1, true},
-		{"change PW1 wrong", selected, pwCmd(0x24, 0, 0x81, "000000"+"65432109"), keyPW1, false},
-		{"change PW3 right", selected, pwCmd(0x24, 0, 0x83, "12345678"+"abcdefghij"), keyPW3, true},
-		{"reset PW1 with the resetting code", withResettingCode, pwCmd(0x2C, 0, 0x81, "rcrcrcrc"+"7777777"), keyRC, true},
-		{"reset PW1 with a wrong resetting code", withResettingCode, pwCmd(0x2C, 0, 0x81, "xxxxxxxx"+"7777777"), keyRC, false},
-		{"reset PW1 with PW3", func(tc *testCard) { tc.admin() }, pwCmd(0x2C, 2, 0x81, "7777777"), "", true},
-		{"put name", func(tc *testCard) { tc.admin() }, putData(tagName, []byte("Doe<<John")), "", true},
-		{"put PW status", func(tc *testCard) { tc.admin() }, putData(tagPWStatus, []byte{0x00}), "", true},
-		{"put fingerprint", func(tc *testCard) { tc.admin() }, putData(0x00C8, bytes.Repeat([]byte{1}, 20)), "", true},
-		{"put resetting code", func(tc *testCard) { tc.admin() }, putData(tagResetCode, []byte("rcrcrcrc")), "", true},
-		{"delete resetting code", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, putData(tagResetCode, nil), "", true},
-		{"attributes, key dropped", withSigKey, putData(tagAlgSig, h("13 2A 86 48 CE 3D 03 01 07")), "", true},
-		{"generate", ed25519Attrs, h("00 47 80 00 02 B6 00 00"), "", true},
-		{"generate again, counter reset", withSigKey, h("00 47 80 00 02 B6 00 00"), "", true},
-		{"import", ed25519Attrs, importEd25519(bytes.Repeat([]byte{0x42}, 32)), "", true},
-		{"sign", withSigKey, command(0x00, 0x2A, 0x9E, 0x9A, []byte("second")), "", true},
-		{"terminate", func(tc *testCard) { tc.admin() }, h("00 E6 00 00"), "", true},
-		{"activate", terminatedCard, h("00 44 00 00"), "", true},
+		{"verify PW1 right", selected, h(verifyPW1Sign), keyPW1, true, ""},
+		{"verify PW1 wrong", selected, h(wrongPW1), keyPW1, false, ""},
+		{"verify PW3 right", selected, h(verifyPW3), keyPW3, true, ""},
+		{"verify PW3 wrong", selected, h(wrongPW3), keyPW3, false, ""},
+		{"change PW1 right", selected, pwCmd(0x24, 0, 0x81, "123456"+"65432109"), keyPW1, true, ""},
+		{"change PW1 wrong", selected, pwCmd(0x24, 0, 0x81, "000000"+"65432109"), keyPW1, false, ""},
+		{"change PW3 right", selected, pwCmd(0x24, 0, 0x83, "12345678"+"abcdefghij"), keyPW3, true, ""},
+		{"reset PW1 with the resetting code", withResettingCode, pwCmd(0x2C, 0, 0x81, "rcrcrcrc"+"7777777"), keyRC, true, ""},
+		{"reset PW1 with a wrong resetting code", withResettingCode, pwCmd(0x2C, 0, 0x81, "xxxxxxxx"+"7777777"), keyRC, false, ""},
+		{"reset PW1 with PW3", func(tc *testCard) { tc.admin() }, pwCmd(0x2C, 2, 0x81, "7777777"), "", true, ""},
+		{"put name", func(tc *testCard) { tc.admin() }, putData(tagName, []byte("Doe<<John")), "", true, ""},
+		{"put PW status", func(tc *testCard) { tc.admin() }, putData(tagPWStatus, []byte{0x00}), "", true, ""},
+		{"put fingerprint", func(tc *testCard) { tc.admin() }, putData(0x00C8, bytes.Repeat([]byte{1}, 20)), "", true, ""},
+		{"put resetting code", func(tc *testCard) { tc.admin() }, putData(tagResetCode, []byte("rcrcrcrc")), "", true, ""},
+		{"delete resetting code", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, putData(tagResetCode, nil), "", true, ""},
+		{"attributes, key dropped", withSigKey, putData(tagAlgSig, h("13 2A 86 48 CE 3D 03 01 07")), "", true, ""},
+		{"generate", ed25519Attrs, h("00 47 80 00 02 B6 00 00"), "", true, ""},
+		{"generate again, counter reset", withSigKey, h("00 47 80 00 02 B6 00 00"), "", true, ""},
+		{"import", ed25519Attrs, importEd25519(bytes.Repeat([]byte{0x42}, 32)), "", true, ""},
+		{"sign", withSigKey, command(0x00, 0x2A, 0x9E, 0x9A, []byte("second")), "", true, ""},
+		{"terminate", func(tc *testCard) { tc.admin() }, h("00 E6 00 00"), "", true, ""},
+		{"activate", terminatedCard, h("00 44 00 00"), "", true, ""},
+		{"put private DO", func(tc *testCard) { selected(tc); tc.must(verifyPW1Other, apdu.SWSuccess) }, putData(0x0101, []byte("note")), "", true, ""},
+		{"put touch policy", func(tc *testCard) { tc.admin() }, putData(0x00D6, []byte{0x01, 0x20}), "", true, "yubikey-5.7"},
 	}
 }
 
@@ -94,7 +98,11 @@ func TestOpenPGPTearEveryWrite(t *testing.T) {
 			points += cardtest.Tear{
 				Prepare: func() cardtest.Card {
 					cryptotest.SetGlobalRandom(t, 1) // the same keys every run
-					tc := newTestCard(t)
+					base := tt.base
+					if base == "" {
+						base = "openpgp"
+					}
+					tc := newCardOf(t, testProfile(t, base, ""), nvm.NewTearable(&nvm.Memory{}))
 					tt.setup(tc)
 					return cardtest.Card{Card: tc.c, Tear: tc.tm}
 				},
