@@ -240,18 +240,23 @@ func quirkMatrixOn(t *testing.T, base, app string, catches map[string]string) {
 		}
 		doc := fmt.Sprintf("base: %s\nname: %s-quirk-%s\nquirks: [%s]\n", base, app, q, q)
 		_, err := profile.Parse([]byte(doc))
+		path := filepath.Join(dir, q+".yaml")
+		if werr := os.WriteFile(path, []byte(doc), 0o600); werr != nil {
+			t.Fatal(werr)
+		}
 		if want == "" {
-			if wantErr := fmt.Sprintf("quirks: %q has no meaning for the %s application", q, app); err == nil || !strings.Contains(err.Error(), wantErr) {
+			wantErr := fmt.Sprintf("quirks: %q has no meaning for the %s application", q, app)
+			if err == nil || !strings.Contains(err.Error(), wantErr) {
 				t.Errorf("quirk %s on %s: Parse() error = %v, want one saying %s", q, base, err, wantErr)
+			}
+			// The simulator refuses to start such a card.
+			if _, _, err := Target(path); err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Errorf("quirk %s on %s: Target() error = %v, want one saying %s", q, base, err, wantErr)
 			}
 			continue
 		}
 		if err != nil {
 			t.Fatalf("quirk %s on %s: %v", q, base, err)
-		}
-		path := filepath.Join(dir, q+".yaml")
-		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
-			t.Fatal(err)
 		}
 		target, creds, err := Target(path)
 		if err != nil {
