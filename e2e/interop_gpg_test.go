@@ -417,7 +417,9 @@ const gpgYkmanInstance = 10
 // policies D6-D9) and with scdaemon, which takes the card for a YubiKey (it
 // answers the management application's READ CONFIG) and reads the serial
 // number from the OpenPGP AID as a YubiKey's: manufacturer 0006, the
-// serial in BCD.
+// serial in BCD. Then gpg generates keys, ykman sets a touch policy (PUT
+// DATA D6) and resets the application (wrong VERIFYs until blocked,
+// TERMINATE, ACTIVATE): no keys, default tries, touch off.
 func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 	sock := startPCSCDInstance(t, gpgYkmanInstance, ykmanReaderName)
 	reader := ykmanReaderName + " 00 00"
@@ -436,8 +438,8 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 			"PIN tries remaining: 3", "Reset code tries remaining: 0", "Admin PIN tries remaining: 3",
 			"Signature key           Off", "Encryption key          Off", "Authentication key      Off")
 	})
+	g := newGnuPG(t, c)
 	c.step("gpg --card-status", func(t *testing.T) {
-		g := newGnuPG(t, c)
 		st := g.cardStatus(t)
 		want := fmt.Sprintf("D2760001240103040006%08d0000", ykmanSerial)
 		if aid := strings.ToUpper(st.field("AID", 0)); aid != want {
@@ -448,6 +450,34 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 		}
 		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
 			t.Errorf("PIN retry counters %v, want [3 0 3]", r)
+		}
+	})
+	c.step("gpg generate", func(t *testing.T) {
+		gpgGenerate(t, g, g.cardStatus(t))
+		if f := g.cardStatus(t).fingerprints(); f[0] == "" || f[1] == "" || f[2] == "" {
+			t.Fatalf("fingerprints %v after generate, want three", f)
+		}
+		// scdaemon holds the reader while it runs: let ykman have it.
+		g.forgetPINs(t)
+	})
+	ykman := func(t *testing.T, args ...string) string {
+		t.Helper()
+		return c.run(t, "ykman", append([]string{"--reader", reader, "openpgp"}, args...)...)
+	}
+	c.step("ykman openpgp keys set-touch", func(t *testing.T) {
+		ykman(t, "keys", "set-touch", "sig", "on", "--admin-pin", gpgAdminPIN, "--force")
+		mustContain(t, "ykman openpgp info", ykman(t, "info"), "Signature key           On", "Encryption key          Off")
+	})
+	c.step("ykman openpgp reset", func(t *testing.T) {
+		mustContain(t, "ykman openpgp reset", ykman(t, "reset", "--force"), "Success! All data has been cleared and default PINs are set.")
+		mustContain(t, "ykman openpgp info", ykman(t, "info"), "PIN tries remaining: 3", "Admin PIN tries remaining: 3",
+			"Signature key           Off")
+		st := g.cardStatus(t)
+		if f := st.fingerprints(); f != [3]string{} {
+			t.Errorf("fingerprints %v after ykman openpgp reset, want none", f)
+		}
+		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
+			t.Errorf("PIN retry counters %v after ykman openpgp reset, want [3 0 3]", r)
 		}
 	})
 }
