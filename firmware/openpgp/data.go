@@ -2,6 +2,7 @@ package openpgp
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
@@ -332,8 +333,9 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 }
 
 // putAlgorithm sets the algorithm attributes of key ref. A key of other
-// attributes is deleted with them, in one transaction: it no longer
-// matches what the card announces.
+// attributes is deleted with them, with its fingerprint and generation
+// date, in one transaction: it no longer matches what the card announces,
+// and GnuPG takes a non-zero fingerprint for a key present.
 func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) error {
 	al, err := parseAlgorithm(ref, attr)
 	if err != nil {
@@ -348,8 +350,12 @@ func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) erro
 		return err
 	}
 	if keyOrigin(env, ref) != originNone && string(algRaw(env, ref)) != string(al.Raw) {
-		if err := tx.Delete(keyKeyPrefix + refName(ref)); err != nil {
-			return err
+		refs := keyRefs()
+		i := uint16(slices.Index(refs[:], ref))
+		for _, k := range []string{keyKeyPrefix + refName(ref), doKey(tagFprSig + i), doKey(tagDateSig + i)} {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.Commit()

@@ -163,11 +163,15 @@ func TestRSADefaultKey(t *testing.T) {
 }
 
 // TestAlgorithmChangeDeletesKey: new attributes drop the key of the old
-// ones (DE back to 00); the same attributes keep it; unsupported ones are
+// ones (DE back to 00) with its fingerprint and date; the same attributes keep it; unsupported ones are
 // refused with 6A80.
 func TestAlgorithmChangeDeletesKey(t *testing.T) {
 	tc := newTestCard(t)
 	tc.generateEd25519(keySig)
+	fpr := bytes.Repeat([]byte{0xAB}, 20)
+	tc.mustRaw(putData(0x00C7, fpr), apdu.SWSuccess)
+	tc.mustRaw(putData(0x00C8, fpr), apdu.SWSuccess)
+	tc.mustRaw(putData(0x00CE, h("01020304")), apdu.SWSuccess)
 	tc.mustRaw(putData(tagAlgSig, attrEd25519), apdu.SWSuccess)
 	if got := tc.getData(tagKeyInfo); got[1] != originGenerated {
 		t.Errorf("DE = % X after the same attributes, want the key kept", got)
@@ -176,6 +180,12 @@ func TestAlgorithmChangeDeletesKey(t *testing.T) {
 	tc.mustRaw(putData(tagAlgSig, h("13 2A 86 48 CE 3D 03 01 07")), apdu.SWSuccess)
 	if got := tc.getData(tagKeyInfo); got[1] != originNone {
 		t.Errorf("DE = % X after new attributes, want the key gone", got)
+	}
+	if got := tc.getData(tagFingerprints); !bytes.Equal(got, append(append(make([]byte, 20), fpr...), make([]byte, 20)...)) {
+		t.Errorf("C5 = % X after new attributes, want the signature key's fingerprint gone, the others kept", got)
+	}
+	if got := tc.getData(tagDates); !bytes.Equal(got, make([]byte, 12)) {
+		t.Errorf("CD = % X after new attributes, want the date gone", got)
 	}
 	if got := tc.getData(tagAlgSig); !bytes.Equal(got, h("13 2A 86 48 CE 3D 03 01 07")) {
 		t.Errorf("C1 = % X, want P-256 ECDSA", got)
