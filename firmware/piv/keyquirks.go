@@ -155,3 +155,11 @@ func (a *Applet) moveLeavesSource() bool {
 func (a *Applet) externalAuthUnchecked() bool {
 	return a.p.HasQuirk(profile.QuirkExternalAuthUnchecked)
 }
+
+// setRetriesNeedsPIN reports whether SET PIN RETRIES (FA) needs the PIN
+// verified as well as the management key, as the Yubico PIV documentation
+// says; profile.QuirkSetRetriesWithoutPIN takes the management key alone,
+// so that whoever holds it resets the user's PIN to the factory value.
+func (a *Applet) setRetriesNeedsPIN() bool {
+	return !a.p.HasQuirk(profile.QuirkSetRetriesWithoutPIN)
+}

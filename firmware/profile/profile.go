@@ -291,6 +291,7 @@ const (
 	QuirkResetOneBlocked        = "reset-one-blocked"         // RESET wipes with only the PIN or the PUK blocked
 	QuirkMoveKeyCopies          = "move-key-copies"           // MOVE KEY leaves the key in the source slot too
 	QuirkExternalAuthUnchecked  = "external-auth-unchecked"   // external authentication takes any response
+	QuirkSetRetriesWithoutPIN   = "set-retries-without-pin"   // SET PIN RETRIES needs the management key alone, not the PIN
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -304,6 +305,7 @@ func KnownQuirks() []string {
 		QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong,
 		QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated,
 		QuirkECDHNoPointCheck, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkExternalAuthUnchecked,
+		QuirkSetRetriesWithoutPIN,
 	}
 }
 

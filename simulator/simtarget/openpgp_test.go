@@ -91,6 +91,7 @@ func TestQuirkMatrixOpenPGP(t *testing.T) {
 		profile.QuirkResetOneBlocked:        "",
 		profile.QuirkMoveKeyCopies:          "",
 		profile.QuirkExternalAuthUnchecked:  "",
+		profile.QuirkSetRetriesWithoutPIN:   "",
 	}
 	quirkMatrixOn(t, "openpgp", "openpgp", catches)
 }

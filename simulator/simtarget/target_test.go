@@ -158,6 +158,7 @@ func TestQuirkMatrix(t *testing.T) {
 		profile.QuirkResetOneBlocked:        "YK-RESET-PUK-ONLY",
 		profile.QuirkMoveKeyCopies:          "YK-MOVE-DELETE",
 		profile.QuirkExternalAuthUnchecked:  "YK-MGMT-3DES",
+		profile.QuirkSetRetriesWithoutPIN:   "YK-SET-PIN-RETRIES",
 	}
 	files := quirkProfiles(t, "default")
 	for _, q := range profile.KnownQuirks() {
@@ -219,6 +220,7 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkResetOneBlocked:        "",
 		profile.QuirkMoveKeyCopies:          "",
 		profile.QuirkExternalAuthUnchecked:  "",
+		profile.QuirkSetRetriesWithoutPIN:   "",
 	}
 	quirkMatrixOn(t, "iso-token", "iso", catches)
 }
