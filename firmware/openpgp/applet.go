@@ -60,6 +60,7 @@ const (
 	insTerminateDF          = 0xE6
 	insActivateFile         = 0x44
 	insGetVersion           = 0xF1 // YubiKey: the firmware version
+	insSetPINRetries        = 0xF2 // YubiKey: the retry limits of PW1, RC, PW3
 )
 
 // swTerminated is 6285, selected file in termination state: what SELECT
@@ -203,6 +204,10 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 	case insGetVersion:
 		if a.yubikey {
 			return []byte{a.version.Major, a.version.Minor, a.version.Patch}, nil
+		}
+	case insSetPINRetries:
+		if a.yubikey {
+			return nil, a.setPINRetries(env, cmd)
 		}
 	}
 	return nil, apdu.SWINSNotSupported

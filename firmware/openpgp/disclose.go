@@ -23,7 +23,7 @@ import (
 // The rest shows: GET DATA of the other DOs (all public), PUT DATA of the public DOs, GENERATE ASYMMETRIC KEY PAIR (public
 // keys), PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE (a hash or
 // a challenge, and a signature), the cryptogram of PSO:DECIPHER, TERMINATE
-// DF, ACTIVATE FILE and GET VERSION. Every rule looks at the header alone,
+// DF, ACTIVATE FILE, GET VERSION and SET PIN RETRIES (three counts). Every rule looks at the header alone,
 // so a piece of a chain is judged as its whole command.
 func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 	if d, decided := firmware.DiscloseInterindustry(cmd); decided {
@@ -38,7 +38,7 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		}
 		return both
 	case apdu.InsGenerateKeyPairOdd, insInternalAuthenticate,
-		insTerminateDF, insActivateFile, insGetVersion, apdu.InsSelect:
+		insTerminateDF, insActivateFile, insGetVersion, insSetPINRetries, apdu.InsSelect:
 		return both
 	case apdu.InsPutData:
 		if publicDO(p1p2) {

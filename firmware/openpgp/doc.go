@@ -25,11 +25,12 @@
 //     5F52, extended length information 7F66) exactly as the card OS takes
 //     them: extended length only on a profile with extended_length.
 //   - Changing a key's algorithm attributes (PUT DATA C1-C3) deletes the
-//     key of the old ones.
+//     key of the old ones, with its fingerprint and generation date.
 //   - On a YubiKey profile (profile openpgp.yubikey): GET VERSION (INS F1),
-//     the general feature management DO 7F74 (a button), and the touch
-//     policies D6-D9 (read; set with PW3; a fixed one stays until the
-//     factory reset). Touch is not enforced.
+//     SET PIN RETRIES (INS F2, PW3: the limits of PW1, the resetting code
+//     and PW3, the values kept), the general feature management DO 7F74 (a
+//     button), and the touch policies D6-D9 (read; set with PW3; a fixed
+//     one stays until the factory reset). Touch is not enforced.
 //
 // Persistent records, in the card's store (the on-card state format; a
 // store without them, written before this application existed, gets the

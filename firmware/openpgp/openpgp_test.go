@@ -135,12 +135,45 @@ func TestYubiKeyExtras(t *testing.T) {
 	}
 }
 
-// TestOpenPGPGetVersionOnlyYubiKey: INS F1 is a YubiKey's; the plain card
-// does not know it.
+// TestOpenPGPGetVersionOnlyYubiKey: INS F1 and F2 are a YubiKey's; the
+// plain card does not know them.
 func TestOpenPGPGetVersionOnlyYubiKey(t *testing.T) {
 	tc := newTestCard(t)
-	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.admin()
 	tc.must("00 F1 00 00 00", apdu.SWINSNotSupported)
+	tc.must("00 F2 00 00 03 05 00 05", apdu.SWINSNotSupported)
+}
+
+// TestSetPINRetries: a YubiKey's SET PIN RETRIES (as ykman openpgp access
+// set-retries sends it) needs PW3, sets the limits with full counters and
+// keeps the passwords; 0 for the resetting code removes it.
+func TestSetPINRetries(t *testing.T) {
+	tc := newCardOf(t, testProfile(t, "yubikey-5.7", ""), nvm.NewTearable(&nvm.Memory{}))
+	tc.must(cmdSelect, apdu.SWSuccess)
+	tc.must("00 F2 00 00 03 05 00 05", apdu.SWSecurityStatusNotSatisfied)
+	tc.must(verifyPW3, apdu.SWSuccess)
+	tc.mustRaw(putData(tagResetCode, []byte("rcrcrcrc")), apdu.SWSuccess)
+	tc.must(wrongPW1, 0x63C2)
+	for _, tt := range []struct {
+		cmd string
+		sw  apdu.StatusWord
+		c4  string
+	}{
+		{"00 F2 00 00 03 05 04 06", apdu.SWSuccess, "017F7F7F050406"},
+		{"00 F2 00 00 03 05 00 05", apdu.SWSuccess, "017F7F7F050005"},
+		{"00 F2 00 00 03 00 00 05", apdu.SWIncorrectData, "017F7F7F050005"},
+		{"00 F2 00 00 03 05 00 10", apdu.SWIncorrectData, "017F7F7F050005"},
+		{"00 F2 00 00 02 05 05", apdu.SWWrongLength, "017F7F7F050005"},
+		{"00 F2 00 01 03 05 00 05", apdu.SWIncorrectP1P2, "017F7F7F050005"},
+	} {
+		tc.must(tt.cmd, tt.sw)
+		if got := tc.getData(tagPWStatus); !bytes.Equal(got, h(tt.c4)) {
+			t.Errorf("%s: C4 = % X, want %s", tt.cmd, got, tt.c4)
+		}
+	}
+	tc.must(wrongPW1, 0x63C4)
+	tc.must(verifyPW1Other, apdu.SWSuccess)
+	tc.must(verifyPW3, apdu.SWSuccess)
 }
 
 // TestPutData: each DO PUT DATA writes needs PW3, is bounded, and reads

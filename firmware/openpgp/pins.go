@@ -226,3 +226,50 @@ func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 	}
 	return tx.Commit()
 }
+
+// setPINRetries is a YubiKey's SET PIN RETRIES (INS F2, P1-P2 0000, PW3):
+// the retry limits of PW1, the resetting code and PW3, one byte each, each
+// password's counter then full; the values are kept (as on a YubiKey from
+// 4.3.1 on). A limit of 0 for the resetting code removes it; PW1 and PW3
+// take 1 to 15 (63Cx can say no more). A resetting code set later by PUT
+// DATA D3 gets 3 tries.
+func (a *Applet) setPINRetries(env *firmware.Context, cmd apdu.Command) error {
+	if err := p1p2(cmd, 0x0000); err != nil {
+		return err
+	}
+	if err := need(env, refPW3); err != nil {
+		return err
+	}
+	if len(cmd.Data) != 3 {
+		return apdu.SWWrongLength
+	}
+	n1, nrc, n3 := int(cmd.Data[0]), int(cmd.Data[1]), int(cmd.Data[2])
+	if n1 < 1 || n1 > pin.MaxTries || n3 < 1 || n3 > pin.MaxTries || nrc > pin.MaxTries {
+		return apdu.SWIncorrectData
+	}
+	tx, err := env.Store.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	if err := pw1(env, a.q).SetLimit(tx, n1); err != nil {
+		return err
+	}
+	if err := pw3(env, a.q).SetLimit(tx, n3); err != nil {
+		return err
+	}
+	if code := rc(env, a.q); code.Exists() {
+		if nrc == 0 {
+			err = tx.Delete(keyRC)
+			if err == nil {
+				err = putLength(env.Store, tx, iRC, 0)
+			}
+		} else {
+			err = code.SetLimit(tx, nrc)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

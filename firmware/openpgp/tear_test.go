@@ -82,6 +82,7 @@ func openpgpTearCases() []openpgpTearCase {
 		{"activate", terminatedCard, h("00 44 00 00"), "", true, ""},
 		{"put private DO", func(tc *testCard) { selected(tc); tc.must(verifyPW1Other, apdu.SWSuccess) }, putData(0x0101, []byte("note")), "", true, ""},
 		{"put touch policy", func(tc *testCard) { tc.admin() }, putData(0x00D6, []byte{0x01, 0x20}), "", true, "yubikey-5.7"},
+		{"set PIN retries", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 05 00 05"), "", true, "yubikey-5.7"},
 	}
 }
 

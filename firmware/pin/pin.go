@@ -259,6 +259,22 @@ func (o *Object) Change(old, value []byte, p Policy, rnd io.Reader) error {
 	return o.write(o.s, r, value, rnd)
 }
 
+// SetLimit sets a new retry limit with a full counter of that many tries,
+// keeping the reference data and the flags, written through w: what a
+// YubiKey's OpenPGP SET PIN RETRIES does. It returns ErrNotSet for an
+// object without reference data.
+func (o *Object) SetLimit(w Writer, limit int) error {
+	if limit < 1 || limit > MaxTries {
+		return fmt.Errorf("pin: retry limit %d outside 1..%d", limit, MaxTries)
+	}
+	r, err := o.load()
+	if err != nil {
+		return err
+	}
+	r.limit, r.tries = byte(limit), byte(limit)
+	return w.Put(o.key, r.bytes())
+}
+
 // Reset sets a new value with a full counter, clearing the flags, written
 // through w: what RESET RETRY COUNTER does once the PUK has been checked, and
 // what an administrator reset does. The value is checked against p.

@@ -217,3 +217,37 @@ func TestPasswordPolicyIsFresh(t *testing.T) {
 		t.Errorf("PasswordPolicy() after a caller changed its copy = %+v, want 8-12 alphanumeric", got)
 	}
 }
+
+// TestSetLimit: a new limit gives a full counter of that many tries and
+// keeps the value and the flags; an object without reference data, or a
+// limit outside 1..15, is refused.
+func TestSetLimit(t *testing.T) {
+	s, err := nvm.Open(&nvm.Memory{}, nvm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := New(s, "p")
+	if err := o.SetLimit(s, 5); !errors.Is(err, ErrNotSet) {
+		t.Errorf("SetLimit without reference data = %v, want ErrNotSet", err)
+	}
+	if err := o.Init(s, []byte("123456"), 3, true, false, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Verify([]byte("000000")); !errors.Is(err, ErrWrong) {
+		t.Fatal(err)
+	}
+	if err := o.SetLimit(s, 5); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := o.Status(); st.Tries != 5 || st.Limit != 5 || !st.Default {
+		t.Errorf("after SetLimit(5): %+v, want 5 of 5, still the default", st)
+	}
+	if err := o.Verify([]byte("123456")); err != nil {
+		t.Errorf("the value after SetLimit: %v", err)
+	}
+	for _, n := range []int{0, 16} {
+		if err := o.SetLimit(s, n); err == nil {
+			t.Errorf("SetLimit(%d) accepted", n)
+		}
+	}
+}
