@@ -77,6 +77,11 @@ func opgpCases() []Case {
 			},
 		},
 		{
+			ID: "OPGP-SERIAL-YUBIKEY", Title: "on a YubiKey (the management application answers), the AID's serial is the device's serial (READ CONFIG) in BCD and the manufacturer Yubico (0006); skipped elsewhere",
+			Ref: refOpenPGP + " §4.2.1 (AID: manufacturer, serial); " + refYKMgmt + ": DeviceInfo.parse", Class: Safe,
+			Run: opgpSerialYubiKey,
+		},
+		{
 			ID: "OPGP-7.2.2-VERIFY", Title: "a wrong PW1 answers 6982 (or 63CX) and costs a try before the compare; the right one answers 9000, refills the counter and verifies 82 only, not 81; P1 = FF clears it",
 			Ref: refOpenPGP + " §7.2.2 (VERIFY), §4.3", Class: Destructive, Needs: NeedOpenPGPPW,
 			Run: opgpVerifyCase,
@@ -1244,6 +1249,35 @@ func opgpPrivateDOs(ctx context.Context, e *Env) error {
 		if !bytes.Equal(got, value(tag)) {
 			return fmt.Errorf("without a password GET DATA %04X answered %q, want %q", tag, got, value(tag))
 		}
+	}
+	return nil
+}
+
+func opgpSerialYubiKey(ctx context.Context, e *Env) error {
+	aid, err := e.opgpGet(ctx, opgpTagAID)
+	if err != nil {
+		return err
+	}
+	if len(aid) != 16 {
+		return fmt.Errorf("the AID (4F) % X is %d bytes, want 16", aid, len(aid))
+	}
+	r, err := e.Transmit(ctx, selectCmd(mgmtAID()))
+	if err != nil {
+		return err
+	}
+	if r.SW != apdu.SWSuccess {
+		return Skipf("not a YubiKey: SELECT of the management application answered %s", swText(r.SW))
+	}
+	m, err := e.readConfig(ctx)
+	if err != nil {
+		return err
+	}
+	serial := 0
+	for _, b := range m[mgmtTagSerial] {
+		serial = serial<<8 | int(b)
+	}
+	if want := fmt.Sprintf("%08d", serial); fmt.Sprintf("%X", aid[10:14]) != want || aid[8] != 0x00 || aid[9] != 0x06 {
+		return fmt.Errorf("the AID's manufacturer %02X%02X and serial %X, READ CONFIG's serial %d: want 0006 and %s", aid[8], aid[9], aid[10:14], serial, want)
 	}
 	return nil
 }

@@ -211,7 +211,7 @@ func TestOpenPGPWrongAnswer(t *testing.T) {
 // yubiKeyOpenPGP answers as a YubiKey 5's OpenPGP application does, from
 // its recorded application related data: GET DATA of 6E and of the DOs in
 // it, VERIFY without data 63C3, GET CHALLENGE, an empty cardholder, PUT
-// DATA without PW3 6982.
+// DATA without PW3 6982; and its management application's serial.
 func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 	raw := yubiKey6E(t)
 	d, err := parseOpenPGPAppData(raw)
@@ -223,6 +223,10 @@ func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 		switch {
 		case cmd[1] == apdu.InsSelect && bytes.Equal(cmd[5:5+int(cmd[4])], opgpAID()):
 			return ok(nil)
+		case cmd[1] == apdu.InsSelect && bytes.Equal(cmd[5:5+int(cmd[4])], mgmtAID()):
+			return ok([]byte("Virtual mgr - FW version 5.4.3"))
+		case cmd[1] == apdu.InsReadConfig: // the serial, 13381487
+			return ok([]byte{0x06, mgmtTagSerial, 0x04, 0x00, 0xCC, 0x2F, 0x6F})
 		case cmd[1] == apdu.InsSelect:
 			aid, _ := d.get(0x4F)
 			if bytes.Equal(cmd[5:5+int(cmd[4])], aid) {
@@ -256,7 +260,7 @@ func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 // key, C4 starting FF: the departure yubikey-pw1-validity-ff).
 func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 	card := &scriptCard{answer: yubiKeyOpenPGP(t)}
-	rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Filter: func(c Case) bool { return c.Class == Safe }})
+	rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Filter: func(c Case) bool { return c.Class == Safe && c.App == AppOpenPGP }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,10 @@ func TestConformISOThroughPCSCD(t *testing.T) {
 // conformOneApp starts the simulator with a card of profile, which carries
 // one application, and runs the safe conformance cases through pcscd:
 // only that application's cases (IDs starting with prefix) run, the safe
-// ones pass, the destructive ones are skipped with a reason containing
-// why.
-func conformOneApp(t *testing.T, profile, prefix, why string) {
+// ones pass (but those in skipped, which do not apply to such a card and
+// must be skipped), the destructive ones are skipped with a reason
+// containing why.
+func conformOneApp(t *testing.T, profile, prefix, why string, skipped ...string) {
 	t.Helper()
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
@@ -59,6 +61,10 @@ func conformOneApp(t *testing.T, profile, prefix, why string) {
 		switch {
 		case !strings.HasPrefix(c.ID, prefix):
 			t.Errorf("%s ran against a card with the %s profile's application alone", c.ID, profile)
+		case slices.Contains(skipped, c.ID):
+			if c.Result != "skip" {
+				t.Errorf("%s: %s (%s), want skipped", c.ID, c.Result, c.Message)
+			}
 		case c.Class == "safe" && c.Result != "pass":
 			t.Errorf("%s: %s (%s)", c.ID, c.Result, c.Message)
 		case c.Class == "destructive" && (c.Result != "skip" || !strings.Contains(c.Message, why)):

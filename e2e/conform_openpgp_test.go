@@ -20,7 +20,7 @@ import (
 // up front, naming why. tessera diag on the same card reports the
 // application: version, manufacturer, serial and full counters.
 func TestConformOpenPGPThroughPCSCD(t *testing.T) {
-	conformOneApp(t, "openpgp", "OPGP-", "PW1 and PW3")
+	conformOneApp(t, "openpgp", "OPGP-", "PW1 and PW3", "OPGP-SERIAL-YUBIKEY")
 
 	t.Setenv("TESSERA_PW1", "123456")
 	t.Setenv("TESSERA_PW3", "12345678")
@@ -42,6 +42,10 @@ func TestConformOpenPGPThroughPCSCD(t *testing.T) {
 			case strings.Contains(c.Message, "generates OpenPGP keys") || strings.Contains(c.Message, "TERMINATE DF"):
 				if c.Result != "refused" {
 					t.Errorf("run %d: %s: %s (%s), want refused", run, c.ID, c.Result, c.Message)
+				}
+			case c.ID == "OPGP-SERIAL-YUBIKEY":
+				if c.Result != "skip" {
+					t.Errorf("run %d: %s: %s (%s), want skipped: no YubiKey", run, c.ID, c.Result, c.Message)
 				}
 			case c.Result != "pass":
 				t.Errorf("run %d: %s: %s (%s)", run, c.ID, c.Result, c.Message)
