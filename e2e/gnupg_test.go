@@ -174,6 +174,16 @@ func (g *gnupg) waitGone(t *testing.T) {
 	}
 }
 
+// sawInOrder fails unless the card saw commands with the headers want
+// (CLA INS P1 P2, hex), in this order, from trace offset mark on: what the
+// client sent, as docs/openpgp.md tells it.
+func (c *interopCard) sawInOrder(t *testing.T, mark int64, what string, want ...string) {
+	t.Helper()
+	if heads := c.exchanges(t, mark); !containsInOrder(heads, want...) {
+		t.Errorf("%s: the card saw %v; want %v among them, in this order", what, heads, want)
+	}
+}
+
 // sshSocket is the ssh-agent socket of this home's gpg-agent.
 func (g *gnupg) sshSocket(t *testing.T) string {
 	t.Helper()

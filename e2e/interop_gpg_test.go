@@ -76,7 +76,12 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 	var st cardStatus
 
 	c.step("card-status", func(t *testing.T) {
+		mark := c.traceSize()
 		st = g.cardStatus(t)
+		// SELECT of the partial AID, GET DATA 4F, 5F52, C4, 6E; LEARN adds
+		// 65, 7A and READ PUBLIC KEY.
+		c.sawInOrder(t, mark, "gpg --card-status", "00A40400", "00CA004F", "00CA5F52", "00CA00C4", "00CA006E",
+			"00CA0065", "00CA007A", "00478100")
 		aid := strings.ToUpper(st.field("AID", 0))
 		if !strings.HasPrefix(aid, "D276000124010304") || len(aid) != 32 {
 			t.Errorf("AID %q, want D2 76 00 01 24 01 03 04 (OpenPGP 3.4) + manufacturer + serial + 0000, 16 bytes", aid)
@@ -126,7 +131,13 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 
 	var fprs [3]string // the card's fingerprints after generation
 	c.step("generate", func(t *testing.T) {
+		mark := c.traceSize()
 		created := gpgGenerate(t, g, st)
+		// VERIFY PW3, GENERATE, PUT DATA of each key's fingerprint and date,
+		// a self-signature.
+		c.sawInOrder(t, mark, "card-edit generate", "00200083", "00478000", "00DA00C7", "00DA00CE", "002A9E9A")
+		c.sawInOrder(t, mark, "card-edit generate", "00DA00C8", "00DA00CF")
+		c.sawInOrder(t, mark, "card-edit generate", "00DA00C9", "00DA00D0")
 		st = g.cardStatus(t)
 		fprs = st.fingerprints()
 		for i, f := range fprs {
@@ -197,10 +208,12 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 
 	c.step("sign and verify", func(t *testing.T) {
 		before := st.field("sigcount", 0)
+		mark := c.traceSize()
 		if r := sign(t, pin); r.code != 0 {
 			t.Fatalf("gpg --detach-sign: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
 		}
 		verify(t)
+		c.sawInOrder(t, mark, "gpg --detach-sign", "002A9E9A")
 		st = g.cardStatus(t)
 		if after := st.field("sigcount", 0); after == before {
 			t.Errorf("signature counter %s before and after a signature, want it counted", after)
@@ -209,7 +222,10 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 
 	c.step("encrypt and decrypt", func(t *testing.T) {
 		verifier.mustGPG(t, nil, "--recipient", fprs[0], "--output", c.path("msg.gpg"), "--encrypt", c.path("msg.txt"))
+		mark := c.traceSize()
 		g.mustGPG(t, &gpgAnswers{pins: []secret{pin}}, "--output", c.path("msg.out"), "--decrypt", c.path("msg.gpg"))
+		// PW1 for decryption (82), then PSO:DECIPHER.
+		c.sawInOrder(t, mark, "gpg --decrypt", "00200082", "002A8086")
 		got, err := os.ReadFile(c.path("msg.out"))
 		if err != nil {
 			t.Fatal(err)
@@ -239,6 +255,7 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 			t.Fatal(err)
 		}
 		os.Remove(c.path("msg.txt.sig"))
+		mark := c.traceSize()
 		if r := c.exec(t, env, "ssh-keygen", "-Y", "sign", "-f", pub, "-n", "tessera", c.path("msg.txt")); r.code != 0 {
 			t.Fatalf("ssh-keygen -Y sign through gpg-agent: exit %d\nscdaemon log:\n%s", r.code, g.scdLog())
 		}
@@ -247,6 +264,7 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		if r.code != 0 || !strings.Contains(r.out, "Good") {
 			t.Errorf("ssh-keygen -Y verify of the card's signature: exit %d, want a good signature", r.code)
 		}
+		c.sawInOrder(t, mark, "ssh-keygen -Y sign", "00880000") // INTERNAL AUTHENTICATE
 	})
 
 	// blockPW1 spends PW1's three tries with a wrong PIN and checks the
@@ -298,7 +316,9 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		// COUNTER P1=00); with the admin PIN it is admin, passwd, 2
 		// (VERIFY PW3, then RESET RETRY COUNTER P1=02).
 		newPIN := secret{"new PIN", "246810"}
+		mark := c.traceSize()
 		passwd(t, "2", secret{"admin PIN", gpgAdminPIN}, newPIN, newPIN)
+		c.sawInOrder(t, mark, "card-edit passwd 2", "00200083", "002C0281")
 		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 0, 3} {
 			t.Errorf("PIN retry counters %v after unblocking, want [3 0 3]", got)
 		}
@@ -313,16 +333,20 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		// card-edit's "unblock" then uses it (RESET RETRY COUNTER P1=00 with
 		// Reset Code || new PIN).
 		resetCode := secret{"Reset Code", "13572468"}
+		mark := c.traceSize()
 		passwd(t, "4", secret{"admin PIN", gpgAdminPIN}, resetCode, resetCode)
+		c.sawInOrder(t, mark, "card-edit passwd 4", "00200083", "00DA00D3")
 		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 3, 3} {
 			t.Fatalf("PIN retry counters %v after setting a Reset Code, want [3 3 3]", got)
 		}
 		blockPW1(t, secret{"new PIN", "246810"}, 3)
 		thirdPIN := secret{"third PIN", "975310"}
+		mark = c.traceSize()
 		g.mustGPG(t, &gpgAnswers{
 			lines: map[string][]string{"cardedit.prompt": {"unblock", "quit"}},
 			pins:  []secret{resetCode, thirdPIN, thirdPIN},
 		}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit unblock", "002C0081")
 		if got := g.cardStatus(t).pinRetries(t); got != [3]int{3, 3, 3} {
 			t.Errorf("PIN retry counters %v after unblocking with the Reset Code, want [3 3 3]", got)
 		}
@@ -433,7 +457,11 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 	c.waitReader(t, 15*time.Second)
 
 	c.step("ykman openpgp info", func(t *testing.T) {
+		mark := c.traceSize()
 		out := c.run(t, "ykman", "--reader", reader, "openpgp", "info")
+		// GET VERSION, GET DATA 4F, C4, the touch policies.
+		c.sawInOrder(t, mark, "ykman openpgp info", "00A40400", "00F10000", "00CA004F", "00CA00C4",
+			"00CA00D6", "00CA00D7", "00CA00D8", "00CA00D9")
 		mustContain(t, "ykman openpgp info", out, "OpenPGP version: 3.4", "Application version: 5.7.1",
 			"PIN tries remaining: 3", "Reset code tries remaining: 0", "Admin PIN tries remaining: 3",
 			"Signature key           Off", "Encryption key          Off", "Authentication key      Off")
@@ -465,11 +493,16 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 		return c.run(t, "ykman", append([]string{"--reader", reader, "openpgp"}, args...)...)
 	}
 	c.step("ykman openpgp keys set-touch", func(t *testing.T) {
+		mark := c.traceSize()
 		ykman(t, "keys", "set-touch", "sig", "on", "--admin-pin", gpgAdminPIN, "--force")
+		c.sawInOrder(t, mark, "ykman openpgp keys set-touch", "00200083", "00DA00D6")
 		mustContain(t, "ykman openpgp info", ykman(t, "info"), "Signature key           On", "Encryption key          Off")
 	})
 	c.step("ykman openpgp reset", func(t *testing.T) {
+		mark := c.traceSize()
 		mustContain(t, "ykman openpgp reset", ykman(t, "reset", "--force"), "Success! All data has been cleared and default PINs are set.")
+		// Wrong VERIFYs until PW1 and PW3 are blocked, TERMINATE DF, ACTIVATE FILE.
+		c.sawInOrder(t, mark, "ykman openpgp reset", "00200081", "00200083", "00E60000", "00440000")
 		mustContain(t, "ykman openpgp info", ykman(t, "info"), "PIN tries remaining: 3", "Admin PIN tries remaining: 3",
 			"Signature key           Off")
 		st := g.cardStatus(t)
@@ -523,6 +556,7 @@ func TestGPGKeyToCard(t *testing.T) {
 			c.step("keytocard", func(t *testing.T) {
 				// The admin PIN, asked once per PW3 verification: scdaemon
 				// verifies again after it changed the algorithm attributes.
+				mark := c.traceSize()
 				g.mustGPG(t, &gpgAnswers{
 					lines: map[string][]string{
 						"keyedit.prompt":                {"keytocard", "key 1", "keytocard", "save"},
@@ -531,6 +565,13 @@ func TestGPGKeyToCard(t *testing.T) {
 					},
 					rest: &admin,
 				}, "--edit-key", fpr)
+				// Each key: its import (PUT DATA odd DB 3FFF), fingerprint and
+				// date; after new algorithm attributes where the factory RSA
+				// 2048 does not fit.
+				c.sawInOrder(t, mark, "keytocard", "00200083", "00DB3FFF", "00DA00C7", "00DA00CE", "00DB3FFF", "00DA00C8", "00DA00CF")
+				if k.sign != "rsa2048" {
+					c.sawInOrder(t, mark, "keytocard", "00DA00C1", "00DB3FFF", "00DA00C2", "00DB3FFF")
+				}
 				st := g.cardStatus(t)
 				if f := st.fingerprints(); f[0] != fpr || f[1] != subFpr || f[2] != "" {
 					t.Errorf("card fingerprints %v, want [%s %s none]", f, fpr, subFpr)
@@ -606,11 +647,13 @@ func TestGPGFactoryReset(t *testing.T) {
 		}
 	})
 	c.step("factory-reset", func(t *testing.T) {
+		mark := c.traceSize()
 		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
 			"cardedit.prompt":                {"admin", "factory-reset", "quit"},
 			"cardedit.factory-reset.proceed": {"y"},
 			"cardedit.factory-reset.really":  {"yes"},
 		}}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit factory-reset", "00200081", "00200083", "00E60000", "00440000")
 		st := g.cardStatus(t)
 		if f := st.fingerprints(); f != [3]string{} {
 			t.Errorf("fingerprints %v after factory-reset, want none", f)
