@@ -61,7 +61,7 @@ func (t Type) String() string {
 	case NoCard:
 		return "no card"
 	}
-	if t&Answer != 0 && (t&^Answer).isRequest() {
+	if t&Answer != 0 && (t &^ Answer).isRequest() {
 		return (t &^ Answer).String() + " answer"
 	}
 	return fmt.Sprintf("type %02X", byte(t))
