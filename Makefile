@@ -23,13 +23,13 @@ build: deps ifd
 # The pcsc-lite reader driver of the IFD bridge (docs/ifd-bridge.md), in C
 # against pcsc-lite's ifdhandler.h; only the IFDH* functions are exported.
 IFD_LIB := bin/libifdtessera.so
-IFD_SRC := ifd/frame.c ifd/frame.h ifd/driver/ifdhandler.c ifd/driver/exports.map
+IFD_SRC := ifd/frame.c ifd/frame.h ifd/ifdhandler.c ifd/exports.map
 ifd: deps $(IFD_LIB)
 
 $(IFD_LIB): $(IFD_SRC)
 	@mkdir -p bin
 	gcc -Wall -Wextra -Werror -O2 -fPIC -shared $$(pkg-config --cflags libpcsclite) \
-	  -Wl,--version-script=ifd/driver/exports.map -o $@ ifd/frame.c ifd/driver/ifdhandler.c
+	  -Wl,--version-script=ifd/exports.map -o $@ ifd/frame.c ifd/ifdhandler.c
 
 lint: deps fmt-check vet shellcheck
 

@@ -1,7 +1,9 @@
 // Package ifd holds the C sources of Tessera's pcsc-lite reader driver
-// (the IFD handler pcscd loads: driver/ifdhandler.c, built by `make` into
-// bin/libifdtessera.so) and, for its tests, a cgo wrapper of the driver's
-// frame decoder (frame.c), so that the decoder the driver runs is fuzzed
-// from Go against simulator/ifdlink, the simulator's side of the same wire
-// format. docs/ifd-bridge.md describes the bridge.
+// (the IFD handler pcscd loads: ifdhandler.c, built by `make` into
+// bin/libifdtessera.so) and, for its tests, cgo wrappers of the driver's
+// frame decoder (frame.c) and of its IFDH* entry points, so that the code
+// pcscd runs is tested and fuzzed from Go: the decoder against
+// simulator/ifdlink, the simulator's side of the same wire format, and the
+// driver against a simulator and against a peer that answers garbage. The
+// built driver has no Go in it (docs/ifd-bridge.md says why).
 package ifd

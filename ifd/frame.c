@@ -1,3 +1,5 @@
+//go:build cgo
+
 /* The Tessera IFD link's framing (frame.h): parsing that never trusts the
  * simulator's bytes. Pure C99, no I/O, no allocation. */
 #include "frame.h"

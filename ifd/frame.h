@@ -1,6 +1,6 @@
 /*
  * The Tessera IFD link's framing: what the pcsc-lite driver
- * (ifd/driver/ifdhandler.c) and `tessera sim --bridge ifd`
+ * (ifd/ifdhandler.c) and `tessera sim --bridge ifd`
  * (simulator/ifdlink) say to each other over one unix socket per card.
  *
  * Every message, both ways: a 4-byte big-endian length L, then L bytes: a

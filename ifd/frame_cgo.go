@@ -3,6 +3,7 @@
 package ifd
 
 /*
+#cgo pkg-config: libpcsclite
 #include "frame.h"
 */
 import "C"

@@ -81,7 +81,10 @@ func (s *Simulator) AddRelay(spec RelaySpec) (*Reader, error) {
 		inserted: true, wake: make(chan struct{}), tearAfter: -1,
 		ctx: ctx, cancel: cancel, linkDone: make(chan struct{}),
 	}
-	s.start(r)
+	if err := s.start(r); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.cfg.Log.Info("relayed card added", "card", slot, "relay", spec.Name, "reader", r.where())
 	return r, nil
 }
@@ -111,20 +114,34 @@ func (s *Simulator) freeSlot(slot int) (int, string, error) {
 	return slot, net.JoinHostPort(s.vpcdHost, strconv.Itoa(s.vpcdPort+slot)), nil
 }
 
-// start puts r in its slot and starts its vpcd link. Called with s.mu held.
-func (s *Simulator) start(r *Reader) {
-	s.readers[r.id] = r
-	if r.vpcdAddr != "" {
+// start starts r's link (vpcd or IFD) and puts r in its slot. It fails
+// only when the IFD link's socket cannot be listened on. Called with s.mu
+// held.
+func (s *Simulator) start(r *Reader) error {
+	switch {
+	case s.cfg.IFDDir != "":
+		r.ifdPath = IFDSocket(s.cfg.IFDDir, r.id)
+		ln, err := listenIFD(r.ifdPath)
+		if err != nil {
+			return fmt.Errorf("card %d: %w", r.id, err)
+		}
+		go r.runIFD(r.ctx, ln)
+	case r.vpcdAddr != "":
 		go r.runLink(r.ctx)
-	} else {
+	default:
 		close(r.linkDone)
 	}
+	s.readers[r.id] = r
+	return nil
 }
 
 // where says how the card is reached, for logs.
 func (r *Reader) where() string {
 	if r.vpcdAddr != "" {
 		return "vpcd " + r.vpcdAddr
+	}
+	if r.ifdPath != "" {
+		return "IFD link " + r.ifdPath
 	}
 	return "in process only"
 }

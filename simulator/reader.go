@@ -48,6 +48,7 @@ type Reader struct {
 	prof     profile.Profile
 	serial   uint32
 	vpcdAddr string // "" when the card has no vpcd link
+	ifdPath  string // the IFD link's socket; "" when the card has none
 	log      *slog.Logger
 	tracer   *Tracer
 	touch    *touchSensor

@@ -45,6 +45,11 @@ type Config struct {
 	// VPCD is slot 0's vpcd address, host:port; slot n uses port+n. Empty:
 	// no vpcd links, the cards are reachable in process only.
 	VPCD string
+	// IFDDir, instead of VPCD, serves each card to Tessera's own pcsc-lite
+	// reader driver (the IFD bridge, docs/ifd-bridge.md): card n on the
+	// unix socket IFDDir/card-n.sock (IFDSocket). The directory is created
+	// (mode 0700) if missing.
+	IFDDir string
 	// Tracer records every exchange; nil records nothing.
 	Tracer *Tracer
 	// Log receives what the simulator does, never a PIN or a key; nil
@@ -110,6 +115,14 @@ func New(cfg Config) (*Simulator, error) {
 			return nil, err
 		}
 		s.vpcdHost, s.vpcdPort = host, port
+	}
+	if cfg.IFDDir != "" {
+		if cfg.VPCD != "" {
+			return nil, errors.New("simulator: a card has one bridge: vpcd or the IFD link, not both")
+		}
+		if err := os.MkdirAll(cfg.IFDDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the IFD socket directory: %w", err)
+		}
 	}
 	if cfg.Protect != nil && cfg.StateDir == "" {
 		return nil, errors.New("simulator: protected state (a TPM) needs a state directory: cards in RAM have no state file to protect")
@@ -351,7 +364,13 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("card %d: %w", slot, err)
 	}
-	s.start(r)
+	if err := s.start(r); err != nil {
+		cancel()
+		if r.file != nil {
+			r.file.Close()
+		}
+		return nil, err
+	}
 	if len(prof.Quirks) > 0 {
 		s.cfg.Log.Warn("the card misbehaves on purpose: its profile turns quirks on", "card", slot, "quirks", prof.Quirks)
 	}

@@ -24,11 +24,13 @@ type CardInfo struct {
 	Serial  uint32 `json:"serial"`
 	Dir     string `json:"dir,omitempty"`  // empty: RAM only
 	VPCD    string `json:"vpcd,omitempty"` // empty: in process only
+	// IFD is the socket of the card's IFD link (the IFD bridge); empty: none.
+	IFD string `json:"ifd,omitempty"`
 	// Relay describes the real card a relayed card's exchanges go to (the
 	// real reader's name); empty for a simulated card.
 	Relay     string `json:"relay,omitempty"`
 	Inserted  bool   `json:"inserted"`
-	Connected bool   `json:"connected"` // to vpcd, now
+	Connected bool   `json:"connected"` // to vpcd or the IFD driver, now
 	Powered   bool   `json:"powered"`
 	// Mute: the card lost power during a write and answers nothing until
 	// re-inserted or power-cycled.
@@ -54,7 +56,7 @@ func (r *Reader) Info() CardInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	in := CardInfo{
-		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr, Relay: r.relayName,
+		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr, IFD: r.ifdPath, Relay: r.relayName,
 		Inserted: r.inserted, Connected: r.conn != nil, Powered: r.powered, Mute: r.mute,
 		TouchMode: mode,
 	}

@@ -179,15 +179,33 @@ func (r *Reader) runLink(ctx context.Context) {
 		r.mu.Unlock()
 		r.log.Info("card connected to vpcd", "card", r.id, "addr", r.vpcdAddr)
 		err = r.serve(ctx, conn)
-		conn.Close()
-		r.mu.Lock()
-		if r.conn == conn {
-			r.conn = nil
-			r.changed()
-		}
-		r.mu.Unlock()
+		r.detach(conn)
 		r.log.Info("card disconnected from vpcd", "card", r.id, "reason", err)
 	}
+}
+
+// readEnded says why a link's connection ended on a failed read from peer:
+// the simulator stopping, the simulator pulling the card, or err.
+func readEnded(ctx context.Context, err error, peer string) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, net.ErrClosed):
+		return errPulled
+	}
+	return fmt.Errorf("reading from %s: %w", peer, err)
+}
+
+// detach closes conn, a link's connection that has ended, and forgets it
+// unless another has taken its place.
+func (r *Reader) detach(conn net.Conn) {
+	conn.Close()
+	r.mu.Lock()
+	if r.conn == conn {
+		r.conn = nil
+		r.changed()
+	}
+	r.mu.Unlock()
 }
 
 // serve answers vpcd on conn until the connection ends, the card goes mute
@@ -217,13 +235,7 @@ func (r *Reader) serve(ctx context.Context, conn net.Conn) error {
 		msg, nbuf, err := readFrame(conn, buf, maxFrame, rearm)
 		buf = nbuf
 		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case errors.Is(err, net.ErrClosed):
-				return errPulled
-			}
-			return fmt.Errorf("reading from vpcd: %w", err)
+			return readEnded(ctx, err, "vpcd")
 		}
 		heard.Store(true)
 		var reply []byte

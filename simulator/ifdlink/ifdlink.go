@@ -1,5 +1,5 @@
 // Package ifdlink is the wire format between Tessera's pcsc-lite reader
-// driver (ifd/driver, C) and `tessera sim --bridge ifd`: one unix socket
+// driver (ifd/ifdhandler.c) and `tessera sim --bridge ifd`: one unix socket
 // per card, the driver asking and the simulator answering, one exchange at
 // a time. The C side's decoder is ifd/frame.c; both follow the same table
 // (docs/ifd-bridge.md), and ifd's differential fuzz test holds them to it.

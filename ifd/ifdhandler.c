@@ -1,3 +1,5 @@
+//go:build cgo
+
 /*
  * Tessera's pcsc-lite reader driver (IFD handler, API v3, ifdhandler.h):
  * each reader.conf entry is one simulated card, its DEVICENAME the unix
@@ -34,7 +36,7 @@
 #include <debuglog.h>
 #include <reader.h>
 
-#include "../frame.h"
+#include "frame.h"
 
 /* As many readers as pcscd has (PCSCLITE_MAX_READERS_CONTEXTS). */
 #define MAX_CHANNELS 16
@@ -51,6 +53,10 @@ struct channel {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pthread_mutex_t mu;
 	int fd; /* -1: not connected */
+	/* lost: a connection ended since the last presence poll, which then
+	 * reports the card gone once, so that pcscd sees every removal even
+	 * when the simulator is back before its next poll. */
+	int lost;
 	UCHAR atr[TIF_MAX_ATR];
 	DWORD atrlen; /* 0: no card, or not known yet */
 	uint8_t *buf; /* TIF_HEADER + TIF_MAX_PAYLOAD bytes */
@@ -105,6 +111,7 @@ static void hang_up(struct channel *c)
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
+		c->lost = 1;
 	}
 	c->atrlen = 0;
 }
@@ -271,6 +278,7 @@ RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 	memcpy(c->path, DeviceName, n);
 	pthread_mutex_init(&c->mu, NULL);
 	c->fd = -1;
+	c->lost = 0;
 	c->atrlen = 0;
 	c->lun = Lun;
 	c->used = 1;
@@ -462,8 +470,15 @@ RESPONSECODE IFDHICCPresence(DWORD Lun)
 	if (c == NULL)
 		return IFD_NO_SUCH_DEVICE;
 	pthread_mutex_lock(&c->mu);
+	if (c->lost) {
+		c->lost = 0;
+		c->atrlen = 0;
+		pthread_mutex_unlock(&c->mu);
+		return IFD_ICC_NOT_PRESENT;
+	}
 	rc = exchange(c, TIF_PRESENCE, NULL, 0, CONTROL_MS, &p, &n);
 	if (rc <= 0 || n == 0) {
+		c->lost = 0; /* this answer reports it */
 		c->atrlen = 0;
 		pthread_mutex_unlock(&c->mu);
 		return IFD_ICC_NOT_PRESENT;
