@@ -154,6 +154,11 @@ func opgpCases() []Case {
 			Run: opgpChangePW1,
 		},
 		{
+			ID: "OPGP-7.2.3-TEAR", Title: "a power cut at any write of CHANGE REFERENCE DATA of PW1 leaves the old PW1 or the new one valid, never neither, and PW1's counter never above what it was",
+			Ref: refOpenPGP + " §7.2.3; ISO/IEC 7816-4 §7.5 (reference data)", Class: Destructive, Needs: NeedOpenPGPPW | NeedPowerCut,
+			Run: opgpChangeTear,
+		},
+		{
 			ID: "OPGP-7.2.3-CHANGE-PW3", Title: "CHANGE REFERENCE DATA of PW3 with the right PW3 sets a new one, which then verifies; changed back",
 			Ref: refOpenPGP + " §7.2.3", Class: Destructive, Needs: NeedOpenPGPPW,
 			Run: func(ctx context.Context, e *Env) error {
@@ -1280,4 +1285,68 @@ func opgpSerialYubiKey(ctx context.Context, e *Env) error {
 		return fmt.Errorf("the AID's manufacturer %02X%02X and serial %X, READ CONFIG's serial %d: want 0006 and %s", aid[8], aid[9], aid[10:14], serial, want)
 	}
 	return nil
+}
+
+// opgpChangeTear cuts the power after k writes of CHANGE REFERENCE DATA of
+// PW1, for k = 0, 1, ... until the change completes: after each cut
+// the counter is not above what it was and one of the old and the new PW1
+// verifies (a wrong try of the old one first is refilled by the new), and
+// the new one is changed back.
+func opgpChangeTear(ctx context.Context, e *Env) error {
+	pc, err := e.PowerCutter()
+	if err != nil {
+		return err
+	}
+	full, err := e.opgpTries(ctx)
+	if err != nil {
+		return err
+	}
+	pw1, nw := e.opgpPW1(), opgpWrong(e.opgpPW1(), 8)
+	change, _ := opgpChangeCmd(opgpPW1Sig, pw1, nw).Marshal()
+	for k := 0; k < 16; k++ {
+		if err := pc.ArmPowerCut(ctx, k); err != nil {
+			return err
+		}
+		out, err := e.send(ctx, change)
+		if err == nil {
+			if err := pc.ArmPowerCut(ctx, -1); err != nil {
+				return err
+			}
+			if r, perr := apdu.ParseResponse(out); perr != nil || r.SW != apdu.SWSuccess {
+				return fmt.Errorf("CHANGE REFERENCE DATA with a power cut planned after %s (it made fewer) answered % X", writes(k), out)
+			}
+			return e.run(ctx, step("CHANGE REFERENCE DATA back", opgpChangeCmd(opgpPW1Sig, nw, pw1), apdu.SWSuccess))
+		}
+		if err := pc.PowerCycle(ctx); err != nil {
+			return err
+		}
+		if err := e.selectApp(ctx); err != nil {
+			return err
+		}
+		c, err := e.opgpTries(ctx)
+		if err != nil {
+			return err
+		}
+		if c.pw1 > full.pw1 {
+			return fmt.Errorf("a power cut after %s of CHANGE REFERENCE DATA left PW1 %d tries, more than the %d before", writes(k), c.pw1, full.pw1)
+		}
+		oldOK, err := e.SW(ctx, opgpVerifyCmd(opgpPW1, pw1))
+		if err != nil {
+			return err
+		}
+		if oldOK == apdu.SWSuccess {
+			continue // the old PW1 holds, its counter refilled
+		}
+		newOK, err := e.SW(ctx, opgpVerifyCmd(opgpPW1, nw))
+		if err != nil {
+			return err
+		}
+		if newOK != apdu.SWSuccess {
+			return fmt.Errorf("after a power cut at %s of CHANGE REFERENCE DATA neither the old PW1 (%s) nor the new one (%s) verifies", writes(k), swText(oldOK), swText(newOK))
+		}
+		if err := e.run(ctx, step("CHANGE REFERENCE DATA back after the cut", opgpChangeCmd(opgpPW1Sig, nw, pw1), apdu.SWSuccess)); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("CHANGE REFERENCE DATA still had not finished after 16 writes")
 }
