@@ -346,7 +346,7 @@ func runAttestEmpty(ctx context.Context, e *Env) error {
 }
 
 // toucher returns the card's touch sensor, set to give every touch, and
-// puts it back so after the case; a skip on a card whose sensor the suite
+// sets it so again after the case; a skip on a card whose sensor the suite
 // cannot drive (a real card: the suite does not ask a person to touch).
 func (e *Env) toucher() (Toucher, error) {
 	t, ok := e.card.(Toucher)

@@ -348,7 +348,7 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return []byte{v.Major, v.Minor, v.Patch}, noParams(cmd)
 	case apdu.InsGetSerial:
 		serial, _ := env.Store.Get(keySerial)
-		return serial, noParams(cmd)
+		return a.answeredSerial(serial), noParams(cmd)
 	case apdu.InsGetMetadata:
 		return a.metadata(env, cmd)
 	case apdu.InsSetManagementKey:

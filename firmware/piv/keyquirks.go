@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha512"
 	"errors"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 
@@ -162,4 +163,18 @@ func (a *Applet) externalAuthUnchecked() bool {
 // so that whoever holds it resets the user's PIN to the factory value.
 func (a *Applet) setRetriesNeedsPIN() bool {
 	return !a.p.HasQuirk(profile.QuirkSetRetriesWithoutPIN)
+}
+
+// answeredSerial is what GET SERIAL (F8) answers for the card's serial
+// number, stored big-endian as a YubiKey answers it: the same bytes, or
+// under profile.QuirkSerialLittleEndian the bytes reversed, so that the
+// number a host reads is not the one the attestation certificate (or the
+// management application) names.
+func (a *Applet) answeredSerial(stored []byte) []byte {
+	if !a.p.HasQuirk(profile.QuirkSerialLittleEndian) {
+		return stored
+	}
+	out := bytes.Clone(stored)
+	slices.Reverse(out)
+	return out
 }

@@ -194,6 +194,9 @@ func TestExtensionQuirks(t *testing.T) {
 			_, sw := tc.cmd(apdu.Command{INS: 0xFA, P1: 5, P2: 4})
 			return fmt.Sprintf("%04X", uint16(sw))
 		}, "6982", "9000"},
+		{profile.QuirkSerialLittleEndian, func(t *testing.T, tc *testCard, _ *bool) string {
+			return fmt.Sprintf("% X", tc.expectCmd(apdu.Command{INS: 0xF8, Ne: 256}, apdu.SWSuccess))
+		}, "00 98 96 81", "81 96 98 00"}, // the default serial, 10000001
 		{profile.QuirkTouchAlwaysCached, func(t *testing.T, tc *testCard, touch *bool) string {
 			tc.mustAuthenticate()
 			generate(t, tc, 0x82, pivalg.P256, 0xAA, 0x01, 0x01, 0xAB, 0x01, touchAlways)

@@ -33,8 +33,8 @@ func openpgpMeaningless(q string) (why string, refused bool) {
 		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application uses PERFORM SECURITY OPERATION", true
 	case QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong:
 		return "it concerns the PIN policy of PIV keys (GENERATE tag AA, GET METADATA), which the application does not have", true
-	case QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkSetRetriesWithoutPIN:
-		return "it concerns YubiKey PIV extensions (ATTEST, touch policies, IMPORT, RESET, MOVE KEY, SET PIN RETRIES), which the application does not have", true
+	case QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkSetRetriesWithoutPIN, QuirkSerialLittleEndian:
+		return "it concerns YubiKey PIV extensions (ATTEST, touch policies, IMPORT, RESET, MOVE KEY, SET PIN RETRIES, GET SERIAL), which the application does not have", true
 	case QuirkExternalAuthUnchecked:
 		return "it concerns the PIV management key's external authentication (GENERAL AUTHENTICATE 9B), which the application does not have", true
 	case QuirkECDHNoPointCheck:

@@ -292,6 +292,7 @@ const (
 	QuirkMoveKeyCopies          = "move-key-copies"           // MOVE KEY leaves the key in the source slot too
 	QuirkExternalAuthUnchecked  = "external-auth-unchecked"   // external authentication takes any response
 	QuirkSetRetriesWithoutPIN   = "set-retries-without-pin"   // SET PIN RETRIES needs the management key alone, not the PIN
+	QuirkSerialLittleEndian     = "serial-little-endian"      // GET SERIAL answers the serial number's bytes reversed
 )
 
 // KnownQuirks returns the quirk names a profile may turn on. The simulator
@@ -305,7 +306,7 @@ func KnownQuirks() []string {
 		QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong,
 		QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated,
 		QuirkECDHNoPointCheck, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkExternalAuthUnchecked,
-		QuirkSetRetriesWithoutPIN,
+		QuirkSetRetriesWithoutPIN, QuirkSerialLittleEndian,
 	}
 }
 

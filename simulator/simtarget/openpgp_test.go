@@ -94,6 +94,7 @@ func TestQuirkMatrixOpenPGP(t *testing.T) {
 		profile.QuirkMoveKeyCopies:          "",
 		profile.QuirkExternalAuthUnchecked:  "",
 		profile.QuirkSetRetriesWithoutPIN:   "",
+		profile.QuirkSerialLittleEndian:     "",
 	}
 	quirkMatrixOn(t, "openpgp", "openpgp", catches)
 }

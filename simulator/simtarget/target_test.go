@@ -159,6 +159,7 @@ func TestQuirkMatrix(t *testing.T) {
 		profile.QuirkMoveKeyCopies:          "YK-MOVE-DELETE",
 		profile.QuirkExternalAuthUnchecked:  "YK-MGMT-3DES",
 		profile.QuirkSetRetriesWithoutPIN:   "YK-SET-PIN-RETRIES",
+		profile.QuirkSerialLittleEndian:     "YK-ATTEST-EXT",
 	}
 	files := quirkProfiles(t, "default")
 	for _, q := range profile.KnownQuirks() {
@@ -221,6 +222,7 @@ func TestQuirkMatrixISO(t *testing.T) {
 		profile.QuirkMoveKeyCopies:          "",
 		profile.QuirkExternalAuthUnchecked:  "",
 		profile.QuirkSetRetriesWithoutPIN:   "",
+		profile.QuirkSerialLittleEndian:     "",
 	}
 	quirkMatrixOn(t, "iso-token", "iso", catches)
 }
