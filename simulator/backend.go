@@ -121,6 +121,10 @@ func (s *Simulator) start(r *Reader) error {
 	switch {
 	case s.cfg.IFDDir != "":
 		r.ifdPath = IFDSocket(s.cfg.IFDDir, r.id)
+		r.readerName = DefaultIFDReaderName(r.id)
+		if r.id < len(s.cfg.IFDReaderNames) {
+			r.readerName = s.cfg.IFDReaderNames[r.id]
+		}
 		ln, err := listenIFD(r.ifdPath)
 		if err != nil {
 			return fmt.Errorf("card %d: %w", r.id, err)

@@ -28,6 +28,19 @@ func IFDSocket(dir string, slot int) string {
 	return filepath.Join(dir, "card-"+strconv.Itoa(slot)+".sock")
 }
 
+// DefaultIFDReaderName is the FRIENDLYNAME of slot's IFD reader when none
+// is given.
+func DefaultIFDReaderName(slot int) string { return "Tessera IFD " + strconv.Itoa(slot) }
+
+// pcscdName is the name pcscd gives the only reader of a driver entry
+// named friendly: its reader number and slot appended. "" stays "".
+func pcscdName(friendly string) string {
+	if friendly == "" {
+		return ""
+	}
+	return friendly + " 00 00"
+}
+
 // listenIFD listens on path, replacing a socket file nobody serves (one
 // left by a simulator that was killed); a socket another process serves is
 // an error.

@@ -49,10 +49,12 @@ type Reader struct {
 	serial   uint32
 	vpcdAddr string // "" when the card has no vpcd link
 	ifdPath  string // the IFD link's socket; "" when the card has none
-	log      *slog.Logger
-	tracer   *Tracer
-	touch    *touchSensor
-	clock    func() time.Time // the card's clock; nil: time.Now
+	// readerName is the IFD reader's FRIENDLYNAME (Config.IFDReaderNames).
+	readerName string
+	log        *slog.Logger
+	tracer     *Tracer
+	touch      *touchSensor
+	clock      func() time.Time // the card's clock; nil: time.Now
 	// protect wraps the state file's medium (Config.Protect); nil: none.
 	protect func(statePath string, m nvm.Medium) (nvm.Medium, error)
 

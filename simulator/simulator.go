@@ -50,6 +50,10 @@ type Config struct {
 	// unix socket IFDDir/card-n.sock (IFDSocket). The directory is created
 	// (mode 0700) if missing.
 	IFDDir string
+	// IFDReaderNames, with IFDDir, are the readers' names as scripts/ifd.sh
+	// gives them to pcscd (FRIENDLYNAME), slot n's the n-th; CardInfo.Reader
+	// reports them as pcscd shows them. Missing: "Tessera IFD n".
+	IFDReaderNames []string
 	// Tracer records every exchange; nil records nothing.
 	Tracer *Tracer
 	// Log receives what the simulator does, never a PIN or a key; nil

@@ -105,6 +105,9 @@ func mgmtAlgName(alg string) string {
 // and 35964; scripts/pcscd.sh's instance k listens on 35963+2k and
 // 35964+2k.
 func readerName(c simulator.CardInfo) string {
+	if c.IFD != "" {
+		return fmt.Sprintf("%q (IFD link %s; scripts/ifd.sh start starts its pcscd)", c.Reader, c.IFD)
+	}
 	if c.VPCD == "" {
 		return "none: no vpcd link (--no-vpcd); tessera card apdu " + strconv.Itoa(c.ID) + " reaches the card"
 	}

@@ -346,6 +346,12 @@ func printInfos(w io.Writer, cards []simulator.CardInfo) {
 	fmt.Fprintln(tw, "CARD\tPROFILE\tSERIAL\tREADER\tINSERTED\tPOWERED\tNOTES")
 	for _, c := range cards {
 		reader := "in process"
+		if c.IFD != "" {
+			reader = fmt.Sprintf("%q", c.Reader)
+			if c.Connected {
+				reader += " (connected)"
+			}
+		}
 		if c.VPCD != "" {
 			reader = "vpcd " + c.VPCD
 			if c.Connected {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -64,6 +65,9 @@ type simOptions struct {
 	cards        int
 	vpcd         string
 	noVPCD       bool
+	bridge       string   // --bridge: vpcd or ifd
+	readerNames  []string // --reader-name, with --bridge ifd
+	ifdDir       string   // --ifd-dir
 	control      string
 	controlTCP   string
 	controlToken string // --control-token-file
@@ -118,7 +122,14 @@ it. Simulated cards (--cards, none by default with --relay) follow in slots
 when the real card is itself simulated. --trace records the relayed
 session with what a host-side rule set knows to be secret redacted (PIN,
 PUK, management key, key import, decryption; anything it does not know);
---trace-secrets keeps everything, PINs and keys in clear (docs/simulator.md).`,
+--trace-secrets keeps everything, PINs and keys in clear (docs/simulator.md).
+
+With --bridge ifd, the cards reach pcscd through Tessera's own reader driver
+instead of vpcd (docs/ifd-bridge.md; Linux only): card n serves the driver
+on the unix socket IFD-DIR/card-n.sock, and its reader is named by the n-th
+--reader-name (pcscd appends " 00 00"; default "Tessera IFD n"). Up to 16
+cards, the readers of one pcscd; scripts/ifd.sh start NAME... writes that
+pcscd's reader.conf and starts it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd, o)
@@ -130,6 +141,9 @@ PUK, management key, key import, decryption; anything it does not know);
 	f.IntVar(&o.cards, "cards", 1, "number of cards, in slots 0 to N-1")
 	f.StringVar(&o.vpcd, "vpcd", fmt.Sprintf("127.0.0.1:%d", simulator.DefaultVPCDPort), "vpcd HOST:PORT of slot 0; card n uses PORT+n")
 	f.BoolVar(&o.noVPCD, "no-vpcd", false, "no vpcd links: the cards are reachable through the control API only")
+	f.StringVar(&o.bridge, "bridge", "vpcd", "how the cards reach pcscd: vpcd (the vsmartcard driver) or ifd (Tessera's own driver, scripts/ifd.sh; Linux only)")
+	f.StringArrayVar(&o.readerNames, "reader-name", nil, "with --bridge ifd: the PC/SC reader name of the next card (repeat: one per card, in slot order)")
+	f.StringVar(&o.ifdDir, "ifd-dir", "", "with --bridge ifd: the directory of the cards' sockets (default $TESSERA_RUN_DIR/ifd, or /run/tessera/ifd)")
 	f.StringVar(&o.control, "control", "", "control API unix socket (default STATE/control.sock)")
 	f.StringVar(&o.controlTCP, "control-tcp", "", "serve the control API on this loopback HOST:PORT instead of the unix socket (requests need the token of --control-token-file)")
 	f.StringVar(&o.controlToken, "control-token-file", "", "with --control-tcp: write the control API's bearer token, new at each start, to FILE (mode 0600; default STATE/control.token)")
@@ -152,7 +166,10 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	if o.noVPCD && cmd.Flags().Changed("vpcd") {
 		return errors.New("--vpcd and --no-vpcd contradict each other")
 	}
-	if !o.noVPCD {
+	if err := o.checkBridge(cmd); err != nil {
+		return err
+	}
+	if !o.noVPCD && o.bridge == "vpcd" {
 		_, port, err := simulator.ParseVPCDAddr(o.vpcd)
 		if err != nil {
 			return fmt.Errorf("--vpcd: %w", err)
@@ -199,6 +216,73 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	return nil
 }
 
+// maxIFDReaders is how many readers one pcscd has
+// (PCSCLITE_MAX_READERS_CONTEXTS), and the driver's table.
+const maxIFDReaders = 16
+
+// checkBridge validates --bridge and the flags that go with it.
+func (o *simOptions) checkBridge(cmd *cobra.Command) error {
+	switch o.bridge {
+	case "vpcd":
+		if len(o.readerNames) > 0 || o.ifdDir != "" {
+			return errors.New("--reader-name and --ifd-dir go with --bridge ifd: vpcd names its readers itself (\"Virtual PCD 00 0N\")")
+		}
+		return nil
+	case "ifd":
+	default:
+		return fmt.Errorf("--bridge %q: want vpcd or ifd", o.bridge)
+	}
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("--bridge ifd: supported on Linux only (a pcsc-lite reader driver); %s has vpcd or --no-vpcd", runtime.GOOS)
+	}
+	if o.noVPCD || cmd.Flags().Changed("vpcd") {
+		return errors.New("--bridge ifd and --vpcd/--no-vpcd: the cards have one bridge")
+	}
+	total := o.cards
+	if o.relay != "" {
+		total++
+	}
+	if total > maxIFDReaders {
+		return fmt.Errorf("--bridge ifd with %d cards: one pcscd has at most %d readers", total, maxIFDReaders)
+	}
+	if len(o.readerNames) > total {
+		return fmt.Errorf("--reader-name given %d times for %d cards: one name per card", len(o.readerNames), total)
+	}
+	seen := map[string]bool{}
+	for _, n := range o.readerNames {
+		if !validReaderName(n) {
+			return fmt.Errorf("--reader-name %q: letters, digits, spaces and +._- only, starting with a letter or digit, at most 64 bytes", n)
+		}
+		if seen[n] {
+			return fmt.Errorf("--reader-name %q twice: each card's reader needs its own name", n)
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// validReaderName: what scripts/ifd.sh writes into reader.conf as it is.
+func validReaderName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for i, c := range n {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !ok && (i == 0 || !strings.ContainsRune(" +._-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultIFDDir is where scripts/ifd.sh looks for the cards' sockets.
+func defaultIFDDir() string {
+	if d := os.Getenv("TESSERA_RUN_DIR"); d != "" {
+		return filepath.Join(d, "ifd")
+	}
+	return "/run/tessera/ifd"
+}
+
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
@@ -228,6 +312,12 @@ func openTPM(ctx context.Context, spec string, log *slog.Logger) (*tpmstore.TPM,
 func runSim(cmd *cobra.Command, o simOptions) error {
 	if o.relay != "" && !cmd.Flags().Changed("cards") {
 		o.cards = 0
+	}
+	if n := len(o.readerNames); o.bridge == "ifd" && n > 0 && !cmd.Flags().Changed("cards") {
+		o.cards = n // one card per name
+		if o.relay != "" {
+			o.cards = n - 1
+		}
 	}
 	if err := o.check(cmd); err != nil {
 		return err
@@ -263,7 +353,13 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 		defer tpm.Close()
 		cfg.Protect = func(path string, m nvm.Medium) (nvm.Medium, error) { return tpm.Protect(path, m) }
 	}
-	if !o.noVPCD {
+	switch {
+	case o.bridge == "ifd":
+		cfg.IFDDir, cfg.IFDReaderNames = o.ifdDir, o.readerNames
+		if cfg.IFDDir == "" {
+			cfg.IFDDir = defaultIFDDir()
+		}
+	case !o.noVPCD:
 		cfg.VPCD = o.vpcd
 	}
 	sim, err := simulator.New(cfg)
@@ -336,6 +432,9 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	go func() { served <- simulator.ServeControl(ctx, ln, sim, log, token) }()
 	where := ln.Addr().String()
 	ready := []any{"cards", o.cards, "state", o.state, "control", where, "vpcd", cfg.VPCD}
+	if cfg.IFDDir != "" {
+		ready = append(ready, "ifd", cfg.IFDDir)
+	}
 	if tokenPath != "" {
 		ready = append(ready, "control_token_file", tokenPath)
 	}
