@@ -31,11 +31,27 @@ type gpgKeys struct {
 	// attrs are the keys' attributes gpg --card-status then shows
 	// (gpgKeyAttr: OpenPGP algorithm ID, then bits or curve).
 	attrs [3]string
+	// profile is the card's profile ("": openpgp) and short that it takes
+	// no extended APDUs, so scdaemon chains what does not fit a short one.
+	profile string
+	short   bool
 }
 
 // TestGPGCardRSA is the issue 17 flow with the factory RSA 2048 keys.
 func TestGPGCardRSA(t *testing.T) {
 	gpgCardFlow(t, gpgKeys{name: "rsa2048", attrs: [3]string{"1:2048", "1:2048", "1:2048"}})
+}
+
+// TestGPGCardShortAPDUs is the RSA 2048 flow on a card whose historical
+// bytes announce command chaining but no extended length (a YAML profile
+// over openpgp): scdaemon then chains PSO:DECIPHER's 257 bytes (254 + 3)
+// and reads the public keys with GET RESPONSE.
+func TestGPGCardShortAPDUs(t *testing.T) {
+	profile := filepath.Join(t.TempDir(), "openpgp-short.yaml")
+	if err := os.WriteFile(profile, []byte("base: openpgp\nname: openpgp-short\nextended_length: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gpgCardFlow(t, gpgKeys{name: "rsa2048 short APDUs", attrs: [3]string{"1:2048", "1:2048", "1:2048"}, profile: profile, short: true})
 }
 
 // TestGPGCardRSA3072 is the flow with RSA 3072 keys: scdaemon sends
@@ -69,7 +85,11 @@ func TestGPGCardP384(t *testing.T) {
 // keys of kind k.
 func gpgCardFlow(t *testing.T, k gpgKeys) {
 	start := time.Now()
-	c := newInteropCard(t, "--profile", "openpgp")
+	profile := k.profile
+	if profile == "" {
+		profile = "openpgp"
+	}
+	c := newInteropCard(t, "--profile", profile)
 	g := newGnuPG(t, c)
 	// verifier is a GnuPG home without a card: the public keys alone.
 	verifier := newGnuPGWithoutCard(t, c)
@@ -138,6 +158,10 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		c.sawInOrder(t, mark, "card-edit generate", "00200083", "00478000", "00DA00C7", "00DA00CE", "002A9E9A")
 		c.sawInOrder(t, mark, "card-edit generate", "00DA00C8", "00DA00CF")
 		c.sawInOrder(t, mark, "card-edit generate", "00DA00C9", "00DA00D0")
+		if k.short {
+			// The public key (about 270 bytes) in pieces: 61xx, GET RESPONSE.
+			c.sawInOrder(t, mark, "card-edit generate (short APDUs)", "00478000", "00C00000")
+		}
 		st = g.cardStatus(t)
 		fprs = st.fingerprints()
 		for i, f := range fprs {
@@ -226,6 +250,9 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		g.mustGPG(t, &gpgAnswers{pins: []secret{pin}}, "--output", c.path("msg.out"), "--decrypt", c.path("msg.gpg"))
 		// PW1 for decryption (82), then PSO:DECIPHER.
 		c.sawInOrder(t, mark, "gpg --decrypt", "00200082", "002A8086")
+		if k.short {
+			c.sawInOrder(t, mark, "gpg --decrypt (chained)", "102A8086", "002A8086")
+		}
 		got, err := os.ReadFile(c.path("msg.out"))
 		if err != nil {
 			t.Fatal(err)
