@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
@@ -25,38 +26,46 @@ func FuzzOpenPGP(f *testing.F) {
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", byte(metaAdmin), "00 2A 9E 9A 03 616263", "00 2A 9E 9A 03 616263", "00 47 81 00 02 B6 00 00"))
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgDec, attrX25519), "00 47 80 00 02 B8 00 00", "00 2A 80 86 25 A6 23 7F 49 20 86 1E 0000", importEd25519(make([]byte, 32))))
 	f.Add(cardtest.Script(byte(metaAdmin), "00 E6 00 00", cmdSelect, "00 CA 00 4F 00", byte(metaReset), "00 44 00 00", cmdSelect, "00 84 00 00 08", "00 88 00 00 02 0102"))
+	f.Add(cardtest.Script(byte(metaAdmin), "00 F1 00 00 00", "00 F2 00 00 03 05 00 05", putData(0x00D7, []byte{0x02, 0x20}), putData(0x0103, []byte("x")), "00 CA 01 03 00"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return
 		}
-		tc := newTestCard(t)
-		for len(script) > 0 {
-			n := int(script[0])
-			script = script[1:]
-			switch n {
-			case metaAdmin:
-				for _, c := range []string{cmdSelect, verifyPW3, verifyPW1Sign, verifyPW1Other} {
-					tc.c.Process(h(c))
-				}
-				continue
-			case metaReset:
-				if _, err := tc.c.PowerOn(); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			n = min(n, len(script))
-			raw := script[:n]
-			script = script[n:]
-			if tc.rsaGeneration(raw) {
-				continue // seconds each: the fuzzer would do little else
-			}
-			before, _ := tc.tm.Load()
-			out := tc.c.Process(raw)
-			after, _ := tc.tm.Load()
-			cardtest.CheckAnswer(t, raw, out, before, after, keyPW1, keyRC, keyPW3)
+		// Every script runs on the plain card and on a YubiKey (F1, F2, touch policies).
+		for _, base := range []string{"openpgp", "yubikey-5.7"} {
+			runScript(t, newCardOf(t, testProfile(t, base, ""), nvm.NewTearable(&nvm.Memory{})), script)
 		}
 	})
+}
+
+// runScript runs a fuzz script on tc, checking every answer.
+func runScript(t *testing.T, tc *testCard, script []byte) {
+	for len(script) > 0 {
+		n := int(script[0])
+		script = script[1:]
+		switch n {
+		case metaAdmin:
+			for _, c := range []string{cmdSelect, verifyPW3, verifyPW1Sign, verifyPW1Other} {
+				tc.c.Process(h(c))
+			}
+			continue
+		case metaReset:
+			if _, err := tc.c.PowerOn(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		n = min(n, len(script))
+		raw := script[:n]
+		script = script[n:]
+		if tc.rsaGeneration(raw) {
+			continue // seconds each: the fuzzer would do little else
+		}
+		before, _ := tc.tm.Load()
+		out := tc.c.Process(raw)
+		after, _ := tc.tm.Load()
+		cardtest.CheckAnswer(t, raw, out, before, after, keyPW1, keyRC, keyPW3)
+	}
 }
 
 // rsaGeneration reports whether raw would generate an RSA key, which the
