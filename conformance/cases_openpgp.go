@@ -30,7 +30,7 @@ func opgpCases() []Case {
 			Run: opgpSelect,
 		},
 		{
-			ID: "OPGP-4.4.1-APPDATA", Title: "the application related data (6E) holds the AID, historical bytes, extended capabilities (10 bytes), algorithm attributes C1-C3, PW status bytes, fingerprints (60), CA fingerprints (60) and dates (12), each as GET DATA answers it alone",
+			ID: "OPGP-4.4.1-APPDATA", Title: "the application related data (6E) holds the AID, historical bytes, extended capabilities (10 bytes), algorithm attributes C1-C3, PW status bytes, fingerprints and CA fingerprints (20 bytes a key) and dates (4 a key), for 3 keys or more, each as GET DATA answers it alone",
 			Ref: refOpenPGP + " §4.4.1 (DOs for GET DATA), §4.4.3.1", Class: Safe,
 			Run: opgpAppDataCase,
 		},
