@@ -708,3 +708,68 @@ func TestGPGFactoryReset(t *testing.T) {
 		}
 	})
 }
+
+// TestGPGForceSig switches the card to "PW1 valid for one signature" with
+// gpg --card-edit forcesig (PUT DATA C4 with one byte, 00): scdaemon then
+// asks and verifies the PIN before every signature (that the card refuses
+// a second PSO:CDS without it is the conformance suite's
+// OPGP-4.4.3.4-PW1-ONCE); forcesig again switches back (01), and signatures
+// follow each other on one PIN.
+func TestGPGForceSig(t *testing.T) {
+	c := newInteropCard(t, "--profile", "openpgp")
+	g := newGnuPG(t, c)
+	verifier := newGnuPGWithoutCard(t, c)
+	admin, pin := secret{"admin PIN", gpgAdminPIN}, secret{"PIN", gpgPIN}
+	var fpr string
+	c.step("generate", func(t *testing.T) {
+		fpr = gpgGenerate(t, g, g.cardStatus(t))
+		g.mustGPG(t, nil, "--armor", "--output", c.path("pub.asc"), "--export", fpr)
+		verifier.mustGPG(t, nil, "--import", c.path("pub.asc"))
+	})
+	if err := os.WriteFile(c.path("msg.txt"), []byte("one PIN, one signature\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// signTwice signs twice, each verified with the public key, and returns
+	// how many PINs gpg was asked for each.
+	signTwice := func(t *testing.T) [2]int {
+		t.Helper()
+		var asked [2]int
+		for i := range asked {
+			os.Remove(c.path("msg.sig"))
+			r := g.mustGPG(t, &gpgAnswers{rest: &pin}, "--local-user", fpr, "--output", c.path("msg.sig"), "--detach-sign", c.path("msg.txt"))
+			for _, p := range r.prompts {
+				if strings.HasPrefix(p, "passphrase.enter ") {
+					asked[i]++
+				}
+			}
+			if r := verifier.mustGPG(t, nil, "--verify", c.path("msg.sig"), c.path("msg.txt")); len(r.statusArgs("VALIDSIG")) != 1 {
+				t.Errorf("signature %d does not verify", i+1)
+			}
+		}
+		return asked
+	}
+	toggle := func(t *testing.T, want string) {
+		t.Helper()
+		mark := c.traceSize()
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{"cardedit.prompt": {"admin", "forcesig", "quit"}}, rest: &admin}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit forcesig", "00DA00C4")
+		if f := g.cardStatus(t).field("forcepin", 0); f != want {
+			t.Errorf("forcepin %q after forcesig, want %s", f, want)
+		}
+	}
+	c.step("forcesig on", func(t *testing.T) { toggle(t, "1") })
+	c.step("a PIN for each signature", func(t *testing.T) {
+		mark := c.traceSize()
+		if asked := signTwice(t); asked != [2]int{1, 1} {
+			t.Errorf("PINs asked for two signatures %v, want [1 1]", asked)
+		}
+		c.sawInOrder(t, mark, "two signatures", "00200081", "002A9E9A", "00200081", "002A9E9A")
+	})
+	c.step("forcesig off", func(t *testing.T) { toggle(t, "0") })
+	c.step("one PIN for several signatures", func(t *testing.T) {
+		g.forgetPINs(t)
+		if asked := signTwice(t); asked != [2]int{1, 0} {
+			t.Errorf("PINs asked for two signatures %v, want [1 0]", asked)
+		}
+	})
+}
