@@ -23,20 +23,12 @@ func FuzzMgmt(f *testing.F) {
 			return
 		}
 		tc := newTestCard(t, "device: {nfc: true}")
-		for len(script) > 0 {
-			n := int(script[0])
-			script = script[1:]
-			if n == metaReset {
+		meta := func(op byte) bool {
+			if op == metaReset {
 				tc.power()
-				continue
 			}
-			n = min(n, len(script))
-			raw := script[:n]
-			script = script[n:]
-			before, _ := tc.tm.Load()
-			out := tc.c.Process(raw)
-			after, _ := tc.tm.Load()
-			cardtest.CheckAnswer(t, raw, out, before, after)
+			return op == metaReset
 		}
+		cardtest.RunScript(t, cardtest.Card{Card: tc.c, Tear: tc.tm}, script, meta, nil)
 	})
 }

@@ -26,29 +26,22 @@ func FuzzOATH(f *testing.F) {
 			return
 		}
 		tc := newTestCard(t)
-		for len(script) > 0 {
-			n := int(script[0])
-			script = script[1:]
-			switch n {
+		meta := func(op byte) bool {
+			switch op {
 			case metaUnlock:
 				_, ch := tc.selectInfo()
 				if ch != nil {
 					tc.c.Process(command(0xA3, 0, 0, tlv(tagResponse, hmacSHA1(accessKey, ch)), tlv(tagChallenge, []byte("12345678"))))
 				}
-				continue
 			case metaReset:
 				if _, err := tc.c.PowerOn(); err != nil {
 					t.Fatal(err)
 				}
-				continue
+			default:
+				return false
 			}
-			n = min(n, len(script))
-			raw := script[:n]
-			script = script[n:]
-			before, _ := tc.tm.Load()
-			out := tc.c.Process(raw)
-			after, _ := tc.tm.Load()
-			cardtest.CheckAnswer(t, raw, out, before, after)
+			return true
 		}
+		cardtest.RunScript(t, cardtest.Card{Card: tc.c, Tear: tc.tm}, script, meta, nil)
 	})
 }

@@ -40,32 +40,23 @@ func FuzzOpenPGP(f *testing.F) {
 
 // runScript runs a fuzz script on tc, checking every answer.
 func runScript(t *testing.T, tc *testCard, script []byte) {
-	for len(script) > 0 {
-		n := int(script[0])
-		script = script[1:]
-		switch n {
+	meta := func(op byte) bool {
+		switch op {
 		case metaAdmin:
 			for _, c := range []string{cmdSelect, verifyPW3, verifyPW1Sign, verifyPW1Other} {
 				tc.c.Process(h(c))
 			}
-			continue
 		case metaReset:
 			if _, err := tc.c.PowerOn(); err != nil {
 				t.Fatal(err)
 			}
-			continue
+		default:
+			return false
 		}
-		n = min(n, len(script))
-		raw := script[:n]
-		script = script[n:]
-		if tc.rsaGeneration(raw) {
-			continue // seconds each: the fuzzer would do little else
-		}
-		before, _ := tc.tm.Load()
-		out := tc.c.Process(raw)
-		after, _ := tc.tm.Load()
-		cardtest.CheckAnswer(t, raw, out, before, after, keyPW1, keyRC, keyPW3)
+		return true
 	}
+	// RSA generation takes seconds each: the fuzzer would do little else.
+	cardtest.RunScript(t, cardtest.Card{Card: tc.c, Tear: tc.tm}, script, meta, tc.rsaGeneration, keyPW1, keyRC, keyPW3)
 }
 
 // rsaGeneration reports whether raw would generate an RSA key, which the

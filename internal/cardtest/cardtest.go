@@ -172,6 +172,32 @@ func Script(parts ...any) []byte {
 	return b
 }
 
+// RunScript runs a fuzz script (see Script) on c: a byte for which meta
+// reports true is a meta-operation meta has carried out; any other is the
+// length of the command that follows (cut short at the script's end),
+// which is sent unless skip (if not nil) leaves it out, and its answer
+// checked with CheckAnswer, counters as there.
+func RunScript(t testing.TB, c Card, script []byte, meta func(op byte) bool, skip func(raw []byte) bool, counters ...string) {
+	t.Helper()
+	for len(script) > 0 {
+		op := script[0]
+		script = script[1:]
+		if meta(op) {
+			continue
+		}
+		n := min(int(op), len(script))
+		raw := script[:n]
+		script = script[n:]
+		if skip != nil && skip(raw) {
+			continue
+		}
+		before, _ := c.Tear.Load()
+		out := c.Card.Process(raw)
+		after, _ := c.Tear.Load()
+		CheckAnswer(t, raw, out, before, after, counters...)
+	}
+}
+
 // CheckAnswer is the fuzz invariant for one command: the card answered a
 // response with a valid status word (6Cxx only to GET RESPONSE), and a refused command changed no
 // persistent record, except that a failed verification (63Cx, 6983) may
