@@ -427,6 +427,10 @@ func runTouchMgmt(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
+	origTouch, err := e.mgmtTouch(ctx)
+	if err != nil {
+		return err
+	}
 	if err := e.Authenticate(ctx); err != nil {
 		return err
 	}
@@ -447,7 +451,7 @@ func runTouchMgmt(ctx context.Context, e *Env) error {
 		if err := e.Authenticate(ctx); err != nil {
 			return err
 		}
-		return e.run(ctx, step("SET MANAGEMENT KEY back without touch (P2 FF)", setMgmtKeyCmd(alg, e.creds.MgmtKey, false), apdu.SWSuccess))
+		return e.run(ctx, step("SET MANAGEMENT KEY back with its touch policy", setMgmtKeyCmd(alg, e.creds.MgmtKey, origTouch), apdu.SWSuccess))
 	})
 	if md, sw, err := e.Metadata(ctx, refMgmt); err != nil {
 		return err
