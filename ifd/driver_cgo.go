@@ -32,6 +32,8 @@ const (
 	tagSlots        = int(C.TAG_IFD_SLOTS_NUMBER)
 	tagSimultaneous = int(C.TAG_IFD_SIMULTANEOUS_ACCESS)
 	tagThreadSafe   = int(C.TAG_IFD_THREAD_SAFE)
+
+	getFeatureRequest = int(C.CM_IOCTL_GET_FEATURE_REQUEST)
 )
 
 // driver calls the IFDH* functions of ifdhandler.c for one Lun, as pcscd
@@ -80,10 +82,10 @@ func (d driver) capability(tag int) ([]byte, int) {
 	return C.GoBytes(unsafe.Pointer(&v[0]), C.int(n)), int(rc)
 }
 
-func (d driver) control() int {
+func (d driver) control(code int) int {
 	var out C.DWORD = 7
 	var rx [4]C.UCHAR
-	return int(C.IFDHControl(d.lun, 0x42000001, nil, 0, &rx[0], C.DWORD(len(rx)), &out))
+	return int(C.IFDHControl(d.lun, C.DWORD(code), nil, 0, &rx[0], C.DWORD(len(rx)), &out))
 }
 
 func (d driver) setProtocol(protocol int) int {

@@ -70,8 +70,8 @@ func wantPresence(t *testing.T, d driver, want int) {
 // simulator's death and its return.
 func TestDriverAgainstSimulator(t *testing.T) {
 	dir := shortDir(t)
-	socket := simulator.IFDSocket(dir, 0)
-	d := open(t, socket)
+	// As scripts/ifd.sh writes it into reader.conf.
+	d := open(t, "/dev/null:"+simulator.IFDSocket(dir, 0))
 	wantPresence(t, d, ifdNotPresent) // no simulator yet
 
 	sim, r := startSim(t, dir)
@@ -162,8 +162,11 @@ func TestDriverCapabilities(t *testing.T) {
 	if rc := createChannel(0x990000, 0x8C7B); rc != ifdNotSupported {
 		t.Errorf("IFDHCreateChannel = %d, want IFD_NOT_SUPPORTED", rc)
 	}
-	if rc := d.control(); rc != ifdErrorNotSupported {
-		t.Errorf("IFDHControl = %d, want IFD_ERROR_NOT_SUPPORTED", rc)
+	if rc := d.control(0x42000001); rc != ifdErrorNotSupported {
+		t.Errorf("IFDHControl(0x42000001) = %d, want IFD_ERROR_NOT_SUPPORTED", rc)
+	}
+	if rc := d.control(getFeatureRequest); rc != ifdSuccess {
+		t.Errorf("IFDHControl(CM_IOCTL_GET_FEATURE_REQUEST) = %d, want IFD_SUCCESS (no features)", rc)
 	}
 	protocols := map[int]int{1: ifdSuccess, 2: ifdSuccess, 4: 607} // 607: IFD_PROTOCOL_NOT_SUPPORTED
 	for p, want := range protocols {

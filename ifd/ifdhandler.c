@@ -250,6 +250,11 @@ RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 
 	if (DeviceName == NULL)
 		return IFD_COMMUNICATION_ERROR;
+	/* pcscd checks, when it reads reader.conf, that the part of DEVICENAME
+	 * before a colon exists; the card's socket may not exist yet, so
+	 * reader.conf says /dev/null:SOCKET, as for vpcd. */
+	if (strchr(DeviceName, ':') != NULL)
+		DeviceName = strchr(DeviceName, ':') + 1;
 	n = strlen(DeviceName);
 	if (n == 0 || n >= sizeof c->path) {
 		Log2(PCSC_LOG_CRITICAL, "tessera: DEVICENAME must be a unix socket path shorter than %d bytes", (int)sizeof c->path);
@@ -491,12 +496,14 @@ RESPONSECODE IFDHControl(DWORD Lun, DWORD dwControlCode, PUCHAR TxBuffer, DWORD 
 			 PUCHAR RxBuffer, DWORD RxLength, LPDWORD pdwBytesReturned)
 {
 	(void)Lun;
-	(void)dwControlCode;
 	(void)TxBuffer;
 	(void)TxLength;
 	(void)RxBuffer;
 	(void)RxLength;
 	if (pdwBytesReturned != NULL)
 		*pdwBytesReturned = 0;
+	/* No reader features (PIN pad, ...): an empty feature list. */
+	if (dwControlCode == CM_IOCTL_GET_FEATURE_REQUEST)
+		return IFD_SUCCESS;
 	return IFD_ERROR_NOT_SUPPORTED;
 }

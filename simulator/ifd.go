@@ -32,13 +32,16 @@ func IFDSocket(dir string, slot int) string {
 // is given.
 func DefaultIFDReaderName(slot int) string { return "Tessera IFD " + strconv.Itoa(slot) }
 
-// pcscdName is the name pcscd gives the only reader of a driver entry
-// named friendly: its reader number and slot appended. "" stays "".
-func pcscdName(friendly string) string {
+// IFDReaderName is the name pcscd 1.9 gives the reader of card slot, whose
+// reader.conf entry (scripts/ifd.sh writes one per card, in slot order) is
+// named friendly: pcscd appends the reader's number among the driver's
+// readers, which is the slot, and the slot within the reader, 00. ""
+// stays "".
+func IFDReaderName(friendly string, slot int) string {
 	if friendly == "" {
 		return ""
 	}
-	return friendly + " 00 00"
+	return fmt.Sprintf("%s %02X 00", friendly, slot)
 }
 
 // listenIFD listens on path, replacing a socket file nobody serves (one

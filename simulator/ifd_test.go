@@ -54,6 +54,9 @@ func TestIFDLink(t *testing.T) {
 	if got, want := r.Info().IFD, IFDSocket(dir, 3); got != want {
 		t.Errorf("Info().IFD = %q, want %q", got, want)
 	}
+	if got, want := r.Info().Reader, "Tessera IFD 3 03 00"; got != want {
+		t.Errorf("Info().Reader = %q, want %q", got, want)
+	}
 	dial := func() net.Conn {
 		c, err := net.Dial("unix", IFDSocket(dir, 3))
 		if err != nil {

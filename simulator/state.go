@@ -27,7 +27,7 @@ type CardInfo struct {
 	// IFD is the socket of the card's IFD link (the IFD bridge); empty: none.
 	IFD string `json:"ifd,omitempty"`
 	// Reader is the card's PC/SC reader name when the simulator knows it
-	// (the IFD bridge: the FRIENDLYNAME and pcscd's " 00 00"); else empty.
+	// (the IFD bridge: IFDReaderName); else empty.
 	Reader string `json:"reader,omitempty"`
 	// Relay describes the real card a relayed card's exchanges go to (the
 	// real reader's name); empty for a simulated card.
@@ -59,7 +59,7 @@ func (r *Reader) Info() CardInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	in := CardInfo{
-		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr, IFD: r.ifdPath, Reader: pcscdName(r.readerName), Relay: r.relayName,
+		ID: r.id, Profile: r.profName, Serial: r.serial, Dir: r.dir, VPCD: r.vpcdAddr, IFD: r.ifdPath, Reader: IFDReaderName(r.readerName, r.id), Relay: r.relayName,
 		Inserted: r.inserted, Connected: r.conn != nil, Powered: r.powered, Mute: r.mute,
 		TouchMode: mode,
 	}

@@ -50,8 +50,8 @@ func TestBanner(t *testing.T) {
 			},
 		},
 		{
-			card: simulator.CardInfo{ID: 1, Profile: "yubikey-5.7", IFD: "/run/tessera/ifd/card-1.sock", Reader: "Yubico YubiKey OTP+FIDO+CCID 00 00"},
-			want: []string{`reader          "Yubico YubiKey OTP+FIDO+CCID 00 00" (IFD link /run/tessera/ifd/card-1.sock; scripts/ifd.sh start starts its pcscd)`},
+			card: simulator.CardInfo{ID: 1, Profile: "yubikey-5.7", IFD: "/run/tessera/ifd/card-1.sock", Reader: "Yubico YubiKey OTP+FIDO+CCID 01 00"},
+			want: []string{`reader          "Yubico YubiKey OTP+FIDO+CCID 01 00" (IFD link /run/tessera/ifd/card-1.sock; scripts/ifd.sh start starts its pcscd)`},
 		},
 		{
 			card: simulator.CardInfo{ID: 0, Profile: "virtual-token", VPCD: "192.0.2.1:35963"},

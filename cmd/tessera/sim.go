@@ -127,7 +127,8 @@ PUK, management key, key import, decryption; anything it does not know);
 With --bridge ifd, the cards reach pcscd through Tessera's own reader driver
 instead of vpcd (docs/ifd-bridge.md; Linux only): card n serves the driver
 on the unix socket IFD-DIR/card-n.sock, and its reader is named by the n-th
---reader-name (pcscd appends " 00 00"; default "Tessera IFD n"). Up to 16
+--reader-name (pcscd appends the slot in hex and 00: "NAME 00 00" for
+card 0, "NAME 01 00" for card 1; default "Tessera IFD n"). Up to 16
 cards, the readers of one pcscd; scripts/ifd.sh start NAME... writes that
 pcscd's reader.conf and starts it.`,
 		Args: cobra.NoArgs,
