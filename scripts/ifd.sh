@@ -20,6 +20,8 @@
 # ($TESSERA_RUN_DIR/ifd-pcscd.pid), and stop stops only that one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/proc.sh
+source scripts/proc.sh
 
 RUN_DIR=${TESSERA_RUN_DIR:-/run/tessera}
 DIR=$RUN_DIR/ifd-pcscd
@@ -35,14 +37,6 @@ READY_TIMEOUT=${PCSCD_READY_TIMEOUT:-15}
 say() { echo "ifd.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-  local st
-  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-  st=$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ "$st" != Z ] && [ "$st" != X ]
-}
-
 # ours PID: alive, and pcscd or the systemd-socket-activate that becomes it.
 ours() {
   alive "$1" || return 1
@@ -51,17 +45,6 @@ ours() {
 }
 
 recorded_pid() { if [ -r "$PIDFILE" ]; then cat "$PIDFILE"; fi; }
-
-# detached CMD...: execs CMD in a session of its own with no inherited
-# descriptor but 0-2 (a caller's flock stays the caller's).
-detached() {
-  local fd
-  for fd in /proc/self/fd/*; do
-    fd=${fd##*/}
-    [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-  done
-  exec setsid "$@"
-}
 
 # readers: pcscd answers on SOCK with the readers listed.
 readers() { PCSCLITE_CSOCK_NAME=$SOCK timeout 5 opensc-tool -l 2>/dev/null || true; }
