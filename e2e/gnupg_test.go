@@ -258,7 +258,7 @@ func (g *gnupg) gpg(t *testing.T, a *gpgAnswers, args ...string) gpgResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := []string{"--homedir", g.home, "--no-tty", "--pinentry-mode", "loopback", "--status-fd", "3", "--with-colons"}
+	full := []string{"--homedir", g.home, "--no-tty", "--yes", "--pinentry-mode", "loopback", "--status-fd", "3", "--with-colons"}
 	if a == nil || len(a.lines) == 0 {
 		full = append(full, "--batch")
 	}

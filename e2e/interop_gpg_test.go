@@ -398,8 +398,9 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 }
 
 // gpgGenerate generates the card's three keys with card-edit (no off-card
-// backup; user gpgUser, no expiry) on a card whose status is st, and
-// returns the fingerprint gpg's KEY_CREATED status line gives.
+// backup, replacing any keys; user gpgUser, no expiry) on a card whose
+// status is st, and returns the fingerprint gpg's KEY_CREATED status line
+// gives.
 func gpgGenerate(t *testing.T, g *gnupg, st cardStatus) string {
 	t.Helper()
 	pin, admin := secret{"PIN", gpgPIN}, secret{"admin PIN", gpgAdminPIN}
@@ -415,12 +416,13 @@ func gpgGenerate(t *testing.T, g *gnupg, st cardStatus) string {
 	}
 	r := g.mustGPG(t, &gpgAnswers{
 		lines: map[string][]string{
-			"cardedit.prompt":             {"admin", "generate", "quit"},
-			"cardedit.genkeys.backup_enc": {"n"},
-			"keygen.valid":                {"0"},
-			"keygen.name":                 {"Tessera Card"},
-			"keygen.email":                {"card@example.org"},
-			"keygen.comment":              {""},
+			"cardedit.prompt":               {"admin", "generate", "quit"},
+			"cardedit.genkeys.backup_enc":   {"n"},
+			"cardedit.genkeys.replace_keys": {"y"},
+			"keygen.valid":                  {"0"},
+			"keygen.name":                   {"Tessera Card"},
+			"keygen.email":                  {"card@example.org"},
+			"keygen.comment":                {""},
 		},
 		pins: pins,
 	}, "--card-edit")
@@ -764,6 +766,23 @@ func TestGPGForceSig(t *testing.T) {
 			t.Errorf("PINs asked for two signatures %v, want [1 1]", asked)
 		}
 		c.sawInOrder(t, mark, "two signatures", "00200081", "002A9E9A", "00200081", "002A9E9A")
+	})
+	c.step("generate with the signature PIN forced", func(t *testing.T) {
+		// scdaemon unforces it for the generation (PUT DATA C4 01, after
+		// the admin PIN, which so comes first) and forces it again after.
+		g.forgetPINs(t)
+		st := g.cardStatus(t)
+		mark := c.traceSize()
+		old := fpr
+		if fpr = gpgGenerate(t, g, st); fpr == old {
+			t.Errorf("the new keys have the old fingerprint %s", fpr)
+		}
+		g.mustGPG(t, nil, "--armor", "--output", c.path("pub.asc"), "--export", fpr)
+		verifier.mustGPG(t, nil, "--import", c.path("pub.asc"))
+		c.sawInOrder(t, mark, "card-edit generate, signature PIN forced", "00200083", "00DA00C4", "00200081", "00478000", "00DA00C4")
+		if f := g.cardStatus(t).field("forcepin", 0); f != "1" {
+			t.Errorf("forcepin %q after generating, want 1 (forced again)", f)
+		}
 	})
 	c.step("forcesig off", func(t *testing.T) { toggle(t, "0") })
 	c.step("one PIN for several signatures", func(t *testing.T) {
