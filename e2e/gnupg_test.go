@@ -24,7 +24,7 @@ import (
 // gpg's prompts (card-edit commands, and the PINs through gpg-agent's
 // loopback pinentry), --status-fd tells which prompt gpg is at.
 
-// Default PINs of an OpenPGP card (OpenPGP Card 3.4 §4.3, as real cards ship).
+// Factory PINs of an OpenPGP card (PW1 and PW3), as real cards ship.
 const (
 	gpgPIN      = "123456"
 	gpgAdminPIN = "12345678"
