@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,15 +86,4 @@ func TestRelayThroughPCSCD(t *testing.T) {
 		t.Errorf("trace: %d exchanges, %d VERIFY with data, power-on %q; want them all", exchanges, verifies, atr)
 	}
 	fmt.Printf("report: e2e relay through pcscd: %d safe cases agree through the relay; trace of %d exchanges, PIN redacted\n", len(direct.Cases), exchanges)
-}
-
-// conformOn runs the suite's safe cases on the card in reader.
-func conformOn(t *testing.T, reader string) (conformReport, string, int) {
-	t.Helper()
-	out, stderr, code := tessera(t, "conform", "--target", "pcsc", "--reader", reader, "--json")
-	var rep conformReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("tessera conform on %s: exit %d, output is no report: %v\n%s\n%s", reader, code, err, out, stderr)
-	}
-	return rep, stderr, code
 }

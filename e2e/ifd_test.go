@@ -1,0 +1,170 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The IFD bridge (docs/ifd-bridge.md): the simulator's cards reach a
+// private pcscd through Tessera's own reader driver, started by
+// scripts/ifd.sh with a reader.conf of its own. The test process itself
+// never opens a PC/SC context here: libpcsclite keeps the socket it first
+// used (PCSCLITE_CSOCK_NAME is read once), and the other tests' is the
+// machine's pcscd. The clients are processes, given the private socket.
+
+// ifdPCSCD is a private pcscd loading the IFD driver.
+type ifdPCSCD struct {
+	run  string // TESSERA_RUN_DIR of scripts/ifd.sh
+	sock string
+}
+
+// startIFDPCSCD starts scripts/ifd.sh's pcscd with one reader per name
+// under a run directory of its own, points the test's child processes at
+// it (PCSCLITE_CSOCK_NAME), and stops it at the end.
+func startIFDPCSCD(t *testing.T, names ...string) *ifdPCSCD {
+	t.Helper()
+	p := &ifdPCSCD{run: shortDir(t)}
+	p.sock = filepath.Join(p.run, "ifd-pcscd", "pcscd.comm")
+	t.Setenv("TESSERA_RUN_DIR", p.run)
+	t.Setenv("PCSCLITE_CSOCK_NAME", p.sock)
+	script := filepath.Join(e2e.root, "scripts", "ifd.sh")
+	out, err := exec.Command("bash", append([]string{script, "start"}, names...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/ifd.sh start: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("bash", script, "stop").CombinedOutput(); err != nil {
+			t.Errorf("scripts/ifd.sh stop: %v\n%s", err, out)
+		}
+	})
+	return p
+}
+
+// readers lists the private pcscd's readers with opensc-tool: each name,
+// and whether it holds a card. It fails the test if pcscd does not answer
+// within 10 s.
+func (p *ifdPCSCD) readers(t *testing.T) map[string]bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "opensc-tool", "--list-readers").CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("opensc-tool --list-readers: pcscd did not answer within 10s")
+	}
+	if err != nil && !bytes.Contains(out, []byte("No smart card readers")) {
+		t.Fatalf("opensc-tool --list-readers: %v\n%s", err, out)
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || (f[1] != "Yes" && f[1] != "No") {
+			continue
+		}
+		// Nr, Card, Features (empty here), Name.
+		name := strings.TrimSpace(strings.SplitN(line, f[1], 2)[1])
+		got[name] = f[1] == "Yes"
+	}
+	return got
+}
+
+// waitCard waits until reader shows a card (present) or none.
+func (p *ifdPCSCD) waitCard(t *testing.T, reader string, present bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		rs := p.readers(t)
+		if has, ok := rs[reader]; ok && has == present {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: card present = %v not seen within %v (readers %v)", reader, present, timeout, rs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestIFDBridge runs the clients of the vpcd tests through the IFD bridge:
+// two cards under reader names of their choosing in one private pcscd, the
+// conformance suite with the vpcd test's assertions, tessera diag, ykman
+// info; removal and insertion through the control API; the simulator
+// killed with SIGKILL (the readers report no card, pcscd keeps answering)
+// and restarted (the cards come back).
+func TestIFDBridge(t *testing.T) {
+	names := []string{"Yubico YubiKey OTP+FIDO+CCID", "Tessera IFD Second"}
+	r0, r1 := names[0]+" 00 00", names[1]+" 01 00"
+	p := startIFDPCSCD(t, names...)
+	state := shortDir(t)
+	args := []string{"--bridge", "ifd", "--cards", "2", "--profile", "default,yubikey-5.7",
+		"--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", names[0], "--reader-name", names[1]}
+	s := startSim(t, state, args...)
+	p.waitCard(t, r0, true, 15*time.Second)
+	p.waitCard(t, r1, true, 15*time.Second)
+	if rs := p.readers(t); len(rs) != 2 {
+		t.Errorf("the IFD pcscd lists %v, want exactly %q and %q", rs, r0, r1)
+	}
+	ctx := context.Background()
+
+	t.Run("conform", func(t *testing.T) { checkConformSuite(t, s, 0, r0) })
+
+	t.Run("diag", func(t *testing.T) {
+		st, err := s.client().State(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, code := tessera(t, "diag", "--reader", r1)
+		if code != 0 {
+			t.Fatalf("tessera diag --reader %q: exit %d\n%s", r1, code, out)
+		}
+		mustContain(t, "tessera diag", out, r1, fmt.Sprint(st.CardSerial), "5.7.1")
+	})
+
+	t.Run("ykman", func(t *testing.T) {
+		st, err := s.client().State(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("ykman", "--reader", r1, "info").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ykman --reader %q info: %v\n%s", r1, err, out)
+		}
+		mustContain(t, "ykman info", string(out), fmt.Sprintf("Serial number: %d\n", st.CardSerial), "Firmware version: 5.7.1\n")
+	})
+
+	t.Run("remove and insert", func(t *testing.T) {
+		if _, err := s.client().Remove(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		p.waitCard(t, r1, false, 5*time.Second)
+		if rs := p.readers(t); !rs[r0] {
+			t.Errorf("removing card 1 took card 0 too: %v", rs)
+		}
+		if _, err := s.client().Insert(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		p.waitCard(t, r1, true, 5*time.Second)
+	})
+
+	t.Run("kill and restart", func(t *testing.T) {
+		s.kill9()
+		start := time.Now()
+		p.waitCard(t, r0, false, 5*time.Second)
+		p.waitCard(t, r1, false, 5*time.Second)
+		fmt.Printf("report: e2e IFD bridge: simulator killed with SIGKILL; pcscd saw both cards go after %v and kept answering\n", time.Since(start).Round(time.Millisecond))
+		s2 := startSim(t, state, args...)
+		p.waitCard(t, r0, true, 15*time.Second)
+		p.waitCard(t, r1, true, 15*time.Second)
+		out, _, code := tessera(t, "diag", "--reader", r0)
+		if code != 0 || !strings.Contains(out, r0) {
+			t.Errorf("tessera diag after the restart: exit %d\n%s", code, out)
+		}
+		s2.stop()
+	})
+}
