@@ -433,6 +433,14 @@ func gpgGenerate(t *testing.T, g *gnupg, st cardStatus) string {
 	return strings.ToUpper(strings.Fields(created[0])[1])
 }
 
+// gpgCardData is the URL (5F50), login data (5E), language (5F2D) and
+// salutation (5F35: m, f or u) gpg --card-status shows.
+func gpgCardData(st cardStatus) [4]string {
+	// --with-colons writes a colon in a value as \x3a.
+	unescape := func(v string) string { return strings.ReplaceAll(v, `\x3a`, ":") }
+	return [4]string{unescape(st.field("url", 0)), unescape(st.field("login", 0)), st.field("lang", 0), st.field("sex", 0)}
+}
+
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
 // "algo:curve".
 func gpgKeyAttr(st cardStatus, i int) string {
@@ -667,7 +675,19 @@ func TestGPGFactoryReset(t *testing.T) {
 		g.forgetPINs(t)
 		gpgGenerate(t, g, g.cardStatus(t))
 		setName(t, "Card", &gpgAnswers{rest: &admin})
+		mark := c.traceSize()
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
+			"cardedit.prompt":       {"admin", "url", "login", "lang", "sex", "quit"},
+			"cardedit.change_url":   {"https://example.org/tessera.asc"},
+			"cardedit.change_login": {"tessera"},
+			"cardedit.change_lang":  {"en"},
+			"cardedit.change_sex":   {"F"},
+		}, rest: &admin}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit url, login, lang, sex", "00DA5F50", "00DA005E", "00DA5F2D", "00DA5F35")
 		st := g.cardStatus(t)
+		if got := gpgCardData(st); got != [4]string{"https://example.org/tessera.asc", "tessera", "en", "f"} {
+			t.Errorf("url, login, lang, sex %q, want those card-edit set", got)
+		}
 		if f := st.fingerprints(); f[0] == "" || f[1] == "" || f[2] == "" {
 			t.Fatalf("fingerprints %v after generate, want three", f)
 		}
@@ -694,6 +714,9 @@ func TestGPGFactoryReset(t *testing.T) {
 		}
 		if n := st.field("name", 0) + st.field("name", 1); n != "" {
 			t.Errorf("cardholder name %q after factory-reset, want none", n)
+		}
+		if got := gpgCardData(st); got != [4]string{"", "", "", "u"} {
+			t.Errorf("url, login, lang, sex %q after factory-reset, want none", got)
 		}
 		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
 			t.Errorf("PIN retry counters %v after factory-reset, want [3 0 3]", r)
