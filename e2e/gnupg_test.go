@@ -184,6 +184,22 @@ func (c *interopCard) sawInOrder(t *testing.T, mark int64, what string, want ...
 	}
 }
 
+// traceWithholds fails if the card's trace shows any of pins, as the hex
+// of their ASCII digits.
+func (c *interopCard) traceWithholds(t *testing.T, pins ...string) {
+	t.Helper()
+	b, err := os.ReadFile(c.trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ToUpper(b)
+	for _, p := range pins {
+		if bytes.Contains(b, []byte(fmt.Sprintf("%X", p))) {
+			t.Errorf("the trace shows a PIN (%d digits) in hex", len(p))
+		}
+	}
+}
+
 // sshSocket is the ssh-agent socket of this home's gpg-agent.
 func (g *gnupg) sshSocket(t *testing.T) string {
 	t.Helper()
