@@ -471,8 +471,9 @@ const gpgYkmanInstance = 10
 // answers the management application's READ CONFIG) and reads the serial
 // number from the OpenPGP AID as a YubiKey's: manufacturer 0006, the
 // serial in BCD. Then gpg generates keys, ykman sets a touch policy (PUT
-// DATA D6) and resets the application (wrong VERIFYs until blocked,
-// TERMINATE, ACTIVATE): no keys, default tries, touch off.
+// DATA D6) and the tries (SET PIN RETRIES, F2), and resets the application
+// (wrong VERIFYs until blocked, TERMINATE, ACTIVATE): no keys, default
+// tries, touch off.
 func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 	sock := startPCSCDInstance(t, gpgYkmanInstance, ykmanReaderName)
 	reader := ykmanReaderName + " 00 00"
@@ -526,6 +527,12 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 		ykman(t, "keys", "set-touch", "sig", "on", "--admin-pin", gpgAdminPIN, "--force")
 		c.sawInOrder(t, mark, "ykman openpgp keys set-touch", "00200083", "00DA00D6")
 		mustContain(t, "ykman openpgp info", ykman(t, "info"), "Signature key           On", "Encryption key          Off")
+	})
+	c.step("ykman openpgp access set-retries", func(t *testing.T) {
+		mark := c.traceSize()
+		ykman(t, "access", "set-retries", "5", "4", "6", "--admin-pin", gpgAdminPIN, "--force")
+		c.sawInOrder(t, mark, "ykman openpgp access set-retries", "00200083", "00F20000")
+		mustContain(t, "ykman openpgp info", ykman(t, "info"), "PIN tries remaining: 5", "Admin PIN tries remaining: 6")
 	})
 	c.step("ykman openpgp reset", func(t *testing.T) {
 		mark := c.traceSize()
