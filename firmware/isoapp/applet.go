@@ -6,7 +6,6 @@ import (
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
 	"github.com/tesseracard/tessera/firmware/nvm"
-	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
@@ -72,28 +71,10 @@ func New(opt profile.ISO) *Applet {
 // testing host software; the zero value is a correct application. Each is
 // read in one place: the counter quirks by package pin, the others by
 // Applet.malformedPIN and Applet.newPINAllowed.
-type Quirks struct {
-	// PIN: no-decrement and restore-before-compare, for the PIN and the PUK.
-	PIN pin.Quirks
-	// MalformedPINSpendsTry: a PIN of the wrong length answers 6700 yet
-	// spends a try ("malformed-pin-spends-try").
-	MalformedPINSpendsTry bool
-	// PINPolicyNotEnforced: a new PIN shorter than 4 bytes is accepted
-	// ("pin-policy-not-enforced").
-	PINPolicyNotEnforced bool
-}
+type Quirks = profile.PINQuirks
 
 // QuirksOf returns the profile's quirks that concern the application.
-func QuirksOf(p profile.Profile) Quirks {
-	return Quirks{
-		PIN: pin.Quirks{
-			NoDecrement:          p.HasQuirk(profile.QuirkNoDecrement),
-			RestoreBeforeCompare: p.HasQuirk(profile.QuirkRestoreBeforeCompare),
-		},
-		MalformedPINSpendsTry: p.HasQuirk(profile.QuirkMalformedPINSpendsTry),
-		PINPolicyNotEnforced:  p.HasQuirk(profile.QuirkPINPolicyNotEnforced),
-	}
-}
+func QuirksOf(p profile.Profile) Quirks { return p.PINQuirks() }
 
 // WithQuirks makes a misbehave as q says, and returns a.
 func (a *Applet) WithQuirks(q Quirks) *Applet {

@@ -18,10 +18,15 @@ const (
 // pinObject and pukObject return the PIN and the PUK, with the profile's
 // try-counter quirks.
 func (a *Applet) pinObject(env *firmware.Context) *pin.Object {
-	return pin.New(env.Store, keyPIN).WithQuirks(a.q.PIN)
+	return pin.New(env.Store, keyPIN).WithQuirks(a.counterQuirks())
 }
 func (a *Applet) pukObject(env *firmware.Context) *pin.Object {
-	return pin.New(env.Store, keyPUK).WithQuirks(a.q.PIN)
+	return pin.New(env.Store, keyPUK).WithQuirks(a.counterQuirks())
+}
+
+// counterQuirks are the try-counter quirks of the PIN and the PUK.
+func (a *Applet) counterQuirks() pin.Quirks {
+	return pin.Quirks{NoDecrement: a.q.NoDecrement, RestoreBeforeCompare: a.q.RestoreBeforeCompare}
 }
 
 // malformedPIN answers a VERIFY whose PIN cannot be right (of the wrong
@@ -51,22 +56,6 @@ func padded(v []byte) []byte {
 	out := make([]byte, refLen)
 	copy(out, v)
 	return out
-}
-
-// authError maps package pin's errors to status words: 63Cx for a wrong
-// value, 6983 once blocked (IsoApplet answers 63C0 there, which PKCS#11
-// cannot tell from a wrong PIN).
-func authError(err error) error {
-	var we *pin.WrongError
-	switch {
-	case errors.As(err, &we):
-		return &apdu.AuthError{Retries: we.Retries, SW: apdu.RetriesSW(we.Retries)}
-	case errors.Is(err, pin.ErrBlocked):
-		return &apdu.AuthError{Blocked: true, SW: apdu.SWAuthMethodBlocked}
-	case errors.Is(err, pin.ErrNotSet):
-		return apdu.SWReferenceDataUnusable
-	}
-	return err
 }
 
 // pinReference checks P1-P2 of VERIFY and RESET RETRY COUNTER: P1 00, and
@@ -103,13 +92,13 @@ func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 			return err
 		}
 		if st.Blocked() {
-			return authError(pin.ErrBlocked)
+			return pin.AuthError(pin.ErrBlocked)
 		}
 		return apdu.RetriesSW(st.Tries)
 	}
 	if err := p.Verify(padded(cmd.Data)); err != nil {
 		env.Security.Revoke(pinRef)
-		return authError(err)
+		return pin.AuthError(err)
 	}
 	env.Security.Grant(pinRef)
 	return nil
@@ -154,7 +143,7 @@ func (a *Applet) changeReferenceData(env *firmware.Context, cmd apdu.Command) er
 		err := a.pinObject(env).Change(cmd.Data[:refLen], newPIN, pin.Policy{}, env.Rand)
 		if err != nil {
 			env.Security.Revoke(pinRef)
-			return authError(err)
+			return pin.AuthError(err)
 		}
 		return nil
 	case cmd.P1 > 0x01:
@@ -211,5 +200,5 @@ func (a *Applet) resetRetryCounter(env *firmware.Context, cmd apdu.Command) erro
 		return err
 	}
 	err = pin.Unblock(a.pukObject(env), a.pinObject(env), cmd.Data[:refLen], newPIN, pin.Policy{}, env.Rand)
-	return authError(err)
+	return pin.AuthError(err)
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
-	"github.com/tesseracard/tessera/firmware/pin"
 	"github.com/tesseracard/tessera/firmware/profile"
 )
 
@@ -86,28 +85,13 @@ type Applet struct {
 }
 
 // Quirks are the profile's deliberate faults that concern this
-// application: those of its password objects and VERIFY.
-type Quirks struct {
-	PIN pin.Quirks
-	// MalformedPINSpendsTry: a password of a length no password can have
-	// spends a try all the same (quirk malformed-pin-spends-try).
-	MalformedPINSpendsTry bool
-	// PINPolicyNotEnforced: new passwords of any length are accepted
-	// (quirk pin-policy-not-enforced).
-	PINPolicyNotEnforced bool
-}
+// application: the try-counter quirks of its passwords (package pin), and
+// malformed-pin-spends-try and pin-policy-not-enforced, read by
+// Applet.malformed and Applet.policy.
+type Quirks = profile.PINQuirks
 
 // QuirksOf returns the quirks of profile p that the application reads.
-func QuirksOf(p profile.Profile) Quirks {
-	return Quirks{
-		PIN: pin.Quirks{
-			NoDecrement:          p.HasQuirk(profile.QuirkNoDecrement),
-			RestoreBeforeCompare: p.HasQuirk(profile.QuirkRestoreBeforeCompare),
-		},
-		MalformedPINSpendsTry: p.HasQuirk(profile.QuirkMalformedPINSpendsTry),
-		PINPolicyNotEnforced:  p.HasQuirk(profile.QuirkPINPolicyNotEnforced),
-	}
-}
+func QuirksOf(p profile.Profile) Quirks { return p.PINQuirks() }
 
 // New returns the OpenPGP application of a card of profile p, with the
 // profile's quirks.

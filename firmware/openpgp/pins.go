@@ -15,24 +15,6 @@ const (
 	iPW3 = 2
 )
 
-// authError maps package pin's errors to status words: 63Cx for a wrong
-// password, 6983 once blocked, 6984 (reference data not usable) for a
-// resetting code that is not set.
-func authError(err error) error {
-	var we *pin.WrongError
-	switch {
-	case errors.As(err, &we):
-		return &apdu.AuthError{Retries: we.Retries, SW: apdu.RetriesSW(we.Retries)}
-	case errors.Is(err, pin.ErrBlocked):
-		return &apdu.AuthError{Blocked: true, SW: apdu.SWAuthMethodBlocked}
-	case errors.Is(err, pin.ErrNotSet):
-		return apdu.SWReferenceDataUnusable
-	case errors.Is(err, pin.ErrPolicy):
-		return apdu.SWIncorrectData
-	}
-	return err
-}
-
 // minLen is the shortest value of password i.
 func minLen(i int) int {
 	switch i {
@@ -96,10 +78,10 @@ func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 		}
 		st, err := o.Status()
 		if err != nil {
-			return authError(err)
+			return pin.AuthError(err)
 		}
 		if st.Blocked() {
-			return authError(pin.ErrBlocked)
+			return pin.AuthError(pin.ErrBlocked)
 		}
 		return apdu.RetriesSW(st.Tries)
 	}
@@ -108,7 +90,7 @@ func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 		return a.malformed(o)
 	}
 	if err := o.Verify(cmd.Data); err != nil {
-		return authError(err)
+		return pin.AuthError(err)
 	}
 	env.Security.Grant(cmd.P2)
 	return nil
@@ -140,7 +122,7 @@ func (a *Applet) changeReferenceData(env *firmware.Context, cmd apdu.Command) er
 		if i == iPW1 {
 			env.Security.Revoke(refPW1Other)
 		}
-		return authError(err)
+		return pin.AuthError(err)
 	}
 	return a.setPassword(env, i, o, value)
 }
@@ -154,7 +136,7 @@ func (a *Applet) setPassword(env *firmware.Context, i int, o *pin.Object, value 
 	}
 	defer tx.Abort()
 	if err := o.Reset(tx, value, pin.Policy{MaxLen: maxPW}, env.Rand); err != nil {
-		return authError(err)
+		return pin.AuthError(err)
 	}
 	if err := putLength(env.Store, tx, i, len(value)); err != nil {
 		return err
@@ -185,7 +167,7 @@ func (a *Applet) resetRetryCounter(env *firmware.Context, cmd apdu.Command) erro
 			return apdu.SWWrongLength
 		}
 		if err := code.Verify(cmd.Data[:n]); err != nil {
-			return authError(err)
+			return pin.AuthError(err)
 		}
 	case 0x02:
 		if err := need(env, refPW3); err != nil {

@@ -71,13 +71,18 @@ func refName(ref byte) string {
 }
 
 func pw1(env *firmware.Context, q Quirks) *pin.Object {
-	return pin.New(env.Store, keyPW1).WithQuirks(q.PIN)
+	return pin.New(env.Store, keyPW1).WithQuirks(counterQuirks(q))
 }
 func rc(env *firmware.Context, q Quirks) *pin.Object {
-	return pin.New(env.Store, keyRC).WithQuirks(q.PIN)
+	return pin.New(env.Store, keyRC).WithQuirks(counterQuirks(q))
 }
 func pw3(env *firmware.Context, q Quirks) *pin.Object {
-	return pin.New(env.Store, keyPW3).WithQuirks(q.PIN)
+	return pin.New(env.Store, keyPW3).WithQuirks(counterQuirks(q))
+}
+
+// counterQuirks are the try-counter quirks of the passwords.
+func counterQuirks(q Quirks) pin.Quirks {
+	return pin.Quirks{NoDecrement: q.NoDecrement, RestoreBeforeCompare: q.RestoreBeforeCompare}
 }
 
 func terminated(env *firmware.Context) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/nvm"
 )
 
@@ -249,5 +250,33 @@ func TestSetLimit(t *testing.T) {
 		if err := o.SetLimit(s, n); err == nil {
 			t.Errorf("SetLimit(%d) accepted", n)
 		}
+	}
+}
+
+// TestAuthError: each error of the package maps to its status word;
+// others pass unchanged.
+func TestAuthError(t *testing.T) {
+	other := errors.New("power lost")
+	tests := []struct {
+		err  error
+		want apdu.StatusWord
+	}{
+		{&WrongError{Retries: 2}, 0x63C2},
+		{fmt.Errorf("verifying: %w", &WrongError{Retries: 0}), 0x63C0},
+		{ErrBlocked, apdu.SWAuthMethodBlocked},
+		{ErrNotSet, apdu.SWReferenceDataUnusable},
+		{fmt.Errorf("%w: too short", ErrPolicy), apdu.SWIncorrectData},
+	}
+	for _, tt := range tests {
+		var sw apdu.StatusWord
+		if got := AuthError(tt.err); !errors.As(got, &sw) || sw != tt.want {
+			t.Errorf("AuthError(%v) = %v, want %04X", tt.err, got, uint16(tt.want))
+		}
+	}
+	if got := AuthError(other); got != other {
+		t.Errorf("AuthError(%v) = %v, want it unchanged", other, got)
+	}
+	if AuthError(nil) != nil {
+		t.Error("AuthError(nil) != nil")
 	}
 }

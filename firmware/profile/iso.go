@@ -42,16 +42,18 @@ func (p Profile) Apps() []string {
 // HasApp reports whether the card carries the named application.
 func (p Profile) HasApp(name string) bool { return slices.Contains(p.Apps(), name) }
 
-// isoMeaningless reports whether a card with the ISO application alone
-// refuses quirk q, and why: it would change nothing that application does.
-// (On a card that carries PIV too it acts on PIV.)
-func isoMeaningless(q string) (why string, refused bool) {
+// withoutPIVMeaningless reports whether a card whose only PIN-holding
+// application is app (the ISO application, or OpenPGP) refuses quirk q,
+// and why: it would change nothing that application does. The quirks of
+// PIV's own commands are refused on both; so is status-survives-reset,
+// as both clear their PIN state on every SELECT; sw-6cxx on the ISO
+// application only, which answers 6Cxx already. (On a card that carries
+// PIV too they act on PIV.)
+func withoutPIVMeaningless(app, q string) (why string, refused bool) {
 	switch q {
 	case QuirkTrailingBytes:
-		return "it appends a byte to PIV GET DATA (CB) answers, and the application has no GET DATA", true
-	case QuirkECDSARawSignature:
-		return "it rewrites PIV GENERAL AUTHENTICATE (87) signatures; the application signs with PERFORM SECURITY OPERATION", true
-	case QuirkECDHFullPoint, QuirkRSALeadingZeroDropped:
+		return "it appends a byte to PIV GET DATA (CB) answers, which the application does not have", true
+	case QuirkECDSARawSignature, QuirkECDHFullPoint, QuirkRSALeadingZeroDropped, QuirkECDHNoPointCheck:
 		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application uses PERFORM SECURITY OPERATION", true
 	case QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong:
 		return "it concerns the PIN policy of PIV keys (GENERATE tag AA, GET METADATA), which the application does not have", true
@@ -59,12 +61,12 @@ func isoMeaningless(q string) (why string, refused bool) {
 		return "it concerns YubiKey PIV extensions (ATTEST, touch policies, IMPORT, RESET, MOVE KEY, SET PIN RETRIES, GET SERIAL), which the application does not have", true
 	case QuirkExternalAuthUnchecked:
 		return "it concerns the PIV management key's external authentication (GENERAL AUTHENTICATE 9B), which the application does not have", true
-	case QuirkECDHNoPointCheck:
-		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application does no key agreement", true
 	case QuirkStatusSurvivesReset:
-		return "the application clears the PIN state on every SELECT, as IsoApplet does, so no status can outlive a reset", true
+		return "the application clears its PIN state on every SELECT, so no status can outlive a reset", true
 	case QuirkSW6Cxx:
-		return "the application already answers 6Cxx to a GET RESPONSE with the wrong Le, as IsoApplet does", true
+		if app == AppISO {
+			return "the application already answers 6Cxx to a GET RESPONSE with the wrong Le, as IsoApplet does", true
+		}
 	}
 	return "", false
 }
@@ -83,14 +85,14 @@ func (p Profile) validateApplications() []error {
 	}
 	if p.HasApp(AppISO) && !p.HasApp(AppPIV) {
 		for _, q := range p.Quirks {
-			if why, ok := isoMeaningless(q); ok {
+			if why, ok := withoutPIVMeaningless(AppISO, q); ok {
 				errs = append(errs, fmt.Errorf("quirks: %q has no meaning for the %s application: %s", q, AppISO, why))
 			}
 		}
 	}
 	if p.HasApp(AppOpenPGP) && !p.HasApp(AppPIV) && !p.HasApp(AppISO) {
 		for _, q := range p.Quirks {
-			if why, ok := openpgpMeaningless(q); ok {
+			if why, ok := withoutPIVMeaningless(AppOpenPGP, q); ok {
 				errs = append(errs, fmt.Errorf("quirks: %q has no meaning for the %s application: %s", q, AppOpenPGP, why))
 			}
 		}

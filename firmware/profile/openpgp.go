@@ -20,31 +20,6 @@ const (
 	OpenPGPUnmanaged = 0xFFFE // the last of the unmanaged range FF00..FFFE
 )
 
-// openpgpMeaningless reports whether a card whose only PIN-holding
-// application is OpenPGP refuses quirk q, and why: it would change nothing
-// that application does.
-func openpgpMeaningless(q string) (why string, refused bool) {
-	switch q {
-	case QuirkTrailingBytes:
-		return "it appends a byte to PIV GET DATA (CB) answers; the application reads its data objects with GET DATA (CA)", true
-	case QuirkECDSARawSignature:
-		return "OpenPGP cards answer ECDSA signatures as raw r||s already", true
-	case QuirkECDHFullPoint, QuirkRSALeadingZeroDropped:
-		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application uses PERFORM SECURITY OPERATION", true
-	case QuirkPINPolicyAlwaysIgnored, QuirkMetadataPINPolicyWrong:
-		return "it concerns the PIN policy of PIV keys (GENERATE tag AA, GET METADATA), which the application does not have", true
-	case QuirkAttestWrongSerial, QuirkTouchAlwaysCached, QuirkImportOriginGenerated, QuirkResetOneBlocked, QuirkMoveKeyCopies, QuirkSetRetriesWithoutPIN, QuirkSerialLittleEndian:
-		return "it concerns YubiKey PIV extensions (ATTEST, touch policies, IMPORT, RESET, MOVE KEY, SET PIN RETRIES, GET SERIAL), which the application does not have", true
-	case QuirkExternalAuthUnchecked:
-		return "it concerns the PIV management key's external authentication (GENERAL AUTHENTICATE 9B), which the application does not have", true
-	case QuirkECDHNoPointCheck:
-		return "it changes the answers of PIV GENERAL AUTHENTICATE (87); the application uses PERFORM SECURITY OPERATION", true
-	case QuirkStatusSurvivesReset:
-		return "the application clears its password status on every SELECT, so no status can outlive a reset", true
-	}
-	return "", false
-}
-
 // openpgpToken is an OpenPGP card: the OpenPGP application alone, as a
 // Gnuk, Nitrokey Start or OpenPGP card v3.4 carries it.
 func openpgpToken(base Profile) Profile {

@@ -310,6 +310,33 @@ func KnownQuirks() []string {
 	}
 }
 
+// PINQuirks are the quirks an application reads for its own PIN objects
+// and PIN commands (the ISO and OpenPGP applications; PIV reads its own):
+// the try-counter quirks, which package pin applies, and the two its
+// VERIFY and CHANGE REFERENCE DATA read. The zero value is a correct
+// application.
+type PINQuirks struct {
+	// NoDecrement and RestoreBeforeCompare: the quirks no-decrement and
+	// restore-before-compare, for package pin's objects.
+	NoDecrement, RestoreBeforeCompare bool
+	// MalformedPINSpendsTry: a PIN of a length none can have answers 6700
+	// yet spends a try (malformed-pin-spends-try).
+	MalformedPINSpendsTry bool
+	// PINPolicyNotEnforced: a new PIN under the minimum length is accepted
+	// (pin-policy-not-enforced).
+	PINPolicyNotEnforced bool
+}
+
+// PINQuirks returns the profile's PIN quirks.
+func (p Profile) PINQuirks() PINQuirks {
+	return PINQuirks{
+		NoDecrement:           p.HasQuirk(QuirkNoDecrement),
+		RestoreBeforeCompare:  p.HasQuirk(QuirkRestoreBeforeCompare),
+		MalformedPINSpendsTry: p.HasQuirk(QuirkMalformedPINSpendsTry),
+		PINPolicyNotEnforced:  p.HasQuirk(QuirkPINPolicyNotEnforced),
+	}
+}
+
 // HasQuirk reports whether the profile turns on the named quirk.
 func (p Profile) HasQuirk(name string) bool {
 	return slices.Contains(p.Quirks, name)
