@@ -6,8 +6,10 @@ import (
 )
 
 // TestISOOnlyRefusesMeaninglessQuirks: a card with the ISO application
-// alone refuses the quirks that change nothing it does, naming the quirk
-// and the application; with PIV on the card too they act on PIV.
+// alone, or the OpenPGP application alone, refuses the quirks that change
+// nothing it does, naming the quirk and the application; the PIN quirks
+// are taken (and sw-6cxx on OpenPGP); with PIV on the card too they act on
+// PIV.
 func TestISOOnlyRefusesMeaninglessQuirks(t *testing.T) {
 	tests := []struct {
 		doc, wantErr string
@@ -18,6 +20,13 @@ func TestISOOnlyRefusesMeaninglessQuirks(t *testing.T) {
 		{"base: iso-token\nname: x\nquirks: [sw-6cxx]", `quirks: "sw-6cxx" has no meaning for the iso application`},
 		{"base: iso-token\nname: x\nquirks: [no-decrement, malformed-pin-spends-try, pin-policy-not-enforced, restore-before-compare]", ""},
 		{"base: iso-token\nname: x\napplications: [piv, iso]\niso: {pin_retries: 3, puk_retries: 5}\nquirks: [trailing-bytes]", ""},
+		{"base: openpgp\nname: x\nquirks: [trailing-bytes]", `quirks: "trailing-bytes" has no meaning for the openpgp application`},
+		{"base: openpgp\nname: x\nquirks: [ecdsa-raw-signature]", `quirks: "ecdsa-raw-signature" has no meaning for the openpgp application`},
+		{"base: openpgp\nname: x\nquirks: [ecdh-full-point]", `quirks: "ecdh-full-point" has no meaning for the openpgp application`},
+		{"base: openpgp\nname: x\nquirks: [metadata-pin-policy-wrong]", `quirks: "metadata-pin-policy-wrong" has no meaning for the openpgp application`},
+		{"base: openpgp\nname: x\nquirks: [status-survives-reset]", `quirks: "status-survives-reset" has no meaning for the openpgp application`},
+		{"base: openpgp\nname: x\nquirks: [no-decrement, malformed-pin-spends-try, pin-policy-not-enforced, restore-before-compare, sw-6300, sw-6cxx]", ""},
+		{"base: yubikey-5.7\nname: x\nquirks: [trailing-bytes]", ""},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.doc))

@@ -1,36 +1,6 @@
 package profile
 
-import (
-	"strings"
-	"testing"
-)
-
-// TestOpenPGPOnlyRefusesMeaninglessQuirks: a card with the OpenPGP
-// application alone refuses the quirks that change nothing it does, naming
-// the quirk and the application; the password quirks are taken, and with
-// PIV on the card the PIV quirks act on PIV.
-func TestOpenPGPOnlyRefusesMeaninglessQuirks(t *testing.T) {
-	tests := []struct {
-		doc, wantErr string
-	}{
-		{"base: openpgp\nname: x\nquirks: [trailing-bytes]", `quirks: "trailing-bytes" has no meaning for the openpgp application`},
-		{"base: openpgp\nname: x\nquirks: [ecdsa-raw-signature]", `quirks: "ecdsa-raw-signature" has no meaning for the openpgp application`},
-		{"base: openpgp\nname: x\nquirks: [ecdh-full-point]", `quirks: "ecdh-full-point" has no meaning for the openpgp application`},
-		{"base: openpgp\nname: x\nquirks: [metadata-pin-policy-wrong]", `quirks: "metadata-pin-policy-wrong" has no meaning for the openpgp application`},
-		{"base: openpgp\nname: x\nquirks: [status-survives-reset]", `quirks: "status-survives-reset" has no meaning for the openpgp application`},
-		{"base: openpgp\nname: x\nquirks: [no-decrement, malformed-pin-spends-try, pin-policy-not-enforced, restore-before-compare, sw-6300]", ""},
-		{"base: yubikey-5.7\nname: x\nquirks: [trailing-bytes]", ""},
-	}
-	for _, tt := range tests {
-		_, err := Parse([]byte(tt.doc))
-		switch {
-		case tt.wantErr == "" && err != nil:
-			t.Errorf("Parse(%q) error = %v", tt.doc, err)
-		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-			t.Errorf("Parse(%q) error = %v, want one saying %s", tt.doc, err, tt.wantErr)
-		}
-	}
-}
+import "testing"
 
 // TestOpenPGPProfiles: the openpgp profile carries the application alone
 // with an unmanaged-range manufacturer; yubikey-5.7 carries it beside PIV
