@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,21 +28,23 @@ type ifdPCSCD struct {
 }
 
 // startIFDPCSCD starts scripts/ifd.sh's pcscd with one reader per name
-// under a run directory of its own, points the test's child processes at
-// it (PCSCLITE_CSOCK_NAME), and stops it at the end.
-func startIFDPCSCD(t *testing.T, names ...string) *ifdPCSCD {
+// under a run directory of its own, and stops it at the end. Its clients
+// need PCSCLITE_CSOCK_NAME=p.sock.
+func startIFDPCSCD(t testing.TB, names ...string) *ifdPCSCD {
 	t.Helper()
 	p := &ifdPCSCD{run: shortDir(t)}
 	p.sock = filepath.Join(p.run, "ifd-pcscd", "pcscd.comm")
-	t.Setenv("TESSERA_RUN_DIR", p.run)
-	t.Setenv("PCSCLITE_CSOCK_NAME", p.sock)
 	script := filepath.Join(e2e.root, "scripts", "ifd.sh")
-	out, err := exec.Command("bash", append([]string{script, "start"}, names...)...).CombinedOutput()
-	if err != nil {
+	ifdSH := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("bash", append([]string{script}, args...)...)
+		cmd.Env = append(os.Environ(), "TESSERA_RUN_DIR="+p.run)
+		return cmd
+	}
+	if out, err := ifdSH(append([]string{"start"}, names...)...).CombinedOutput(); err != nil {
 		t.Fatalf("scripts/ifd.sh start: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("bash", script, "stop").CombinedOutput(); err != nil {
+		if out, err := ifdSH("stop").CombinedOutput(); err != nil {
 			t.Errorf("scripts/ifd.sh stop: %v\n%s", err, out)
 		}
 	})
@@ -101,6 +104,7 @@ func TestIFDBridge(t *testing.T) {
 	names := []string{"Yubico YubiKey OTP+FIDO+CCID", "Tessera IFD Second"}
 	r0, r1 := names[0]+" 00 00", names[1]+" 01 00"
 	p := startIFDPCSCD(t, names...)
+	t.Setenv("PCSCLITE_CSOCK_NAME", p.sock) // for the clients this test starts
 	state := shortDir(t)
 	args := []string{"--bridge", "ifd", "--cards", "2", "--profile", "default,yubikey-5.7",
 		"--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", names[0], "--reader-name", names[1]}
