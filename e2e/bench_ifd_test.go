@@ -6,23 +6,22 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebfe/scard"
-
-	"github.com/tesseracard/tessera/simulator"
 )
 
-// ifdBenchChildEnv, set to "N READER", makes the test binary the
+// ifdBenchChildEnv, set to a reader's name, makes the test binary the
 // benchmark's client of the IFD pcscd (PCSCLITE_CSOCK_NAME in its
-// environment): it connects to READER, sends GET VERSION N times and
-// prints each round trip in nanoseconds, one a line.
+// environment): it connects to the reader and, for every byte it reads on
+// its standard input, sends GET VERSION once and prints the round trip in
+// nanoseconds on a line; it ends at the end of its input.
 const ifdBenchChildEnv = "TESSERA_E2E_IFD_BENCH"
 
 // ifdBenchReader is the IFD reader of the benchmark's card.
@@ -31,82 +30,110 @@ const ifdBenchReader = "Tessera IFD Bench"
 // BenchmarkGetVersionIFDThroughPCSCD measures GET VERSION through pcscd
 // on a Tessera card over the IFD bridge (Tessera's own reader driver in a
 // private pcscd, docs/ifd-bridge.md) against the same kind of card over
-// vpcd and the vpcd echo card, in one run: the vpcd pair interleaved, then
-// as many exchanges over the IFD bridge. libpcsclite reads
-// PCSCLITE_CSOCK_NAME once per process, so the IFD exchanges are made by
-// this test binary run again as a client (ifdBenchChildEnv). It reports
-// the three rates, p50 and p99, and the IFD bridge's rate over the echo
-// card's (goal ≥ 2.2) and over the vpcd card's.
+// vpcd and the vpcd echo card, in one run, the three interleaved so that
+// they see the same machine. libpcsclite reads PCSCLITE_CSOCK_NAME once per
+// process, so the IFD exchanges are made by this test binary run again as
+// a client (ifdBenchChildEnv), which times each one itself. It reports the
+// three rates, p50 and p99, and the IFD bridge's rate over the echo card's
+// (goal ≥ 2.2) and over the vpcd card's.
 func BenchmarkGetVersionIFDThroughPCSCD(b *testing.B) {
 	ctx := pcscContext(b)
 	tessera := startTessera(b, ctx)
 	defer echoCard(b, "127.0.0.1:35964")()
 	echo := connectB(b, ctx, reader1)
 
+	// The IFD card is a tessera sim process, as it is in use.
 	p := startIFDPCSCD(b, ifdBenchReader)
-	sim, err := simulator.New(simulator.Config{IFDDir: filepath.Join(p.run, "ifd")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sim.Close() })
-	if _, err := sim.Add(simulator.CardSpec{Slot: 0}); err != nil {
-		b.Fatal(err)
-	}
+	startSim(b, shortDir(b), "--bridge", "ifd", "--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ifdBenchReader, "--log-level", "warn")
+	ifd := startIFDBenchClient(b, p.sock)
 
-	for range 50 { // warm up both vpcd paths
+	for range 50 { // warm up the three paths
 		timedTransmit(b, tessera, getVersionCmd, 0x9000)
 		timedTransmit(b, echo, getVersionCmd, 0x9000)
+		ifd.transmit(b)
 	}
-	var lt, le latencies
+	var lt, le, li latencies
 	for b.Loop() {
 		_, d := timedTransmit(b, tessera, getVersionCmd, 0x9000)
 		lt = append(lt, d)
 		_, d = timedTransmit(b, echo, getVersionCmd, 0x9000)
 		le = append(le, d)
+		li = append(li, ifd.transmit(b))
 	}
-	li := ifdBenchRun(b, p.sock, len(lt))
 	rateT, rateE, rateI := lt.report(b, "tessera"), le.report(b, "echo"), li.report(b, "ifd")
 	b.ReportMetric(rateI/rateE, "ifd/echo")
 	b.ReportMetric(rateI/rateT, "ifd/vpcd")
 }
 
-// ifdBenchRun runs the IFD client (this binary again) for n exchanges and
-// returns their round trips.
-func ifdBenchRun(b *testing.B, sock string, n int) latencies {
+// ifdBenchClient is the running IFD client.
+type ifdBenchClient struct {
+	in     io.WriteCloser
+	out    *bufio.Scanner
+	stderr *bytes.Buffer
+}
+
+// startIFDBenchClient runs this binary again as the IFD client, connected
+// to the benchmark's reader, and stops it at the end.
+func startIFDBenchClient(b *testing.B, sock string) *ifdBenchClient {
 	b.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+sock, fmt.Sprintf("%s=%d %s", ifdBenchChildEnv, n, ifdBenchReader+" 00 00"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+sock, ifdBenchChildEnv+"="+ifdBenchReader+" 00 00")
+	c := &ifdBenchClient{stderr: new(bytes.Buffer)}
+	cmd.Stderr = c.stderr
+	inR, inW, err := os.Pipe()
 	if err != nil {
-		b.Fatalf("the IFD benchmark client: %v\n%s", err, stderr.String())
+		b.Fatal(err)
 	}
-	var l latencies
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		ns, err := strconv.ParseInt(sc.Text(), 10, 64)
-		if err != nil {
-			b.Fatalf("the IFD benchmark client printed %q", sc.Text())
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stdin, cmd.Stdout = inR, outW
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting the IFD benchmark client: %v", err)
+	}
+	inR.Close()
+	outW.Close()
+	// Blocking pipes (Fd puts them in blocking mode): waiting for the
+	// client in read(2) leaves the runtime's network poller to the vpcd
+	// cards of this process. Waiting in the poller instead hands the
+	// thread that polls to this goroutine, which then blocks in a cgo
+	// SCardTransmit with nobody polling: the next vpcd exchange measured
+	// some 11 ms, until the runtime's monitor stepped in.
+	inW.Fd()
+	outR.Fd()
+	c.in, c.out = inW, bufio.NewScanner(outR)
+	b.Cleanup(func() { outR.Close() })
+	b.Cleanup(func() {
+		c.in.Close()
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("the IFD benchmark client: %v\n%s", err, c.stderr)
 		}
-		l = append(l, time.Duration(ns))
+	})
+	return c
+}
+
+// transmit has the client send GET VERSION once and returns the round trip
+// it measured.
+func (c *ifdBenchClient) transmit(b *testing.B) time.Duration {
+	if _, err := c.in.Write([]byte{1}); err != nil {
+		b.Fatalf("the IFD benchmark client: %v\n%s", err, c.stderr)
 	}
-	if len(l) != n {
-		b.Fatalf("the IFD benchmark client timed %d exchanges, want %d\n%s", len(l), n, stderr.String())
+	if !c.out.Scan() {
+		b.Fatalf("the IFD benchmark client stopped: %v\n%s", c.out.Err(), c.stderr)
 	}
-	return l
+	ns, err := strconv.ParseInt(c.out.Text(), 10, 64)
+	if err != nil {
+		b.Fatalf("the IFD benchmark client printed %q", c.out.Text())
+	}
+	return time.Duration(ns)
 }
 
 // ifdBenchChild is the IFD benchmark's client (see ifdBenchChildEnv).
-func ifdBenchChild(spec string) int {
+func ifdBenchChild(reader string) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, "ifd bench client: "+format+"\n", args...)
 		return 1
-	}
-	nStr, reader, ok := strings.Cut(spec, " ")
-	n, err := strconv.Atoi(nStr)
-	if !ok || err != nil || n < 1 {
-		return fail("%s=%q: want \"N READER\"", ifdBenchChildEnv, spec)
 	}
 	ctx, err := scard.EstablishContext()
 	if err != nil {
@@ -135,19 +162,15 @@ func ifdBenchChild(spec string) int {
 	if _, err := transmit(selectPIVCmd); err != nil {
 		return fail("SELECT PIV: %v", err)
 	}
-	for range 50 { // warm up
-		if _, err := transmit(getVersionCmd); err != nil {
-			return fail("GET VERSION: %v", err)
+	in := bufio.NewReader(os.Stdin)
+	for {
+		if _, err := in.ReadByte(); err != nil {
+			return 0 // the benchmark is over
 		}
-	}
-	w := bufio.NewWriter(os.Stdout)
-	defer w.Flush()
-	for range n {
 		d, err := transmit(getVersionCmd)
 		if err != nil {
 			return fail("GET VERSION: %v", err)
 		}
-		fmt.Fprintln(w, int64(d))
+		fmt.Println(int64(d))
 	}
-	return 0
 }

@@ -211,6 +211,12 @@ func report(res map[string]*result) []row {
 			rows = append(rows, row{"GET VERSION through pcscd: p50 / p99 round trip", fmt.Sprintf("Tessera %.0f / %.0f µs; echo card %.0f / %.0f µs", p50, median(r.Metrics["tessera-p99-us"]), median(r.Metrics["echo-p50-us"]), median(r.Metrics["echo-p99-us"])), p50, "", nil})
 		}
 	}
+	if r := get("BenchmarkGetVersionIFDThroughPCSCD"); r != nil {
+		ratio := median(r.Metrics["ifd/echo"])
+		rows = append(rows, row{"GET VERSION through pcscd: Tessera over the IFD bridge / vpcd echo card", fmt.Sprintf("%.2f (%.0f / %.0f APDU/s; Tessera over vpcd %.0f, IFD / vpcd %.2f)", ratio, median(r.Metrics["ifd-apdu/s"]), median(r.Metrics["echo-apdu/s"]), median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["ifd/vpcd"])), ratio, "≥ 2.20", ptr(ratio >= 2.2)})
+		p99 := median(r.Metrics["ifd-p99-us"])
+		rows = append(rows, row{"GET VERSION over the IFD bridge: p50 / p99 round trip", fmt.Sprintf("%.0f / %.0f µs (echo card over vpcd %.0f / %.0f µs)", median(r.Metrics["ifd-p50-us"]), p99, median(r.Metrics["echo-p50-us"]), median(r.Metrics["echo-p99-us"])), p99, "p99 < 100 µs", ptr(p99 < 100)})
+	}
 	if r := get("BenchmarkGetVersionVsVICC"); r != nil {
 		ratio := median(r.Metrics["ratio"])
 		rows = append(rows, row{"GET VERSION through pcscd: Tessera / stock vsmartcard `vicc`", fmt.Sprintf("%.0f× (%.0f / %.1f APDU/s; vicc p50 %.1f ms, p99 %.1f ms)", ratio, median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["vicc-apdu/s"]), median(r.Metrics["vicc-p50-us"])/1e3, median(r.Metrics["vicc-p99-us"])/1e3), ratio, "", nil})
