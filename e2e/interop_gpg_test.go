@@ -13,11 +13,13 @@ import (
 	"time"
 )
 
-// The OpenPGP card application with GnuPG 2.2 (Debian 12's gpg and
-// scdaemon) through pcscd: card status, key generation on the card,
-// signatures and decryption with the card's keys checked against the
-// public keys alone, PIN blocking and unblocking with the admin PIN.
-// What scdaemon sends for each step: docs/openpgp.md.
+// The OpenPGP card application with GnuPG 2.2 (Debian 12's gpg, scdaemon
+// and gpg-agent) and ykman 4.0.9 through pcscd: card status, key generation
+// on the card and key import, signatures, decryption and ssh signatures
+// with the card's keys checked against the public keys alone, PIN changes,
+// blocking and unblocking (admin PIN, Reset Code), forcesig, cardholder
+// data, factory reset. Each step also checks, in the card's trace, the
+// commands the client sent; docs/openpgp.md tells them.
 
 // gpgUser is the user ID of the keys the flows generate.
 const gpgUser = "Tessera Card <card@example.org>"
