@@ -60,6 +60,7 @@ const (
 	insActivateFile         = 0x44
 	insGetVersion           = 0xF1 // YubiKey: the firmware version
 	insSetPINRetries        = 0xF2 // YubiKey: the retry limits of PW1, RC, PW3
+	insSelectData           = 0xA5 // SELECT DATA: an occurrence of 7F21
 )
 
 // swTerminated is 6285, selected file in termination state: what SELECT
@@ -82,6 +83,7 @@ type Applet struct {
 	maxCommand     int
 	q              Quirks
 	keys           keyCache // parsed private keys, RAM only
+	certOcc        byte     // the occurrence of 7F21 SELECT DATA chose, RAM only
 }
 
 // Quirks are the profile's deliberate faults that concern this
@@ -120,6 +122,7 @@ func (a *Applet) AID() []byte { return bytes.Clone(a.aid) }
 // passwords (a new card, or a state written before the application
 // existed) gets the factory state, unless the application is terminated.
 func (a *Applet) Boot(env *firmware.Context) error {
+	a.certOcc = 0
 	if terminated(env) || pw3(env, a.q).Exists() {
 		return nil
 	}
@@ -138,6 +141,7 @@ func (a *Applet) Boot(env *firmware.Context) error {
 // SELECT forgets the verified passwords.
 func (a *Applet) Select(env *firmware.Context, _ apdu.Command) ([]byte, error) {
 	env.Security.Clear()
+	a.certOcc = 0
 	if terminated(env) {
 		return nil, swTerminated
 	}
@@ -145,7 +149,10 @@ func (a *Applet) Select(env *firmware.Context, _ apdu.Command) ([]byte, error) {
 }
 
 // Deselect implements firmware.Applet.
-func (a *Applet) Deselect(env *firmware.Context) { env.Security.Clear() }
+func (a *Applet) Deselect(env *firmware.Context) {
+	env.Security.Clear()
+	a.certOcc = 0
+}
 
 // Process implements firmware.Applet.
 func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
@@ -183,6 +190,8 @@ func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return nil, a.terminate(env, cmd)
 	case insActivateFile:
 		return nil, a.activate(env, cmd)
+	case insSelectData:
+		return nil, a.selectData(cmd)
 	case apdu.InsSelect:
 		return nil, apdu.SWFileNotFound // no file system: SELECT of the MF, an EF
 	case insGetVersion:

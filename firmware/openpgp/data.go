@@ -95,8 +95,11 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return v, nil
 	}
 	switch tag {
-	case tagName, tagLogin, tagLanguage, tagSex, tagURL, tagCert:
+	case tagName, tagLogin, tagLanguage, tagSex, tagURL:
 		v, _ := env.Store.Get(doKey(tag))
+		return v, nil
+	case tagCert:
+		v, _ := env.Store.Get(a.certKey())
 		return v, nil
 	case tagPrivate1, tagPrivate1 + 1, tagPrivate1 + 2, tagPrivate1 + 3:
 		if ref, ok := readAccess(tag); ok && !env.Security.Has(ref) {
@@ -275,11 +278,15 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 		return err
 	}
 	v := cmd.Data
+	key := doKey(tag)
+	if tag == tagCert {
+		key = a.certKey()
+	}
 	store := func() error {
 		if len(v) == 0 {
-			return env.Store.Delete(doKey(tag))
+			return env.Store.Delete(key)
 		}
-		return env.Store.Put(doKey(tag), v)
+		return env.Store.Put(key, v)
 	}
 	switch {
 	case tag == tagName:
@@ -359,4 +366,38 @@ func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) erro
 		}
 	}
 	return tx.Commit()
+}
+
+// certKey is the store key of the certificate 7F21 SELECT DATA chose:
+// occurrence 0 (the authentication key's, and the only one before SELECT
+// DATA) is openpgp/do/7f21, occurrences 1 (decryption) and 2 (signature)
+// openpgp/cert/1 and openpgp/cert/2.
+func (a *Applet) certKey() string {
+	if a.certOcc == 0 {
+		return doKey(tagCert)
+	}
+	return keyCertPrefix + string(rune('0'+a.certOcc))
+}
+
+// selectData is SELECT DATA (OpenPGP Card 3.4 §7.2.5, INS A5): P1 the
+// occurrence (0 to 2) of DO 7F21 that the next GET DATA and PUT DATA of
+// 7F21 reach, P2 04, data 60 04 5C 02 7F 21 (ykman 4 puts a length byte
+// 06 before it for YubiKeys up to 5.4.3; taken too). The choice lasts
+// until the next SELECT or reset.
+func (a *Applet) selectData(cmd apdu.Command) error {
+	if cmd.P2 != 0x04 {
+		return apdu.SWIncorrectP1P2
+	}
+	data := cmd.Data
+	if len(data) == 7 && data[0] == 0x06 {
+		data = data[1:]
+	}
+	if string(data) != string([]byte{0x60, 0x04, 0x5C, 0x02, 0x7F, 0x21}) {
+		return apdu.SWReferenceNotFound
+	}
+	if cmd.P1 > 2 {
+		return apdu.SWReferenceNotFound
+	}
+	a.certOcc = cmd.P1
+	return nil
 }

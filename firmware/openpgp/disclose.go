@@ -38,7 +38,7 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 		}
 		return both
 	case apdu.InsGenerateKeyPairOdd, insInternalAuthenticate,
-		insTerminateDF, insActivateFile, insGetVersion, insSetPINRetries, apdu.InsSelect:
+		insTerminateDF, insActivateFile, insGetVersion, insSetPINRetries, insSelectData, apdu.InsSelect:
 		return both
 	case apdu.InsPutData:
 		if publicDO(p1p2) {

@@ -44,6 +44,7 @@ func TestDisclose(t *testing.T) {
 		{"pso other", command(0x00, 0x2A, 0x86, 0x80, make([]byte, 40)), firmware.Disclosure{}},
 		{"internal authenticate", command(0x00, 0x88, 0x00, 0x00, make([]byte, 32)), both},
 		{"get challenge", h("00 84 00 00 08"), firmware.Disclosure{Command: true}},
+		{"select data", h("00 A5 01 04 06 60 04 5C 02 7F 21"), both},
 		{"terminate", h("00 E6 00 00"), both},
 		{"activate", h("00 44 00 00"), both},
 		{"unknown", h("00 EE 00 00 01 00"), firmware.Disclosure{}},

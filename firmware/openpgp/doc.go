@@ -53,6 +53,8 @@
 //	                          00ce-00d0 generation dates, 00d6-00d9 touch
 //	                          policies, 0101-0104 private use; absent:
 //	                          empty (or zeros)
+//	openpgp/cert/1, /2        the certificates 7F21 of occurrences 1 and 2
+//	                          (SELECT DATA); occurrence 0 is do/7f21
 //	openpgp/alg/<ref>         algorithm attributes of key b6, b8 or a4 as
 //	                          PUT DATA gave them; absent: RSA 2048
 //	openpgp/key/<ref>         key b6, b8 or a4: its origin (01 generated,

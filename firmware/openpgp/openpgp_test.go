@@ -407,3 +407,30 @@ func TestPrivateDOs(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectData: SELECT DATA (as OpenSC and ykman send it) chooses the
+// occurrence of 7F21 that GET DATA and PUT DATA reach: 0, the
+// authentication key's, is the one without SELECT DATA; the choice ends
+// with the next SELECT; other data or occurrences are refused.
+func TestSelectData(t *testing.T) {
+	tc := newTestCard(t)
+	tc.admin()
+	tc.mustRaw(putData(tagCert, []byte("aut")), apdu.SWSuccess)
+	tc.must("00 A5 02 04 06 60 04 5C 02 7F 21", apdu.SWSuccess)
+	tc.mustRaw(putData(tagCert, []byte("sig")), apdu.SWSuccess)
+	tc.must("00 A5 01 04 07 06 60 04 5C 02 7F 21", apdu.SWSuccess) // ykman 4's form
+	tc.mustRaw(putData(tagCert, []byte("dec")), apdu.SWSuccess)
+	for _, tt := range []struct{ occ, want string }{{"00", "aut"}, {"01", "dec"}, {"02", "sig"}} {
+		tc.must("00 A5 "+tt.occ+" 04 06 60 04 5C 02 7F 21", apdu.SWSuccess)
+		if got := tc.getData(tagCert); string(got) != tt.want {
+			t.Errorf("7F21 occurrence %s = %q, want %q", tt.occ, got, tt.want)
+		}
+	}
+	tc.must(cmdSelect, apdu.SWSuccess)
+	if got := tc.getData(tagCert); string(got) != "aut" {
+		t.Errorf("7F21 after SELECT = %q, want occurrence 0's", got)
+	}
+	tc.must("00 A5 03 04 06 60 04 5C 02 7F 21", apdu.SWReferenceNotFound)
+	tc.must("00 A5 00 04 06 60 04 5C 02 00 65", apdu.SWReferenceNotFound)
+	tc.must("00 A5 00 05 06 60 04 5C 02 7F 21", apdu.SWIncorrectP1P2)
+}

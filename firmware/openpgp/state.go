@@ -20,9 +20,10 @@ const (
 	keyPWStatus   = prefix + "c4"       // PW status byte 1: 1 byte
 	keySigCount   = prefix + "sigcount" // digital signature counter: 3 bytes
 	keyTerminated = prefix + "terminated"
-	keyDOPrefix   = prefix + "do/"  // + 4 hex digits of the tag: a data object's value
-	keyAlgPrefix  = prefix + "alg/" // + "b6", "b8", "a4": algorithm attributes
-	keyKeyPrefix  = prefix + "key/" // + "b6", "b8", "a4": origin byte ‖ private key
+	keyDOPrefix   = prefix + "do/"   // + 4 hex digits of the tag: a data object's value
+	keyAlgPrefix  = prefix + "alg/"  // + "b6", "b8", "a4": algorithm attributes
+	keyKeyPrefix  = prefix + "key/"  // + "b6", "b8", "a4": origin byte ‖ private key
+	keyCertPrefix = prefix + "cert/" // + "1", "2": certificates 7F21 of occurrences 1 and 2
 )
 
 // DefaultPW1 and DefaultPW3 are the factory user and admin passwords, as
