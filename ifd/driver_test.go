@@ -274,3 +274,39 @@ func TestDriverSilentPeer(t *testing.T) {
 		t.Errorf("IFDHICCPresence against a silent peer took %v", took)
 	}
 }
+
+// BenchmarkDriverTransmit measures the bridge's own hop, without pcscd:
+// IFDHTransmitToICC of GET VERSION to a simulated card, as pcscd calls it.
+func BenchmarkDriverTransmit(b *testing.B) {
+	dir, err := os.MkdirTemp("", "tsifd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sim, err := simulator.New(simulator.Config{IFDDir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	if _, err := sim.Add(simulator.CardSpec{Slot: 0}); err != nil {
+		b.Fatal(err)
+	}
+	d, rc := createChannelByName(int(nextLun.Add(1))<<16, simulator.IFDSocket(dir, 0))
+	if rc != ifdSuccess {
+		b.Fatalf("IFDHCreateChannelByName = %d", rc)
+	}
+	defer d.close()
+	if rc := d.presence(); rc != ifdPresent {
+		b.Fatalf("IFDHICCPresence = %d", rc)
+	}
+	if _, rc := d.power(powerUp); rc != ifdSuccess {
+		b.Fatalf("IFDHPowerICC = %d", rc)
+	}
+	d.transmit(selectPIV, 258)
+	getVersion := []byte{0x00, 0xFD, 0x00, 0x00}
+	for b.Loop() {
+		if resp, rc := d.transmit(getVersion, 258); rc != ifdSuccess || !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
+			b.Fatalf("GET VERSION = % X, %d", resp, rc)
+		}
+	}
+}

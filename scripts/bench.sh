@@ -13,7 +13,7 @@ echo "bench: in-process benchmarks, $count runs each" >&2
 # Everything but BenchmarkKeygen (top-level names not starting "Ke"), then
 # the key generations: RSA-4096 takes about half a second a key, so it gets
 # a fixed 3 keys a run (its spread over the runs is still reported).
-go test -run='^$' -bench='^Benchmark([^K]|K[^e])' -benchmem -count="$count" ./firmware/... ./simulator/... | tee -a "$raw"
+go test -run='^$' -bench='^Benchmark([^K]|K[^e])' -benchmem -count="$count" ./firmware/... ./simulator/... ./ifd/... | tee -a "$raw"
 go test -run='^$' -bench='^BenchmarkKeygen$/^(P-256|RSA-2048)$' -benchmem -count="$count" ./firmware/piv/ | tee -a "$raw"
 go test -run='^$' -bench='^BenchmarkKeygen$/^RSA-4096$' -benchtime=3x -benchmem -count="$count" ./firmware/piv/ | tee -a "$raw"
 

@@ -217,6 +217,9 @@ func report(res map[string]*result) []row {
 		p99 := median(r.Metrics["ifd-p99-us"])
 		rows = append(rows, row{"GET VERSION over the IFD bridge: p50 / p99 round trip", fmt.Sprintf("%.0f / %.0f µs (echo card over vpcd %.0f / %.0f µs)", median(r.Metrics["ifd-p50-us"]), p99, median(r.Metrics["echo-p50-us"]), median(r.Metrics["echo-p99-us"])), p99, "p99 < 100 µs", ptr(p99 < 100)})
 	}
+	if r := get("BenchmarkDriverTransmit"); r != nil {
+		rows = append(rows, row{"IFD bridge hop without pcscd: the driver's IFDHTransmitToICC of GET VERSION to a simulated card", fmt.Sprintf("%.1f µs (%.0f APDU/s)", r.median()/1e3, 1e9/r.median()), r.median(), "", nil})
+	}
 	if r := get("BenchmarkGetVersionVsVICC"); r != nil {
 		ratio := median(r.Metrics["ratio"])
 		rows = append(rows, row{"GET VERSION through pcscd: Tessera / stock vsmartcard `vicc`", fmt.Sprintf("%.0f× (%.0f / %.1f APDU/s; vicc p50 %.1f ms, p99 %.1f ms)", ratio, median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["vicc-apdu/s"]), median(r.Metrics["vicc-p50-us"])/1e3, median(r.Metrics["vicc-p99-us"])/1e3), ratio, "", nil})
