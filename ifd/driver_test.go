@@ -121,6 +121,26 @@ func TestDriverAgainstSimulator(t *testing.T) {
 	wantPresence(t, d, ifdNotPresent)
 	wantPresence(t, d, ifdPresent)
 
+	// A power cycle through the control API: the card leaves its reader
+	// for a moment and comes back unpowered.
+	if _, rc := d.power(powerUp); rc != ifdSuccess {
+		t.Fatalf("power up = %d", rc)
+	}
+	if err := r.PowerCycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantPresence(t, d, ifdNotPresent)
+	deadline := time.Now().Add(3 * time.Second)
+	for d.presence() != ifdPresent {
+		if time.Now().After(deadline) {
+			t.Fatal("the card did not come back within 3 s of a power cycle")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, rc := d.power(powerUp); rc != ifdSuccess {
+		t.Fatalf("power up after the power cycle = %d", rc)
+	}
+
 	// The simulator dies: no card, until it is back.
 	sim.Close()
 	wantPresence(t, d, ifdNotPresent)
