@@ -184,6 +184,19 @@ func (c *interopCard) sawInOrder(t *testing.T, mark int64, what string, want ...
 	}
 }
 
+// wantDecrypted fails unless the file name in the flow's directory, which
+// a client decrypted into, holds want.
+func (c *interopCard) wantDecrypted(t *testing.T, name string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(c.path(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("decrypted %q, want %q", got, want)
+	}
+}
+
 // traceWithholds fails if the card's trace shows any of pins, as the hex
 // of their ASCII digits.
 func (c *interopCard) traceWithholds(t *testing.T, pins ...string) {

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -255,13 +254,7 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		if k.short {
 			c.sawInOrder(t, mark, "gpg --decrypt (chained)", "102A8086", "002A8086")
 		}
-		got, err := os.ReadFile(c.path("msg.out"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, message) {
-			t.Errorf("decrypted %q, want %q", got, message)
-		}
+		c.wantDecrypted(t, "msg.out", message)
 	})
 
 	c.step("ssh through gpg-agent", func(t *testing.T) {
@@ -636,13 +629,7 @@ func TestGPGKeyToCard(t *testing.T) {
 			c.step("encrypt and decrypt", func(t *testing.T) {
 				verifier.mustGPG(t, nil, "--recipient", fpr, "--output", c.path("msg.gpg"), "--encrypt", c.path("msg.txt"))
 				g.mustGPG(t, &gpgAnswers{rest: &pin}, "--output", c.path("msg.out"), "--decrypt", c.path("msg.gpg"))
-				got, err := os.ReadFile(c.path("msg.out"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got, message) {
-					t.Errorf("decrypted %q, want %q", got, message)
-				}
+				c.wantDecrypted(t, "msg.out", message)
 			})
 		})
 	}
