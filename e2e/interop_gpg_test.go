@@ -76,10 +76,16 @@ func TestGPGCardECC(t *testing.T) {
 // TestGPGCardP384 is the flow with NIST P-384 keys: ECDSA signatures (r||s)
 // and ECDH with an uncompressed point.
 func TestGPGCardP384(t *testing.T) {
-	gpgCardFlow(t, gpgKeys{name: "p384", keyAttr: map[string][]string{
+	gpgCardFlow(t, gpgKeysP384())
+}
+
+// gpgKeysP384 are NIST P-384 keys: ECDSA (algorithm ID 19) for signature
+// and authentication, ECDH (18) for decryption.
+func gpgKeysP384() gpgKeys {
+	return gpgKeys{name: "p384", keyAttr: map[string][]string{
 		"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
 		"keygen.curve":          {"4", "4", "4"}, // NIST P-384
-	}, attrs: [3]string{"19:NIST P-384", "18:NIST P-384", "19:NIST P-384"}}) // 19 ECDSA
+	}, attrs: [3]string{"19:NIST P-384", "18:NIST P-384", "19:NIST P-384"}}
 }
 
 // gpgCardFlow runs the flow on a fresh card of the openpgp profile with
@@ -132,22 +138,7 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 	})
 
 	if k.keyAttr != nil {
-		c.step("key-attr "+k.name, func(t *testing.T) {
-			// Each change of attributes verifies PW3 anew (scdaemon forgets
-			// PW3 after PUT DATA C1-C3).
-			admin := secret{"admin PIN", gpgAdminPIN}
-			lines := map[string][]string{"cardedit.prompt": {"admin", "key-attr", "quit"}}
-			for kw, a := range k.keyAttr {
-				lines[kw] = a
-			}
-			g.mustGPG(t, &gpgAnswers{lines: lines, pins: []secret{admin, admin, admin}}, "--card-edit")
-			st = g.cardStatus(t)
-			for i, want := range k.attrs {
-				if a := gpgKeyAttr(st, i+1); a != want {
-					t.Errorf("key %d attributes %q after key-attr, want %s", i+1, a, want)
-				}
-			}
-		})
+		c.step("key-attr "+k.name, func(t *testing.T) { st = gpgSetKeyAttr(t, g, k) })
 	}
 
 	var fprs [3]string // the card's fingerprints after generation
@@ -382,6 +373,27 @@ func gpgCardFlow(t *testing.T, k gpgKeys) {
 		c.traceWithholds(t, gpgPIN, gpgAdminPIN, "654321", "246810", "13572468", "975310")
 	})
 	fmt.Printf("report: interop gpg %s: card-status, generate, sign/verify, encrypt/decrypt, ssh signature, block PW1 and unblock it with PW3 and with the Reset Code in %v\n", k.name, time.Since(start).Round(time.Millisecond))
+}
+
+// gpgSetKeyAttr has card-edit's key-attr give the card's three slots the
+// algorithms of k, checks them in card-status and returns it.
+func gpgSetKeyAttr(t *testing.T, g *gnupg, k gpgKeys) cardStatus {
+	t.Helper()
+	// Each change of attributes verifies PW3 anew (scdaemon forgets PW3
+	// after PUT DATA C1-C3).
+	admin := secret{"admin PIN", gpgAdminPIN}
+	lines := map[string][]string{"cardedit.prompt": {"admin", "key-attr", "quit"}}
+	for kw, a := range k.keyAttr {
+		lines[kw] = a
+	}
+	g.mustGPG(t, &gpgAnswers{lines: lines, pins: []secret{admin, admin, admin}}, "--card-edit")
+	st := g.cardStatus(t)
+	for i, want := range k.attrs {
+		if a := gpgKeyAttr(st, i+1); a != want {
+			t.Errorf("key %d attributes %q after key-attr, want %s", i+1, a, want)
+		}
+	}
+	return st
 }
 
 // gpgGenerate generates the card's three keys with card-edit (no off-card
