@@ -232,7 +232,7 @@ func TestScenarioThroughPCSCD(t *testing.T) {
 	fmt.Printf("report: e2e %s", out)
 
 	out, stderr, code = tessera(t, "scenario", "--target", "pcsc", "--reader", reader0, "scenarios/pin-puk-lockout.yaml")
-	want := "FAIL scenarios/pin-puk-lockout.yaml:18: step 7 (power_cycle): needs the simulator, and the target is the card in PC/SC reader Virtual PCD 00 00: run the scenario with --target sim\n"
+	want := "FAIL scenarios/pin-puk-lockout.yaml:18: step 7 (power_cycle): needs the simulator, and the target is the card in PC/SC reader " + reader0 + ": run the scenario with --target sim\n"
 	if code != 1 || out != want {
 		t.Errorf("a simulator-only scenario on a reader: exit %d, printed %q\nwant %q\n%s", code, out, want, stderr)
 	}

@@ -172,3 +172,63 @@ func TestIFDBridge(t *testing.T) {
 		s2.stop()
 	})
 }
+
+// ifdClientsEnv, set to the tessera binary and the IFD socket directory
+// (a newline between), makes the test binary a run of vpcd tests over the
+// IFD bridge: reader0 is then card 0's IFD reader, and startSim starts the
+// simulator with --bridge ifd.
+const ifdClientsEnv = "TESSERA_E2E_IFD_CLIENTS"
+
+// ifdClientsReader is card 0's reader name in TestIFDClients' run.
+const ifdClientsReader = "Tessera IFD Clients"
+
+// ifdClientTests are the vpcd tests TestIFDClients runs again over the IFD
+// bridge, with their own assertions. Not here yet: the ykman mgmt and OATH
+// flows and piv-go's upstream suite, which start a pcscd instance of their
+// own with vpcd readers named for ykman (the IFD bridge would name the
+// reader instead), the OpenPGP and GnuPG flows, and the tests of vpcd
+// itself (relay, benchmarks, kill at random instants).
+var ifdClientTests = []string{
+	"TestKillRestartKeepsRetryCounter",
+	"TestRemoveInsertThroughControlAPI",
+	"TestDiagThroughPCSCD",
+	"TestInteropPivGo",
+	"TestInteropOpenSC",
+	"TestInteropYkman",
+	"TestInteropYubicoPIVTool",
+	"TestPCSCTransportTypedRemoval",
+	"TestConformCatchesAQuirkThroughPCSCD",
+	"TestScenarioThroughPCSCD",
+	"TestDiagISOToken",
+	"TestInteropISOToken",
+	"TestInteropPivGoYubiKeyProfile",
+}
+
+// TestIFDClients runs vpcd tests again over the IFD bridge, unchanged:
+// this test binary is started again with the IFD pcscd's socket
+// (libpcsclite reads PCSCLITE_CSOCK_NAME once per process), where reader0
+// is card 0's IFD reader. Each listed test must pass there; a skip fails.
+func TestIFDClients(t *testing.T) {
+	if e2e.ifdDir != "" {
+		t.Fatal("TestIFDClients inside a run over the IFD bridge")
+	}
+	p := startIFDPCSCD(t, ifdClientsReader)
+	cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(ifdClientTests, "|")+")$", "-test.v", "-test.count=1", "-test.timeout=4m")
+	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+p.sock,
+		ifdClientsEnv+"="+e2e.bin+"\n"+filepath.Join(p.run, "ifd"))
+	cmd.Dir = filepath.Join(e2e.root, "e2e")
+	out, err := cmd.CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "report: ") {
+			fmt.Println("report: over the IFD bridge: " + strings.TrimPrefix(line, "report: "))
+		}
+	}
+	if err != nil {
+		t.Errorf("the tests over the IFD bridge failed: %v\n%s", err, out)
+	}
+	for _, name := range ifdClientTests {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
+			t.Errorf("%s did not pass over the IFD bridge (skipped, or not run)", name)
+		}
+	}
+}

@@ -30,6 +30,9 @@ import (
 type env struct {
 	root string // the module root
 	bin  string // the tessera binary, built for this run
+	// ifdDir, in a run over the IFD bridge (TestIFDClients' child), is
+	// where the simulator serves its cards to the IFD pcscd.
+	ifdDir string
 }
 
 var e2e env // set once by TestMain, read-only afterwards
@@ -44,6 +47,18 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
+	if spec := os.Getenv(ifdClientsEnv); spec != "" {
+		// TestIFDClients' child: its parent built the binary and runs the
+		// IFD pcscd, which PCSCLITE_CSOCK_NAME names.
+		bin, dir, ok := strings.Cut(spec, "\n")
+		if !ok {
+			fmt.Printf("report: e2e FAIL: %s=%q: want BIN, newline, IFD-DIR\n", ifdClientsEnv, spec)
+			return 1
+		}
+		e2e = env{root: root, bin: bin, ifdDir: dir}
+		reader0 = ifdClientsReader + " 00 00"
+		return m.Run()
+	}
 	tmp, err := os.MkdirTemp("", "tessera-e2e")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

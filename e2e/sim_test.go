@@ -22,8 +22,10 @@ import (
 )
 
 // reader0 is the first vpcd reader of the machine's pcscd (Debian's
-// /etc/reader.conf.d/vpcd), where card 0 of the simulator appears.
-const reader0 = "Virtual PCD 00 00"
+// /etc/reader.conf.d/vpcd), where card 0 of the simulator appears; in a run
+// of tests over the IFD bridge (TestIFDClients), card 0's IFD reader. Set
+// once by TestMain, read-only afterwards.
+var reader0 = "Virtual PCD 00 00"
 
 // sim is a running `tessera sim` process.
 type sim struct {
@@ -43,7 +45,11 @@ func startSim(t testing.TB, state string, args ...string) *sim {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(e2e.bin, append([]string{"sim", "--state", state, "--cards", "1"}, args...)...)
+	base := []string{"sim", "--state", state, "--cards", "1"}
+	if e2e.ifdDir != "" { // a run over the IFD bridge (TestIFDClients)
+		base = append(base, "--bridge", "ifd", "--ifd-dir", e2e.ifdDir, "--reader-name", ifdClientsReader)
+	}
+	cmd := exec.Command(e2e.bin, append(base, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting tessera sim: %v", err)
