@@ -67,10 +67,25 @@ func TestGPGCardRSA3072(t *testing.T) {
 // TestGPGCardECC is the flow after key-attr switched the card to Ed25519
 // (signature, authentication) and X25519 (decryption).
 func TestGPGCardECC(t *testing.T) {
-	gpgCardFlow(t, gpgKeys{name: "25519", keyAttr: map[string][]string{
+	gpgCardFlow(t, gpgKeys25519())
+}
+
+// TestGPGCardYubiKey is the Curve 25519 flow on a yubikey-5.7 card, which
+// scdaemon takes for a YubiKey (READ CONFIG answers) and so reads its ECC
+// algorithm attributes the YubiKey way.
+func TestGPGCardYubiKey(t *testing.T) {
+	k := gpgKeys25519()
+	k.name, k.profile = "25519 yubikey-5.7", "yubikey-5.7"
+	gpgCardFlow(t, k)
+}
+
+// gpgKeys25519 are Curve 25519 keys: Ed25519 (EdDSA, algorithm ID 22) for
+// signature and authentication, X25519 (ECDH, 18) for decryption.
+func gpgKeys25519() gpgKeys {
+	return gpgKeys{name: "25519", keyAttr: map[string][]string{
 		"cardedit.genkeys.algo": {"2", "2", "2"}, // ECC
 		"keygen.curve":          {"1", "1", "1"}, // Curve 25519
-	}, attrs: [3]string{"22:Ed25519", "18:Curve25519", "22:Ed25519"}}) // 22 EdDSA, 18 ECDH
+	}, attrs: [3]string{"22:Ed25519", "18:Curve25519", "22:Ed25519"}}
 }
 
 // TestGPGCardP384 is the flow with NIST P-384 keys: ECDSA signatures (r||s)
