@@ -455,6 +455,18 @@ func gpgCardData(st cardStatus) [4]string {
 	return [4]string{unescape(st.field("url", 0)), unescape(st.field("login", 0)), st.field("lang", 0), st.field("sex", 0)}
 }
 
+// gpgPrivateDOs are the private-use DOs 0101 and 0102 gpg --card-status
+// shows (it reads 0103 and 0104 only with the PINs verified).
+func gpgPrivateDOs(st cardStatus) [2]string {
+	var dos [2]string
+	for _, rec := range st["private_do"] {
+		if len(rec) >= 2 && (rec[0] == "1" || rec[0] == "2") {
+			dos[rec[0][0]-'1'] = rec[1]
+		}
+	}
+	return dos
+}
+
 // gpgKeyAttr is key i's (1-3) attributes from card-status: "algo:bits" or
 // "algo:curve".
 func gpgKeyAttr(st cardStatus, i int) string {
@@ -663,7 +675,8 @@ func TestGPGKeyToCard(t *testing.T) {
 }
 
 // TestGPGFactoryReset uses a card with gpg --card-edit (key-attr,
-// generate, name, url, login, lang, sex, passwd 1 and 3: new PINs), then
+// generate, name, url, login, lang, sex, passwd 1 and 3: new PINs,
+// privatedo 1 and 2), then
 // resets it with factory-reset: scdaemon blocks PW1 and PW3 with wrong
 // VERIFYs, then TERMINATE DF and ACTIVATE FILE. The card is back to its
 // factory state: no keys, RSA 2048 attributes, no cardholder data, the
@@ -716,6 +729,18 @@ func TestGPGFactoryReset(t *testing.T) {
 		if got := gpgCardData(st); got != [4]string{"https://example.org/tessera.asc", "tessera", "en", "f"} {
 			t.Errorf("url, login, lang, sex %q, want those card-edit set", got)
 		}
+		// The private-use DOs 0101 (written with PW1 82) and 0102 (PW3),
+		// with the new PINs.
+		g.forgetPINs(t)
+		mark = c.traceSize()
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
+			"cardedit.prompt":            {"admin", "privatedo 1", "privatedo 2", "quit"},
+			"cardedit.change_private_do": {"tessera-one", "tessera-two"},
+		}, pins: []secret{newPIN, newAdmin}}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit privatedo 1, 2", "00200082", "00DA0101", "00200083", "00DA0102")
+		if got := gpgPrivateDOs(g.cardStatus(t)); got != [2]string{"tessera-one", "tessera-two"} {
+			t.Errorf("private DOs 1 and 2 %q, want those card-edit set", got)
+		}
 		if f := st.fingerprints(); f[0] == "" || f[1] == "" || f[2] == "" {
 			t.Fatalf("fingerprints %v after generate, want three", f)
 		}
@@ -745,6 +770,9 @@ func TestGPGFactoryReset(t *testing.T) {
 		}
 		if got := gpgCardData(st); got != [4]string{"", "", "", "u"} {
 			t.Errorf("url, login, lang, sex %q after factory-reset, want none", got)
+		}
+		if got := gpgPrivateDOs(st); got != [2]string{} {
+			t.Errorf("private DOs 1 and 2 %q after factory-reset, want none", got)
 		}
 		if r := st.pinRetries(t); r != [3]int{3, 0, 3} {
 			t.Errorf("PIN retry counters %v after factory-reset, want [3 0 3]", r)
