@@ -3,6 +3,11 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -871,6 +876,52 @@ func TestGPGForceSig(t *testing.T) {
 		g.forgetPINs(t)
 		if asked := signTwice(t); asked != [2]int{1, 0} {
 			t.Errorf("PINs asked for two signatures %v, want [1 0]", asked)
+		}
+	})
+}
+
+// TestGPGCardholderCertificate writes a cardholder certificate (DO 7F21, an
+// X.509 certificate from a CA on the host, longer than a short APDU) with
+// gpg --card-edit writecert, reads it back with readcert, and with OpenSC,
+// which selects it with SELECT DATA and lists it as the authentication
+// key's: the same bytes each time.
+func TestGPGCardholderCertificate(t *testing.T) {
+	c := newInteropCard(t, "--profile", "openpgp")
+	g := newGnuPG(t, c)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := newHostCA(t).issue(t, "Tessera cardholder", key.Public()).Raw
+	if len(cert) <= 255 {
+		t.Fatalf("the certificate has %d bytes; the test wants more than a short APDU carries", len(cert))
+	}
+	if err := os.WriteFile(c.path("cert.der"), cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.step("writecert and readcert", func(t *testing.T) {
+		mark := c.traceSize()
+		g.mustGPG(t, &gpgAnswers{lines: map[string][]string{
+			"cardedit.prompt": {"admin", "writecert 3 < " + c.path("cert.der"), "readcert 3 > " + c.path("back.der"), "quit"},
+		}, pins: []secret{{"admin PIN", gpgAdminPIN}}}, "--card-edit")
+		c.sawInOrder(t, mark, "card-edit writecert, readcert", "00200083", "00DA7F21", "00CA7F21")
+		back, err := os.ReadFile(c.path("back.der"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(back, cert) {
+			t.Errorf("readcert gave %d bytes, want the %d written", len(back), len(cert))
+		}
+		g.forgetPINs(t)
+	})
+	c.step("OpenSC reads it", func(t *testing.T) {
+		mark := c.traceSize()
+		out := c.run(t, "pkcs15-tool", "-r", c.reader, "--list-certificates")
+		mustContain(t, "pkcs15-tool --list-certificates", out, "X.509 Certificate [AUT certificate]", "ID             : 03")
+		c.sawInOrder(t, mark, "pkcs15-tool --list-certificates", "00A50004", "00CA7F21")
+		block, _ := pem.Decode([]byte(c.run(t, "pkcs15-tool", "-r", c.reader, "--read-certificate", "03")))
+		if block == nil || !bytes.Equal(block.Bytes, cert) {
+			t.Errorf("pkcs15-tool --read-certificate 03 does not give the certificate gpg wrote")
 		}
 	})
 }
