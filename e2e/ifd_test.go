@@ -232,3 +232,20 @@ func TestIFDClients(t *testing.T) {
 		}
 	}
 }
+
+// newIFDYubiKeyCard starts a private pcscd loading the IFD driver with one
+// reader named as a YubiKey's (ykmanReaderName, which ykman and piv-go's
+// tests look for) and the simulator with a fresh card in it (args go to
+// `tessera sim`), traced, and waits until pcscd sees the card. The card's
+// clients reach that pcscd: its socket is in their environment.
+func newIFDYubiKeyCard(t *testing.T, args ...string) (*interopCard, *ifdPCSCD) {
+	t.Helper()
+	p := startIFDPCSCD(t, ykmanReaderName)
+	state := shortDir(t)
+	trace := filepath.Join(state, "trace.jsonl")
+	s := startSim(t, state, append([]string{"--trace", trace, "--bridge", "ifd",
+		"--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ykmanReaderName}, args...)...)
+	c := newInteropOn(t, s, ykmanReaderName+" 00 00", trace, []string{"PCSCLITE_CSOCK_NAME=" + p.sock})
+	c.waitReader(t, 15*time.Second)
+	return c, p
+}

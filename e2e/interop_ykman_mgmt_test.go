@@ -7,46 +7,50 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// ykmanMgmtInstance is the pcscd instance (scripts/pcscd.sh) of the ykman
-// management flow, its readers named as a YubiKey's; another than
-// ykmanInstance and ykmanOATHInstance, so that the flows never share a
-// reader.
-const ykmanMgmtInstance = 9
-
 // TestInteropYkmanMgmt drives the management application of a yubikey-5.7
-// card with Debian's ykman 4.0.9 through pcscd: ykman info reports the
-// device type, serial, firmware and form factor the profile sets and its
-// applications (PIV, OATH and OpenPGP enabled over USB, the rest not
-// available);
+// card with Debian's ykman 4.0.9 through the machine's pcscd and vpcd, the
+// reader named with --reader (ykmanMgmtFlow).
+func TestInteropYkmanMgmt(t *testing.T) {
+	c := newInteropCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanMgmtSerial))
+	ykmanMgmtFlow(t, c, []string{"--reader", c.reader})
+}
+
+// TestInteropYkmanMgmtIFD is TestInteropYkmanMgmt over the IFD bridge, in
+// a reader named as a YubiKey's, which ykman finds by its name without
+// --reader.
+func TestInteropYkmanMgmtIFD(t *testing.T) {
+	c, _ := newIFDYubiKeyCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanMgmtSerial))
+	ykmanMgmtFlow(t, c, nil)
+}
+
+// ykmanMgmtSerial is the serial number of the management flow's card.
+const ykmanMgmtSerial = 20260923
+
+// ykmanMgmtFlow drives the management application of c, a yubikey-5.7
+// card with serial ykmanMgmtSerial, with ykman given the arguments sel
+// that pick the card: ykman info reports the device type, serial, firmware
+// and form factor the profile sets and its applications (PIV, OATH and
+// OpenPGP enabled over USB, the rest not available);
 // ykman config usb --disable PIV is honoured after a power-up (the
 // control API's power cycle): SELECT of PIV answers 6A82 while OATH still
 // answers, and --enable PIV brings it back after the power cycle after. A
 // lock code set with ykman config set-lock-code guards the configuration
 // (a wrong one refused) while OATH is disabled and enabled the same way,
 // and the trace never shows it.
-func TestInteropYkmanMgmt(t *testing.T) {
-	const serial = 20260923
-	sock := startPCSCDInstance(t, ykmanMgmtInstance, ykmanReaderName)
-	reader := ykmanReaderName + " 00 00"
-	state := shortDir(t)
-	trace := filepath.Join(state, "trace.jsonl")
-	// Two cards, one in each of the instance's readers: ykman would
-	// otherwise wait for a card in the empty one.
-	s := startSim(t, state, "--trace", trace, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(serial), "--cards", "2",
-		"--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*ykmanMgmtInstance))
-	c := newInteropOn(t, s, reader, trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
-	c.waitReader(t, 15*time.Second)
+func ykmanMgmtFlow(t *testing.T, c *interopCard, sel []string) {
+	const serial = ykmanMgmtSerial
+	reader, trace, s := c.reader, c.trace, c.sim
 	ykman := func(t *testing.T, args ...string) string {
 		t.Helper()
-		return c.run(t, "ykman", append([]string{"--reader", reader}, args...)...)
+		return c.run(t, "ykman", append(slices.Clone(sel), args...)...)
 	}
 	// app checks one row of ykman info's application table.
 	app := func(t *testing.T, info, name, status string) {
@@ -124,7 +128,7 @@ func TestInteropYkmanMgmt(t *testing.T) {
 	})
 	c.step("config usb --disable OATH with the lock code", func(t *testing.T) {
 		wrong := strings.Repeat("00", 15) + "01"
-		if r := c.exec(t, nil, "ykman", "--reader", reader, "config", "usb", "--disable", "OATH", "--force", "--lock-code", wrong); r.code == 0 {
+		if r := c.exec(t, nil, "ykman", append(slices.Clone(sel), "config", "usb", "--disable", "OATH", "--force", "--lock-code", wrong)...); r.code == 0 {
 			t.Errorf("config usb with a wrong lock code succeeded:\n%s", r.out)
 		}
 		ykman(t, "config", "usb", "--disable", "OATH", "--force", "--lock-code", lockCode)

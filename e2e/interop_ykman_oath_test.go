@@ -6,39 +6,44 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// ykmanOATHInstance is the pcscd instance (scripts/pcscd.sh) of the ykman
-// OATH flow, its readers named as a YubiKey's; another than ykmanInstance,
-// so that the two flows never share a reader.
-const ykmanOATHInstance = 8
-
 // TestInteropYkmanOATH drives the OATH application of a yubikey-5.7 card
-// with Debian's ykman 4.0.9 through pcscd: oath info, accounts add (TOTP
-// and HOTP with the RFC 4226 secret and counter), list, code (the HOTP
-// codes of RFC 4226 Appendix D, the counter advancing only when that
+// with Debian's ykman 4.0.9 through the machine's pcscd and vpcd, the
+// reader named with --reader (ykmanOATHFlow).
+func TestInteropYkmanOATH(t *testing.T) {
+	start := time.Now()
+	c := newInteropCard(t, "--profile", "yubikey-5.7")
+	ykmanOATHFlow(t, c, []string{"--reader", c.reader})
+	fmt.Printf("report: interop ykman oath: info, add, list, code, rename, delete, access change, reset in %v\n", time.Since(start).Round(time.Millisecond))
+}
+
+// TestInteropYkmanOATHIFD is TestInteropYkmanOATH over the IFD bridge, in
+// a reader named as a YubiKey's, which ykman finds by its name without
+// --reader.
+func TestInteropYkmanOATHIFD(t *testing.T) {
+	start := time.Now()
+	c, _ := newIFDYubiKeyCard(t, "--profile", "yubikey-5.7")
+	ykmanOATHFlow(t, c, nil)
+	fmt.Printf("report: interop ykman oath over the IFD bridge: info, add, list, code, rename, delete, access change, reset in %v\n", time.Since(start).Round(time.Millisecond))
+}
+
+// ykmanOATHFlow drives the OATH application of c, a yubikey-5.7 card, with
+// ykman given the arguments sel that pick the card: oath info, accounts
+// add (TOTP and HOTP with the RFC 4226 secret and counter), list, code (the
+// HOTP codes of RFC 4226 Appendix D, the counter advancing only when that
 // account is asked for), rename, delete, access change (a password: a
 // wrong one refused, the right one opens, then cleared) and reset. The
 // trace never shows a secret.
-func TestInteropYkmanOATH(t *testing.T) {
-	start := time.Now()
-	sock := startPCSCDInstance(t, ykmanOATHInstance, ykmanReaderName)
-	reader := ykmanReaderName + " 00 00"
-	state := shortDir(t)
-	trace := filepath.Join(state, "trace.jsonl")
-	// Two cards, one in each of the instance's readers: ykman would
-	// otherwise wait for a card in the empty one.
-	s := startSim(t, state, "--trace", trace, "--profile", "yubikey-5.7", "--cards", "2",
-		"--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*ykmanOATHInstance))
-	c := newInteropOn(t, s, reader, trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
-	c.waitReader(t, 15*time.Second)
+func ykmanOATHFlow(t *testing.T, c *interopCard, sel []string) {
+	trace := c.trace
 	ykman := func(t *testing.T, args ...string) string {
 		t.Helper()
-		return c.run(t, "ykman", append([]string{"--reader", reader, "oath"}, args...)...)
+		return c.run(t, "ykman", append(append(slices.Clone(sel), "oath"), args...)...)
 	}
 	// RFC 4226 Appendix D's secret "12345678901234567890" in base32.
 	const hotpSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
@@ -75,7 +80,7 @@ func TestInteropYkmanOATH(t *testing.T) {
 	c.step("access change", func(t *testing.T) {
 		mustContain(t, "ykman oath access change", ykman(t, "access", "change", "-n", "s3cret"), "Password updated")
 		mustContain(t, "ykman oath info", ykman(t, "info"), "Password protection: enabled")
-		if r := c.exec(t, nil, "ykman", "--reader", reader, "oath", "accounts", "list", "-p", "wrong"); r.code == 0 || !strings.Contains(r.out, "Wrong password") {
+		if r := c.exec(t, nil, "ykman", append(slices.Clone(sel), "oath", "accounts", "list", "-p", "wrong")...); r.code == 0 || !strings.Contains(r.out, "Wrong password") {
 			t.Errorf("accounts list with a wrong password: exit %d, want failure \"Wrong password\":\n%s", r.code, r.out)
 		}
 		mustContain(t, "ykman oath accounts list -p", ykman(t, "accounts", "list", "-p", "s3cret"), "Example:bob")
@@ -99,5 +104,4 @@ func TestInteropYkmanOATH(t *testing.T) {
 			}
 		}
 	})
-	fmt.Printf("report: interop ykman oath: info, add, list, code, rename, delete, access change, reset in %v\n", time.Since(start).Round(time.Millisecond))
 }

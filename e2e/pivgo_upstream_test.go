@@ -20,12 +20,6 @@ import (
 	"time"
 )
 
-// pivgoUpstreamInstance is the pcscd instance (scripts/pcscd.sh) of the
-// piv-go upstream suite, its readers named as a YubiKey's (piv-go's tests
-// only use a reader whose name contains "yubikey"); vpcd ports 35975 and
-// 35976, apart from every other flow's.
-const pivgoUpstreamInstance = 6
-
 // pivgoUpstreamModule is the module whose own tests run against the card,
 // at the version go.mod requires.
 const pivgoUpstreamModule = "github.com/go-piv/piv-go/v2"
@@ -66,9 +60,10 @@ var pivgoBio = pivgoExpected{
 
 // TestPivGoUpstream runs piv-go v2's own test suite (go test ./piv
 // -wipe-yubikey, from a copy of the module in the module cache) against a
-// yubikey-5.7 card in a reader named as a YubiKey's, through pcscd, and
-// compares the outcome test by test with pivgoExpectedFailures and
-// pivgoExpectedSkips.
+// yubikey-5.7 card through pcscd and the IFD bridge, in a reader named as a
+// YubiKey's (piv-go's tests only use a reader whose name contains
+// "yubikey"), and compares the outcome test by test with
+// pivgoExpectedFailures and pivgoExpectedSkips.
 func TestPivGoUpstream(t *testing.T) {
 	start := time.Now()
 	src, version := pivgoModuleDir(t)
@@ -78,15 +73,8 @@ func TestPivGoUpstream(t *testing.T) {
 	}
 	env := pivgoAlignDeps(t, dir)
 
-	sock := startPCSCDInstance(t, pivgoUpstreamInstance, ykmanReaderName)
-	state := shortDir(t)
-	trace := filepath.Join(state, "trace.jsonl")
-	// A card in each of the instance's two readers: whichever piv-go
-	// lists first is a yubikey-5.7 card.
-	s := startSim(t, state, "--profile", "yubikey-5.7", "--cards", "2", "--trace", trace,
-		"--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*pivgoUpstreamInstance))
-	c := newInteropOn(t, s, ykmanReaderName+" 00 00", trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
-	c.waitReader(t, 15*time.Second)
+	c, p := newIFDYubiKeyCard(t, "--profile", "yubikey-5.7")
+	sock := p.sock
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -111,7 +99,7 @@ func TestPivGoUpstream(t *testing.T) {
 		t.Error(problem)
 	}
 	n := res.count()
-	fmt.Printf("report: piv-go %s upstream suite on yubikey-5.7 through pcscd: %d passed, %d failed (%d expected), %d skipped (%d expected) in %v\n",
+	fmt.Printf("report: piv-go %s upstream suite on yubikey-5.7 through pcscd and the IFD bridge: %d passed, %d failed (%d expected), %d skipped (%d expected) in %v\n",
 		version, n["pass"], n["fail"], len(pivgoExpectedFailures), n["skip"], len(pivgoExpectedSkips), time.Since(start).Round(time.Millisecond))
 	if t.Failed() {
 		t.Logf("simulator trace, last exchanges:\n%s", c.traceSince(0, 40))
