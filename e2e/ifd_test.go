@@ -183,11 +183,12 @@ const ifdClientsEnv = "TESSERA_E2E_IFD_CLIENTS"
 const ifdClientsReader = "Tessera IFD Clients"
 
 // ifdClientTests are the vpcd tests TestIFDClients runs again over the IFD
-// bridge, with their own assertions. Not here yet: the ykman mgmt and OATH
-// flows and piv-go's upstream suite, which start a pcscd instance of their
-// own with vpcd readers named for ykman (the IFD bridge would name the
-// reader instead), the OpenPGP and GnuPG flows, and the tests of vpcd
-// itself (relay, benchmarks, kill at random instants).
+// bridge, with their own assertions. Not here: the flows that want a
+// reader named as a YubiKey's, which have IFD tests of their own
+// (newIFDYubiKeyCard: TestInteropYkmanMgmtIFD, TestInteropYkmanOATHIFD,
+// TestPivGoUpstream); the OpenPGP and GnuPG flows (not yet over the
+// bridge); the tests of vpcd itself (relay, benchmarks, kill at random
+// instants).
 var ifdClientTests = []string{
 	"TestKillRestartKeepsRetryCounter",
 	"TestRemoveInsertThroughControlAPI",
