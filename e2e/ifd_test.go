@@ -186,9 +186,9 @@ const ifdClientsReader = "Tessera IFD Clients"
 // bridge, with their own assertions. Not here: the flows that want a
 // reader named as a YubiKey's, which have IFD tests of their own
 // (newIFDYubiKeyCard: TestInteropYkmanMgmtIFD, TestInteropYkmanOATHIFD,
-// TestPivGoUpstream); the OpenPGP and GnuPG flows (not yet over the
-// bridge); the tests of vpcd itself (relay, benchmarks, kill at random
-// instants).
+// TestPivGoUpstream); of the OpenPGP and GnuPG flows, all but the RSA
+// 2048 gpg flow (card-status, generate, sign, decrypt, ssh, PINs); the
+// tests of vpcd itself (relay, benchmarks, kill at random instants).
 var ifdClientTests = []string{
 	"TestKillRestartKeepsRetryCounter",
 	"TestRemoveInsertThroughControlAPI",
@@ -203,6 +203,8 @@ var ifdClientTests = []string{
 	"TestDiagISOToken",
 	"TestInteropISOToken",
 	"TestInteropPivGoYubiKeyProfile",
+	// scdaemon's reader-port is the card's reader (newGnuPG): the IFD one.
+	"TestGPGCardRSA",
 }
 
 // TestIFDClients runs vpcd tests again over the IFD bridge, unchanged:
