@@ -60,8 +60,10 @@ fuzz-short: deps
 
 # End-to-end: the simulator binary through pcscd and vpcd to a PC/SC client;
 # starts pcscd through scripts/pcscd.sh (and stops it if it started it).
+# The whole e2e package runs in one test binary: go test's default 10-minute
+# timeout would cover all of it, so the limit is set here, well inside CI's.
 e2e: deps build
-	@TESTLOG=.cache/e2e.log TESTLABEL=e2e bash scripts/gotest.sh -tags e2e -p 1 ./e2e/...
+	@TESTLOG=.cache/e2e.log TESTLABEL=e2e bash scripts/gotest.sh -tags e2e -p 1 -timeout 45m ./e2e/...
 
 # Windows and macOS builds stay green: for each platform `make dist` ships
 # besides linux/amd64, vet every package (tests included) and link the CLI,
