@@ -74,7 +74,6 @@ func TestPivGoUpstream(t *testing.T) {
 	env := pivgoAlignDeps(t, dir)
 
 	c, p := newIFDYubiKeyCard(t, "--profile", "yubikey-5.7")
-	sock := p.sock
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -84,7 +83,7 @@ func TestPivGoUpstream(t *testing.T) {
 	// rsa1024min=0: TestSetRSAPrivateKey/rsa_512 makes a 512-bit key on
 	// the host to see piv-go refuse it before the card; Go 1.24 and later
 	// refuse to make one at all unless told.
-	cmd.Env = append(env, "PCSCLITE_CSOCK_NAME="+sock, "GODEBUG=rsa1024min=0")
+	cmd.Env = append(env, "PCSCLITE_CSOCK_NAME="+p.sock, "GODEBUG=rsa1024min=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, runErr := cmd.Output()
