@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -498,11 +499,6 @@ func gpgRecords(out string, types ...string) [][]string {
 	return recs
 }
 
-// gpgYkmanInstance is the pcscd instance (scripts/pcscd.sh) of the
-// yubikey-5.7 OpenPGP flow, its readers named as a YubiKey's (ykman opens
-// no other reader).
-const gpgYkmanInstance = 10
-
 // TestGPGYkmanOpenPGPInfo reads the OpenPGP application of a yubikey-5.7
 // card, which hosts it beside PIV as the real device does, with ykman 4.0.9
 // (`ykman openpgp info`: GET VERSION F1, GET DATA 4F, C4 and the touch
@@ -512,22 +508,31 @@ const gpgYkmanInstance = 10
 // serial in BCD. Then gpg generates keys, ykman sets a touch policy (PUT
 // DATA D6) and the tries (SET PIN RETRIES, F2), and resets the application
 // (wrong VERIFYs until blocked, TERMINATE, ACTIVATE): no keys, default
-// tries, touch off.
+// tries, touch off. ykman is given the vpcd reader by name (--reader).
 func TestGPGYkmanOpenPGPInfo(t *testing.T) {
-	sock := startPCSCDInstance(t, gpgYkmanInstance, ykmanReaderName)
-	reader := ykmanReaderName + " 00 00"
-	state := shortDir(t)
-	trace := filepath.Join(state, "trace.jsonl")
-	// Two cards, one in each of the instance's readers: ykman would
-	// otherwise wait for a card in the empty one.
-	s := startSim(t, state, "--trace", trace, "--profile", "yubikey-5.7", "--cards", "2",
-		"--serial", strconv.Itoa(ykmanSerial), "--vpcd", fmt.Sprintf("127.0.0.1:%d", 35963+2*gpgYkmanInstance))
-	c := newInteropOn(t, s, reader, trace, []string{"PCSCLITE_CSOCK_NAME=" + sock})
-	c.waitReader(t, 15*time.Second)
+	c := newInteropCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanSerial))
+	gpgYkmanFlow(t, c, []string{"--reader", c.reader})
+}
 
+// TestGPGYkmanOpenPGPInfoIFD is TestGPGYkmanOpenPGPInfo over the IFD
+// bridge, in a reader named as a YubiKey's, which ykman finds by its name
+// without --reader.
+func TestGPGYkmanOpenPGPInfoIFD(t *testing.T) {
+	c, _ := newIFDYubiKeyCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanSerial))
+	gpgYkmanFlow(t, c, nil)
+}
+
+// gpgYkmanFlow is TestGPGYkmanOpenPGPInfo's flow on c, ykman run with
+// ykArgs before its command.
+func gpgYkmanFlow(t *testing.T, c *interopCard, ykArgs []string) {
+	// ykman runs `ykman [ykArgs] openpgp args...`.
+	ykman := func(t *testing.T, args ...string) string {
+		t.Helper()
+		return c.run(t, "ykman", append(append(slices.Clone(ykArgs), "openpgp"), args...)...)
+	}
 	c.step("ykman openpgp info", func(t *testing.T) {
 		mark := c.traceSize()
-		out := c.run(t, "ykman", "--reader", reader, "openpgp", "info")
+		out := ykman(t, "info")
 		// GET VERSION, GET DATA 4F, C4, the touch policies.
 		c.sawInOrder(t, mark, "ykman openpgp info", "00A40400", "00F10000", "00CA004F", "00CA00C4",
 			"00CA00D6", "00CA00D7", "00CA00D8", "00CA00D9")
@@ -557,10 +562,6 @@ func TestGPGYkmanOpenPGPInfo(t *testing.T) {
 		// scdaemon holds the reader while it runs: let ykman have it.
 		g.forgetPINs(t)
 	})
-	ykman := func(t *testing.T, args ...string) string {
-		t.Helper()
-		return c.run(t, "ykman", append([]string{"--reader", reader, "openpgp"}, args...)...)
-	}
 	c.step("ykman openpgp keys set-touch", func(t *testing.T) {
 		mark := c.traceSize()
 		ykman(t, "keys", "set-touch", "sig", "on", "--admin-pin", gpgAdminPIN, "--force")
