@@ -6,9 +6,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,12 +188,10 @@ const ifdClientsEnv = "TESSERA_E2E_IFD_CLIENTS"
 const ifdClientsReader = "Tessera IFD Clients"
 
 // ifdClientTests are the vpcd tests TestIFDClients runs again over the IFD
-// bridge, with their own assertions. Not here: the flows that want a
-// reader named as a YubiKey's, which have IFD tests of their own
-// (newIFDYubiKeyCard: TestInteropYkmanMgmtIFD, TestInteropYkmanOATHIFD,
-// TestPivGoUpstream); of the OpenPGP and GnuPG flows, all but the RSA
-// 2048 gpg flow (card-status, generate, sign, decrypt, ssh, PINs); the
-// tests of vpcd itself (relay, benchmarks, kill at random instants).
+// bridge, with their own assertions. Every other test of the package is in
+// ifdOffBridge, with the reason (TestIFDClientsListed checks that each test
+// is in exactly one of the two); the benchmarks compare vpcd with the
+// bridge and stay out of both.
 var ifdClientTests = []string{
 	"TestKillRestartKeepsRetryCounter",
 	"TestRemoveInsertThroughControlAPI",
@@ -198,14 +201,62 @@ var ifdClientTests = []string{
 	"TestInteropYkman",
 	"TestInteropYubicoPIVTool",
 	"TestPCSCTransportTypedRemoval",
+	"TestConformThroughPCSCD",
 	"TestConformCatchesAQuirkThroughPCSCD",
+	"TestConformISOThroughPCSCD",
+	"TestConformOpenPGPThroughPCSCD",
 	"TestScenarioThroughPCSCD",
 	"TestDiagISOToken",
 	"TestInteropISOToken",
+	"TestISOTokenReadme",
 	"TestInteropPivGoYubiKeyProfile",
-	// scdaemon's reader-port is the card's reader (newGnuPG): the IFD one.
+	// GnuPG: scdaemon's reader-port is the card's reader (newGnuPG), the
+	// IFD one here.
 	"TestGPGCardRSA",
+	"TestGPGCardShortAPDUs",
+	"TestGPGCardRSA3072",
+	"TestGPGCardECC",
+	"TestGPGCardYubiKey",
+	"TestGPGCardP384",
+	"TestGPGKeyToCard",
+	"TestGPGFactoryReset",
+	"TestGPGForceSig",
+	"TestGPGCardholderCertificate",
+	// OpenSC's openpgp driver on the card gpg generated keys on.
+	"TestInteropOpenSCOpenPGP",
+	"TestInteropOpenSCOpenPGPECC",
 }
+
+// ifdOffBridge are the tests TestIFDClients does not run over the IFD
+// bridge, and why.
+var ifdOffBridge = map[string]string{
+	// The bridge's own tests.
+	"TestIFDBridge":  "the bridge's own test, with a private IFD pcscd of its own",
+	"TestIFDClients": "the run over the bridge itself",
+	// Flows that want a reader named as a YubiKey's: each runs over the
+	// bridge in a test of its own (newIFDYubiKeyCard), and over vpcd with
+	// --reader.
+	"TestInteropYkmanMgmtIFD":    "over the bridge already, in a reader named as a YubiKey's (newIFDYubiKeyCard)",
+	"TestInteropYkmanOATHIFD":    "over the bridge already, in a reader named as a YubiKey's (newIFDYubiKeyCard)",
+	"TestGPGYkmanOpenPGPInfoIFD": "over the bridge already, in a reader named as a YubiKey's (newIFDYubiKeyCard)",
+	"TestPivGoUpstream":          "over the bridge already, in a reader named as a YubiKey's (newIFDYubiKeyCard); over vpcd it would need a renamed reader",
+	"TestInteropYkmanMgmt":       "the vpcd run of ykmanMgmtFlow, with --reader; TestInteropYkmanMgmtIFD is its run over the bridge",
+	"TestInteropYkmanOATH":       "the vpcd run of ykmanOATHFlow, with --reader; TestInteropYkmanOATHIFD is its run over the bridge",
+	"TestGPGYkmanOpenPGPInfo":    "the vpcd run of gpgYkmanFlow, with --reader; TestGPGYkmanOpenPGPInfoIFD is its run over the bridge",
+	// Tests of vpcd itself.
+	"TestKillAtRandomInstants":         "kills the simulator under a client's VERIFYs on the vpcd link; the bridge's side of a killed simulator is TestIFDBridge's kill and restart and ifd's TestDriverAgainstSimulator",
+	"TestRelayThroughPCSCD":            "the relay's card and its relayed copy are in two vpcd readers (Virtual PCD 00 00 and 00 01) of the machine's pcscd",
+	"TestInteropYkmanYubicoReaderName": "asserts vpcd's two readers per pcscd (ykman's \"Multiple YubiKeys detected\") in a private vpcd pcscd",
+	// No card.
+	"TestPivGoUpstreamCheck": "no card: TestPivGoUpstream's comparison on made-up outcomes",
+	"TestIFDClientsListed":   "no card: checks these lists against the package's tests",
+}
+
+// ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took
+// 67 s together over the bridge on the shared 2-core machine (2026-12-03;
+// the slowest TestInteropYkman 9.5 s, TestConformThroughPCSCD 7.1 s),
+// with room for a loaded machine.
+const ifdClientsTimeout = 4 * time.Minute
 
 // TestIFDClients runs vpcd tests again over the IFD bridge, unchanged:
 // this test binary is started again with the IFD pcscd's socket
@@ -216,14 +267,17 @@ func TestIFDClients(t *testing.T) {
 		t.Fatal("TestIFDClients inside a run over the IFD bridge")
 	}
 	p := startIFDPCSCD(t, ifdClientsReader)
-	cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(ifdClientTests, "|")+")$", "-test.v", "-test.count=1", "-test.timeout=4m")
+	cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(ifdClientTests, "|")+")$", "-test.v", "-test.count=1", "-test.timeout="+ifdClientsTimeout.String())
 	cmd.Env = append(os.Environ(), "PCSCLITE_CSOCK_NAME="+p.sock,
 		ifdClientsEnv+"="+e2e.bin+"\n"+filepath.Join(p.run, "ifd"))
 	cmd.Dir = filepath.Join(e2e.root, "e2e")
 	out, err := cmd.CombinedOutput()
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "report: ") {
+		switch {
+		case strings.HasPrefix(line, "report: "):
 			fmt.Println("report: over the IFD bridge: " + strings.TrimPrefix(line, "report: "))
+		case strings.HasPrefix(line, "--- "): // each test's result and time
+			t.Log(line)
 		}
 	}
 	if err != nil {
@@ -232,6 +286,57 @@ func TestIFDClients(t *testing.T) {
 	for _, name := range ifdClientTests {
 		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass over the IFD bridge (skipped, or not run)", name)
+		}
+	}
+	// A skipped step passes its test: each must have run.
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--- SKIP: ") {
+			t.Errorf("over the IFD bridge: %s", strings.TrimSpace(line))
+		}
+	}
+}
+
+// TestIFDClientsListed checks that every test of this package is either
+// run over the IFD bridge (ifdClientTests) or kept off it with a reason
+// (ifdOffBridge), not both, and that both lists name tests that exist.
+func TestIFDClientsListed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(e2e.root, "e2e", "*_test.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the e2e test files: %v (%d found)", err, len(files))
+	}
+	tests := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") && fn.Name.Name != "TestMain" {
+				tests[fn.Name.Name] = true
+			}
+		}
+	}
+	on := map[string]bool{}
+	for _, name := range ifdClientTests {
+		if on[name] {
+			t.Errorf("%s is twice in ifdClientTests", name)
+		}
+		on[name] = true
+	}
+	for name := range tests {
+		_, off := ifdOffBridge[name]
+		switch {
+		case on[name] && off:
+			t.Errorf("%s is in ifdClientTests and in ifdOffBridge (%s)", name, ifdOffBridge[name])
+		case !on[name] && !off:
+			t.Errorf("%s is in neither ifdClientTests nor ifdOffBridge: run it over the IFD bridge, or say why not", name)
+		}
+	}
+	listed := slices.Concat(ifdClientTests, slices.Collect(maps.Keys(ifdOffBridge)))
+	for _, name := range listed {
+		if !tests[name] {
+			t.Errorf("%s is listed for the IFD bridge, but this package has no such test", name)
 		}
 	}
 }
