@@ -20,8 +20,9 @@ import (
 // ifdBenchChildEnv, set to a reader's name, makes the test binary the
 // benchmark's client of the IFD pcscd (PCSCLITE_CSOCK_NAME in its
 // environment): it connects to the reader and, for every byte it reads on
-// its standard input, sends GET VERSION once and prints the round trip in
-// nanoseconds on a line; it ends at the end of its input.
+// its standard input, makes one exchange (ifdBenchTransmit: GET VERSION;
+// ifdBenchFloor: an SCardControl the driver answers itself) and prints the round trip in nanoseconds on
+// a line; it ends at the end of its input.
 const ifdBenchChildEnv = "TESSERA_E2E_IFD_BENCH"
 
 // ifdBenchReader is the IFD reader of the benchmark's card.
@@ -36,6 +37,14 @@ const ifdBenchReader = "Tessera IFD Bench"
 // a client (ifdBenchChildEnv), which times each one itself. It reports the
 // three rates, p50 and p99, and the IFD bridge's rate over the echo card's
 // (goal ≥ 2.2) and over the vpcd card's.
+//
+// It also measures the floor of any card behind the IFD pcscd: SCardControl
+// of CM_IOCTL_GET_FEATURE_REQUEST, one round trip from the client to pcscd
+// and into the reader driver, which answers it at once without asking the
+// simulator (an empty feature list). A card that lived inside pcscd, with
+// no hop to a simulator, would answer GET VERSION no faster; floor/echo,
+// that rate over the echo card's, is the best ifd/echo any card could reach
+// in this run.
 func BenchmarkGetVersionIFDThroughPCSCD(b *testing.B) {
 	ctx := pcscContext(b)
 	tessera := startTessera(b, ctx)
@@ -47,22 +56,26 @@ func BenchmarkGetVersionIFDThroughPCSCD(b *testing.B) {
 	startSim(b, shortDir(b), "--bridge", "ifd", "--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ifdBenchReader, "--log-level", "warn")
 	ifd := startIFDBenchClient(b, p.sock)
 
-	for range 50 { // warm up the three paths
+	for range 50 { // warm up the paths
 		timedTransmit(b, tessera, getVersionCmd, 0x9000)
 		timedTransmit(b, echo, getVersionCmd, 0x9000)
-		ifd.transmit(b)
+		ifd.ask(b, ifdBenchTransmit)
+		ifd.ask(b, ifdBenchFloor)
 	}
-	var lt, le, li latencies
+	var lt, le, li, lf latencies
 	for b.Loop() {
 		_, d := timedTransmit(b, tessera, getVersionCmd, 0x9000)
 		lt = append(lt, d)
 		_, d = timedTransmit(b, echo, getVersionCmd, 0x9000)
 		le = append(le, d)
-		li = append(li, ifd.transmit(b))
+		li = append(li, ifd.ask(b, ifdBenchTransmit))
+		lf = append(lf, ifd.ask(b, ifdBenchFloor))
 	}
 	rateT, rateE, rateI := lt.report(b, "tessera"), le.report(b, "echo"), li.report(b, "ifd")
+	rateF := lf.report(b, "floor")
 	b.ReportMetric(rateI/rateE, "ifd/echo")
 	b.ReportMetric(rateI/rateT, "ifd/vpcd")
+	b.ReportMetric(rateF/rateE, "floor/echo")
 }
 
 // ifdBenchClient is the running IFD client.
@@ -113,10 +126,19 @@ func startIFDBenchClient(b *testing.B, sock string) *ifdBenchClient {
 	return c
 }
 
-// transmit has the client send GET VERSION once and returns the round trip
-// it measured.
-func (c *ifdBenchClient) transmit(b *testing.B) time.Duration {
-	if _, err := c.in.Write([]byte{1}); err != nil {
+// What the benchmark asks its IFD client for.
+const (
+	ifdBenchTransmit byte = 't' // one GET VERSION
+	ifdBenchFloor    byte = 'f' // one SCardControl the driver answers itself
+)
+
+// cmIoctlGetFeatureRequest is pcsc-lite's CM_IOCTL_GET_FEATURE_REQUEST.
+var cmIoctlGetFeatureRequest = scard.CtlCode(3400)
+
+// ask has the client make one exchange (ifdBenchTransmit or ifdBenchFloor)
+// and returns the round trip it measured.
+func (c *ifdBenchClient) ask(b *testing.B, what byte) time.Duration {
+	if _, err := c.in.Write([]byte{what}); err != nil {
 		b.Fatalf("the IFD benchmark client: %v\n%s", err, c.stderr)
 	}
 	if !c.out.Scan() {
@@ -164,12 +186,25 @@ func ifdBenchChild(reader string) int {
 	}
 	in := bufio.NewReader(os.Stdin)
 	for {
-		if _, err := in.ReadByte(); err != nil {
+		what, err := in.ReadByte()
+		if err != nil {
 			return 0 // the benchmark is over
 		}
-		d, err := transmit(getVersionCmd)
-		if err != nil {
-			return fail("GET VERSION: %v", err)
+		var d time.Duration
+		switch what {
+		case ifdBenchTransmit:
+			if d, err = transmit(getVersionCmd); err != nil {
+				return fail("GET VERSION: %v", err)
+			}
+		case ifdBenchFloor:
+			start := time.Now()
+			features, err := c.Control(cmIoctlGetFeatureRequest, nil)
+			d = time.Since(start)
+			if err != nil || len(features) != 0 {
+				return fail("SCardControl(CM_IOCTL_GET_FEATURE_REQUEST) = % X, %v; want no features", features, err)
+			}
+		default:
+			return fail("asked for %q", what)
 		}
 		fmt.Println(int64(d))
 	}

@@ -216,6 +216,9 @@ func report(res map[string]*result) []row {
 		rows = append(rows, row{"GET VERSION through pcscd: Tessera over the IFD bridge / vpcd echo card", fmt.Sprintf("%.2f (%.0f / %.0f APDU/s; Tessera over vpcd %.0f, IFD / vpcd %.2f)", ratio, median(r.Metrics["ifd-apdu/s"]), median(r.Metrics["echo-apdu/s"]), median(r.Metrics["tessera-apdu/s"]), median(r.Metrics["ifd/vpcd"])), ratio, "≥ 2.20", ptr(ratio >= 2.2)})
 		p99 := median(r.Metrics["ifd-p99-us"])
 		rows = append(rows, row{"GET VERSION over the IFD bridge: p50 / p99 round trip", fmt.Sprintf("%.0f / %.0f µs (echo card over vpcd %.0f / %.0f µs)", median(r.Metrics["ifd-p50-us"]), p99, median(r.Metrics["echo-p50-us"]), median(r.Metrics["echo-p99-us"])), p99, "p99 < 100 µs", ptr(p99 < 100)})
+		if floor := median(r.Metrics["floor/echo"]); floor > 0 {
+			rows = append(rows, row{"the IFD pcscd's floor: an SCardControl the driver answers without the simulator (what a card inside pcscd could at best do) / the vpcd echo card", fmt.Sprintf("%.2f (%.0f APDU/s-equivalent; p50 / p99 %.0f / %.0f µs)", floor, median(r.Metrics["floor-apdu/s"]), median(r.Metrics["floor-p50-us"]), median(r.Metrics["floor-p99-us"])), floor, "", nil})
+		}
 	}
 	if r := get("BenchmarkDriverTransmit"); r != nil {
 		rows = append(rows, row{"IFD bridge hop without pcscd: the driver's IFDHTransmitToICC of GET VERSION to a simulated card", fmt.Sprintf("%.1f µs (%.0f APDU/s)", r.median()/1e3, 1e9/r.median()), r.median(), "", nil})
