@@ -121,6 +121,7 @@ func (s *Simulator) start(r *Reader) error {
 	switch {
 	case s.cfg.IFDDir != "":
 		r.ifdPath = IFDSocket(s.cfg.IFDDir, r.id)
+		r.ifdSpin = s.cfg.ifdSpin()
 		r.readerName = DefaultIFDReaderName(r.id)
 		if r.id < len(s.cfg.IFDReaderNames) {
 			r.readerName = s.cfg.IFDReaderNames[r.id]

@@ -125,8 +125,9 @@ func (r *Reader) serveIFD(ctx context.Context, conn net.Conn) error {
 	buf := make([]byte, ifdlink.HeaderSize, ifdlink.HeaderSize+4096)
 	out := make([]byte, 0, ifdlink.HeaderSize+4096)
 	var atr []byte // the card's ATR, once known on this connection
+	in := newSpinReader(conn)
 	for {
-		f, nbuf, err := ifdlink.Read(conn, buf)
+		f, nbuf, err := ifdlink.Read(in, buf)
 		buf = nbuf
 		if err == nil {
 			err = ifdlink.CheckRequest(f)
@@ -146,7 +147,18 @@ func (r *Reader) serveIFD(ctx context.Context, conn net.Conn) error {
 		if _, err := conn.Write(out); err != nil {
 			return fmt.Errorf("writing to the IFD driver: %w", err)
 		}
+		in.spin = spinAfter(f.Type, r.ifdSpin)
 	}
+}
+
+// spinAfter is how long the link waits awake for the request that follows
+// one of type t, spin being the card's IFDSpin: a client sending APDUs
+// sends the next soon; presence polls and power requests come seldom.
+func spinAfter(t ifdlink.Type, spin time.Duration) time.Duration {
+	if t == ifdlink.APDU {
+		return spin
+	}
+	return 0
 }
 
 // present reports whether the card is in its reader for the host: inserted,

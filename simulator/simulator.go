@@ -32,6 +32,23 @@ var ErrSlotTaken = errors.New("simulator: slot already holds a card")
 // ErrClosed is returned (wrapped) by Add after Close.
 var ErrClosed = errors.New("simulator: closed")
 
+// The IFD link's wait for the next APDU on the CPU (Config.IFDSpin).
+const (
+	DefaultIFDSpin = 500 * time.Microsecond
+	MaxIFDSpin     = 10 * time.Millisecond
+)
+
+// ifdSpin is Config.IFDSpin with the default applied: zero for none.
+func (cfg Config) ifdSpin() time.Duration {
+	switch {
+	case cfg.IFDSpin == 0:
+		return DefaultIFDSpin
+	case cfg.IFDSpin < 0:
+		return 0
+	}
+	return cfg.IFDSpin
+}
+
 // Config configures a Simulator.
 type Config struct {
 	// StateDir holds each card's persistent memory, in cards/<slot>/. Empty:
@@ -54,6 +71,12 @@ type Config struct {
 	// gives them to pcscd (FRIENDLYNAME), slot n's the n-th; CardInfo.Reader
 	// reports them as pcscd shows them. Missing: "Tessera IFD n".
 	IFDReaderNames []string
+	// IFDSpin, with IFDDir, is how long a card's IFD link, having answered
+	// an APDU, waits for the driver's next request on the CPU before it
+	// sleeps (docs/ifd-bridge.md: on a virtual machine, waking a sleeping
+	// CPU costs more than the card's whole answer). Zero: DefaultIFDSpin;
+	// negative: it sleeps at once. At most MaxIFDSpin.
+	IFDSpin time.Duration
 	// Tracer records every exchange; nil records nothing.
 	Tracer *Tracer
 	// Log receives what the simulator does, never a PIN or a key; nil
@@ -119,6 +142,9 @@ func New(cfg Config) (*Simulator, error) {
 			return nil, err
 		}
 		s.vpcdHost, s.vpcdPort = host, port
+	}
+	if cfg.IFDSpin > MaxIFDSpin {
+		return nil, fmt.Errorf("simulator: IFD spin %v: at most %v", cfg.IFDSpin, MaxIFDSpin)
 	}
 	if cfg.IFDDir != "" {
 		if cfg.VPCD != "" {

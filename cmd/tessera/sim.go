@@ -65,9 +65,10 @@ type simOptions struct {
 	cards        int
 	vpcd         string
 	noVPCD       bool
-	bridge       string   // --bridge: vpcd or ifd
-	readerNames  []string // --reader-name, with --bridge ifd
-	ifdDir       string   // --ifd-dir
+	bridge       string        // --bridge: vpcd or ifd
+	readerNames  []string      // --reader-name, with --bridge ifd
+	ifdDir       string        // --ifd-dir
+	ifdSpin      time.Duration // --ifd-spin
 	control      string
 	controlTCP   string
 	controlToken string // --control-token-file
@@ -145,6 +146,7 @@ pcscd's reader.conf and starts it.`,
 	f.StringVar(&o.bridge, "bridge", "vpcd", "how the cards reach pcscd: vpcd (the vsmartcard driver) or ifd (Tessera's own driver, scripts/ifd.sh; Linux only)")
 	f.StringArrayVar(&o.readerNames, "reader-name", nil, "with --bridge ifd: the PC/SC reader name of the next card (repeat: one per card, in slot order)")
 	f.StringVar(&o.ifdDir, "ifd-dir", "", "with --bridge ifd: the directory of the cards' sockets (default $TESSERA_RUN_DIR/ifd, or /run/tessera/ifd)")
+	f.DurationVar(&o.ifdSpin, "ifd-spin", simulator.DefaultIFDSpin, "with --bridge ifd: how long a card that answered an APDU waits awake (on the CPU) for the next before it sleeps; 0: it sleeps at once (docs/ifd-bridge.md)")
 	f.StringVar(&o.control, "control", "", "control API unix socket (default STATE/control.sock)")
 	f.StringVar(&o.controlTCP, "control-tcp", "", "serve the control API on this loopback HOST:PORT instead of the unix socket (requests need the token of --control-token-file)")
 	f.StringVar(&o.controlToken, "control-token-file", "", "with --control-tcp: write the control API's bearer token, new at each start, to FILE (mode 0600; default STATE/control.token)")
@@ -228,6 +230,9 @@ func (o *simOptions) checkBridge(cmd *cobra.Command) error {
 		if len(o.readerNames) > 0 || o.ifdDir != "" {
 			return errors.New("--reader-name and --ifd-dir go with --bridge ifd: vpcd names its readers itself (\"Virtual PCD 00 0N\")")
 		}
+		if cmd.Flags().Changed("ifd-spin") {
+			return errors.New("--ifd-spin goes with --bridge ifd")
+		}
 		return nil
 	case "ifd":
 	default:
@@ -238,6 +243,9 @@ func (o *simOptions) checkBridge(cmd *cobra.Command) error {
 	}
 	if o.noVPCD || cmd.Flags().Changed("vpcd") {
 		return errors.New("--bridge ifd and --vpcd/--no-vpcd: the cards have one bridge")
+	}
+	if o.ifdSpin < 0 || o.ifdSpin > simulator.MaxIFDSpin {
+		return fmt.Errorf("--ifd-spin %v: want 0 (never) up to %v", o.ifdSpin, simulator.MaxIFDSpin)
 	}
 	total := o.cards
 	if o.relay != "" {
@@ -356,7 +364,10 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 	}
 	switch {
 	case o.bridge == "ifd":
-		cfg.IFDDir, cfg.IFDReaderNames = o.ifdDir, o.readerNames
+		cfg.IFDDir, cfg.IFDReaderNames, cfg.IFDSpin = o.ifdDir, o.readerNames, o.ifdSpin
+		if o.ifdSpin == 0 {
+			cfg.IFDSpin = -1 // the Config's zero is the default
+		}
 		if cfg.IFDDir == "" {
 			cfg.IFDDir = defaultIFDDir()
 		}

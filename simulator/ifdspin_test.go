@@ -1,0 +1,126 @@
+//go:build unix
+
+package simulator
+
+import (
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/simulator/ifdlink"
+)
+
+// unixPair returns both ends of a unix stream connection.
+func unixPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(shortTempDir(t), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	peer, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := <-accepted
+	if conn == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { conn.Close(); peer.Close() })
+	return conn, peer
+}
+
+func TestSpinReader(t *testing.T) {
+	tests := []struct {
+		name       string
+		spin       time.Duration
+		writeAfter time.Duration
+		caught     int // reads that found their bytes while spinning
+	}{
+		{"bytes within the spin are caught awake", 2 * time.Second, 20 * time.Millisecond, 1},
+		{"bytes already there", time.Second, 0, 1},
+		{"bytes after the spin: the poller wakes the read", time.Millisecond, 300 * time.Millisecond, 0},
+		{"no spin", 0, 20 * time.Millisecond, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, peer := unixPair(t)
+			s := newSpinReader(conn)
+			s.spin = tt.spin
+			go func() {
+				time.Sleep(tt.writeAfter)
+				peer.Write([]byte("hello"))
+			}()
+			if tt.writeAfter == 0 {
+				time.Sleep(20 * time.Millisecond) // let the bytes arrive first
+			}
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "hello" {
+				t.Fatalf("read %q, %v; want hello", buf, err)
+			}
+			if s.caught != tt.caught {
+				t.Errorf("%d reads caught awake, want %d", s.caught, tt.caught)
+			}
+		})
+	}
+}
+
+// TestSpinReaderEnds: a read, spinning or asleep, ends with io.EOF when
+// the driver hangs up and with net.ErrClosed when the link closes the
+// connection (the card pulled).
+func TestSpinReaderEnds(t *testing.T) {
+	for _, spin := range []time.Duration{time.Second, time.Millisecond} {
+		conn, peer := unixPair(t)
+		s := newSpinReader(conn)
+		s.spin = spin
+		go func() { time.Sleep(30 * time.Millisecond); peer.Close() }()
+		if n, err := s.Read(make([]byte, 8)); n != 0 || !errors.Is(err, io.EOF) {
+			t.Errorf("spin %v, driver hung up: read %d, %v; want io.EOF", spin, n, err)
+		}
+
+		conn, _ = unixPair(t)
+		s = newSpinReader(conn)
+		s.spin = spin
+		go func() { time.Sleep(30 * time.Millisecond); conn.Close() }()
+		start := time.Now()
+		if _, err := s.Read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("spin %v, connection closed: read error %v; want net.ErrClosed", spin, err)
+		}
+		if d := time.Since(start); d > spin+5*time.Second {
+			t.Errorf("spin %v: the closed read returned after %v", spin, d)
+		}
+	}
+}
+
+func TestSpinAfter(t *testing.T) {
+	for _, typ := range []ifdlink.Type{ifdlink.APDU, ifdlink.PowerOn, ifdlink.PowerOff, ifdlink.Reset, ifdlink.Presence} {
+		want := time.Duration(0)
+		if typ == ifdlink.APDU {
+			want = DefaultIFDSpin
+		}
+		if got := spinAfter(typ, DefaultIFDSpin); got != want {
+			t.Errorf("spin after %v = %v, want %v", typ, got, want)
+		}
+	}
+}
+
+func TestConfigIFDSpin(t *testing.T) {
+	for _, tt := range []struct{ in, want time.Duration }{
+		{0, DefaultIFDSpin}, {-1, 0}, {time.Millisecond, time.Millisecond},
+	} {
+		if got := (Config{IFDSpin: tt.in}).ifdSpin(); got != tt.want {
+			t.Errorf("Config{IFDSpin: %v}.ifdSpin() = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	if _, err := New(Config{IFDSpin: MaxIFDSpin + 1}); err == nil {
+		t.Errorf("New with IFDSpin past MaxIFDSpin: no error")
+	}
+}
