@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -37,23 +38,42 @@ type ifdPCSCD struct {
 // need PCSCLITE_CSOCK_NAME=p.sock.
 func startIFDPCSCD(t testing.TB, names ...string) *ifdPCSCD {
 	t.Helper()
-	p := &ifdPCSCD{run: shortDir(t)}
+	return startIFDPCSCDIn(t, shortDir(t), append([]string{"start"}, names...)...)
+}
+
+// startIFDPCSCDIn runs `scripts/ifd.sh start...` (args) with run as
+// TESSERA_RUN_DIR, and stops its pcscd at the end.
+func startIFDPCSCDIn(t testing.TB, run string, args ...string) *ifdPCSCD {
+	t.Helper()
+	p := &ifdPCSCD{run: run}
 	p.sock = filepath.Join(p.run, "ifd-pcscd", "pcscd.comm")
-	script := filepath.Join(e2e.root, "scripts", "ifd.sh")
-	ifdSH := func(args ...string) *exec.Cmd {
-		cmd := exec.Command("bash", append([]string{script}, args...)...)
-		cmd.Env = append(os.Environ(), "TESSERA_RUN_DIR="+p.run)
-		return cmd
-	}
-	if out, err := ifdSH(append([]string{"start"}, names...)...).CombinedOutput(); err != nil {
-		t.Fatalf("scripts/ifd.sh start: %v\n%s", err, out)
+	env := []string{"TESSERA_RUN_DIR=" + p.run}
+	if out, code := ifdScript(t, env, args...); code != 0 {
+		t.Fatalf("scripts/ifd.sh %s: exit %d\n%s", strings.Join(args, " "), code, out)
 	}
 	t.Cleanup(func() {
-		if out, err := ifdSH("stop").CombinedOutput(); err != nil {
-			t.Errorf("scripts/ifd.sh stop: %v\n%s", err, out)
+		if out, code := ifdScript(t, env, "stop"); code != 0 {
+			t.Errorf("scripts/ifd.sh stop: exit %d\n%s", code, out)
 		}
 	})
 	return p
+}
+
+// ifdScript runs scripts/ifd.sh with args, env added to the test's
+// environment, and returns its output (stdout and stderr) and exit code.
+func ifdScript(t testing.TB, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(e2e.root, "scripts", "ifd.sh")}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running scripts/ifd.sh %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out), 0
 }
 
 // readers lists the private pcscd's readers with opensc-tool: each name,
@@ -237,6 +257,7 @@ var ifdOffBridge = map[string]string{
 	// The bridge's own tests.
 	"TestIFDBridge":  "the bridge's own test, with a private IFD pcscd of its own",
 	"TestIFDClients": "the run over the bridge itself",
+	"TestIFDInstall": "the bridge's own test: scripts/ifd.sh install under DESTDIR, its reader.conf in a private IFD pcscd of its own",
 	// Flows that want a reader named as a YubiKey's: each runs over the
 	// bridge in a test of its own (newIFDYubiKeyCard), and over vpcd with
 	// --reader.
@@ -253,6 +274,7 @@ var ifdOffBridge = map[string]string{
 	// No card.
 	"TestPivGoUpstreamCheck": "no card: TestPivGoUpstream's comparison on made-up outcomes",
 	"TestIFDClientsListed":   "no card: checks these lists against the package's tests",
+	"TestIFDScriptArgs":      "no card: scripts/ifd.sh's argument errors",
 }
 
 // ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took

@@ -257,6 +257,8 @@ RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
 		DeviceName = strchr(DeviceName, ':') + 1;
 	n = strlen(DeviceName);
 	if (n == 0 || n >= sizeof c->path) {
+		/* scripts/ifd.sh install and uninstall know the driver by this
+		 * message's text (LIB_MARK there): change both together. */
 		Log2(PCSC_LOG_CRITICAL, "tessera: DEVICENAME must be a unix socket path shorter than %d bytes", (int)sizeof c->path);
 		return IFD_COMMUNICATION_ERROR;
 	}

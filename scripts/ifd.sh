@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts, stops and reports a private pcscd that loads Tessera's own reader
-# driver (the IFD bridge, docs/ifd-bridge.md) for `tessera sim --bridge ifd`.
+# driver (the IFD bridge, docs/ifd-bridge.md) for `tessera sim --bridge ifd`,
+# or installs the driver into the machine's own pcscd.
 #
-# Usage: scripts/ifd.sh start [NAME...] | stop | status
+# Usage: scripts/ifd.sh start [NAME...] | start --conf FILE | stop | status
+#        scripts/ifd.sh install NAME... | uninstall
 #
 # start writes a reader.conf with one reader per NAME (default one,
 # "Tessera IFD 0"): FRIENDLYNAME NAME, DEVICENAME the socket of card k,
@@ -12,12 +14,39 @@
 # $TESSERA_RUN_DIR/ifd-pcscd/pcscd.comm: a client reaches it with
 # PCSCLITE_CSOCK_NAME set to that socket, and sees card k's reader as
 # "NAME KK 00" (k in two hex digits: "NAME 00 00", "NAME 01 00", ...).
-# It never touches /etc/reader.conf.d, the machine's pcscd or the vpcd
-# instances of scripts/pcscd.sh. At most 16 names (one pcscd's readers).
+# start --conf FILE does the same with FILE as the reader.conf (an
+# installed one, say). start never touches /etc/reader.conf.d, the
+# machine's pcscd or the vpcd instances of scripts/pcscd.sh. At most 16
+# names (one pcscd's readers).
 #
 # start prints "started PID" or, when the same readers already run,
 # "running PID". Only the pcscd it started is recorded
 # ($TESSERA_RUN_DIR/ifd-pcscd.pid), and stop stops only that one.
+#
+# install (root) makes the machine's pcscd, the one every desktop client
+# talks to without PCSCLITE_CSOCK_NAME, load the driver: it builds it and
+# writes two files, each replaced by a rename (a running pcscd keeps the
+# library it mapped):
+#   /usr/local/lib/tessera/libifdtessera.so, mode 0644: a library built on
+#     this machine and in no package goes under /usr/local (FHS), in a
+#     directory of Tessera's own; not in pcscd's drivers directory, which
+#     belongs to the distribution's packages and holds USB bundles;
+#   /etc/reader.conf.d/tessera-ifd, mode 0644: one entry per NAME as start
+#     writes them, LIBPATH the library above, the sockets in
+#     $TESSERA_RUN_DIR/ifd (default /run/tessera/ifd), where
+#     `tessera sim --bridge ifd` serves its cards by default. Its first
+#     line is install's marker.
+# install refuses to replace a reader.conf.d file without that marker, or a
+# library that is not Tessera's driver. uninstall removes exactly those two
+# files (and the library's directory when empty), each only if it is
+# install's; nothing installed is not an error. Neither restarts or stops
+# any pcscd: pcscd reads reader.conf.d only when it starts, and both say how
+# to restart the machine's.
+#
+# DESTDIR, when set, prefixes every path install and uninstall write or
+# remove (the files' contents name the final paths): a packager's staging
+# directory, which needs no root; the machine's pcscd is then not
+# concerned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/proc.sh
@@ -49,27 +78,60 @@ recorded_pid() { if [ -r "$PIDFILE" ]; then cat "$PIDFILE"; fi; }
 # readers: pcscd answers on SOCK with the readers listed.
 readers() { PCSCLITE_CSOCK_NAME=$SOCK timeout 5 opensc-tool -l 2>/dev/null || true; }
 
-conf_for() { # NAME...
-  local k=0 name
-  for name in "$@"; do
-    # pcscd checks that the part of DEVICENAME before the colon exists
-    # when it starts; the driver takes the socket after it.
-    printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:%s\nLIBPATH      %s\nCHANNELID    %d\n\n' \
-      "$name" "$CARD_DIR/card-$k.sock" "$LIB" "$k"
-    k=$((k + 1))
-  done
-}
+# Where install puts the driver and its reader.conf.d entry (under DESTDIR).
+INSTALL_LIB_DIR=/usr/local/lib/tessera
+INSTALL_LIB=$INSTALL_LIB_DIR/libifdtessera.so
+INSTALL_CONF=/etc/reader.conf.d/tessera-ifd
+# The first line of every reader.conf.d file install writes.
+MARKER="# Tessera IFD bridge readers: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
+# A message of the driver's (ifd/ifdhandler.c), in no other library: how
+# install and uninstall know the library at INSTALL_LIB is Tessera's.
+LIB_MARK="tessera: DEVICENAME must be a unix socket path shorter than"
+# The machine's pcscd answers on this socket (pcsc-lite's default).
+SYS_SOCK=/run/pcscd/pcscd.comm
 
-start() {
-  [ $# -gt 0 ] || set -- "Tessera IFD 0"
+# check_names NAME...: what start and install accept as reader names.
+check_names() {
   [ $# -le 16 ] || die "$# readers: one pcscd has at most 16"
-  local name pid want i
+  local name
   for name in "$@"; do
     if ! [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9\ +._-]*$ ]] || [ ${#name} -gt 64 ]; then
       die "reader name '$name': letters, digits, spaces and +._- only, at most 64"
     fi
   done
-  want=$(conf_for "$@")
+}
+
+conf_for() { # LIBPATH NAME...
+  local lib=$1 k=0 name
+  shift
+  for name in "$@"; do
+    # pcscd checks that the part of DEVICENAME before the colon exists
+    # when it starts; the driver takes the socket after it.
+    printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:%s\nLIBPATH      %s\nCHANNELID    %d\n\n' \
+      "$name" "$CARD_DIR/card-$k.sock" "$lib" "$k"
+    k=$((k + 1))
+  done
+}
+
+# conf_names FILE: the FRIENDLYNAMEs of a reader.conf, one a line.
+conf_names() { sed -n 's/^FRIENDLYNAME "\(.*\)"$/\1/p' "$1"; }
+
+start() {
+  local want first n pid i
+  if [ "${1:-}" = --conf ]; then
+    [ $# -eq 2 ] || die "usage: scripts/ifd.sh start --conf FILE"
+    [ -r "$2" ] || die "reader.conf $2: not readable"
+    want=$(cat "$2")
+    first=$(conf_names "$2" | head -1)
+    n=$(conf_names "$2" | wc -l)
+    [ "$n" -gt 0 ] || die "reader.conf $2: no FRIENDLYNAME entry"
+    [ "$n" -le 16 ] || die "reader.conf $2: $n readers: one pcscd has at most 16"
+  else
+    [ $# -gt 0 ] || set -- "Tessera IFD 0"
+    check_names "$@"
+    want=$(conf_for "$LIB" "$@")
+    first=$1 n=$#
+  fi
   pid=$(recorded_pid)
   if [ -n "$pid" ] && ours "$pid"; then
     [ "$(cat "$CONF" 2>/dev/null)" = "$want" ] ||
@@ -99,8 +161,8 @@ start() {
       rm -f "$PIDFILE"
       exit 1
     fi
-    if [ -S "$SOCK" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pcscd ] && readers | grep -qF "$1 00 00"; then
-      say "started pcscd (pid $pid) with $# IFD reader(s): socket $SOCK, config $CONF, log $LOG"
+    if [ -S "$SOCK" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pcscd ] && readers | grep -qF "$first 00 00"; then
+      say "started pcscd (pid $pid) with $n IFD reader(s): socket $SOCK, config $CONF, log $LOG"
       echo "started $pid"
       return 0
     fi
@@ -142,11 +204,112 @@ status() {
     while IFS= read -r name; do
       printf '  reader "%s %02X 00"\n' "$name" "$k"
       k=$((k + 1))
-    done < <(sed -n 's/^FRIENDLYNAME "\(.*\)"$/\1/p' "$CONF")
+    done < <(conf_names "$CONF")
   else
     echo "IFD pcscd: not running (socket $SOCK)"
     return 1
   fi
+}
+
+# need_root: install and uninstall write outside a DESTDIR only as root.
+need_root() {
+  [ -n "${DESTDIR:-}" ] || [ "$(id -u)" -eq 0 ] ||
+    die "$1 writes $INSTALL_LIB and $INSTALL_CONF: run it as root (or set DESTDIR to stage the files)"
+}
+
+# ours_conf FILE / ours_lib FILE: FILE is absent, or is what install wrote.
+ours_conf() { [ ! -e "$1" ] || [ "$(head -n 1 "$1" 2>/dev/null)" = "$MARKER" ]; }
+ours_lib() { [ ! -e "$1" ] || grep -qF "$LIB_MARK" "$1"; }
+
+# machine_pcscd: the pids of the pcscd processes that hold the machine's
+# socket (SYS_SOCK) open, from /proc (ss may be absent).
+machine_pcscd() {
+  local inodes fd link pid
+  inodes=$(awk -v p="$SYS_SOCK" '$NF == p { print $7 }' /proc/net/unix 2>/dev/null)
+  [ -n "$inodes" ] || return 0
+  for fd in /proc/[0-9]*/fd/*; do
+    link=$(readlink "$fd" 2>/dev/null) || continue
+    case "$link" in socket:\[*\]) ;; *) continue ;; esac
+    link=${link#socket:[}
+    grep -qxF "${link%]}" <<<"$inodes" || continue
+    pid=${fd#/proc/}
+    pid=${pid%%/*}
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pcscd ] && echo "$pid"
+  done | sort -un
+}
+
+# restart_advice WHAT: what the machine's pcscd needs to see WHAT (the
+# readers installed, or gone). It restarts nothing.
+restart_advice() {
+  local pids
+  if [ -n "${DESTDIR:-}" ]; then
+    say "the files are staged under DESTDIR=$DESTDIR; this machine's pcscd is not concerned"
+    return 0
+  fi
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if systemctl is-active --quiet pcscd.service; then
+      say "pcscd reads $INSTALL_CONF only when it starts: to see $1, restart it: systemctl restart pcscd.service"
+      return 0
+    fi
+    if systemctl is-active --quiet pcscd.socket; then
+      say "pcscd.service is not running; pcscd.socket starts it at the next client, which will see $1"
+      return 0
+    fi
+  fi
+  pids=$(machine_pcscd | tr '\n' ' ')
+  if [ -n "$pids" ]; then
+    say "the machine's pcscd (pid ${pids% }, on $SYS_SOCK) reads $INSTALL_CONF only when it starts: to see $1, restart it the way it was started (this script restarts no pcscd)"
+  else
+    say "no pcscd answers on $SYS_SOCK: the next one started will see $1"
+  fi
+}
+
+install_ifd() {
+  [ $# -gt 0 ] || die "install: name the readers: scripts/ifd.sh install NAME..."
+  check_names "$@"
+  need_root install
+  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmp name
+  ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): not replacing it; move it away first"
+  ours_lib "$lib" || die "$lib is not Tessera's IFD driver: not replacing it; move it away first"
+  make -s ifd >&2
+  [ -d "${lib%/*}" ] || install -d -m 0755 "${lib%/*}"
+  [ -d "${conf%/*}" ] || install -d -m 0755 "${conf%/*}"
+  # A new file renamed over the old: a running pcscd keeps the inode it
+  # mapped, and pcscd skips dot files in reader.conf.d.
+  tmp=${lib%/*}/.libifdtessera.so.new
+  install -m 0644 "$LIB" "$tmp"
+  mv -f "$tmp" "$lib"
+  tmp=${conf%/*}/.tessera-ifd.new
+  {
+    echo "$MARKER"
+    echo "# The readers of \`tessera sim --bridge ifd\` (docs/ifd-bridge.md): card k serves"
+    echo "# the socket $CARD_DIR/card-k.sock, pcscd names its reader \"NAME KK 00\"."
+    echo
+    conf_for "$INSTALL_LIB" "$@"
+  } >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$conf"
+  say "installed $lib and $conf ($# reader(s))"
+  restart_advice "the readers"
+  local ifd_dir=
+  [ "$CARD_DIR" = /run/tessera/ifd ] || ifd_dir=" --ifd-dir $CARD_DIR"
+  printf -v name -- ' --reader-name "%s"' "$@"
+  say "then run: tessera sim --bridge ifd$ifd_dir$name (the names in this order)"
+}
+
+uninstall_ifd() {
+  need_root uninstall
+  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF
+  ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
+  ours_lib "$lib" || die "$lib is not Tessera's IFD driver: removing nothing"
+  if [ ! -e "$conf" ] && [ ! -e "$lib" ]; then
+    say "nothing installed ($conf and $lib absent); nothing removed"
+    return 0
+  fi
+  rm -f "$conf" "$lib"
+  rmdir "${lib%/*}" 2>/dev/null || true
+  say "removed $conf and $lib"
+  restart_advice "the readers gone"
 }
 
 case "${1:-}" in
@@ -157,5 +320,13 @@ case "${1:-}" in
     ;;
   stop) stop ;;
   status) status ;;
-  *) die "usage: scripts/ifd.sh start [NAME...] | stop | status" ;;
+  install)
+    shift
+    install_ifd "$@"
+    ;;
+  uninstall)
+    [ $# -eq 1 ] || die "usage: scripts/ifd.sh uninstall (no arguments)"
+    uninstall_ifd
+    ;;
+  *) die "usage: scripts/ifd.sh start [NAME...] | start --conf FILE | stop | status | install NAME... | uninstall" ;;
 esac
