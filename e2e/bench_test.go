@@ -31,15 +31,15 @@ const reader1 = "Virtual PCD 00 01"
 // echoCard is the smallest vpcd peer that does what the latency trap
 // demands (TCP_QUICKACK re-armed after every read, one write per reply): it
 // answers every command with 9000. It is the yardstick for the simulator.
-func echoCard(b *testing.B, addr string) (stop func()) {
-	b.Helper()
+func echoCard(t testing.TB, addr string) (stop func()) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Fatalf("echo card: %v", err)
+		t.Fatalf("echo card: %v", err)
 	}
 	rc, err := conn.(*net.TCPConn).SyscallConn()
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	quick := func() {
 		rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1) })
@@ -153,30 +153,40 @@ func (l latencies) report(b *testing.B, name string) float64 {
 // and returns a PC/SC connection to it, PIV selected.
 func startTessera(b *testing.B, ctx *scard.Context) *scard.Card {
 	b.Helper()
-	sim, err := simulator.New(simulator.Config{VPCD: "127.0.0.1:35963"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sim.Close() })
-	if _, err := sim.Add(simulator.CardSpec{Slot: 0}); err != nil {
-		b.Fatal(err)
-	}
+	startTesseraCard(b, "")
 	c := connectB(b, ctx, reader0)
 	timedTransmit(b, c, selectPIVCmd, 0x9000)
 	return c
 }
 
+// startTesseraCard starts an in-process simulator with one RAM card of
+// profile (empty: the default) on reader0, stopped at the end of t, and
+// returns the card's reader.
+func startTesseraCard(t testing.TB, profile string) *simulator.Reader {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{VPCD: "127.0.0.1:35963"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	r, err := sim.Add(simulator.CardSpec{Slot: 0, Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // pcscContext is a PC/SC context on the machine's pcscd with no card in
 // either vpcd reader: another card would make the figures meaningless.
-func pcscContext(b *testing.B) *scard.Context {
-	b.Helper()
+func pcscContext(t testing.TB) *scard.Context {
+	t.Helper()
 	ctx, err := scard.EstablishContext()
 	if err != nil {
-		b.Fatalf("SCardEstablishContext: %v", err)
+		t.Fatalf("SCardEstablishContext: %v", err)
 	}
-	b.Cleanup(func() { ctx.Release() })
-	checkNoCard(b, ctx, reader0)
-	checkNoCard(b, ctx, reader1)
+	t.Cleanup(func() { ctx.Release() })
+	checkNoCard(t, ctx, reader0)
+	checkNoCard(t, ctx, reader1)
 	return ctx
 }
 

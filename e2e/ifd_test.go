@@ -271,6 +271,7 @@ var ifdOffBridge = map[string]string{
 	// Tests of vpcd itself.
 	"TestRelayThroughPCSCD":            "the relay's card and its relayed copy are in two vpcd readers (Virtual PCD 00 00 and 00 01) of the machine's pcscd",
 	"TestInteropYkmanYubicoReaderName": "asserts vpcd's two readers per pcscd (ykman's \"Multiple YubiKeys detected\") in a private vpcd pcscd",
+	"TestPCSCBench":                    "the benchmarks' C client on the vpcd echo card and Tessera cards of the machine's pcscd; BenchmarkGetVersionIFDThroughPCSCD runs it over the bridge",
 	// No card.
 	"TestPivGoUpstreamCheck": "no card: TestPivGoUpstream's comparison on made-up outcomes",
 	"TestIFDClientsListed":   "no card: checks these lists against the package's tests",

@@ -38,9 +38,6 @@ type env struct {
 var e2e env // set once by TestMain, read-only afterwards
 
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(ifdBenchChildEnv); spec != "" {
-		os.Exit(ifdBenchChild(spec)) // the benchmark's client of the IFD pcscd
-	}
 	os.Exit(run(m))
 }
 
