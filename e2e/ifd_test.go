@@ -273,9 +273,10 @@ var ifdOffBridge = map[string]string{
 	"TestInteropYkmanYubicoReaderName": "asserts vpcd's two readers per pcscd (ykman's \"Multiple YubiKeys detected\") in a private vpcd pcscd",
 	"TestPCSCBench":                    "the benchmarks' C client on the vpcd echo card and Tessera cards of the machine's pcscd; BenchmarkGetVersionIFDThroughPCSCD runs it over the bridge",
 	// No card.
-	"TestPivGoUpstreamCheck": "no card: TestPivGoUpstream's comparison on made-up outcomes",
-	"TestIFDClientsListed":   "no card: checks these lists against the package's tests",
-	"TestIFDScriptArgs":      "no card: scripts/ifd.sh's argument errors",
+	"TestPCSCBenchBuildNeeds": "no card: the benchmarks' C client's build on a machine without what it needs",
+	"TestPivGoUpstreamCheck":  "no card: TestPivGoUpstream's comparison on made-up outcomes",
+	"TestIFDClientsListed":    "no card: checks these lists against the package's tests",
+	"TestIFDScriptArgs":       "no card: scripts/ifd.sh's argument errors",
 }
 
 // ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took

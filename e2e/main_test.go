@@ -4,8 +4,10 @@
 // through the real PC/SC stack (pcscd with the vsmartcard vpcd driver) by
 // real PC/SC clients: github.com/ebfe/scard, and in the interop flows
 // (interop_*_test.go) piv-go, yubico-piv-tool, OpenSC's tools and PKCS#11
-// module, ssh-keygen, ykman, and GnuPG's gpg with scdaemon and gpg-agent. They need root on Debian 12 to install and
-// start pcscd, and run one package at a time:
+// module, ssh-keygen, ykman, and GnuPG's gpg with scdaemon and gpg-agent;
+// the IFD benchmark's exchanges are made by a small C client on libpcsclite
+// (testdata/pcscbench.c, built with cc for the run). They need root on
+// Debian 12 to install and start pcscd, and run one package at a time:
 //
 //	go test -tags e2e -p 1 -count=1 ./e2e/...
 //

@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,4 +217,68 @@ func TestPCSCBench(t *testing.T) {
 			t.Errorf("pcscbench %q, card removed after one GET VERSION: %v, stderr %q; want exit 1 and %q...", reader0, err, stderr.String(), want)
 		}
 	})
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records its message and ends
+// the calling goroutine, as testing's does.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestPCSCBenchBuildNeeds checks that a machine without what the client's
+// build needs fails the benchmark, naming what is missing.
+func TestPCSCBenchBuildNeeds(t *testing.T) {
+	tool := func(name string) string {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("%s is needed for this test: %v", name, err)
+		}
+		return path
+	}
+	cc, pkgConfig := tool("cc"), tool("pkg-config")
+	tests := []struct {
+		name  string
+		tools []string // all the PATH holds
+		env   []string
+		want  string
+	}{
+		{name: "no compiler", tools: []string{pkgConfig}, want: "cc (Debian package gcc, installed by scripts/deps.sh) is not on PATH"},
+		{name: "no pkg-config", tools: []string{cc}, want: "needs pkg-config (installed by scripts/deps.sh), not on PATH"},
+		{name: "no libpcsclite-dev", tools: []string{cc, pkgConfig}, env: []string{"PKG_CONFIG_LIBDIR", "PKG_CONFIG_PATH"},
+			want: "pkg-config --cflags --libs libpcsclite (Debian package libpcsclite-dev, installed by scripts/deps.sh): exit status 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, path := range tt.tools {
+				if err := os.Symlink(path, filepath.Join(dir, filepath.Base(path))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("PATH", dir)
+			for _, name := range tt.env { // pkg-config finds no .pc file
+				t.Setenv(name, dir)
+			}
+			r := &fatalRecorder{TB: t}
+			done := make(chan string, 1)
+			go func() {
+				defer close(done)
+				done <- buildPCSCBench(r)
+			}()
+			if bin, built := <-done; built {
+				t.Fatalf("buildPCSCBench built %s, want it to fail with %q", bin, tt.want)
+			}
+			if !strings.Contains(r.msg, tt.want) {
+				t.Errorf("buildPCSCBench failed with %q, want %q", r.msg, tt.want)
+			}
+		})
+	}
 }
