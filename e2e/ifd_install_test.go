@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -199,8 +200,8 @@ func TestIFDInstall(t *testing.T) {
 
 // TestIFDScriptArgs checks scripts/ifd.sh's argument errors: each is a
 // non-zero exit with a message naming what is wrong, and writes nothing.
-// (install and uninstall as a user other than root, without DESTDIR, is
-// refused too; these tests run as root and do not check it.)
+// install and uninstall without DESTDIR are refused to a user other than
+// root (nobody, uid 65534, here) before they build or write anything.
 func TestIFDScriptArgs(t *testing.T) {
 	many := make([]string, 17)
 	for i := range many {
@@ -233,6 +234,17 @@ func TestIFDScriptArgs(t *testing.T) {
 				if ents, err := os.ReadDir(d); err != nil || len(ents) != 0 {
 					t.Errorf("scripts/ifd.sh %q wrote %v in %s (%v)", tt.args, ents, d, err)
 				}
+			}
+		})
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	for _, args := range [][]string{{"install", "Good"}, {"uninstall"}} {
+		t.Run(args[0]+" as nobody", func(t *testing.T) {
+			// DESTDIR empty: the real paths, which the check must keep
+			// nobody from even trying.
+			out, code := ifdScriptAs(t, nobody, []string{"DESTDIR="}, args...)
+			if code == 0 || !strings.Contains(out, "run it as root (or set DESTDIR to stage the files)") {
+				t.Errorf("scripts/ifd.sh %q as nobody: exit %d, want non-zero and the root message\n%s", args, code, out)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -63,8 +64,15 @@ func startIFDPCSCDIn(t testing.TB, run string, args ...string) *ifdPCSCD {
 // environment, and returns its output (stdout and stderr) and exit code.
 func ifdScript(t testing.TB, env []string, args ...string) (string, int) {
 	t.Helper()
+	return ifdScriptAs(t, nil, env, args...)
+}
+
+// ifdScriptAs is ifdScript as the user cred (nil: the test's).
+func ifdScriptAs(t testing.TB, cred *syscall.Credential, env []string, args ...string) (string, int) {
+	t.Helper()
 	cmd := exec.Command("bash", append([]string{filepath.Join(e2e.root, "scripts", "ifd.sh")}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
