@@ -150,7 +150,7 @@ func TestIFDInstall(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("scripts/ifd.sh uninstall: exit %d\n%s", code, out)
 	}
-	mustContain(t, "uninstall", out, "removed "+conf+" and "+lib, "staged under DESTDIR="+dest)
+	mustContain(t, "uninstall", out, "removed "+conf+" "+lib, "staged under DESTDIR="+dest)
 	for _, gone := range []string{conf, lib, filepath.Dir(lib)} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("after uninstall, %s: %v, want it gone", gone, err)
@@ -195,6 +195,22 @@ func TestIFDInstall(t *testing.T) {
 		if err := os.Remove(f.path); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// Half an installation (the library deleted by hand): uninstall
+	// removes the half that is left, and says which.
+	if out, code := ifdScript(t, env, "install", names[0]); code != 0 {
+		t.Fatalf("scripts/ifd.sh install again: exit %d\n%s", code, out)
+	}
+	if err := os.Remove(lib); err != nil {
+		t.Fatal(err)
+	}
+	out, code = ifdScript(t, env, "uninstall")
+	if code != 0 || !strings.Contains(out, "removed "+conf+"\n") {
+		t.Errorf("uninstall of a conf without its library: exit %d, want 0 and \"removed %s\" alone\n%s", code, conf, out)
+	}
+	if _, err := os.Stat(conf); !os.IsNotExist(err) {
+		t.Errorf("after uninstall, %s: %v, want it gone", conf, err)
 	}
 }
 

@@ -299,16 +299,21 @@ install_ifd() {
 
 uninstall_ifd() {
   need_root uninstall
-  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF
+  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF f removed=()
   ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
   ours_lib "$lib" || die "$lib is not Tessera's IFD driver: removing nothing"
-  if [ ! -e "$conf" ] && [ ! -e "$lib" ]; then
+  for f in "$conf" "$lib"; do
+    if [ -e "$f" ]; then
+      rm -f "$f"
+      removed+=("$f")
+    fi
+  done
+  if [ ${#removed[@]} -eq 0 ]; then
     say "nothing installed ($conf and $lib absent); nothing removed"
     return 0
   fi
-  rm -f "$conf" "$lib"
   rmdir "${lib%/*}" 2>/dev/null || true
-  say "removed $conf and $lib"
+  say "removed ${removed[*]}"
   restart_advice "the readers gone"
 }
 
