@@ -19,8 +19,8 @@ import (
 // Table 3, where ykman keeps a PIN-protected management key; OpenPGP's
 // private-use DOs 0103 and 0104), PUT DATA of a PIV data object that is not
 // PIN-protected, READ BINARY and READ RECORD, MANAGE SECURITY ENVIRONMENT,
-// GENERATE ASYMMETRIC KEY PAIR both ways (a template and a public key), GET
-// CHALLENGE, PSO: COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE both
+// GENERATE ASYMMETRIC KEY PAIR both ways (a template and a public key), the
+// command of GET CHALLENGE, PSO: COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE both
 // ways, the YubiKey's GET VERSION, GET SERIAL, GET METADATA, ATTEST, MOVE
 // KEY and READ CONFIG, OpenPGP's PUT DATA of its public DOs (and of any DO
 // with no data: a deletion), TERMINATE DF and ACTIVATE FILE, MANAGE
@@ -34,7 +34,8 @@ import (
 // every other GENERAL AUTHENTICATE (a signature cannot be told from an RSA
 // decryption or an ECDH shared secret) and of PSO: DECIPHER (8086, the
 // plaintext), whose commands carry only a challenge, a ciphertext or a
-// public point; IMPORT KEY, SET MANAGEMENT KEY, PUT DATA of anything else
+// public point; the answer of GET CHALLENGE (random bytes a host may use as
+// a secret: OpenSC's C_GenerateRandom, scdaemon's SCD RANDOM); IMPORT KEY, SET MANAGEMENT KEY, PUT DATA of anything else
 // (IsoApplet's and OpenPGP's key import, OpenPGP's resetting code D3, AES
 // key D5 and KDF-DO F9), YKOATH's PUT and SET CODE (a credential's secret,
 // the access code's key), the YubiKey management application's WRITE
@@ -109,11 +110,13 @@ func discloseCommand(cmd []byte) (command, response bool) {
 	switch ins {
 	case apdu.InsSelect, apdu.InsReadBinary, insReadBinaryOdd, apdu.InsReadRecord, insReadRecordOdd,
 		apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair, apdu.InsGenerateKeyPairOdd,
-		apdu.InsGetChallenge, insInternalAuthenticate, insManageChannel,
+		insInternalAuthenticate, insManageChannel,
 		apdu.InsGetVersion, apdu.InsGetSerial, apdu.InsGetMetadata, apdu.InsAttest, apdu.InsMoveKey,
 		apdu.InsReadConfig, apdu.InsSetPINRetries, apdu.InsResetPIV, apdu.InsDeleteFile, apdu.InsCreateFile,
 		insTerminateDF, insActivateFile:
 		return true, true
+	case apdu.InsGetChallenge:
+		return true, false
 	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter:
 		return len(data) == 0, true
 	case apdu.InsWriteConfig: // YubiKey management: may carry a lock code (0A, 0B)

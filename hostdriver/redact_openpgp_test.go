@@ -61,7 +61,7 @@ func TestRedactorOpenPGP(t *testing.T) {
 		{"PSO:CDS", "002A9E9A0409616263", true, true},
 		{"PSO:DECIPHER", "002A80860401020304", true, false},
 		{"INTERNAL AUTHENTICATE", "00880000040102030400", true, true},
-		{"GET CHALLENGE", "0084000008", true, true},
+		{"GET CHALLENGE", "0084000008", true, false},
 		{"TERMINATE DF", "00E60000", true, true},
 		{"ACTIVATE FILE", "00440000", true, true},
 	}

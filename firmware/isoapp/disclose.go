@@ -14,12 +14,14 @@ import (
 //   - the answer of PERFORM SECURITY OPERATION: DECIPHER (80 86), the
 //     plaintext; and both ways any other PERFORM SECURITY OPERATION but
 //     COMPUTE DIGITAL SIGNATURE (9E 9A);
+//   - the answer of GET CHALLENGE: random bytes a host may use as a secret
+//     (OpenSC's C_GenerateRandom asks the card's GET CHALLENGE);
 //   - everything of an instruction this applet does not know, and of any
 //     class but 00.
 //
 // The rest shows: the file commands (SELECT, CREATE FILE, DELETE FILE, READ
 // BINARY, UPDATE BINARY), MANAGE SECURITY ENVIRONMENT, GENERATE ASYMMETRIC
-// KEY PAIR (the answer is the public key), GET CHALLENGE, the data to sign
+// KEY PAIR (the answer is the public key), the data to sign
 // and the signature, the ciphertext to decipher. Every rule looks at the
 // header alone, so a piece of a chain is judged as its whole command.
 func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
@@ -38,7 +40,9 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 			return firmware.Disclosure{Command: true}
 		}
 		return firmware.Disclosure{}
-	case apdu.InsSelect, apdu.InsCreateFile, apdu.InsDeleteFile, apdu.InsReadBinary, apdu.InsUpdateBinary, apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair, apdu.InsGetChallenge:
+	case apdu.InsGetChallenge:
+		return firmware.Disclosure{Command: true}
+	case apdu.InsSelect, apdu.InsCreateFile, apdu.InsDeleteFile, apdu.InsReadBinary, apdu.InsUpdateBinary, apdu.InsManageSecurityEnvironment, apdu.InsGenerateKeyPair:
 		return both
 	}
 	return firmware.Disclosure{}

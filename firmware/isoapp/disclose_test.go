@@ -38,7 +38,7 @@ func TestDisclose(t *testing.T) {
 		{"UPDATE BINARY", "00 D6 00 00 02 AABB", both},
 		{"MSE", "00 22 41 B6 06 80 01 11 84 01 00", both},
 		{"GENERATE", "00 46 42 00 00", both},
-		{"GET CHALLENGE", "00 84 00 00 08", both},
+		{"GET CHALLENGE", "00 84 00 00 08", firmware.Disclosure{Command: true}},
 		{"unknown instruction", "00 EE 00 00 02 1234", none},
 		{"proprietary class", "80 20 00 01 02 1234", none},
 	}
