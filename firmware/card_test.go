@@ -479,6 +479,7 @@ func TestDisclosure(t *testing.T) {
 	}{
 		{"no applet selected", verifyRight, apdu.SWINSNotSupported, none},
 		{"no applet selected, a command the applet would show", "00 CA 00 00", apdu.SWINSNotSupported, none},
+		{"no applet selected, SELECT MF", "00 A4 00 0C 02 3F 00", apdu.SWINSNotSupported, both},
 		{"SELECT by AID", selectTest, apdu.SWSuccess, both},
 		{"the applet shows", "00 CA 00 00", apdu.SWSuccess, both},
 		{"the applet withholds", verifyRight, apdu.SWSuccess, none},
