@@ -23,7 +23,7 @@ type CardOptions struct {
 	// Clock is the card's clock; nil means time.Now.
 	Clock func() time.Time
 	// Touch is the touch sensor; nil means every touch is given at once.
-	Touch piv.TouchSource
+	Touch firmware.TouchSource
 }
 
 // NewCard assembles a card of profile p on medium m: the card OS with the
@@ -67,7 +67,7 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 		case profile.AppOATH:
 			out = append(out, oath.New(p, oath.Options{Touch: opts.Touch}))
 		case profile.AppOpenPGP:
-			out = append(out, openpgp.New(p, openpgp.Options{Serial: opts.Serial}))
+			out = append(out, openpgp.New(p, openpgp.Options{Serial: opts.Serial, Touch: opts.Touch}))
 		}
 	}
 	return out

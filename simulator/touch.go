@@ -36,7 +36,7 @@ func ParseTouchMode(s string) (TouchMode, error) {
 	return "", fmt.Errorf("touch mode %q: want auto, manual or never", s)
 }
 
-// touchSensor is a card's touch sensor, a piv.TouchSource. A touch given
+// touchSensor is a card's touch sensor, a firmware.TouchSource. A touch given
 // while the card waits satisfies that wait; a touch given while it does not
 // wait is kept for the next wait that starts within the timeout, so that a
 // script may touch just before the command that needs it.
@@ -60,7 +60,7 @@ func newTouchSensor(mode TouchMode, timeout time.Duration) *touchSensor {
 	return &touchSensor{mode: mode, timeout: timeout, wake: make(chan struct{}), waiting: -1}
 }
 
-// Touch implements piv.TouchSource: it reports whether the user touched the
+// Touch implements firmware.TouchSource: it reports whether the user touched the
 // sensor while the card used the key in slot.
 func (t *touchSensor) Touch(slot byte) bool {
 	t.mu.Lock()

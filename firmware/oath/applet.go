@@ -72,12 +72,9 @@ const (
 // refCode is the security status bit of a validated access code.
 const refCode = 0x01
 
-// TouchSource tells whether the user touched the sensor in time
-// (piv.TouchSource has the same shape); the OATH application asks with
-// slot 00.
-type TouchSource interface {
-	Touch(slot byte) bool
-}
+// TouchSource is the card's touch sensor (firmware.TouchSource); the OATH
+// application asks it with reference 00.
+type TouchSource = firmware.TouchSource
 
 // Options are the per-card settings beyond the profile.
 type Options struct {

@@ -3,6 +3,7 @@ package openpgp
 import (
 	"bytes"
 	"encoding/binary"
+	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware"
@@ -72,6 +73,10 @@ const swTerminated apdu.StatusWord = 0x6285
 type Options struct {
 	// Serial overrides the profile's serial number.
 	Serial uint32
+	// Touch is the card's touch sensor, asked for a key whose user
+	// interaction flag (D6-D8, YubiKey profiles only) requires a touch;
+	// nil gives every touch at once, so tests never hang.
+	Touch TouchSource
 }
 
 // Applet is the OpenPGP application of one card.
@@ -84,6 +89,8 @@ type Applet struct {
 	q              Quirks
 	keys           keyCache // parsed private keys, RAM only
 	certOcc        byte     // the occurrence of 7F21 SELECT DATA chose, RAM only
+	sensor         TouchSource
+	lastTouch      [3]time.Time // the last touch for keys B6, B8, A4 (UIF cached), RAM only
 }
 
 // Quirks are the profile's deliberate faults that concern this
@@ -112,6 +119,7 @@ func New(p profile.Profile, opts Options) *Applet {
 		extendedLength: p.ExtendedLength,
 		maxCommand:     maxCmd,
 		q:              QuirksOf(p),
+		sensor:         opts.Touch,
 	}
 }
 
@@ -122,7 +130,7 @@ func (a *Applet) AID() []byte { return bytes.Clone(a.aid) }
 // passwords (a new card, or a state written before the application
 // existed) gets the factory state, unless the application is terminated.
 func (a *Applet) Boot(env *firmware.Context) error {
-	a.certOcc = 0
+	a.certOcc, a.lastTouch = 0, [3]time.Time{}
 	if terminated(env) || pw3(env, a.q).Exists() {
 		return nil
 	}

@@ -66,11 +66,14 @@ func readAccess(tag uint16) (ref byte, ok bool) {
 	return 0, false
 }
 
-// Touch modes of the user interaction flags: off, on, fixed (on until the
-// application is reset), cached, cached and fixed.
+// Touch modes of the user interaction flags (byte 1 of D6-D9, as ykman's
+// UIF names them): off, on, fixed (on until the application is reset),
+// cached (a touch holds for firmware.TouchGrace), cached and fixed.
 const (
 	uifOff         = 0x00
+	uifOn          = 0x01
 	uifFixed       = 0x02
+	uifCached      = 0x03
 	uifCachedFixed = 0x04
 	uifButton      = 0x20 // the second byte: the general feature "button"
 )

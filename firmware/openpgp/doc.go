@@ -30,7 +30,23 @@
 //     SET PIN RETRIES (INS F2, PW3: the limits of PW1, the resetting code
 //     and PW3, the values kept), the general feature management DO 7F74 (a
 //     button), and the touch policies D6-D9 (read; set with PW3; a fixed
-//     one stays until the factory reset). Touch is not enforced.
+//     one stays until the factory reset).
+//   - Touch (YubiKey profiles only; the plain card has no D6-D9): the user
+//     interaction flags of ykman's UIF, byte 1 00 off, 01 on, 02 fixed,
+//     03 cached, 04 cached-fixed, byte 2 20 (button) — values verified
+//     against ykman's source. D6 governs PSO:CDS, D7 PSO:DECIPHER, D8
+//     INTERNAL AUTHENTICATE; D9 (attestation) is stored only, the
+//     application has no attestation key. On and fixed ask the card's
+//     touch sensor (Options.Touch, the firmware.TouchSource PIV and OATH
+//     ask too, with the key reference B6, B8 or A4) at every use; cached
+//     and cached-fixed once per firmware.TouchGrace (15 s) of the card's
+//     clock for that key, in RAM (a power cycle forgets it). The check
+//     comes after the password and the key's presence, before the key is
+//     used: no touch answers 6985 and advances no signature counter. Our
+//     reading, not verified against a YubiKey: 6985 on a missing touch
+//     (PIV answers 6982; ykman's source does not say what OpenPGP answers)
+//     and 6982 for PUT DATA over a fixed flag (ykman refuses that change
+//     itself before sending it).
 //
 // Persistent records, in the card's store (the on-card state format; a
 // store without them, written before this application existed, gets the

@@ -128,6 +128,9 @@ func (a *Applet) pso(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := a.touch(env, keyDec); err != nil {
+			return nil, err
+		}
 		return a.keys.decipher(algorithmOf(env, keyDec), priv, cmd.Data)
 	}
 	return nil, apdu.SWIncorrectP1P2
@@ -142,6 +145,9 @@ func (a *Applet) computeSignature(env *firmware.Context, cmd apdu.Command) ([]by
 	}
 	priv, err := privateKey(env, keySig)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.touch(env, keySig); err != nil {
 		return nil, err
 	}
 	sig, err := a.keys.sign(algorithmOf(env, keySig), priv, cmd.Data, env.Rand)
@@ -170,6 +176,9 @@ func (a *Applet) internalAuthenticate(env *firmware.Context, cmd apdu.Command) (
 	}
 	priv, err := privateKey(env, keyAut)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.touch(env, keyAut); err != nil {
 		return nil, err
 	}
 	return a.keys.sign(algorithmOf(env, keyAut), priv, cmd.Data, env.Rand)

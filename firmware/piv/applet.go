@@ -33,14 +33,13 @@ const (
 
 // Store keys.
 const (
-	keyPIN     = "piv/pin"
-	keyPUK     = "piv/puk"
-	keyMgmt    = "piv/mgmt"
-	keySerial  = "piv/serial"
-	keyIssued  = "piv/issued" // random factory PIN and PUK not yet revealed
-	keyPrefix  = "piv/key/"
-	objPrefix  = "piv/obj/"
-	touchGrace = 15 * time.Second // how long a "cached" touch lasts
+	keyPIN    = "piv/pin"
+	keyPUK    = "piv/puk"
+	keyMgmt   = "piv/mgmt"
+	keySerial = "piv/serial"
+	keyIssued = "piv/issued" // random factory PIN and PUK not yet revealed
+	keyPrefix = "piv/key/"
+	objPrefix = "piv/obj/"
 )
 
 // keyMoved marks a persona card whose holder ID and quota are at their
@@ -48,12 +47,10 @@ const (
 // migrateVendorObjects has moved them from 5FFF10 and 5FFF11.
 const keyMoved = "piv/vendor-objects-moved"
 
-// TouchSource tells whether the user touched the card's sensor within the
-// time a YubiKey waits. The card asks it before using a key whose touch
-// policy requires it.
-type TouchSource interface {
-	Touch(slot byte) bool
-}
+// TouchSource is the card's touch sensor (firmware.TouchSource, shared with
+// the other applications); PIV asks it, with the slot, before using a key
+// whose touch policy requires it.
+type TouchSource = firmware.TouchSource
 
 // TouchFunc adapts a function to TouchSource.
 type TouchFunc func(slot byte) bool

@@ -170,7 +170,7 @@ func (a *Applet) setMgmtKey(env *firmware.Context, cmd apdu.Command) error {
 // when no touch came, as a YubiKey does when its touch wait times out.
 func (a *Applet) touch(env *firmware.Context, slot, policy byte) error {
 	now := env.Now()
-	cached := !a.lastTouch.IsZero() && !now.Before(a.lastTouch) && now.Sub(a.lastTouch) < touchGrace
+	cached := firmware.TouchCached(a.lastTouch, now)
 	switch policy {
 	case touchAlways:
 		if cached && a.alwaysTakesCachedTouch() {
