@@ -40,8 +40,9 @@ type CardInfo struct {
 	Mute bool `json:"mute"`
 	// Tear is the armed power cut, if any.
 	Tear *TearInfo `json:"tear,omitempty"`
-	// TouchMode is auto, manual or never; TouchWaiting names the key slot
-	// (hex) whose touch the card is waiting for, if it is.
+	// TouchMode is auto, manual or never; TouchWaiting names the key (hex:
+	// a PIV slot, or the OpenPGP key reference B6, B8 or A4) whose touch the
+	// card is waiting for, if it is.
 	TouchMode    TouchMode `json:"touch_mode"`
 	TouchWaiting string    `json:"touch_waiting,omitempty"`
 }

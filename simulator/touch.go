@@ -16,10 +16,10 @@ const (
 	TouchAuto TouchMode = "auto"
 	// TouchManual waits, like a YubiKey blinking, for a touch given through
 	// the control API (`tessera card touch`), up to the touch timeout; no
-	// touch in time makes the card answer 6982.
+	// touch in time makes the card answer 6982 (PIV; OpenPGP answers 6985).
 	TouchManual TouchMode = "manual"
-	// TouchNever never touches: every operation needing a touch fails with
-	// 6982 at once.
+	// TouchNever never touches: every operation needing a touch fails at
+	// once (6982 in PIV, 6985 in OpenPGP).
 	TouchNever TouchMode = "never"
 )
 

@@ -1,0 +1,60 @@
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpenPGPTouchThroughCard: on a yubikey-5.7 card in manual touch mode,
+// an OpenPGP signature key whose touch policy D6 is on waits for the
+// card's one touch sensor (the one PIV uses): a touch given through the
+// simulator lets PSO:CDS through; none within the touch timeout answers
+// 6985.
+func TestOpenPGPTouchThroughCard(t *testing.T) {
+	s := newTestSim(t, Config{TouchMode: TouchManual, TouchTimeout: 300 * time.Millisecond})
+	r := addCard(t, s, CardSpec{Slot: 0, Profile: "yubikey-5.7"})
+	tr := r.Transport()
+	for _, c := range []string{
+		"00A4040006D27600012401",         // SELECT OpenPGP
+		"00200083083132333435363738",     // VERIFY PW3 (factory)
+		"00DA00C10A162B06010401DA470F01", // C1: Ed25519
+		"0047800002B60000",               // GENERATE the signature key
+		"00DA00D6020120",                 // D6: touch on
+		"0020008106313233343536",         // VERIFY PW1 81 (factory)
+	} {
+		if got := transmit(t, tr, c); !strings.HasSuffix(got, "9000") {
+			t.Fatalf("%s = %s", c, got)
+		}
+	}
+	sign := "002A9E9A0664696765737400"
+
+	done := make(chan string, 1)
+	go func() {
+		resp, err := tr.Transmit(context.Background(), unhex(t, sign))
+		done <- fmt.Sprintf("%X %v", resp, err)
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for r.Info().TouchWaiting != "B6" {
+		if time.Now().After(deadline) {
+			t.Fatal("the card never waited for a touch of key B6")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !r.Touch() {
+		t.Error("Touch() says the card was not waiting")
+	}
+	if got := <-done; !strings.HasSuffix(got, "9000 <nil>") {
+		t.Errorf("PSO:CDS with a touch = %s, want 9000", got)
+	}
+
+	start := time.Now()
+	if got := transmit(t, tr, sign); got != "6985" {
+		t.Errorf("PSO:CDS without a touch = %s, want 6985", got)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("the card gave up after %v, want the 300ms touch timeout", d)
+	}
+}
