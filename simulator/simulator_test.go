@@ -377,33 +377,10 @@ func TestTouchThroughCard(t *testing.T) {
 		t.Fatalf("GENERATE = %s", got)
 	}
 	sign := "0087119A267C24820081200102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2000"
-
-	done := make(chan string, 1)
-	go func() {
-		resp, err := tr.Transmit(context.Background(), unhex(t, sign))
-		done <- fmt.Sprintf("%X %v", resp, err)
-	}()
-	deadline := time.Now().Add(2 * time.Second)
-	for r.Info().TouchWaiting != "9A" {
-		if time.Now().After(deadline) {
-			t.Fatal("the card never waited for a touch")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !r.Touch() {
-		t.Error("Touch() says the card was not waiting")
-	}
-	if got := <-done; !strings.HasSuffix(got, "9000 <nil>") {
+	if got := transmitTouched(t, r, sign, "9A"); !strings.HasSuffix(got, "9000 <nil>") {
 		t.Errorf("signature with a touch = %s, want 9000", got)
 	}
-
-	start := time.Now()
-	if got := transmit(t, tr, sign); got != "6982" {
-		t.Errorf("signature without a touch = %s, want 6982", got)
-	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Errorf("the card gave up after %v, want the 300ms touch timeout", d)
-	}
+	transmitUntouched(t, r, sign, "6982", 300*time.Millisecond)
 	st, err := r.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -416,6 +393,43 @@ func TestTouchThroughCard(t *testing.T) {
 	}
 	if slot9A == nil || slot9A.Algorithm != "ECC-P256" || slot9A.Touch != "always" || slot9A.PINPolicy != "never" || slot9A.Origin != "generated" {
 		t.Errorf("State() 9A = %+v", slot9A)
+	}
+}
+
+// transmitTouched sends cmd on a card in manual touch mode, waits until
+// the card waits for a touch of key ref (hex), touches it and returns the
+// answer and error.
+func transmitTouched(t *testing.T, r *Reader, cmd, ref string) string {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		resp, err := r.Transport().Transmit(context.Background(), unhex(t, cmd))
+		done <- fmt.Sprintf("%X %v", resp, err)
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for r.Info().TouchWaiting != ref {
+		if time.Now().After(deadline) {
+			t.Fatalf("the card never waited for a touch of key %s", ref)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !r.Touch() {
+		t.Error("Touch() says the card was not waiting")
+	}
+	return <-done
+}
+
+// transmitUntouched sends cmd on a card in manual touch mode with the
+// touch timeout given and no touch: the card must answer want, and only
+// after (most of) the timeout.
+func transmitUntouched(t *testing.T, r *Reader, cmd, want string, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if got := transmit(t, r.Transport(), cmd); got != want {
+		t.Errorf("%s without a touch = %s, want %s", cmd, got, want)
+	}
+	if d := time.Since(start); d < timeout*5/6 {
+		t.Errorf("the card gave up after %v, want the %v touch timeout", d, timeout)
 	}
 }
 

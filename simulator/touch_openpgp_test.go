@@ -1,8 +1,6 @@
 package simulator
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,31 +28,8 @@ func TestOpenPGPTouchThroughCard(t *testing.T) {
 		}
 	}
 	sign := "002A9E9A0664696765737400"
-
-	done := make(chan string, 1)
-	go func() {
-		resp, err := tr.Transmit(context.Background(), unhex(t, sign))
-		done <- fmt.Sprintf("%X %v", resp, err)
-	}()
-	deadline := time.Now().Add(2 * time.Second)
-	for r.Info().TouchWaiting != "B6" {
-		if time.Now().After(deadline) {
-			t.Fatal("the card never waited for a touch of key B6")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !r.Touch() {
-		t.Error("Touch() says the card was not waiting")
-	}
-	if got := <-done; !strings.HasSuffix(got, "9000 <nil>") {
+	if got := transmitTouched(t, r, sign, "B6"); !strings.HasSuffix(got, "9000 <nil>") {
 		t.Errorf("PSO:CDS with a touch = %s, want 9000", got)
 	}
-
-	start := time.Now()
-	if got := transmit(t, tr, sign); got != "6985" {
-		t.Errorf("PSO:CDS without a touch = %s, want 6985", got)
-	}
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Errorf("the card gave up after %v, want the 300ms touch timeout", d)
-	}
+	transmitUntouched(t, r, sign, "6985", 300*time.Millisecond)
 }
