@@ -43,31 +43,44 @@ type Image struct {
 // is empty or longer than 255 bytes or the image would exceed MaxImageSize.
 func EncodeImage(img Image) ([]byte, error) {
 	keys := make([]string, 0, len(img.Records))
-	size := imageHeader + imageTrailer
+	used := 0
 	for k, v := range img.Records {
 		if k == "" || len(k) > maxKeyLen {
 			return nil, fmt.Errorf("nvm: encoding image: bad record key length %d", len(k))
 		}
 		keys = append(keys, k)
-		size += 2 + len(k) + 4 + len(v)
+		used += len(k) + len(v)
 	}
+	size := imageSize(len(keys), used)
 	if size > MaxImageSize {
 		return nil, fmt.Errorf("nvm: encoding image: %d bytes exceeds the %d-byte limit", size, MaxImageSize)
 	}
 	sort.Strings(keys)
-	b := make([]byte, 0, size)
-	b = append(b, imageMagic...)
-	b = append(b, imageVersion)
-	b = binary.BigEndian.AppendUint64(b, img.Generation)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
+	return appendImage(make([]byte, 0, size), img.Generation, keys, img.Records), nil
+}
+
+// imageSize is the length of the encoding of count records holding used
+// bytes of keys and values.
+func imageSize(count, used int) int {
+	return imageHeader + imageTrailer + count*(2+4) + used
+}
+
+// appendImage appends to dst the encoding of the records named by keys,
+// which must be recs' keys, sorted, each 1 to 255 bytes long.
+func appendImage(dst []byte, generation uint64, keys []string, recs map[string][]byte) []byte {
+	start := len(dst)
+	dst = append(dst, imageMagic...)
+	dst = append(dst, imageVersion)
+	dst = binary.BigEndian.AppendUint64(dst, generation)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(keys)))
 	for _, k := range keys {
-		v := img.Records[k]
-		b = binary.BigEndian.AppendUint16(b, uint16(len(k)))
-		b = append(b, k...)
-		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-		b = append(b, v...)
+		v := recs[k]
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k)))
+		dst = append(dst, k...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(v)))
+		dst = append(dst, v...)
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
 }
 
 // DecodeImage parses an image made by EncodeImage. Every failure wraps

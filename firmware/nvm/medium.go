@@ -16,6 +16,10 @@ var ErrPowerLost = errors.New("nvm: power lost during write")
 // crash, and a crash at any instant during Save leaves Load returning either
 // the previous image or the new one. Load returns (nil, nil) for a blank
 // medium that has never been written.
+//
+// Save must not change image nor keep it after it returns: a Store encodes
+// every write into the same buffer. A medium that needs the bytes later
+// keeps its own copy.
 type Medium interface {
 	Load() ([]byte, error)
 	Save(image []byte) error
@@ -38,11 +42,12 @@ func (m *Memory) Load() ([]byte, error) {
 	return append([]byte(nil), m.image...), nil
 }
 
-// Save keeps a copy of image.
+// Save keeps a copy of image, in the memory of the previous one (Load
+// never hands that out).
 func (m *Memory) Save(image []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.image = append(m.image[:0:0], image...)
+	m.image = append(m.image[:0], image...)
 	return nil
 }
 

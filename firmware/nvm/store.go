@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -46,13 +47,22 @@ type Options struct {
 // Store is a card's persistent records, loaded from a Medium and written back
 // to it on every change. It is not safe for concurrent use: a card processes
 // one command at a time.
+//
+// A write (Put, Delete, Commit) costs one encoding of the whole image and
+// one Save, but nothing else in proportion to the store's size: the
+// records are changed in place and changed back if the Save fails, the
+// sorted list of keys is rebuilt only when keys are added or removed, the
+// bytes used are kept up to date, and the image is encoded into a buffer
+// the Store keeps (a Medium does not keep the slice it is given).
 type Store struct {
 	m     Medium
 	opt   Options
-	img   Image // committed state, as on the medium
+	img   Image    // committed state, as on the medium
+	keys  []string // img's keys, sorted; replaced, never changed in place
 	used  int
 	tx    *Tx
 	saves int
+	buf   []byte // the last image encoded, reused by the next write
 }
 
 // Open loads the store from m. A blank medium gives an empty store; a damaged
@@ -78,6 +88,11 @@ func Open(m Medium, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s.used = usage(s.img.Records)
+	s.keys = make([]string, 0, len(s.img.Records))
+	for k := range s.img.Records {
+		s.keys = append(s.keys, k)
+	}
+	sort.Strings(s.keys)
 	return s, nil
 }
 
@@ -97,14 +112,15 @@ func (s *Store) Get(key string) ([]byte, bool) {
 
 // Keys returns the committed keys that start with prefix, sorted.
 func (s *Store) Keys(prefix string) []string {
-	var keys []string
-	for k := range s.img.Records {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
+	i := sort.SearchStrings(s.keys, prefix)
+	j := i
+	for j < len(s.keys) && strings.HasPrefix(s.keys[j], prefix) {
+		j++
 	}
-	sort.Strings(keys)
-	return keys
+	if i == j {
+		return nil
+	}
+	return slices.Clone(s.keys[i:j])
 }
 
 // Used returns the bytes of keys and values held; Capacity the most it may
@@ -121,7 +137,7 @@ func (s *Store) Saves() int { return s.saves }
 // Put writes key=value as one atomic write, outside any open transaction
 // (whose staged changes are neither written nor disturbed).
 func (s *Store) Put(key string, value []byte) error {
-	return s.apply(map[string][]byte{key: bytes.Clone(value)}, nil)
+	return s.apply([]change{{key: key, val: bytes.Clone(value)}})
 }
 
 // Delete removes key as one atomic write, outside any open transaction.
@@ -130,38 +146,121 @@ func (s *Store) Delete(key string) error {
 	if _, ok := s.img.Records[key]; !ok {
 		return nil
 	}
-	return s.apply(nil, map[string]bool{key: true})
+	return s.apply([]change{{key: key, del: true}})
 }
 
-// apply writes the committed state with puts and deletes applied, and adopts
-// it only once the medium has it.
-func (s *Store) apply(puts map[string][]byte, dels map[string]bool) error {
-	next := Image{Generation: s.img.Generation + 1, Records: make(map[string][]byte, len(s.img.Records)+len(puts))}
-	for k, v := range s.img.Records {
-		if !dels[k] {
-			next.Records[k] = v
+// change is one record a write puts or deletes, with what it held before
+// (old, had) so that the write can be undone.
+type change struct {
+	key string
+	val []byte
+	del bool
+	old []byte
+	had bool
+}
+
+// apply writes the committed state with changes (each key at most once)
+// applied, and adopts it only once the medium has it. The records are
+// changed in place for the encoding; if anything fails they are changed
+// back, so a refused, failed or torn write leaves the Store as it was.
+func (s *Store) apply(changes []change) error {
+	recs := s.img.Records
+	used, added, removed := s.used, 0, 0
+	for i := range changes {
+		c := &changes[i]
+		c.old, c.had = recs[c.key]
+		if c.had {
+			used -= len(c.key) + len(c.old)
+		}
+		switch {
+		case !c.del:
+			used += len(c.key) + len(c.val)
+			if !c.had {
+				added++
+			}
+		case c.had:
+			removed++
 		}
 	}
-	for k, v := range puts {
-		next.Records[k] = v
-	}
-	used := usage(next.Records)
 	if used > s.opt.Capacity && used > s.used {
 		return fmt.Errorf("%w: %d bytes needed, capacity %d", ErrCapacity, used, s.opt.Capacity)
 	}
-	raw, err := EncodeImage(next)
-	if err != nil {
-		return err
+	for _, c := range changes {
+		if !c.had && !c.del && (c.key == "" || len(c.key) > maxKeyLen) {
+			return fmt.Errorf("nvm: encoding image: bad record key length %d", len(c.key))
+		}
 	}
+	count := len(recs) + added - removed
+	size := imageSize(count, used)
+	if size > MaxImageSize {
+		return fmt.Errorf("nvm: encoding image: %d bytes exceeds the %d-byte limit", size, MaxImageSize)
+	}
+	keys := s.keys
+	if added > 0 || removed > 0 {
+		keys = mergeKeys(s.keys, changes, count)
+	}
+
+	for _, c := range changes {
+		if c.del {
+			delete(recs, c.key)
+		} else {
+			recs[c.key] = c.val
+		}
+	}
+	adopted := false
+	defer func() {
+		if adopted {
+			return
+		}
+		for _, c := range changes {
+			if c.had {
+				recs[c.key] = c.old
+			} else {
+				delete(recs, c.key)
+			}
+		}
+	}()
+	if cap(s.buf) < size {
+		s.buf = make([]byte, 0, size)
+	}
+	raw := appendImage(s.buf[:0], s.img.Generation+1, keys, recs)
 	if err := s.m.Save(raw); err != nil {
 		if errors.Is(err, ErrPowerLost) {
 			return err
 		}
 		return fmt.Errorf("%w: %w", ErrMedium, err)
 	}
+	adopted = true
 	s.saves++
-	s.img, s.used = next, used
+	s.img.Generation++
+	s.keys, s.used = keys, used
 	return nil
+}
+
+// mergeKeys returns, in a new slice of count keys, the sorted keys with the
+// changes' new keys added and their deleted keys removed.
+func mergeKeys(keys []string, changes []change, count int) []string {
+	var add []string
+	gone := map[string]bool{}
+	for _, c := range changes {
+		switch {
+		case c.del && c.had:
+			gone[c.key] = true
+		case !c.del && !c.had:
+			add = append(add, c.key)
+		}
+	}
+	sort.Strings(add)
+	out := make([]string, 0, count)
+	for _, k := range keys {
+		for len(add) > 0 && add[0] < k {
+			out, add = append(out, add[0]), add[1:]
+		}
+		if !gone[k] {
+			out = append(out, k)
+		}
+	}
+	return append(out, add...)
 }
 
 // Begin opens a transaction. Its changes reach the medium together at Commit,
@@ -234,7 +333,16 @@ func (t *Tx) Commit() error {
 	if len(t.puts) == 0 && len(t.dels) == 0 {
 		return nil
 	}
-	return t.s.apply(t.puts, t.dels)
+	changes := make([]change, 0, len(t.puts)+len(t.dels))
+	for k, v := range t.puts {
+		changes = append(changes, change{key: k, val: v})
+	}
+	for k := range t.dels {
+		if _, ok := t.puts[k]; !ok {
+			changes = append(changes, change{key: k, del: true})
+		}
+	}
+	return t.s.apply(changes)
 }
 
 // Abort drops every staged change. Aborting a finished transaction does nothing.
