@@ -13,7 +13,9 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tesseracard/tessera/apdu"
 )
@@ -262,6 +264,11 @@ func opgpCases() []Case {
 			ID: "OPGP-4.4.3.12-IMPORT", Title: "key import (PUT DATA DB, extended header list) answers 6982 without PW3; with it an Ed25519 signature key and a P-256 authentication key made host-side sign (PSO:CDS, INTERNAL AUTHENTICATE) as the host's public keys verify, read back as those keys, and DE says imported",
 			Ref: refOpenPGP + " §4.4.3.12 (private key template), §7.2.8 (PUT DATA odd INS), §4.4.3.8 (key information)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: opgpImport,
+		},
+		{
+			ID: "OPGP-YK-TOUCH", Title: "on a YubiKey (D6 answers GET DATA) with a sensor the suite drives (a simulated card), PSO:CDS with touch policy D6 on (01) is refused without a touch (6985, or 6982) and not counted, signs with one; cached (03) signs on the last touch at once and, where the suite moves the card's clock, refuses 16 seconds later",
+			Ref: refOpenPGP + " §4.4.1 (DOs D6-D8, user interaction flag); Yubico yubikit, openpgp.py: UIF", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: opgpTouch,
 		},
 		{
 			ID: "OPGP-7.2.16-TERMINATE", Title: "TERMINATE DF answers 6982 without PW3; after it 9000, and ACTIVATE FILE brings the application back as delivered: factory PW1 and PW3, no name, no keys, counter 0",
@@ -1349,4 +1356,107 @@ func opgpChangeTear(ctx context.Context, e *Env) error {
 		}
 	}
 	return fmt.Errorf("CHANGE REFERENCE DATA still had not finished after 16 writes")
+}
+
+// opgpTouch checks the YubiKey's touch policy of the signature key (D6)
+// with the card's sensor set to give no touch or every touch; skipped on a
+// real card (the suite never asks a person to touch) and where D6 is
+// absent or fixed.
+func opgpTouch(ctx context.Context, e *Env) error {
+	t, err := e.toucher()
+	if err != nil {
+		return err
+	}
+	r, err := e.Transmit(ctx, opgpGetDataCmd(opgpTagUIFSig))
+	if err != nil {
+		return err
+	}
+	if r.SW != apdu.SWSuccess {
+		return Skipf("no touch policy: GET DATA D6 answered %s (D6 is a YubiKey extension)", swText(r.SW))
+	}
+	orig, err := e.opgpGet(ctx, opgpTagUIFSig)
+	if err != nil {
+		return err
+	}
+	if len(orig) != 2 || orig[1] != opgpUIFButton {
+		return fmt.Errorf("the touch policy D6 is % X, want 2 bytes ending in 20 (button)", orig)
+	}
+	if orig[0] == opgpUIFFixed || orig[0] == opgpUIFCachedFixed {
+		return Skipf("the signature key's touch policy is fixed (%02X): only a reset changes it", orig[0])
+	}
+	pub, err := e.opgpGenerate(ctx, opgpKeySig, opgpEd25519)
+	if err != nil {
+		return err
+	}
+	setUIF := func(uif []byte) error {
+		return e.run(ctx, step(fmt.Sprintf("PUT DATA D6 % X after PW3", uif), opgpPutDataCmd(opgpTagUIFSig, uif), apdu.SWSuccess))
+	}
+	if err := setUIF([]byte{opgpUIFOn, opgpUIFButton}); err != nil {
+		return err
+	}
+	e.Cleanup(func(ctx context.Context) error {
+		if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+			return err
+		}
+		return setUIF(orig)
+	})
+	if err := e.opgpVerify(ctx, opgpPW1Sig); err != nil {
+		return err
+	}
+	in := opgpSignInput(pub, []byte("tessera conformance: touch"))
+	type touchStep struct {
+		what  string
+		uif   byte // set before the step when not 0
+		mode  string
+		clock time.Duration
+		ok    bool
+	}
+	steps := []touchStep{
+		{"policy on, no touch given", 0, "never", 0, false},
+		{"policy on, a touch given", 0, "auto", 0, true},
+		{"policy on, no touch given again", 0, "never", 0, false},
+		{"policy cached, a touch given", opgpUIFCached, "auto", 0, true},
+		{"policy cached, no touch given, at once", 0, "never", 0, true},
+	}
+	if _, ok := e.card.(ClockAdvancer); ok {
+		steps = append(steps, touchStep{"policy cached, no touch given, 16 seconds after the last touch", 0, "never", touchCacheTime + time.Second, false})
+	}
+	for _, s := range steps {
+		if s.uif != 0 {
+			if err := e.opgpVerify(ctx, opgpPW3); err != nil {
+				return err
+			}
+			if err := setUIF([]byte{s.uif, opgpUIFButton}); err != nil {
+				return err
+			}
+		}
+		if err := t.SetTouchMode(s.mode); err != nil {
+			return err
+		}
+		if s.clock > 0 {
+			e.card.(ClockAdvancer).AdvanceClock(s.clock)
+		}
+		before, err := e.opgpSigCount(ctx)
+		if err != nil {
+			return err
+		}
+		what := "PSO:CDS, touch " + s.what
+		if s.ok {
+			sig, err := e.opgpOp(ctx, what, opgpCDSCmd(in))
+			if err != nil {
+				return err
+			}
+			if err := opgpVerifySignature(pub, in, sig); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			continue
+		}
+		if err := e.run(ctx, step(what, opgpCDSCmd(in), apdu.SWConditionsNotSatisfied, apdu.SWSecurityStatusNotSatisfied)); err != nil {
+			return err
+		}
+		if after, err := e.opgpSigCount(ctx); err != nil || after != before {
+			return errors.Join(err, fmt.Errorf("%s: the signature counter went from %d to %d", what, before, after))
+		}
+	}
+	return nil
 }

@@ -77,6 +77,17 @@ const (
 	opgpTagResetCode   = 0x00D3
 	opgpTagFingerprint = 0x00C7 // C7, C8, C9: the three keys'
 	opgpTagDate        = 0x00CE // CE, CF, D0
+	opgpTagUIFSig      = 0x00D6 // YubiKey: the signature key's touch policy (D7, D8: decryption, authentication)
+)
+
+// The YubiKey's user interaction flags, byte 1 of D6-D9 (Yubico yubikit,
+// openpgp.py: UIF); byte 2 is 20, the general feature "button".
+const (
+	opgpUIFOn          = 0x01
+	opgpUIFFixed       = 0x02
+	opgpUIFCached      = 0x03
+	opgpUIFCachedFixed = 0x04
+	opgpUIFButton      = 0x20
 )
 
 // Algorithm attributes (§4.4.3.9): RSA 2048 with a 32-bit exponent in the
