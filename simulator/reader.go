@@ -121,7 +121,7 @@ func (r *Reader) build() error {
 		return err
 	}
 	tm := nvm.NewTearable(m)
-	card, err := NewCard(r.prof, tm, CardOptions{Serial: r.serial, Touch: r.touch, Clock: r.clock})
+	card, err := NewCard(r.prof, tm, CardOptions{Serial: r.serial, Touch: tracedSensor{r}, Clock: r.clock})
 	if err == nil {
 		_, err = card.PowerOn()
 		card.PowerOff()
@@ -522,6 +522,18 @@ func (r *Reader) Touch() (wasWaiting bool) {
 	w := r.touch.give()
 	r.tracer.event(r.id, "touch", "")
 	return w
+}
+
+// tracedSensor is the card's touch sensor as its applications ask it: each
+// request is traced (event touch-request, detail "key" and the key in hex:
+// a PIV slot, an OpenPGP key reference) before the sensor answers or
+// waits.
+type tracedSensor struct{ r *Reader }
+
+// Touch implements firmware.TouchSource.
+func (s tracedSensor) Touch(ref byte) bool {
+	s.r.tracer.event(s.r.id, "touch-request", fmt.Sprintf("key %02X", ref))
+	return s.r.touch.Touch(ref)
 }
 
 // SetTouchMode changes how the card's touch sensor behaves.

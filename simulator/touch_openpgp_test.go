@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,8 @@ import (
 // simulator lets PSO:CDS through; none within the touch timeout answers
 // 6985.
 func TestOpenPGPTouchThroughCard(t *testing.T) {
-	s := newTestSim(t, Config{TouchMode: TouchManual, TouchTimeout: 300 * time.Millisecond})
+	var trace bytes.Buffer
+	s := newTestSim(t, Config{TouchMode: TouchManual, TouchTimeout: 300 * time.Millisecond, Tracer: NewTracer(&trace)})
 	r := addCard(t, s, CardSpec{Slot: 0, Profile: "yubikey-5.7"})
 	tr := r.Transport()
 	for _, c := range []string{
@@ -32,4 +35,17 @@ func TestOpenPGPTouchThroughCard(t *testing.T) {
 		t.Errorf("PSO:CDS with a touch = %s, want 9000", got)
 	}
 	transmitUntouched(t, r, sign, "6985", 300*time.Millisecond)
+	var requests []string
+	if err := ReadTrace(bytes.NewReader(trace.Bytes()), func(rec TraceRecord) error {
+		if rec.Event == "touch-request" || rec.Event == "touch" || strings.HasPrefix(rec.Command, "002A") {
+			requests = append(requests, rec.Event+" "+rec.Detail+rec.Command[:min(8, len(rec.Command))])
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"touch-request key B6", "touch ", " 002A9E9A", "touch-request key B6", " 002A9E9A"}
+	if !slices.Equal(requests, want) {
+		t.Errorf("trace: %q, want %q", requests, want)
+	}
 }
