@@ -55,6 +55,7 @@ func TestSpinReader(t *testing.T) {
 			conn, peer := unixPair(t)
 			s := newSpinReader(conn)
 			s.spin = tt.spin
+			s.preempted = time.Hour // this test is not about contention
 			go func() {
 				time.Sleep(tt.writeAfter)
 				peer.Write([]byte("hello"))
@@ -70,6 +71,37 @@ func TestSpinReader(t *testing.T) {
 				t.Errorf("%d reads caught awake, want %d", s.caught, tt.caught)
 			}
 		})
+	}
+}
+
+// TestSpinReaderContended: a spin round that takes longer than the
+// contention threshold ends the spin, the read waits asleep, and the next
+// reads do not spin for the calm period.
+func TestSpinReaderContended(t *testing.T) {
+	conn, peer := unixPair(t)
+	s := newSpinReader(conn)
+	s.spin = 2 * time.Second
+	s.preempted = time.Nanosecond // every round looks preempted
+	s.calm = time.Hour
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		peer.Write([]byte("a"))
+	}()
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	if s.caught != 0 {
+		t.Errorf("a contended spin caught %d reads awake, want 0 (asleep)", s.caught)
+	}
+	if calm := time.Until(s.calmAfter); calm <= 0 || calm > time.Hour {
+		t.Errorf("after contention no spinning for %v, want up to an hour (calm) from the contention", calm)
+	}
+	s.preempted = time.Hour
+	peer.Write([]byte("b"))
+	time.Sleep(20 * time.Millisecond)
+	if _, err := io.ReadFull(s, buf); err != nil || s.caught != 0 {
+		t.Errorf("a read within the calm period: caught %d, %v; want it read without spinning", s.caught, err)
 	}
 }
 
