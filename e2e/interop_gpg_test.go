@@ -506,7 +506,9 @@ func gpgRecords(out string, types ...string) [][]string {
 // answers the management application's READ CONFIG) and reads the serial
 // number from the OpenPGP AID as a YubiKey's: manufacturer 0006, the
 // serial in BCD. Then gpg generates keys, ykman sets a touch policy (PUT
-// DATA D6) and the tries (SET PIN RETRIES, F2), and resets the application
+// DATA D6), gpg signs once under it (the trace shows the card asking its
+// sensor for key B6, which the default touch mode auto gives at once), ykman
+// sets the tries (SET PIN RETRIES, F2), and resets the application
 // (wrong VERIFYs until blocked, TERMINATE, ACTIVATE): no keys, default
 // tries, touch off. ykman is given the vpcd reader by name (--reader).
 func TestGPGYkmanOpenPGPInfo(t *testing.T) {
@@ -554,8 +556,9 @@ func gpgYkmanFlow(t *testing.T, c *interopCard, ykArgs []string) {
 			t.Errorf("PIN retry counters %v, want [3 0 3]", r)
 		}
 	})
+	var sigKey string
 	c.step("gpg generate", func(t *testing.T) {
-		gpgGenerate(t, g, g.cardStatus(t))
+		sigKey = gpgGenerate(t, g, g.cardStatus(t))
 		if f := g.cardStatus(t).fingerprints(); f[0] == "" || f[1] == "" || f[2] == "" {
 			t.Fatalf("fingerprints %v after generate, want three", f)
 		}
@@ -567,6 +570,26 @@ func gpgYkmanFlow(t *testing.T, c *interopCard, ykArgs []string) {
 		ykman(t, "keys", "set-touch", "sig", "on", "--admin-pin", gpgAdminPIN, "--force")
 		c.sawInOrder(t, mark, "ykman openpgp keys set-touch", "00200083", "00DA00D6")
 		mustContain(t, "ykman openpgp info", ykman(t, "info"), "Signature key           On", "Encryption key          Off")
+	})
+	c.step("gpg sign with touch on", func(t *testing.T) {
+		if err := os.WriteFile(c.path("touch.txt"), []byte("signed after a touch\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mark := c.traceSize()
+		g.mustGPG(t, &gpgAnswers{pins: []secret{{"PIN", gpgPIN}}}, "--local-user", sigKey, "--output", c.path("touch.sig"), "--detach-sign", c.path("touch.txt"))
+		// The card asks its sensor for key B6 (auto: touched at once) before signing.
+		var seen []string
+		for _, rec := range c.records(t, mark) {
+			if rec.Event == "touch-request" {
+				seen = append(seen, rec.Event+" "+rec.Detail)
+			} else if strings.HasPrefix(strings.ToUpper(rec.Command), "002A9E9A") {
+				seen = append(seen, "PSO:CDS "+rec.SW)
+			}
+		}
+		if want := []string{"touch-request key B6", "PSO:CDS 9000"}; !slices.Equal(seen, want) {
+			t.Errorf("the trace of gpg --detach-sign with touch on shows %q, want %q", seen, want)
+		}
+		g.forgetPINs(t)
 	})
 	c.step("ykman openpgp access set-retries", func(t *testing.T) {
 		mark := c.traceSize()

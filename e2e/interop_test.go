@@ -134,6 +134,19 @@ func (c *interopCard) traceSince(mark int64, max int) string {
 // from byte offset mark on.
 func (c *interopCard) exchanges(t *testing.T, mark int64) []string {
 	t.Helper()
+	var heads []string
+	for _, rec := range c.records(t, mark) {
+		if len(rec.Command) >= 8 {
+			heads = append(heads, strings.ToUpper(rec.Command[:8]))
+		}
+	}
+	return heads
+}
+
+// records returns the card's trace records, exchanges and events, from
+// byte offset mark on.
+func (c *interopCard) records(t *testing.T, mark int64) []simulator.TraceRecord {
+	t.Helper()
 	f, err := os.Open(c.trace)
 	if err != nil {
 		t.Fatal(err)
@@ -142,17 +155,14 @@ func (c *interopCard) exchanges(t *testing.T, mark int64) []string {
 	if _, err := f.Seek(mark, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
-	var heads []string
-	err = simulator.ReadTrace(f, func(rec simulator.TraceRecord) error {
-		if len(rec.Command) >= 8 {
-			heads = append(heads, strings.ToUpper(rec.Command[:8]))
-		}
+	var recs []simulator.TraceRecord
+	if err := simulator.ReadTrace(f, func(rec simulator.TraceRecord) error {
+		recs = append(recs, rec)
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
-	return heads
+	return recs
 }
 
 // path is a file in the flow's scratch directory.
