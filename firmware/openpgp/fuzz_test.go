@@ -27,15 +27,30 @@ func FuzzOpenPGP(f *testing.F) {
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgDec, attrX25519), "00 47 80 00 02 B8 00 00", "00 2A 80 86 25 A6 23 7F 49 20 86 1E 0000", importEd25519(make([]byte, 32))))
 	f.Add(cardtest.Script(byte(metaAdmin), "00 E6 00 00", cmdSelect, "00 CA 00 4F 00", byte(metaReset), "00 44 00 00", cmdSelect, "00 84 00 00 08", "00 88 00 00 02 0102"))
 	f.Add(cardtest.Script(byte(metaAdmin), "00 F1 00 00 00", "00 F2 00 00 03 05 00 05", putData(0x00D7, []byte{0x02, 0x20}), putData(0x0103, []byte("x")), "00 CA 01 03 00"))
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", putData(0x00D6, []byte{0x01, 0x20}), byte(metaAdmin), "00 2A 9E 9A 03 616263", "00 2A 9E 9A 03 616263", putData(0x00D6, []byte{0x03, 0x20})))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return
 		}
-		// Every script runs on the plain card and on a YubiKey (F1, F2, touch policies).
-		for _, base := range []string{"openpgp", "yubikey-5.7"} {
-			runScript(t, newCardOf(t, testProfile(t, base, ""), nvm.NewTearable(&nvm.Memory{})), script)
+		// Every script runs on the plain card, on a YubiKey (F1, F2, touch
+		// policies) whose sensor touches at once, and on one whose sensor
+		// refuses every other touch.
+		for _, tt := range []struct {
+			base  string
+			touch TouchSource
+		}{{"openpgp", nil}, {"yubikey-5.7", nil}, {"yubikey-5.7", &flipSensor{}}} {
+			runScript(t, newCardWith(t, testProfile(t, tt.base, ""), nvm.NewTearable(&nvm.Memory{}), Options{Touch: tt.touch}), script)
 		}
 	})
+}
+
+// flipSensor is a touch sensor that refuses every other touch, starting
+// with the first.
+type flipSensor struct{ n int }
+
+func (s *flipSensor) Touch(byte) bool {
+	s.n++
+	return s.n%2 == 0
 }
 
 // runScript runs a fuzz script on tc, checking every answer.

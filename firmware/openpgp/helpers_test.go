@@ -51,7 +51,13 @@ func newTestCard(t testing.TB) *testCard {
 // newCardOf is a card of profile p on tm, which may hold a card.
 func newCardOf(t testing.TB, p profile.Profile, tm *nvm.Tearable) *testCard {
 	t.Helper()
-	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 7, New(p, Options{})), tm: tm}
+	return newCardWith(t, p, tm, Options{})
+}
+
+// newCardWith is newCardOf with the application's options.
+func newCardWith(t testing.TB, p profile.Profile, tm *nvm.Tearable, opts Options) *testCard {
+	t.Helper()
+	return &testCard{t: t, c: cardtest.NewCard(t, p, tm, 7, New(p, opts)), tm: tm}
 }
 
 // sendRaw transmits a command and returns its data (61xx followed with GET
