@@ -46,7 +46,10 @@
 //     reading, not verified against a YubiKey: 6985 on a missing touch
 //     (PIV answers 6982; ykman's source does not say what OpenPGP answers)
 //     and 6982 for PUT DATA over a fixed flag (ykman refuses that change
-//     itself before sending it).
+//     itself before sending it). ykman's help says a fixed flag "can't be
+//     disabled without deleting the private key"; here only the factory
+//     reset clears it (a new key, or new algorithm attributes that delete
+//     the old key, leave it fixed): not verified against a YubiKey either.
 //
 // Persistent records, in the card's store (the on-card state format; a
 // store without them, written before this application existed, gets the
