@@ -79,6 +79,9 @@ func FuzzDecodeImage(f *testing.F) {
 		if !bytes.Equal(raw, b) {
 			t.Fatalf("decode/encode round trip changed the image")
 		}
+		if !bytes.Equal(referenceEncode(img), b) {
+			t.Fatalf("the reference encoder (encode_test.go) does not give back the image")
+		}
 	})
 }
 
