@@ -115,7 +115,8 @@ func (a *Applet) importKey(env *firmware.Context, cmd apdu.Command) error {
 
 // pso is PERFORM SECURITY OPERATION: COMPUTE DIGITAL SIGNATURE (P1-P2 9E9A,
 // PW1 81, the signature key) and DECIPHER (8086, PW1 82, the decryption
-// key).
+// key). On a YubiKey profile each key's touch policy (D6, D7) is checked
+// after the password and the key, before the key is used (Applet.touch).
 func (a *Applet) pso(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	switch uint16(cmd.P1)<<8 | uint16(cmd.P2) {
 	case 0x9E9A:
@@ -166,7 +167,8 @@ func (a *Applet) computeSignature(env *firmware.Context, cmd apdu.Command) ([]by
 }
 
 // internalAuthenticate is INTERNAL AUTHENTICATE (§7.2.13), P1-P2 0000: a
-// signature with the authentication key, PW1 82.
+// signature with the authentication key, PW1 82, and on a YubiKey profile
+// a touch when D8 asks for one.
 func (a *Applet) internalAuthenticate(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	if err := p1p2(cmd, 0x0000); err != nil {
 		return nil, err
