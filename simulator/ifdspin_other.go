@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !linux
 
 package simulator
 
@@ -8,7 +8,7 @@ import (
 )
 
 // spinReader reads the IFD driver's requests: where there is no IFD bridge
-// (pcsc-lite reader drivers are unix only) it never spins.
+// (`tessera sim --bridge ifd` is Linux only) it never spins.
 type spinReader struct {
 	net.Conn
 	spin   time.Duration
