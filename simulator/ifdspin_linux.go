@@ -40,11 +40,13 @@ type spinReader struct {
 // from sleep, and runs a busy one when its turn comes again, milliseconds
 // later (measured on a loaded 2-vCPU machine: the hop to the card 10 times
 // slower with spinning than without). So the spin stops when one of its
-// rounds took longer than spinPreempted (the thread was descheduled, or
-// sched_yield ran someone else), and the link sleeps for spinCalm before
-// it tries spinning again.
+// rounds took longer than spinPreempted (the thread lost a time slice to
+// another), and the link sleeps for spinCalm before it tries spinning
+// again. A round in which sched_yield ran the client or pcscd for their
+// few tens of microseconds is no contention: a 50 µs threshold stopped the
+// spin on a quiet machine too, where it then gained nothing.
 const (
-	spinPreempted = 50 * time.Microsecond
+	spinPreempted = 500 * time.Microsecond
 	spinCalm      = 250 * time.Millisecond
 )
 
