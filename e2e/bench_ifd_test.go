@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // ifdBenchReader is the IFD reader of the benchmark's card.
@@ -58,7 +60,7 @@ func BenchmarkGetVersionIFDThroughPCSCD(b *testing.B) {
 
 	// The IFD card is a tessera sim process, as it is in use.
 	p := startIFDPCSCD(b, ifdBenchReader)
-	startSim(b, shortDir(b), "--bridge", "ifd", "--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ifdBenchReader, "--log-level", "warn")
+	startSim(b, hosttest.ShortDir(b), "--bridge", "ifd", "--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ifdBenchReader, "--log-level", "warn")
 	ifd := startPCSCBench(b, client, []string{"PCSCLITE_CSOCK_NAME=" + p.sock}, ifdBenchReader+" 00 00")
 
 	const tessera, echo, ifdCard = 0, 1, 0 // the clients' reader numbers

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ebfe/scard"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -369,7 +370,7 @@ func BenchmarkStartUp(b *testing.B) {
 	var l latencies
 	for b.Loop() {
 		b.StopTimer()
-		state := shortDir(b)
+		state := hosttest.ShortDir(b)
 		b.StartTimer()
 		start := time.Now()
 		s := startSim(b, state)

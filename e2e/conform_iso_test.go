@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // TestConformISOThroughPCSCD: an iso-token card through pcscd gets the ISO
@@ -50,7 +52,7 @@ func conformOneApp(t *testing.T, profile, prefix, why string, skipped ...string)
 	t.Helper()
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	startSim(t, shortDir(t), "--profile", profile)
+	startSim(t, hosttest.ShortDir(t), "--profile", profile)
 	waitCard(t, sc, reader0, true, 15*time.Second)
 
 	rep, stderr, code := conform(t)

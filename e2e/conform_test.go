@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // conformReport is the part of `tessera conform --json` the tests read.
@@ -95,7 +97,7 @@ func redactArgs(args []string) string {
 func TestConformThroughPCSCD(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	s := startSim(t, state)
 	waitCard(t, sc, reader0, true, 15*time.Second)
 	checkConformSuite(t, s, 0, reader0)
@@ -184,7 +186,7 @@ func checkConformSuite(t *testing.T, s *sim, id int, reader string) {
 func TestConformCatchesAQuirkThroughPCSCD(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	prof := filepath.Join(state, "no-chaining.yaml")
 	if err := os.WriteFile(prof, []byte("base: default\nname: no-chaining\nquirks: [no-chaining]\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -213,7 +215,7 @@ func TestConformCatchesAQuirkThroughPCSCD(t *testing.T) {
 func TestScenarioThroughPCSCD(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	s := startSim(t, shortDir(t))
+	s := startSim(t, hosttest.ShortDir(t))
 	waitCard(t, sc, reader0, true, 15*time.Second)
 
 	// Its unblock step could block the PUK of a real card: refused before

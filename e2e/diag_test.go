@@ -68,7 +68,7 @@ func traceCommands(t *testing.T, path string, skip int) (cmds []traceCommand, li
 func TestDiagThroughPCSCD(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	tracePath := filepath.Join(state, "trace.jsonl")
 	s := startSim(t, state, "--trace", tracePath)
 	waitCard(t, sc, reader0, true, 15*time.Second)
@@ -168,7 +168,7 @@ func TestDiagThroughPCSCD(t *testing.T) {
 func TestPCSCTransportTypedRemoval(t *testing.T) {
 	sc := pcsc(t)
 	checkNoCard(t, sc, reader0)
-	s := startSim(t, shortDir(t))
+	s := startSim(t, hosttest.ShortDir(t))
 	waitCard(t, sc, reader0, true, 15*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // A GnuPG home of its own for each flow, with scdaemon pointed at the
@@ -64,7 +66,7 @@ func makeGnuPG(t *testing.T, c *interopCard, card bool) *gnupg {
 	scd := gpgLibexec(t, "scdaemon")
 	// The agent's sockets live in the home when /run/user/UID is absent:
 	// keep the path short.
-	home := shortDir(t)
+	home := hosttest.ShortDir(t)
 	if err := os.Chmod(home, 0o700); err != nil {
 		t.Fatal(err)
 	}

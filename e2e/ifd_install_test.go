@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // `scripts/ifd.sh install` and `uninstall` (docs/ifd-bridge.md, "Install
@@ -66,7 +68,7 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 func TestIFDInstall(t *testing.T) {
 	names := []string{"Tessera Install A", "Yubico YubiKey OTP+FIDO+CCID"}
 	r0, r1 := names[0]+" 00 00", names[1]+" 01 00"
-	dest, run := t.TempDir(), shortDir(t)
+	dest, run := t.TempDir(), hosttest.ShortDir(t)
 	env := []string{"DESTDIR=" + dest, "TESSERA_RUN_DIR=" + run}
 	lib, conf := filepath.Join(dest, installedLib), filepath.Join(dest, installedConf)
 
@@ -120,7 +122,7 @@ func TestIFDInstall(t *testing.T) {
 		if n := strings.Count(staged, lib); n != len(names) {
 			t.Fatalf("the staged copy names %s %d times, want %d", lib, n, len(names))
 		}
-		confCopy := filepath.Join(shortDir(t), "tessera-ifd")
+		confCopy := filepath.Join(hosttest.ShortDir(t), "tessera-ifd")
 		if err := os.WriteFile(confCopy, []byte(staged), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +140,7 @@ func TestIFDInstall(t *testing.T) {
 		if !strings.Contains(string(maps), lib) {
 			t.Errorf("pcscd (pid %s) has not loaded %s", bytes.TrimSpace(pid), lib)
 		}
-		startSim(t, shortDir(t), "--bridge", "ifd", "--cards", "2", "--reader-name", names[0], "--reader-name", names[1])
+		startSim(t, hosttest.ShortDir(t), "--bridge", "ifd", "--cards", "2", "--reader-name", names[0], "--reader-name", names[1])
 		p.waitCard(t, r0, true, 15*time.Second)
 		p.waitCard(t, r1, true, 15*time.Second)
 		if rs := p.readers(t); len(rs) != 2 {

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // The IFD bridge (docs/ifd-bridge.md): the simulator's cards reach a
@@ -39,7 +41,7 @@ type ifdPCSCD struct {
 // need PCSCLITE_CSOCK_NAME=p.sock.
 func startIFDPCSCD(t testing.TB, names ...string) *ifdPCSCD {
 	t.Helper()
-	return startIFDPCSCDIn(t, shortDir(t), append([]string{"start"}, names...)...)
+	return startIFDPCSCDIn(t, hosttest.ShortDir(t), append([]string{"start"}, names...)...)
 }
 
 // startIFDPCSCDIn runs `scripts/ifd.sh start...` (args) with run as
@@ -138,7 +140,7 @@ func TestIFDBridge(t *testing.T) {
 	r0, r1 := names[0]+" 00 00", names[1]+" 01 00"
 	p := startIFDPCSCD(t, names...)
 	t.Setenv("PCSCLITE_CSOCK_NAME", p.sock) // for the clients this test starts
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	args := []string{"--bridge", "ifd", "--cards", "2", "--profile", "default,yubikey-5.7",
 		"--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", names[0], "--reader-name", names[1]}
 	s := startSim(t, state, args...)
@@ -384,7 +386,7 @@ func TestIFDClientsListed(t *testing.T) {
 func newIFDYubiKeyCard(t *testing.T, args ...string) (*interopCard, *ifdPCSCD) {
 	t.Helper()
 	p := startIFDPCSCD(t, ykmanReaderName)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	trace := filepath.Join(state, "trace.jsonl")
 	s := startSim(t, state, append([]string{"--trace", trace, "--bridge", "ifd",
 		"--ifd-dir", filepath.Join(p.run, "ifd"), "--reader-name", ykmanReaderName}, args...)...)

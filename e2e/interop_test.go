@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -49,7 +50,7 @@ func newInteropCard(t *testing.T, args ...string) *interopCard {
 	t.Helper()
 	pc := pcsc(t)
 	checkNoCard(t, pc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	trace := filepath.Join(state, "trace.jsonl")
 	s := startSim(t, state, append([]string{"--trace", trace}, args...)...)
 	waitCard(t, pc, reader0, true, 15*time.Second)

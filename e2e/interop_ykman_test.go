@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 const (
@@ -153,7 +155,7 @@ func TestInteropYkman(t *testing.T) {
 func TestInteropYkmanYubicoReaderName(t *testing.T) {
 	sock := startPCSCDInstance(t, ykmanInstance, ykmanReaderName)
 	reader := ykmanReaderName + " 00 00"
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	trace := filepath.Join(state, "trace.jsonl")
 	// Two cards, one in each of the instance's readers: ykman would
 	// otherwise spend 12 s waiting for a card in the empty one.

@@ -114,15 +114,3 @@ func startPCSCD(root string) (started bool, err error) {
 	}
 	return false, fmt.Errorf("scripts/pcscd.sh start printed %q, want started/running PID", out)
 }
-
-// shortDir is a temporary directory with a path short enough for a unix
-// socket in it.
-func shortDir(t testing.TB) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "tse2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}

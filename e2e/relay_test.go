@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -24,10 +25,10 @@ func TestRelayThroughPCSCD(t *testing.T) {
 	ctx := pcsc(t)
 	checkNoCard(t, ctx, reader0)
 	checkNoCard(t, ctx, reader1)
-	startSim(t, shortDir(t))
+	startSim(t, hosttest.ShortDir(t))
 	waitCard(t, ctx, reader0, true, 15*time.Second)
 
-	relayState := shortDir(t)
+	relayState := hosttest.ShortDir(t)
 	tracePath := filepath.Join(relayState, "relay.jsonl")
 	startSim(t, relayState, "--cards", "0", "--relay", reader0, "--vpcd", "127.0.0.1:35964", "--trace", tracePath)
 	waitCard(t, ctx, reader1, true, 15*time.Second)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ebfe/scard"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -219,7 +220,7 @@ func checkNoCard(t testing.TB, ctx *scard.Context, reader string) {
 func TestKillRestartKeepsRetryCounter(t *testing.T) {
 	pc := pcsc(t)
 	checkNoCard(t, pc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	s := startSim(t, state)
 	c := connect(t, pc, reader0)
 	if got := sw(t, c, selectPIV); got != "9000" {
@@ -261,7 +262,7 @@ func TestKillRestartKeepsRetryCounter(t *testing.T) {
 func TestRemoveInsertThroughControlAPI(t *testing.T) {
 	pc := pcsc(t)
 	checkNoCard(t, pc, reader0)
-	s := startSim(t, shortDir(t))
+	s := startSim(t, hosttest.ShortDir(t))
 	c := connect(t, pc, reader0)
 	if got := sw(t, c, selectPIV); got != "9000" {
 		t.Fatalf("SELECT PIV = %s", got)
@@ -312,7 +313,7 @@ func TestRemoveInsertThroughControlAPI(t *testing.T) {
 func TestKillAtRandomInstants(t *testing.T) {
 	pc := pcsc(t)
 	checkNoCard(t, pc, reader0)
-	state := shortDir(t)
+	state := hosttest.ShortDir(t)
 	right := mustHex(t, rightPIN)
 	const rounds = 4
 	for round := range rounds + 1 {

@@ -7,13 +7,13 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 	"github.com/tesseracard/tessera/simulator/ifdlink"
 )
@@ -29,16 +29,6 @@ func open(t *testing.T, socket string) driver {
 		t.Fatalf("IFDHCreateChannelByName(%s) = %d", socket, rc)
 	}
 	t.Cleanup(func() { d.close() })
-	return d
-}
-
-func shortDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "tsifd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
 }
 
@@ -69,7 +59,7 @@ func wantPresence(t *testing.T, d driver, want int) {
 // simulated card: presence, power, commands, removal and insertion, the
 // simulator's death and its return.
 func TestDriverAgainstSimulator(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	// As scripts/ifd.sh writes it into reader.conf.
 	d := open(t, "/dev/null:"+simulator.IFDSocket(dir, 0))
 	wantPresence(t, d, ifdNotPresent) // no simulator yet
@@ -162,7 +152,7 @@ func TestDriverAgainstSimulator(t *testing.T) {
 }
 
 func TestDriverCapabilities(t *testing.T) {
-	d := open(t, filepath.Join(shortDir(t), "none.sock"))
+	d := open(t, filepath.Join(hosttest.ShortDir(t), "none.sock"))
 	for _, tt := range []struct {
 		tag  int
 		want []byte
@@ -207,7 +197,7 @@ func TestDriverCapabilities(t *testing.T) {
 // answer.
 func peer(t *testing.T, hangUp bool, answer func(req ifdlink.Type) []byte) string {
 	t.Helper()
-	path := filepath.Join(shortDir(t), "peer.sock")
+	path := filepath.Join(hosttest.ShortDir(t), "peer.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -298,11 +288,7 @@ func TestDriverSilentPeer(t *testing.T) {
 // BenchmarkDriverTransmit measures the bridge's own hop, without pcscd:
 // IFDHTransmitToICC of GET VERSION to a simulated card, as pcscd calls it.
 func BenchmarkDriverTransmit(b *testing.B) {
-	dir, err := os.MkdirTemp("", "tsifd")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := hosttest.ShortDir(b)
 	sim, err := simulator.New(simulator.Config{IFDDir: dir})
 	if err != nil {
 		b.Fatal(err)

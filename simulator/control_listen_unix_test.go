@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // TestListenUnixPrivate: the socket file is made with mode 0600 by the
@@ -14,7 +16,7 @@ import (
 func TestListenUnixPrivate(t *testing.T) {
 	old := syscall.Umask(0o022) // the usual umask, which would give 0755
 	defer syscall.Umask(old)
-	sock := filepath.Join(shortTempDir(t), "s.sock")
+	sock := filepath.Join(hosttest.ShortDir(t), "s.sock")
 	ln, err := listenUnixPrivate(sock)
 	if err != nil {
 		t.Fatal(err)

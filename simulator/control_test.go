@@ -15,13 +15,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // startControl serves sim's control API on a unix socket in a temporary
 // directory and returns a client for it.
 func startControl(t *testing.T, sim *Simulator) (*Client, string) {
 	t.Helper()
-	sock := filepath.Join(shortTempDir(t), "control.sock")
+	sock := filepath.Join(hosttest.ShortDir(t), "control.sock")
 	ln, err := ListenControl(sock, "")
 	if err != nil {
 		t.Fatal(err)
@@ -51,18 +53,6 @@ func unixHTTPClient(sock string) *http.Client {
 	}}}
 }
 
-// shortTempDir is a temporary directory with a path short enough for a unix
-// socket.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "tsr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func TestControlSocketMode(t *testing.T) {
 	sim := newTestSim(t, Config{})
 	_, sock := startControl(t, sim)
@@ -80,7 +70,7 @@ func TestControlSocketMode(t *testing.T) {
 }
 
 func TestListenControl(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := hosttest.ShortDir(t)
 	stale := filepath.Join(dir, "stale.sock")
 	ln, err := net.Listen("unix", stale)
 	if err != nil {
@@ -314,7 +304,7 @@ func TestControlBusyCard(t *testing.T) {
 }
 
 func TestClientNoSimulator(t *testing.T) {
-	sock := filepath.Join(shortTempDir(t), "none.sock")
+	sock := filepath.Join(hosttest.ShortDir(t), "none.sock")
 	_, err := NewClient(sock, "").List(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no simulator answers on "+sock) {
 		t.Errorf("List() with no simulator: error %v", err)

@@ -9,18 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator/ifdlink"
 )
-
-func ifdDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "tsifd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
 
 // ifdAsk sends one request on c and reads the answer.
 func ifdAsk(t *testing.T, c net.Conn, f ifdlink.Frame) (ifdlink.Frame, error) {
@@ -41,7 +32,7 @@ func ifdAsk(t *testing.T, c net.Conn, f ifdlink.Frame) (ifdlink.Frame, error) {
 }
 
 func TestIFDLink(t *testing.T) {
-	dir := ifdDir(t)
+	dir := hosttest.ShortDir(t)
 	sim, err := New(Config{IFDDir: dir, Profile: "piv"})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +114,7 @@ func TestIFDLink(t *testing.T) {
 }
 
 func TestIFDSocketFile(t *testing.T) {
-	dir := ifdDir(t)
+	dir := hosttest.ShortDir(t)
 	// A stale socket (its simulator killed) is replaced.
 	stale, err := net.Listen("unix", IFDSocket(dir, 0))
 	if err != nil {

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator/ifdlink"
 )
 
 // unixPair returns both ends of a unix stream connection.
 func unixPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(shortTempDir(t), "s"))
+	ln, err := net.Listen("unix", filepath.Join(hosttest.ShortDir(t), "s"))
 	if err != nil {
 		t.Fatal(err)
 	}

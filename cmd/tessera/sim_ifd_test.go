@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 	"github.com/tesseracard/tessera/simulator/ifdlink"
 )
@@ -17,7 +18,7 @@ import (
 // socket in --ifd-dir, named by --reader-name in slot order, and tessera
 // card list shows the readers as pcscd names them.
 func TestSimBridgeIFD(t *testing.T) {
-	dir, ifdDir := shortDir(t), shortDir(t)
+	dir, ifdDir := hosttest.ShortDir(t), hosttest.ShortDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

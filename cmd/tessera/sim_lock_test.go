@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // helperProcessEnv makes the test binary run the tessera command line with
@@ -85,7 +87,7 @@ func startSim(t *testing.T, args ...string) *exec.Cmd {
 // to the other's. Once the first is killed (-9), the lock file it leaves
 // does not stop the next start.
 func TestSimTwoOnOneState(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	first := startSim(t, "--state", dir, "--no-vpcd", "--profile", "iso-token")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

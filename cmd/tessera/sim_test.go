@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator"
 )
 
@@ -26,18 +27,8 @@ func runTessera(ctx context.Context, args ...string) (stdout, stderr string, err
 	return out.String(), errb.String(), err
 }
 
-func shortDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "tsc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func TestSimFlagErrors(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	notDir := filepath.Join(dir, "file")
 	os.WriteFile(notDir, []byte("x"), 0o600)
 	tests := []struct {
@@ -93,7 +84,7 @@ func TestSimFlagErrors(t *testing.T) {
 }
 
 func TestSimCorruptStateNamesTheFile(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	card := filepath.Join(dir, "cards", "0")
 	os.MkdirAll(card, 0o700)
 	os.WriteFile(filepath.Join(card, "card.json"), []byte(`{"profile": "default", "serial": 1}`), 0o600)
@@ -110,7 +101,7 @@ func TestSimCorruptStateNamesTheFile(t *testing.T) {
 
 // TestSimAndCardCommands runs `tessera sim` and drives it with `tessera card`.
 func TestSimAndCardCommands(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	tracePath := filepath.Join(dir, "trace.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -194,7 +185,7 @@ func TestSimAndCardCommands(t *testing.T) {
 // TestSimProfilePerCard: a --profile list gives each card its own profile,
 // so a PIV card and an ISO token can sit side by side.
 func TestSimProfilePerCard(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -243,8 +234,8 @@ func TestSimProfilePerCard(t *testing.T) {
 // STATE/control.token (mode 0600), where tessera card --control-tcp finds
 // it; without it, or with another, tessera card fails saying why.
 func TestSimControlTCPToken(t *testing.T) {
-	dir := shortDir(t)
-	t.Setenv("XDG_STATE_HOME", shortDir(t)) // the default state holds no token
+	dir := hosttest.ShortDir(t)
+	t.Setenv("XDG_STATE_HOME", hosttest.ShortDir(t)) // the default state holds no token
 	t.Setenv("TESSERA_CONTROL_TOKEN", "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator/tpmstore/swtpmtest"
 )
 
@@ -54,7 +55,7 @@ func runSimFor(t *testing.T, dir, spec string, apdus ...string) (string, error) 
 // refused at the next start.
 func TestSimTPMRefusesRollback(t *testing.T) {
 	sw := swtpmtest.Start(t)
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	state := filepath.Join(dir, "cards", "0", "card.state")
 	if _, err := runSimFor(t, dir, sw.Spec()); err != nil { // first boot
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestSimTPMRefusesRollback(t *testing.T) {
 }
 
 func TestSimTPMFlagErrors(t *testing.T) {
-	dir := shortDir(t)
+	dir := hosttest.ShortDir(t)
 	for _, tt := range []struct{ spec, want string }{
 		{"", "--tpm \"\""},
 		{"unix:" + filepath.Join(dir, "none.sock"), "--tpm: tpmstore: opening TPM unix:"},

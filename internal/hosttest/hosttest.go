@@ -15,6 +15,8 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"os"
+	"testing"
 	"time"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -118,4 +120,18 @@ func FieldTokenReport(reader string, atrNames []any) map[string]any {
 		delete(r, "state")
 	}
 	return r
+}
+
+// ShortDir is a temporary directory, removed at the end of t, whose path is
+// short enough for unix sockets in it (a simulator's control socket, an IFD
+// link, a private pcscd): os.TempDir, not t.TempDir, whose paths carry the
+// test's name and pass the 107 bytes a socket path may have.
+func ShortDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }
