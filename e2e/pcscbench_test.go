@@ -68,6 +68,19 @@ type pcscBench struct {
 // if the client did not then exit 0.
 func startPCSCBench(t testing.TB, bin string, env []string, readers ...string) *pcscBench {
 	t.Helper()
+	c := launchPCSCBench(t, bin, env, readers...)
+	t.Cleanup(func() {
+		if err := c.wait(); err != nil {
+			t.Errorf("pcscbench %q: %v\n%s", readers, err, c.stderr)
+		}
+	})
+	return c
+}
+
+// launchPCSCBench is startPCSCBench for a client that may fail: at the end
+// of t it only closes the client's input and waits for its end.
+func launchPCSCBench(t testing.TB, bin string, env []string, readers ...string) *pcscBench {
+	t.Helper()
 	cmd := exec.Command(bin, readers...)
 	cmd.Env = append(os.Environ(), env...)
 	c := &pcscBench{readers: readers, stderr: new(bytes.Buffer)}
@@ -91,11 +104,7 @@ func startPCSCBench(t testing.TB, bin string, env []string, readers ...string) *
 		in.Close()
 		return cmd.Wait()
 	})
-	t.Cleanup(func() {
-		if err := c.wait(); err != nil {
-			t.Errorf("pcscbench %q: %v\n%s", readers, err, c.stderr)
-		}
-	})
+	t.Cleanup(func() { c.wait() })
 	return c
 }
 
@@ -185,36 +194,18 @@ func TestPCSCBench(t *testing.T) {
 		t.Cleanup(func() { waitCard(t, ctx, reader0, false, 15*time.Second) })
 		r := startTesseraCard(t, "")
 		waitCard(t, ctx, reader0, true, 15*time.Second)
-		cmd := exec.Command(bin, reader0)
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer cmd.Process.Kill() // if the test fails before the client's end
-		lines := bufio.NewScanner(out)
-		if _, err := in.Write([]byte{0}); err != nil || !lines.Scan() {
-			t.Fatalf("the first GET VERSION: %v, %v", err, lines.Err())
-		}
+		c := launchPCSCBench(t, bin, nil, reader0)
+		c.ask(t, 0) // the first GET VERSION
 		if err := r.Remove(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		waitCard(t, ctx, reader0, false, 15*time.Second)
-		in.Write([]byte{0})
-		in.Close()
-		io.Copy(io.Discard, out)
-		err = cmd.Wait()
+		c.in.Write([]byte{0})
+		err := c.wait()
+		var exit *exec.ExitError
 		want := `pcscbench: SCardTransmit(GET VERSION) on reader "` + reader0 + `": `
-		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(stderr.String(), want) {
-			t.Errorf("pcscbench %q, card removed after one GET VERSION: %v, stderr %q; want exit 1 and %q...", reader0, err, stderr.String(), want)
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.HasPrefix(c.stderr.String(), want) {
+			t.Errorf("pcscbench %q, card removed after one GET VERSION: %v, stderr %q; want exit 1 and %q...", reader0, err, c.stderr.String(), want)
 		}
 	})
 }
