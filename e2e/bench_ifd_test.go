@@ -65,27 +65,28 @@ func BenchmarkGetVersionIFDThroughPCSCD(b *testing.B) {
 
 	const tessera, echo, ifdCard = 0, 1, 0 // the clients' reader numbers
 
-	for range 50 { // warm up the paths
-		vpcd.ask(b, tessera)
-		vpcd.ask(b, echo)
-		ifd.ask(b, ifdCard)
-		ifd.ask(b, pcscFloor|ifdCard)
-	}
+	// The paths, in the order of their blocks: which client, which
+	// exchange, and where its round trips go.
 	var lt, le, li, lf latencies
+	paths := []struct {
+		client *pcscBench
+		k      byte
+		lat    *latencies
+	}{
+		{vpcd, tessera, &lt}, {vpcd, echo, &le}, {ifd, ifdCard, &li}, {ifd, pcscFloor | ifdCard, &lf},
+	}
+	for range 50 { // warm up the paths
+		for _, p := range paths {
+			p.client.ask(b, p.k)
+		}
+	}
 	b.ResetTimer()
 	for done := 0; done < b.N; done += ifdBenchBlock {
 		n := min(ifdBenchBlock, b.N-done)
-		for range n {
-			lt = append(lt, vpcd.ask(b, tessera))
-		}
-		for range n {
-			le = append(le, vpcd.ask(b, echo))
-		}
-		for range n {
-			li = append(li, ifd.ask(b, ifdCard))
-		}
-		for range n {
-			lf = append(lf, ifd.ask(b, pcscFloor|ifdCard))
+		for _, p := range paths {
+			for range n {
+				*p.lat = append(*p.lat, p.client.ask(b, p.k))
+			}
 		}
 	}
 	rateT, rateE, rateI := lt.report(b, "tessera"), le.report(b, "echo"), li.report(b, "ifd")
