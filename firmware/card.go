@@ -268,14 +268,15 @@ func (c *Card) disclose(cmd apdu.Command) Disclosure {
 	if isSelectAID(cmd) {
 		return Disclosure{Command: true, Response: true}
 	}
-	// A SELECT of a file with no application selected (the MF, 3F00, as
-	// OpenSC tries first) names a file and gets the card OS's refusal or
-	// its control information: public. Once an application is selected,
-	// INS A4 is its own to judge (YKOATH's CALCULATE ALL is A4 00).
-	if c.selected < 0 && cmd.INS == apdu.InsSelect && cmd.CLA&0x80 == 0 {
-		return Disclosure{Command: true, Response: true}
-	}
 	if c.selected < 0 {
+		// A SELECT of a file with no application selected (the MF, 3F00,
+		// as OpenSC tries first) names a file and gets the card OS's
+		// refusal or its control information: public. Once an application
+		// is selected, INS A4 is its own to judge (YKOATH's CALCULATE ALL
+		// is A4 00).
+		if cmd.INS == apdu.InsSelect && cmd.CLA&0x80 == 0 {
+			return Disclosure{Command: true, Response: true}
+		}
 		return Disclosure{}
 	}
 	d, ok := c.cfg.Applets[c.selected].(Discloser)
