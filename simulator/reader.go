@@ -519,9 +519,10 @@ func (r *Reader) ArmTear(ctx context.Context, k int) error {
 // for the touch; if not, the touch counts for the next wait that begins
 // within the touch timeout.
 func (r *Reader) Touch() (wasWaiting bool) {
-	w := r.touch.give()
+	// Traced before it is given: a waiting card answers the APDU as soon
+	// as it has the touch, and the trace must show the touch first.
 	r.tracer.event(r.id, "touch", "")
-	return w
+	return r.touch.give()
 }
 
 // tracedSensor is the card's touch sensor as its applications ask it: each
