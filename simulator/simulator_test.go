@@ -159,13 +159,15 @@ func TestTimingModel(t *testing.T) {
 	if r.Info().Profile != prof {
 		t.Errorf("profile recorded as %q, want %q", r.Info().Profile, prof)
 	}
-	tr := r.Transport()
-	start := time.Now()
-	transmit(t, tr, selectPIV)
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("SELECT took %v, want no added latency", d)
+	// Only GET VERSION is slowed down; that SELECT is not is the
+	// profile's answer (an upper bound on a measured time would be a
+	// timed assertion, which a loaded machine can fail).
+	if d := r.prof.Timing.Latency(0xA4); d != 0 {
+		t.Errorf("the card's profile adds %v to SELECT, want nothing", d)
 	}
-	start = time.Now()
+	tr := r.Transport()
+	transmit(t, tr, selectPIV)
+	start := time.Now()
 	if got := transmit(t, tr, getVersion); got != "0507019000" {
 		t.Errorf("GET VERSION = %s", got)
 	}
@@ -329,12 +331,8 @@ func TestTouchSensor(t *testing.T) {
 			} else if tt.action != nil {
 				go tt.action(ts)
 			}
-			start := time.Now()
 			if got := ts.Touch(0x9A); got != tt.want {
 				t.Errorf("Touch() = %v, want %v", got, tt.want)
-			}
-			if d := time.Since(start); tt.want && d > 250*time.Millisecond {
-				t.Errorf("Touch() took %v", d)
 			}
 			if _, w := ts.status(); w != -1 {
 				t.Errorf("still waiting for slot %X after Touch returned", w)
