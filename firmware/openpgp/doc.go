@@ -28,9 +28,13 @@
 //     key of the old ones, with its fingerprint and generation date.
 //   - On a YubiKey profile (profile openpgp.yubikey): GET VERSION (INS F1),
 //     SET PIN RETRIES (INS F2, PW3: the limits of PW1, the resetting code
-//     and PW3, the values kept), the general feature management DO 7F74 (a
-//     button), and the touch policies D6-D9 (read; set with PW3; a fixed
-//     one stays until the factory reset).
+//     and PW3, the values kept; the resetting code's limit is kept without
+//     a resetting code too, for one PUT DATA D3 sets later; ykman sends
+//     all three whether or not a resetting code exists), the general
+//     feature management DO 7F74 (a button), and the touch policies D6-D9
+//     (read; set with PW3; a fixed one stays until the factory reset).
+//     The factory reset brings the limits back to 3: our reading of
+//     ykman's "restore factory settings", not verified against a YubiKey.
 //   - Touch (YubiKey profiles only; the plain card has no D6-D9): the user
 //     interaction flags of ykman's UIF, byte 1 00 off, 01 on, 02 fixed,
 //     03 cached, 04 cached-fixed, byte 2 20 (button) — values verified
@@ -59,6 +63,9 @@
 //	                          records are salted with zeros (their values
 //	                          are public), every later value at random
 //	openpgp/rc                the resetting code (pin record); absent: none
+//	openpgp/rclimit           1 byte: the retry limit (1-15) SET PIN RETRIES
+//	                          gave the resetting code, for one set later;
+//	                          absent: 3
 //	openpgp/pwlen             3 bytes: the lengths of PW1, the resetting
 //	                          code and PW3 (CHANGE REFERENCE DATA and RESET
 //	                          RETRY COUNTER split their data with them)

@@ -176,6 +176,57 @@ func TestSetPINRetries(t *testing.T) {
 	tc.must(verifyPW3, apdu.SWSuccess)
 }
 
+// TestResettingCodeLimit: the resetting code's limit SET PIN RETRIES gives
+// is the card's, not the resetting code's: a resetting code set later by
+// PUT DATA D3 gets it (as a YubiKey keeps it), across a power cycle and a
+// deletion of the code; 0 removes a code and leaves the limit; the factory
+// reset brings back 3. C4 shows the tries, and a wrong resetting code in
+// RESET RETRY COUNTER spends from them.
+func TestResettingCodeLimit(t *testing.T) {
+	setRC := func(tc *testCard) { tc.admin(); tc.mustRaw(putData(tagResetCode, []byte("rcrcrcrc")), apdu.SWSuccess) }
+	delRC := func(tc *testCard) { tc.admin(); tc.mustRaw(putData(tagResetCode, nil), apdu.SWSuccess) }
+	retries := func(cmd string) func(*testCard) {
+		return func(tc *testCard) { tc.admin(); tc.must(cmd, apdu.SWSuccess) }
+	}
+	power := func(tc *testCard) { tc.power() }
+	reset := func(tc *testCard) {
+		tc.admin()
+		tc.must("00 E6 00 00", apdu.SWSuccess)
+		tc.must("00 44 00 00", apdu.SWSuccess)
+	}
+	tests := []struct {
+		name  string
+		steps []func(*testCard)
+		tries int // the resetting code's, once set at the end
+	}{
+		{"never told", nil, 3},
+		{"told before the code exists", []func(*testCard){retries("00 F2 00 00 03 05 04 06")}, 4},
+		{"told, then a power cycle", []func(*testCard){retries("00 F2 00 00 03 05 04 06"), power}, 4},
+		{"told while a code exists, the code deleted", []func(*testCard){setRC, retries("00 F2 00 00 03 05 07 06"), delRC}, 7},
+		{"0 removes the code, keeps the limit", []func(*testCard){retries("00 F2 00 00 03 05 04 06"), setRC, retries("00 F2 00 00 03 05 00 06")}, 4},
+		{"told twice", []func(*testCard){retries("00 F2 00 00 03 05 04 06"), retries("00 F2 00 00 03 05 0F 06")}, 15},
+		{"factory reset", []func(*testCard){retries("00 F2 00 00 03 05 04 06"), reset}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := newCardOf(t, testProfile(t, "yubikey-5.7", ""), nvm.NewTearable(&nvm.Memory{}))
+			tc.must(cmdSelect, apdu.SWSuccess)
+			for _, step := range tt.steps {
+				step(tc)
+			}
+			setRC(tc)
+			if got := tc.getData(tagPWStatus)[5]; int(got) != tt.tries {
+				t.Errorf("C4 resetting code tries = %d, want %d", got, tt.tries)
+			}
+			tc.must(cmdSelect, apdu.SWSuccess)
+			tc.mustRaw(pwCmd(0x2C, 0, 0x81, "xxxxxxxx"+"7777777"), apdu.StatusWord(0x63C0|(tt.tries-1)))
+			if got := tc.getData(tagPWStatus)[5]; int(got) != tt.tries-1 {
+				t.Errorf("C4 resetting code tries after a wrong one = %d, want %d", got, tt.tries-1)
+			}
+		})
+	}
+}
+
 // TestPutData: each DO PUT DATA writes needs PW3, is bounded, and reads
 // back; an empty value deletes it.
 func TestPutData(t *testing.T) {

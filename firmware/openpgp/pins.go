@@ -184,7 +184,8 @@ func (a *Applet) resetRetryCounter(env *firmware.Context, cmd apdu.Command) erro
 }
 
 // setResettingCode is PUT DATA D3 (PW3 verified): a new resetting code with
-// a full counter, or none with empty data.
+// a full counter of the card's resetting code limit (rcLimit), or none with
+// empty data.
 func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 	tx, err := env.Store.Begin()
 	if err != nil {
@@ -199,7 +200,7 @@ func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 		if err := a.policy(iRC).Check(v); err != nil {
 			return apdu.SWWrongLength
 		}
-		if err := rc(env, a.q).Init(tx, v, pwTries, false, false, env.Rand); err != nil {
+		if err := rc(env, a.q).Init(tx, v, rcLimit(env.Store), false, false, env.Rand); err != nil {
 			return err
 		}
 	}
@@ -212,9 +213,12 @@ func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 // setPINRetries is a YubiKey's SET PIN RETRIES (INS F2, P1-P2 0000, PW3):
 // the retry limits of PW1, the resetting code and PW3, one byte each, each
 // password's counter then full; the values are kept (as on a YubiKey from
-// 4.3.1 on). A limit of 0 for the resetting code removes it; PW1 and PW3
-// take 1 to 15 (63Cx can say no more). A resetting code set later by PUT
-// DATA D3 gets 3 tries.
+// 4.3.1 on). PW1 and PW3 take 1 to 15 (63Cx can say no more). The
+// resetting code's limit, 1 to 15, is kept apart from the code (keyRCLimit)
+// in the same transaction, so that a resetting code set later by PUT DATA
+// D3 gets it, as on a YubiKey; the factory reset brings back 3. A limit of
+// 0 for the resetting code removes the code and leaves the kept limit as it
+// was.
 func (a *Applet) setPINRetries(env *firmware.Context, cmd apdu.Command) error {
 	if err := p1p2(cmd, 0x0000); err != nil {
 		return err
@@ -239,6 +243,11 @@ func (a *Applet) setPINRetries(env *firmware.Context, cmd apdu.Command) error {
 	}
 	if err := pw3(env, a.q).SetLimit(tx, n3); err != nil {
 		return err
+	}
+	if nrc != 0 {
+		if err := tx.Put(keyRCLimit, []byte{byte(nrc)}); err != nil {
+			return err
+		}
 	}
 	if code := rc(env, a.q); code.Exists() {
 		if nrc == 0 {

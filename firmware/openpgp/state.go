@@ -15,6 +15,7 @@ const (
 	prefix        = "openpgp/"
 	keyPW1        = prefix + "pw1"      // package pin record
 	keyRC         = prefix + "rc"       // package pin record; absent: no resetting code
+	keyRCLimit    = prefix + "rclimit"  // the resetting code's retry limit: 1 byte; absent: pwTries
 	keyPW3        = prefix + "pw3"      // package pin record
 	keyPWLen      = prefix + "pwlen"    // lengths of PW1, RC, PW3: 3 bytes
 	keyPWStatus   = prefix + "c4"       // PW status byte 1: 1 byte
@@ -98,6 +99,17 @@ func pwLengths(s *nvm.Store) [3]int {
 		return [3]int{len(defaultPW1), 0, len(defaultPW3)}
 	}
 	return [3]int{int(b[0]), int(b[1]), int(b[2])}
+}
+
+// rcLimit returns the retry limit a resetting code set by PUT DATA D3
+// gets: the last one SET PIN RETRIES gave, whether or not a resetting code
+// existed then; pwTries if none (or a malformed record) was given.
+func rcLimit(s *nvm.Store) int {
+	b, ok := s.Get(keyRCLimit)
+	if !ok || len(b) != 1 || b[0] < 1 || b[0] > pin.MaxTries {
+		return pwTries
+	}
+	return int(b[0])
 }
 
 // putLength writes the length of password i (0 PW1, 1 RC, 2 PW3) through w.

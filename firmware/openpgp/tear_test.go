@@ -83,6 +83,9 @@ func openpgpTearCases() []openpgpTearCase {
 		{"put private DO", func(tc *testCard) { selected(tc); tc.must(verifyPW1Other, apdu.SWSuccess) }, putData(0x0101, []byte("note")), "", true, ""},
 		{"put touch policy", func(tc *testCard) { tc.admin() }, putData(0x00D6, []byte{0x01, 0x20}), "", true, "yubikey-5.7"},
 		{"set PIN retries", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 05 00 05"), "", true, "yubikey-5.7"},
+		{"set PIN retries, no resetting code", func(tc *testCard) { tc.admin() }, h("00 F2 00 00 03 05 04 06"), "", true, "yubikey-5.7"},
+		{"set PIN retries with a resetting code", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 05 04 06"), "", true, "yubikey-5.7"},
+		{"put resetting code after SET PIN RETRIES", func(tc *testCard) { tc.admin(); tc.must("00 F2 00 00 03 05 04 06", apdu.SWSuccess) }, putData(tagResetCode, []byte("rcrcrcrc")), "", true, "yubikey-5.7"},
 	}
 }
 
