@@ -33,13 +33,16 @@ const goldenFile = "golden.json"
 
 // goldenCard is what a golden state directory's card held when recorded:
 // its slot, profile and serial, its State as JSON without the fields of
-// the moment (see goldenVolatile), and the answer to goldenProbe.
+// the moment (see goldenVolatile), the answer to goldenProbe, and on a
+// YubiKey's OpenPGP (directories recorded since the resetting code's kept
+// limit) the answer to rcProbe.
 type goldenCard struct {
 	Slot    int            `json:"slot"`
 	Profile string         `json:"profile"`
 	Serial  uint32         `json:"serial"`
 	State   map[string]any `json:"state"`
 	Probe   string         `json:"probe"`
+	RCProbe string         `json:"rc_probe,omitempty"`
 }
 
 // goldenVolatile are CardState fields that say how the card is held now,
@@ -130,6 +133,11 @@ func recordGolden(t *testing.T, dir string) {
 				for _, cmd := range []string{openpgpSelect, "0020008308" + hexOf("12345678"), "00DA005B06" + hexOf("Doe<<J")} {
 					transmit(t, tr, cmd)
 				}
+				if p.OpenPGP.YubiKey { // retry limits, the resetting code's with no resetting code
+					if got := transmit(t, tr, "00F2000003050406"); got != "9000" {
+						t.Fatalf("card %d (%s): SET PIN RETRIES answered %s", slot, name, got)
+					}
+				}
 			}
 			transmit(t, tr, selectPIV)
 			transmit(t, tr, wrongPIN)
@@ -151,6 +159,18 @@ func recordGolden(t *testing.T, dir string) {
 	for _, f := range append(locks, filepath.Join(dir, stateLockName)) {
 		os.Remove(f)
 	}
+	// What a resetting code set now gets, on a copy: the probe writes.
+	cp := t.TempDir()
+	if err := os.CopyFS(cp, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	s = newTestSim(t, Config{StateDir: cp})
+	for i, c := range cards {
+		if p, _ := profile.Builtin(c.Profile); p.OpenPGP.YubiKey {
+			cards[i].RCProbe = rcProbe(t, addCard(t, s, CardSpec{Slot: c.Slot}))
+		}
+	}
+	s.Close()
 	b, err := json.MarshalIndent(cards, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +227,12 @@ func checkGolden(t *testing.T, golden string) {
 		}
 		if got := probe(t, r, p); got != c.Probe {
 			t.Errorf("card %d (%s): probe answered %s, want %s", c.Slot, c.Profile, got, c.Probe)
+		}
+		if c.RCProbe == "" {
+			continue
+		}
+		if got := rcProbe(t, r); got != c.RCProbe {
+			t.Errorf("card %d (%s): resetting code probe answered %s, want %s", c.Slot, c.Profile, got, c.RCProbe)
 		}
 	}
 }
@@ -306,6 +332,21 @@ func probe(t *testing.T, r *Reader, p profile.Profile) string {
 	}
 	var out string
 	for _, cmd := range goldenProbe(p) {
+		out = transmit(t, r.Transport(), cmd)
+	}
+	return out
+}
+
+// rcProbe sets a resetting code on r's OpenPGP application (the probe
+// writes: it runs last) and returns GET DATA C4, which shows the tries the
+// code got.
+func rcProbe(t *testing.T, r *Reader) string {
+	t.Helper()
+	if err := r.PowerCycle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	for _, cmd := range []string{openpgpSelect, "0020008308" + hexOf("12345678"), "00DA00D308" + hexOf("rcrcrcrc"), "00CA00C400"} {
 		out = transmit(t, r.Transport(), cmd)
 	}
 	return out
