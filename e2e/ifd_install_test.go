@@ -19,11 +19,13 @@ import (
 // into the machine's pcscd"), always under DESTDIR: these tests never
 // write /etc/reader.conf.d or restart the machine's pcscd.
 
-// The paths install writes under DESTDIR, and its files' marker.
+// The paths install writes under DESTDIR, and its files' markers.
 const (
-	installedLib    = "/usr/local/lib/tessera/libifdtessera.so"
-	installedConf   = "/etc/reader.conf.d/tessera-ifd"
-	installedMarker = "# Tessera IFD bridge readers: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
+	installedLib            = "/usr/local/lib/tessera/libifdtessera.so"
+	installedConf           = "/etc/reader.conf.d/tessera-ifd"
+	installedTmpfiles       = "/usr/lib/tmpfiles.d/tessera-ifd.conf"
+	installedMarker         = "# Tessera IFD bridge readers: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
+	installedTmpfilesMarker = "# Tessera IFD bridge socket directory: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
 )
 
 // installedEntries is the reader.conf text install writes for names with
@@ -37,6 +39,32 @@ func installedEntries(run string, names []string) string {
 			name, filepath.Join(run, "ifd", fmt.Sprintf("card-%d.sock", k)), installedLib, k)
 	}
 	return b.String()
+}
+
+// checkTmpfiles fails the test unless path is install's tmpfiles.d file
+// for the socket directory dir and group: mode 0644, the marker, comments,
+// and one line making dir root:group mode 2770 (group-writable, setgid, no
+// world bits).
+func checkTmpfiles(t *testing.T, path, dir, group string) {
+	t.Helper()
+	checkMode(t, path, 0o644)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	if lines[0] != installedTmpfilesMarker {
+		t.Errorf("%s: first line %q, want the marker %q", path, lines[0], installedTmpfilesMarker)
+	}
+	last := len(lines) - 1
+	for _, line := range lines[:last] {
+		if !strings.HasPrefix(line, "#") {
+			t.Errorf("%s: line %q is not a comment", path, line)
+		}
+	}
+	if want := "d " + dir + " 2770 root " + group + " -"; lines[last] != want {
+		t.Errorf("%s: entry %q, want %q", path, lines[last], want)
+	}
 }
 
 // checkMode fails the test unless path exists with the permission bits
@@ -53,7 +81,9 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 }
 
 // TestIFDInstall installs the driver and two readers under DESTDIR and
-// checks the files; then loads exactly those readers in a private pcscd
+// checks the files (the library, the reader.conf.d entries, the tmpfiles.d
+// entry of their socket directory, with the default group and with
+// TESSERA_IFD_GROUP's); then loads exactly those readers in a private pcscd
 // and sees the simulator's two cards in them; then uninstalls, twice, and
 // checks that neither install nor uninstall touches a file that is not
 // theirs.
@@ -71,12 +101,27 @@ func TestIFDInstall(t *testing.T) {
 	dest, run := t.TempDir(), hosttest.ShortDir(t)
 	env := []string{"DESTDIR=" + dest, "TESSERA_RUN_DIR=" + run}
 	lib, conf := filepath.Join(dest, installedLib), filepath.Join(dest, installedConf)
+	tmpfiles, sockets := filepath.Join(dest, installedTmpfiles), filepath.Join(run, "ifd")
 
-	out, code := ifdScript(t, env, append([]string{"install"}, names...)...)
+	// Another group first: a second install replaces the file.
+	out, code := ifdScript(t, append(env, "TESSERA_IFD_GROUP=tessera-qa"), "install", names[0])
+	if code != 0 {
+		t.Fatalf("scripts/ifd.sh install with TESSERA_IFD_GROUP: exit %d\n%s", code, out)
+	}
+	checkTmpfiles(t, tmpfiles, sockets, "tessera-qa")
+	out, code = ifdScript(t, env, append([]string{"install"}, names...)...)
 	if code != 0 {
 		t.Fatalf("scripts/ifd.sh install: exit %d\n%s", code, out)
 	}
-	mustContain(t, "install", out, "installed "+lib, "staged under DESTDIR="+dest)
+	mustContain(t, "install", out, "installed "+lib+", "+conf+" and "+tmpfiles, "staged under DESTDIR="+dest,
+		"the driver looks for the cards' sockets in "+sockets+", root:tessera mode 2770", "the package must provide the group tessera")
+	checkTmpfiles(t, tmpfiles, sockets, "tessera")
+	if ents, err := os.ReadDir(filepath.Dir(tmpfiles)); err != nil || len(ents) != 1 {
+		t.Errorf("%s holds %v (%v), want only %s", filepath.Dir(tmpfiles), ents, err, filepath.Base(tmpfiles))
+	}
+	if _, err := os.Stat(sockets); !os.IsNotExist(err) {
+		t.Errorf("install under DESTDIR made the socket directory %s (%v): the machine is not concerned", sockets, err)
+	}
 	if strings.Contains(out, "restart") {
 		t.Errorf("install under DESTDIR gives restart advice, as if the machine's pcscd were concerned:\n%s", out)
 	}
@@ -152,14 +197,16 @@ func TestIFDInstall(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("scripts/ifd.sh uninstall: exit %d\n%s", code, out)
 	}
-	mustContain(t, "uninstall", out, "removed "+conf+" "+lib, "staged under DESTDIR="+dest)
-	for _, gone := range []string{conf, lib, filepath.Dir(lib)} {
+	mustContain(t, "uninstall", out, "removed "+conf+" "+lib+" "+tmpfiles, "staged under DESTDIR="+dest)
+	for _, gone := range []string{conf, lib, filepath.Dir(lib), tmpfiles} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Errorf("after uninstall, %s: %v, want it gone", gone, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Dir(conf)); err != nil {
-		t.Errorf("uninstall removed %s, which holds other packages' files on a machine: %v", filepath.Dir(conf), err)
+	for _, kept := range []string{filepath.Dir(conf), filepath.Dir(tmpfiles)} {
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("uninstall removed %s, which holds other packages' files on a machine: %v", kept, err)
+		}
 	}
 	out, code = ifdScript(t, env, "uninstall")
 	if code != 0 || !strings.Contains(out, "nothing installed") {
@@ -170,6 +217,7 @@ func TestIFDInstall(t *testing.T) {
 	foreign := []struct{ path, text, want string }{
 		{conf, "FRIENDLYNAME \"Somebody Else's\"\n", "not written by scripts/ifd.sh install"},
 		{lib, "not Tessera's driver\n", "is not Tessera's IFD driver"},
+		{tmpfiles, "d /run/somebody 0755 root root -\n", "not written by scripts/ifd.sh install"},
 	}
 	for _, f := range foreign {
 		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
@@ -187,12 +235,10 @@ func TestIFDInstall(t *testing.T) {
 				t.Errorf("scripts/ifd.sh %s changed the foreign %s: %q, %v", strings.Join(args, " "), f.path, b, err)
 			}
 		}
-		other := conf
-		if f.path == conf {
-			other = lib
-		}
-		if _, err := os.Stat(other); !os.IsNotExist(err) {
-			t.Errorf("install refused beside a foreign %s but wrote %s (%v)", f.path, other, err)
+		for _, other := range []string{conf, lib, tmpfiles} {
+			if _, err := os.Stat(other); other != f.path && !os.IsNotExist(err) {
+				t.Errorf("install refused beside a foreign %s but wrote %s (%v)", f.path, other, err)
+			}
 		}
 		if err := os.Remove(f.path); err != nil {
 			t.Fatal(err)
@@ -208,11 +254,13 @@ func TestIFDInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code = ifdScript(t, env, "uninstall")
-	if code != 0 || !strings.Contains(out, "removed "+conf+"\n") {
-		t.Errorf("uninstall of a conf without its library: exit %d, want 0 and \"removed %s\" alone\n%s", code, conf, out)
+	if code != 0 || !strings.Contains(out, "removed "+conf+" "+tmpfiles+"\n") {
+		t.Errorf("uninstall without the library: exit %d, want 0 and \"removed %s %s\" alone\n%s", code, conf, tmpfiles, out)
 	}
-	if _, err := os.Stat(conf); !os.IsNotExist(err) {
-		t.Errorf("after uninstall, %s: %v, want it gone", conf, err)
+	for _, gone := range []string{conf, tmpfiles} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("after uninstall, %s: %v, want it gone", gone, err)
+		}
 	}
 }
 
@@ -229,22 +277,26 @@ func TestIFDScriptArgs(t *testing.T) {
 		name string
 		args []string
 		want string
+		env  []string // beside DESTDIR and TESSERA_RUN_DIR
 	}{
-		{"install without names", []string{"install"}, "name the readers"},
-		{"install a name with a slash", []string{"install", "Good", "Bad/Name"}, "reader name 'Bad/Name'"},
-		{"install a name starting with a dash", []string{"install", "-x"}, "reader name '-x'"},
-		{"install a name too long", []string{"install", strings.Repeat("n", 65)}, "at most 64"},
-		{"install 17 names", append([]string{"install"}, many...), "17 readers: one pcscd has at most 16"},
-		{"uninstall with an argument", []string{"uninstall", "Good"}, "uninstall (no arguments)"},
-		{"start a name with a quote", []string{"start", `Bad"Name`}, `reader name 'Bad"Name'`},
-		{"start --conf without a file", []string{"start", "--conf"}, "start --conf FILE"},
-		{"start --conf a missing file", []string{"start", "--conf", "/nonexistent/tessera-ifd"}, "/nonexistent/tessera-ifd: not readable"},
-		{"an unknown command", []string{"instal", "Good"}, "usage: scripts/ifd.sh"},
+		{"install without names", []string{"install"}, "name the readers", nil},
+		{"install a name with a slash", []string{"install", "Good", "Bad/Name"}, "reader name 'Bad/Name'", nil},
+		{"install a name starting with a dash", []string{"install", "-x"}, "reader name '-x'", nil},
+		{"install a name too long", []string{"install", strings.Repeat("n", 65)}, "at most 64", nil},
+		{"install 17 names", append([]string{"install"}, many...), "17 readers: one pcscd has at most 16", nil},
+		{"uninstall with an argument", []string{"uninstall", "Good"}, "uninstall (no arguments)", nil},
+		{"start a name with a quote", []string{"start", `Bad"Name`}, `reader name 'Bad"Name'`, nil},
+		{"start --conf without a file", []string{"start", "--conf"}, "start --conf FILE", nil},
+		{"start --conf a missing file", []string{"start", "--conf", "/nonexistent/tessera-ifd"}, "/nonexistent/tessera-ifd: not readable", nil},
+		{"an unknown command", []string{"instal", "Good"}, "usage: scripts/ifd.sh", nil},
+		{"install for a bad group", []string{"install", "Good"}, "TESSERA_IFD_GROUP 'Bad Group': a group name", []string{"TESSERA_IFD_GROUP=Bad Group"}},
+		{"install for a group starting with a dash", []string{"install", "Good"}, "TESSERA_IFD_GROUP '-g': a group name", []string{"TESSERA_IFD_GROUP=-g"}},
+		{"install for a relative run directory", []string{"install", "Good"}, "socket directory run/ifd (TESSERA_RUN_DIR/ifd): install needs an absolute path", []string{"TESSERA_RUN_DIR=run"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dest, run := t.TempDir(), t.TempDir()
-			out, code := ifdScript(t, []string{"DESTDIR=" + dest, "TESSERA_RUN_DIR=" + run}, tt.args...)
+			out, code := ifdScript(t, append([]string{"DESTDIR=" + dest, "TESSERA_RUN_DIR=" + run}, tt.env...), tt.args...)
 			if code == 0 || !strings.Contains(out, tt.want) {
 				t.Errorf("scripts/ifd.sh %q: exit %d, want non-zero and %q\n%s", tt.args, code, tt.want, out)
 			}

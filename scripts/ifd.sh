@@ -25,7 +25,7 @@
 #
 # install (root) makes the machine's pcscd, the one every desktop client
 # talks to without PCSCLITE_CSOCK_NAME, load the driver: it builds it and
-# writes two files, each replaced by a rename (a running pcscd keeps the
+# writes three files, each replaced by a rename (a running pcscd keeps the
 # library it mapped):
 #   /usr/local/lib/tessera/libifdtessera.so, mode 0644: a library built on
 #     this machine and in no package goes under /usr/local (FHS), in a
@@ -35,13 +35,27 @@
 #     writes them, LIBPATH the library above, the sockets in
 #     $TESSERA_RUN_DIR/ifd (default /run/tessera/ifd), where
 #     `tessera sim --bridge ifd` serves its cards by default. Its first
-#     line is install's marker.
-# install refuses to replace a reader.conf.d file without that marker, or a
-# library that is not Tessera's driver. uninstall removes exactly those two
-# files (and the library's directory when empty), each only if it is
-# install's; nothing installed is not an error. Neither restarts or stops
-# any pcscd: pcscd reads reader.conf.d only when it starts, and both say how
-# to restart the machine's.
+#     line is install's marker;
+#   /usr/lib/tmpfiles.d/tessera-ifd.conf, mode 0644: that socket directory,
+#     root:GROUP mode 2770 (GROUP is $TESSERA_IFD_GROUP, default tessera),
+#     which systemd-tmpfiles creates at every boot (/run is emptied): a
+#     simulator run by a user in GROUP can serve its cards there without
+#     root; nobody else can write in it (no world bit), and the setgid bit
+#     gives the sockets that group. Its first line is install's marker too.
+# Outside DESTDIR install also makes the directory now: it adds GROUP if
+# the machine has no such group (groupadd --system), then runs
+# systemd-tmpfiles --create on the file, or, on a machine without
+# systemd-tmpfiles, creates the directory itself (and says that a reboot
+# empties /run: install again after one). It prints the socket directory
+# and how a user gets into GROUP.
+# install refuses to replace a reader.conf.d or tmpfiles.d file without its
+# marker, or a library that is not Tessera's driver. uninstall removes
+# exactly those three files (and the library's directory when empty), each
+# only if it is install's; nothing installed is not an error. It leaves the
+# socket directory (a running simulator may serve in it; /run is emptied at
+# boot) and the group (users may be in it). Neither restarts or stops any
+# pcscd: pcscd reads reader.conf.d only when it starts, and both say how to
+# restart the machine's.
 #
 # DESTDIR, when set, prefixes every path install and uninstall write or
 # remove (the files' contents name the final paths): a packager's staging
@@ -78,12 +92,20 @@ recorded_pid() { if [ -r "$PIDFILE" ]; then cat "$PIDFILE"; fi; }
 # readers: pcscd answers on SOCK with the readers listed.
 readers() { PCSCLITE_CSOCK_NAME=$SOCK timeout 5 opensc-tool -l 2>/dev/null || true; }
 
-# Where install puts the driver and its reader.conf.d entry (under DESTDIR).
+# Where install puts the driver, its reader.conf.d entry and the
+# tmpfiles.d entry of the socket directory (under DESTDIR).
 INSTALL_LIB_DIR=/usr/local/lib/tessera
 INSTALL_LIB=$INSTALL_LIB_DIR/libifdtessera.so
 INSTALL_CONF=/etc/reader.conf.d/tessera-ifd
-# The first line of every reader.conf.d file install writes.
+INSTALL_TMPFILES=/usr/lib/tmpfiles.d/tessera-ifd.conf
+# The first line of every reader.conf.d file install writes, and of its
+# tmpfiles.d file.
 MARKER="# Tessera IFD bridge readers: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
+TMPFILES_MARKER="# Tessera IFD bridge socket directory: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
+# The group that may serve cards in the socket directory, and the
+# directory's mode: group-writable, setgid, no world bits.
+IFD_GROUP=${TESSERA_IFD_GROUP:-tessera}
+IFD_DIR_MODE=2770
 # A message of the driver's (ifd/ifdhandler.c), in no other library: how
 # install and uninstall know the library at INSTALL_LIB is Tessera's.
 LIB_MARK="tessera: DEVICENAME must be a unix socket path shorter than"
@@ -143,8 +165,10 @@ start() {
   command -v systemd-socket-activate >/dev/null 2>&1 ||
     die "a private pcscd needs systemd-socket-activate (Debian package systemd)"
   make -s ifd >&2
-  mkdir -p "$CONF_DIR" "$CARD_DIR"
-  chmod 0700 "$CARD_DIR"
+  mkdir -p "$CONF_DIR"
+  # A directory install made (group-writable, for a simulator not run by
+  # root) keeps its mode.
+  [ -d "$CARD_DIR" ] || install -d -m 0700 "$CARD_DIR"
   printf '%s\n' "$want" >"$CONF"
   rm -f "$SOCK" "$PIDFILE"
   # pcscd refuses to start beside the machine's pcscd unless it is
@@ -214,11 +238,13 @@ status() {
 # need_root: install and uninstall write outside a DESTDIR only as root.
 need_root() {
   [ -n "${DESTDIR:-}" ] || [ "$(id -u)" -eq 0 ] ||
-    die "$1 writes $INSTALL_LIB and $INSTALL_CONF: run it as root (or set DESTDIR to stage the files)"
+    die "$1 writes $INSTALL_LIB, $INSTALL_CONF and $INSTALL_TMPFILES: run it as root (or set DESTDIR to stage the files)"
 }
 
-# ours_conf FILE / ours_lib FILE: FILE is absent, or is what install wrote.
-ours_conf() { [ ! -e "$1" ] || [ "$(head -n 1 "$1" 2>/dev/null)" = "$MARKER" ]; }
+# ours_conf FILE [MARKER] / ours_lib FILE: FILE is absent, or is what
+# install wrote (its first line is MARKER, by default the reader.conf.d
+# file's).
+ours_conf() { [ ! -e "$1" ] || [ "$(head -n 1 "$1" 2>/dev/null)" = "${2:-$MARKER}" ]; }
 ours_lib() { [ ! -e "$1" ] || grep -qF "$LIB_MARK" "$1"; }
 
 # machine_pcscd: the pids of the pcscd processes that hold the machine's
@@ -264,12 +290,47 @@ restart_advice() {
   fi
 }
 
+# socket_dir: makes CARD_DIR root:IFD_GROUP mode IFD_DIR_MODE now, on this
+# machine (not under DESTDIR), from the tmpfiles.d file install wrote, and
+# says where the sockets go and who may serve them.
+socket_dir() {
+  local how user=${SUDO_USER:-}
+  if ! getent group "$IFD_GROUP" >/dev/null; then
+    command -v groupadd >/dev/null 2>&1 ||
+      die "no group $IFD_GROUP and no groupadd to add it: add the group, or name an existing one in TESSERA_IFD_GROUP"
+    groupadd --system "$IFD_GROUP" || die "groupadd --system $IFD_GROUP failed"
+    say "added the system group $IFD_GROUP (uninstall keeps it: groupdel $IFD_GROUP)"
+  fi
+  if command -v systemd-tmpfiles >/dev/null 2>&1; then
+    systemd-tmpfiles --create "$INSTALL_TMPFILES" ||
+      die "systemd-tmpfiles --create $INSTALL_TMPFILES failed: $CARD_DIR may be missing"
+    how="systemd-tmpfiles makes it at every boot from $INSTALL_TMPFILES"
+  else
+    mkdir -p "${CARD_DIR%/*}"
+    [ -d "$CARD_DIR" ] || mkdir "$CARD_DIR"
+    chown "root:$IFD_GROUP" "$CARD_DIR"
+    chmod "$IFD_DIR_MODE" "$CARD_DIR"
+    how="made now: this machine has no systemd-tmpfiles, and a reboot empties /run: run install again after one"
+  fi
+  say "the driver looks for the cards' sockets in $CARD_DIR: root:$IFD_GROUP, mode $IFD_DIR_MODE ($how)"
+  if [ -n "$user" ] && [ "$user" != root ] && ! id -nG "$user" 2>/dev/null | tr ' ' '\n' | grep -qxF "$IFD_GROUP"; then
+    say "to run tessera sim --bridge ifd without root, $user needs the group $IFD_GROUP: usermod -aG $IFD_GROUP $user, then log in again"
+  else
+    say "a user runs tessera sim --bridge ifd without root once in the group $IFD_GROUP (usermod -aG $IFD_GROUP USER, then log in again)"
+  fi
+}
+
 install_ifd() {
   [ $# -gt 0 ] || die "install: name the readers: scripts/ifd.sh install NAME..."
   check_names "$@"
   need_root install
-  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmp name
+  [[ "$IFD_GROUP" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] ||
+    die "TESSERA_IFD_GROUP '$IFD_GROUP': a group name (lower-case letters, digits, _ and -, at most 32, not starting with a digit or -)"
+  [[ "$CARD_DIR" =~ ^/[A-Za-z0-9/._+-]+$ ]] ||
+    die "socket directory $CARD_DIR (TESSERA_RUN_DIR/ifd): install needs an absolute path of letters, digits and /._+- (reader.conf and tmpfiles.d lines)"
+  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmpfiles=${DESTDIR:-}$INSTALL_TMPFILES tmp name
   ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): not replacing it; move it away first"
+  ours_conf "$tmpfiles" "$TMPFILES_MARKER" || die "$tmpfiles was not written by scripts/ifd.sh install (its first line is not the marker): not replacing it; move it away first"
   ours_lib "$lib" || die "$lib is not Tessera's IFD driver: not replacing it; move it away first"
   make -s ifd >&2
   [ -d "${lib%/*}" ] || install -d -m 0755 "${lib%/*}"
@@ -289,7 +350,23 @@ install_ifd() {
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$conf"
-  say "installed $lib and $conf ($# reader(s))"
+  [ -d "${tmpfiles%/*}" ] || install -d -m 0755 "${tmpfiles%/*}"
+  tmp=${tmpfiles%/*}/.tessera-ifd.conf.new
+  {
+    echo "$TMPFILES_MARKER"
+    echo "# The socket directory of \`tessera sim --bridge ifd\` (docs/ifd-bridge.md), where"
+    echo "# $INSTALL_CONF sends pcscd: a simulator run by a user in the"
+    echo "# group $IFD_GROUP serves its cards there; the setgid bit gives the sockets that group."
+    printf 'd %s %s root %s -\n' "$CARD_DIR" "$IFD_DIR_MODE" "$IFD_GROUP"
+  } >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$tmpfiles"
+  say "installed $lib, $conf and $tmpfiles ($# reader(s))"
+  if [ -n "${DESTDIR:-}" ]; then
+    say "the driver looks for the cards' sockets in $CARD_DIR, root:$IFD_GROUP mode $IFD_DIR_MODE from $INSTALL_TMPFILES; the package must provide the group $IFD_GROUP"
+  else
+    socket_dir
+  fi
   restart_advice "the readers"
   local ifd_dir=
   [ "$CARD_DIR" = /run/tessera/ifd ] || ifd_dir=" --ifd-dir $CARD_DIR"
@@ -299,21 +376,23 @@ install_ifd() {
 
 uninstall_ifd() {
   need_root uninstall
-  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF f removed=()
+  local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmpfiles=${DESTDIR:-}$INSTALL_TMPFILES f removed=()
   ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
+  ours_conf "$tmpfiles" "$TMPFILES_MARKER" || die "$tmpfiles was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
   ours_lib "$lib" || die "$lib is not Tessera's IFD driver: removing nothing"
-  for f in "$conf" "$lib"; do
+  for f in "$conf" "$lib" "$tmpfiles"; do
     if [ -e "$f" ]; then
       rm -f "$f"
       removed+=("$f")
     fi
   done
   if [ ${#removed[@]} -eq 0 ]; then
-    say "nothing installed ($conf and $lib absent); nothing removed"
+    say "nothing installed ($conf, $lib and $tmpfiles absent); nothing removed"
     return 0
   fi
   rmdir "${lib%/*}" 2>/dev/null || true
   say "removed ${removed[*]}"
+  [ -n "${DESTDIR:-}" ] || say "left the socket directory $CARD_DIR (a reboot empties /run) and its group"
   restart_advice "the readers gone"
 }
 
