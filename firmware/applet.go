@@ -96,6 +96,11 @@ type Context struct {
 	Security *Security // this applet's security status
 	Rand     io.Reader
 	Now      func() time.Time
+	// NewCard is set while applets boot on a store that held no records
+	// at this power-on (a new card): what an application installs then
+	// may draw from Rand, as no earlier state can be repeated by a power
+	// cut during a later power-on's migration of it.
+	NewCard bool
 }
 
 // Security is an applet's security status: the key references (PIN 80, PUK

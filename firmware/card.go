@@ -52,7 +52,9 @@ type Quirks struct {
 // is not safe for concurrent use; a reader serialises access to a card.
 type Card struct {
 	cfg      Config
-	format   int // the card-state format version it writes (see StateFormat)
+	format   int  // the card-state format version it writes (see StateFormat)
+	blank    bool // the store held no records at the last power-on
+	booting  bool // applets are booting (Context.NewCard)
 	store    *nvm.Store
 	powered  bool
 	selected int // index into cfg.Applets, or -1
@@ -132,17 +134,20 @@ func (c *Card) PowerOn() ([]byte, error) {
 		return nil, fmt.Errorf("firmware: loading card state: %w", err)
 	}
 	c.store = s
-	if err := c.migrate(); err != nil {
+	if c.blank, err = c.migrate(); err != nil {
 		c.store = nil
 		return nil, fmt.Errorf("firmware: loading card state: %w", err)
 	}
+	c.booting = true
 	for i, a := range c.cfg.Applets {
 		if err := a.Boot(c.context(i)); err != nil {
+			c.booting = false
 			s.AbortTx()
 			c.store = nil
 			return nil, fmt.Errorf("firmware: booting applet %X: %w", a.AID(), err)
 		}
 	}
+	c.booting = false
 	c.gate()
 	c.powered = true
 	return c.ATR(), nil
@@ -174,7 +179,7 @@ func (c *Card) clearSecurity() {
 }
 
 func (c *Card) context(i int) *Context {
-	return &Context{Store: c.store, Security: &c.security[i], Rand: c.cfg.Rand, Now: c.cfg.Clock}
+	return &Context{Store: c.store, Security: &c.security[i], Rand: c.cfg.Rand, Now: c.cfg.Clock, NewCard: c.booting && c.blank}
 }
 
 // Process handles one command APDU and returns the response APDU: data

@@ -111,24 +111,25 @@ func (c *Card) checkStateFormat(s *nvm.Store) (int, error) {
 // migrate brings the store c.store up to the card's format: a blank store
 // is marked with it (when it is above 1, as a store without the record is
 // version 1), an older state is migrated one version at a time, each step's
-// migrations and the new version in one transaction.
-func (c *Card) migrate() error {
+// migrations and the new version in one transaction. It reports whether
+// the store was blank.
+func (c *Card) migrate() (blank bool, err error) {
 	v, err := c.checkStateFormat(c.store)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if v == 0 {
 		if c.format == 1 {
-			return nil
+			return true, nil
 		}
-		return c.store.Put(formatKey, binary.BigEndian.AppendUint32(nil, uint32(c.format)))
+		return true, c.store.Put(formatKey, binary.BigEndian.AppendUint32(nil, uint32(c.format)))
 	}
 	for ; v < c.format; v++ {
 		if err := c.migrateStep(v); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // migrateStep runs every applet's migration from version v, in applet

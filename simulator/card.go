@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"io"
+	"slices"
 	"time"
 
 	"github.com/tesseracard/tessera/firmware"
@@ -53,13 +54,19 @@ func NewCard(p profile.Profile, m nvm.Medium, opts CardOptions) (*firmware.Card,
 	})
 }
 
-// applets are the profile's on-card applications, in its order.
+// applets are the profile's on-card applications, in its order. The
+// OpenPGP application's attestation certificate is issued by the PIV
+// application's F9 key, the card's attestation CA, when the card has PIV.
 func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 	var out []firmware.Applet
+	var pivApp *piv.Applet
+	if slices.Contains(p.Apps(), profile.AppPIV) {
+		pivApp = piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch})
+	}
 	for _, name := range p.Apps() {
 		switch name {
 		case profile.AppPIV:
-			out = append(out, piv.New(p, piv.Options{Serial: opts.Serial, Touch: opts.Touch}))
+			out = append(out, pivApp)
 		case profile.AppISO:
 			out = append(out, isoapp.New(p.ISO).WithQuirks(isoapp.QuirksOf(p)))
 		case profile.AppMgmt:
@@ -67,7 +74,11 @@ func applets(p profile.Profile, opts CardOptions) []firmware.Applet {
 		case profile.AppOATH:
 			out = append(out, oath.New(p, oath.Options{Touch: opts.Touch}))
 		case profile.AppOpenPGP:
-			out = append(out, openpgp.New(p, openpgp.Options{Serial: opts.Serial, Touch: opts.Touch}))
+			o := openpgp.Options{Serial: opts.Serial, Touch: opts.Touch}
+			if pivApp != nil {
+				o.AttestationCA = pivApp.AttestationCA
+			}
+			out = append(out, openpgp.New(p, o))
 		}
 	}
 	return out

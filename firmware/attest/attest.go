@@ -101,8 +101,11 @@ func Statement(r io.Reader, cn string, exts []pkix.Extension, pub crypto.PublicK
 		NotAfter:        issuer.NotAfter,
 		ExtraExtensions: exts,
 	}
+	// The statement names the issuer's subject and is signed by signer,
+	// even when a replaced attestation key no longer matches the
+	// certificate (the holder replaces that next).
 	parent := *issuer
-	parent.SubjectKeyId = nil
+	parent.SubjectKeyId, parent.PublicKey = nil, nil
 	var der []byte
 	if k, ok := pub.(*ecdh.PublicKey); ok {
 		if k.Curve() == ecdh.X25519() {

@@ -2,6 +2,8 @@ package openpgp
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/x509"
 	"encoding/binary"
 	"time"
 
@@ -62,6 +64,7 @@ const (
 	insGetVersion           = 0xF1 // YubiKey: the firmware version
 	insSetPINRetries        = 0xF2 // YubiKey: the retry limits of PW1, RC, PW3
 	insSelectData           = 0xA5 // SELECT DATA: an occurrence of 7F21
+	insGetAttestation       = 0xFB // YubiKey, CLA 80: GET ATTESTATION of a key
 )
 
 // swTerminated is 6285, selected file in termination state: what SELECT
@@ -77,6 +80,12 @@ type Options struct {
 	// interaction flag (D6-D8, YubiKey profiles only) requires a touch;
 	// nil gives every touch at once, so tests never hang.
 	Touch TouchSource
+	// AttestationCA is the card's attestation authority, asked once, when
+	// a YubiKey profile's application installs its attestation key: the
+	// signer and certificate that issue the attestation certificate FC
+	// (in the simulator, the PIV application's F9 key, piv.Applet's
+	// AttestationCA). Nil, or an error, leaves FC self-signed.
+	AttestationCA func(env *firmware.Context) (crypto.Signer, *x509.Certificate, error)
 }
 
 // Applet is the OpenPGP application of one card.
@@ -90,7 +99,9 @@ type Applet struct {
 	keys           keyCache // parsed private keys, RAM only
 	certOcc        byte     // the occurrence of 7F21 SELECT DATA chose, RAM only
 	sensor         TouchSource
-	lastTouch      [3]time.Time // the last touch for keys B6, B8, A4 (UIF cached), RAM only
+	lastTouch      [4]time.Time // the last touch for keys B6, B8, A4 and the attestation key (UIF cached), RAM only
+	serial         uint32
+	attestationCA  func(env *firmware.Context) (crypto.Signer, *x509.Certificate, error)
 }
 
 // Quirks are the profile's deliberate faults that concern this
@@ -120,6 +131,8 @@ func New(p profile.Profile, opts Options) *Applet {
 		maxCommand:     maxCmd,
 		q:              QuirksOf(p),
 		sensor:         opts.Touch,
+		serial:         opts.Serial,
+		attestationCA:  opts.AttestationCA,
 	}
 }
 
@@ -128,9 +141,14 @@ func (a *Applet) AID() []byte { return bytes.Clone(a.aid) }
 
 // Boot implements firmware.Applet: a store without the application's
 // passwords (a new card, or a state written before the application
-// existed) gets the factory state, unless the application is terminated.
+// existed) gets the factory state, unless the application is terminated;
+// on a new card of a YubiKey profile (firmware.Context.NewCard), with the
+// attestation key and its certificate FC, in the same transaction. (A
+// state written before the attestation key existed gets it at its first
+// GET ATTESTATION: installed at a power-on, it would draw other random
+// values each time a power cut repeated that power-on.)
 func (a *Applet) Boot(env *firmware.Context) error {
-	a.certOcc, a.lastTouch = 0, [3]time.Time{}
+	a.certOcc, a.lastTouch = 0, [4]time.Time{}
 	if terminated(env) || pw3(env, a.q).Exists() {
 		return nil
 	}
@@ -141,6 +159,11 @@ func (a *Applet) Boot(env *firmware.Context) error {
 	defer tx.Abort()
 	if err := a.factory(env, tx); err != nil {
 		return err
+	}
+	if a.yubikey && env.NewCard && !attestationInstalled(env) {
+		if _, _, err := a.newAttestation(env, tx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }
@@ -164,6 +187,15 @@ func (a *Applet) Deselect(env *firmware.Context) {
 
 // Process implements firmware.Applet.
 func (a *Applet) Process(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
+	if cmd.CLA == 0x80 && cmd.INS == insGetAttestation {
+		if !a.yubikey {
+			return nil, apdu.SWINSNotSupported
+		}
+		if terminated(env) {
+			return nil, swTerminated
+		}
+		return nil, a.getAttestation(env, cmd)
+	}
 	if cmd.CLA != 0x00 {
 		return nil, apdu.SWCLANotSupported
 	}

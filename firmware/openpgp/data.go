@@ -40,6 +40,12 @@ const (
 	tagResetCode    = 0x00D3
 	tagKeyInfo      = 0x00DE
 	tagUIFSig       = 0x00D6 // D6, D7, D8, D9 (attestation): user interaction flags (YubiKey touch policy)
+	tagUIFAtt       = 0x00D9 // YubiKey: the attestation key's user interaction flag
+	tagAlgAtt       = 0x00DA // YubiKey: the attestation key's algorithm attributes
+	tagFprAtt       = 0x00DB // YubiKey: the attestation key's fingerprint
+	tagCAFprAtt     = 0x00DC // YubiKey: the fourth CA fingerprint (yubikit's CA_FINGERPRINT_4)
+	tagDateAtt      = 0x00DD // YubiKey: the attestation key's generation date
+	tagAttCert      = 0x00FC // YubiKey: the attestation key's certificate
 	tagKDF          = 0x00F9
 	tagPrivate1     = 0x0101 // 0101 to 0104: private use
 )
@@ -129,6 +135,18 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		if a.yubikey {
 			return apdu.AppendTLV(nil, 0x81, []byte{uifButton}), nil
 		}
+	case tagFprAtt, tagCAFprAtt, tagDateAtt:
+		if a.yubikey {
+			if tag == tagDateAtt {
+				return fixedDO(env, tag, 4), nil
+			}
+			return fixedDO(env, tag, 20), nil
+		}
+	case tagAttCert:
+		if a.yubikey {
+			v, _ := env.Store.Get(doKey(tag))
+			return v, nil
+		}
 	case tagKDF:
 		// No KDF (C0 does not announce it): the KDF-DO says so, for the
 		// clients that read it before every VERIFY.
@@ -165,6 +183,11 @@ func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
 			out = append(out, byte(i+1), keyOrigin(env, ref))
 		}
 		return out, true
+	case tagAlgAtt:
+		if !a.yubikey {
+			return nil, false
+		}
+		return algRaw(env, keyAtt), true
 	case tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3:
 		if !a.yubikey {
 			return nil, false
@@ -183,11 +206,7 @@ func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
 func concatDOs(env *firmware.Context, first uint16, n int) []byte {
 	out := make([]byte, 0, 3*n)
 	for i := range uint16(3) {
-		v, ok := env.Store.Get(doKey(first + i))
-		if !ok || len(v) != n {
-			v = make([]byte, n)
-		}
-		out = append(out, v...)
+		out = append(out, fixedDO(env, first+i, n)...)
 	}
 	return out
 }
@@ -195,7 +214,7 @@ func concatDOs(env *firmware.Context, first uint16, n int) []byte {
 // appData is the application related data 6E (OpenPGP Card 3.4 §4.4.3.1).
 func (a *Applet) appData(env *firmware.Context) []byte {
 	var disc []byte
-	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {
+	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagAlgAtt, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {
 		if v, ok := a.simpleDO(env, t); ok {
 			disc = apdu.AppendTLV(disc, apdu.Tag(t), v)
 		}
@@ -329,6 +348,20 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 		return a.putAlgorithm(env, keyRefs()[tag-tagAlgSig], v)
 	case tag == tagResetCode:
 		return a.setResettingCode(env, v)
+	case a.yubikey && (tag == tagFprAtt || tag == tagCAFprAtt):
+		if len(v) != 20 {
+			return apdu.SWWrongLength
+		}
+	case a.yubikey && tag == tagDateAtt:
+		if len(v) != 4 {
+			return apdu.SWWrongLength
+		}
+	case a.yubikey && tag == tagAttCert:
+		if len(v) > maxCert {
+			return apdu.SWWrongLength
+		}
+	case a.yubikey && tag == tagAlgAtt:
+		return a.putAlgorithm(env, keyAtt, v)
 	case a.yubikey && tag >= tagUIFSig && tag <= tagUIFSig+3:
 		if len(v) != 2 || v[0] > uifCachedFixed || v[1] != uifButton {
 			return apdu.SWIncorrectData
@@ -360,9 +393,12 @@ func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) erro
 		return err
 	}
 	if keyOrigin(env, ref) != originNone && string(algRaw(env, ref)) != string(al.Raw) {
-		refs := keyRefs()
-		i := uint16(slices.Index(refs[:], ref))
-		for _, k := range []string{keyKeyPrefix + refName(ref), doKey(tagFprSig + i), doKey(tagDateSig + i)} {
+		fpr, date := uint16(tagFprAtt), uint16(tagDateAtt)
+		if refs := keyRefs(); ref != keyAtt {
+			i := uint16(slices.Index(refs[:], ref))
+			fpr, date = tagFprSig+i, tagDateSig+i
+		}
+		for _, k := range []string{keyKeyPrefix + refName(ref), doKey(fpr), doKey(date)} {
 			if err := tx.Delete(k); err != nil {
 				return err
 			}
@@ -375,11 +411,14 @@ func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) erro
 // occurrence 0 (the authentication key's, and the only one before SELECT
 // DATA) is openpgp/do/7f21, occurrences 1 (decryption) and 2 (signature)
 // openpgp/cert/1 and openpgp/cert/2.
-func (a *Applet) certKey() string {
-	if a.certOcc == 0 {
+func (a *Applet) certKey() string { return certKey(a.certOcc) }
+
+// certKey is the store key of occurrence occ of the certificate 7F21.
+func certKey(occ byte) string {
+	if occ == 0 {
 		return doKey(tagCert)
 	}
-	return keyCertPrefix + string(rune('0'+a.certOcc))
+	return keyCertPrefix + string(rune('0'+occ))
 }
 
 // selectData is SELECT DATA (OpenPGP Card 3.4 §7.2.5, INS A5): P1 the

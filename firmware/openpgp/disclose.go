@@ -18,7 +18,8 @@ import (
 //     secret), and of GET DATA of the private-use DOs 0101-0104 (whatever
 //     the holder keeps there);
 //   - everything of an instruction this application does not know, and of
-//     any class but 00.
+//     any class but 00 (but for the YubiKey's GET ATTESTATION, class 80,
+//     which shows: its key number, and no data back).
 //
 // The rest shows: GET DATA of the other DOs (all public), PUT DATA of the public DOs, GENERATE ASYMMETRIC KEY PAIR (public
 // keys), PSO:COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE (a hash or
@@ -26,6 +27,9 @@ import (
 // DF, ACTIVATE FILE, GET VERSION and SET PIN RETRIES (three counts). Every rule looks at the header alone,
 // so a piece of a chain is judged as its whole command.
 func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
+	if cmd.CLA == 0x80 && cmd.INS == insGetAttestation {
+		return firmware.Disclosure{Command: true, Response: true} // a key number; no data back
+	}
 	if d, decided := firmware.DiscloseInterindustry(cmd); decided {
 		return d
 	}
@@ -62,7 +66,9 @@ func (a *Applet) Disclose(cmd apdu.Command) firmware.Disclosure {
 
 // publicDO reports whether PUT DATA of tag carries public data: the
 // cardholder's data, URL, login data, certificate, algorithm attributes, PW
-// status byte, fingerprints, dates and touch policies.
+// status byte, fingerprints, dates and touch policies, and the YubiKey
+// attestation key's attributes, fingerprints, date and certificate (DA-DD,
+// FC).
 func publicDO(tag uint16) bool {
 	switch {
 	case tag == tagName, tag == tagLogin, tag == tagLanguage, tag == tagSex, tag == tagURL, tag == tagCert:
@@ -71,8 +77,8 @@ func publicDO(tag uint16) bool {
 		return true
 	case tag >= tagFprSig && tag <= tagDateSig+2:
 		return true
-	case tag >= tagUIFSig && tag <= tagUIFSig+3:
-		return true
+	case tag >= tagUIFSig && tag <= tagDateAtt, tag == tagAttCert:
+		return true // touch policies, the attestation key's attributes, fingerprints, date, certificate
 	}
 	return false
 }

@@ -49,6 +49,12 @@ func TestDisclose(t *testing.T) {
 		{"activate", h("00 44 00 00"), both},
 		{"unknown", h("00 EE 00 00 01 00"), firmware.Disclosure{}},
 		{"proprietary class", h("80 CA 00 6E 00"), firmware.Disclosure{}},
+		{"get attestation", h("80 FB 01 00"), both},
+		{"get attestation, another class", h("84 FB 01 00"), firmware.Disclosure{}},
+		{"put data attestation certificate", putData(tagAttCert, []byte{0x30, 0x00}), both},
+		{"put data attestation attributes", putData(tagAlgAtt, attrEd25519), both},
+		{"put data attestation fingerprint", putData(tagFprAtt, make([]byte, 20)), both},
+		{"attestation key import", importAttEd25519(make([]byte, 32)), answerOnly},
 	}
 	for _, tt := range tests {
 		tc.c.Process(tt.cmd)

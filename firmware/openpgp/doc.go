@@ -39,8 +39,7 @@
 //     interaction flags of ykman's UIF, byte 1 00 off, 01 on, 02 fixed,
 //     03 cached, 04 cached-fixed, byte 2 20 (button) — values verified
 //     against ykman's source. D6 governs PSO:CDS, D7 PSO:DECIPHER, D8
-//     INTERNAL AUTHENTICATE; D9 (attestation) is stored only, the
-//     application has no attestation key. On and fixed ask the card's
+//     INTERNAL AUTHENTICATE, D9 GET ATTESTATION. On and fixed ask the card's
 //     touch sensor (Options.Touch, the firmware.TouchSource PIV and OATH
 //     ask too, with the key reference B6, B8 or A4) at every use; cached
 //     and cached-fixed once per firmware.TouchGrace (15 s) of the card's
@@ -54,6 +53,19 @@
 //     disabled without deleting the private key"; here only the factory
 //     reset clears it (a new key, or new algorithm attributes that delete
 //     the old key, leave it fixed): not verified against a YubiKey either.
+//   - Attestation (YubiKey profiles only; attest.go, facts from ykman's
+//     yubikit and Yubico's OpenPGP attestation pages): the attestation
+//     key (CRT B6 { 84 01 81 }) with DA, DB, DC, DD, D9 and its
+//     certificate FC, made on a new card: ECDSA P-256 (our choice), FC
+//     issued by the card's attestation CA (Options.AttestationCA: in the
+//     simulator, PIV's F9 key) or self-signed; PUT DATA (PW3) changes DA
+//     (deleting the key), DB, DC, DD, FC, and imports a key (odd
+//     PUT DATA, CRT B6 84 01 81); it is never generated. GET ATTESTATION
+//     (CLA 80, INS FB, P1 01/02/03, PW1) certifies a key the card
+//     generated and writes the certificate into its 7F21 occurrence; the
+//     factory reset keeps the attestation key and FC and deletes the
+//     keys' certificates. A state written before the attestation key
+//     existed gets it at its first GET ATTESTATION.
 //
 // Persistent records, in the card's store (the on-card state format; a
 // store without them, written before this application existed, gets the
@@ -77,13 +89,16 @@
 //	                          5f35 sex, 5f50 URL, 7f21 certificate, 00c7-00c9
 //	                          fingerprints, 00ca-00cc CA fingerprints,
 //	                          00ce-00d0 generation dates, 00d6-00d9 touch
-//	                          policies, 0101-0104 private use; absent:
-//	                          empty (or zeros)
+//	                          policies, 00db-00dd the attestation key's
+//	                          fingerprint, CA fingerprint and date, 00fc
+//	                          its certificate, 0101-0104 private use;
+//	                          absent: empty (or zeros)
 //	openpgp/cert/1, /2        the certificates 7F21 of occurrences 1 and 2
 //	                          (SELECT DATA); occurrence 0 is do/7f21
-//	openpgp/alg/<ref>         algorithm attributes of key b6, b8 or a4 as
-//	                          PUT DATA gave them; absent: RSA 2048
-//	openpgp/key/<ref>         key b6, b8 or a4: its origin (01 generated,
+//	openpgp/alg/<ref>         algorithm attributes of key b6, b8, a4 or 81
+//	                          (attestation) as PUT DATA gave them; absent:
+//	                          RSA 2048 (81: ECDSA P-256)
+//	openpgp/key/<ref>         key b6, b8, a4 or 81: its origin (01 generated,
 //	                          02 imported), then the private key record of
 //	                          keys_record.go
 //

@@ -1,6 +1,7 @@
 package openpgp
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -28,6 +29,12 @@ func FuzzOpenPGP(f *testing.F) {
 	f.Add(cardtest.Script(byte(metaAdmin), "00 E6 00 00", cmdSelect, "00 CA 00 4F 00", byte(metaReset), "00 44 00 00", cmdSelect, "00 84 00 00 08", "00 88 00 00 02 0102"))
 	f.Add(cardtest.Script(byte(metaAdmin), "00 F1 00 00 00", "00 F2 00 00 03 05 00 05", putData(0x00D7, []byte{0x02, 0x20}), putData(0x0103, []byte("x")), "00 CA 01 03 00"))
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", putData(0x00D6, []byte{0x01, 0x20}), byte(metaAdmin), "00 2A 9E 9A 03 616263", "00 2A 9E 9A 03 616263", putData(0x00D6, []byte{0x03, 0x20})))
+	// GET ATTESTATION (YubiKey: CLA 80 INS FB) of each key, the read-back
+	// through SELECT DATA, the attestation DOs, and the attestation key's
+	// import (CRT B6 84 01 81).
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", "80 FB 01 00", "80 FB 02 00", "80 FB 04 00", "80 FB 01 01",
+		"00 A5 02 04 06 60 04 5C 02 7F 21", "00 CA 7F 21 00", "00 CA 00 FC 00", "00 CA 00 DA 00", "00 CA 00 DB 00", "00 CA 00 DD 00", "00 47 81 00 05 B6 03 84 01 81 00"))
+	f.Add(cardtest.Script(byte(metaAdmin), putData(0x00D9, []byte{0x01, 0x20}), putData(tagAlgAtt, attrEd25519), importAttEd25519(bytes.Repeat([]byte{7}, 32)), putData(tagAttCert, []byte{0x30, 0x00}), putData(tagFprAtt, make([]byte, 20)), "00 E6 00 00", "00 44 00 00", byte(metaAdmin), "80 FB 03 00"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return
@@ -82,7 +89,7 @@ func (tc *testCard) rsaGeneration(raw []byte) bool {
 	if err != nil || cmd.INS != apdu.InsGenerateKeyPairOdd || cmd.P1 != 0x80 {
 		return false
 	}
-	ref, err := crtRef(cmd.Data)
+	ref, err := (&Applet{yubikey: true}).crtRef(cmd.Data)
 	if err != nil {
 		return false
 	}

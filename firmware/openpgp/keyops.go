@@ -28,11 +28,18 @@ func privateKey(env *firmware.Context, ref byte) ([]byte, error) {
 }
 
 // crtRef parses a control reference template naming a key: B6, B8 or A4,
-// empty or with a key reference 84 (OpenPGP Card 3.4 §7.2.14).
-func crtRef(data []byte) (byte, error) {
+// empty or with a key reference 84 (OpenPGP Card 3.4 §7.2.14); on a
+// YubiKey profile B6 { 84 01 81 } names the attestation key.
+func (a *Applet) crtRef(data []byte) (byte, error) {
 	t, rest, err := apdu.ParseTLV(data)
 	if err != nil || len(rest) != 0 {
 		return 0, apdu.SWIncorrectData
+	}
+	if t.Tag == keySig && string(t.Value) == string([]byte{0x84, 0x01, keyAtt}) {
+		if !a.yubikey {
+			return 0, apdu.SWIncorrectData
+		}
+		return keyAtt, nil
 	}
 	switch t.Tag {
 	case keySig, keyDec, keyAut:
@@ -49,9 +56,12 @@ func (a *Applet) generate(env *firmware.Context, cmd apdu.Command) ([]byte, erro
 	if cmd.P2 != 0x00 || (cmd.P1 != 0x80 && cmd.P1 != 0x81) {
 		return nil, apdu.SWIncorrectP1P2
 	}
-	ref, err := crtRef(cmd.Data)
+	ref, err := a.crtRef(cmd.Data)
 	if err != nil {
 		return nil, err
+	}
+	if ref == keyAtt && cmd.P1 == 0x80 {
+		return nil, apdu.SWIncorrectData // the attestation key is imported, never generated (our reading)
 	}
 	al := algorithmOf(env, ref)
 	if cmd.P1 == 0x81 {
@@ -109,6 +119,9 @@ func (a *Applet) importKey(env *firmware.Context, cmd apdu.Command) error {
 	ref, priv, _, err := importKey(cmd.Data, func(ref byte) algorithm { return algorithmOf(env, ref) })
 	if err != nil {
 		return err
+	}
+	if ref == keyAtt && !a.yubikey {
+		return apdu.SWIncorrectData
 	}
 	return storeKey(env, ref, originImported, priv)
 }

@@ -25,6 +25,9 @@ const (
 	keySig = 0xB6 // signature key (algorithm attributes C1)
 	keyDec = 0xB8 // decryption key (C2)
 	keyAut = 0xA4 // authentication key (C3)
+	// keyAtt is the YubiKey's attestation key (algorithm attributes DA),
+	// named by the CRT B6 { 84 01 81 } (KEY_REF.ATT in Yubico's yubikit).
+	keyAtt = 0x81
 )
 
 // Algorithm IDs, the first byte of the algorithm attributes.
@@ -62,7 +65,7 @@ func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 	al := algorithm{ID: attr[0], Raw: bytes.Clone(attr)}
 	switch al.ID {
 	case algRSA:
-		if ref != keySig && ref != keyDec && ref != keyAut {
+		if ref != keySig && ref != keyDec && ref != keyAut && ref != keyAtt {
 			return algorithm{}, apdu.SWIncorrectData
 		}
 		if len(attr) != 5 && len(attr) != 6 || len(attr) == 6 && attr[5] > 0x03 {
@@ -90,9 +93,13 @@ func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 }
 
 // defaultAlgorithm is the factory algorithm of key ref: RSA 2048, as real
-// cards ship.
+// cards ship; for the attestation key ECDSA P-256 (attestAlgorithm).
 func defaultAlgorithm(ref byte) algorithm {
-	a, _ := parseAlgorithm(ref, []byte{algRSA, 0x08, 0x00, 0x00, 0x20, 0x00})
+	raw := []byte{algRSA, 0x08, 0x00, 0x00, 0x20, 0x00}
+	if ref == keyAtt {
+		raw = attestAlgorithm()
+	}
+	a, _ := parseAlgorithm(ref, raw)
 	return a
 }
 

@@ -63,7 +63,10 @@ func parseImport(data []byte, al func(ref byte) algorithm) (byte, keyPair, error
 	}
 	ref := byte(crt.Tag)
 	keyNo := map[apdu.Tag]byte{keySig: 1, keyDec: 2, keyAut: 3}[crt.Tag]
-	if keyNo == 0 || len(crt.Value) != 0 && !bytes.Equal(crt.Value, []byte{0x84, 0x01, keyNo}) {
+	switch {
+	case crt.Tag == keySig && bytes.Equal(crt.Value, []byte{0x84, 0x01, keyAtt}):
+		ref = keyAtt // the YubiKey's attestation key
+	case keyNo == 0 || len(crt.Value) != 0 && !bytes.Equal(crt.Value, []byte{0x84, 0x01, keyNo}):
 		return 0, keyPair{}, apdu.SWIncorrectData
 	}
 	hdr, rest, err := apdu.ParseTLV(rest)

@@ -65,13 +65,14 @@ func curveByOID(oid []byte) (curve, bool) {
 
 // fits reports whether algorithm id may use curve c for key ref: ECDSA on
 // NIST curves and EdDSA on Ed25519 for the signature and authentication
-// keys, ECDH on NIST curves and X25519 for the decryption key.
+// keys (and the attestation key), ECDH on NIST curves and X25519 for the
+// decryption key.
 func (c curve) fits(id, ref byte) bool {
 	switch id {
 	case algECDSA:
-		return c.nist != nil && (ref == keySig || ref == keyAut)
+		return c.nist != nil && (ref == keySig || ref == keyAut || ref == keyAtt)
 	case algEdDSA:
-		return c.name == "Ed25519" && (ref == keySig || ref == keyAut)
+		return c.name == "Ed25519" && (ref == keySig || ref == keyAut || ref == keyAtt)
 	case algECDH:
 		return c.dh != nil && ref == keyDec
 	}

@@ -3,6 +3,7 @@ package openpgp
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"strings"
 
 	"github.com/tesseracard/tessera/firmware"
@@ -140,10 +141,12 @@ func (a *Applet) factory(env *firmware.Context, tx *nvm.Tx) error {
 	return tx.Put(keyPWStatus, []byte{0x01})
 }
 
-// wipe deletes every record of the application through tx.
+// wipe deletes every record of the application through tx but the
+// attestation key's (attestationRecords), which a reset keeps, as a
+// YubiKey keeps its factory attestation key.
 func wipe(s *nvm.Store, tx *nvm.Tx) error {
 	for _, k := range s.Keys(prefix) {
-		if !strings.HasPrefix(k, prefix) {
+		if !strings.HasPrefix(k, prefix) || slices.Contains(attestationRecords(), k) {
 			continue
 		}
 		if err := tx.Delete(k); err != nil {

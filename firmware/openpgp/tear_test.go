@@ -45,9 +45,13 @@ func terminatedCard(tc *testCard) {
 
 // importEd25519 is key import of an Ed25519 signature key with private
 // scalar d, as GnuPG sends it.
-func importEd25519(d []byte) []byte {
+func importEd25519(d []byte) []byte { return importEd25519To([]byte{keySig, 0x00}, d) }
+
+// importEd25519To is key import of an Ed25519 key with private scalar d
+// into the key the CRT names.
+func importEd25519To(crt, d []byte) []byte {
 	hdr := apdu.AppendTLV(nil, 0x7F48, []byte{0x92, byte(len(d))})
-	body := append([]byte{keySig, 0x00}, hdr...)
+	body := append(bytes.Clone(crt), hdr...)
 	body = apdu.AppendTLV(body, 0x5F48, d)
 	return command(0x00, 0xDB, 0x3F, 0xFF, apdu.AppendTLV(nil, 0x4D, body))
 }
@@ -85,6 +89,13 @@ func openpgpTearCases() []openpgpTearCase {
 		{"set PIN retries", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 05 00 05"), "", true, "yubikey-5.7"},
 		{"set PIN retries, no resetting code", func(tc *testCard) { tc.admin() }, h("00 F2 00 00 03 05 04 06"), "", true, "yubikey-5.7"},
 		{"set PIN retries with a resetting code", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 05 04 06"), "", true, "yubikey-5.7"},
+		{"get attestation", func(tc *testCard) { withSigKey(tc); tc.mustRaw(putData(0x00D9, []byte{0x01, 0x20}), apdu.SWSuccess) }, h("80 FB 01 00"), "", true, "yubikey-5.7"},
+		{"get attestation over an earlier one", func(tc *testCard) { withSigKey(tc); tc.must("80 FB 01 00", apdu.SWSuccess) }, h("80 FB 01 00"), "", true, "yubikey-5.7"},
+		{"get attestation, first on an old state", func(tc *testCard) { dropAttestation(tc); withSigKey(tc) }, h("80 FB 01 00"), "", true, "yubikey-5.7"},
+		{"put attestation certificate", func(tc *testCard) { tc.admin() }, putData(tagAttCert, []byte{0x30, 0x03, 0x02, 0x01, 0x01}), "", true, "yubikey-5.7"},
+		{"attestation attributes, key dropped", func(tc *testCard) { tc.admin() }, putData(tagAlgAtt, attrEd25519), "", true, "yubikey-5.7"},
+		{"import attestation key", func(tc *testCard) { tc.admin(); tc.mustRaw(putData(tagAlgAtt, attrEd25519), apdu.SWSuccess) }, importAttEd25519(bytes.Repeat([]byte{0x42}, 32)), "", true, "yubikey-5.7"},
+		{"activate keeps the attestation key", func(tc *testCard) { terminatedCard(tc); tc.must("80 FB 01 00", swTerminated) }, h("00 44 00 00"), "", true, "yubikey-5.7"},
 		{"put resetting code after SET PIN RETRIES", func(tc *testCard) { tc.admin(); tc.must("00 F2 00 00 03 05 04 06", apdu.SWSuccess) }, putData(tagResetCode, []byte("rcrcrcrc")), "", true, "yubikey-5.7"},
 	}
 }
@@ -128,4 +139,10 @@ func TestOpenPGPTearEveryWrite(t *testing.T) {
 		})
 	}
 	fmt.Printf("tear test: openpgp: exercised %d tear points over %d commands\n", points, len(cases))
+}
+
+// importAttEd25519 is key import of an Ed25519 attestation key (CRT B6 {
+// 84 01 81 }, as ykman's keys import att sends it) with private scalar d.
+func importAttEd25519(d []byte) []byte {
+	return importEd25519To([]byte{keySig, 0x03, 0x84, 0x01, keyAtt}, d)
 }

@@ -16,13 +16,16 @@ type TouchSource = firmware.TouchSource
 var errNoTouch = apdu.SWConditionsNotSatisfied
 
 // uifTag returns the user interaction flag DO of key ref: D6 for the
-// signature key, D7 for the decryption key, D8 for the authentication key.
+// signature key, D7 for the decryption key, D8 for the authentication key,
+// D9 for the attestation key.
 func uifTag(ref byte) uint16 {
 	switch ref {
 	case keyDec:
 		return tagUIFSig + 1
 	case keyAut:
 		return tagUIFSig + 2
+	case keyAtt:
+		return tagUIFAtt
 	}
 	return tagUIFSig
 }
