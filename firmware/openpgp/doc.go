@@ -71,11 +71,13 @@
 // store without them, written before this application existed, gets the
 // factory records at power-on):
 //
-//	openpgp/pw1, openpgp/pw3  PW1 and PW3: package pin records; the factory
-//	                          records are salted with zeros (their values
-//	                          are public), every later value at random
+//	openpgp/pw1, openpgp/pw3  PW1 and PW3: package pin records (limit 1-99,
+//	                          from SET PIN RETRIES; code that took 1-15
+//	                          refuses a record above 15 as corrupt); the
+//	                          factory records are salted with zeros (their
+//	                          values are public), every later value at random
 //	openpgp/rc                the resetting code (pin record); absent: none
-//	openpgp/rclimit           1 byte: the retry limit (1-15) SET PIN RETRIES
+//	openpgp/rclimit           1 byte: the retry limit (1-99) SET PIN RETRIES
 //	                          gave the resetting code, for one set later;
 //	                          absent: 3
 //	openpgp/pwlen             3 bytes: the lengths of PW1, the resetting

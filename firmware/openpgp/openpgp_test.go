@@ -162,7 +162,7 @@ func TestSetPINRetries(t *testing.T) {
 		{"00 F2 00 00 03 05 04 06", apdu.SWSuccess, "017F7F7F050406"},
 		{"00 F2 00 00 03 05 00 05", apdu.SWSuccess, "017F7F7F050005"},
 		{"00 F2 00 00 03 00 00 05", apdu.SWIncorrectData, "017F7F7F050005"},
-		{"00 F2 00 00 03 05 00 10", apdu.SWIncorrectData, "017F7F7F050005"},
+		{"00 F2 00 00 03 05 00 64", apdu.SWIncorrectData, "017F7F7F050005"},
 		{"00 F2 00 00 02 05 05", apdu.SWWrongLength, "017F7F7F050005"},
 		{"00 F2 00 01 03 05 00 05", apdu.SWIncorrectP1P2, "017F7F7F050005"},
 	} {
@@ -484,4 +484,79 @@ func TestSelectData(t *testing.T) {
 	tc.must("00 A5 03 04 06 60 04 5C 02 7F 21", apdu.SWReferenceNotFound)
 	tc.must("00 A5 00 04 06 60 04 5C 02 00 65", apdu.SWReferenceNotFound)
 	tc.must("00 A5 00 05 06 60 04 5C 02 7F 21", apdu.SWIncorrectP1P2)
+}
+
+// TestSetPINRetriesLimits: SET PIN RETRIES takes what ykman openpgp access
+// set-retries sends, 1 to 99 for each password (ykman's range; Yubico's
+// device test test_change_pin_retries sets 5 0 25), 0 for the resetting
+// code; C4 shows the limits, VERIFY and RESET RETRY COUNTER count down from
+// them (63Cx says at most 15 tries; C4 says how many), a power cycle keeps
+// them, and a resetting code set later gets its limit. Values outside
+// answer 6A80 and change nothing.
+func TestSetPINRetriesLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits [3]byte // PW1, RC, PW3
+		sw     apdu.StatusWord
+	}{
+		{"Yubico's device test: 5 0 25", [3]byte{5, 0, 25}, apdu.SWSuccess},
+		{"25 each", [3]byte{25, 25, 25}, apdu.SWSuccess},
+		{"99 each", [3]byte{99, 99, 99}, apdu.SWSuccess},
+		{"16, just above 63Cx", [3]byte{16, 16, 16}, apdu.SWSuccess},
+		{"1 each", [3]byte{1, 1, 1}, apdu.SWSuccess},
+		{"PW1 100", [3]byte{100, 3, 3}, apdu.SWIncorrectData},
+		{"RC 100", [3]byte{3, 100, 3}, apdu.SWIncorrectData},
+		{"PW3 100", [3]byte{3, 3, 100}, apdu.SWIncorrectData},
+		{"PW3 255", [3]byte{3, 3, 255}, apdu.SWIncorrectData},
+		{"PW1 0", [3]byte{0, 3, 3}, apdu.SWIncorrectData},
+		{"PW3 0", [3]byte{3, 3, 0}, apdu.SWIncorrectData},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := newCardOf(t, testProfile(t, "yubikey-5.7", ""), nvm.NewTearable(&nvm.Memory{}))
+			tc.must(cmdSelect, apdu.SWSuccess)
+			tc.must(verifyPW3, apdu.SWSuccess)
+			tc.mustRaw(command(0x00, 0xF2, 0x00, 0x00, tt.limits[:]), tt.sw)
+			want := [3]int{3, 0, 3} // the factory limits, no resetting code
+			if tt.sw == apdu.SWSuccess {
+				want = [3]int{int(tt.limits[0]), 0, int(tt.limits[2])}
+			}
+			tc.power()
+			tc.must(cmdSelect, apdu.SWSuccess)
+			if got := tc.getData(tagPWStatus)[4:]; !bytes.Equal(got, []byte{byte(want[0]), 0, byte(want[2])}) {
+				t.Fatalf("C4 tries after a power cycle = % X, want % X", got, want)
+			}
+			tc.must(wrongPW1, apdu.RetriesSW(want[0]-1))
+			tc.must(wrongPW3, apdu.RetriesSW(want[2]-1))
+			if want[2] == 1 {
+				tc.must("00 20 00 83", apdu.SWAuthMethodBlocked)
+			} else {
+				tc.must("00 20 00 83", apdu.RetriesSW(want[2]-1))
+			}
+			if got := tc.getData(tagPWStatus)[4:]; !bytes.Equal(got, []byte{byte(want[0] - 1), 0, byte(want[2] - 1)}) {
+				t.Errorf("C4 tries after a wrong PW1 and PW3 = % X, want %d 0 %d", got, want[0]-1, want[2]-1)
+			}
+			rcWant := 3
+			if tt.sw == apdu.SWSuccess && tt.limits[1] != 0 {
+				rcWant = int(tt.limits[1])
+			}
+			if want[2] > 1 {
+				tc.must(verifyPW3, apdu.SWSuccess)
+				tc.mustRaw(putData(tagResetCode, []byte("rcrcrcrc")), apdu.SWSuccess)
+				if got := tc.getData(tagPWStatus)[5]; int(got) != rcWant {
+					t.Errorf("C4 resetting code tries = %d, want %d", got, rcWant)
+				}
+				tc.mustRaw(pwCmd(0x2C, 0, 0x81, "xxxxxxxx"+"7777777"), apdu.RetriesSW(rcWant-1))
+				if got := tc.getData(tagPWStatus)[5]; int(got) != rcWant-1 {
+					t.Errorf("C4 resetting code tries after a wrong one = %d, want %d", got, rcWant-1)
+				}
+			}
+			if want[0] > 1 {
+				tc.must(verifyPW1Other, apdu.SWSuccess)
+				if got := tc.getData(tagPWStatus)[4]; int(got) != want[0] {
+					t.Errorf("C4 PW1 tries after the right PW1 = %d, want %d", got, want[0])
+				}
+			}
+		})
+	}
 }

@@ -213,12 +213,14 @@ func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 // setPINRetries is a YubiKey's SET PIN RETRIES (INS F2, P1-P2 0000, PW3):
 // the retry limits of PW1, the resetting code and PW3, one byte each, each
 // password's counter then full; the values are kept (as on a YubiKey from
-// 4.3.1 on). PW1 and PW3 take 1 to 15 (63Cx can say no more). The
-// resetting code's limit, 1 to 15, is kept apart from the code (keyRCLimit)
-// in the same transaction, so that a resetting code set later by PUT DATA
-// D3 gets it, as on a YubiKey; the factory reset brings back 3. A limit of
-// 0 for the resetting code removes the code and leaves the kept limit as it
-// was.
+// 4.3.1 on). Each limit is 1 to maxTries (99, ykman's range; Yubico's own
+// device test sets PW3 to 25); anything else answers 6A80 and changes
+// nothing. C4 shows the tries; VERIFY's 63Cx says 15 until fewer are left.
+// The resetting code's limit is kept apart from the code (keyRCLimit) in
+// the same transaction, so that a resetting code set later by PUT DATA D3
+// gets it, as on a YubiKey; the factory reset brings back 3. A limit of 0
+// for the resetting code (accepted by a YubiKey 5: Yubico's device test
+// sends 5 0 25) removes the code and leaves the kept limit as it was.
 func (a *Applet) setPINRetries(env *firmware.Context, cmd apdu.Command) error {
 	if err := p1p2(cmd, 0x0000); err != nil {
 		return err
@@ -230,7 +232,7 @@ func (a *Applet) setPINRetries(env *firmware.Context, cmd apdu.Command) error {
 		return apdu.SWWrongLength
 	}
 	n1, nrc, n3 := int(cmd.Data[0]), int(cmd.Data[1]), int(cmd.Data[2])
-	if n1 < 1 || n1 > pin.MaxTries || n3 < 1 || n3 > pin.MaxTries || nrc > pin.MaxTries {
+	if n1 < 1 || n1 > maxTries || n3 < 1 || n3 > maxTries || nrc > maxTries {
 		return apdu.SWIncorrectData
 	}
 	tx, err := env.Store.Begin()

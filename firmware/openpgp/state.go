@@ -45,6 +45,10 @@ const (
 	minPW3     = 8
 	minRC      = 8
 	maxPW      = 127 // C4 bytes 2-4
+	// maxTries is the largest retry limit SET PIN RETRIES takes: what
+	// ykman openpgp access set-retries sends (1 to 99). C4 shows the tries
+	// in full; 63Cx says at most 15.
+	maxTries = 99
 )
 
 // Key origins, the key information DO DE.
@@ -107,7 +111,7 @@ func pwLengths(s *nvm.Store) [3]int {
 // existed then; pwTries if none (or a malformed record) was given.
 func rcLimit(s *nvm.Store) int {
 	b, ok := s.Get(keyRCLimit)
-	if !ok || len(b) != 1 || b[0] < 1 || b[0] > pin.MaxTries {
+	if !ok || len(b) != 1 || b[0] < 1 || b[0] > maxTries {
 		return pwTries
 	}
 	return int(b[0])

@@ -96,6 +96,8 @@ func openpgpTearCases() []openpgpTearCase {
 		{"attestation attributes, key dropped", func(tc *testCard) { tc.admin() }, putData(tagAlgAtt, attrEd25519), "", true, "yubikey-5.7"},
 		{"import attestation key", func(tc *testCard) { tc.admin(); tc.mustRaw(putData(tagAlgAtt, attrEd25519), apdu.SWSuccess) }, importAttEd25519(bytes.Repeat([]byte{0x42}, 32)), "", true, "yubikey-5.7"},
 		{"activate keeps the attestation key", func(tc *testCard) { terminatedCard(tc); tc.must("80 FB 01 00", swTerminated) }, h("00 44 00 00"), "", true, "yubikey-5.7"},
+		{"set PIN retries 25 and 99 with a resetting code", func(tc *testCard) { withResettingCode(tc); tc.must(verifyPW3, apdu.SWSuccess) }, h("00 F2 00 00 03 19 63 19"), "", true, "yubikey-5.7"},
+		{"verify PW3 wrong under a limit of 99", func(tc *testCard) { tc.admin(); tc.must("00 F2 00 00 03 63 63 63", apdu.SWSuccess) }, h(wrongPW3), keyPW3, false, "yubikey-5.7"},
 		{"put resetting code after SET PIN RETRIES", func(tc *testCard) { tc.admin(); tc.must("00 F2 00 00 03 05 04 06", apdu.SWSuccess) }, putData(tagResetCode, []byte("rcrcrcrc")), "", true, "yubikey-5.7"},
 	}
 }

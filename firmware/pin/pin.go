@@ -48,8 +48,23 @@ const (
 	flagDefault    = 1 << 1
 )
 
-// MaxTries is the largest retry limit: a 63Cx status word can say at most 15.
+// MaxTries is the most tries a 63Cx status word can say: 15. The PIV and
+// ISO applications keep their limits within it.
 const MaxTries = 15
+
+// MaxLimit is the largest retry limit a record holds: its limit and tries
+// are one byte each. An application whose host reads the tries elsewhere
+// (OpenPGP's C4) may go above [MaxTries]; its 63Cx then says 15 until fewer
+// are left.
+const MaxLimit = 255
+
+// checkLimit refuses a retry limit a record cannot hold.
+func checkLimit(limit int) error {
+	if limit < 1 || limit > MaxLimit {
+		return fmt.Errorf("pin: retry limit %d outside 1..%d", limit, MaxLimit)
+	}
+	return nil
+}
 
 // Object is one PIN or PUK held in a Store under a key of its own.
 type Object struct {
@@ -103,7 +118,7 @@ func (o *Object) load() (record, error) {
 	if !ok {
 		return record{}, ErrNotSet
 	}
-	if len(raw) != recLen || raw[0] != recVersion || raw[1] == 0 || raw[1] > MaxTries || raw[2] > raw[1] {
+	if len(raw) != recLen || raw[0] != recVersion || raw[1] == 0 || raw[2] > raw[1] {
 		return record{}, fmt.Errorf("%w: PIN record %q is malformed", nvm.ErrCorrupt, o.key)
 	}
 	r := record{limit: raw[1], tries: raw[2], flags: raw[3]}
@@ -148,8 +163,8 @@ func (o *Object) Status() (Status, error) {
 // mustChange marks a transport value. rnd supplies the salt. No policy is
 // applied: factory values are the profile's business.
 func (o *Object) Init(w Writer, value []byte, limit int, isDefault, mustChange bool, rnd io.Reader) error {
-	if limit < 1 || limit > MaxTries {
-		return fmt.Errorf("pin: retry limit %d outside 1..%d", limit, MaxTries)
+	if err := checkLimit(limit); err != nil {
+		return err
 	}
 	var flags byte
 	if isDefault {
@@ -264,8 +279,8 @@ func (o *Object) Change(old, value []byte, p Policy, rnd io.Reader) error {
 // YubiKey's OpenPGP SET PIN RETRIES does. It returns ErrNotSet for an
 // object without reference data.
 func (o *Object) SetLimit(w Writer, limit int) error {
-	if limit < 1 || limit > MaxTries {
-		return fmt.Errorf("pin: retry limit %d outside 1..%d", limit, MaxTries)
+	if err := checkLimit(limit); err != nil {
+		return err
 	}
 	r, err := o.load()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
@@ -246,10 +247,57 @@ func TestSetLimit(t *testing.T) {
 	if err := o.Verify([]byte("123456")); err != nil {
 		t.Errorf("the value after SetLimit: %v", err)
 	}
-	for _, n := range []int{0, 16} {
+	for _, n := range []int{0, MaxLimit + 1} {
 		if err := o.SetLimit(s, n); err == nil {
 			t.Errorf("SetLimit(%d) accepted", n)
 		}
+		if err := New(s, "q").Init(s, []byte("123456"), n, false, false, rand.Reader); err == nil {
+			t.Errorf("Init with limit %d accepted", n)
+		}
+	}
+}
+
+// TestLimitAboveMaxTries: a limit above what 63Cx can say (OpenPGP's SET
+// PIN RETRIES takes up to 99) is kept in the same record, read back after
+// the store is reopened, and counted down; the WrongError says the true
+// tries left, the status word at most 15.
+func TestLimitAboveMaxTries(t *testing.T) {
+	for _, limit := range []int{MaxTries + 1, 25, 99, MaxLimit} {
+		t.Run(strconv.Itoa(limit), func(t *testing.T) {
+			m := &nvm.Memory{}
+			s, err := nvm.Open(m, nvm.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := New(s, "p").Init(s, []byte("123456"), 3, true, false, rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			if err := New(s, "p").SetLimit(s, limit); err != nil {
+				t.Fatalf("SetLimit(%d) = %v", limit, err)
+			}
+			s, err = nvm.Open(m, nvm.Options{}) // what the next power-on reads
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := New(s, "p")
+			if st, err := o.Status(); err != nil || st.Tries != limit || st.Limit != limit {
+				t.Fatalf("Status() after reopening = %+v, %v; want %d of %d", st, err, limit, limit)
+			}
+			err = o.Verify([]byte("000000"))
+			var we *WrongError
+			if !errors.As(err, &we) || we.Retries != limit-1 {
+				t.Fatalf("Verify(wrong) = %v, want %d tries left", err, limit-1)
+			}
+			if got, want := AuthError(err), apdu.RetriesSW(min(limit-1, MaxTries)); !errors.Is(got, want) {
+				t.Errorf("AuthError(%v) = %v, want %v", err, got, want)
+			}
+			if err := o.Verify([]byte("123456")); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := o.Status(); st.Tries != limit {
+				t.Errorf("tries after the right value = %d, want %d", st.Tries, limit)
+			}
+		})
 	}
 }
 

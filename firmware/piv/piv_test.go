@@ -551,6 +551,9 @@ func TestMoveDeleteKeyAndRetriesAndReset(t *testing.T) {
 
 	tc.expect("00 FA 05 06", apdu.SWSecurityStatusNotSatisfied) // needs the PIN too
 	tc.verifyPIN("123456")
+	// PIV's limits stay 1 to 15 (pin records hold more, for OpenPGP).
+	tc.expect("00 FA 10 06", apdu.SWIncorrectP1P2)
+	tc.expect("00 FA 05 10", apdu.SWIncorrectP1P2)
 	tc.expect("00 FA 05 06", apdu.SWSuccess)
 	if md := tc.expect("00 F7 00 80", apdu.SWSuccess); !bytes.HasSuffix(md, h("06 02 05 05")) {
 		t.Errorf("PIN metadata after SET PIN RETRIES = % X", md)
