@@ -256,6 +256,7 @@ var ifdClientTests = []string{
 	"TestGPGFactoryReset",
 	"TestGPGForceSig",
 	"TestGPGCardholderCertificate",
+	"TestYkmanOpenPGPAttest",
 	// OpenSC's openpgp driver on the card gpg generated keys on.
 	"TestInteropOpenSCOpenPGP",
 	"TestInteropOpenSCOpenPGPECC",

@@ -1,0 +1,135 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+)
+
+// TestYkmanOpenPGPAttest generates the OpenPGP keys of a yubikey-5.7 card
+// with gpg, then attests the signature key with `ykman openpgp keys attest
+// sig FILE` (ykman 4.0.9: SELECT DATA and GET DATA 7F21, VERIFY PW1, GET
+// ATTESTATION 80 FB 01 00, then 7F21 read back), and checks in Go that the
+// certificate ykman wrote chains: key ← FC (`ykman openpgp certificates
+// export att`) ← the card's attestation CA, PIV's F9 certificate (`ykman
+// piv certificates export f9`), over the public key the card holds for
+// the signature key (GENERATE ASYMMETRIC KEY PAIR P1 81 through PC/SC),
+// with Yubico's serial and key-source extensions. Then ykman's reset keeps
+// FC and removes the attestation.
+func TestYkmanOpenPGPAttest(t *testing.T) {
+	start := time.Now()
+	c := newInteropCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanSerial))
+	ykman := func(t *testing.T, args ...string) string {
+		t.Helper()
+		return c.run(t, "ykman", append([]string{"--reader", c.reader}, args...)...)
+	}
+	g := newGnuPG(t, c)
+	c.step("gpg generate", func(t *testing.T) {
+		gpgGenerate(t, g, g.cardStatus(t))
+		g.forgetPINs(t) // scdaemon holds the reader while it runs
+	})
+	var fc *x509.Certificate
+	c.step("ykman openpgp keys attest sig", func(t *testing.T) {
+		mark := c.traceSize()
+		ykman(t, "openpgp", "keys", "attest", "sig", "sig.att.pem", "--pin", gpgPIN)
+		c.sawInOrder(t, mark, "ykman openpgp keys attest", "00A50204", "00CA7F21", "00200081", "80FB0100", "00A50204", "00CA7F21")
+		ykman(t, "openpgp", "certificates", "export", "att", "att.pem")
+		ykman(t, "piv", "certificates", "export", "f9", "f9.pem")
+		leaf, err := x509.ParseCertificate(c.readPEM(t, "sig.att.pem", "CERTIFICATE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fc, err = x509.ParseCertificate(c.readPEM(t, "att.pem", "CERTIFICATE")); err != nil {
+			t.Fatal(err)
+		}
+		f9, err := x509.ParseCertificate(c.readPEM(t, "f9.pem", "CERTIFICATE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots, mids := x509.NewCertPool(), x509.NewCertPool()
+		roots.AddCert(f9)
+		mids.AddCert(fc)
+		chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: mids, CurrentTime: fc.NotBefore.Add(time.Minute)})
+		if err != nil || len(chains) != 1 || len(chains[0]) != 3 {
+			t.Fatalf("Verify = %d chains, %v; want sig key ← FC ← F9", len(chains), err)
+		}
+		if !publicEqual(leaf.PublicKey, cardRSAPublic(t, c, "B600")) {
+			t.Errorf("the attested key differs from the card's signature key")
+		}
+		var serial, source int
+		for _, e := range []struct {
+			oid string
+			v   *int
+		}{{"1.3.6.1.4.1.41482.5.7", &serial}, {"1.3.6.1.4.1.41482.5.2", &source}} {
+			found := false
+			for _, x := range leaf.Extensions {
+				if x.Id.String() == e.oid {
+					found = true
+					if _, err := asn1.Unmarshal(x.Value, e.v); err != nil {
+						t.Errorf("extension %s % X: %v", e.oid, x.Value, err)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("extension %s missing", e.oid)
+			}
+		}
+		if serial != ykmanSerial || source != 1 {
+			t.Errorf("attestation serial %d, source %d; want %d, 1 (generated)", serial, source, ykmanSerial)
+		}
+	})
+	c.step("ykman openpgp reset keeps the attestation key", func(t *testing.T) {
+		ykman(t, "openpgp", "reset", "--force")
+		ykman(t, "openpgp", "certificates", "export", "att", "att2.pem")
+		if after := c.readPEM(t, "att2.pem", "CERTIFICATE"); !bytes.Equal(after, fc.Raw) {
+			t.Errorf("FC changed over ykman openpgp reset")
+		}
+		if r := c.exec(t, nil, "ykman", "--reader", c.reader, "openpgp", "certificates", "export", "sig", "sig2.pem"); r.code == 0 {
+			t.Errorf("the signature key's attestation survived ykman openpgp reset:\n%s", r.out)
+		}
+	})
+	fmt.Printf("report: interop ykman openpgp attest: gpg generate, attest sig, chain to F9, reset in %v\n", time.Since(start).Round(time.Millisecond))
+}
+
+// cardRSAPublic reads the RSA public key of the OpenPGP key the CRT (hex)
+// names, with GENERATE ASYMMETRIC KEY PAIR P1 81, through PC/SC.
+func cardRSAPublic(t *testing.T, c *interopCard, crt string) *rsa.PublicKey {
+	t.Helper()
+	card := connect(t, pcsc(t), c.reader)
+	if got := sw(t, card, "00A4040006D27600012401"); got != "9000" {
+		t.Fatalf("SELECT OpenPGP = %s", got)
+	}
+	cmd, _ := hex.DecodeString("00478100" + fmt.Sprintf("%02X", len(crt)/2) + crt + "00")
+	resp, err := card.Transmit(cmd)
+	if err != nil || len(resp) < 2 {
+		t.Fatalf("GENERATE P1 81: % X, %v", resp, err)
+	}
+	for resp[len(resp)-2] == 0x61 { // GET RESPONSE for the rest
+		more, err := card.Transmit([]byte{0x00, 0xC0, 0x00, 0x00, resp[len(resp)-1]})
+		if err != nil || len(more) < 2 {
+			t.Fatalf("GET RESPONSE: %v", err)
+		}
+		resp = append(resp[:len(resp)-2], more...)
+	}
+	if !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
+		t.Fatalf("GENERATE P1 81 answered % X", resp[len(resp)-2:])
+	}
+	tmpl, ok, err := apdu.FindTLV(resp[:len(resp)-2], 0x7F49)
+	if err != nil || !ok {
+		t.Fatalf("no 7F49 in % X", resp)
+	}
+	n, _, _ := apdu.FindTLV(tmpl, 0x81)
+	e, _, _ := apdu.FindTLV(tmpl, 0x82)
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+}
