@@ -251,7 +251,7 @@ func Diagnose(ctx context.Context, c *Conn, atr []byte, opts DiagOptions) (*Repo
 		return nil, err
 	}
 	if pgpPresent {
-		if r.OpenPGP, err = diagnoseOpenPGP(ctx, c, &r.Warnings); err != nil {
+		if r.OpenPGP, err = diagnoseOpenPGP(ctx, c, opts.Now, &r.Warnings); err != nil {
 			return nil, err
 		}
 	}

@@ -69,6 +69,10 @@ type OpenPGPReport struct {
 	Sex        string   `json:"sex,omitempty"`
 	// URL of the public key (5F50).
 	URL string `json:"url,omitempty"`
+	// AttestationCertificate is the YubiKey attestation key's certificate
+	// (FC, YubiKey 5.2+), which issues the attestations of the keys;
+	// absent when the card has no attestation key or the DO is empty.
+	AttestationCertificate *CertificateInfo `json:"attestation_certificate,omitempty"`
 }
 
 // OpenPGPKey is one key of an OpenPGP card.
@@ -172,10 +176,11 @@ const maxOpenPGPObject = 4096
 
 // diagnoseOpenPGP reads the OpenPGP application: application related data
 // (6E), security support template (7A), cardholder related data (65), URL
-// (5F50) and, on a card that has none in 6E, key information (DE). Each by
-// GET DATA (CA), none needing a PIN. A data object the card refuses is
-// left out; one that does not parse is a warning.
-func diagnoseOpenPGP(ctx context.Context, c *Conn, warn *[]string) (*OpenPGPReport, error) {
+// (5F50), on a card that has none in 6E, key information (DE), and on a
+// card with an attestation key, its certificate (FC, judged as of now).
+// Each by GET DATA (CA), none needing a PIN. A data object the card
+// refuses is left out; one that does not parse is a warning.
+func diagnoseOpenPGP(ctx context.Context, c *Conn, now time.Time, warn *[]string) (*OpenPGPReport, error) {
 	if _, err := c.Do(ctx, apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: OpenPGPAID(), Ne: 256}); err != nil {
 		return nil, fmt.Errorf("hostdriver: selecting OpenPGP: %w", err)
 	}
@@ -234,6 +239,14 @@ func diagnoseOpenPGP(ctx context.Context, c *Conn, warn *[]string) (*OpenPGPRepo
 			v = u
 		}
 		p.URL = string(v)
+	}
+	if len(p.Keys) > 3 { // an attestation key (DA in 6E)
+		if v, err := get(0x00FC); err != nil {
+			return nil, err
+		} else if len(v) > 0 {
+			ci := SummarizeCertificate(v, now)
+			p.AttestationCertificate = &ci
+		}
 	}
 	for _, pw := range []struct {
 		name string

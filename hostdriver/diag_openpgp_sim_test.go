@@ -52,6 +52,19 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 			Keys:             []hostdriver.OpenPGPKey{rsa("signature"), rsa("decryption"), rsa("authentication")},
 			SignatureCounter: &zero,
 		}
+		var att []hostdriver.OpenPGPKey
+		if tt.profile == "yubikey-5.7" {
+			// The YubiKey's attestation key (DA in 6E) and its certificate
+			// FC, issued by the card's PIV attestation key (F9).
+			att = []hostdriver.OpenPGPKey{{Key: "attestation", Algorithm: "ECDSA P-256"}}
+			want.Keys = append(want.Keys, att...)
+			c := r.OpenPGP.AttestationCertificate
+			if c == nil || c.Subject != "SERIALNUMBER=29173673,CN=Tessera OpenPGP Attestation" ||
+				c.Issuer != "SERIALNUMBER=29173673,CN=Tessera PIV Attestation" || c.PublicKey != "ECDSA P-256" {
+				t.Errorf("attestation certificate %+v, want Tessera OpenPGP Attestation issued by Tessera PIV Attestation", c)
+			}
+			want.AttestationCertificate = c
+		}
 		if got, want := asJSON(t, r.OpenPGP), asJSON(t, want); got != want {
 			t.Errorf("%s as delivered: OpenPGP report\n%s\nwant\n%s", tt.profile, got, want)
 		}
@@ -86,6 +99,7 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 			{Key: "decryption", Algorithm: "ECDH Curve25519", Fingerprint: fmt.Sprintf("%X", decFP), Created: &created, Status: "generated"},
 			rsa("authentication"),
 		}
+		want.Keys = append(want.Keys, att...)
 		if got, want := asJSON(t, r.OpenPGP), asJSON(t, want); got != want {
 			t.Errorf("%s with keys: OpenPGP report\n%s\nwant\n%s", tt.profile, got, want)
 		}

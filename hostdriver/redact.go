@@ -23,7 +23,9 @@ import (
 // command of GET CHALLENGE, PSO: COMPUTE DIGITAL SIGNATURE and INTERNAL AUTHENTICATE both
 // ways, the YubiKey's GET VERSION, GET SERIAL, GET METADATA, ATTEST, MOVE
 // KEY and READ CONFIG, OpenPGP's PUT DATA of its public DOs (and of any DO
-// with no data: a deletion), TERMINATE DF and ACTIVATE FILE, MANAGE
+// with no data: a deletion), TERMINATE DF and ACTIVATE FILE, the YubiKey
+// OpenPGP application's GET ATTESTATION (80 FB, which shares its INS with
+// PIV's RESET: no data either way), MANAGE
 // CHANNEL, YKOATH's LIST, DELETE, RENAME and RESET (credential names) and
 // the commands of its CALCULATE and CALCULATE ALL (a name and a time step),
 // and the data-less commands.
@@ -200,13 +202,17 @@ func pivPINProtected(data []byte) bool {
 // openPGPPublicDO reports whether an OpenPGP card DO written with PUT DATA
 // holds nothing secret (OpenPGP card 3.4 §4.4.1): name, login, language,
 // sex, URL, algorithm attributes, PW status bytes, fingerprints, CA
-// fingerprints, generation dates, UIF, certificate. Its resetting code
-// (D3), AES key (D5), KDF-DO (F9) and private-use DOs are not among them.
+// fingerprints, generation dates, UIF, certificate; and a YubiKey's
+// attestation key's UIF, attributes, fingerprint, CA fingerprint, date and
+// certificate (D9, DA-DD, FC: ykman's yubikit openpgp.py). Its resetting
+// code (D3), AES key (D5), KDF-DO (F9) and private-use DOs are not among
+// them.
 func openPGPPublicDO(tag uint16) bool {
 	switch tag {
 	case 0x005B, 0x005E, 0x5F2D, 0x5F35, 0x5F50, 0x7F21,
 		0x00C1, 0x00C2, 0x00C3, 0x00C4, 0x00C7, 0x00C8, 0x00C9, 0x00CA, 0x00CB, 0x00CC,
-		0x00CE, 0x00CF, 0x00D0, 0x00D6, 0x00D7, 0x00D8:
+		0x00CE, 0x00CF, 0x00D0, 0x00D6, 0x00D7, 0x00D8,
+		0x00D9, 0x00DA, 0x00DB, 0x00DC, 0x00DD, 0x00FC:
 		return true
 	}
 	return false

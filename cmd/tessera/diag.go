@@ -41,7 +41,8 @@ the connection diag uses refuses any other command (and VERIFY with data)
 before it reaches the reader (hostdriver.ReadOnly).
 
 On an OpenPGP card it reports the version, manufacturer and serial, each key's
-algorithm, fingerprint and creation date, the signature counter and the tries
+algorithm, fingerprint and creation date (and a YubiKey's attestation key and
+its certificate FC), the signature counter and the tries
 left of PW1, the resetting code and PW3 (from the PW status bytes: no try is
 spent, no PIN is tried). On a YubiKey it reports the firmware version, serial,
 form factor and the applications supported and enabled over USB and NFC.
@@ -394,6 +395,13 @@ func printOpenPGP(tw io.Writer, p *hostdriver.OpenPGPReport) {
 				created = k.Created.Format("2006-01-02")
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", k.Key, orDash(k.Algorithm), orDash(k.Fingerprint), created, orDash(k.Status))
+		}
+	}
+	if c := p.AttestationCertificate; c != nil {
+		if c.ParseError != "" {
+			fmt.Fprintf(tw, "  Attestation certificate\tunreadable: %s\n", c.ParseError)
+		} else {
+			fmt.Fprintf(tw, "  Attestation certificate\t%s, issued by %s, %s\n", c.Subject, c.Issuer, c.PublicKey)
 		}
 	}
 }

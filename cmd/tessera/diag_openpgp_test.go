@@ -11,7 +11,7 @@ import (
 
 // TestPrintOpenPGPAndYubiKey: the text report shows the OpenPGP section
 // (version, manufacturer by name, serial, tries, signature counter, one
-// line per key) and the YubiKey section (firmware, serial, form factor,
+// line per key, the attestation key's certificate) and the YubiKey section (firmware, serial, form factor,
 // applications per transport, lock).
 func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 	created := time.Date(2024, 4, 26, 19, 52, 31, 0, time.UTC)
@@ -24,7 +24,9 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 			Keys: []hostdriver.OpenPGPKey{
 				{Key: "signature", Algorithm: "RSA-4096", Fingerprint: "B2A75FD1EDD7C848AADD73B196DFC57DF89FA884", Created: &created, Status: "imported"},
 				{Key: "decryption"},
+				{Key: "attestation", Algorithm: "RSA-2048"},
 			},
+			AttestationCertificate: &hostdriver.CertificateInfo{Subject: "CN=YubiKey OPGP Attestation", Issuer: "CN=Yubico OPGP Attestation B 1", PublicKey: "RSA-2048"},
 		},
 		YubiKey: &hostdriver.YubiKeyReport{
 			Version: "5.4.3", Serial: 12345678, FormFactor: "Keychain (USB-A)",
@@ -44,6 +46,8 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 		"PW1 (user PIN) 3 tries left", "RC (resetting code) none set, or blocked (0 tries)", "Signatures made 0",
 		"signature RSA-4096 B2A75FD1EDD7C848AADD73B196DFC57DF89FA884 2024-04-26 imported",
 		"decryption - - - -",
+		"attestation RSA-2048 - - -",
+		"Attestation certificate CN=YubiKey OPGP Attestation, issued by CN=Yubico OPGP Attestation B 1, RSA-2048",
 		"\nYubiKey\n", "Firmware 5.4.3", "Form factor Keychain (USB-A)",
 		"USB applications PIV enabled (of OTP, PIV)", "Configuration locked yes (lock code set)",
 	} {
