@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -64,11 +65,29 @@ func listenIFD(path string) (net.Listener, error) {
 		}
 	}
 	ln, err := net.Listen("unix", path)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, ifdDirDenied(path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("IFD socket: %w", err)
 	}
 	// The listener removes the file when closed.
 	return ln, nil
+}
+
+// ifdDirDenied is the error of a simulator that may not create path's
+// socket (err, a permission failure such as bind's EACCES): typically a
+// user outside the group of the socket directory scripts/ifd.sh install
+// makes (root:tessera, mode 2770). It names the directory and what to do,
+// the directory's group when its owner gid can be looked up, and keeps
+// errors.Is(err, fs.ErrPermission).
+func ifdDirDenied(path string, err error) error {
+	dir := filepath.Dir(path)
+	fix := "be a user who may write there"
+	if g, ok := dirGroup(dir); ok {
+		fix = fmt.Sprintf("be in its group %s (usermod -aG %s USER, then log in again)", g, g)
+	}
+	return fmt.Errorf("IFD socket %s: no permission to create it in %s (%w): to serve cards there, %s, or pass --ifd-dir a directory of your own", path, dir, err, fix)
 }
 
 // runIFD serves the driver on ln until ctx ends: one connection at a time,

@@ -3,9 +3,13 @@ package simulator
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,5 +155,45 @@ func TestIFDSocketFile(t *testing.T) {
 	sim.Close()
 	if _, err := os.Lstat(IFDSocket(dir, 0)); !os.IsNotExist(err) {
 		t.Errorf("socket after Close: %v, want it removed", err)
+	}
+}
+
+// TestIFDDirDenied: a simulator that may not create its socket (bind's
+// EACCES or EPERM, as a user outside the group of the directory
+// scripts/ifd.sh install makes gets) is told the directory, its group and
+// what to do, and the error still matches fs.ErrPermission. The failure is
+// fabricated as net.Listen wraps it, since root may bind anywhere.
+func TestIFDDirDenied(t *testing.T) {
+	owned := hosttest.ShortDir(t)
+	group := ownGroup(t, owned) // "" where directories have no group
+	missing := filepath.Join(owned, "missing")
+	tests := []struct {
+		name  string
+		dir   string
+		errno syscall.Errno
+		fix   string
+	}{
+		{"EACCES", owned, syscall.EACCES, "be in its group " + group + " (usermod -aG " + group + " USER, then log in again)"},
+		{"EPERM", owned, syscall.EPERM, "be in its group " + group + " (usermod -aG " + group + " USER, then log in again)"},
+		{"the directory unreadable", missing, syscall.EACCES, "be a user who may write there"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fix := tt.fix
+			if group == "" {
+				fix = "be a user who may write there"
+			}
+			path := IFDSocket(tt.dir, 0)
+			bind := &net.OpError{Op: "listen", Net: "unix", Addr: &net.UnixAddr{Name: path, Net: "unix"}, Err: os.NewSyscallError("bind", tt.errno)}
+			err := ifdDirDenied(path, bind)
+			if !errors.Is(err, fs.ErrPermission) {
+				t.Errorf("errors.Is(%v, fs.ErrPermission) = false", err)
+			}
+			for _, want := range []string{path, "in " + tt.dir + " ", "bind: ", fix, "or pass --ifd-dir a directory of your own"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("ifdDirDenied = %q, want it to say %q", err, want)
+				}
+			}
+		})
 	}
 }
