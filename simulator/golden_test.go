@@ -133,8 +133,8 @@ func recordGolden(t *testing.T, dir string) {
 				for _, cmd := range []string{openpgpSelect, "0020008308" + hexOf("12345678"), "00DA005B06" + hexOf("Doe<<J")} {
 					transmit(t, tr, cmd)
 				}
-				if p.OpenPGP.YubiKey { // retry limits, the resetting code's with no resetting code
-					if got := transmit(t, tr, "00F2000003050406"); got != "9000" {
+				if p.OpenPGP.YubiKey { // retry limits above 15 (PW1 25, RC 16, PW3 99), the resetting code's with no resetting code
+					if got := transmit(t, tr, "00F2000003191063"); got != "9000" {
 						t.Fatalf("card %d (%s): SET PIN RETRIES answered %s", slot, name, got)
 					}
 				}
