@@ -35,6 +35,16 @@
 //     (read; set with PW3; a fixed one stays until the factory reset).
 //     The factory reset brings the limits back to 3: our reading of
 //     ykman's "restore factory settings", not verified against a YubiKey.
+//     The limits take 1 to 99 (ykman's range; Yubico's device test sets
+//     5 0 25) and the resetting code's 0 too, which removes a resetting
+//     code; above 99, and 0 for PW1 or PW3, 6A80. Not verified against a
+//     YubiKey: its answer above 99 and to 0 for PW1 or PW3, and what its
+//     0 does to an existing resetting code (the NEO's open applet leaves
+//     a password whose limit is 0 as it was).
+//   - A wrong password with more than 15 tries left answers 63CF (63Cx
+//     can say no more; C4 has the count). A YubiKey 4 or 5 answers 6982
+//     to a wrong PIN, by ykman's yubikit (which reads C4 then); this
+//     application answers 63Cx on every profile.
 //   - Touch (YubiKey profiles only; the plain card has no D6-D9): the user
 //     interaction flags of ykman's UIF, byte 1 00 off, 01 on, 02 fixed,
 //     03 cached, 04 cached-fixed, byte 2 20 (button) — values verified
