@@ -276,6 +276,7 @@ func opgpCases() []Case {
 			Run: opgpTerminate,
 		},
 	}
+	cases = append(cases, opgpAttestCases()...)
 	for i := range cases {
 		cases[i].App = AppOpenPGP
 	}

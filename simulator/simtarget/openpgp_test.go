@@ -14,7 +14,8 @@ import (
 
 // TestConformOpenPGP: the OpenPGP cases are picked on a card that answers
 // its AID (openpgp alone, yubikey-5.7 beside PIV) and pass there, but the
-// YubiKey serial and touch cases on a card that is no YubiKey, which are
+// YubiKey serial, touch and attestation cases on a card that is no
+// YubiKey, which are
 // skipped; a card without the application (default) gets none.
 func TestConformOpenPGP(t *testing.T) {
 	opgpOnly := func(c conformance.Case) bool { return strings.HasPrefix(c.ID, "OPGP-") }
@@ -23,7 +24,7 @@ func TestConformOpenPGP(t *testing.T) {
 		want    int
 		skipped []string
 	}{
-		{"openpgp", len(opgpIDs()), []string{"OPGP-SERIAL-YUBIKEY", "OPGP-YK-TOUCH"}},
+		{"openpgp", len(opgpIDs()), []string{"OPGP-SERIAL-YUBIKEY", "OPGP-YK-TOUCH", "OPGP-YK-ATTEST"}},
 		{"yubikey-5.7", len(opgpIDs()), nil},
 		{"default", 0, nil},
 	} {
