@@ -42,7 +42,7 @@ func opgpSelectCertCmd(occ byte) apdu.Command {
 
 func opgpAttestCases() []Case {
 	return []Case{{
-		ID: "OPGP-YK-ATTEST",
+		ID:    "OPGP-YK-ATTEST",
 		Title: "on a YubiKey with an attestation certificate (FC), GET ATTESTATION (80 FB 01 00) answers 6982 without PW1, refuses a P1 naming no key; after PW1 it writes into the signature key's cardholder certificate (7F21 occurrence 2, SELECT DATA) a certificate issued by FC over the key the card generated, with Yubico's extensions 5.2 (generated) and 5.7 (the AID's serial); an imported key is not attested (its certificate stays)",
 		Ref:   refYKOpenPGPAttest + "; " + refOpenPGP + " §7.2.5 (SELECT DATA)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 		Run: opgpAttest,
