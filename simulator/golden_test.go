@@ -2,10 +2,13 @@ package simulator
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,14 +38,16 @@ const goldenFile = "golden.json"
 // its slot, profile and serial, its State as JSON without the fields of
 // the moment (see goldenVolatile), the answer to goldenProbe, and on a
 // YubiKey's OpenPGP (directories recorded since the resetting code's kept
-// limit) the answer to rcProbe.
+// limit) the answer to rcProbe, and (since the OpenPGP attestation) to
+// attestProbe.
 type goldenCard struct {
-	Slot    int            `json:"slot"`
-	Profile string         `json:"profile"`
-	Serial  uint32         `json:"serial"`
-	State   map[string]any `json:"state"`
-	Probe   string         `json:"probe"`
-	RCProbe string         `json:"rc_probe,omitempty"`
+	Slot        int            `json:"slot"`
+	Profile     string         `json:"profile"`
+	Serial      uint32         `json:"serial"`
+	State       map[string]any `json:"state"`
+	Probe       string         `json:"probe"`
+	RCProbe     string         `json:"rc_probe,omitempty"`
+	AttestProbe string         `json:"attest_probe,omitempty"`
 }
 
 // goldenVolatile are CardState fields that say how the card is held now,
@@ -137,6 +142,13 @@ func recordGolden(t *testing.T, dir string) {
 					if got := transmit(t, tr, "00F2000003191063"); got != "9000" {
 						t.Fatalf("card %d (%s): SET PIN RETRIES answered %s", slot, name, got)
 					}
+					// An Ed25519 signature key and its attestation (the
+					// attestation key, FC and 7F21 occurrence 2 in the state).
+					for _, cmd := range []string{"00DA00C10A162B06010401DA470F01", "0047800002B60000", "0020008106" + hexOf("123456"), "80FB0100"} {
+						if got := transmit(t, tr, cmd); !strings.HasSuffix(got, "9000") {
+							t.Fatalf("card %d (%s): %s answered %s", slot, name, cmd, got)
+						}
+					}
 				}
 			}
 			transmit(t, tr, selectPIV)
@@ -152,6 +164,9 @@ func recordGolden(t *testing.T, dir string) {
 		cards[i].State = goldenState(t, r)
 		p, _ := profile.Builtin(c.Profile)
 		cards[i].Probe = probe(t, r, p)
+		if p.OpenPGP.YubiKey {
+			cards[i].AttestProbe = attestProbe(t, r)
+		}
 	}
 	s.Close()
 	// The lock files of a running simulator are not state.
@@ -227,6 +242,11 @@ func checkGolden(t *testing.T, golden string) {
 		}
 		if got := probe(t, r, p); got != c.Probe {
 			t.Errorf("card %d (%s): probe answered %s, want %s", c.Slot, c.Profile, got, c.Probe)
+		}
+		if c.AttestProbe != "" {
+			if got := attestProbe(t, r); got != c.AttestProbe {
+				t.Errorf("card %d (%s): attestation probe answered %s, want %s", c.Slot, c.Profile, got, c.AttestProbe)
+			}
 		}
 		if c.RCProbe == "" {
 			continue
@@ -350,6 +370,46 @@ func rcProbe(t *testing.T, r *Reader) string {
 		out = transmit(t, r.Transport(), cmd)
 	}
 	return out
+}
+
+// attestProbe reads, without writing, the YubiKey OpenPGP attestation
+// key's certificate FC and the signature key's cardholder certificate
+// (7F21 occurrence 2, where GET ATTESTATION put its statement), and
+// returns their SHA-256 and whether the statement is issued by FC.
+func attestProbe(t *testing.T, r *Reader) string {
+	t.Helper()
+	tr := r.Transport()
+	transmit(t, tr, openpgpSelect)
+	fc := fetch(t, tr, "00CA00FC00")
+	transmit(t, tr, "00A5020406"+"60045C027F21")
+	leaf := fetch(t, tr, "00CA7F2100")
+	verified := "unverified"
+	if f, err := x509.ParseCertificate(fc); err == nil {
+		if l, err := x509.ParseCertificate(leaf); err == nil && l.CheckSignatureFrom(f) == nil {
+			verified = "issued by FC"
+		}
+	}
+	return fmt.Sprintf("FC %X, 7F21/2 %X, %s", sha256.Sum256(fc), sha256.Sum256(leaf), verified)
+}
+
+// fetch sends cmd and returns its data, read on with GET RESPONSE after
+// 61xx; anything but 9000 at the end fails the test.
+func fetch(t *testing.T, tr *Transport, cmd string) []byte {
+	t.Helper()
+	var data []byte
+	for {
+		resp := unhex(t, transmit(t, tr, cmd))
+		n := len(resp) - 2
+		data = append(data, resp[:n]...)
+		switch {
+		case resp[n] == 0x61:
+			cmd = fmt.Sprintf("00C00000%02X", resp[n+1])
+		case resp[n] == 0x90 && resp[n+1] == 0x00:
+			return data
+		default:
+			t.Fatalf("%s answered %X", cmd, resp[n:])
+		}
+	}
 }
 
 func hexOf(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s))) }
