@@ -1,0 +1,138 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
+)
+
+// TestIFDSocketDirDenied runs `tessera sim --bridge ifd` as nobody (uid
+// 65534) on a socket directory made as scripts/ifd.sh install makes it,
+// but root:root (mode 2770): outside the group, the simulator exits with an
+// error that names the directory and its group and says what to do, the
+// kernel's bind: permission denied kept; in the group (root, as a
+// supplementary group), the same command serves its card there. No pcscd:
+// the simulator fails, or listens, before any reader is asked for.
+func TestIFDSocketDirDenied(t *testing.T) {
+	base := hosttest.ShortDir(t)
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the binary nobody may run (the build's directory is root's).
+	bin := filepath.Join(base, "tessera")
+	b, err := os.ReadFile(e2e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sockets := filepath.Join(base, "ifd")
+	if err := os.Mkdir(sockets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(sockets, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sockets, 0o770|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	sim := func(t *testing.T, groups []uint32) *exec.Cmd {
+		state := filepath.Join(base, "state", t.Name())
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for d := state; d != base; d = filepath.Dir(d) {
+			if err := os.Chown(d, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(bin, "sim", "--state", state, "--bridge", "ifd", "--ifd-dir", sockets, "--profile", "openpgp")
+		cmd.Dir = base
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + state}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: groups}}
+		return cmd
+	}
+
+	t.Run("outside the group", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		cmd := sim(t, nil)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("tessera sim as nobody outside the group: %v, want a failure\n%s", err, out.String())
+			}
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("tessera sim as nobody outside the group still runs after 30 s, want it to fail\n%s", out.String())
+		}
+		mustContain(t, "tessera sim as nobody outside the group", out.String(),
+			"no permission to create it in "+sockets+" ",
+			"bind: permission denied",
+			"be in its group root (usermod -aG root USER, then log in again)",
+			"or pass --ifd-dir a directory of your own")
+	})
+
+	t.Run("in the group", func(t *testing.T) {
+		cmd := sim(t, []uint32{0})
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		}()
+		sock := filepath.Join(sockets, "card-0.sock")
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			fi, err := os.Lstat(sock)
+			if err == nil {
+				if fi.Mode().Type() != os.ModeSocket {
+					t.Fatalf("%s: mode %v, want a socket", sock, fi.Mode())
+				}
+				if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 || st.Gid != 0 {
+					t.Errorf("%s: owner %d:%d, want nobody's with the directory's group (65534:0)", sock, st.Uid, st.Gid)
+				}
+				return
+			}
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("tessera sim as nobody in the group exited (%v) without serving %s\n%s", err, sock, out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no socket %s after 15 s\n%s", sock, out.String())
+			}
+		}
+	})
+}
