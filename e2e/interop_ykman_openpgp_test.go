@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,8 +27,10 @@ import (
 // export att`) ← the card's attestation CA, PIV's F9 certificate (`ykman
 // piv certificates export f9`), over the public key the card holds for
 // the signature key (GENERATE ASYMMETRIC KEY PAIR P1 81 through PC/SC),
-// with Yubico's serial and key-source extensions. Then ykman's reset keeps
-// FC and removes the attestation.
+// with Yubico's serial and key-source extensions. With the attestation
+// key's touch policy on (`ykman openpgp keys set-touch att on`), attesting
+// the authentication key asks the card's sensor for key 81 first. Then
+// ykman's reset keeps FC and removes the attestation.
 func TestYkmanOpenPGPAttest(t *testing.T) {
 	start := time.Now()
 	c := newInteropCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanSerial))
@@ -87,6 +91,35 @@ func TestYkmanOpenPGPAttest(t *testing.T) {
 		}
 		if serial != ykmanSerial || source != 1 {
 			t.Errorf("attestation serial %d, source %d; want %d, 1 (generated)", serial, source, ykmanSerial)
+		}
+	})
+	c.step("ykman openpgp keys attest aut with touch on", func(t *testing.T) {
+		ykman(t, "openpgp", "keys", "set-touch", "att", "on", "--admin-pin", gpgAdminPIN, "--force")
+		mustContain(t, "ykman openpgp info", ykman(t, "openpgp", "info"), "Attestation key         On")
+		mark := c.traceSize()
+		ykman(t, "openpgp", "keys", "attest", "aut", "aut.att.pem", "--pin", gpgPIN)
+		// The card asks its sensor for the attestation key (81; auto:
+		// touched at once) before it answers GET ATTESTATION.
+		var seen []string
+		for _, rec := range c.records(t, mark) {
+			if rec.Event == "touch-request" {
+				seen = append(seen, rec.Event+" "+rec.Detail)
+			} else if strings.HasPrefix(strings.ToUpper(rec.Command), "80FB") {
+				seen = append(seen, strings.ToUpper(rec.Command[:8])+" "+rec.SW)
+			}
+		}
+		if want := []string{"touch-request key 81", "80FB0300 9000"}; !slices.Equal(seen, want) {
+			t.Errorf("the trace of ykman openpgp keys attest aut with touch on shows %q, want %q", seen, want)
+		}
+		leaf, err := x509.ParseCertificate(c.readPEM(t, "aut.att.pem", "CERTIFICATE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := leaf.CheckSignatureFrom(fc); err != nil {
+			t.Errorf("the authentication key's attestation is not issued by FC: %v", err)
+		}
+		if !publicEqual(leaf.PublicKey, cardRSAPublic(t, c, "A400")) {
+			t.Errorf("the attested key differs from the card's authentication key")
 		}
 	})
 	c.step("ykman openpgp reset keeps the attestation key", func(t *testing.T) {
