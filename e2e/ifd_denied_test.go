@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -47,7 +46,10 @@ func TestIFDSocketDirDenied(t *testing.T) {
 	if err := os.Chmod(sockets, 0o770|os.ModeSetgid); err != nil {
 		t.Fatal(err)
 	}
-	sim := func(t *testing.T, groups []uint32) *exec.Cmd {
+	// sim starts the simulator as nobody with the supplementary groups
+	// given; it is stopped by its pid at the end of the test if it still
+	// runs. exited is closed once it has ended, with its error in *err.
+	sim := func(t *testing.T, groups []uint32) (out *bytes.Buffer, exited <-chan struct{}, err *error) {
 		state := filepath.Join(base, "state", t.Name())
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			t.Fatal(err)
@@ -61,30 +63,40 @@ func TestIFDSocketDirDenied(t *testing.T) {
 		cmd.Dir = base
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + state}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: groups}}
-		return cmd
-	}
-
-	t.Run("outside the group", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		cmd := sim(t, nil)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		out = new(bytes.Buffer)
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Fatalf("tessera sim as nobody outside the group: %v, want a failure\n%s", err, out.String())
+		done, werr := make(chan struct{}), new(error)
+		go func() { *werr = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			select {
+			case <-done:
+				return
+			default:
 			}
-		case <-ctx.Done():
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("tessera sim as nobody outside the group still runs after 30 s, want it to fail\n%s", out.String())
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+		return out, done, werr
+	}
+
+	t.Run("outside the group", func(t *testing.T) {
+		out, exited, err := sim(t, nil)
+		select {
+		case <-exited:
+			var exit *exec.ExitError
+			if !errors.As(*err, &exit) {
+				t.Fatalf("tessera sim as nobody outside the group: %v, want a failure\n%s", *err, out)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("tessera sim as nobody outside the group still runs after 30 s, want it to fail\n%s", out)
 		}
 		mustContain(t, "tessera sim as nobody outside the group", out.String(),
 			"no permission to create it in "+sockets+" ",
@@ -94,28 +106,12 @@ func TestIFDSocketDirDenied(t *testing.T) {
 	})
 
 	t.Run("in the group", func(t *testing.T) {
-		cmd := sim(t, []uint32{0})
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		defer func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}()
+		out, exited, err := sim(t, []uint32{0})
 		sock := filepath.Join(sockets, "card-0.sock")
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			fi, err := os.Lstat(sock)
-			if err == nil {
+			fi, lerr := os.Lstat(sock)
+			if lerr == nil {
 				if fi.Mode().Type() != os.ModeSocket {
 					t.Fatalf("%s: mode %v, want a socket", sock, fi.Mode())
 				}
@@ -125,13 +121,12 @@ func TestIFDSocketDirDenied(t *testing.T) {
 				return
 			}
 			select {
-			case err := <-done:
-				done <- err
-				t.Fatalf("tessera sim as nobody in the group exited (%v) without serving %s\n%s", err, sock, out.String())
+			case <-exited:
+				t.Fatalf("tessera sim as nobody in the group exited (%v) without serving %s\n%s", *err, sock, out)
 			case <-time.After(50 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no socket %s after 15 s\n%s", sock, out.String())
+				t.Fatalf("no socket %s after 15 s\n%s", sock, out)
 			}
 		}
 	})
