@@ -56,6 +56,7 @@ func FuzzOpenPGPKeysImport(f *testing.F) {
 	f.Add(byte(2), importTemplate(keyAut, []byte{0x84, 0x01, 0x03}, item{tagP, bytes.Repeat([]byte{7}, 32)}, item{tagPub, make([]byte, 33)}))
 	f.Add(byte(3), importTemplate(keyDec, nil, item{tagP, bytes.Repeat([]byte{7}, 32)}))
 	f.Add(byte(4), importTemplate(keyDec, nil, item{tagP, bytes.Repeat([]byte{7}, 48)}))
+	f.Add(byte(1), importTemplate(keySig, []byte{0x84, 0x01, keyAtt}, item{tagP, bytes.Repeat([]byte{7}, 32)})) // the YubiKey's attestation key
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {
 		al := als[int(which)%len(als)]
 		ref, priv, pub, err := importKey(data, algorithms(al))
@@ -65,7 +66,7 @@ func FuzzOpenPGPKeysImport(f *testing.F) {
 			}
 			return
 		}
-		if ref != keySig && ref != keyDec && ref != keyAut {
+		if ref != keySig && ref != keyDec && ref != keyAut && ref != keyAtt {
 			t.Fatalf("importKey answered key reference %02X", ref)
 		}
 		if again, err := publicKey(al, priv); err != nil || !bytes.Equal(again, pub) {
