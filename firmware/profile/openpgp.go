@@ -9,8 +9,10 @@ type OpenPGP struct {
 	Manufacturer uint16 `yaml:"manufacturer,omitempty"`
 	// YubiKey adds what a YubiKey's OpenPGP application has beyond the
 	// specification: GET VERSION (INS F1) answering the profile's version,
-	// which ykman sends; the touch policies D6, D7 and D8 (user interaction
-	// flags); the general feature management DO 7F74 announcing a button.
+	// which ykman sends; the touch policies D6 to D9 (user interaction
+	// flags); the general feature management DO 7F74 announcing a button;
+	// the attestation key (DA-DD, certificate FC) and GET ATTESTATION (CLA
+	// 80, INS FB) of YubiKey 5.2 and later.
 	YubiKey bool `yaml:"yubikey,omitempty"`
 }
 
