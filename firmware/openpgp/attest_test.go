@@ -413,3 +413,30 @@ func TestAttestationKeyDeletedStaysDeleted(t *testing.T) {
 	tc.must("80 FB 01 00", apdu.SWConditionsNotSatisfied)
 	tc.must("00 47 81 00 05 B6 03 84 01 81 00", apdu.SWReferenceNotFound)
 }
+
+// TestAttestationWithoutCA: a YubiKey card without an attestation
+// authority (no PIV beside it) makes FC self-signed, and its statements
+// chain to it.
+func TestAttestationWithoutCA(t *testing.T) {
+	tc := newCardOf(t, testProfile(t, "yubikey-5.7", ""), nvm.NewTearable(&nvm.Memory{}))
+	fc, err := x509.ParseCertificate(tc.getDataAfterSelect(tagAttCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fc.CheckSignatureFrom(fc); err != nil || !fc.IsCA {
+		t.Errorf("FC without a CA: self-signed %v, CA %v", err, fc.IsCA)
+	}
+	tc.generateEd25519(keyAut)
+	tc.must(verifyPW1Other, apdu.SWSuccess)
+	tc.must("80 FB 03 00", apdu.SWSuccess)
+	leaf, err := x509.ParseCertificate(tc.readCert(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.CheckSignatureFrom(fc); err != nil {
+		t.Errorf("statement not issued by FC: %v", err)
+	}
+	if leaf.Subject.CommonName != "YubiKey OPGP Attestation AUT" {
+		t.Errorf("subject %q", leaf.Subject.CommonName)
+	}
+}
