@@ -4,8 +4,12 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
@@ -29,8 +33,11 @@ import (
 // the signature key (GENERATE ASYMMETRIC KEY PAIR P1 81 through PC/SC),
 // with Yubico's serial and key-source extensions. With the attestation
 // key's touch policy on (`ykman openpgp keys set-touch att on`), attesting
-// the authentication key asks the card's sensor for key 81 first. Then
-// ykman's reset keeps FC and removes the attestation.
+// the authentication key asks the card's sensor for key 81 first.
+// `ykman openpgp keys import att` and `certificates import att` replace
+// the attestation key and FC with the host's, and the decryption key's
+// attestation then chains to the host's CA. ykman's reset keeps the
+// attestation key and FC, and removes the attestations.
 func TestYkmanOpenPGPAttest(t *testing.T) {
 	start := time.Now()
 	c := newInteropCard(t, "--profile", "yubikey-5.7", "--serial", strconv.Itoa(ykmanSerial))
@@ -121,6 +128,54 @@ func TestYkmanOpenPGPAttest(t *testing.T) {
 		if !publicEqual(leaf.PublicKey, cardRSAPublic(t, c, "A400")) {
 			t.Errorf("the attested key differs from the card's authentication key")
 		}
+	})
+	c.step("ykman openpgp keys import att", func(t *testing.T) {
+		// An organisation's own attestation key and certificate (Yubico:
+		// "the template and key are replaceable"): ykman puts DA, then
+		// the key with the CRT B6 84 01 81, then FC.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p8, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.writePEM(t, "attkey.pem", "PRIVATE KEY", p8)
+		ca := newHostCA(t)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Tessera interop attestation"},
+			NotBefore: ca.cert.NotBefore, NotAfter: ca.cert.NotAfter,
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.writePEM(t, "attcert.pem", "CERTIFICATE", der)
+		mark := c.traceSize()
+		ykman(t, "openpgp", "keys", "import", "att", "attkey.pem", "--admin-pin", gpgAdminPIN)
+		ykman(t, "openpgp", "certificates", "import", "att", "attcert.pem", "--admin-pin", gpgAdminPIN)
+		c.sawInOrder(t, mark, "ykman openpgp keys import att, certificates import att", "00DA00DA", "00DB3FFF", "00DA00FC")
+		ykman(t, "openpgp", "keys", "attest", "enc", "enc.att.pem", "--pin", gpgPIN)
+		leaf, err := x509.ParseCertificate(c.readPEM(t, "enc.att.pem", "CERTIFICATE"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots, mids := x509.NewCertPool(), x509.NewCertPool()
+		roots.AddCert(ca.cert)
+		mids.AddCert(mine)
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: mids, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("the decryption key's attestation does not chain to the imported attestation key's CA: %v", err)
+		}
+		if !publicEqual(leaf.PublicKey, cardRSAPublic(t, c, "B800")) {
+			t.Errorf("the attested key differs from the card's decryption key")
+		}
+		fc = mine
 	})
 	c.step("ykman openpgp reset keeps the attestation key", func(t *testing.T) {
 		ykman(t, "openpgp", "reset", "--force")
