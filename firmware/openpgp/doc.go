@@ -51,7 +51,8 @@
 //     against ykman's source. D6 governs PSO:CDS, D7 PSO:DECIPHER, D8
 //     INTERNAL AUTHENTICATE, D9 GET ATTESTATION. On and fixed ask the card's
 //     touch sensor (Options.Touch, the firmware.TouchSource PIV and OATH
-//     ask too, with the key reference B6, B8 or A4) at every use; cached
+//     ask too, with the key reference B6, B8, A4, or 81 for the
+//     attestation key) at every use; cached
 //     and cached-fixed once per firmware.TouchGrace (15 s) of the card's
 //     clock for that key, in RAM (a power cycle forgets it). The check
 //     comes after the password and the key's presence, before the key is
