@@ -34,7 +34,7 @@ func BenchmarkISOSign(b *testing.B) {
 				tc.fetch(h("00 46 42 00 00"))
 			} else {
 				for _, c := range curves() {
-					if c.name == name {
+					if c.Name == name {
 						tc.chained(0x00, 0x46, 0x00, 0x00, ecParamsTLV(c))
 					}
 				}

@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -148,7 +147,7 @@ func (a *Applet) generateKeyPair(env *firmware.Context, cmd apdu.Command) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		d, err := c.randScalar(env.Rand)
+		d, err := c.RandScalar(env.Rand)
 		if err != nil {
 			return nil, fmt.Errorf("isoapp: generating EC key: %w", err)
 		}
@@ -174,12 +173,12 @@ func ecPublic(params map[apdu.Tag][]byte, c *curve, d *big.Int) []byte {
 		parts = append(parts, apdu.AppendTLV(nil, tag, params[tag]))
 	}
 	x, y := c.scalarBaseMult(d)
-	parts = append(parts, apdu.AppendTLV(nil, 0x86, c.marshal(x, y)), apdu.AppendTLV(nil, 0x87, []byte{0x00, 0x01}))
+	parts = append(parts, apdu.AppendTLV(nil, 0x86, c.Marshal(x, y)), apdu.AppendTLV(nil, 0x87, []byte{0x00, 0x01}))
 	return apdu.Nest(0x7F49, parts...)
 }
 
 func ecRecord(idx int, c *curve, d *big.Int) []byte {
-	return append([]byte{kindEC, byte(idx)}, d.FillBytes(make([]byte, (c.n.BitLen()+7)/8))...)
+	return append([]byte{kindEC, byte(idx)}, d.FillBytes(make([]byte, (c.N.BitLen()+7)/8))...)
 }
 
 // ecParams reads explicit domain parameters (81 p, 82 a, 83 b, 84 G, 85 n,
@@ -239,11 +238,11 @@ func (cs curveSet) parseKey(raw []byte, ref byte) (storedKey, error) {
 	case len(raw) > 2 && raw[0] == kindEC && int(raw[1]) < len(cs):
 		c := cs[raw[1]]
 		k := storedKey{ec: c, d: new(big.Int).SetBytes(raw[2:])}
-		if k.d.Sign() == 0 || k.d.Cmp(c.n) >= 0 {
+		if k.d.Sign() == 0 || k.d.Cmp(c.N) >= 0 {
 			return storedKey{}, bad
 		}
 		if c.std != nil {
-			std, err := ecdsa.ParseRawPrivateKey(c.std, k.d.FillBytes(make([]byte, (c.n.BitLen()+7)/8)))
+			std, err := ecdsa.ParseRawPrivateKey(c.std, k.d.FillBytes(make([]byte, (c.N.BitLen()+7)/8)))
 			if err != nil {
 				return storedKey{}, bad
 			}
@@ -372,7 +371,7 @@ func (a *Applet) putData(env *firmware.Context, cmd apdu.Command) error {
 			return err
 		}
 		d := new(big.Int).SetBytes(params[0x88])
-		if d.Sign() == 0 || d.Cmp(c.n) >= 0 {
+		if d.Sign() == 0 || d.Cmp(c.N) >= 0 {
 			return apdu.SWIncorrectData
 		}
 		record = ecRecord(idx, c, d)
@@ -434,13 +433,4 @@ func (a *Applet) getChallenge(env *firmware.Context, cmd apdu.Command) ([]byte, 
 		return nil, errors.Join(apdu.SWExecutionError, err)
 	}
 	return out, nil
-}
-
-// marshalSig is DER SEQUENCE {INTEGER r, INTEGER s}.
-func marshalSig(r, s *big.Int) []byte {
-	b, err := asn1.Marshal(struct{ R, S *big.Int }{r, s})
-	if err != nil {
-		panic("isoapp: encoding an ECDSA signature: " + err.Error()) // two positive integers always encode
-	}
-	return b
 }

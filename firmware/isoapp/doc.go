@@ -14,7 +14,7 @@
 // through ISO/IEC 7816-8 MANAGE SECURITY ENVIRONMENT, GENERATE ASYMMETRIC
 // KEY PAIR and PERFORM SECURITY OPERATION (RSA-2048 PKCS#1 v1.5 signature and
 // decryption; ECDSA with the card hashing the message with SHA-1, on every
-// curve of curves.go given by explicit domain parameters), private-key import
+// curve of curveNames (curves.go) given by explicit domain parameters), private-key import
 // with PUT DATA, and GET CHALLENGE.
 //
 // Where IsoApplet's answer would break a client it departs on purpose: a
@@ -34,6 +34,6 @@
 // reset.
 //
 // Arithmetic on curves the Go standard library lacks (P-192, the brainpool
-// and secp…k1 curves) uses math/big and is not constant time: this is an
+// and secp…k1 curves) is package ecgeneric's: math/big, not constant time: this is an
 // emulator for testing host software, not a place to keep real keys.
 package isoapp

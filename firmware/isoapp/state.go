@@ -93,7 +93,7 @@ func ReadState(s *nvm.Store) (State, error) {
 		}
 		alg := "RSA-2048"
 		if k.ec != nil {
-			alg = "EC " + k.ec.name
+			alg = "EC " + k.ec.Name
 		}
 		st.Keys = append(st.Keys, KeyState{Slot: int(ref), Algorithm: alg})
 	}
