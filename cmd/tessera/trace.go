@@ -73,12 +73,13 @@ withheld are zero bytes, with a packet comment saying how many.`,
 }
 
 // writePcapng converts the records of in that keep accepts into a pcapng
-// file out, or stdout for -. A file left half written by an error is
+// file out, or stdout for -. A new file is mode 0600, as the trace it
+// comes from (docs/security.md). A file left half written by an error is
 // removed.
 func writePcapng(cmd *cobra.Command, in io.Reader, name, out string, keep func(simulator.TraceRecord) bool) (err error) {
 	var dst io.Writer = cmd.OutOrStdout()
 	if out != "-" {
-		f, ferr := os.Create(out)
+		f, ferr := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if ferr != nil {
 			return fmt.Errorf("creating pcapng file: %w", ferr)
 		}
