@@ -55,7 +55,9 @@
 # socket directory (a running simulator may serve in it; /run is emptied at
 # boot) and the group (users may be in it). Neither restarts or stops any
 # pcscd: pcscd reads reader.conf.d only when it starts, and both say how to
-# restart the machine's.
+# restart the machine's. Run as root, both refuse a directory on the way
+# to their files (symlinks resolved, DESTDIR included) that another user
+# owns or may write (sticky ones aside): see root_only.
 #
 # DESTDIR, when set, prefixes every path install and uninstall write or
 # remove (the files' contents name the final paths): a packager's staging
@@ -241,6 +243,35 @@ need_root() {
     die "$1 writes $INSTALL_LIB, $INSTALL_CONF and $INSTALL_TMPFILES: run it as root (or set DESTDIR to stage the files)"
 }
 
+# root_only DIR...: as root, refuses (dies) unless every existing directory
+# on each DIR's path, symlinks resolved, is root's alone: owned by root,
+# and writable by nobody else (group root aside), unless sticky (/tmp).
+# Otherwise another user could replace or redirect what root writes or
+# removes there, and the library a pcscd running as root loads. A user
+# staging under DESTDIR writes only what it could write anyway.
+root_only() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  local dir p uid gid mode m
+  for dir in "$@"; do
+    p=$(realpath -m -- "$dir")
+    while :; do
+      if [ -d "$p" ]; then
+        read -r uid gid mode < <(stat -c '%u %g %a' -- "$p")
+        m=$((8#$mode))
+        if [ "$uid" -ne 0 ]; then
+          die "$p: owned by uid $uid, another user, who could replace what root writes under it: make it root's (or stage as that user with DESTDIR)"
+        fi
+        if [ $((m & 8#1000)) -eq 0 ] && { [ $((m & 8#002)) -ne 0 ] || { [ $((m & 8#020)) -ne 0 ] && [ "$gid" -ne 0 ]; }; }; then
+          die "$p: mode $mode, writable by another user, who could replace what root writes under it: chmod go-w it"
+        fi
+      fi
+      [ "$p" != / ] || break
+      p=${p%/*}
+      p=${p:-/}
+    done
+  done
+}
+
 # ours_conf FILE [MARKER] / ours_lib FILE: FILE is absent, or is what
 # install wrote (its first line is MARKER, by default the reader.conf.d
 # file's).
@@ -329,6 +360,7 @@ install_ifd() {
   [[ "$CARD_DIR" =~ ^/[A-Za-z0-9/._+-]+$ ]] ||
     die "socket directory $CARD_DIR (TESSERA_RUN_DIR/ifd): install needs an absolute path of letters, digits and /._+- (reader.conf and tmpfiles.d lines)"
   local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmpfiles=${DESTDIR:-}$INSTALL_TMPFILES tmp name
+  root_only "${lib%/*}" "${conf%/*}" "${tmpfiles%/*}"
   ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): not replacing it; move it away first"
   ours_conf "$tmpfiles" "$TMPFILES_MARKER" || die "$tmpfiles was not written by scripts/ifd.sh install (its first line is not the marker): not replacing it; move it away first"
   ours_lib "$lib" || die "$lib is not Tessera's IFD driver: not replacing it; move it away first"
@@ -377,6 +409,7 @@ install_ifd() {
 uninstall_ifd() {
   need_root uninstall
   local lib=${DESTDIR:-}$INSTALL_LIB conf=${DESTDIR:-}$INSTALL_CONF tmpfiles=${DESTDIR:-}$INSTALL_TMPFILES f removed=()
+  root_only "${lib%/*}" "${conf%/*}" "${tmpfiles%/*}"
   ours_conf "$conf" || die "$conf was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
   ours_conf "$tmpfiles" "$TMPFILES_MARKER" || die "$tmpfiles was not written by scripts/ifd.sh install (its first line is not the marker): removing nothing"
   ours_lib "$lib" || die "$lib is not Tessera's IFD driver: removing nothing"
