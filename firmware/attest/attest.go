@@ -88,7 +88,8 @@ func ca(r io.Reader, name pkix.Name, from, to time.Time, pub crypto.PublicKey, i
 // extensions exts (Yubico's, and nothing else: no authority key
 // identifier, which Go would otherwise take from the issuer), issued by
 // issuer, whose key is signer. pub may be an RSA, ECDSA, Ed25519 or
-// ECDH (NIST or X25519) public key.
+// ECDH (NIST or X25519) public key, or a SubjectPublicKeyInfo (a key Go
+// has no type for: the brainpool curves).
 func Statement(r io.Reader, cn string, exts []pkix.Extension, pub crypto.PublicKey, issuer *x509.Certificate, signer crypto.Signer) ([]byte, error) {
 	serial, err := Serial(r)
 	if err != nil {
@@ -107,9 +108,16 @@ func Statement(r io.Reader, cn string, exts []pkix.Extension, pub crypto.PublicK
 	parent := *issuer
 	parent.SubjectKeyId, parent.PublicKey = nil, nil
 	var der []byte
-	if k, ok := pub.(*ecdh.PublicKey); ok {
+	if spki, ok := pub.(SubjectPublicKeyInfo); ok {
+		der, err = certifySPKI(r, tmpl, &parent, spki, signer)
+	} else if k, ok := pub.(*ecdh.PublicKey); ok {
 		if k.Curve() == ecdh.X25519() {
-			der, err = certifyX25519(r, tmpl, &parent, k, signer)
+			// Go's x509.CreateCertificate refuses X25519 subject keys,
+			// although x509.MarshalPKIXPublicKey encodes them (RFC 8410 §4).
+			var spki []byte
+			if spki, err = x509.MarshalPKIXPublicKey(k); err == nil {
+				der, err = certifySPKI(r, tmpl, &parent, spki, signer)
+			}
 		} else {
 			// x509 signs over ECDSA keys of NIST curves: the same point.
 			var spki []byte
@@ -128,20 +136,42 @@ func Statement(r io.Reader, cn string, exts []pkix.Extension, pub crypto.PublicK
 	return der, nil
 }
 
+// SubjectPublicKeyInfo is the DER of a public key's X.509
+// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7), for a key Go's crypto types
+// cannot hold: an ECDSA or ECDH key on a brainpool curve is id-ecPublicKey
+// with the curve's OID as namedCurve (RFC 5639 §4.1, RFC 5480 §2.1.1).
+type SubjectPublicKeyInfo []byte
+
+// ECPublicKeyInfo returns the SubjectPublicKeyInfo of an elliptic-curve
+// public point (04||X||Y) on the named curve curveOID.
+func ECPublicKeyInfo(curveOID asn1.ObjectIdentifier, point []byte) (SubjectPublicKeyInfo, error) {
+	param, err := asn1.Marshal(curveOID)
+	if err != nil {
+		return nil, fmt.Errorf("attest: encoding curve OID %v: %w", curveOID, err)
+	}
+	der, err := asn1.Marshal(struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}{
+		Algorithm: pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, Parameters: asn1.RawValue{FullBytes: param}},
+		PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attest: encoding an EC public key: %w", err)
+	}
+	return der, nil
+}
+
 // errAlgorithm is returned for an issuer whose signature algorithm
-// certifyX25519 cannot reproduce.
+// certifySPKI cannot reproduce.
 var errAlgorithm = errors.New("attest: unsupported signature algorithm of the attestation key")
 
-// certifyX25519 makes the certificate tmpl describes over an X25519 key.
-// Go's x509.CreateCertificate refuses X25519 subject keys, although
-// x509.MarshalPKIXPublicKey encodes them (RFC 8410 §4), so the certificate is
-// made over the issuer's own key, its subjectPublicKeyInfo replaced, and the
-// TBSCertificate signed again (RFC 5280 §4.1).
-func certifyX25519(rnd io.Reader, tmpl, parent *x509.Certificate, pub *ecdh.PublicKey, signer crypto.Signer) ([]byte, error) {
-	spki, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
+// certifySPKI makes the certificate tmpl describes over a subject key Go's
+// x509.CreateCertificate refuses (X25519, brainpool), given as its
+// subjectPublicKeyInfo: the certificate is made over the issuer's own key,
+// its subjectPublicKeyInfo replaced, and the TBSCertificate signed again
+// (RFC 5280 §4.1).
+func certifySPKI(rnd io.Reader, tmpl, parent *x509.Certificate, spki []byte, signer crypto.Signer) ([]byte, error) {
 	der, err := x509.CreateCertificate(rnd, tmpl, parent, signer.Public(), signer)
 	if err != nil {
 		return nil, err

@@ -168,7 +168,11 @@ func (a *Applet) getAttestation(env *firmware.Context, cmd apdu.Command) error {
 	if err != nil {
 		return err
 	}
-	der, err := attest.Statement(env.Rand, "YubiKey OPGP Attestation "+key.name, exts, k.publicKey(), issuer, signer)
+	pub, err := k.publicKey()
+	if err != nil {
+		return err
+	}
+	der, err := attest.Statement(env.Rand, "YubiKey OPGP Attestation "+key.name, exts, pub, issuer, signer)
 	if err != nil {
 		return fmt.Errorf("openpgp: %w", err)
 	}
@@ -281,11 +285,24 @@ func (k keyPair) signer() (crypto.Signer, bool) {
 	return nil, false
 }
 
-// publicKey returns k's public key as Go's crypto types hold it.
-func (k keyPair) publicKey() crypto.PublicKey {
-	if k.ecdh != nil {
-		return k.ecdh.PublicKey()
+// publicKey returns k's public key as Go's crypto types hold it; a key on
+// a brainpool curve, which Go has no type for, as its
+// attest.SubjectPublicKeyInfo.
+func (k keyPair) publicKey() (crypto.PublicKey, error) {
+	switch {
+	case k.ecdh != nil:
+		return k.ecdh.PublicKey(), nil
+	case k.gen != nil:
+		var oid asn1.ObjectIdentifier
+		if _, err := asn1.Unmarshal(apdu.AppendTLV(nil, 0x06, k.curve.oid), &oid); err != nil {
+			return nil, fmt.Errorf("openpgp: %s OID: %w", k.curve.name, err)
+		}
+		spki, err := attest.ECPublicKeyInfo(oid, k.curve.gen.Marshal(k.gen.x, k.gen.y))
+		if err != nil {
+			return nil, fmt.Errorf("openpgp: %w", err)
+		}
+		return spki, nil
 	}
 	s, _ := k.signer()
-	return s.Public()
+	return s.Public(), nil
 }

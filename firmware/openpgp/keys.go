@@ -52,9 +52,11 @@ type algorithm struct {
 //   - RSA 2048/3072/4096: 01 nnnn 0020 ff, where ff is the import format
 //     (00 standard, 01 standard with modulus, 02 CRT, 03 CRT with modulus,
 //     all of which importKey reads) and may be left out, meaning 00;
-//   - ECDSA P-256/P-384 and EdDSA Ed25519 for the signature and
-//     authentication keys;
-//   - ECDH P-256/P-384 and X25519 for the decryption key.
+//   - ECDSA P-256/P-384, brainpoolP256r1/P384r1/P512r1 and EdDSA Ed25519
+//     for the signature and authentication keys (the attestation key:
+//     not brainpool);
+//   - ECDH P-256/P-384, brainpoolP256r1/P384r1/P512r1 and X25519 for the
+//     decryption key.
 //
 // An ECC OID may be followed by the import-format byte 00 (standard) or FF
 // (public key included), as gpg writes and reads it.
@@ -106,7 +108,7 @@ func defaultAlgorithm(ref byte) algorithm {
 // generateKey makes a new key pair of algorithm al. priv is the opaque
 // stored form; pub is the contents of the public key template 7F49 (without
 // the 7F49 tag and length): 81 modulus, 82 exponent for RSA; 86 point for
-// ECC (04||X||Y for NIST curves, the 32 raw bytes for Ed25519 and X25519).
+// ECC (04||X||Y for NIST and brainpool curves, the 32 raw bytes for Ed25519 and X25519).
 // RSA keys have the public exponent 65537.
 func generateKey(al algorithm, rand io.Reader) (priv, pub []byte, err error) {
 	k, err := newKeyPair(al, rand)
@@ -169,6 +171,11 @@ func (k keyPair) sign(input []byte, rand io.Reader) ([]byte, error) {
 		return ecdsaSign(k.ecdsa, input, rand)
 	case k.ed25519 != nil:
 		return ed25519.Sign(k.ed25519, input), nil
+	case k.gen != nil && k.alg == algECDSA:
+		if len(input) == 0 || len(input) > 64 {
+			return nil, apdu.SWWrongLength
+		}
+		return genericSign(k, input, rand)
 	}
 	return nil, apdu.SWConditionsNotSatisfied
 }
@@ -178,9 +185,10 @@ func (k keyPair) sign(input []byte, rand io.Reader) ([]byte, error) {
 // size: gpg restores the leading zeros), the answer the message with the
 // PKCS#1 v1.5 padding removed; ECDH data is A6 { 7F49 { 86 the other
 // party's public point } } and the answer the shared secret (the x
-// coordinate for NIST curves, the 32-byte X25519 result). An X25519 point
-// may carry the 0x40 prefix of OpenPGP's native encoding (RFC 4880bis
-// §13.2), which is dropped; scdaemon drops it itself before sending.
+// coordinate for NIST and brainpool curves, the 32-byte X25519 result).
+// An X25519 point may carry the 0x40 prefix of OpenPGP's native encoding
+// (RFC 4880bis §13.2), which is dropped; scdaemon drops it itself before
+// sending.
 //
 // Errors: apdu.SWWrongLength (6700) for a cryptogram or point of the wrong
 // length; apdu.SWIncorrectData (6A80) for a malformed template, a point not
@@ -212,7 +220,7 @@ func (k keyPair) decipher(data []byte) ([]byte, error) {
 			return nil, apdu.SWIncorrectData
 		}
 		return msg, nil
-	case k.ecdh != nil:
+	case k.ecdh != nil, k.gen != nil && k.alg == algECDH:
 		return ecdhDecipher(k, data)
 	}
 	return nil, apdu.SWConditionsNotSatisfied

@@ -66,7 +66,9 @@ func ecdsaSign(k *ecdsa.PrivateKey, hash []byte, rand io.Reader) ([]byte, error)
 
 // ecdhDecipher is PSO:DECIPHER for an ECDH key: data A6 { 7F49 { 86 point } }
 // (OpenPGP card 3.4 §7.2.11), answering the shared secret: the x
-// coordinate for NIST curves, the X25519 result for X25519. Nothing may
+// coordinate for NIST and brainpool curves (gpg's scdaemon adds the 0x41
+// prefix itself), the X25519 result for X25519. A brainpool point must be
+// 04||X||Y on the curve (with cofactor 1 that makes it of order n). Nothing may
 // follow a template.
 func ecdhDecipher(k keyPair, data []byte) ([]byte, error) {
 	point, err := nested(data, 0xA6, 0x7F49, 0x86)
@@ -75,6 +77,19 @@ func ecdhDecipher(k keyPair, data []byte) ([]byte, error) {
 	}
 	c := k.curve
 	switch {
+	case c.gen != nil:
+		if len(point) != 1+2*c.size {
+			return nil, apdu.SWWrongLength
+		}
+		x, y, ok := c.gen.Unmarshal(point)
+		if !ok {
+			return nil, apdu.SWIncorrectData // not on the curve
+		}
+		secret, ok := c.gen.ECDH(k.gen.d, x, y)
+		if !ok {
+			return nil, apdu.SWIncorrectData // cannot happen with cofactor 1 and a valid key
+		}
+		return secret, nil
 	case c.nist != nil:
 		if len(point) != 1+2*c.size {
 			return nil, apdu.SWWrongLength
@@ -96,6 +111,21 @@ func ecdhDecipher(k keyPair, data []byte) ([]byte, error) {
 		return nil, apdu.SWIncorrectData // X25519: a low-order point
 	}
 	return secret, nil
+}
+
+// genericSign is ECDSA with a key on a curve of ecgeneric (math/big, not
+// constant time): hash truncated to the order's bit length, the answer
+// r||s, each the curve's size (OpenPGP card 3.4 §7.2.10).
+func genericSign(k keyPair, hash []byte, rand io.Reader) ([]byte, error) {
+	r, s, err := k.curve.gen.Sign(rand, k.gen.d, hash)
+	if err != nil {
+		return nil, fmt.Errorf("openpgp: ECDSA signature: %w", err)
+	}
+	size := k.curve.size
+	out := make([]byte, 2*size)
+	r.FillBytes(out[:size])
+	s.FillBytes(out[size:])
+	return out, nil
 }
 
 // nested returns the value of the innermost of the nested templates

@@ -39,7 +39,8 @@ const (
 //     are read without regard to leading zeros;
 //   - 99 only when the attributes end in FF, and then in OpenPGP's native
 //     form: for Ed25519 and X25519 the 32 bytes behind a 0x40 prefix
-//     (accepted with or without it), for NIST curves 04||X||Y;
+//     (accepted with or without it), for NIST and brainpool curves
+//     04||X||Y;
 //   - for Ed25519, d is the 32-byte seed;
 //   - for X25519 (gpg's cv25519), d is the OpenPGP secret-key MPI, which
 //     holds the X25519 scalar in reversed (big-endian) byte order
@@ -199,13 +200,20 @@ func importECC(al algorithm, vals map[byte][]byte) (keyPair, error) {
 	d := make([]byte, c.size)
 	copy(d[c.size-len(raw):], raw)
 	pub, hasPub := vals[tagPub]
-	if hasPub && c.nist == nil && len(pub) == 33 && pub[0] == 0x40 {
+	if hasPub && !c.weierstrass() && len(pub) == 33 && pub[0] == 0x40 {
 		pub = pub[1:] // OpenPGP's native prefix for Ed25519 and X25519
 	}
 	k := keyPair{alg: al.ID, curve: c}
 	switch {
 	case al.ID == algEdDSA:
 		k.ed25519 = ed25519.NewKeyFromSeed(d)
+	case c.gen != nil:
+		g := &genericKey{d: new(big.Int).SetBytes(d)}
+		if !c.gen.ValidScalar(g.d) {
+			return keyPair{}, apdu.SWIncorrectData // not in [1, n-1]
+		}
+		g.x, g.y = c.gen.ScalarBaseMult(g.d)
+		k.gen = g
 	case c.nist != nil:
 		ek, err := ecdsa.ParseRawPrivateKey(c.nist, d)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"math/big"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/ecgeneric"
 )
 
 // The stored form of a private key (the opaque bytes the application keeps
@@ -26,9 +27,10 @@ import (
 //	ECC:  curve OID (no tag, no length), private, public
 //
 // The ECC private field is the scalar d, big-endian and the curve's size,
-// for P-256 and P-384; the 32-byte seed for Ed25519; the 32-byte scalar in
-// X25519's own (little-endian, RFC 7748) order for X25519. The public field
-// is 04||X||Y for NIST curves and the 32 raw bytes for Ed25519 and X25519.
+// for P-256, P-384 and the brainpool curves; the 32-byte seed for Ed25519;
+// the 32-byte scalar in X25519's own (little-endian, RFC 7748) order for
+// X25519. The public field is 04||X||Y for NIST and brainpool curves and
+// the 32 raw bytes for Ed25519 and X25519.
 // The public key and the CRT values are stored so that a signature need not
 // derive them again; they are checked when the key is made or imported.
 // Nothing follows the last field. A record of another version, another
@@ -46,35 +48,53 @@ type curve struct {
 	size int // bytes of a scalar and of a coordinate
 	nist elliptic.Curve
 	dh   ecdh.Curve
+	// gen is the math/big arithmetic of a curve Go lacks: the brainpool
+	// curves of RFC 5639 (ECDSA and ECDH, as on a YubiKey 5.2.3 and later).
+	gen *ecgeneric.Curve
 }
 
-// curveByOID returns the curve named by oid (no tag, no length).
+// curveByOID returns the curve named by oid (no tag, no length). The OIDs
+// are the ones of the algorithm attributes (OpenPGP card 3.4 §4.4.3.10) and
+// of gpg (common/openpgp-oid.c): brainpoolP256r1 1.3.36.3.3.2.8.1.1.7,
+// P384r1 ...11, P512r1 ...13.
 func curveByOID(oid []byte) (curve, bool) {
 	for _, c := range []curve{
-		{"P-256", []byte{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07}, 32, elliptic.P256(), ecdh.P256()},
-		{"P-384", []byte{0x2B, 0x81, 0x04, 0x00, 0x22}, 48, elliptic.P384(), ecdh.P384()},
-		{"Ed25519", []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01}, 32, nil, nil},
-		{"X25519", []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}, 32, nil, ecdh.X25519()},
+		{name: "P-256", oid: []byte{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07}, size: 32, nist: elliptic.P256(), dh: ecdh.P256()},
+		{name: "P-384", oid: []byte{0x2B, 0x81, 0x04, 0x00, 0x22}, size: 48, nist: elliptic.P384(), dh: ecdh.P384()},
+		{name: "Ed25519", oid: []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01}, size: 32},
+		{name: "X25519", oid: []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}, size: 32, dh: ecdh.X25519()},
+		{name: "brainpoolP256r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07}, size: 32},
+		{name: "brainpoolP384r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0B}, size: 48},
+		{name: "brainpoolP512r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0D}, size: 64},
 	} {
 		if bytes.Equal(c.oid, oid) {
+			if c.nist == nil && c.dh == nil && c.name != "Ed25519" {
+				c.gen, _ = ecgeneric.Named(c.name) // the brainpool curves: all in ecgeneric's table
+			}
 			return c, true
 		}
 	}
 	return curve{}, false
 }
 
+// weierstrass reports whether c is a NIST or brainpool curve: ECDSA and
+// ECDH, points 04||X||Y.
+func (c curve) weierstrass() bool { return c.nist != nil || c.gen != nil }
+
 // fits reports whether algorithm id may use curve c for key ref: ECDSA on
-// NIST curves and EdDSA on Ed25519 for the signature and authentication
-// keys (and the attestation key), ECDH on NIST curves and X25519 for the
+// NIST curves (and brainpool curves, not for the attestation key) and EdDSA
+// on Ed25519 for the signature and authentication keys (and the
+// attestation key), ECDH on NIST and brainpool curves and X25519 for the
 // decryption key.
 func (c curve) fits(id, ref byte) bool {
 	switch id {
 	case algECDSA:
-		return c.nist != nil && (ref == keySig || ref == keyAut || ref == keyAtt)
+		return c.nist != nil && (ref == keySig || ref == keyAut || ref == keyAtt) ||
+			c.gen != nil && (ref == keySig || ref == keyAut)
 	case algEdDSA:
 		return c.name == "Ed25519" && (ref == keySig || ref == keyAut || ref == keyAtt)
 	case algECDH:
-		return c.dh != nil && ref == keyDec
+		return (c.dh != nil || c.gen != nil) && ref == keyDec
 	}
 	return false
 }
@@ -87,6 +107,13 @@ type keyPair struct {
 	ecdsa   *ecdsa.PrivateKey // ECDSA keys
 	ecdh    *ecdh.PrivateKey  // ECDH keys, NIST and X25519
 	ed25519 ed25519.PrivateKey
+	gen     *genericKey // ECDSA and ECDH keys on brainpool curves (alg says which)
+}
+
+// genericKey is a key on a curve of package ecgeneric: the scalar d in
+// [1, n-1] and its public point.
+type genericKey struct {
+	d, x, y *big.Int
 }
 
 // newKeyPair generates a key of algorithm al from rand. (Go's ECDSA,
@@ -118,6 +145,12 @@ func newKeyPair(al algorithm, rand io.Reader) (keyPair, error) {
 		_, k.ed25519, err = ed25519.GenerateKey(rand)
 	case al.ID == algECDH && c.dh != nil:
 		k.ecdh, err = c.dh.GenerateKey(rand)
+	case c.gen != nil && (al.ID == algECDSA || al.ID == algECDH):
+		var d *big.Int
+		if d, err = c.gen.RandScalar(rand); err == nil {
+			x, y := c.gen.ScalarBaseMult(d)
+			k.gen = &genericKey{d: d, x: x, y: y}
+		}
 	default:
 		return keyPair{}, apdu.SWFunctionNotSupported
 	}
@@ -139,6 +172,8 @@ func (k keyPair) public() []byte {
 		return apdu.AppendTLV(nil, 0x86, k.ecdh.PublicKey().Bytes())
 	case k.ed25519 != nil:
 		return apdu.AppendTLV(nil, 0x86, k.ed25519[ed25519.SeedSize:])
+	case k.gen != nil:
+		return apdu.AppendTLV(nil, 0x86, k.curve.gen.Marshal(k.gen.x, k.gen.y))
 	}
 	return nil
 }
@@ -168,6 +203,10 @@ func (k keyPair) record() []byte {
 		field(k.curve.oid)
 		field(k.ed25519.Seed())
 		field(k.ed25519[ed25519.SeedSize:])
+	case k.gen != nil:
+		field(k.curve.oid)
+		field(k.gen.d.FillBytes(make([]byte, k.curve.size)))
+		field(k.curve.gen.Marshal(k.gen.x, k.gen.y))
 	}
 	return out
 }
@@ -246,11 +285,32 @@ func parseRecord(al algorithm, rec []byte) (keyPair, error) {
 			return keyPair{}, errRecord("Ed25519 key length")
 		}
 		k.ed25519 = ed25519.PrivateKey(append(bytes.Clone(d), pub...))
+	case c.gen != nil && (al.ID == algECDSA || al.ID == algECDH):
+		k.gen, err = parseGeneric(c, d, pub)
 	default:
 		return keyPair{}, errRecord("algorithm and curve")
 	}
 	if err != nil {
 		return keyPair{}, errRecord(err.Error())
+	}
+	return k, nil
+}
+
+// parseGeneric makes the key on curve c (ecgeneric) from its stored scalar
+// d and point pub (04||X||Y), checking that d is in [1, n-1] and the point
+// on the curve, without deriving the point again (that they belong
+// together was checked when the key was made or imported).
+func parseGeneric(c curve, d, pub []byte) (*genericKey, error) {
+	if len(d) != c.size {
+		return nil, fmt.Errorf("%s scalar is %d bytes", c.name, len(d))
+	}
+	k := &genericKey{d: new(big.Int).SetBytes(d)}
+	if !c.gen.ValidScalar(k.d) {
+		return nil, fmt.Errorf("%s scalar out of range", c.name)
+	}
+	var ok bool
+	if k.x, k.y, ok = c.gen.Unmarshal(pub); !ok {
+		return nil, fmt.Errorf("%s public point is not on the curve", c.name)
 	}
 	return k, nil
 }

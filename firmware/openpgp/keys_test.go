@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/ecgeneric"
 	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
@@ -30,6 +31,9 @@ const (
 	oidP384    = "2B81040022"
 	oidEd25519 = "2B06010401DA470F01"
 	oidX25519  = "2B060104019755010501"
+	oidBP256   = "2B2403030208010107" // brainpoolP256r1, 1.3.36.3.3.2.8.1.1.7
+	oidBP384   = "2B240303020801010B" // brainpoolP384r1, ...11
+	oidBP512   = "2B240303020801010D" // brainpoolP512r1, ...13
 )
 
 func mustAlg(t testing.TB, ref byte, attr string) algorithm {
@@ -79,7 +83,17 @@ func TestParseAlgorithm(t *testing.T) {
 		{keyDec, "12" + oidX25519 + "FF", true, 0, oidX25519},
 		{keySig, "12" + oidX25519, false, 0, ""},
 		{keyDec, "12" + oidEd25519, false, 0, ""},
-		{keyDec, "12" + "2B2403030208010107", false, 0, ""}, // brainpoolP256r1: not supported
+		{keyDec, "12" + oidBP256, true, 0, oidBP256},
+		{keyDec, "12" + oidBP384 + "FF", true, 0, oidBP384},
+		{keyDec, "12" + oidBP512 + "00", true, 0, oidBP512},
+		{keySig, "13" + oidBP256, true, 0, oidBP256},
+		{keyAut, "13" + oidBP512 + "FF", true, 0, oidBP512},
+		{keyAtt, "13" + oidBP256, false, 0, ""}, // the attestation key: NIST curves only
+		{keySig, "12" + oidBP256, false, 0, ""},
+		{keyDec, "13" + oidBP384, false, 0, ""},
+		{keySig, "16" + oidBP256, false, 0, ""},
+		{keyDec, "12" + "2B2403030208010101", false, 0, ""}, // brainpoolP160r1: not supported
+		{keySig, "13" + "2B2403030208010108", false, 0, ""}, // brainpoolP256t1: not supported
 		{keyDec, "12", false, 0, ""},
 		{keySig, "", false, 0, ""},
 		{keySig, "11 0800 0020 00", false, 0, ""},
@@ -126,6 +140,13 @@ func goPublic(t testing.TB, al algorithm, pub []byte) crypto.PublicKey {
 	}
 	point := tlvs[0].Value
 	c, _ := curveByOID(al.OID)
+	if c.gen != nil {
+		x, y, ok := c.gen.Unmarshal(point)
+		if !ok {
+			t.Fatalf("%s point % X is not on the curve", c.name, point)
+		}
+		return genericPublic{c.gen, x, y}
+	}
 	switch {
 	case al.ID == algEdDSA:
 		if len(point) != 32 {
@@ -146,6 +167,15 @@ func goPublic(t testing.TB, al algorithm, pub []byte) crypto.PublicKey {
 	return pk
 }
 
+// genericPublic is a public key on a brainpool curve, which Go's crypto
+// has no type for; the tests verify and agree with ecgeneric's arithmetic
+// (itself checked against OpenSSL in its own tests, and the card against
+// OpenSSL in TestBrainpoolOpenSSL).
+type genericPublic struct {
+	c    *ecgeneric.Curve
+	x, y *big.Int
+}
+
 // digestInfoSHA256 returns the DigestInfo of a SHA-256 digest (RFC 8017 §9.2).
 func digestInfoSHA256(digest []byte) []byte {
 	return append([]byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}, digest...)
@@ -162,7 +192,7 @@ func checkSign(t *testing.T, al algorithm, priv, pub []byte) {
 			t.Fatalf("sign: %v", err)
 		}
 		checkRSASig(t, pub, digest[:], sig)
-	case *ecdsa.PublicKey:
+	case *ecdsa.PublicKey, genericPublic:
 		for _, h := range [][]byte{digest[:], make([]byte, 64), digest[:20]} {
 			copy(h, digest[:])
 			sig, err := sign(al, priv, h, rand.Reader)
@@ -211,6 +241,16 @@ func checkDecipher(t *testing.T, al algorithm, priv, pub []byte) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("decipher = % X, %v, want % X", got, err, want)
 		}
+	case genericPublic:
+		e, err := p.c.RandScalar(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := p.c.ECDH(e, p.x, p.y)
+		got, err := decipher(al, priv, cipherDO(p.c.Marshal(p.c.ScalarBaseMult(e))))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("decipher = % X, %v, want % X", got, err, want)
+		}
 	default:
 		t.Fatalf("public key %T cannot encrypt", p)
 	}
@@ -233,6 +273,12 @@ func TestGenerateRoundTrip(t *testing.T) {
 		{"P-256 dec", keyDec, "12" + oidP256},
 		{"P-384 dec", keyDec, "12" + oidP384},
 		{"X25519 dec", keyDec, "12" + oidX25519},
+		{"brainpoolP256r1 sig", keySig, "13" + oidBP256},
+		{"brainpoolP384r1 aut", keyAut, "13" + oidBP384},
+		{"brainpoolP512r1 sig", keySig, "13" + oidBP512 + "FF"},
+		{"brainpoolP256r1 dec", keyDec, "12" + oidBP256},
+		{"brainpoolP384r1 dec", keyDec, "12" + oidBP384},
+		{"brainpoolP512r1 dec", keyDec, "12" + oidBP512},
 		{"RSA-2048 sig", keySig, "01 0800 0020 00"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -508,13 +554,7 @@ func TestSignDecipherRejects(t *testing.T) {
 	raw := new(big.Int).Exp(big.NewInt(12345), big.NewInt(int64(rk.E)), rk.N) // a cryptogram without valid padding
 	other, _ := ecdh.P384().GenerateKey(rand.Reader)
 	lowOrder := make([]byte, 32) // the X25519 point 0
-	for _, tc := range []struct {
-		name string
-		al   algorithm
-		priv []byte
-		op   func(al algorithm, priv []byte) ([]byte, error)
-		want apdu.StatusWord
-	}{
+	runOpCases(t, []opCase{
 		{"RSA sign empty", rsaAl, rsaPriv, signer(nil), apdu.SWWrongLength},
 		{"RSA sign over 40%", rsaAl, rsaPriv, signer(make([]byte, 103)), apdu.SWWrongLength},
 		{"ECDSA sign empty", ecAl, ecPriv, signer(nil), apdu.SWWrongLength},
@@ -535,14 +575,7 @@ func TestSignDecipherRejects(t *testing.T) {
 		{"decipher with a signature key", ecAl, ecPriv, decipherer(cipherDO(lowOrder)), apdu.SWConditionsNotSatisfied},
 		{"decipher with an EdDSA key", edAl, edPriv, decipherer(cipherDO(lowOrder)), apdu.SWConditionsNotSatisfied},
 		{"sign with an X25519 key", xAl, xPriv, signer(make([]byte, 32)), apdu.SWConditionsNotSatisfied},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := tc.op(tc.al, tc.priv)
-			if !errors.Is(err, tc.want) || out != nil {
-				t.Errorf("got % X, %v; want %v", out, err, tc.want)
-			}
-		})
-	}
+	})
 	// The 0x40-prefixed X25519 point is OpenPGP's native form.
 	eph, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	pub, _ := publicKey(xAl, xPriv)
@@ -573,12 +606,39 @@ func checkSig(t *testing.T, al algorithm, pub, msg, sig []byte) {
 		if len(sig) != 2*size || !ecdsa.Verify(p, msg, new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])) {
 			t.Errorf("ECDSA signature % X does not verify", sig)
 		}
+	case genericPublic:
+		size := p.c.Size
+		if len(sig) != 2*size || !p.c.Verify(p.x, p.y, msg, new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])) {
+			t.Errorf("%s ECDSA signature % X does not verify", p.c.Name, sig)
+		}
 	case ed25519.PublicKey:
 		if !ed25519.Verify(p, msg, sig) {
 			t.Errorf("Ed25519 signature % X does not verify", sig)
 		}
 	default:
 		t.Fatalf("checkSig: %T", p)
+	}
+}
+
+// opCase is a use of a stored key (signer, decipherer) that must fail with
+// the status word want and answer nothing.
+type opCase struct {
+	name string
+	al   algorithm
+	priv []byte
+	op   func(al algorithm, priv []byte) ([]byte, error)
+	want apdu.StatusWord
+}
+
+func runOpCases(t *testing.T, cases []opCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := tc.op(tc.al, tc.priv)
+			if !errors.Is(err, tc.want) || out != nil {
+				t.Errorf("got % X, %v; want %v", out, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -698,6 +758,10 @@ func TestRecordFormat(t *testing.T) {
 			"01 12 000a 2b060104019755010501 0020 c0887271cc98ec545da002b59ae9d06dee4caadc57659a28e0b321780ab41171 " +
 				"0020 1434690a32af4b37516470a2c6bba7cbaca8936ee1b6e41722a6921e88019f7c",
 			"1434690a32af4b37516470a2c6bba7cbaca8936ee1b6e41722a6921e88019f7c"},
+		{"brainpoolP256r1", "13" + oidBP256, keySig, "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+			"01 13 0009 2b2403030208010107 0020 0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20 " +
+				"0041 044e366cf3c8a982e423831d6715e722acf03cab8452e3c64d1e3b038caf87fc48387a044328d34ce4eb16c6c885b8b82be2584c18b28fc38143cbbf2b9b3520f9",
+			"044e366cf3c8a982e423831d6715e722acf03cab8452e3c64d1e3b038caf87fc48387a044328d34ce4eb16c6c885b8b82be2584c18b28fc38143cbbf2b9b3520f9"}, // the point: OpenSSL's
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			al := mustAlg(t, tc.ref, tc.attr)
