@@ -47,7 +47,7 @@ func opgpCases() []Case {
 			Run: opgpPWStatusCase,
 		},
 		{
-			ID: "OPGP-7.2.2-STATUS", Title: "VERIFY without data answers 63CX with C4's counter for 81, 82 (PW1) and 83 (PW3), alike as 4 bytes (case 1) and with P3 = 00, and spends nothing",
+			ID: "OPGP-7.2.2-STATUS", Title: "VERIFY without data answers 63CX with C4's counter for 81, 82 (PW1) and 83 (PW3), alike as 4 bytes (case 1) and with P3 = 00, and spends nothing (6A80 for all, a YubiKey's, is a departure)",
 			Ref: refOpenPGP + " §7.2.2 (VERIFY); ISO/IEC 7816-4 §11.5.6", Class: Safe,
 			Run: opgpStatusCase,
 		},
@@ -407,7 +407,8 @@ func opgpStatusCase(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []struct {
+	noQuery := false // the card answers 6A80 to the first: then to all
+	for i, p := range []struct {
 		ref   byte
 		tries int
 	}{{opgpPW1Sig, before.pw1}, {opgpPW1, before.pw1}, {opgpPW3, before.pw3}} {
@@ -422,6 +423,12 @@ func opgpStatusCase(ctx context.Context, e *Env) error {
 		want := apdu.RetriesSW(p.tries)
 		if p.tries == 0 {
 			want = apdu.SWAuthMethodBlocked
+		}
+		if i == 0 {
+			noQuery = e.opgpNoStatusQuery(fmt.Sprintf("VERIFY %02X without data", p.ref), short.SW)
+		}
+		if noQuery {
+			want = apdu.SWIncorrectData
 		}
 		if err := expectSW(fmt.Sprintf("VERIFY %02X without data, 4 bytes (case 1)", p.ref), short.SW, want); err != nil {
 			return err

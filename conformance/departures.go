@@ -54,6 +54,12 @@ const (
 	// for one signature) and 01 (several); a YubiKey 5 answers FF
 	// (recorded GET DATA 6E), which clients read as 01.
 	DepartureOpenPGPValidityFF = "yubikey-pw1-validity-ff"
+	// DepartureOpenPGPNoStatusQuery: VERIFY without data answers 6A80
+	// whatever the password's status, where OpenPGP card 3.4 §7.2.2 wants
+	// 9000 for a verified password and 63CX (6983 blocked) for one that is
+	// not; the tries are read from C4 instead. A YubiKey 5 answers so
+	// (firmware 5.4.3: OpenSC issue 2565 and pull request 3397).
+	DepartureOpenPGPNoStatusQuery = "yubikey-openpgp-no-status-query"
 )
 
 // DepartureInfo describes a documented departure.
@@ -74,6 +80,7 @@ func Departures() []DepartureInfo {
 		{DeparturePersonaQuota, "persona difference: a private-key operation answers 6985: the signature quota is spent (cloud signature)"},
 		{DeparturePersonaPasswordField, "persona difference: VERIFY takes a PIN field wider than 8 bytes, for a password PIN (virtual token)"},
 		{DepartureOpenPGPValidityFF, "OpenPGP: the PW status bytes (C4) start with FF, not 00 or 01 (YubiKey 5; read as 01)"},
+		{DepartureOpenPGPNoStatusQuery, "OpenPGP: VERIFY without data answers 6A80, not 9000 or 63CX: the tries are read from C4 (YubiKey 5)"},
 	}
 }
 

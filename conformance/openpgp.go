@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 )
@@ -318,13 +319,32 @@ func opgpWrongAnswer(what string, sw apdu.StatusWord, left int) error {
 	return fmt.Errorf("%s: card answered %s, want %s", what, swText(sw), want)
 }
 
-// opgpStatusIs checks VERIFY without data for ref answers want.
+// opgpStatusIs checks VERIFY without data for ref answers want; 6A80
+// passes as the departure DepartureOpenPGPNoStatusQuery (the caller reads
+// the tries from C4).
 func (e *Env) opgpStatusIs(ctx context.Context, ref byte, when string, want apdu.StatusWord) error {
 	sw, err := e.SW(ctx, opgpStatusCmd(ref))
 	if err != nil {
 		return err
 	}
-	return expectSW(fmt.Sprintf("%s, VERIFY %02X without data", when, ref), sw, want)
+	what := fmt.Sprintf("%s, VERIFY %02X without data", when, ref)
+	if e.opgpNoStatusQuery(what, sw) {
+		return nil
+	}
+	return expectSW(what, sw, want)
+}
+
+// opgpNoStatusQuery reports whether sw, the answer to VERIFY without data,
+// is a YubiKey's 6A80, and notes the departure DepartureOpenPGPNoStatusQuery
+// (once per case) when it is.
+func (e *Env) opgpNoStatusQuery(what string, sw apdu.StatusWord) bool {
+	if sw != apdu.SWIncorrectData {
+		return false
+	}
+	if !slices.ContainsFunc(e.departures, func(d DepartureNote) bool { return d.Name == DepartureOpenPGPNoStatusQuery }) {
+		e.Departure(DepartureOpenPGPNoStatusQuery, "%s answered 6A80: the card tells no password's status, C4 its tries", what)
+	}
+	return true
 }
 
 // opgpPublicKey parses a public key template 7F49 (§7.2.14): 81 modulus

@@ -210,8 +210,9 @@ func TestOpenPGPWrongAnswer(t *testing.T) {
 
 // yubiKeyOpenPGP answers as a YubiKey 5's OpenPGP application does, from
 // its recorded application related data: GET DATA of 6E and of the DOs in
-// it, VERIFY without data 63C3, GET CHALLENGE, an empty cardholder, PUT
-// DATA without PW3 6982; and its management application's serial.
+// it, VERIFY without data 6A80 (as a YubiKey 5.4.3 answers: OpenSC issue
+// 2565), GET CHALLENGE, an empty cardholder, PUT DATA without PW3 6982;
+// and its management application's serial.
 func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 	raw := yubiKey6E(t)
 	d, err := parseOpenPGPAppData(raw)
@@ -243,7 +244,7 @@ func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 			}
 			return []byte{0x6A, 0x88}
 		case cmd[1] == apdu.InsVerify && len(cmd) <= 5:
-			return []byte{0x63, 0xC3}
+			return []byte{0x6A, 0x80}
 		case cmd[1] == apdu.InsPutData:
 			return []byte{0x69, 0x82}
 		case cmd[1] == apdu.InsGetChallenge:
@@ -257,7 +258,8 @@ func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 
 // TestOpenPGPSafeCasesOnAYubiKey: the safe OpenPGP cases pass on a card
 // answering as a recorded YubiKey 5 (C5 of 80 bytes with the attestation
-// key, C4 starting FF: the departure yubikey-pw1-validity-ff).
+// key, C4 starting FF: the departure yubikey-pw1-validity-ff; VERIFY
+// without data 6A80: the departure yubikey-openpgp-no-status-query).
 func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 	card := &scriptCard{answer: yubiKeyOpenPGP(t)}
 	rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Filter: func(c Case) bool { return c.Class == Safe && c.App == AppOpenPGP }})
@@ -269,15 +271,71 @@ func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 	}
 	for _, r := range rep.Results {
 		want := Passed
-		if r.ID == "OPGP-4.4.3.4-PWSTATUS" {
+		if r.ID == "OPGP-4.4.3.4-PWSTATUS" || r.ID == "OPGP-7.2.2-STATUS" {
 			want = Departed
 		}
 		if r.Outcome != want {
 			t.Errorf("%s: %s %q, want %s", r.ID, r.Outcome, r.Message, want)
 		}
 	}
-	if got := rep.DepartureNames(); !slices.Equal(got, []string{DepartureOpenPGPValidityFF}) {
-		t.Errorf("departures %v, want %s", got, DepartureOpenPGPValidityFF)
+	if got, want := rep.DepartureNames(), []string{DepartureOpenPGPNoStatusQuery, DepartureOpenPGPValidityFF}; !slices.Equal(got, want) {
+		t.Errorf("departures %v, want %v", got, want)
+	}
+}
+
+// TestOpenPGPStatusQueryAnswers: OPGP-7.2.2-STATUS on the recorded
+// YubiKey 5 with VERIFY without data answered otherwise: 63CX with C4's
+// counter passes; 6A80 to every form and password departs
+// (yubikey-openpgp-no-status-query); 6A80 to some and 63CX to others, or
+// 6A80 to the first form only, fails, as does any other answer.
+func TestOpenPGPStatusQueryAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		status func(cmd []byte) []byte // the answer to VERIFY without data
+		want   Outcome
+	}{
+		{"63C3 (C4's counter)", func([]byte) []byte { return []byte{0x63, 0xC3} }, Passed},
+		{"6A80", func([]byte) []byte { return []byte{0x6A, 0x80} }, Departed},
+		{"6A80 for PW1, 63C3 for PW3", func(cmd []byte) []byte {
+			if cmd[3] == 0x83 {
+				return []byte{0x63, 0xC3}
+			}
+			return []byte{0x6A, 0x80}
+		}, Failed},
+		{"6A80 to case 1 only", func(cmd []byte) []byte {
+			if len(cmd) == 4 {
+				return []byte{0x6A, 0x80}
+			}
+			return []byte{0x63, 0xC3}
+		}, Failed},
+		{"6982", func([]byte) []byte { return []byte{0x69, 0x82} }, Failed},
+		{"9000 though not verified", func([]byte) []byte { return []byte{0x90, 0x00} }, Failed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yk := yubiKeyOpenPGP(t)
+			card := &scriptCard{answer: func(cmd []byte) []byte {
+				if cmd[1] == apdu.InsVerify && len(cmd) <= 5 {
+					return tt.status(cmd)
+				}
+				return yk(cmd)
+			}}
+			rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }}, Options{Filter: func(c Case) bool { return c.ID == "OPGP-7.2.2-STATUS" }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 {
+				t.Fatalf("%d results, want OPGP-7.2.2-STATUS alone", len(rep.Results))
+			}
+			r := rep.Results[0]
+			if r.Outcome != tt.want {
+				t.Errorf("OPGP-7.2.2-STATUS: %s %q, want %s", r.Outcome, r.Message, tt.want)
+			}
+			noted := slices.ContainsFunc(r.Departures, func(d DepartureNote) bool { return d.Name == DepartureOpenPGPNoStatusQuery })
+			if tt.want != Failed && noted != (tt.want == Departed) {
+				t.Errorf("departure %s noted %v, want %v (%v)", DepartureOpenPGPNoStatusQuery, noted, tt.want == Departed, r.Departures)
+			}
+		})
 	}
 }
 

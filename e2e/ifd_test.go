@@ -260,6 +260,7 @@ var ifdClientTests = []string{
 	// OpenSC's openpgp driver on the card gpg generated keys on.
 	"TestInteropOpenSCOpenPGP",
 	"TestInteropOpenSCOpenPGPECC",
+	"TestInteropOpenSCOpenPGPYubiKey",
 }
 
 // ifdOffBridge are the tests TestIFDClients does not run over the IFD

@@ -594,6 +594,9 @@ func (r *runner) assert(ctx context.Context, st *Step) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("%s: %w", a.What, err)
 			}
+			if r.s.App == conformance.AppOpenPGP && sw == apdu.SWIncorrectData {
+				return "", fmt.Errorf("%s: the card does not tell whether PW1 is verified: VERIFY without data answered 6A80, as a YubiKey's OpenPGP application does (assert pin_tries, or send a command that needs PW1)", a.What)
+			}
 			got = sw == apdu.SWSuccess
 		}
 		want := any(a.Int)

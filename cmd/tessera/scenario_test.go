@@ -32,7 +32,8 @@ func TestShippedScenarios(t *testing.T) {
 
 // TestScenarioMessages: a scenario with a syntax error, and one whose
 // expectation fails, give the exact messages a user needs: file, line,
-// step, what was expected and what came.
+// step, what was expected and what came; pin_verified on a YubiKey's
+// OpenPGP application, which has no status query, says so.
 func TestScenarioMessages(t *testing.T) {
 	dir := filepath.Join("testdata", "scenarios")
 	tests := []struct {
@@ -52,6 +53,11 @@ func TestScenarioMessages(t *testing.T) {
 		{
 			file:    "failing-assert.yaml",
 			wantOut: "FAIL testdata/scenarios/failing-assert.yaml:4: step 2 (assert): pin_tries is 2, want 3\n",
+			wantErr: "scenario failed: 1 of 1",
+		},
+		{
+			file:    "openpgp-yubikey-status.yaml",
+			wantOut: "FAIL testdata/scenarios/openpgp-yubikey-status.yaml:6: step 2 (assert): pin_verified: the card does not tell whether PW1 is verified: VERIFY without data answered 6A80, as a YubiKey's OpenPGP application does (assert pin_tries, or send a command that needs PW1)\n",
 			wantErr: "scenario failed: 1 of 1",
 		},
 	}

@@ -14,7 +14,8 @@
 //     YubiKey ships), RSA 2048 attributes for all three keys.
 //   - A password of a length no password can have (PW1 under 6 bytes, PW3
 //     and the resetting code under 8, anything over 127) answers 6700 and
-//     spends no try; a wrong one answers 63Cx, and 6983 once blocked.
+//     spends no try; a wrong one answers 63Cx, and 6983 once blocked (a
+//     YubiKey profile answers otherwise: below).
 //   - Every SELECT forgets the verified passwords.
 //   - ACTIVATE FILE on an application that is not terminated answers 9000
 //     and changes nothing, as a YubiKey does; on a terminated one it is the
@@ -42,9 +43,18 @@
 //     0 does to an existing resetting code (the NEO's open applet leaves
 //     a password whose limit is 0 as it was).
 //   - A wrong password with more than 15 tries left answers 63CF (63Cx
-//     can say no more; C4 has the count). A YubiKey 4 or 5 answers 6982
-//     to a wrong PIN, by ykman's yubikit (which reads C4 then); this
-//     application answers 63Cx on every profile.
+//     can say no more; C4 has the count).
+//   - On a YubiKey profile a wrong password answers 6982, as a YubiKey 4
+//     or 5 does (Yubico's yubikit reads the tries from C4 on 6982 and
+//     takes 63Cx only from firmware before 4; the open YubiKey NEO applet
+//     answers a wrong PW1 or PW3 6982): VERIFY, CHANGE REFERENCE DATA's
+//     old value and RESET RETRY COUNTER's resetting code. The wrong value
+//     that exhausts the counter answers 6983, as the profile's PIV PIN
+//     does (recorded from a YubiKey 5.7.1; not verified for OpenPGP, where
+//     the NEO answered 6982); a blocked password answers 6983. VERIFY
+//     without data (P1 00, the status query of §7.2.2) answers 6A80
+//     whatever the password's status, as a YubiKey 5.4.3 does (OpenSC
+//     issue 2565); C4 is the only source of the tries there.
 //   - Touch (YubiKey profiles only; the plain card has no D6-D9): the user
 //     interaction flags of ykman's UIF, byte 1 00 off, 01 on, 02 fixed,
 //     03 cached, 04 cached-fixed, byte 2 20 (button) — values verified

@@ -50,10 +50,33 @@ func (a *Applet) policy(i int) pin.Policy {
 	return pin.Policy{MinLen: minLen(i), MaxLen: maxPW}
 }
 
+// wrongAnswer is the answer to a password value Object.Verify refused
+// (VERIFY, CHANGE REFERENCE DATA's old value, RESET RETRY COUNTER's
+// resetting code). OpenPGP Card 3.4 §7.2.2: 63Cx with the tries left, 6983
+// once blocked. A YubiKey profile's application (a.yubikey, read here and
+// in verify's status query) answers as a YubiKey 4 or 5 does: 6982 to a
+// wrong value (Yubico's yubikit reads the tries from C4 then, and takes
+// 63Cx only from firmware before 4), and 6983 to the one that exhausts
+// the counter, as the profile's PIN answers do (its PIV application's,
+// recorded from a YubiKey 5.7.1: departure yubikey-blocking-6983).
+func (a *Applet) wrongAnswer(err error) error {
+	var we *pin.WrongError
+	if a.yubikey && errors.As(err, &we) {
+		if we.Retries == 0 {
+			return apdu.SWAuthMethodBlocked
+		}
+		return &apdu.AuthError{Retries: we.Retries, SW: apdu.SWSecurityStatusNotSatisfied}
+	}
+	return pin.AuthError(err)
+}
+
 // verify is VERIFY (OpenPGP Card 3.4 §7.2.2): P2 81 (PW1 for signing), 82
 // (PW1 for the rest) or 83 (PW3). Without data it answers 9000 if the
-// password is verified, else the tries left (63Cx, 6983 blocked). P1 FF,
-// without data, forgets the verification.
+// password is verified, else the tries left (63Cx, 6983 blocked); on a
+// YubiKey profile always 6A80, as a YubiKey 5 does (OpenSC issue 2565 and
+// pull request 3397, logged from firmware 5.4.3; the open YubiKey NEO
+// applet checks the length first too), whatever the password's status.
+// P1 FF, without data, forgets the verification.
 func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 	if cmd.P2 < refPW1Sign || cmd.P2 > refPW3 {
 		return apdu.SWIncorrectP1P2
@@ -73,6 +96,9 @@ func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 		i, o = iPW3, pw3(env, a.q)
 	}
 	if len(cmd.Data) == 0 {
+		if a.yubikey {
+			return apdu.SWIncorrectData
+		}
 		if env.Security.Has(cmd.P2) {
 			return nil
 		}
@@ -90,7 +116,7 @@ func (a *Applet) verify(env *firmware.Context, cmd apdu.Command) error {
 		return a.malformed(o)
 	}
 	if err := o.Verify(cmd.Data); err != nil {
-		return pin.AuthError(err)
+		return a.wrongAnswer(err)
 	}
 	env.Security.Grant(cmd.P2)
 	return nil
@@ -122,7 +148,7 @@ func (a *Applet) changeReferenceData(env *firmware.Context, cmd apdu.Command) er
 		if i == iPW1 {
 			env.Security.Revoke(refPW1Other)
 		}
-		return pin.AuthError(err)
+		return a.wrongAnswer(err)
 	}
 	return a.setPassword(env, i, o, value)
 }
@@ -167,7 +193,7 @@ func (a *Applet) resetRetryCounter(env *firmware.Context, cmd apdu.Command) erro
 			return apdu.SWWrongLength
 		}
 		if err := code.Verify(cmd.Data[:n]); err != nil {
-			return pin.AuthError(err)
+			return a.wrongAnswer(err)
 		}
 	case 0x02:
 		if err := need(env, refPW3); err != nil {
@@ -215,7 +241,8 @@ func (a *Applet) setResettingCode(env *firmware.Context, v []byte) error {
 // password's counter then full; the values are kept (as on a YubiKey from
 // 4.3.1 on). Each limit is 1 to maxTries (99, ykman's range; Yubico's own
 // device test sets PW3 to 25); anything else answers 6A80 and changes
-// nothing. C4 shows the tries; VERIFY's 63Cx says 15 until fewer are left.
+// nothing. C4 shows the tries (a wrong password answers 6982 here, as on a
+// YubiKey: wrongAnswer).
 // The resetting code's limit is kept apart from the code (keyRCLimit) in
 // the same transaction, so that a resetting code set later by PUT DATA D3
 // gets it, as on a YubiKey; the factory reset brings back 3. A limit of 0

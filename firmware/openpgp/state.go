@@ -47,7 +47,8 @@ const (
 	maxPW      = 127 // C4 bytes 2-4
 	// maxTries is the largest retry limit SET PIN RETRIES takes: what
 	// ykman openpgp access set-retries sends (1 to 99). C4 shows the tries
-	// in full; 63Cx says at most 15.
+	// in full (a YubiKey profile answers a wrong password 6982, without a
+	// count).
 	maxTries = 99
 )
 

@@ -93,7 +93,7 @@ func (tr Tear) EveryWrite(t testing.TB) (points int) {
 	before := Records(c.Card.Store(), tr.Skip...)
 	saves := c.Tear.Saves()
 	resp := Fetch(c.Card, tr.Cmd)
-	if sw := resp.SW; sw != apdu.SWSuccess && !sw.Is(apdu.SWVerificationFailed) && sw != apdu.SWAuthMethodBlocked {
+	if sw := resp.SW; sw != apdu.SWSuccess && !FailedTry(tr.Cmd, sw) {
 		t.Fatalf("% X answered %04X", tr.Cmd, uint16(sw))
 	}
 	writes := c.Tear.Saves() - saves
@@ -198,9 +198,27 @@ func RunScript(t testing.TB, c Card, script []byte, meta func(op byte) bool, ski
 	}
 }
 
+// FailedTry reports whether sw answers cmd as a failed verification, one
+// that may have spent a try: 63Cx or 6983 to any command, and 6982 to
+// VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (a YubiKey's
+// OpenPGP application answers a wrong password so).
+func FailedTry(cmd []byte, sw apdu.StatusWord) bool {
+	if sw.Is(apdu.SWVerificationFailed) || sw == apdu.SWAuthMethodBlocked {
+		return true
+	}
+	if sw != apdu.SWSecurityStatusNotSatisfied || len(cmd) < 2 {
+		return false
+	}
+	switch cmd[1] {
+	case apdu.InsVerify, apdu.InsChangeReferenceData, apdu.InsResetRetryCounter:
+		return true
+	}
+	return false
+}
+
 // CheckAnswer is the fuzz invariant for one command: the card answered a
 // response with a valid status word (6Cxx only to GET RESPONSE), and a refused command changed no
-// persistent record, except that a failed verification (63Cx, 6983) may
+// persistent record, except that a failed verification (FailedTry) may
 // change the records named in counters.
 func CheckAnswer(t testing.TB, cmd, out, before, after []byte, counters ...string) {
 	t.Helper()
@@ -220,7 +238,7 @@ func CheckAnswer(t testing.TB, cmd, out, before, after []byte, counters ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifying := r.SW.Is(apdu.SWVerificationFailed) || r.SW == apdu.SWAuthMethodBlocked
+	verifying := FailedTry(cmd, r.SW)
 	for _, k := range changed {
 		if !verifying || !contains(counters, k) {
 			t.Fatalf("Process(% X) refused with %04X but changed %s", cmd, uint16(r.SW), k)

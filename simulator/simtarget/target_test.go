@@ -80,7 +80,7 @@ func TestConformBuiltinProfiles(t *testing.T) {
 		persona    map[string][]string // persona difference: the cases that note it
 	}{
 		{"default", yubikey, nil},
-		{"yubikey-5.7", yubikey, nil},
+		{"yubikey-5.7", append(slices.Clone(yubikey), conformance.DepartureOpenPGPNoStatusQuery), nil},
 		{"piv", nil, nil},
 		{"transport-pin-token", append([]string{conformance.DeparturePersonaTransportPIN}, yubikey...),
 			map[string][]string{conformance.DeparturePersonaTransportPIN: signing}},
