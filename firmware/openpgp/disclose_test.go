@@ -55,6 +55,9 @@ func TestDisclose(t *testing.T) {
 		{"put data attestation attributes", putData(tagAlgAtt, attrEd25519), both},
 		{"put data attestation fingerprint", putData(tagFprAtt, make([]byte, 20)), both},
 		{"attestation key import", importAttEd25519(make([]byte, 32)), answerOnly},
+		{"put data brainpool attributes", putData(tagAlgDec, h("12"+oidBP512)), both},
+		{"brainpool key import", importEd25519To([]byte{keyDec, 0x00}, h(brainpoolOpenSSL[2].d)), answerOnly},
+		{"brainpool decipher", command(0x00, 0x2A, 0x80, 0x86, cipherDO(h(brainpoolOpenSSL[2].peer))), firmware.Disclosure{Command: true}},
 	}
 	for _, tt := range tests {
 		tc.c.Process(tt.cmd)

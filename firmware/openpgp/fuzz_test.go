@@ -35,6 +35,10 @@ func FuzzOpenPGP(f *testing.F) {
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgSig, attrEd25519), "00 47 80 00 02 B6 00 00", "80 FB 01 00", "80 FB 02 00", "80 FB 04 00", "80 FB 01 01",
 		"00 A5 02 04 06 60 04 5C 02 7F 21", "00 CA 7F 21 00", "00 CA 00 FC 00", "00 CA 00 DA 00", "00 CA 00 DB 00", "00 CA 00 DD 00", "00 47 81 00 05 B6 03 84 01 81 00"))
 	f.Add(cardtest.Script(byte(metaAdmin), putData(0x00D9, []byte{0x01, 0x20}), putData(tagAlgAtt, attrEd25519), importAttEd25519(bytes.Repeat([]byte{7}, 32)), putData(tagAttCert, []byte{0x30, 0x00}), putData(tagFprAtt, make([]byte, 20)), "00 E6 00 00", "00 44 00 00", byte(metaAdmin), "80 FB 03 00"))
+	// Brainpool keys: ECDH generation and PSO:DECIPHER with a point off
+	// the curve, ECDSA import and signature.
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagAlgDec, h("12"+oidBP256)), "00 47 80 00 02 B8 00 00", command(0x00, 0x2A, 0x80, 0x86, cipherDO(append([]byte{4}, make([]byte, 64)...))),
+		putData(tagAlgSig, h("13"+oidBP384+"FF")), importEd25519(bytes.Repeat([]byte{7}, 48)), byte(metaAdmin), "00 2A 9E 9A 03 616263"))
 	f.Fuzz(func(t *testing.T, script []byte) {
 		if len(script) > maxScript {
 			return

@@ -3,15 +3,18 @@ package openpgp
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"testing"
 
 	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/firmware/nvm"
 	"github.com/tesseracard/tessera/internal/cardtest"
 )
 
@@ -180,5 +183,82 @@ func TestGetAttestationBrainpool(t *testing.T) {
 	spki := append(h("307a 3014 06072a8648ce3d0201 06092b240303020801010b 036200"), point...)
 	if !bytes.Contains(cert.TBS.Bytes, spki) {
 		t.Errorf("statement does not carry the key's subjectPublicKeyInfo % X", spki)
+	}
+}
+
+// TestBrainpoolSurvivesRestart generates brainpool keys through the
+// commands on the plain OpenPGP 3.4 and the YubiKey profiles, then starts
+// a new card (a new application, no key cache) on the same memory: the
+// attributes, the public keys, PSO:CDS, INTERNAL AUTHENTICATE and
+// PSO:DECIPHER work as before.
+func TestBrainpoolSurvivesRestart(t *testing.T) {
+	for _, tt := range []struct {
+		base         string
+		sig, dec, au string // curve OIDs
+	}{
+		{"openpgp", oidBP256, oidBP384, oidBP512},
+		{"yubikey-5.7", oidBP512, oidBP256, oidBP384},
+	} {
+		t.Run(tt.base, func(t *testing.T) {
+			p := testProfile(t, tt.base, "")
+			tm := nvm.NewTearable(&nvm.Memory{})
+			tc := newCardOf(t, p, tm)
+			tc.admin()
+			keys := []struct {
+				tag  uint16
+				crt  byte
+				attr []byte
+			}{
+				{tagAlgSig, keySig, h("13" + tt.sig)},
+				{tagAlgDec, keyDec, h("12" + tt.dec)},
+				{tagAlgAut, keyAut, h("13" + tt.au)},
+			}
+			pubs := map[byte][]byte{}
+			for _, k := range keys {
+				tc.mustRaw(putData(k.tag, k.attr), apdu.SWSuccess)
+				pubs[k.crt] = tc.mustRaw(command(0x00, 0x47, 0x80, 0x00, []byte{k.crt, 0x00}), apdu.SWSuccess)
+			}
+
+			tc = newCardOf(t, p, tm) // a restart: a new application on the same memory
+			tc.must(cmdSelect, apdu.SWSuccess)
+			for _, k := range keys {
+				if got := tc.getData(k.tag); !bytes.Equal(got, k.attr) {
+					t.Errorf("attributes %04X = % X after the restart, want % X", k.tag, got, k.attr)
+				}
+				if got := tc.mustRaw(command(0x00, 0x47, 0x81, 0x00, []byte{k.crt, 0x00}), apdu.SWSuccess); !bytes.Equal(got, pubs[k.crt]) {
+					t.Errorf("public key %02X changed over the restart", k.crt)
+				}
+			}
+			pub := func(ref byte, attr []byte) genericPublic {
+				t.Helper()
+				tmpl, _, _ := apdu.FindTLV(pubs[ref], 0x7F49)
+				return goPublic(t, mustAlg(t, ref, fmt.Sprintf("%X", attr)), tmpl).(genericPublic)
+			}
+			digest := sha256.Sum256([]byte("after the restart"))
+			tc.must(verifyPW1Sign, apdu.SWSuccess)
+			sig := tc.mustRaw(command(0x00, 0x2A, 0x9E, 0x9A, digest[:]), apdu.SWSuccess)
+			tc.must(verifyPW1Other, apdu.SWSuccess)
+			auth := tc.mustRaw(command(0x00, 0x88, 0x00, 0x00, digest[:]), apdu.SWSuccess)
+			for _, s := range []struct {
+				ref  byte
+				attr []byte
+				sig  []byte
+			}{{keySig, keys[0].attr, sig}, {keyAut, keys[2].attr, auth}} {
+				k := pub(s.ref, s.attr)
+				size := k.c.Size
+				if len(s.sig) != 2*size || !k.c.Verify(k.x, k.y, digest[:], new(big.Int).SetBytes(s.sig[:size]), new(big.Int).SetBytes(s.sig[size:])) {
+					t.Errorf("%s signature of key %02X does not verify", k.c.Name, s.ref)
+				}
+			}
+			dk := pub(keyDec, keys[1].attr)
+			e, _ := dk.c.RandScalar(rand.Reader)
+			want, _ := dk.c.ECDH(e, dk.x, dk.y)
+			if got := tc.mustRaw(command(0x00, 0x2A, 0x80, 0x86, cipherDO(dk.c.Marshal(dk.c.ScalarBaseMult(e)))), apdu.SWSuccess); !bytes.Equal(got, want) {
+				t.Errorf("PSO:DECIPHER = % X, want % X", got, want)
+			}
+			// A point off the curve: 6A80, and the card carries on.
+			bad := dk.c.Marshal(dk.x, new(big.Int).Sub(dk.c.P, big.NewInt(1)))
+			tc.mustRaw(command(0x00, 0x2A, 0x80, 0x86, cipherDO(bad)), apdu.SWIncorrectData)
+		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 // accept is consistent.
 
 func FuzzOpenPGPKeysParseAlgorithm(f *testing.F) {
-	for _, s := range []string{"01 0800 0020 00", "01 1000 0020", "13" + oidP256 + "FF", "16" + oidEd25519, "12" + oidX25519 + "00", "12" + oidP384, ""} {
+	for _, s := range []string{"01 0800 0020 00", "01 1000 0020", "13" + oidP256 + "FF", "16" + oidEd25519, "12" + oidX25519 + "00", "12" + oidP384, "13" + oidBP256, "12" + oidBP512 + "FF", "13" + oidBP384 + "00", ""} {
 		for _, ref := range []byte{keySig, keyDec, keyAut} {
 			f.Add(ref, cardtest.Hex(s))
 		}
@@ -45,6 +45,8 @@ func fuzzAlgorithms(tb testing.TB) []algorithm {
 		mustAlg(tb, keySig, "16"+oidEd25519),
 		mustAlg(tb, keyDec, "12"+oidX25519+"FF"),
 		mustAlg(tb, keyDec, "12"+oidP384),
+		mustAlg(tb, keySig, "13"+oidBP384+"FF"),
+		mustAlg(tb, keyDec, "12"+oidBP256+"FF"),
 	}
 }
 
@@ -57,6 +59,9 @@ func FuzzOpenPGPKeysImport(f *testing.F) {
 	f.Add(byte(3), importTemplate(keyDec, nil, item{tagP, bytes.Repeat([]byte{7}, 32)}))
 	f.Add(byte(4), importTemplate(keyDec, nil, item{tagP, bytes.Repeat([]byte{7}, 48)}))
 	f.Add(byte(1), importTemplate(keySig, []byte{0x84, 0x01, keyAtt}, item{tagP, bytes.Repeat([]byte{7}, 32)})) // the YubiKey's attestation key
+	bp := brainpoolOpenSSL[0]
+	f.Add(byte(5), importTemplate(keySig, nil, item{tagP, bytes.Repeat([]byte{7}, 48)}, item{tagPub, append([]byte{4}, make([]byte, 96)...)}))
+	f.Add(byte(6), importTemplate(keyDec, nil, item{tagP, cardtest.Hex(bp.d)}, item{tagPub, cardtest.Hex(bp.pub)}))
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {
 		al := als[int(which)%len(als)]
 		ref, priv, pub, err := importKey(data, algorithms(al))
@@ -97,6 +102,9 @@ func FuzzOpenPGPKeysDecipher(f *testing.F) {
 	f.Add(byte(3), cipherDO(make([]byte, 32)))
 	f.Add(byte(3), cipherDO(append([]byte{0x40}, bytes.Repeat([]byte{9}, 32)...)))
 	f.Add(byte(4), cipherDO(append([]byte{4}, make([]byte, 96)...)))
+	f.Add(byte(6), cipherDO(cardtest.Hex(brainpoolOpenSSL[0].peer)))
+	f.Add(byte(6), cipherDO(append([]byte{4}, make([]byte, 64)...)))
+	f.Add(byte(5), cipherDO(cardtest.Hex(brainpoolOpenSSL[1].peer)))
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {
 		i := int(which) % len(als)
 		out, err := decipher(als[i], privs[i], data)

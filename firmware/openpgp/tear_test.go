@@ -62,6 +62,12 @@ func openpgpTearCases() []openpgpTearCase {
 		tc.admin()
 		tc.mustRaw(putData(tagAlgSig, attrEd25519), apdu.SWSuccess)
 	}
+	brainpoolAttrs := func(ref uint16, attr string) func(tc *testCard) {
+		return func(tc *testCard) {
+			tc.admin()
+			tc.mustRaw(putData(ref, h(attr)), apdu.SWSuccess)
+		}
+	}
 	return []openpgpTearCase{
 		{"verify PW1 right", selected, h(verifyPW1Sign), keyPW1, true, ""},
 		{"verify PW1 wrong", selected, h(wrongPW1), keyPW1, false, ""},
@@ -82,6 +88,10 @@ func openpgpTearCases() []openpgpTearCase {
 		{"generate", ed25519Attrs, h("00 47 80 00 02 B6 00 00"), "", true, ""},
 		{"generate again, counter reset", withSigKey, h("00 47 80 00 02 B6 00 00"), "", true, ""},
 		{"import", ed25519Attrs, importEd25519(bytes.Repeat([]byte{0x42}, 32)), "", true, ""},
+		{"generate brainpoolP256r1 ECDH", brainpoolAttrs(tagAlgDec, "12"+oidBP256), h("00 47 80 00 02 B8 00 00"), "", true, ""},
+		{"generate brainpoolP512r1 ECDSA, counter reset", func(tc *testCard) { withSigKey(tc); brainpoolAttrs(tagAlgSig, "13"+oidBP512)(tc) }, h("00 47 80 00 02 B6 00 00"), "", true, "yubikey-5.7"},
+		{"import brainpoolP384r1 ECDSA", brainpoolAttrs(tagAlgSig, "13"+oidBP384), importEd25519To([]byte{keySig, 0x00}, bytes.Repeat([]byte{0x42}, 48)), "", true, ""},
+		{"attributes brainpoolP256r1, key dropped", withSigKey, putData(tagAlgSig, h("13"+oidBP256)), "", true, ""},
 		{"sign", withSigKey, command(0x00, 0x2A, 0x9E, 0x9A, []byte("second")), "", true, ""},
 		{"terminate", func(tc *testCard) { tc.admin() }, h("00 E6 00 00"), "", true, ""},
 		{"activate", terminatedCard, h("00 44 00 00"), "", true, ""},
