@@ -507,12 +507,24 @@ func ListenControl(path, tcpAddr string) (net.Listener, error) {
 // ([ControlHandler]); an empty token there is an error. On a unix socket
 // token is not needed.
 func ServeControl(ctx context.Context, ln net.Listener, sim *Simulator, log *slog.Logger, token string) error {
+	return serveControlIdle(ctx, ln, sim, log, token, controlIdleTimeout)
+}
+
+// controlIdleTimeout is how long the control API keeps a connection open
+// between requests. Without a bound, anyone who may connect (any local
+// user, on TCP) could hold connections open without a token until the
+// simulator runs out of file descriptors.
+const controlIdleTimeout = 30 * time.Second
+
+// serveControlIdle is ServeControl closing a connection idle for idle.
+func serveControlIdle(ctx context.Context, ln net.Listener, sim *Simulator, log *slog.Logger, token string, idle time.Duration) error {
 	if _, unix := ln.Addr().(*net.UnixAddr); !unix && token == "" {
 		return errors.New("serving the control API on TCP: no token (NewControlToken)")
 	}
 	srv := &http.Server{
 		Handler:           ControlHandler(sim, log, token),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idle,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	done := make(chan struct{})

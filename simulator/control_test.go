@@ -588,3 +588,45 @@ func TestControlTokenFile(t *testing.T) {
 		t.Errorf("WriteControlToken(short) error %v, want ErrBadControlToken", err)
 	}
 }
+
+// TestControlClosesIdleConnections: a connection left idle after its
+// request (here one refused for want of a token, as anyone on the machine
+// may send over TCP) is closed, so that unauthenticated clients cannot
+// hold the simulator's file descriptors.
+func TestControlClosesIdleConnections(t *testing.T) {
+	sim := newTestSim(t, Config{})
+	ln, err := ListenControl("", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := NewControlToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveControlIdle(ctx, ln, sim, nil, token, 200*time.Millisecond) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveControlIdle: %v", err)
+		}
+	})
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /v1/cards HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading until the server closes the idle connection: %v (after %v; read %q)", err, time.Since(start), got)
+	}
+	if !strings.HasPrefix(string(got), "HTTP/1.1 401") {
+		t.Errorf("answer %q, want 401", got)
+	}
+}
