@@ -12,7 +12,8 @@ type OpenPGP struct {
 	// which ykman sends; the touch policies D6 to D9 (user interaction
 	// flags); the general feature management DO 7F74 announcing a button;
 	// the attestation key (DA-DD, certificate FC) and GET ATTESTATION (CLA
-	// 80, INS FB) of YubiKey 5.2 and later.
+	// 80, INS FB) of YubiKey 5.2 and later. Its passwords answer as a
+	// YubiKey 4 or 5's: a wrong one 6982, VERIFY without data 6A80.
 	YubiKey bool `yaml:"yubikey,omitempty"`
 }
 
