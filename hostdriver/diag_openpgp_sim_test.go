@@ -27,7 +27,8 @@ func opgpVerify(ref byte, pw string) apdu.Command {
 // management application gives it), the three keys' factory algorithm
 // (RSA-2048) with no key, PW1 3, RC 0 (none set) and PW3 3 tries, counter
 // 0; and after an Ed25519 signature key and an X25519 decryption key are
-// generated and their fingerprints and dates written, one signature and one
+// generated and their fingerprints and dates written, a brainpoolP384r1
+// authentication key generated (no fingerprint), one signature and one
 // wrong PW1 (63C2, and on yubikey-5.7 a YubiKey's 6982, which tells no
 // count: diag reads the tries from C4): their algorithms, fingerprints,
 // dates and origin, PW1 2 tries and a counter of 1.
@@ -87,6 +88,8 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 			gen(0xB6), opgpPut(0xC7, sigFP), opgpPut(0xCE, date),
 			opgpPut(0xC2, []byte{0x12, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}), // ECDH Curve25519
 			gen(0xB8), opgpPut(0xC8, decFP), opgpPut(0xCF, date),
+			opgpPut(0xC3, []byte{0x13, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0B}), // ECDSA brainpoolP384r1
+			gen(0xA4),
 		)
 		isoSend(t, card, apdu.SWSuccess, opgpVerify(0x81, "123456"),
 			apdu.Command{INS: apdu.InsPerformSecurityOperation, P1: 0x9E, P2: 0x9A, Data: []byte("a message"), Ne: 256})
@@ -99,7 +102,7 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 		want.Keys = []hostdriver.OpenPGPKey{
 			{Key: "signature", Algorithm: "EdDSA Ed25519", Fingerprint: fmt.Sprintf("%X", sigFP), Created: &created, Status: "generated"},
 			{Key: "decryption", Algorithm: "ECDH Curve25519", Fingerprint: fmt.Sprintf("%X", decFP), Created: &created, Status: "generated"},
-			rsa("authentication"),
+			{Key: "authentication", Algorithm: "ECDSA brainpoolP384r1", Status: "generated"},
 		}
 		want.Keys = append(want.Keys, att...)
 		if got, want := asJSON(t, r.OpenPGP), asJSON(t, want); got != want {
