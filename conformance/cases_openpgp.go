@@ -221,6 +221,11 @@ func opgpCases() []Case {
 			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpECDSAP384) },
 		},
 		{
+			ID: "OPGP-7.2.10-CDS-BP256", Title: "PSO:CDS with an ECDSA brainpoolP256r1 signature key (attributes 13 + OID 1.3.36.3.3.2.8.1.1.7; a card that refuses them skips) signs a SHA-256 hash as r||s (64 bytes), verified host-side",
+			Ref: refOpenPGP + " §7.2.10, §4.4.3.9; RFC 5639 §3.4; SEC 1 §4.1.4", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, brainpoolP256r1().attrECDSA) },
+		},
+		{
 			ID: "OPGP-7.2.10-CDS-RSA4096", Title: "PSO:CDS with an RSA 4096 signature key signs a SHA-256 DigestInfo (a 512-byte signature, fetched with GET RESPONSE), verified with the public key",
 			Ref: refOpenPGP + " §7.2.10, §4.4.3.9", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: func(ctx context.Context, e *Env) error { return e.opgpSignCase(ctx, opgpRSA4096) },
@@ -249,6 +254,11 @@ func opgpCases() []Case {
 			ID: "OPGP-7.2.11-DECIPHER-P384", Title: "PSO:DECIPHER with an ECDH P-384 key answers the 48-byte shared secret x the host computes with the card's public key",
 			Ref: refOpenPGP + " §7.2.11 (ECDH: A6 7F49 86)", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
 			Run: func(ctx context.Context, e *Env) error { return e.opgpECDH(ctx, opgpECDHP384, ecdh.P384()) },
+		},
+		{
+			ID: "OPGP-7.2.11-DECIPHER-BP256", Title: "PSO:DECIPHER with an ECDH brainpoolP256r1 key (a card that refuses the attributes skips) answers the 32-byte shared secret x the host computes with the card's public key",
+			Ref: refOpenPGP + " §7.2.11 (ECDH: A6 7F49 86); RFC 5639 §3.4; SEC 1 §3.3.1", Class: Destructive, Needs: NeedOpenPGPPW | NeedOpenPGPKeys,
+			Run: func(ctx context.Context, e *Env) error { return e.opgpECDH(ctx, brainpoolP256r1().attrECDH, nil) },
 		},
 		{
 			ID: "OPGP-7.2.11-DECIPHER-X25519", Title: "PSO:DECIPHER with an X25519 key answers the 32-byte shared secret the host computes with the card's public key",
@@ -999,19 +1009,25 @@ func (e *Env) opgpECDH(ctx context.Context, attr []byte, curve ecdh.Curve) error
 	if err != nil {
 		return err
 	}
-	cardPub, ok := pub.(*ecdh.PublicKey)
-	if !ok {
+	var hostPoint, want []byte
+	switch cardPub := pub.(type) {
+	case *ecdh.PublicKey:
+		host, err := curve.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if want, err = host.ECDH(cardPub); err != nil {
+			return fmt.Errorf("the card's public key: %w", err)
+		}
+		hostPoint = host.PublicKey().Bytes()
+	case *bpPublicKey: // curve is nil: the suite's own arithmetic
+		if hostPoint, want, err = cardPub.ecdh(rand.Reader); err != nil {
+			return fmt.Errorf("the card's public key: %w", err)
+		}
+	default:
 		return fmt.Errorf("GENERATE answered a %T, want an ECDH key", pub)
 	}
-	host, err := curve.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	want, err := host.ECDH(cardPub)
-	if err != nil {
-		return fmt.Errorf("the card's public key: %w", err)
-	}
-	in := apdu.Nest(0xA6, apdu.Nest(0x7F49, apdu.AppendTLV(nil, 0x86, host.PublicKey().Bytes())))
+	in := apdu.Nest(0xA6, apdu.Nest(0x7F49, apdu.AppendTLV(nil, 0x86, hostPoint)))
 	if err := e.opgpVerify(ctx, opgpPW1); err != nil {
 		return err
 	}

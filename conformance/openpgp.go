@@ -386,6 +386,8 @@ func opgpPublicKey(b, attr []byte) (crypto.PublicKey, error) {
 		return ed25519.PublicKey(point), nil
 	case bytes.Equal(attr, opgpX25519):
 		return ecdh.X25519().NewPublicKey(point)
+	case bytes.Equal(attr, brainpoolP256r1().attrECDSA), bytes.Equal(attr, brainpoolP256r1().attrECDH):
+		return brainpoolP256r1().parse(point)
 	}
 	return nil, errors.New("no algorithm the suite knows")
 }
@@ -496,6 +498,8 @@ func opgpVerifySignature(pub crypto.PublicKey, in, sig []byte) error {
 			return errors.New("the Ed25519 signature does not verify with the public key GENERATE answered")
 		}
 		return nil
+	case *bpPublicKey:
+		return k.verify(in, sig)
 	}
 	return fmt.Errorf("no signature check for a %T", pub)
 }

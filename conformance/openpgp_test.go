@@ -164,6 +164,7 @@ func TestOpenPGPPublicKey(t *testing.T) {
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	xk, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	tmpl := func(parts ...[]byte) []byte { return apdu.Nest(0x7F49, parts...) }
+	bp := brainpoolP256r1()
 	tests := []struct {
 		name    string
 		b, attr []byte
@@ -176,6 +177,8 @@ func TestOpenPGPPublicKey(t *testing.T) {
 		{"Ed25519", tmpl(apdu.AppendTLV(nil, 0x86, edPub)), opgpEd25519, true},
 		{"Ed25519 of 31 bytes", tmpl(apdu.AppendTLV(nil, 0x86, edPub[:31])), opgpEd25519, false},
 		{"X25519", tmpl(apdu.AppendTLV(nil, 0x86, xk.PublicKey().Bytes())), opgpX25519, true},
+		{"brainpoolP256r1 G", tmpl(apdu.AppendTLV(nil, 0x86, append(append([]byte{4}, bp.gx.Bytes()...), bp.gy.Bytes()...))), bp.attrECDH, true},
+		{"brainpoolP256r1 point off the curve", tmpl(apdu.AppendTLV(nil, 0x86, append(append([]byte{4}, bp.gx.Bytes()...), bp.gx.Bytes()...))), bp.attrECDSA, false},
 		{"not 7F49", apdu.AppendTLV(nil, 0x86, edPub), opgpEd25519, false},
 		{"trailing byte", append(tmpl(apdu.AppendTLV(nil, 0x86, edPub)), 0), opgpEd25519, false},
 	}
