@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +18,12 @@ import (
 
 // TestIFDSocketDirDenied runs `tessera sim --bridge ifd` as nobody (uid
 // 65534) on a socket directory made as scripts/ifd.sh install makes it,
-// but root:root (mode 2770): outside the group, the simulator exits with an
+// but root:root (install's mode, 3770): outside the group, the simulator exits with an
 // error that names the directory and its group and says what to do, the
 // kernel's bind: permission denied kept; in the group (root, as a
 // supplementary group), the same command serves its card there. No pcscd:
-// the simulator fails, or listens, before any reader is asked for.
+// the simulator fails, or listens, before any reader is asked for. A stale
+// socket another member left there stays that member's.
 func TestIFDSocketDirDenied(t *testing.T) {
 	base := hosttest.ShortDir(t)
 	if err := os.Chmod(base, 0o755); err != nil {
@@ -43,7 +45,7 @@ func TestIFDSocketDirDenied(t *testing.T) {
 	if err := os.Chown(sockets, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(sockets, 0o770|os.ModeSetgid); err != nil {
+	if err := os.Chmod(sockets, installedDirMode(t)); err != nil {
 		t.Fatal(err)
 	}
 	// sim starts the simulator as nobody with the supplementary groups
@@ -103,6 +105,41 @@ func TestIFDSocketDirDenied(t *testing.T) {
 			"bind: permission denied",
 			"be in its group root (usermod -aG root USER, then log in again)",
 			"or pass --ifd-dir a directory of your own")
+	})
+
+	// A stale socket of another member of the group (root here, as if its
+	// simulator had been killed) is that member's: a simulator of nobody's
+	// may not remove it to serve the card in its place, which would let one
+	// member pose as another's card to pcscd and to the host programs that
+	// send it their PINs. The directory's sticky bit keeps it.
+	t.Run("another member's stale socket", func(t *testing.T) {
+		sock := filepath.Join(sockets, "card-0.sock")
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.(*net.UnixListener).SetUnlinkOnClose(false)
+		ln.Close()
+		t.Cleanup(func() { os.Remove(sock) })
+		before, err := os.Lstat(sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, exited, werr := sim(t, []uint32{0})
+		select {
+		case <-exited:
+			var exit *exec.ExitError
+			if !errors.As(*werr, &exit) {
+				t.Fatalf("tessera sim as nobody beside root's stale socket: %v, want a failure\n%s", *werr, out)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("tessera sim as nobody replaced root's stale socket %s and serves it, want a refusal\n%s", sock, out)
+		}
+		mustContain(t, "tessera sim as nobody beside root's stale socket", out.String(), sock, "another user")
+		after, err := os.Lstat(sock)
+		if err != nil || !os.SameFile(before, after) {
+			t.Errorf("root's stale socket %s was replaced (%v)", sock, err)
+		}
 	})
 
 	t.Run("in the group", func(t *testing.T) {

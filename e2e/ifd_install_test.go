@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,8 +44,8 @@ func installedEntries(run string, names []string) string {
 
 // checkTmpfiles fails the test unless path is install's tmpfiles.d file
 // for the socket directory dir and group: mode 0644, the marker, comments,
-// and one line making dir root:group mode 2770 (group-writable, setgid, no
-// world bits).
+// and one line making dir root:group mode 3770 (group-writable, setgid,
+// sticky, no world bits).
 func checkTmpfiles(t *testing.T, path, dir, group string) {
 	t.Helper()
 	checkMode(t, path, 0o644)
@@ -62,9 +63,41 @@ func checkTmpfiles(t *testing.T, path, dir, group string) {
 			t.Errorf("%s: line %q is not a comment", path, line)
 		}
 	}
-	if want := "d " + dir + " 2770 root " + group + " -"; lines[last] != want {
+	if want := "d " + dir + " 3770 root " + group + " -"; lines[last] != want {
 		t.Errorf("%s: entry %q, want %q", path, lines[last], want)
 	}
+}
+
+// installedDirMode is the mode scripts/ifd.sh install gives the socket
+// directory: the one its tmpfiles.d line (d DIR MODE root GROUP -) says,
+// install run under a DESTDIR of its own.
+func installedDirMode(t *testing.T) os.FileMode {
+	t.Helper()
+	dest := t.TempDir()
+	if out, code := ifdScript(t, []string{"DESTDIR=" + dest, "TESSERA_RUN_DIR=" + t.TempDir()}, "install", "Mode"); code != 0 {
+		t.Fatalf("scripts/ifd.sh install: exit %d\n%s", code, out)
+	}
+	text, err := os.ReadFile(filepath.Join(dest, installedTmpfiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) != 6 || f[0] != "d" {
+		t.Fatalf("%s: last line %q, not d DIR MODE USER GROUP -", installedTmpfiles, lines[len(lines)-1])
+	}
+	m, err := strconv.ParseUint(f[2], 8, 32)
+	if err != nil {
+		t.Fatalf("%s: mode %q: %v", installedTmpfiles, f[2], err)
+	}
+	mode := os.FileMode(m & 0o777)
+	if m&0o2000 != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
 }
 
 // checkMode fails the test unless path exists with the permission bits
@@ -114,7 +147,7 @@ func TestIFDInstall(t *testing.T) {
 		t.Fatalf("scripts/ifd.sh install: exit %d\n%s", code, out)
 	}
 	mustContain(t, "install", out, "installed "+lib+", "+conf+" and "+tmpfiles, "staged under DESTDIR="+dest,
-		"the driver looks for the cards' sockets in "+sockets+", root:tessera mode 2770", "the package must provide the group tessera")
+		"the driver looks for the cards' sockets in "+sockets+", root:tessera mode 3770", "the package must provide the group tessera")
 	checkTmpfiles(t, tmpfiles, sockets, "tessera")
 	if ents, err := os.ReadDir(filepath.Dir(tmpfiles)); err != nil || len(ents) != 1 {
 		t.Errorf("%s holds %v (%v), want only %s", filepath.Dir(tmpfiles), ents, err, filepath.Base(tmpfiles))

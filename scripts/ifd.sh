@@ -37,11 +37,13 @@
 #     `tessera sim --bridge ifd` serves its cards by default. Its first
 #     line is install's marker;
 #   /usr/lib/tmpfiles.d/tessera-ifd.conf, mode 0644: that socket directory,
-#     root:GROUP mode 2770 (GROUP is $TESSERA_IFD_GROUP, default tessera),
+#     root:GROUP mode 3770 (GROUP is $TESSERA_IFD_GROUP, default tessera),
 #     which systemd-tmpfiles creates at every boot (/run is emptied): a
 #     simulator run by a user in GROUP can serve its cards there without
-#     root; nobody else can write in it (no world bit), and the setgid bit
-#     gives the sockets that group. Its first line is install's marker too.
+#     root; nobody else can write in it (no world bit), the setgid bit
+#     gives the sockets that group, and the sticky bit keeps each socket
+#     its owner's: no member removes another's to pose as that member's
+#     card. Its first line is install's marker too.
 # Outside DESTDIR install also makes the directory now: it adds GROUP if
 # the machine has no such group (groupadd --system), then runs
 # systemd-tmpfiles --create on the file, or, on a machine without
@@ -105,9 +107,9 @@ INSTALL_TMPFILES=/usr/lib/tmpfiles.d/tessera-ifd.conf
 MARKER="# Tessera IFD bridge readers: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
 TMPFILES_MARKER="# Tessera IFD bridge socket directory: written by scripts/ifd.sh install, removed by scripts/ifd.sh uninstall."
 # The group that may serve cards in the socket directory, and the
-# directory's mode: group-writable, setgid, no world bits.
+# directory's mode: group-writable, setgid, sticky, no world bits.
 IFD_GROUP=${TESSERA_IFD_GROUP:-tessera}
-IFD_DIR_MODE=2770
+IFD_DIR_MODE=3770
 # A message of the driver's (ifd/ifdhandler.c), in no other library: how
 # install and uninstall know the library at INSTALL_LIB is Tessera's.
 LIB_MARK="tessera: DEVICENAME must be a unix socket path shorter than"
@@ -388,7 +390,8 @@ install_ifd() {
     echo "$TMPFILES_MARKER"
     echo "# The socket directory of \`tessera sim --bridge ifd\` (docs/ifd-bridge.md), where"
     echo "# $INSTALL_CONF sends pcscd: a simulator run by a user in the"
-    echo "# group $IFD_GROUP serves its cards there; the setgid bit gives the sockets that group."
+    echo "# group $IFD_GROUP serves its cards there; the setgid bit gives the sockets that group,"
+    echo "# the sticky bit keeps each socket its owner's."
     printf 'd %s %s root %s -\n' "$CARD_DIR" "$IFD_DIR_MODE" "$IFD_GROUP"
   } >"$tmp"
   chmod 0644 "$tmp"

@@ -46,8 +46,8 @@ func IFDReaderName(friendly string, slot int) string {
 }
 
 // listenIFD listens on path, replacing a socket file nobody serves (one
-// left by a simulator that was killed); a socket another process serves is
-// an error.
+// left by a simulator that was killed); a socket another process serves,
+// or a stale one of another user in a sticky directory, is an error.
 func listenIFD(path string) (net.Listener, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("IFD socket %s: %d bytes, past the %d a unix socket path may have: use a shorter --ifd-dir", path, len(path), maxSocketPath)
@@ -60,7 +60,11 @@ func listenIFD(path string) (net.Listener, error) {
 			c.Close()
 			return nil, fmt.Errorf("IFD socket %s: another process serves it (a second simulator on the same --ifd-dir?)", path)
 		}
-		if err := os.Remove(path); err != nil {
+		if err := os.Remove(path); errors.Is(err, fs.ErrPermission) {
+			// The sticky socket directory of scripts/ifd.sh install keeps
+			// each member's sockets its own.
+			return nil, fmt.Errorf("IFD socket %s: a stale socket of another user, which only that user or root may remove (%w): ask them to, or pass --ifd-dir a directory of your own", path, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("IFD socket %s: removing the stale socket: %w", path, err)
 		}
 	}
@@ -78,7 +82,7 @@ func listenIFD(path string) (net.Listener, error) {
 // ifdDirDenied is the error of a simulator that may not create path's
 // socket (err, a permission failure such as bind's EACCES): typically a
 // user outside the group of the socket directory scripts/ifd.sh install
-// makes (root:tessera, mode 2770). It names the directory and what to do,
+// makes (root:tessera, mode 3770). It names the directory and what to do,
 // the directory's group when its owner gid can be looked up, and keeps
 // errors.Is(err, fs.ErrPermission).
 func ifdDirDenied(path string, err error) error {
