@@ -129,4 +129,8 @@
 // counters are written before the compare, outside the transaction.
 // Passwords, the resetting code, private keys and deciphered data never
 // reach a trace (see Applet.Disclose).
+//
+// Keys on the brainpool curves (RFC 5639: brainpoolP256r1, P384r1,
+// P512r1), which Go's standard library lacks, use package ecgeneric:
+// math/big, not constant time, as the ISO application's curves.
 package openpgp
