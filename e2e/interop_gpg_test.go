@@ -671,6 +671,7 @@ func TestGPGKeyToCard(t *testing.T) {
 	for _, k := range []struct{ name, sign, encr string }{
 		{"rsa2048", "rsa2048", "rsa2048"},
 		{"25519", "ed25519", "cv25519"},
+		{"brainpoolP384r1", "brainpoolP384r1", "brainpoolP384r1"},
 	} {
 		t.Run(k.name, func(t *testing.T) {
 			c := newInteropCard(t, "--profile", "openpgp")
