@@ -62,6 +62,8 @@ func TestRedactorOpenPGP(t *testing.T) {
 		{"PUT DATA F9 (KDF-DO)", "00DA00F903810100", false, true},
 		{"PUT DATA 0103 (private use)", "00DA01030401020304", false, true},
 		{"PUT DATA DB key import", "00DB3FFF0A4D08B6007F4802922000", false, true},
+		{"PUT DATA C2 (brainpoolP512r1 ECDH attributes)", "00DA00C20A122B240303020801010D", true, true},
+		{"PUT DATA DB key import (brainpoolP256r1, 32-byte scalar)", "00DB3FFF2C4D2AB8007F480292205F4820" + strings.Repeat("42", 32), false, true},
 		{"GENERATE", "0047800002B60000", true, true},
 		{"GENERATE, read the public key", "0047810002B60000", true, true},
 		{"PSO:CDS", "002A9E9A0409616263", true, true},
@@ -109,12 +111,20 @@ func TestRedactorOpenPGPSession(t *testing.T) {
 	importList := apdu.Nest(0x4D, []byte{0xB6, 0x00}, apdu.AppendTLV(nil, 0x7F48, []byte{0x92, 0x20}), apdu.AppendTLV(nil, 0x5F48, seed))
 	host, _ := ecdh.X25519().GenerateKey(rand.Reader)
 	const rc = "resetting-code"
+	// A brainpoolP256r1 authentication key (C3 13 + OID 1.3.36.3.3.2.8.1.1.7):
+	// a scalar below n (n starts A9FB).
+	bpD := make([]byte, 32)
+	rand.Read(bpD)
+	bpD[0] = 0x42
+	bpImport := apdu.Nest(0x4D, []byte{0xA4, 0x00}, apdu.AppendTLV(nil, 0x7F48, []byte{0x92, 0x20}), apdu.AppendTLV(nil, 0x5F48, bpD))
 
 	send(apdu.Command{INS: apdu.InsSelect, P1: 0x04, Data: hostdriver.OpenPGPAID()})
 	send(opgpVerify(0x83, "12345678"))
 	send(opgpPut(0xD3, []byte(rc)))
 	send(opgpPut(0xC1, []byte{0x16, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01}))
 	send(apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: importList})
+	send(opgpPut(0xC3, []byte{0x13, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07}))
+	send(apdu.Command{INS: apdu.InsPutDataOdd, P1: 0x3F, P2: 0xFF, Data: bpImport})
 	send(opgpPut(0xC2, []byte{0x12, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}))
 	pubTmpl := send(apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P1: 0x80, Data: []byte{0xB8, 0x00}, Ne: 256})
 	t7f49, _, err := apdu.ParseTLV(pubTmpl)
@@ -139,17 +149,23 @@ func TestRedactorOpenPGPSession(t *testing.T) {
 	if !bytes.Equal(got, shared) {
 		t.Fatal("DECIPHER did not answer the shared secret")
 	}
+	bpSig := send(apdu.Command{INS: 0x88, // INTERNAL AUTHENTICATE
+		Data: []byte("a server's challenge"), Ne: 256})
+	if len(bpSig) != 64 {
+		t.Fatalf("INTERNAL AUTHENTICATE with the brainpoolP256r1 key answered %d bytes, want r||s of 64", len(bpSig))
+	}
 
 	shown := log.String()
 	for name, secret := range map[string][]byte{
 		"PW1": []byte("123456"), "PW3": []byte("12345678"), "the changed PW1": []byte("654321"),
 		"the resetting code": []byte(rc), "the imported seed": seed, "the shared secret": shared,
+		"the imported brainpool scalar": bpD,
 	} {
 		if strings.Contains(shown, strings.ToUpper(hex.EncodeToString(secret))) {
 			t.Errorf("the redacted session shows %s:\n%s", name, shown)
 		}
 	}
-	for name, public := range map[string][]byte{"the generated public key": point, "the signature": sig} {
+	for name, public := range map[string][]byte{"the generated public key": point, "the signature": sig, "the brainpool signature": bpSig} {
 		if !strings.Contains(shown, strings.ToUpper(hex.EncodeToString(public))) {
 			t.Errorf("the redacted session hides %s:\n%s", name, shown)
 		}
