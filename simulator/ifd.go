@@ -45,7 +45,8 @@ func IFDReaderName(friendly string, slot int) string {
 	return fmt.Sprintf("%s %02X 00", friendly, slot)
 }
 
-// listenIFD listens on path, replacing a socket file nobody serves (one
+// listenIFD listens on path, a socket of mode 0600 (the owner's and
+// root's), replacing a socket file nobody serves (one
 // left by a simulator that was killed); a socket another process serves,
 // or a stale one of another user in a sticky directory, is an error.
 func listenIFD(path string) (net.Listener, error) {
@@ -68,7 +69,9 @@ func listenIFD(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("IFD socket %s: removing the stale socket: %w", path, err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	// Mode 0600: pcscd, root, connects whatever the mode; anyone else who
+	// could would replace its connection and talk to the card.
+	ln, err := listenUnixPrivate(path)
 	if errors.Is(err, fs.ErrPermission) {
 		return nil, ifdDirDenied(path, err)
 	}
