@@ -88,3 +88,29 @@ func mkdirMode(t *testing.T, d string, perm os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestIFDStartUnsafeRunDir: scripts/ifd.sh start, run by root, refuses a
+// TESSERA_RUN_DIR another user owns: root would write the private pcscd's
+// reader.conf, pid file and log where that user could redirect them.
+// Nothing is started, nothing written.
+func TestIFDStartUnsafeRunDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs scripts/ifd.sh as root, as start runs: run the e2e tests as root")
+	}
+	run := t.TempDir()
+	if err := os.Chown(run, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"TESSERA_RUN_DIR=" + run}
+	out, code := ifdScript(t, env, "start", "Tessera Unsafe")
+	if code == 0 {
+		// Started after all: stop the pcscd it recorded.
+		defer ifdScript(t, env, "stop")
+	}
+	if code == 0 || !strings.Contains(out, run+": ") || !strings.Contains(out, "another user") {
+		t.Errorf("scripts/ifd.sh start with TESSERA_RUN_DIR %s owned by nobody: exit %d, want non-zero and an error naming it\n%s", run, code, out)
+	}
+	if ents, err := os.ReadDir(run); err != nil || len(ents) != 0 {
+		t.Errorf("scripts/ifd.sh start wrote %v in %s (%v)", ents, run, err)
+	}
+}

@@ -17,7 +17,8 @@
 # start --conf FILE does the same with FILE as the reader.conf (an
 # installed one, say). start never touches /etc/reader.conf.d, the
 # machine's pcscd or the vpcd instances of scripts/pcscd.sh. At most 16
-# names (one pcscd's readers).
+# names (one pcscd's readers). It refuses a $TESSERA_RUN_DIR another user
+# owns or may write (root_only): root writes its files there.
 #
 # start prints "started PID" or, when the same readers already run,
 # "running PID". Only the pcscd it started is recorded
@@ -166,6 +167,8 @@ start() {
     return 0
   fi
   [ "$(id -u)" -eq 0 ] || die "only root can start pcscd here: run as root"
+  # root writes its configuration, pid file and log there.
+  root_only "$RUN_DIR"
   command -v systemd-socket-activate >/dev/null 2>&1 ||
     die "a private pcscd needs systemd-socket-activate (Debian package systemd)"
   make -s ifd >&2
