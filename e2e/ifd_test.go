@@ -270,11 +270,12 @@ var ifdClientTests = []string{
 // bridge, and why.
 var ifdOffBridge = map[string]string{
 	// The bridge's own tests.
-	"TestIFDBridge":           "the bridge's own test, with a private IFD pcscd of its own",
-	"TestIFDClients":          "the run over the bridge itself",
-	"TestIFDInstall":          "the bridge's own test: scripts/ifd.sh install under DESTDIR, its reader.conf in a private IFD pcscd of its own",
-	"TestIFDInstallUnsafeDir": "the bridge's own test: scripts/ifd.sh install refusing a directory another user may write",
-	"TestIFDSocketDirDenied":  "the bridge's own test: a simulator outside the socket directory's group",
+	"TestIFDBridge":            "the bridge's own test, with a private IFD pcscd of its own",
+	"TestIFDClients":           "the run over the bridge itself",
+	"TestIFDInstall":           "the bridge's own test: scripts/ifd.sh install under DESTDIR, its reader.conf in a private IFD pcscd of its own",
+	"TestIFDInstallUnsafeDir":  "the bridge's own test: scripts/ifd.sh install refusing a directory another user may write",
+	"TestIFDSocketDirDenied":   "the bridge's own test: a simulator outside the socket directory's group",
+	"TestIFDStartUnsafeRunDir": "the bridge's own test: scripts/ifd.sh start refusing a run directory another user owns",
 	// Flows that want a reader named as a YubiKey's: each runs over the
 	// bridge in a test of its own (newIFDYubiKeyCard), and over vpcd with
 	// --reader.
