@@ -47,6 +47,7 @@ const (
 	tagDateAtt      = 0x00DD // YubiKey: the attestation key's generation date
 	tagAttCert      = 0x00FC // YubiKey: the attestation key's certificate
 	tagKDF          = 0x00F9
+	tagAlgInfo      = 0x00FA // algorithm information (OpenPGP Card 3.4 §4.4.3.11)
 	tagPrivate1     = 0x0101 // 0101 to 0104: private use
 )
 
@@ -147,6 +148,8 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 			v, _ := env.Store.Get(doKey(tag))
 			return v, nil
 		}
+	case tagAlgInfo:
+		return a.algorithmInformation(), nil
 	case tagKDF:
 		// No KDF (C0 does not announce it): the KDF-DO says so, for the
 		// clients that read it before every VERIFY.
@@ -255,6 +258,30 @@ func (a *Applet) extCaps() []byte {
 	out = binary.BigEndian.AppendUint16(out, maxCert)
 	out = binary.BigEndian.AppendUint16(out, maxSpecialDO)
 	return append(out, 0x00, 0x00) // PIN block 2 format, MSE: not supported
+}
+
+// algorithmInformation is the Algorithm Information DO FA (OpenPGP Card
+// 3.4 §4.4.3.11), tag and length included, as a YubiKey answers it and
+// Yubico's yubikit reads it (Tlv.unpack of FA; GnuPG's scdaemon 2.3+
+// takes it with or without them): for each key, C1, C2, C3 and, on a
+// YubiKey profile, DA (the attestation key), one DO per algorithm
+// attribute PUT DATA of that tag takes, in its standard form
+// (supportedAlgorithms). Computed, never stored. The extended
+// capabilities C0 announce it with "algorithm attributes changeable";
+// it is not in 6E.
+func (a *Applet) algorithmInformation() []byte {
+	refs := []byte{keySig, keyDec, keyAut}
+	tags := []apdu.Tag{tagAlgSig, tagAlgDec, tagAlgAut}
+	if a.yubikey {
+		refs, tags = append(refs, keyAtt), append(tags, tagAlgAtt)
+	}
+	var out []byte
+	for i, ref := range refs {
+		for attr := range supportedAlgorithms(ref) {
+			out = apdu.AppendTLV(out, tags[i], attr)
+		}
+	}
+	return apdu.AppendTLV(nil, tagAlgInfo, out)
 }
 
 // pwStatus is the PW status bytes C4: PW1 for one or several signatures,

@@ -27,6 +27,15 @@
 //     them: extended length only on a profile with extended_length.
 //   - Changing a key's algorithm attributes (PUT DATA C1-C3) deletes the
 //     key of the old ones, with its fingerprint and generation date.
+//   - The Algorithm Information DO FA (§4.4.3.11; GET DATA only, not in
+//     6E, tag and length included as a YubiKey answers it) lists, from the
+//     one table PUT DATA checks (supportedAlgorithms), every attribute
+//     C1, C2, C3 and, on a YubiKey profile, DA take, in standard form:
+//     RSA 2048/3072/4096 with an exponent length of 17 bits (a YubiKey's
+//     and yubikit's) or 32 (gpg's, and the factory attributes), import
+//     format 00; ECC as the algorithm ID and the OID. Both profiles have
+//     it: C0 announces "algorithm attributes changeable", the bit yubikit
+//     reads FA by (on 5.2.0 and later).
 //   - On a YubiKey profile (profile openpgp.yubikey): GET VERSION (INS F1),
 //     SET PIN RETRIES (INS F2, PW3: the limits of PW1, the resetting code
 //     and PW3, the values kept; the resetting code's limit is kept without

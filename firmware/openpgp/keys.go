@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"io"
+	"iter"
 
 	"github.com/tesseracard/tessera/apdu"
 )
@@ -40,26 +41,26 @@ const (
 
 // algorithm is one key's algorithm attributes (C1, C2 or C3), parsed.
 type algorithm struct {
-	ID   byte   // algRSA, algECDH, algECDSA or algEdDSA
-	Bits int    // RSA: modulus length in bits
-	OID  []byte // ECC: the curve's OID (no tag, no length)
-	Raw  []byte // the attributes exactly as GET DATA returns them
+	ID    byte   // algRSA, algECDH, algECDSA or algEdDSA
+	Bits  int    // RSA: modulus length in bits
+	EBits int    // RSA: the public exponent's longest length in bits
+	OID   []byte // ECC: the curve's OID (no tag, no length)
+	Raw   []byte // the attributes exactly as GET DATA returns them
 }
 
 // parseAlgorithm parses algorithm attributes for the key named by ref
-// (keySig, keyDec, keyAut), refusing (apdu.SWIncorrectData, 6A80) what the
-// card does not support for that key (OpenPGP card 3.4 §4.4.3.10):
-//   - RSA 2048/3072/4096: 01 nnnn 0020 ff, where ff is the import format
-//     (00 standard, 01 standard with modulus, 02 CRT, 03 CRT with modulus,
-//     all of which importKey reads) and may be left out, meaning 00;
-//   - ECDSA P-256/P-384, brainpoolP256r1/P384r1/P512r1 and EdDSA Ed25519
-//     for the signature and authentication keys (the attestation key:
-//     not brainpool);
-//   - ECDH P-256/P-384, brainpoolP256r1/P384r1/P512r1 and X25519 for the
-//     decryption key.
+// (keySig, keyDec, keyAut, keyAtt), refusing (apdu.SWIncorrectData, 6A80)
+// what the card does not support for that key (OpenPGP card 3.4
+// §4.4.3.10): attributes whose standard form is not among
+// supportedAlgorithms(ref), the one table PUT DATA and the Algorithm
+// Information DO FA share. Beyond the standard form it takes:
+//   - RSA: the import-format byte ff of 01 nnnn eeee ff as 00 (standard),
+//     01 (standard with modulus), 02 (CRT) or 03 (CRT with modulus), all of
+//     which importKey reads, or left out, meaning 00;
+//   - ECC: the OID followed by the import-format byte 00 (standard) or FF
+//     (public key included), as gpg writes and reads it.
 //
-// An ECC OID may be followed by the import-format byte 00 (standard) or FF
-// (public key included), as gpg writes and reads it.
+// Raw keeps the attributes as given.
 func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 	if len(attr) == 0 {
 		return algorithm{}, apdu.SWIncorrectData
@@ -67,31 +68,79 @@ func parseAlgorithm(ref byte, attr []byte) (algorithm, error) {
 	al := algorithm{ID: attr[0], Raw: bytes.Clone(attr)}
 	switch al.ID {
 	case algRSA:
-		if ref != keySig && ref != keyDec && ref != keyAut && ref != keyAtt {
-			return algorithm{}, apdu.SWIncorrectData
-		}
 		if len(attr) != 5 && len(attr) != 6 || len(attr) == 6 && attr[5] > 0x03 {
 			return algorithm{}, apdu.SWIncorrectData
 		}
-		al.Bits = int(attr[1])<<8 | int(attr[2])
-		if al.Bits != 2048 && al.Bits != 3072 && al.Bits != 4096 || attr[3] != 0x00 || attr[4] != 0x20 {
+		if !supports(ref, append(attr[:5:5], 0x00)) {
 			return algorithm{}, apdu.SWIncorrectData
 		}
+		al.Bits = int(attr[1])<<8 | int(attr[2])
+		al.EBits = int(attr[3])<<8 | int(attr[4])
 		return al, nil
 	case algECDSA, algEdDSA, algECDH:
 		oid := attr[1:]
-		c, ok := curveByOID(oid)
-		if !ok && len(oid) > 1 && (oid[len(oid)-1] == 0x00 || oid[len(oid)-1] == 0xFF) {
+		if !supports(ref, attr) {
+			if n := len(attr); n < 3 || attr[n-1] != 0x00 && attr[n-1] != 0xFF || !supports(ref, attr[:n-1]) {
+				return algorithm{}, apdu.SWIncorrectData
+			}
 			oid = oid[:len(oid)-1]
-			c, ok = curveByOID(oid)
-		}
-		if !ok || !c.fits(al.ID, ref) {
-			return algorithm{}, apdu.SWIncorrectData
 		}
 		al.OID = bytes.Clone(oid)
 		return al, nil
 	}
 	return algorithm{}, apdu.SWIncorrectData
+}
+
+// rsaSizes are the RSA modulus lengths the card generates and imports.
+func rsaSizes() []int { return []int{2048, 3072, 4096} }
+
+// rsaExponentBits are the public exponent lengths (in bits) the RSA
+// attributes may name: 17, what a YubiKey announces and Yubico's yubikit
+// (ykman 5) writes (RsaAttributes.create; OpenSC issue 1949: a YubiKey 4
+// takes no other), and 32, what gpg and OpenSC write and this card ships.
+func rsaExponentBits() []int { return []int{17, 32} }
+
+// supportedAlgorithms yields every algorithm attribute the card takes for
+// key ref, each in its standard form: RSA 01 nnnn eeee 00 for each size and
+// exponent length; ECC the algorithm ID and the curve's OID, no import
+// format byte, for each curve and algorithm curve.fits allows. It is the
+// one table that decides what PUT DATA C1-C3 (and DA) takes
+// (parseAlgorithm) and what the Algorithm Information DO FA lists
+// (Applet.algorithmInformation); the RSA import formats 01-03 and the ECC
+// import-format byte FF are taken for every entry, not listed. The slice
+// yielded is valid until the next one.
+func supportedAlgorithms(ref byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if ref != keySig && ref != keyDec && ref != keyAut && ref != keyAtt {
+			return
+		}
+		var buf [16]byte
+		for _, bits := range rsaSizes() {
+			for _, e := range rsaExponentBits() {
+				if !yield(append(buf[:0], algRSA, byte(bits>>8), byte(bits), byte(e>>8), byte(e), 0x00)) {
+					return
+				}
+			}
+		}
+		for _, c := range curves() {
+			for _, id := range []byte{algECDSA, algEdDSA, algECDH} {
+				if c.fits(id, ref) && !yield(append(append(buf[:0], id), c.oid...)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// supports reports whether attr, in standard form, is among
+// supportedAlgorithms(ref).
+func supports(ref byte, attr []byte) bool {
+	for s := range supportedAlgorithms(ref) {
+		if bytes.Equal(s, attr) {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultAlgorithm is the factory algorithm of key ref: RSA 2048, as real

@@ -15,8 +15,8 @@ import (
 // accept is consistent.
 
 func FuzzOpenPGPKeysParseAlgorithm(f *testing.F) {
-	for _, s := range []string{"01 0800 0020 00", "01 1000 0020", "13" + oidP256 + "FF", "16" + oidEd25519, "12" + oidX25519 + "00", "12" + oidP384, "13" + oidBP256, "12" + oidBP512 + "FF", "13" + oidBP384 + "00", ""} {
-		for _, ref := range []byte{keySig, keyDec, keyAut} {
+	for _, s := range []string{"01 0800 0020 00", "01 1000 0020", "01 0800 0011 00", "01 0C00 0011", "13" + oidP256 + "FF", "16" + oidEd25519, "12" + oidX25519 + "00", "12" + oidP384, "13" + oidBP256, "12" + oidBP512 + "FF", "13" + oidBP384 + "00", ""} {
+		for _, ref := range []byte{keySig, keyDec, keyAut, keyAtt} {
 			f.Add(ref, cardtest.Hex(s))
 		}
 	}

@@ -145,7 +145,7 @@ func importRSA(al algorithm, vals map[byte][]byte) (keyPair, error) {
 	if e == nil || p == nil || q == nil {
 		return keyPair{}, apdu.SWIncorrectData
 	}
-	if e.Bit(0) == 0 || e.Cmp(big.NewInt(3)) < 0 || e.BitLen() > 32 ||
+	if e.Bit(0) == 0 || e.Cmp(big.NewInt(3)) < 0 || e.BitLen() > min(al.EBits, 32) ||
 		p.BitLen() != al.Bits/2 || q.BitLen() != al.Bits/2 || p.Cmp(q) == 0 {
 		return keyPair{}, apdu.SWIncorrectData
 	}

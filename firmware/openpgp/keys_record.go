@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 
 	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/firmware/ecgeneric"
@@ -51,24 +52,33 @@ type curve struct {
 	// gen is the math/big arithmetic of a curve Go lacks: the brainpool
 	// curves of RFC 5639 (ECDSA and ECDH, as on a YubiKey 5.2.3 and later).
 	gen *ecgeneric.Curve
+	// generic marks a curve of package ecgeneric (gen is set by curveByOID).
+	generic bool
 }
 
-// curveByOID returns the curve named by oid (no tag, no length). The OIDs
-// are the ones of the algorithm attributes (OpenPGP card 3.4 §4.4.3.10) and
-// of gpg (common/openpgp-oid.c): brainpoolP256r1 1.3.36.3.3.2.8.1.1.7,
-// P384r1 ...11, P512r1 ...13.
-func curveByOID(oid []byte) (curve, bool) {
-	for _, c := range []curve{
+// curves are the elliptic curves the card supports, without their
+// ecgeneric arithmetic (curveByOID adds it). The OIDs are the ones of the
+// algorithm attributes (OpenPGP card 3.4 §4.4.3.10) and of gpg
+// (common/openpgp-oid.c): brainpoolP256r1 1.3.36.3.3.2.8.1.1.7, P384r1
+// ...11, P512r1 ...13.
+func curves() []curve {
+	return []curve{
 		{name: "P-256", oid: []byte{0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07}, size: 32, nist: elliptic.P256(), dh: ecdh.P256()},
 		{name: "P-384", oid: []byte{0x2B, 0x81, 0x04, 0x00, 0x22}, size: 48, nist: elliptic.P384(), dh: ecdh.P384()},
 		{name: "Ed25519", oid: []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01}, size: 32},
 		{name: "X25519", oid: []byte{0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01}, size: 32, dh: ecdh.X25519()},
-		{name: "brainpoolP256r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07}, size: 32},
-		{name: "brainpoolP384r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0B}, size: 48},
-		{name: "brainpoolP512r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0D}, size: 64},
-	} {
+		{name: "brainpoolP256r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07}, size: 32, generic: true},
+		{name: "brainpoolP384r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0B}, size: 48, generic: true},
+		{name: "brainpoolP512r1", oid: []byte{0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0D}, size: 64, generic: true},
+	}
+}
+
+// curveByOID returns the curve named by oid (no tag, no length), one of
+// curves().
+func curveByOID(oid []byte) (curve, bool) {
+	for _, c := range curves() {
 		if bytes.Equal(c.oid, oid) {
-			if c.nist == nil && c.dh == nil && c.name != "Ed25519" {
+			if c.generic {
 				c.gen, _ = ecgeneric.Named(c.name) // the brainpool curves: all in ecgeneric's table
 			}
 			return c, true
@@ -90,11 +100,11 @@ func (c curve) fits(id, ref byte) bool {
 	switch id {
 	case algECDSA:
 		return c.nist != nil && (ref == keySig || ref == keyAut || ref == keyAtt) ||
-			c.gen != nil && (ref == keySig || ref == keyAut)
+			c.generic && (ref == keySig || ref == keyAut)
 	case algEdDSA:
 		return c.name == "Ed25519" && (ref == keySig || ref == keyAut || ref == keyAtt)
 	case algECDH:
-		return (c.dh != nil || c.gen != nil) && ref == keyDec
+		return (c.dh != nil || c.generic) && ref == keyDec
 	}
 	return false
 }
@@ -122,7 +132,7 @@ type genericKey struct {
 func newKeyPair(al algorithm, rand io.Reader) (keyPair, error) {
 	k := keyPair{alg: al.ID}
 	if al.ID == algRSA {
-		if al.Bits != 2048 && al.Bits != 3072 && al.Bits != 4096 {
+		if !slices.Contains(rsaSizes(), al.Bits) {
 			return keyPair{}, apdu.SWFunctionNotSupported
 		}
 		priv, err := rsa.GenerateKey(rand, al.Bits)

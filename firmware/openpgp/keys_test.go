@@ -58,7 +58,10 @@ func TestParseAlgorithm(t *testing.T) {
 		{keyAut, "01 1000 0020 00", true, 4096, ""},
 		{keySig, "01 0800 0020", true, 2048, ""}, // no import format byte
 		{keySig, "01 0400 0020 00", false, 0, ""},
-		{keySig, "01 0800 0011 00", false, 0, ""},
+		{keySig, "01 0800 0011 00", true, 2048, ""}, // e of 17 bits: what yubikit (ykman 5) writes
+		{keyAut, "01 1000 0011", true, 4096, ""},
+		{keySig, "01 0800 0012 00", false, 0, ""},
+		{keySig, "01 0800 0000 00", false, 0, ""},
 		{keySig, "01 0800 0020 01", true, 2048, ""}, // import formats: standard with n, CRT, CRT with n
 		{keyDec, "01 0C00 0020 02", true, 3072, ""},
 		{keyAut, "01 1000 0020 03", true, 4096, ""},
