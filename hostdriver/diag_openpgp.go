@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,10 @@ type OpenPGPKey struct {
 	// Status is the key information (DE): "none", "generated" (on the
 	// card) or "imported".
 	Status string `json:"status,omitempty"`
+	// Supported are the algorithms the card's Algorithm Information (FA,
+	// OpenPGP card 3.4 §4.4.3.11) lists for this key, named as Algorithm
+	// and each once; absent when the card has no FA.
+	Supported []string `json:"supported,omitempty"`
 }
 
 // openPGPKeys are the keys of an OpenPGP card in the order of C5, C6 and
@@ -176,8 +181,9 @@ const maxOpenPGPObject = 4096
 
 // diagnoseOpenPGP reads the OpenPGP application: application related data
 // (6E), security support template (7A), cardholder related data (65), URL
-// (5F50), on a card that has none in 6E, key information (DE), and on a
-// card with an attestation key, its certificate (FC, judged as of now).
+// (5F50), on a card that has none in 6E, key information (DE), the
+// algorithm information (FA), and on a card with an attestation key, its
+// certificate (FC, judged as of now).
 // Each by GET DATA (CA), none needing a PIN. A data object the card
 // refuses is left out; one that does not parse is a warning.
 func diagnoseOpenPGP(ctx context.Context, c *Conn, now time.Time, warn *[]string) (*OpenPGPReport, error) {
@@ -240,6 +246,13 @@ func diagnoseOpenPGP(ctx context.Context, c *Conn, now time.Time, warn *[]string
 		}
 		p.URL = string(v)
 	}
+	if v, err := get(0x00FA); err != nil {
+		return nil, err
+	} else if len(v) > 0 {
+		if err := p.algorithmInformation(v); err != nil {
+			*warn = append(*warn, fmt.Sprintf("OpenPGP algorithm information (FA) unreadable: %v", err))
+		}
+	}
 	if len(p.Keys) > 3 { // an attestation key (DA in 6E)
 		if v, err := get(0x00FC); err != nil {
 			return nil, err
@@ -261,6 +274,44 @@ func diagnoseOpenPGP(ctx context.Context, c *Conn, now time.Time, warn *[]string
 		}
 	}
 	return p, nil
+}
+
+// algorithmInformation reads the Algorithm Information DO FA (OpenPGP
+// card 3.4 §4.4.3.11) into the keys' Supported: one DO per supported
+// algorithm attribute, tagged C1, C2, C3 or DA (the attestation key) as
+// the key's attributes are; other tags are skipped, as GnuPG's scdaemon
+// does. b is the GET DATA answer: FA{...} or its value alone; an FA whose
+// length claims two bytes more than it holds is read too (yubikit reads
+// it so for some YubiKey firmware, and scdaemon tolerates a wrong length
+// from a YubiKey). A key the report does not have is left out.
+func (p *OpenPGPReport) algorithmInformation(b []byte) error {
+	if v, ok := unwrap(b, 0xFA); ok {
+		b = v
+	} else if v, ok := unwrap(append(bytes.Clone(b), 0, 0), 0xFA); ok && len(v) >= 2 {
+		b = v[:len(v)-2]
+	} else if len(b) > 0 && b[0] == 0xFA {
+		return errors.New("malformed FA")
+	}
+	entries, err := apdu.ParseTLVs(b)
+	if err != nil {
+		return err
+	}
+	supported := map[apdu.Tag][]string{}
+	for _, e := range entries {
+		if len(e.Value) == 0 {
+			return fmt.Errorf("empty algorithm attributes %X", uint32(e.Tag))
+		}
+		name := openPGPAlgorithm(e.Value)
+		if !slices.Contains(supported[e.Tag], name) {
+			supported[e.Tag] = append(supported[e.Tag], name)
+		}
+	}
+	for i, k := range openPGPKeys() {
+		if i < len(p.Keys) {
+			p.Keys[i].Supported = supported[k.attr]
+		}
+	}
+	return nil
 }
 
 // unwrap returns the value of b when b is exactly one data object with the

@@ -42,8 +42,16 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 	} {
 		card, mem, atr := newCard(t, tt.profile)
 		r := diagnoseReadOnly(t, card, mem, atr)
+		// What the card's algorithm information (FA) lists for each key.
+		rsas := []string{"RSA-2048", "RSA-3072", "RSA-4096"}
+		signing := append(rsas, "ECDSA P-256", "ECDSA P-384", "EdDSA Ed25519", "ECDSA brainpoolP256r1", "ECDSA brainpoolP384r1", "ECDSA brainpoolP512r1")
+		supported := map[string][]string{
+			"signature": signing, "authentication": signing,
+			"decryption":  append(rsas, "ECDH P-256", "ECDH P-384", "ECDH Curve25519", "ECDH brainpoolP256r1", "ECDH brainpoolP384r1", "ECDH brainpoolP512r1"),
+			"attestation": append(rsas, "ECDSA P-256", "ECDSA P-384", "EdDSA Ed25519"),
+		}
 		rsa := func(name string) hostdriver.OpenPGPKey {
-			return hostdriver.OpenPGPKey{Key: name, Algorithm: "RSA-2048", Status: "none"}
+			return hostdriver.OpenPGPKey{Key: name, Algorithm: "RSA-2048", Status: "none", Supported: supported[name]}
 		}
 		zero, no := 0, false
 		want := &hostdriver.OpenPGPReport{
@@ -59,7 +67,7 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 		if tt.profile == "yubikey-5.7" {
 			// The YubiKey's attestation key (DA in 6E) and its certificate
 			// FC, issued by the card's PIV attestation key (F9).
-			att = []hostdriver.OpenPGPKey{{Key: "attestation", Algorithm: "ECDSA P-256"}}
+			att = []hostdriver.OpenPGPKey{{Key: "attestation", Algorithm: "ECDSA P-256", Supported: supported["attestation"]}}
 			want.Keys = append(want.Keys, att...)
 			c := r.OpenPGP.AttestationCertificate
 			if c == nil || c.Subject != "SERIALNUMBER=29173673,CN=Tessera OpenPGP Attestation" ||
@@ -100,9 +108,9 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 		want.PW1 = &hostdriver.Counter{Tries: 2}
 		want.SignatureCounter = &one
 		want.Keys = []hostdriver.OpenPGPKey{
-			{Key: "signature", Algorithm: "EdDSA Ed25519", Fingerprint: fmt.Sprintf("%X", sigFP), Created: &created, Status: "generated"},
-			{Key: "decryption", Algorithm: "ECDH Curve25519", Fingerprint: fmt.Sprintf("%X", decFP), Created: &created, Status: "generated"},
-			{Key: "authentication", Algorithm: "ECDSA brainpoolP384r1", Status: "generated"},
+			{Key: "signature", Algorithm: "EdDSA Ed25519", Fingerprint: fmt.Sprintf("%X", sigFP), Created: &created, Status: "generated", Supported: supported["signature"]},
+			{Key: "decryption", Algorithm: "ECDH Curve25519", Fingerprint: fmt.Sprintf("%X", decFP), Created: &created, Status: "generated", Supported: supported["decryption"]},
+			{Key: "authentication", Algorithm: "ECDSA brainpoolP384r1", Status: "generated", Supported: supported["authentication"]},
 		}
 		want.Keys = append(want.Keys, att...)
 		if got, want := asJSON(t, r.OpenPGP), asJSON(t, want); got != want {

@@ -2,8 +2,10 @@ package hostdriver
 
 import (
 	"encoding/hex"
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +181,49 @@ func TestOpenPGPAlgorithm(t *testing.T) {
 	}
 }
 
+// TestOpenPGPAlgorithmInformation: FA, with or without its tag and
+// length (and with the length two bytes long that yubikit tolerates),
+// gives each key its supported algorithms, each name once; tags that
+// name no key are skipped; a malformed FA is an error.
+func TestOpenPGPAlgorithmInformation(t *testing.T) {
+	entries := "C106010800001100 C106010800002000 C1060110000020 00 C10A162B06010401DA470F01" +
+		"C2060108000020 00 C20B122B060104019755010501 C30A 132A8648CE3D030107 FF 020102 DA06132B81040022"
+	entries = strings.ReplaceAll(entries, " ", "")
+	n := len(entries) / 2
+	want := [][]string{
+		{"RSA-2048", "RSA-4096", "EdDSA Ed25519"},
+		{"RSA-2048", "ECDH Curve25519"},
+		{"ECDSA P-256"},
+		{"ECDSA P-384"},
+	}
+	for _, tt := range []struct{ name, fa string }{
+		{"wrapped", fmt.Sprintf("FA81%02X", n) + entries},
+		{"value alone", entries},
+		{"length two too long", fmt.Sprintf("FA81%02X", n+2) + entries},
+	} {
+		p := &OpenPGPReport{Keys: make([]OpenPGPKey, 4)}
+		if err := p.algorithmInformation(mustHex(tt.fa)); err != nil {
+			t.Errorf("%s: algorithmInformation = %v", tt.name, err)
+			continue
+		}
+		for i, k := range p.Keys {
+			if !slices.Equal(k.Supported, want[i]) {
+				t.Errorf("%s: key %d supports %q, want %q", tt.name, i, k.Supported, want[i])
+			}
+		}
+	}
+	short := &OpenPGPReport{Keys: make([]OpenPGPKey, 3)}
+	if err := short.algorithmInformation(mustHex(entries)); err != nil || short.Keys[2].Supported[0] != "ECDSA P-256" {
+		t.Errorf("a card without an attestation key: %v, %+v", err, short.Keys)
+	}
+	for _, bad := range []string{"FA05C10301", "FA8102C100" + "00", "C1", "C100"} {
+		p := &OpenPGPReport{Keys: make([]OpenPGPKey, 4)}
+		if err := p.algorithmInformation(mustHex(bad)); err == nil {
+			t.Errorf("algorithmInformation(%s) = nil, want an error", bad)
+		}
+	}
+}
+
 func TestOpenPGPCardholderAndCounter(t *testing.T) {
 	p := &OpenPGPReport{}
 	// A cardholder DO as a YubiKey answers GET DATA 0065: name
@@ -247,6 +292,7 @@ func FuzzOpenPGPObjects(f *testing.F) {
 	f.Add(mustHex("0102020203028102"))
 	f.Add(mustHex("65165b0b53696c76613c3c45736c695f2d02656e5f350131"))
 	f.Add(mustHex("7A05930300012C"))
+	f.Add(mustHex("FA1EC106010800001100C10A162B06010401DA470F01DA06132B81040022")) // algorithm information
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := &OpenPGPReport{Keys: make([]OpenPGPKey, 4)}
 		if err := p.pwStatus(b); err == nil && (p.PW1 == nil || p.PW1.Blocked != (b[4] == 0)) {
@@ -255,6 +301,7 @@ func FuzzOpenPGPObjects(f *testing.F) {
 		p.keyInformation(b)
 		p.cardholder(b)
 		p.securitySupport(b)
+		p.algorithmInformation(b)
 		if len(b) > 0 {
 			openPGPAlgorithm(b)
 		}

@@ -32,6 +32,7 @@ func TestRedactorOpenPGP(t *testing.T) {
 		{"GET DATA C4", "00CA00C400", true, true},
 		{"GET DATA 7A (signature counter)", "00CA007A00", true, true},
 		{"GET DATA 65", "00CA006500", true, true},
+		{"GET DATA FA (algorithm information)", "00CA00FA00", true, true},
 		{"GET DATA 0101 (private use, always readable)", "00CA010100", true, true},
 		{"GET DATA 0103 (private use, after PW1)", "00CA010300", true, false},
 		{"GET DATA 0104 (private use, after PW3)", "00CA010400", true, false},

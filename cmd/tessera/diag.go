@@ -396,6 +396,11 @@ func printOpenPGP(tw io.Writer, p *hostdriver.OpenPGPReport) {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", k.Key, orDash(k.Algorithm), orDash(k.Fingerprint), created, orDash(k.Status))
 		}
+		for _, k := range p.Keys {
+			if len(k.Supported) > 0 {
+				fmt.Fprintf(tw, "  Supported (%s)\t%s\n", k.Key, strings.Join(k.Supported, ", "))
+			}
+		}
 	}
 	if c := p.AttestationCertificate; c != nil {
 		if c.ParseError != "" {

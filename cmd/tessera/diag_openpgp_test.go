@@ -11,7 +11,7 @@ import (
 
 // TestPrintOpenPGPAndYubiKey: the text report shows the OpenPGP section
 // (version, manufacturer by name, serial, tries, signature counter, one
-// line per key, the attestation key's certificate) and the YubiKey section (firmware, serial, form factor,
+// line per key, the algorithms a key supports (FA), the attestation key's certificate) and the YubiKey section (firmware, serial, form factor,
 // applications per transport, lock).
 func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 	created := time.Date(2024, 4, 26, 19, 52, 31, 0, time.UTC)
@@ -22,7 +22,7 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 			PW1: &hostdriver.Counter{Tries: 3}, RC: &hostdriver.Counter{}, PW3: &hostdriver.Counter{Tries: 3},
 			SignatureCounter: new(int),
 			Keys: []hostdriver.OpenPGPKey{
-				{Key: "signature", Algorithm: "RSA-4096", Fingerprint: "B2A75FD1EDD7C848AADD73B196DFC57DF89FA884", Created: &created, Status: "imported"},
+				{Key: "signature", Algorithm: "RSA-4096", Fingerprint: "B2A75FD1EDD7C848AADD73B196DFC57DF89FA884", Created: &created, Status: "imported", Supported: []string{"RSA-2048", "RSA-4096", "EdDSA Ed25519"}},
 				{Key: "decryption"},
 				{Key: "attestation", Algorithm: "RSA-2048"},
 			},
@@ -47,6 +47,7 @@ func TestPrintOpenPGPAndYubiKey(t *testing.T) {
 		"signature RSA-4096 B2A75FD1EDD7C848AADD73B196DFC57DF89FA884 2024-04-26 imported",
 		"decryption - - - -",
 		"attestation RSA-2048 - - -",
+		"Supported (signature) RSA-2048, RSA-4096, EdDSA Ed25519",
 		"Attestation certificate CN=YubiKey OPGP Attestation, issued by CN=Yubico OPGP Attestation B 1, RSA-2048",
 		"\nYubiKey\n", "Firmware 5.4.3", "Form factor Keychain (USB-A)",
 		"USB applications PIV enabled (of OTP, PIV)", "Configuration locked yes (lock code set)",
