@@ -37,6 +37,11 @@ func opgpCases() []Case {
 			Run: opgpAppDataCase,
 		},
 		{
+			ID: "OPGP-4.4.3.11-ALGINFO", Title: "the algorithm information (FA) lists only C1, C2, C3 and DA entries, each well-formed algorithm attributes (RSA 01 nnnn eeee ff, ECC 12/13/16 and a curve OID), and each key's current attributes (6E) among its entries; a card answering 6A88 has none (skipped)",
+			Ref: refOpenPGP + " §4.4.3.11 (algorithm information), §4.4.3.10 (algorithm attributes)", Class: Safe,
+			Run: opgpAlgInfoCase,
+		},
+		{
 			ID: "OPGP-6-HISTORICAL", Title: "the historical bytes (5F52) start with category indicator 00, carry the card capabilities (73) and end with the status indicator: life cycle 05, 9000",
 			Ref: refOpenPGP + " §6 (historical bytes); ISO/IEC 7816-4 §8.1.1", Class: Safe,
 			Run: opgpHistorical,

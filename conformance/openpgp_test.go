@@ -274,8 +274,11 @@ func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 	}
 	for _, r := range rep.Results {
 		want := Passed
-		if r.ID == "OPGP-4.4.3.4-PWSTATUS" || r.ID == "OPGP-7.2.2-STATUS" {
+		switch r.ID {
+		case "OPGP-4.4.3.4-PWSTATUS", "OPGP-7.2.2-STATUS":
 			want = Departed
+		case "OPGP-4.4.3.11-ALGINFO":
+			want = Skipped // the recording has no FA: 6A88 (TestOpenPGPAlgInfo has FAs)
 		}
 		if r.Outcome != want {
 			t.Errorf("%s: %s %q, want %s", r.ID, r.Outcome, r.Message, want)
@@ -283,6 +286,67 @@ func TestOpenPGPSafeCasesOnAYubiKey(t *testing.T) {
 	}
 	if got, want := rep.DepartureNames(), []string{DepartureOpenPGPNoStatusQuery, DepartureOpenPGPValidityFF}; !slices.Equal(got, want) {
 		t.Errorf("departures %v, want %v", got, want)
+	}
+}
+
+// TestOpenPGPAlgInfo: OPGP-4.4.3.11-ALGINFO on the recorded YubiKey 5
+// with GET DATA FA answered otherwise: well-formed entries that include
+// the current attributes pass, with or without the FA tag and length;
+// the current attributes missing, a tag that names no key or malformed
+// attributes fail; 6A88 skips; another status word fails.
+func TestOpenPGPAlgInfo(t *testing.T) {
+	d, err := parseOpenPGPAppData(yubiKey6E(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := func(skip apdu.Tag, extra ...[]byte) []byte {
+		var out []byte
+		for _, tag := range []apdu.Tag{0xC1, 0xC2, 0xC3, 0xDA} {
+			if v, ok := d.get(tag); ok && tag != skip {
+				out = apdu.AppendTLV(out, tag, v)
+			}
+		}
+		out = apdu.AppendTLV(out, 0xC1, []byte{0x01, 0x10, 0x00, 0x00, 0x11, 0x00})
+		out = apdu.AppendTLV(out, 0xC2, []byte{0x12, 0x2B, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01})
+		for _, e := range extra {
+			out = append(out, e...)
+		}
+		return out
+	}
+	ok := func(b []byte) []byte { return append(bytes.Clone(b), 0x90, 0x00) }
+	tests := []struct {
+		name string
+		fa   []byte // the answer to GET DATA FA, status word included
+		want Outcome
+	}{
+		{"FA with tag and length", ok(apdu.AppendTLV(nil, 0xFA, entries(0))), Passed},
+		{"FA's value alone", ok(entries(0)), Passed},
+		{"an ECC entry with import format FF", ok(apdu.AppendTLV(nil, 0xFA, entries(0, []byte{0xC3, 0x0B, 0x16, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01, 0xFF}))), Passed},
+		{"the current C2 not listed", ok(apdu.AppendTLV(nil, 0xFA, entries(0xC2))), Failed},
+		{"an entry tagged C4", ok(apdu.AppendTLV(nil, 0xFA, entries(0, []byte{0xC4, 0x01, 0x01}))), Failed},
+		{"RSA attributes of 5 bytes", ok(apdu.AppendTLV(nil, 0xFA, entries(0, []byte{0xC1, 0x05, 0x01, 0x08, 0x00, 0x00, 0x20}))), Failed},
+		{"an OID that does not decode", ok(apdu.AppendTLV(nil, 0xFA, entries(0, []byte{0xC1, 0x02, 0x13, 0x80}))), Failed},
+		{"algorithm ID 42", ok(apdu.AppendTLV(nil, 0xFA, entries(0, []byte{0xC1, 0x02, 0x42, 0x01}))), Failed},
+		{"FA that does not parse", ok([]byte{0xFA, 0x05, 0xC1, 0x03}), Failed},
+		{"6A88 (no FA)", []byte{0x6A, 0x88}, Skipped},
+		{"6D00", []byte{0x6D, 0x00}, Failed},
+	}
+	for _, tt := range tests {
+		base := yubiKeyOpenPGP(t)
+		card := &scriptCard{answer: func(cmd []byte) []byte {
+			if cmd[1] == apdu.InsGetData && cmd[2] == 0x00 && cmd[3] == 0xFA {
+				return tt.fa
+			}
+			return base(cmd)
+		}}
+		rep, err := Run(context.Background(), Target{Name: "YubiKey 5", Open: func(context.Context) (Card, error) { return card, nil }},
+			Options{Filter: func(c Case) bool { return c.ID == "OPGP-4.4.3.11-ALGINFO" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Results) != 1 || rep.Results[0].Outcome != tt.want {
+			t.Errorf("%s: %+v, want %s", tt.name, rep.Results, tt.want)
+		}
 	}
 }
 
