@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,10 @@ func TestConformOpenPGPThroughPCSCD(t *testing.T) {
 				Tries   int  `json:"tries_left"`
 				Blocked bool `json:"blocked"`
 			}
+			Keys []struct {
+				Key       string   `json:"key"`
+				Supported []string `json:"supported"`
+			} `json:"keys"`
 		} `json:"openpgp"`
 	}
 	if err := json.Unmarshal(out, &diag); err != nil || len(diag) != 1 || diag[0].OpenPGP == nil {
@@ -81,5 +86,16 @@ func TestConformOpenPGPThroughPCSCD(t *testing.T) {
 	p := diag[0].OpenPGP
 	if p.Version != "3.4" || p.Manufacturer != "FFFE" || p.Serial != "10000008" || p.PW1.Tries != 3 || p.RC.Tries != 0 || p.RC.Blocked || p.PW3.Tries != 3 {
 		t.Errorf("tessera diag after the destructive runs: %+v, want 3.4, FFFE, 10000008, PW1 3, RC 0 (not blocked), PW3 3", *p)
+	}
+	// The algorithm information (FA), read through pcscd: each key's
+	// supported algorithms.
+	want := map[string][2]string{"signature": {"RSA-4096", "ECDSA brainpoolP512r1"}, "decryption": {"RSA-2048", "ECDH Curve25519"}, "authentication": {"RSA-3072", "EdDSA Ed25519"}}
+	if len(p.Keys) != 3 {
+		t.Fatalf("tessera diag: keys %+v, want 3", p.Keys)
+	}
+	for _, k := range p.Keys {
+		if w := want[k.Key]; !slices.Contains(k.Supported, w[0]) || !slices.Contains(k.Supported, w[1]) {
+			t.Errorf("tessera diag: the %s key supports %q, want %q among them", k.Key, k.Supported, w)
+		}
 	}
 }
