@@ -421,3 +421,26 @@ func FuzzOpenPGPPublicKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOpenPGPAlgorithmAttributes: the suite's check of one algorithm
+// attributes value never panics, and what it accepts reduces to a prefix
+// of itself (RSA five bytes, ECC without a final FF) that it accepts again
+// in its ECC form.
+func FuzzOpenPGPAlgorithmAttributes(f *testing.F) {
+	for _, s := range []string{"010800001100", "0110000020", "132A8648CE3D030107", "162B06010401DA470F01FF", "122B060104019755010501", "1380", "42", ""} {
+		b, _ := hex.DecodeString(s)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, a []byte) {
+		err := opgpCheckAttributes(a)
+		std := opgpStandardAttributes(a)
+		if !bytes.HasPrefix(a, std) {
+			t.Fatalf("opgpStandardAttributes(% X) = % X, not a prefix", a, std)
+		}
+		if err == nil && a[0] != 0x01 {
+			if err := opgpCheckAttributes(std); err != nil {
+				t.Fatalf("% X passes, its standard form % X does not: %v", a, std, err)
+			}
+		}
+	})
+}
