@@ -25,6 +25,7 @@ func TestDisclose(t *testing.T) {
 		{"change", pwCmd(0x24, 0, 0x81, "123456"+"654321"), answerOnly},
 		{"reset retry counter", pwCmd(0x2C, 2, 0x81, "654321"), answerOnly},
 		{"get data", h("00 CA 00 6E 00"), both},
+		{"get data algorithm information (public)", h("00 CA 00 FA 00"), both},
 		{"get data private DO", h("00 CA 01 02 00"), firmware.Disclosure{Command: true}},
 		{"put data name", putData(tagName, []byte("Doe")), both},
 		{"put data resetting code", putData(tagResetCode, []byte("rcrcrcrc")), answerOnly},
