@@ -82,19 +82,21 @@ static struct channel *find(DWORD lun)
 	return c;
 }
 
-static long now_ms(void)
+/* now_ms is the monotonic clock in milliseconds, in 64 bits: a 32-bit
+ * long would overflow after 24.8 days of uptime on a 32-bit pcscd. */
+static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* wait_fd waits until fd is ready for events, or the deadline passes. */
-static int wait_fd(int fd, short events, long deadline)
+static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 	for (;;) {
-		long left = deadline - now_ms();
+		int64_t left = deadline - now_ms();
 		int n;
 		if (left <= 0)
 			return -1;
@@ -143,7 +145,7 @@ static int dial(struct channel *c)
 	return 0;
 }
 
-static int write_all(int fd, struct iovec *iov, int n, long deadline)
+static int write_all(int fd, struct iovec *iov, int n, int64_t deadline)
 {
 	while (n > 0) {
 		struct msghdr m;
@@ -174,7 +176,7 @@ static int write_all(int fd, struct iovec *iov, int n, long deadline)
 	return 0;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n, long deadline)
+static int read_full(int fd, uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n > 0) {
 		ssize_t r = recv(fd, p, n, 0);
@@ -207,7 +209,7 @@ static int exchange(struct channel *c, uint8_t req, const uint8_t *p, DWORD n,
 {
 	uint8_t hdr[TIF_HEADER];
 	struct iovec iov[2];
-	long deadline = now_ms() + ms;
+	int64_t deadline = now_ms() + ms;
 	uint8_t type;
 	uint32_t len;
 
