@@ -91,7 +91,7 @@ func TestAlgorithmInformationPutData(t *testing.T) {
 func TestAlgorithmInformationNotIn6E(t *testing.T) {
 	tc := newTestCard(t)
 	tc.must(cmdSelect, apdu.SWSuccess)
-	top, err := apdu.ParseTLVs(tc.getData(tagAppData))
+	top, err := apdu.ParseTLVs(tc.getWhole(tagAppData))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -363,12 +363,8 @@ func TestAttestationYubiKeyOnly(t *testing.T) {
 // plainDisc returns the discretionary data 73 of the application related data.
 func plainDisc(t *testing.T, tc *testCard) []byte {
 	t.Helper()
-	ad := tc.getData(tagAppData)
-	inner, _, _ := apdu.FindTLV(ad, tagAppData)
-	if inner == nil {
-		inner = ad
-	}
-	d, ok, err := apdu.FindTLV(inner, tagDiscretion)
+	ad := tc.getWhole(tagAppData)
+	d, ok, err := apdu.FindTLV(ad, tagDiscretion)
 	if !ok || err != nil {
 		t.Fatalf("6E % X: no 73 (%v)", ad, err)
 	}

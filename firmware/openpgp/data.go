@@ -117,24 +117,9 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		}
 		v, _ := env.Store.Get(doKey(tag))
 		return v, nil
-	case tagCardholder:
-		var out []byte
-		for _, t := range []uint16{tagName, tagLanguage, tagSex} {
-			v, _ := env.Store.Get(doKey(t))
-			out = apdu.AppendTLV(out, apdu.Tag(t), v)
-		}
-		return out, nil
-	case tagAppData:
-		return a.appData(env), nil
-	case tagSecSupport:
-		return apdu.AppendTLV(nil, tagSigCounter, counterBytes(sigCount(env.Store))), nil
-	case tagExtLength:
-		if a.extendedLength {
-			return a.extLengthInfo(), nil
-		}
-	case tagFeatures:
-		if a.yubikey {
-			return apdu.AppendTLV(nil, 0x81, []byte{uifButton}), nil
+	case tagCardholder, tagAppData, tagSecSupport, tagExtLength, tagFeatures:
+		if v, ok := a.constructedDO(env, tag); ok {
+			return apdu.AppendTLV(nil, apdu.Tag(tag), v), nil
 		}
 	case tagFprAtt, tagCAFprAtt, tagDateAtt:
 		if a.yubikey {
@@ -156,6 +141,37 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		return apdu.AppendTLV(nil, 0x81, []byte{0x00}), nil
 	}
 	return nil, apdu.SWReferenceNotFound
+}
+
+// constructedDO returns the value of the constructed DO tag the
+// application answers (ok false for another tag, or one its profile
+// lacks). GET DATA answers these whole, their own tag and length
+// included, as a YubiKey 5 answers 6E (hostdriver/testdata/openpgp) and
+// Yubico's yubikit requires of 6E, 65 and 7A (Tlv.unpack of the tag);
+// GnuPG's scdaemon finds the DOs inside either way (find_tlv dives into
+// constructed DOs). The algorithm information FA is answered whole too
+// (algorithmInformation); the KDF-DO F9 and the certificate 7F21 are not:
+// yubikit and GnuPG read F9's 81 at the start of the answer, and 7F21 is
+// the certificate's DER as stored.
+func (a *Applet) constructedDO(env *firmware.Context, tag uint16) ([]byte, bool) {
+	switch tag {
+	case tagCardholder:
+		var out []byte
+		for _, t := range []uint16{tagName, tagLanguage, tagSex} {
+			v, _ := env.Store.Get(doKey(t))
+			out = apdu.AppendTLV(out, apdu.Tag(t), v)
+		}
+		return out, true
+	case tagAppData:
+		return a.appData(env), true
+	case tagSecSupport:
+		return apdu.AppendTLV(nil, tagSigCounter, counterBytes(sigCount(env.Store))), true
+	case tagExtLength:
+		return a.extLengthInfo(), a.extendedLength
+	case tagFeatures:
+		return apdu.AppendTLV(nil, 0x81, []byte{uifButton}), a.yubikey
+	}
+	return nil, false
 }
 
 // simpleDO returns the DOs that application related data 6E carries in
@@ -214,7 +230,8 @@ func concatDOs(env *firmware.Context, first uint16, n int) []byte {
 	return out
 }
 
-// appData is the application related data 6E (OpenPGP Card 3.4 §4.4.3.1).
+// appData is the value of the application related data 6E (OpenPGP Card
+// 3.4 §4.4.3.1).
 func (a *Applet) appData(env *firmware.Context) []byte {
 	var disc []byte
 	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagAlgAtt, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {

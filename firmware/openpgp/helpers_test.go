@@ -108,6 +108,19 @@ func (tc *testCard) getData(tag uint16) []byte {
 	return tc.mustRaw([]byte{0x00, 0xCA, byte(tag >> 8), byte(tag), 0x00}, apdu.SWSuccess)
 }
 
+// getWhole reads constructed DO tag with GET DATA and returns its value,
+// failing the test unless the answer is the DO itself, tag and length
+// included, and nothing else.
+func (tc *testCard) getWhole(tag uint16) []byte {
+	tc.t.Helper()
+	b := tc.getData(tag)
+	d, rest, err := apdu.ParseTLV(b)
+	if err != nil || d.Tag != apdu.Tag(tag) || len(rest) != 0 {
+		tc.t.Fatalf("GET DATA %04X = % X, want the DO %04X whole (%v)", tag, b, tag, err)
+	}
+	return d.Value
+}
+
 // command builds a short or extended command with data.
 func command(cla, ins, p1, p2 byte, data []byte) []byte {
 	c := apdu.Command{CLA: cla, INS: ins, P1: p1, P2: p2, Data: data, Ne: 256}

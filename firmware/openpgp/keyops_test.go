@@ -76,7 +76,7 @@ func TestGenerateAndSignEd25519(t *testing.T) {
 		if !ed25519.Verify(pub, msg, sig) {
 			t.Fatalf("signature %d does not verify", i)
 		}
-		if got := tc.getData(tagSecSupport); !bytes.Equal(got, []byte{0x93, 3, 0, 0, byte(i)}) {
+		if got := tc.getData(tagSecSupport); !bytes.Equal(got, []byte{0x7A, 5, 0x93, 3, 0, 0, byte(i)}) {
 			t.Errorf("7A after %d signatures = % X", i, got)
 		}
 	}
@@ -87,7 +87,7 @@ func TestGenerateAndSignEd25519(t *testing.T) {
 	tc.mustRaw(cds, apdu.SWSecurityStatusNotSatisfied) // PW1 valid for one signature
 	tc.must("00 20 00 81", 0x63C3)
 	tc.must("00 47 80 00 02 B6 00", apdu.SWSuccess)
-	if got := tc.getData(tagSecSupport); !bytes.Equal(got, h("93 03 000000")) {
+	if got := tc.getData(tagSecSupport); !bytes.Equal(got, h("7A 05 93 03 000000")) {
 		t.Errorf("7A after a new signature key = % X, want 0", got)
 	}
 }
@@ -107,7 +107,7 @@ func TestInternalAuthenticate(t *testing.T) {
 		t.Error("INTERNAL AUTHENTICATE signature does not verify")
 	}
 	tc.mustRaw(command(0x00, 0x88, 0x01, 0x00, challenge), apdu.SWIncorrectP1P2)
-	if got := tc.getData(tagSecSupport); !bytes.Equal(got, h("93 03 000000")) {
+	if got := tc.getData(tagSecSupport); !bytes.Equal(got, h("7A 05 93 03 000000")) {
 		t.Errorf("7A = % X: INTERNAL AUTHENTICATE counted as a signature", got)
 	}
 }
@@ -261,7 +261,7 @@ func TestTerminateActivate(t *testing.T) {
 		tag  uint16
 		want string
 	}{
-		{tagName, ""}, {tagKeyInfo, "010002000300"}, {tagPWStatus, "017F7F7F030003"}, {tagAlgSig, "010800002000"}, {tagSecSupport, "9303000000"},
+		{tagName, ""}, {tagKeyInfo, "010002000300"}, {tagPWStatus, "017F7F7F030003"}, {tagAlgSig, "010800002000"}, {tagSecSupport, "7A059303000000"},
 	} {
 		if got := tc.getData(tt.tag); !bytes.Equal(got, h(tt.want)) {
 			t.Errorf("after ACTIVATE: %04X = % X, want %s", tt.tag, got, tt.want)

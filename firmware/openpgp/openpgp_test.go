@@ -44,7 +44,7 @@ func TestSelectAndGetData(t *testing.T) {
 		{tagLogin, ""},
 		{tagURL, ""},
 		{tagHistorical, "00730000C0059000"},
-		{tagCardholder, "5B005F2D005F3500"},
+		{tagCardholder, "65085B005F2D005F3500"},
 		{tagExtCaps, "7C0000FF080000FF0000"},
 		{tagAlgSig, "010800002000"},
 		{tagAlgDec, "010800002000"},
@@ -54,8 +54,8 @@ func TestSelectAndGetData(t *testing.T) {
 		{tagCAFprs, string(bytes.Repeat([]byte("0"), 120))},
 		{tagDates, string(bytes.Repeat([]byte("0"), 24))},
 		{tagKeyInfo, "010002000300"},
-		{tagSecSupport, "9303000000"},
-		{tagExtLength, "020240000202FFFF"},
+		{tagSecSupport, "7A059303000000"},
+		{tagExtLength, "7F6608020240000202FFFF"},
 		{tagCert, ""},
 	}
 	for _, tt := range tests {
@@ -70,18 +70,23 @@ func TestSelectAndGetData(t *testing.T) {
 	}
 }
 
-// TestApplicationRelatedData: 6E nests the AID, the historical bytes, the
-// extended length information and the discretionary DOs, each as GET DATA
+// TestApplicationRelatedData: GET DATA 6E answers the DO whole, tag and
+// length included, as a YubiKey 5 does and yubikit requires; it nests the
+// AID, the historical bytes, the extended length information (whole, as
+// GET DATA 7F66 answers it) and the discretionary DOs, each as GET DATA
 // reads it alone.
 func TestApplicationRelatedData(t *testing.T) {
 	tc := newTestCard(t)
 	tc.must(cmdSelect, apdu.SWSuccess)
-	ard := tc.getData(tagAppData)
-	for _, tag := range []uint16{tagAID, tagHistorical, tagExtLength} {
+	ard := tc.getWhole(tagAppData)
+	for _, tag := range []uint16{tagAID, tagHistorical} {
 		v, ok, err := apdu.FindTLV(ard, apdu.Tag(tag))
 		if err != nil || !ok || !bytes.Equal(v, tc.getData(tag)) {
 			t.Errorf("6E: %04X = % X (%v, %v), want GET DATA's", tag, v, ok, err)
 		}
+	}
+	if v, ok, err := apdu.FindTLV(ard, tagExtLength); err != nil || !ok || !bytes.Equal(v, tc.getWhole(tagExtLength)) {
+		t.Errorf("6E: 7F66 = % X (%v, %v), want GET DATA's value", v, ok, err)
 	}
 	disc, ok, err := apdu.FindTLV(ard, tagDiscretion)
 	if err != nil || !ok {
@@ -110,8 +115,8 @@ func TestYubiKeyExtras(t *testing.T) {
 	if got := tc.must("00 F1 00 00 00", apdu.SWSuccess); !bytes.Equal(got, []byte{5, 7, 1}) {
 		t.Errorf("GET VERSION = % X, want 05 07 01", got)
 	}
-	if got := tc.getData(tagFeatures); !bytes.Equal(got, h("81 01 20")) {
-		t.Errorf("7F74 = % X, want 81 01 20", got)
+	if got := tc.getData(tagFeatures); !bytes.Equal(got, h("7F74 03 81 01 20")) {
+		t.Errorf("7F74 = % X, want 7F74 03 81 01 20", got)
 	}
 	if got := tc.getData(0x00D7); !bytes.Equal(got, h("00 20")) {
 		t.Errorf("D7 = % X, want 00 20", got)
@@ -129,7 +134,7 @@ func TestYubiKeyExtras(t *testing.T) {
 	if got := tc.getData(0x00D9); !bytes.Equal(got, h("00 20")) {
 		t.Errorf("D9 = % X, want 00 20", got)
 	}
-	disc, _, _ := apdu.FindTLV(tc.getData(tagAppData), tagDiscretion)
+	disc, _, _ := apdu.FindTLV(tc.getWhole(tagAppData), tagDiscretion)
 	if v, ok, _ := apdu.FindTLV(disc, 0xD7); !ok || !bytes.Equal(v, h("01 20")) {
 		t.Errorf("73: D7 = % X (%v), want 01 20", v, ok)
 	}
@@ -262,7 +267,7 @@ func TestPutData(t *testing.T) {
 		{"PW status bad", tagPWStatus, []byte{0x02}, apdu.SWIncorrectData, tagPWStatus, h("01 7F7F7F 03 00 03")},
 		{"certificate", tagCert, bytes.Repeat([]byte{0x30}, 2048), apdu.SWSuccess, 0, nil},
 		{"certificate too long", tagCert, bytes.Repeat([]byte{0x30}, 2049), apdu.SWWrongLength, 0, []byte{}},
-		{"unknown DO", 0x0042, []byte{1}, apdu.SWReferenceNotFound, tagCardholder, h("5B00 5F2D00 5F3500")},
+		{"unknown DO", 0x0042, []byte{1}, apdu.SWReferenceNotFound, tagCardholder, h("65 08 5B00 5F2D00 5F3500")},
 		{"AID not writable", tagAID, []byte{1}, apdu.SWReferenceNotFound, tagAID, h("D276000124010304FFFE100000080000")},
 	}
 	for _, tt := range tests {
