@@ -65,9 +65,10 @@ func TestDiagnoseOpenPGPSimulated(t *testing.T) {
 		}
 		var att []hostdriver.OpenPGPKey
 		if tt.profile == "yubikey-5.7" {
-			// The YubiKey's attestation key (DA in 6E) and its certificate
-			// FC, issued by the card's PIV attestation key (F9).
-			att = []hostdriver.OpenPGPKey{{Key: "attestation", Algorithm: "ECDSA P-256", Supported: supported["attestation"]}}
+			// The YubiKey's attestation key (DA in 6E; generated, 81 01 in
+			// DE, as a YubiKey 5 lists it) and its certificate FC, issued by
+			// the card's PIV attestation key (F9).
+			att = []hostdriver.OpenPGPKey{{Key: "attestation", Algorithm: "ECDSA P-256", Status: "generated", Supported: supported["attestation"]}}
 			want.Keys = append(want.Keys, att...)
 			c := r.OpenPGP.AttestationCertificate
 			if c == nil || c.Subject != "SERIALNUMBER=29173673,CN=Tessera OpenPGP Attestation" ||

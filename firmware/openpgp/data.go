@@ -118,8 +118,8 @@ func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error
 		v, _ := env.Store.Get(doKey(tag))
 		return v, nil
 	case tagCardholder, tagAppData, tagSecSupport, tagExtLength, tagFeatures:
-		if v, ok := a.constructedDO(env, tag); ok {
-			return apdu.AppendTLV(nil, apdu.Tag(tag), v), nil
+		if v := a.appendConstructed(nil, env, tag); v != nil {
+			return v, nil
 		}
 	case tagFprAtt, tagCAFprAtt, tagDateAtt:
 		if a.yubikey {
@@ -188,18 +188,19 @@ func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
 		return algRaw(env, keyRefs()[tag-tagAlgSig]), true
 	case tagPWStatus:
 		return pwStatus(env, a.q), true
-	case tagFingerprints, tagCAFprs:
-		first := uint16(tagFprSig)
-		if tag == tagCAFprs {
-			first = tagCAFprFirst
-		}
-		return concatDOs(env, first, 20), true
+	case tagFingerprints:
+		return a.concatDOs(env, tagFprSig, tagFprAtt, 20), true
+	case tagCAFprs:
+		return a.concatDOs(env, tagCAFprFirst, tagCAFprAtt, 20), true
 	case tagDates:
-		return concatDOs(env, tagDateSig, 4), true
+		return a.concatDOs(env, tagDateSig, tagDateAtt, 4), true
 	case tagKeyInfo:
 		var out []byte
 		for i, ref := range keyRefs() {
 			out = append(out, byte(i+1), keyOrigin(env, ref))
+		}
+		if a.yubikey {
+			out = append(out, keyAtt, keyOrigin(env, keyAtt))
 		}
 		return out, true
 	case tagAlgAtt:
@@ -221,30 +222,53 @@ func (a *Applet) simpleDO(env *firmware.Context, tag uint16) ([]byte, bool) {
 }
 
 // concatDOs concatenates the three DOs from tag first, each n bytes
-// (zeros while absent).
-func concatDOs(env *firmware.Context, first uint16, n int) []byte {
-	out := make([]byte, 0, 3*n)
+// (zeros while absent), and on a YubiKey profile the attestation key's DO
+// att after them, as a YubiKey 5 answers C5, C6 and CD (80, 80 and 16
+// bytes in hostdriver/testdata/openpgp/yubikey5-6e.hex).
+func (a *Applet) concatDOs(env *firmware.Context, first, att uint16, n int) []byte {
+	out := make([]byte, 0, 4*n)
 	for i := range uint16(3) {
 		out = append(out, fixedDO(env, first+i, n)...)
+	}
+	if a.yubikey {
+		out = append(out, fixedDO(env, att, n)...)
 	}
 	return out
 }
 
 // appData is the value of the application related data 6E (OpenPGP Card
-// 3.4 §4.4.3.1).
+// 3.4 §4.4.3.1): the AID, the historical bytes, the extended length
+// information 7F66, the general feature management 7F74 and the
+// discretionary DOs 73. A YubiKey profile answers in a YubiKey 5's order
+// (hostdriver/testdata/openpgp/yubikey5-6e.hex): 7F74 after 5F52, 7F66
+// inside 73 after the key information DE.
 func (a *Applet) appData(env *firmware.Context) []byte {
 	var disc []byte
-	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagAlgAtt, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {
-		if v, ok := a.simpleDO(env, t); ok {
+	for _, t := range []uint16{tagExtCaps, tagAlgSig, tagAlgDec, tagAlgAut, tagAlgAtt, tagPWStatus, tagFingerprints, tagCAFprs, tagDates, tagKeyInfo, tagExtLength, tagUIFSig, tagUIFSig + 1, tagUIFSig + 2, tagUIFSig + 3} {
+		if t == tagExtLength {
+			if a.yubikey {
+				disc = a.appendConstructed(disc, env, t)
+			}
+		} else if v, ok := a.simpleDO(env, t); ok {
 			disc = apdu.AppendTLV(disc, apdu.Tag(t), v)
 		}
 	}
 	out := apdu.AppendTLV(nil, tagAID, a.AID())
 	out = apdu.AppendTLV(out, tagHistorical, a.historical())
-	if a.extendedLength {
-		out = apdu.AppendTLV(out, tagExtLength, a.extLengthInfo())
+	if !a.yubikey {
+		out = a.appendConstructed(out, env, tagExtLength)
 	}
+	out = a.appendConstructed(out, env, tagFeatures)
 	return apdu.AppendTLV(out, tagDiscretion, disc)
+}
+
+// appendConstructed appends the constructed DO tag, whole, to dst when
+// the application answers it.
+func (a *Applet) appendConstructed(dst []byte, env *firmware.Context, tag uint16) []byte {
+	if v, ok := a.constructedDO(env, tag); ok {
+		return apdu.AppendTLV(dst, apdu.Tag(tag), v)
+	}
+	return dst
 }
 
 // historical is the historical bytes DO 5F52 (ISO/IEC 7816-4 §8.1.1):

@@ -134,6 +134,17 @@ func TestYubiKeyExtras(t *testing.T) {
 	if got := tc.getData(0x00D9); !bytes.Equal(got, h("00 20")) {
 		t.Errorf("D9 = % X, want 00 20", got)
 	}
+	for _, tt := range []struct {
+		tag uint16
+		n   int
+	}{{tagFingerprints, 80}, {tagCAFprs, 80}, {tagDates, 16}, {tagKeyInfo, 8}} { // with the attestation key's, as a YubiKey 5
+		if got := tc.getData(tt.tag); len(got) != tt.n {
+			t.Errorf("GET DATA %04X = % X, want %d bytes", tt.tag, got, tt.n)
+		}
+	}
+	if got := tc.getData(tagKeyInfo); !bytes.Equal(got[6:], []byte{keyAtt, originGenerated}) {
+		t.Errorf("DE = % X, want the attestation key (81) generated", got)
+	}
 	disc, _, _ := apdu.FindTLV(tc.getWhole(tagAppData), tagDiscretion)
 	if v, ok, _ := apdu.FindTLV(disc, 0xD7); !ok || !bytes.Equal(v, h("01 20")) {
 		t.Errorf("73: D7 = % X (%v), want 01 20", v, ok)
