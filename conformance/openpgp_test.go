@@ -213,9 +213,10 @@ func TestOpenPGPWrongAnswer(t *testing.T) {
 
 // yubiKeyOpenPGP answers as a YubiKey 5's OpenPGP application does, from
 // its recorded application related data: GET DATA of 6E and of the DOs in
-// it, VERIFY without data 6A80 (as a YubiKey 5.4.3 answers: OpenSC issue
-// 2565), GET CHALLENGE, an empty cardholder, PUT DATA without PW3 6982;
-// and its management application's serial.
+// it (a constructed one, 7F74 or 7F66, whole, as 6E is recorded), VERIFY
+// without data 6A80 (as a YubiKey 5.4.3 answers: OpenSC issue 2565), GET
+// CHALLENGE, an empty cardholder, PUT DATA without PW3 6982; and its
+// management application's serial.
 func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 	raw := yubiKey6E(t)
 	d, err := parseOpenPGPAppData(raw)
@@ -242,7 +243,10 @@ func yubiKeyOpenPGP(t *testing.T) func([]byte) []byte {
 		case cmd[1] == apdu.InsGetData && cmd[2] == 0x00 && cmd[3] == 0x65:
 			return ok([]byte{0x65, 0x00})
 		case cmd[1] == apdu.InsGetData:
-			if v, found := d.get(apdu.Tag(uint16(cmd[2])<<8 | uint16(cmd[3]))); found {
+			tag := apdu.Tag(uint16(cmd[2])<<8 | uint16(cmd[3]))
+			if v, found := d.get(tag); found && tag.Constructed() { // whole, as 6E
+				return ok(apdu.AppendTLV(nil, tag, v))
+			} else if found {
 				return ok(v)
 			}
 			return []byte{0x6A, 0x88}
