@@ -21,7 +21,10 @@ const (
 // command leaves persistent memory unchanged (but for the try counter a
 // failed VERIFY spends).
 func FuzzOpenPGP(f *testing.F) {
-	f.Add(cardtest.Script(cmdSelect, "00 CA 00 6E 00", "00 CA 00 65 00", "00 CA 00 C4 00", "00 CA 00 7A 00", "00 CA 5F 52 00", "00 CA 7F 66 00", "00 CA 00 FA 00"))
+	f.Add(cardtest.Script(cmdSelect, "00 CA 00 6E 00", "00 CA 00 65 00", "00 CA 00 C4 00", "00 CA 00 7A 00", "00 CA 5F 52 00", "00 CA 7F 66 00", "00 CA 00 FA 00", "00 CA 7F 74 00"))
+	// The attestation key's DOs, in C5, C6, CD and DE of a YubiKey's 6E.
+	f.Add(cardtest.Script(byte(metaAdmin), putData(tagFprAtt, bytes.Repeat([]byte{1}, 20)), putData(tagCAFprAtt, bytes.Repeat([]byte{2}, 20)), putData(tagDateAtt, h("662C05FF")),
+		"00 CA 00 6E 00", "00 CA 00 C5 00", "00 CA 00 C6 00", "00 CA 00 CD 00", "00 CA 00 DE 00"))
 	f.Add(cardtest.Script(byte(metaAdmin), "00 CA 00 FA 00", putData(tagAlgSig, h("01 0800 0011 00")), putData(tagAlgAtt, h("01 0C00 0011 00")), "00 CA 00 C1 00", "00 CA 00 FA 00"))
 	f.Add(cardtest.Script(cmdSelect, verifyPW1Sign, wrongPW1, "00 20 00 82", "00 20 FF 81", wrongPW3, verifyPW3, "00 24 00 81 0C 313233343536 363534333231"))
 	f.Add(cardtest.Script(byte(metaAdmin), putData(tagName, []byte("Doe<<J")), putData(tagResetCode, []byte("rcrcrcrc")), "00 2C 00 81 0E 7263726372637263 373737373737", "00 2C 02 81 06 313131313131", putData(tagPWStatus, []byte{0})))
