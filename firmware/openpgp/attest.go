@@ -214,12 +214,7 @@ func (a *Applet) attestationKey(env *firmware.Context) (crypto.Signer, *x509.Cer
 // touch policy (OCTET STRING, byte 1 of D6-D8), 9 the form factor (OCTET
 // STRING).
 func (a *Applet) statementExtensions(env *firmware.Context, key attested) ([]pkix.Extension, error) {
-	i := uint16(0)
-	for j, r := range keyRefs() {
-		if r == key.ref {
-			i = uint16(j)
-		}
-	}
+	fpr, date := fprDateTags(key.ref)
 	name, _ := env.Store.Get(doKey(tagName))
 	uif, ok := env.Store.Get(doKey(uifTag(key.ref)))
 	if !ok || len(uif) == 0 {
@@ -233,8 +228,8 @@ func (a *Applet) statementExtensions(env *firmware.Context, key attested) ([]pki
 		{1, asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: name}},
 		{2, 1},
 		{3, []byte{v.Major, v.Minor, v.Patch}},
-		{4, fixedDO(env, tagFprSig+i, 20)},
-		{5, fixedDO(env, tagDateSig+i, 4)},
+		{4, fixedDO(env, fpr, 20)},
+		{5, fixedDO(env, date, 4)},
 		{6, int64(sigCount(env.Store))},
 		{7, int64(a.serial)},
 		{8, uif[:1]},

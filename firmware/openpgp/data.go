@@ -98,6 +98,18 @@ const (
 // authentication.
 func keyRefs() [3]byte { return [3]byte{keySig, keyDec, keyAut} }
 
+// fprDateTags are the DOs of key ref's fingerprint and generation date:
+// C7-C9 and CE-D0 for the signature, decryption and authentication keys
+// (in keyRefs order), DB and DD for the attestation key.
+func fprDateTags(ref byte) (fpr, date uint16) {
+	if ref == keyAtt {
+		return tagFprAtt, tagDateAtt
+	}
+	refs := keyRefs()
+	i := uint16(slices.Index(refs[:], ref))
+	return tagFprSig + i, tagDateSig + i
+}
+
 // getData is GET DATA (CA), P1-P2 the tag.
 func (a *Applet) getData(env *firmware.Context, cmd apdu.Command) ([]byte, error) {
 	tag := uint16(cmd.P1)<<8 | uint16(cmd.P2)
@@ -461,11 +473,7 @@ func (a *Applet) putAlgorithm(env *firmware.Context, ref byte, attr []byte) erro
 		return err
 	}
 	if keyOrigin(env, ref) != originNone && string(algRaw(env, ref)) != string(al.Raw) {
-		fpr, date := uint16(tagFprAtt), uint16(tagDateAtt)
-		if refs := keyRefs(); ref != keyAtt {
-			i := uint16(slices.Index(refs[:], ref))
-			fpr, date = tagFprSig+i, tagDateSig+i
-		}
+		fpr, date := fprDateTags(ref)
 		for _, k := range []string{keyKeyPrefix + refName(ref), doKey(fpr), doKey(date)} {
 			if err := tx.Delete(k); err != nil {
 				return err
