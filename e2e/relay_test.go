@@ -58,10 +58,21 @@ func TestRelayThroughPCSCD(t *testing.T) {
 		}
 	}
 
-	time.Sleep(200 * time.Millisecond) // the trace line is written after the answer
-	data, err := os.ReadFile(tracePath)
-	if err != nil {
-		t.Fatal(err)
+	// The relay writes a trace line after it has answered: wait for the
+	// last exchange's line (a fixed pause raced the writer on a busy disk).
+	var data []byte
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var err error
+		if data, err = os.ReadFile(tracePath); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(bytes.ToUpper(data), []byte(`"COMMAND":"`+pinStatus+`"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay's trace has no line for the last command (%s) after 30s", pinStatus)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if bytes.Contains(bytes.ToUpper(data), []byte("313233343536")) {
 		t.Errorf("the relay's trace holds the PIN")
