@@ -45,20 +45,33 @@ func (c *Context) Readers() ([]string, error) {
 	return names, nil
 }
 
-// WaitForCard blocks until a card is present in reader, or ctx ends.
+// WaitForCard blocks until a card is present in reader, or ctx ends. It
+// waits on a PC/SC context of its own: other calls on c go on meanwhile.
 func (c *Context) WaitForCard(ctx context.Context, reader string) error {
-	return c.waitFor(ctx, reader, scard.StatePresent)
+	return waitFor(ctx, reader, scard.StatePresent)
 }
 
-// WaitForRemoval blocks until reader is empty, or ctx ends.
+// WaitForRemoval blocks until reader is empty, or ctx ends. It waits on a
+// PC/SC context of its own: other calls on c go on meanwhile.
 func (c *Context) WaitForRemoval(ctx context.Context, reader string) error {
-	return c.waitFor(ctx, reader, scard.StateEmpty)
+	return waitFor(ctx, reader, scard.StateEmpty)
 }
 
-func (c *Context) waitFor(ctx context.Context, reader string, want scard.StateFlag) error {
+// waitFor waits for want in reader's state on a PC/SC context established
+// for the wait. pcsc-lite serialises the calls on one context: a
+// SCardGetStatusChange on the context a Card was connected from held every
+// SCardTransmit of that card until it returned, up to its whole timeout
+// (tessera sim --relay answered each APDU after ~250 ms while it watched
+// for the real card's removal).
+func waitFor(ctx context.Context, reader string, want scard.StateFlag) error {
+	watch, err := scard.EstablishContext()
+	if err != nil {
+		return fmt.Errorf("pcsc: connecting to pcscd to watch %s: %w", reader, err)
+	}
+	defer watch.Release()
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	for {
-		err := c.ctx.GetStatusChange(rs, 250*time.Millisecond)
+		err := watch.GetStatusChange(rs, 250*time.Millisecond)
 		switch {
 		case err == nil:
 			if rs[0].EventState&want != 0 {

@@ -233,6 +233,10 @@ func report(res map[string]*result) []row {
 		p50 := median(r.Metrics["p50-us"])
 		rows = append(rows, row{"sign round trip through pcscd (ECDSA P-256 GENERAL AUTHENTICATE, PIN never)", fmt.Sprintf("p50 %.0f µs, p99 %.0f µs (%.0f signatures/s)", p50, median(r.Metrics["p99-us"]), median(r.Metrics["sign/s"])), p50, "", nil})
 	}
+	if r := get("BenchmarkRelayThroughPCSCD"); r != nil {
+		ratio := median(r.Metrics["ratio"])
+		rows = append(rows, row{"GET VERSION through pcscd: relayed by `tessera sim --relay` / the same card straight (a relayed APDU crosses pcscd twice)", fmt.Sprintf("%.2f (%.0f / %.0f APDU/s; relay p50 / p99 %.0f / %.0f µs)", ratio, median(r.Metrics["relay-apdu/s"]), median(r.Metrics["straight-apdu/s"]), median(r.Metrics["relay-p50-us"]), median(r.Metrics["relay-p99-us"])), ratio, "≥ 0.20", ptr(ratio >= 0.2)})
+	}
 	if r := get("BenchmarkScale"); r != nil {
 		kib := median(r.Metrics["KiB/card"])
 		rows = append(rows, row{"1,000 cards in one process: heap per card (no keys but F9's)", fmt.Sprintf("%.1f KiB", kib), kib, "< 64 KiB", ptr(kib < 64)})
