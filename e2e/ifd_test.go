@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -72,18 +71,7 @@ func ifdScript(t testing.TB, env []string, args ...string) (string, int) {
 // ifdScriptAs is ifdScript as the user cred (nil: the test's).
 func ifdScriptAs(t testing.TB, cred *syscall.Credential, env []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{filepath.Join(e2e.root, "scripts", "ifd.sh")}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return string(out), exit.ExitCode()
-	case err != nil:
-		t.Fatalf("running scripts/ifd.sh %s: %v", strings.Join(args, " "), err)
-	}
-	return string(out), 0
+	return runScript(t, "ifd.sh", cred, env, args...)
 }
 
 // readers lists the private pcscd's readers with opensc-tool: each name,
@@ -291,10 +279,11 @@ var ifdOffBridge = map[string]string{
 	"TestInteropYkmanYubicoReaderName": "asserts vpcd's two readers per pcscd (ykman's \"Multiple YubiKeys detected\") in a private vpcd pcscd",
 	"TestPCSCBench":                    "the benchmarks' C client on the vpcd echo card and Tessera cards of the machine's pcscd; BenchmarkGetVersionIFDThroughPCSCD runs it over the bridge",
 	// No card.
-	"TestPCSCBenchBuildNeeds": "no card: the benchmarks' C client's build on a machine without what it needs",
-	"TestPivGoUpstreamCheck":  "no card: TestPivGoUpstream's comparison on made-up outcomes",
-	"TestIFDClientsListed":    "no card: checks these lists against the package's tests",
-	"TestIFDScriptArgs":       "no card: scripts/ifd.sh's argument errors",
+	"TestPCSCBenchBuildNeeds":     "no card: the benchmarks' C client's build on a machine without what it needs",
+	"TestPivGoUpstreamCheck":      "no card: TestPivGoUpstream's comparison on made-up outcomes",
+	"TestIFDClientsListed":        "no card: checks these lists against the package's tests",
+	"TestIFDScriptArgs":           "no card: scripts/ifd.sh's argument errors",
+	"TestPCSCDScriptUnsafeRunDir": "no card: scripts/pcscd.sh refusing a run directory another user could change",
 }
 
 // ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took

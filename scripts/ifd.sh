@@ -248,35 +248,6 @@ need_root() {
     die "$1 writes $INSTALL_LIB, $INSTALL_CONF and $INSTALL_TMPFILES: run it as root (or set DESTDIR to stage the files)"
 }
 
-# root_only DIR...: as root, refuses (dies) unless every existing directory
-# on each DIR's path, symlinks resolved, is root's alone: owned by root,
-# and writable by nobody else (group root aside), unless sticky (/tmp).
-# Otherwise another user could replace or redirect what root writes or
-# removes there, and the library a pcscd running as root loads. A user
-# staging under DESTDIR writes only what it could write anyway.
-root_only() {
-  [ "$(id -u)" -eq 0 ] || return 0
-  local dir p uid gid mode m
-  for dir in "$@"; do
-    p=$(realpath -m -- "$dir")
-    while :; do
-      if [ -d "$p" ]; then
-        read -r uid gid mode < <(stat -c '%u %g %a' -- "$p")
-        m=$((8#$mode))
-        if [ "$uid" -ne 0 ]; then
-          die "$p: owned by uid $uid, another user, who could replace what root writes under it: make it root's (or stage as that user with DESTDIR)"
-        fi
-        if [ $((m & 8#1000)) -eq 0 ] && { [ $((m & 8#002)) -ne 0 ] || { [ $((m & 8#020)) -ne 0 ] && [ "$gid" -ne 0 ]; }; }; then
-          die "$p: mode $mode, writable by another user, who could replace what root writes under it: chmod go-w it"
-        fi
-      fi
-      [ "$p" != / ] || break
-      p=${p%/*}
-      p=${p:-/}
-    done
-  done
-}
-
 # ours_conf FILE [MARKER] / ours_lib FILE: FILE is absent, or is what
 # install wrote (its first line is MARKER, by default the reader.conf.d
 # file's).

@@ -27,7 +27,14 @@
 # known). Only a pcscd this script started is recorded (in
 # $TESSERA_RUN_DIR/pcscd-k.pid) and only such a one is ever stopped: a pcscd
 # somebody else started is used and left alone.
+#
+# Run as root, start, stop, start-instance and stop-instance refuse a
+# $TESSERA_RUN_DIR on whose path (symlinks resolved) a directory is another
+# user's or writable by another user (root_only in scripts/proc.sh): root
+# writes its pid files, logs and reader.conf.d there, and stops the
+# processes those pid files name.
 set -euo pipefail
+umask 022
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/proc.sh
 source scripts/proc.sh
@@ -212,6 +219,7 @@ if ! [[ "$n" =~ ^[1-9][0-9]*$ ]] || [ "$n" -gt 64 ]; then
   die "instance count '$n': want 1 to 64"
 fi
 [[ "$READER_NAME" =~ ^[A-Za-z0-9][A-Za-z0-9\ +._-]*$ ]] || die "reader name '$READER_NAME': letters, digits, spaces and +._- only"
+case "$cmd" in start | stop | start-instance | stop-instance) root_only "$RUN_DIR" ;; esac
 case "$cmd" in
   start-instance | stop-instance)
     if [ $# -ne 2 ] || [ "$n" -ge 64 ]; then

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Process helpers shared by scripts/pcscd.sh and scripts/ifd.sh (sourced,
-# not run).
+# Process and directory helpers shared by scripts/pcscd.sh and
+# scripts/ifd.sh (sourced, not run). Both call say and die, which each
+# defines.
 
 # alive PID: the process exists and is not a zombie.
 alive() {
@@ -21,4 +22,34 @@ detached() {
     [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
   done
   exec setsid "$@"
+}
+
+# root_only DIR...: as root, refuses (dies) unless every existing directory
+# on each DIR's path, symlinks resolved, is root's alone: owned by root,
+# and writable by nobody else (group root aside), unless sticky (/tmp).
+# Otherwise another user could replace or redirect what root writes or
+# removes there, the pid files whose processes root stops, and the library a
+# pcscd running as root loads. A user staging under DESTDIR writes only
+# what it could write anyway.
+root_only() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  local dir p uid gid mode m
+  for dir in "$@"; do
+    p=$(realpath -m -- "$dir")
+    while :; do
+      if [ -d "$p" ]; then
+        read -r uid gid mode < <(stat -c '%u %g %a' -- "$p")
+        m=$((8#$mode))
+        if [ "$uid" -ne 0 ]; then
+          die "$p: owned by uid $uid, another user, who could replace what root writes under it: make it root's (or use a directory of root's)"
+        fi
+        if [ $((m & 8#1000)) -eq 0 ] && { [ $((m & 8#002)) -ne 0 ] || { [ $((m & 8#020)) -ne 0 ] && [ "$gid" -ne 0 ]; }; }; then
+          die "$p: mode $mode, writable by another user, who could replace what root writes under it: chmod go-w it"
+        fi
+      fi
+      [ "$p" != / ] || break
+      p=${p%/*}
+      p=${p:-/}
+    done
+  done
 }

@@ -1,0 +1,165 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The review of scripts/pcscd.sh as root (docs/security.md, "The scripts
+// run as root"): each test here failed before its fix.
+
+// unsafeInstance is the pcscd instance (vpcd ports 35973 and 35974) the
+// tests of scripts/pcscd.sh's refusals name: none of them may start it.
+const unsafeInstance = "5"
+
+// TestPCSCDScriptUnsafeRunDir: scripts/pcscd.sh, run by root, refuses a
+// TESSERA_RUN_DIR another user could change (owned by another user,
+// writable by others without the sticky bit, or reached through a symlink
+// into such a place): that user could plant a pid file there that makes
+// root's stop kill a pcscd it did not start (here a stand-in named pcscd),
+// or redirect the pid file, log and reader.conf root writes. start,
+// stop-instance and stop all refuse, naming the directory; nothing is
+// killed, written or removed.
+func TestPCSCDScriptUnsafeRunDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs scripts/pcscd.sh as root, as make run and make test do: run the e2e tests as root")
+	}
+	const nobody = 65534
+	tests := []struct {
+		name    string
+		arrange func(t *testing.T) (run, unsafe string)
+	}{
+		{"owned by another user", func(t *testing.T) (string, string) {
+			run := t.TempDir()
+			if err := os.Chown(run, nobody, nobody); err != nil {
+				t.Fatal(err)
+			}
+			return run, run
+		}},
+		{"anyone may write it", func(t *testing.T) (string, string) {
+			run := t.TempDir()
+			mkdirMode(t, run, 0o777)
+			return run, run
+		}},
+		{"a symlink into another user's directory", func(t *testing.T) (string, string) {
+			theirs := filepath.Join(t.TempDir(), "theirs")
+			mkdirMode(t, theirs, 0o755)
+			if err := os.Chown(theirs, nobody, nobody); err != nil {
+				t.Fatal(err)
+			}
+			run := filepath.Join(t.TempDir(), "run")
+			if err := os.Symlink(theirs, run); err != nil {
+				t.Fatal(err)
+			}
+			return run, theirs
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run, unsafe := tt.arrange(t)
+			victim := fakePCSCD(t)
+			pf := filepath.Join(run, "pcscd-"+unsafeInstance+".pid")
+			writePidFile(t, pf, victim)
+			env := []string{"TESSERA_RUN_DIR=" + run}
+			for _, args := range [][]string{{"stop-instance", unsafeInstance}, {"stop"}, {"start-instance", unsafeInstance}} {
+				out, code := pcscdScript(t, nil, env, args...)
+				if code == 0 && args[0] == "start-instance" {
+					// Started after all: stop what it recorded.
+					defer pcscdScript(t, nil, env, "stop-instance", unsafeInstance)
+				}
+				if code == 0 || !strings.Contains(out, unsafe+": ") || !strings.Contains(out, "another user") {
+					t.Errorf("scripts/pcscd.sh %s with TESSERA_RUN_DIR %s: exit %d, want non-zero and an error naming %s and another user\n%s", strings.Join(args, " "), run, code, unsafe, out)
+				}
+				if !processAlive(victim.Process.Pid) {
+					t.Fatalf("scripts/pcscd.sh %s killed pid %d, which a pid file in %s named and which it did not start", strings.Join(args, " "), victim.Process.Pid, unsafe)
+				}
+			}
+			ents, err := os.ReadDir(unsafe)
+			if err != nil || len(ents) != 1 || ents[0].Name() != filepath.Base(pf) {
+				t.Errorf("scripts/pcscd.sh changed %s: now %v (%v), want the planted pid file alone", unsafe, ents, err)
+			}
+		})
+	}
+}
+
+// fakePCSCD starts a process named pcscd (a copy of sleep) that no script
+// started, and kills it at the end of the test.
+func fakePCSCD(t *testing.T) *exec.Cmd {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "pcscd")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// writePidFile writes a pid file naming cmd's process as scripts/pcscd.sh
+// writes its own.
+func writePidFile(t *testing.T, path string, cmd *exec.Cmd) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// processAlive reports whether pid runs (and is not a zombie).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// pcscdScript runs scripts/pcscd.sh as the user cred (nil: the test's),
+// env added to the test's environment, and returns its output (stdout and
+// stderr) and exit code.
+func pcscdScript(t testing.TB, cred *syscall.Credential, env []string, args ...string) (string, int) {
+	t.Helper()
+	return runScript(t, "pcscd.sh", cred, env, args...)
+}
+
+// runScript runs scripts/NAME with args as the user cred (nil: the test's),
+// env added to the test's environment, and returns its output (stdout and
+// stderr) and exit code.
+func runScript(t testing.TB, name string, cred *syscall.Credential, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(e2e.root, "scripts", name)}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running scripts/%s %s: %v", name, strings.Join(args, " "), err)
+	}
+	return string(out), 0
+}
