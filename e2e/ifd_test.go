@@ -284,6 +284,8 @@ var ifdOffBridge = map[string]string{
 	"TestIFDClientsListed":        "no card: checks these lists against the package's tests",
 	"TestIFDScriptArgs":           "no card: scripts/ifd.sh's argument errors",
 	"TestPCSCDScriptUnsafeRunDir": "no card: scripts/pcscd.sh refusing a run directory another user could change",
+	"TestScriptsStopOnlyTheirOwn": "no card: scripts/pcscd.sh and ifd.sh stop leaving a reused pid alone",
+	"TestPCSCDScriptStartStop":    "no card: scripts/pcscd.sh start-instance and stop-instance of a private vpcd pcscd",
 }
 
 // ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took

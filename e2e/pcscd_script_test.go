@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
 // The review of scripts/pcscd.sh as root (docs/security.md, "The scripts
@@ -162,4 +164,105 @@ func runScript(t testing.TB, name string, cred *syscall.Credential, env []string
 		t.Fatalf("running scripts/%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return string(out), 0
+}
+
+// TestScriptsStopOnlyTheirOwn: scripts/pcscd.sh and scripts/ifd.sh stop
+// only the process they started. A pid file whose pcscd exited may name,
+// by the time stop runs, a process the kernel gave that pid since (another
+// pcscd, the machine's say; here a stand-in named pcscd): a pid alone does
+// not say which process it was. stop leaves such a process alone, says so,
+// and forgets the pid file.
+func TestScriptsStopOnlyTheirOwn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs the scripts as root, as make run and make test do: run the e2e tests as root")
+	}
+	tests := []struct {
+		name    string
+		script  string
+		pidfile string
+		args    []string
+		content func(pid int) string
+	}{
+		{"pcscd.sh, the pid alone", "pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop-instance", unsafeInstance},
+			func(pid int) string { return strconv.Itoa(pid) + "\n" }},
+		{"pcscd.sh, another start time", "pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop-instance", unsafeInstance},
+			func(pid int) string {
+				return strconv.Itoa(pid) + " " + strconv.FormatUint(startTime(t, pid)-1, 10) + "\n"
+			}},
+		{"pcscd.sh stop, another start time", "pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop"},
+			func(pid int) string { return strconv.Itoa(pid) + " 1\n" }},
+		{"ifd.sh, the pid alone", "ifd.sh", "ifd-pcscd.pid", []string{"stop"},
+			func(pid int) string { return strconv.Itoa(pid) + "\n" }},
+		{"ifd.sh, another start time", "ifd.sh", "ifd-pcscd.pid", []string{"stop"},
+			func(pid int) string {
+				return strconv.Itoa(pid) + " " + strconv.FormatUint(startTime(t, pid)+1, 10) + "\n"
+			}},
+		{"pcscd.sh, a pid of -1", "pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop-instance", unsafeInstance},
+			func(int) string { return "-1 1\n" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := t.TempDir()
+			victim := fakePCSCD(t)
+			pf := filepath.Join(run, tt.pidfile)
+			if err := os.WriteFile(pf, []byte(tt.content(victim.Process.Pid)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runScript(t, tt.script, nil, []string{"TESSERA_RUN_DIR=" + run}, tt.args...)
+			if !processAlive(victim.Process.Pid) {
+				t.Fatalf("scripts/%s %s killed pid %d, a process named pcscd it did not start\n%s", tt.script, strings.Join(tt.args, " "), victim.Process.Pid, out)
+			}
+			if code != 0 || !strings.Contains(out, "not running any more") || strings.Contains(out, ": stopped ") {
+				t.Errorf("scripts/%s %s: exit %d, want 0 and that the recorded pcscd is not running any more, nothing stopped\n%s", tt.script, strings.Join(tt.args, " "), code, out)
+			}
+			if _, err := os.Stat(pf); !os.IsNotExist(err) {
+				t.Errorf("after scripts/%s %s, %s: %v, want it removed", tt.script, strings.Join(tt.args, " "), pf, err)
+			}
+		})
+	}
+}
+
+// startTime is pid's start time, field 22 of /proc/PID/stat.
+func startTime(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPCSCDScriptStartStop: what scripts/pcscd.sh start-instance starts,
+// it records with its start time, and stop-instance stops it.
+func TestPCSCDScriptStartStop(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test starts pcscd through scripts/pcscd.sh, which needs root: run the e2e tests as root")
+	}
+	env := []string{"TESSERA_RUN_DIR=" + hosttest.ShortDir(t)}
+	out, code := pcscdScript(t, nil, env, "start-instance", unsafeInstance)
+	last := strings.Fields(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	if code != 0 || len(last) != 2 || last[0] != "started" {
+		pcscdScript(t, nil, env, "stop-instance", unsafeInstance)
+		t.Fatalf("scripts/pcscd.sh start-instance %s: exit %d, want 0 and \"started PID\" last\n%s", unsafeInstance, code, out)
+	}
+	pid, err := strconv.Atoi(last[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !processAlive(pid) {
+		t.Fatalf("scripts/pcscd.sh start-instance said started %d, which is not running\n%s", pid, out)
+	}
+	out, code = pcscdScript(t, nil, env, "stop-instance", unsafeInstance)
+	if code != 0 || !strings.Contains(out, "stopped pcscd instance "+unsafeInstance+" (pid "+last[1]+")") {
+		t.Errorf("scripts/pcscd.sh stop-instance %s: exit %d, want 0 and that it stopped pid %d\n%s", unsafeInstance, code, pid, out)
+	}
+	if processAlive(pid) {
+		t.Errorf("after scripts/pcscd.sh stop-instance %s, pid %d (the pcscd it started) still runs", unsafeInstance, pid)
+	}
 }

@@ -22,7 +22,8 @@
 #
 # start prints "started PID" or, when the same readers already run,
 # "running PID". Only the pcscd it started is recorded
-# ($TESSERA_RUN_DIR/ifd-pcscd.pid), and stop stops only that one.
+# ($TESSERA_RUN_DIR/ifd-pcscd.pid, its pid and start time), and stop stops
+# only that very process (not one that got its pid after it exited).
 #
 # install (root) makes the machine's pcscd, the one every desktop client
 # talks to without PCSCLITE_CSOCK_NAME, load the driver: it builds it and
@@ -85,14 +86,8 @@ READY_TIMEOUT=${PCSCD_READY_TIMEOUT:-15}
 say() { echo "ifd.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-# ours PID: alive, and pcscd or the systemd-socket-activate that becomes it.
-ours() {
-  alive "$1" || return 1
-  case "$(cat "/proc/$1/comm" 2>/dev/null)" in pcscd | systemd-socket-) return 0 ;; esac
-  return 1
-}
-
-recorded_pid() { if [ -r "$PIDFILE" ]; then cat "$PIDFILE"; fi; }
+# recorded_pid: the pcscd this script started, if it still runs.
+recorded_pid() { recorded_pcscd "$PIDFILE"; }
 
 # readers: pcscd answers on SOCK with the readers listed.
 readers() { PCSCLITE_CSOCK_NAME=$SOCK timeout 5 opensc-tool -l 2>/dev/null || true; }
@@ -160,7 +155,7 @@ start() {
     first=$1 n=$#
   fi
   pid=$(recorded_pid)
-  if [ -n "$pid" ] && ours "$pid"; then
+  if [ -n "$pid" ]; then
     [ "$(cat "$CONF" 2>/dev/null)" = "$want" ] ||
       die "the IFD pcscd (pid $pid) runs with other readers ($CONF): stop it first (scripts/ifd.sh stop)"
     echo "running $pid"
@@ -184,7 +179,7 @@ start() {
   PCSCLITE_CSOCK_NAME=$SOCK detached systemd-socket-activate -l "$SOCK" \
     pcscd --foreground -c "$CONF_DIR" >"$LOG" 2>&1 </dev/null &
   pid=$!
-  echo "$pid" >"$PIDFILE"
+  record_pid "$PIDFILE" "$pid"
   for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
     if ! alive "$pid"; then
       say "pcscd (pid $pid) exited during start-up; its log ($LOG):"
@@ -207,12 +202,12 @@ start() {
 
 stop() {
   local pid i
-  pid=$(recorded_pid)
-  if [ -z "$pid" ]; then
+  if [ ! -e "$PIDFILE" ]; then
     say "no IFD pcscd started by this script; nothing stopped"
     return 0
   fi
-  if ours "$pid"; then
+  pid=$(recorded_pid)
+  if [ -n "$pid" ]; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
     if alive "$pid"; then
@@ -221,7 +216,7 @@ stop() {
     fi
     say "stopped the IFD pcscd (pid $pid)"
   else
-    say "the IFD pcscd (pid $pid) had already exited"
+    say "the IFD pcscd recorded in $PIDFILE ($(head -c 40 "$PIDFILE" | tr -d '\n')) is not running any more (its pid may name another process now); nothing stopped"
   fi
   rm -f "$PIDFILE" "$SOCK"
 }
@@ -229,7 +224,7 @@ stop() {
 status() {
   local pid
   pid=$(recorded_pid)
-  if [ -n "$pid" ] && ours "$pid"; then
+  if [ -n "$pid" ]; then
     echo "IFD pcscd: running, pid $pid, socket $SOCK (PCSCLITE_CSOCK_NAME), config $CONF"
     local k=0 name
     while IFS= read -r name; do

@@ -25,8 +25,9 @@
 # (socket present, vpcd port listening). It prints one line per instance on
 # stdout: "started PID" or "running PID" ("running -" when the pid is not
 # known). Only a pcscd this script started is recorded (in
-# $TESSERA_RUN_DIR/pcscd-k.pid) and only such a one is ever stopped: a pcscd
-# somebody else started is used and left alone.
+# $TESSERA_RUN_DIR/pcscd-k.pid, its pid and start time) and only that very
+# process is ever stopped: a pcscd somebody else started is used and left
+# alone, and so is a process that got a recorded pid after its pcscd exited.
 #
 # Run as root, start, stop, start-instance and stop-instance refuse a
 # $TESSERA_RUN_DIR on whose path (symlinks resolved) a directory is another
@@ -77,10 +78,8 @@ poke() {
 pid_of() {
   local pf pid
   pf=$(pidfile_of "$1")
-  if [ -r "$pf" ]; then
-    pid=$(cat "$pf")
-    is_pcscd "$pid" && { echo "$pid"; return; }
-  fi
+  pid=$(recorded_pcscd "$pf")
+  [ -z "$pid" ] || { echo "$pid"; return; }
   if [ "$1" -eq 0 ] && [ -r "$SYS_DIR/pcscd.pid" ]; then
     pid=$(cat "$SYS_DIR/pcscd.pid")
     is_pcscd "$pid" && { echo "$pid"; return; }
@@ -163,7 +162,7 @@ start_one() { # K
     for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
     poke "$k"
   fi
-  echo "$pid" >"$(pidfile_of "$k")"
+  record_pid "$(pidfile_of "$k")" "$pid"
   if ! wait_ready "$k" "$pid"; then
     stop_one "$k" >/dev/null 2>&1 || true
     exit 1
@@ -177,12 +176,12 @@ start_one() { # K
 stop_one() { # K
   local k=$1 pf pid i
   pf=$(pidfile_of "$k")
-  if [ ! -r "$pf" ]; then
+  if [ ! -e "$pf" ]; then
     say "instance $k: no pcscd started by this script; nothing stopped"
     return 0
   fi
-  pid=$(cat "$pf")
-  if is_pcscd "$pid" || { alive "$pid" && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd-socket- ]; }; then
+  pid=$(recorded_pcscd "$pf")
+  if [ -n "$pid" ]; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
     if alive "$pid"; then
@@ -192,7 +191,7 @@ stop_one() { # K
     fi
     say "stopped pcscd instance $k (pid $pid)"
   else
-    say "instance $k: pcscd (pid $pid) had already exited"
+    say "instance $k: the pcscd recorded in $pf ($(head -c 40 "$pf" | tr -d '\n')) is not running any more (its pid may name another process now); nothing stopped"
   fi
   rm -f "$pf"
   if [ "$k" -eq 0 ]; then

@@ -6,9 +6,40 @@
 # alive PID: the process exists and is not a zombie.
 alive() {
   local st
-  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  [[ $1 =~ ^[1-9][0-9]{0,9}$ ]] && [ -r "/proc/$1/stat" ] || return 1
   st=$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
   [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# pid_start PID: PID's start time (clock ticks after boot, field 22 of
+# /proc/PID/stat), which exec keeps and which a process that later gets
+# the same pid does not share.
+pid_start() {
+  local stat f
+  alive "$1" || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  read -r -a f <<<"${stat##*) }"
+  [ -n "${f[19]:-}" ] || return 1
+  echo "${f[19]}"
+}
+
+# record_pid FILE PID: records in FILE the process PID, a pcscd (or the
+# systemd-socket-activate that execs one) just started, as "PID START".
+record_pid() {
+  echo "$2 $(pid_start "$2" || echo exited)" >"$1"
+}
+
+# recorded_pcscd FILE: the pid FILE records (record_pid), if that very
+# process still runs: alive, with the start time recorded, and named pcscd
+# or systemd-socket-activate (which becomes pcscd in place). Prints nothing
+# otherwise: the process exited, and its pid may name another process now
+# (another pcscd, the machine's say), which a pid alone cannot tell apart.
+recorded_pcscd() {
+  local pid start
+  [ -r "$1" ] || return 0
+  read -r pid start _ <"$1" || true
+  [ -n "${start:-}" ] && [ "$(pid_start "${pid:-}" || true)" = "$start" ] || return 0
+  case "$(cat "/proc/$pid/comm" 2>/dev/null)" in pcscd | systemd-socket-) echo "$pid" ;; esac
 }
 
 # detached CMD...: execs CMD in a session of its own with no inherited
