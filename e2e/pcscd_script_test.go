@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,5 +265,62 @@ func TestPCSCDScriptStartStop(t *testing.T) {
 	}
 	if processAlive(pid) {
 		t.Errorf("after scripts/pcscd.sh stop-instance %s, pid %d (the pcscd it started) still runs", unsafeInstance, pid)
+	}
+}
+
+// TestPCSCDScriptKeepsAListenedSocket: scripts/pcscd.sh never removes a
+// pcscd socket some process listens on (here the test's own listener, as
+// systemd's pcscd.socket holds the machine's): start-instance refuses to
+// start a second pcscd over it, and stop-instance, whose recorded pcscd is
+// gone, leaves it. Removing it cut that process off from its clients.
+func TestPCSCDScriptKeepsAListenedSocket(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs scripts/pcscd.sh as root, as make run and make test do: run the e2e tests as root")
+	}
+	for _, args := range [][]string{{"start-instance", unsafeInstance}, {"stop-instance", unsafeInstance}} {
+		t.Run(args[0], func(t *testing.T) {
+			run := hosttest.ShortDir(t)
+			env := []string{"TESSERA_RUN_DIR=" + run}
+			sock := filepath.Join(run, "pcscd-"+unsafeInstance, "pcscd.comm")
+			if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() { // answer opensc-tool's connection by hanging up
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			if args[0] == "stop-instance" {
+				// The pcscd it recorded has exited (a start time that is no
+				// process's).
+				pf := filepath.Join(run, "pcscd-"+unsafeInstance+".pid")
+				if err := os.WriteFile(pf, []byte("999999 1\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, code := pcscdScript(t, nil, env, args...)
+			if args[0] == "start-instance" {
+				if code == 0 {
+					defer pcscdScript(t, nil, env, "stop-instance", unsafeInstance)
+				}
+				if code == 0 || !strings.Contains(out, sock+": a process listens on it") {
+					t.Errorf("scripts/pcscd.sh %s beside a listener on %s: exit %d, want non-zero and an error naming the socket\n%s", strings.Join(args, " "), sock, code, out)
+				}
+			} else if code != 0 || !strings.Contains(out, "left "+sock) {
+				t.Errorf("scripts/pcscd.sh %s beside a listener on %s: exit %d, want 0 and that it left the socket\n%s", strings.Join(args, " "), sock, code, out)
+			}
+			if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+				t.Errorf("after scripts/pcscd.sh %s, %s: %v, %v: want the listener's socket still there", strings.Join(args, " "), sock, fi, err)
+			}
+		})
 	}
 }

@@ -28,6 +28,8 @@
 # $TESSERA_RUN_DIR/pcscd-k.pid, its pid and start time) and only that very
 # process is ever stopped: a pcscd somebody else started is used and left
 # alone, and so is a process that got a recorded pid after its pcscd exited.
+# A socket some process listens on (the machine's pcscd, systemd's
+# pcscd.socket) is never removed: start refuses to start a pcscd over it.
 #
 # Run as root, start, stop, start-instance and stop-instance refuse a
 # $TESSERA_RUN_DIR on whose path (symlinks resolved) a directory is another
@@ -67,6 +69,16 @@ listening() {
 is_pcscd() { alive "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = pcscd ]; }
 
 ready() { [ -S "$(sock_of "$1")" ] && listening "$(port_of "$1")"; }
+
+# forget SOCK FILE...: removes the socket SOCK of a pcscd that is gone, and
+# FILEs, unless a process listens on SOCK (then it says so and keeps them).
+forget() {
+  if unix_listening "$1"; then
+    say "left $1: a process listens on it"
+    return 0
+  fi
+  rm -f "$@"
+}
 
 # poke K: connect a client to instance K's socket, which starts a
 # socket-activated pcscd.
@@ -136,11 +148,15 @@ start_one() { # K
   fi
   [ "$(id -u)" -eq 0 ] || die "pcscd is not running and only root can start it: run as root (or start pcscd with the vsmartcard-vpcd driver yourself)"
   mkdir -p "$RUN_DIR"
+  pid=$(pid_of "$k")
+  if [ "$pid" != - ]; then
+    [ "$k" -eq 0 ] && die "pcscd (pid $pid) is running without the vpcd driver (was vsmartcard-vpcd installed after it started?): stop it, then run this again"
+    die "pcscd instance $k (pid $pid), which this script started, is not ready (socket $sock, port $port; log $(log_of "$k")): stop it first (scripts/pcscd.sh stop-instance $k)"
+  fi
+  if unix_listening "$sock"; then
+    die "$sock: a process listens on it (the machine's pcscd or systemd's pcscd.socket, for instance 0), but no vpcd reader answers on port $port: this script replaces no pcscd it did not start; give that pcscd the vpcd driver (install vsmartcard-vpcd, restart it), or stop it"
+  fi
   if [ "$k" -eq 0 ]; then
-    pid=$(pid_of 0)
-    if [ "$pid" != - ]; then
-      die "pcscd (pid $pid) is running without the vpcd driver (was vsmartcard-vpcd installed after it started?): stop it, then run this again"
-    fi
     # A stale pid file or socket from a killed pcscd blocks start-up.
     rm -f "$SYS_SOCK" "$SYS_DIR/pcscd.pid"
     detached pcscd --foreground >"$(log_of 0)" 2>&1 </dev/null &
@@ -195,9 +211,9 @@ stop_one() { # K
   fi
   rm -f "$pf"
   if [ "$k" -eq 0 ]; then
-    listening "$(port_of 0)" || rm -f "$SYS_SOCK" "$SYS_DIR/pcscd.pid"
+    listening "$(port_of 0)" || forget "$SYS_SOCK" "$SYS_DIR/pcscd.pid"
   else
-    rm -f "$(sock_of "$k")"
+    forget "$(sock_of "$k")"
   fi
 }
 

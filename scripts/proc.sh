@@ -42,6 +42,13 @@ recorded_pcscd() {
   case "$(cat "/proc/$pid/comm" 2>/dev/null)" in pcscd | systemd-socket-) echo "$pid" ;; esac
 }
 
+# unix_listening PATH: some process (a pcscd, systemd's pcscd.socket)
+# listens on the unix socket PATH, from /proc/net/unix (ss may be absent;
+# a path with a space is never found).
+unix_listening() {
+  awk -v p="$1" '$4 == "00010000" && $8 == p { found = 1 } END { exit !found }' /proc/net/unix 2>/dev/null
+}
+
 # detached CMD...: execs CMD in a session of its own with no inherited
 # descriptor but 0-2, so that the daemon does not keep a caller's lock (a
 # flock around a test run) or pipe open after the caller is gone. Run it in
