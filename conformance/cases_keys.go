@@ -197,10 +197,23 @@ func (e *Env) generateWith(ctx context.Context, slot, alg byte, policies []byte)
 	if err := e.Authenticate(ctx); err != nil {
 		return nil, err
 	}
+	// The deletion is registered before GENERATE is sent: an exchange
+	// that fails after the card made the key (a GET RESPONSE of a long
+	// answer refused once the run is interrupted, a real card's RSA-4096
+	// taking past the case's time) leaves the key in the slot all the
+	// same. Only a refusal by the card means it made none.
+	made := true
+	e.Cleanup(func(ctx context.Context) error {
+		if !made {
+			return nil
+		}
+		return e.deleteKey(ctx, slot)
+	})
 	r, err := e.Transmit(ctx, apdu.Command{INS: apdu.InsGenerateKeyPairOdd, P2: slot, Data: apdu.Nest(0xAC, apdu.AppendTLV(nil, 0x80, []byte{alg}), policies), Ne: 256})
 	if err != nil {
 		return nil, err
 	}
+	made = r.SW == apdu.SWSuccess
 	if r.SW == apdu.SWIncorrectData || r.SW == apdu.SWIncorrectP1P2 || r.SW == apdu.SWFunctionNotSupported {
 		adv, err := e.advertised(ctx)
 		if err != nil {
@@ -214,7 +227,6 @@ func (e *Env) generateWith(ctx context.Context, slot, alg byte, policies []byte)
 	if r.SW != apdu.SWSuccess {
 		return nil, fmt.Errorf("GENERATE ASYMMETRIC KEY PAIR (%s) in %02X answered %s", pivalg.Name(alg), slot, swText(r.SW))
 	}
-	e.Cleanup(func(ctx context.Context) error { return e.deleteKey(ctx, slot) })
 	pub, err := parsePublicKey(alg, r.Data)
 	if err != nil {
 		return nil, fmt.Errorf("GENERATE %s answered % X: %w", pivalg.Name(alg), r.Data, err)

@@ -126,7 +126,8 @@ type Options struct {
 	// Progress, if set, is called before each case (Result nil) and after
 	// it, and with each note of the plan made before the first case.
 	Progress func(Progress)
-	// CaseTimeout bounds one case; zero means a minute.
+	// CaseTimeout bounds one case and, apart, putting the card back after
+	// it; zero means a minute.
 	CaseTimeout time.Duration
 }
 
@@ -203,7 +204,14 @@ func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 	for i := range cases {
 		c := &cases[i]
 		progress(Progress{Index: i, Case: c})
-		res := runOne(ctx, t, shared, pl, c, opts)
+		var res Result
+		if err := ctx.Err(); err != nil {
+			// Interrupted (Ctrl-C, --timeout): no case starts on a card
+			// the suite can no longer put back.
+			res = Result{ID: c.ID, App: c.App, Title: c.Title, Ref: c.Ref, Class: c.Class, Outcome: Skipped, Message: fmt.Sprintf("not run: the run was stopped (%v)", err)}
+		} else {
+			res = runOne(ctx, t, shared, pl, c, opts)
+		}
 		rep.Results = append(rep.Results, res)
 		progress(Progress{Index: i, Case: c, Result: &rep.Results[len(rep.Results)-1]})
 	}
@@ -235,6 +243,7 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 			return res
 		}
 	}
+	outer := ctx
 	ctx, cancel := context.WithTimeout(ctx, opts.CaseTimeout)
 	defer cancel()
 	card := shared
@@ -269,7 +278,12 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 	}
 	res.Departures = e.departures
 	if !t.Fresh && c.Class == Destructive {
-		if rerr := e.restore(ctx, c); rerr != nil {
+		// The card is put back even when the run was interrupted or the
+		// case ran out of time (a real card's RSA-4096 GENERATE can take
+		// a minute): on a context of its own, with a bound of its own.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(outer), opts.CaseTimeout)
+		defer rcancel()
+		if rerr := e.restore(rctx, c); rerr != nil {
 			pl.broken = fmt.Sprintf("%s could not put the card back as it was (%v): no further destructive case runs", c.ID, rerr)
 			res.Outcome = Failed
 			res.Message = joinMessages(res.Message, "putting the card back: "+rerr.Error())

@@ -1,0 +1,101 @@
+package simtarget
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tesseracard/tessera/apdu"
+	"github.com/tesseracard/tessera/conformance"
+)
+
+// interruptingCard is a simulated card taken for a real one behind PC/SC:
+// Transmit and Reset refuse a context that has ended before anything is
+// sent (PC/SC cannot abandon an exchange in flight, so hostdriver/pcsc
+// checks first), and the first GENERATE's answer cancels the run, as a
+// Ctrl-C during a real card's key generation does.
+type interruptingCard struct {
+	*Card
+	cancel context.CancelFunc
+}
+
+func (c interruptingCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := c.Card.Transmit(ctx, cmd)
+	if len(cmd) > 1 && cmd[1] == apdu.InsGenerateKeyPairOdd {
+		c.cancel()
+	}
+	return out, err
+}
+
+func (c interruptingCard) Reset(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.Card.Reset(ctx)
+}
+
+func (interruptingCard) Close() error { return nil }
+
+// TestConformInterruptedPutsTheCardBack: a run on a real card interrupted
+// (Ctrl-C, --timeout) right after GENERATE made a key in a slot --slots
+// named deletes that key, the PIN's counter stays full, and no case starts
+// after. P-384's answer is whole; RSA-2048's comes in two parts (61xx,
+// then GET RESPONSE, which the ended context refuses): the key is on the
+// card all the same. Before, the putting back ran on the cancelled context
+// and failed at its first command, and a GENERATE whose GET RESPONSE
+// failed registered no deletion: the real card kept the suite's key in the
+// user's slot.
+func TestConformInterruptedPutsTheCardBack(t *testing.T) {
+	_, creds, err := Target("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"PIV-SIGN-P384", "PIV-SIGN-RSA2048"} {
+		t.Run(id, func(t *testing.T) {
+			c, err := Open(Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			card := interruptingCard{c, cancel}
+			target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return card, nil }}
+			rep, err := conformance.Run(ctx, target, conformance.Options{
+				Destructive: true, Credentials: creds, Slots: []byte{0x9A, 0x9C},
+				Filter: func(k conformance.Case) bool { return k.ID == id || k.ID == "PIV-SIGN-P256" },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				switch {
+				case r.ID == id && strings.Contains(r.Message, "putting the card back"):
+					t.Errorf("%s: %s %q, want the card put back", r.ID, r.Outcome, r.Message)
+				case r.ID != id && (r.Outcome != conformance.Skipped || !strings.Contains(r.Message, "stopped")):
+					t.Errorf("%s after the interrupted case: %s %q, want skipped: the run was stopped", r.ID, r.Outcome, r.Message)
+				}
+			}
+			e := conformance.NewEnv(c, creds, conformance.AppPIV)
+			bg := context.Background()
+			if err := c.Reset(bg); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SelectApp(bg); err != nil {
+				t.Fatal(err)
+			}
+			for _, slot := range []byte{0x9A, 0x9C} {
+				if _, sw, err := e.Metadata(bg, slot); err != nil || sw != apdu.SWReferenceNotFound {
+					t.Errorf("GET METADATA %02X after the interrupted run answered %04X (%v), want 6A88: the suite's key left in the slot", slot, uint16(sw), err)
+				}
+			}
+			if tries, err := e.Tries(bg); err != nil || tries != 3 {
+				t.Errorf("the PIN has %d tries (%v) after the run, want 3", tries, err)
+			}
+		})
+	}
+}
