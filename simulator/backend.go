@@ -74,7 +74,7 @@ func (s *Simulator) AddRelay(spec RelaySpec) (*Reader, error) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	r := &Reader{
-		id: slot, profName: "relay", vpcdAddr: addr, backend: spec.Backend, relayName: spec.Name,
+		id: slot, profName: "relay", vpcdAddr: addr, vpcdAnyOwner: s.cfg.VPCDAnyOwner, backend: spec.Backend, relayName: spec.Name,
 		log: s.cfg.Log, tracer: s.cfg.Tracer,
 		touch:    newTouchSensor(TouchNever, time.Nanosecond),
 		lock:     make(chan struct{}, 1),

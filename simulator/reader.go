@@ -47,9 +47,12 @@ type Reader struct {
 	profName string
 	prof     profile.Profile
 	serial   uint32
-	vpcdAddr string        // "" when the card has no vpcd link
-	ifdPath  string        // the IFD link's socket; "" when the card has none
-	ifdSpin  time.Duration // how long the IFD link waits awake for the next APDU (Config.IFDSpin)
+	vpcdAddr string // "" when the card has no vpcd link
+	// vpcdAnyOwner: the link skips the check of who holds the vpcd port
+	// (Config.VPCDAnyOwner).
+	vpcdAnyOwner bool
+	ifdPath      string        // the IFD link's socket; "" when the card has none
+	ifdSpin      time.Duration // how long the IFD link waits awake for the next APDU (Config.IFDSpin)
 	// readerName is the IFD reader's FRIENDLYNAME (Config.IFDReaderNames).
 	readerName string
 	log        *slog.Logger

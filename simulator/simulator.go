@@ -62,6 +62,10 @@ type Config struct {
 	// VPCD is slot 0's vpcd address, host:port; slot n uses port+n. Empty:
 	// no vpcd links, the cards are reachable in process only.
 	VPCD string
+	// VPCDAnyOwner hands a card to whatever listens on its loopback vpcd
+	// port. Off, a card connects only to a port held by root (pcscd) or by
+	// the simulator's own user (Linux; see vpcdPeerAllowed).
+	VPCDAnyOwner bool
 	// IFDDir, instead of VPCD, serves each card to Tessera's own pcsc-lite
 	// reader driver (the IFD bridge, docs/ifd-bridge.md): card n on the
 	// unix socket IFDDir/card-n.sock (IFDSocket). The directory is created
@@ -378,7 +382,8 @@ func (s *Simulator) Add(spec CardSpec) (*Reader, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	r := &Reader{
 		id: slot, dir: dir, profName: name, prof: prof, serial: serial, vpcdAddr: addr,
-		log: s.cfg.Log, tracer: s.cfg.Tracer,
+		vpcdAnyOwner: s.cfg.VPCDAnyOwner,
+		log:          s.cfg.Log, tracer: s.cfg.Tracer,
 		touch:    newTouchSensor(s.cfg.TouchMode, s.cfg.TouchTimeout),
 		lock:     make(chan struct{}, 1),
 		process:  withWireQuirks(prof, defaultProcess),

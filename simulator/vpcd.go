@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -149,6 +150,7 @@ func (r *Reader) runLink(ctx context.Context) {
 	defer close(r.linkDone)
 	backoff := minBackoff
 	waiting := false
+	refused := false // the port's holder was refused, and the log says so
 	d := net.Dialer{Timeout: dialTimeout}
 	for r.waitPresent(ctx) {
 		conn, err := d.DialContext(ctx, "tcp", r.vpcdAddr)
@@ -160,14 +162,22 @@ func (r *Reader) runLink(ctx context.Context) {
 				r.log.Info("waiting for vpcd (is pcscd running with vsmartcard-vpcd?)", "card", r.id, "addr", r.vpcdAddr, "err", err)
 				waiting = true
 			}
-			r.mu.Lock()
-			wake := r.wake
-			r.mu.Unlock()
-			sleepCtx(ctx, backoff, wake)
+			r.backOff(ctx, backoff)
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		backoff, waiting = minBackoff, false
+		if !r.vpcdAnyOwner {
+			if err := vpcdPeerAllowed(conn, os.Geteuid()); err != nil {
+				conn.Close()
+				if !refused {
+					r.log.Error("card not connected to vpcd", "card", r.id, "addr", r.vpcdAddr, "err", err)
+					refused = true
+				}
+				r.backOff(ctx, maxBackoff)
+				continue
+			}
+		}
+		backoff, waiting, refused = minBackoff, false, false
 		r.mu.Lock()
 		if !r.inserted || r.mute || ctx.Err() != nil {
 			r.mu.Unlock()
@@ -182,6 +192,15 @@ func (r *Reader) runLink(ctx context.Context) {
 		r.detach(conn)
 		r.log.Info("card disconnected from vpcd", "card", r.id, "reason", err)
 	}
+}
+
+// backOff waits d before the link dials again, less if the card is
+// inserted or pulled meanwhile, or ctx ends.
+func (r *Reader) backOff(ctx context.Context, d time.Duration) {
+	r.mu.Lock()
+	wake := r.wake
+	r.mu.Unlock()
+	sleepCtx(ctx, d, wake)
 }
 
 // readEnded says why a link's connection ended on a failed read from peer:

@@ -65,6 +65,7 @@ type simOptions struct {
 	cards        int
 	vpcd         string
 	noVPCD       bool
+	vpcdAnyOwner bool
 	bridge       string        // --bridge: vpcd or ifd
 	readerNames  []string      // --reader-name, with --bridge ifd
 	ifdDir       string        // --ifd-dir
@@ -143,6 +144,7 @@ pcscd's reader.conf and starts it.`,
 	f.IntVar(&o.cards, "cards", 1, "number of cards, in slots 0 to N-1")
 	f.StringVar(&o.vpcd, "vpcd", fmt.Sprintf("127.0.0.1:%d", simulator.DefaultVPCDPort), "vpcd HOST:PORT of slot 0; card n uses PORT+n")
 	f.BoolVar(&o.noVPCD, "no-vpcd", false, "no vpcd links: the cards are reachable through the control API only")
+	f.BoolVar(&o.vpcdAnyOwner, "vpcd-any-owner", false, "hand the cards to whatever holds their loopback vpcd ports; without it a card connects only to a port held by root (pcscd) or this user (Linux)")
 	f.StringVar(&o.bridge, "bridge", "vpcd", "how the cards reach pcscd: vpcd (the vsmartcard driver) or ifd (Tessera's own driver, scripts/ifd.sh; Linux only)")
 	f.StringArrayVar(&o.readerNames, "reader-name", nil, "with --bridge ifd: the PC/SC reader name of the next card (repeat: one per card, in slot order)")
 	f.StringVar(&o.ifdDir, "ifd-dir", "", "with --bridge ifd: the directory of the cards' sockets (default $TESSERA_RUN_DIR/ifd, or /run/tessera/ifd)")
@@ -168,6 +170,9 @@ func (o *simOptions) check(cmd *cobra.Command) error {
 	}
 	if o.noVPCD && cmd.Flags().Changed("vpcd") {
 		return errors.New("--vpcd and --no-vpcd contradict each other")
+	}
+	if cmd.Flags().Changed("vpcd-any-owner") && (o.noVPCD || o.bridge != "vpcd") {
+		return errors.New("--vpcd-any-owner is for vpcd links: not with --no-vpcd or --bridge ifd")
 	}
 	if err := o.checkBridge(cmd); err != nil {
 		return err
@@ -372,7 +377,7 @@ func runSim(cmd *cobra.Command, o simOptions) error {
 			cfg.IFDDir = defaultIFDDir()
 		}
 	case !o.noVPCD:
-		cfg.VPCD = o.vpcd
+		cfg.VPCD, cfg.VPCDAnyOwner = o.vpcd, o.vpcdAnyOwner
 	}
 	sim, err := simulator.New(cfg)
 	if err != nil {

@@ -41,6 +41,8 @@ func TestSimFlagErrors(t *testing.T) {
 		{[]string{"sim", "--vpcd", "127.0.0.1:http"}, "is not a number"},
 		{[]string{"sim", "--vpcd", "127.0.0.1:65535", "--cards", "2"}, "past 65535"},
 		{[]string{"sim", "--vpcd", "127.0.0.1:1", "--no-vpcd"}, "contradict"},
+		{[]string{"sim", "--no-vpcd", "--vpcd-any-owner"}, "--vpcd-any-owner is for vpcd links"},
+		{[]string{"sim", "--bridge", "ifd", "--vpcd-any-owner"}, "--vpcd-any-owner is for vpcd links"},
 		{[]string{"sim", "--bridge", "usb"}, `--bridge "usb": want vpcd or ifd`},
 		{[]string{"sim", "--reader-name", "YubiKey"}, "--reader-name and --ifd-dir go with --bridge ifd"},
 		{[]string{"sim", "--bridge", "ifd", "--no-vpcd"}, "the cards have one bridge"},
