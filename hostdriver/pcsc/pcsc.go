@@ -45,39 +45,72 @@ func (c *Context) Readers() ([]string, error) {
 	return names, nil
 }
 
-// WaitForCard blocks until a card is present in reader, or ctx ends. It
-// waits on a PC/SC context of its own: other calls on c go on meanwhile.
+// WaitForCard blocks until a card is present in reader, or ctx ends. A
+// reader that is gone (a USB token pulled out) is waited for too. It waits
+// on a PC/SC context of its own: other calls on c go on meanwhile.
 func (c *Context) WaitForCard(ctx context.Context, reader string) error {
-	return waitFor(ctx, reader, scard.StatePresent)
+	return waitFor(ctx, reader, false)
 }
 
-// WaitForRemoval blocks until reader is empty, or ctx ends. It waits on a
-// PC/SC context of its own: other calls on c go on meanwhile.
+// WaitForRemoval blocks until reader is empty or gone, or ctx ends: a USB
+// token (a YubiKey) is its own reader, and pulling it out takes the reader
+// away, which PC/SC never reports as empty. It waits on a PC/SC context of
+// its own: other calls on c go on meanwhile.
 func (c *Context) WaitForRemoval(ctx context.Context, reader string) error {
-	return waitFor(ctx, reader, scard.StateEmpty)
+	return waitFor(ctx, reader, true)
 }
 
-// waitFor waits for want in reader's state on a PC/SC context established
-// for the wait. pcsc-lite serialises the calls on one context: a
-// SCardGetStatusChange on the context a Card was connected from held every
-// SCardTransmit of that card until it returned, up to its whole timeout
-// (tessera sim --relay answered each APDU after ~250 ms while it watched
-// for the real card's removal).
-func waitFor(ctx context.Context, reader string, want scard.StateFlag) error {
+// waitFor waits on a PC/SC context established for the wait. pcsc-lite
+// serialises the calls on one context: a SCardGetStatusChange on the
+// context a Card was connected from held every SCardTransmit of that card
+// until it returned, up to its whole timeout (tessera sim --relay answered
+// each APDU after ~250 ms while it watched for the real card's removal).
+func waitFor(ctx context.Context, reader string, removal bool) error {
 	watch, err := scard.EstablishContext()
 	if err != nil {
 		return fmt.Errorf("pcsc: connecting to pcscd to watch %s: %w", reader, err)
 	}
 	defer watch.Release()
+	return waitOn(ctx, watch, reader, removal)
+}
+
+// statusWatcher is the one call of a PC/SC context waitOn makes.
+type statusWatcher interface {
+	GetStatusChange(rs []scard.ReaderState, timeout time.Duration) error
+}
+
+// watchPoll is how long one SCardGetStatusChange waits before waitOn looks
+// at its context again.
+const watchPoll = 250 * time.Millisecond
+
+// waitOn waits until reader has a card (removal false) or has none: it is
+// empty, or gone. pcsc-lite reports a reader it no longer knows as
+// SCARD_STATE_UNKNOWN (with UNAVAILABLE, CHANGED the first time), never as
+// EMPTY, and other PC/SC stacks may answer SCARD_E_UNKNOWN_READER or
+// SCARD_E_READER_UNAVAILABLE instead; while waiting for a card, a reader
+// that is gone is waited for until it is back.
+func waitOn(ctx context.Context, w statusWatcher, reader string, removal bool) error {
 	rs := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
 	for {
-		err := watch.GetStatusChange(rs, 250*time.Millisecond)
-		switch {
+		err := w.GetStatusChange(rs, watchPoll)
+		goneErr := errors.Is(err, scard.ErrUnknownReader) || errors.Is(err, scard.ErrReaderUnavailable)
+		switch ev := rs[0].EventState; {
+		case goneErr && removal:
+			return nil
+		case goneErr:
+			// No state to wait on: look again after a while.
+			t := time.NewTimer(watchPoll)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
 		case err == nil:
-			if rs[0].EventState&want != 0 {
+			gone := ev&scard.StateUnknown != 0
+			if removal && (gone || ev&scard.StateEmpty != 0) || !removal && !gone && ev&scard.StatePresent != 0 {
 				return nil
 			}
-			rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+			rs[0].CurrentState = ev &^ scard.StateChanged
 		case errors.Is(err, scard.ErrTimeout):
 		default:
 			return fmt.Errorf("pcsc: watching %s: %w", reader, err)
