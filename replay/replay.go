@@ -250,16 +250,18 @@ func (r *replayer) run() error {
 		ch := r.chain(i)
 		var ok bool
 		var err error
+		before := len(r.res.Exchanges)
 		if a, found := r.allow[s.N]; found {
 			ok, err = r.replayAllowed(ch, a)
 		} else {
 			ok, err = r.replay(ch)
 		}
-		i += len(ch)
 		if err != nil {
-			r.stop(i, err.Error())
+			// The exchange that failed, and the rest, are not run.
+			r.stop(i+len(r.res.Exchanges)-before, err.Error())
 			return err
 		}
+		i += len(ch)
 		if !ok {
 			r.stop(i, fmt.Sprintf("exchange %d: the status words differ, so the target's state now differs from the recorded card's", s.N))
 			return nil
@@ -278,14 +280,16 @@ func (r *replayer) stop(i int, why string) {
 	}
 }
 
-// transmit sends one command and checks the answer is an APDU.
-func (r *replayer) transmit(cmd []byte) ([]byte, error) {
+// transmit sends one command for step s and checks the answer is an
+// APDU. Its errors name the step: a real card pulled out or reset by
+// another program in the middle says where the replay stopped.
+func (r *replayer) transmit(s Step, cmd []byte) ([]byte, error) {
 	out, err := r.t.Transmit(r.ctx, cmd)
 	if err != nil {
-		return nil, fmt.Errorf("sending %s: %w", insName(cmd), err)
+		return nil, fmt.Errorf("exchange %d (line %d): sending %s: %w", s.N, s.Line, insName(cmd), err)
 	}
 	if len(out) < 2 {
-		return nil, fmt.Errorf("sending %s: the answer % X has no status word", insName(cmd), out)
+		return nil, fmt.Errorf("exchange %d (line %d): sending %s: the answer % X has no status word", s.N, s.Line, insName(cmd), out)
 	}
 	return out, nil
 }
@@ -313,7 +317,7 @@ func (r *replayer) replay(ch []Step) (bool, error) {
 		if i == 0 {
 			cmd = p.cmd
 		}
-		out, err := r.transmit(cmd)
+		out, err := r.transmit(s, cmd)
 		if err != nil {
 			return false, err
 		}
@@ -361,7 +365,7 @@ func (r *replayer) replayAllowed(ch []Step, a Allowance) (bool, error) {
 		}
 		p = plan{cmd: ch[0].Command}
 	}
-	out, err := r.transmit(p.cmd)
+	out, err := r.transmit(ch[0], p.cmd)
 	if err != nil {
 		return false, err
 	}
@@ -370,7 +374,7 @@ func (r *replayer) replayAllowed(ch []Step, a Allowance) (bool, error) {
 		if i == 256 {
 			return false, fmt.Errorf("exchange %d: the target answers 61xx without end", ch[0].N)
 		}
-		if out, err = r.transmit([]byte{0x00, 0xC0, 0x00, 0x00, swOf(out).SW2()}); err != nil {
+		if out, err = r.transmit(ch[0], []byte{0x00, 0xC0, 0x00, 0x00, swOf(out).SW2()}); err != nil {
 			return false, err
 		}
 		got = append(got, out[:len(out)-2]...)

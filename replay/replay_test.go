@@ -348,3 +348,40 @@ func TestAllowlistErrors(t *testing.T) {
 		t.Fatalf("Replay() = %v, want ErrAllowlist", err)
 	}
 }
+
+// pulledOut is a card that answers its first n commands and then fails as
+// a PC/SC card pulled out of its reader does.
+type pulledOut struct {
+	*simtarget.Card
+	n int
+}
+
+func (p *pulledOut) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if p.n == 0 {
+		return nil, fmt.Errorf("pcsc: transmitting: %w", hostdriver.ErrCardRemoved)
+	}
+	p.n--
+	return p.Card.Transmit(ctx, cmd)
+}
+
+// TestReplayNamesTheStepATransportFailed: a real card pulled out (or reset
+// by another program) in the middle of a replay stops it with an error
+// naming the exchange and its line in the recording, as a differing status
+// word does; before, the error said only "sending GET VERSION".
+func TestReplayNamesTheStepATransportFailed(t *testing.T) {
+	ctx := t.Context()
+	rec := recordSession(t, ctx, "yubikey-5.7")
+	for i := range rec.Steps {
+		rec.Steps[i].Line = 10 * rec.Steps[i].N
+	}
+	res, err := replay.Replay(ctx, &pulledOut{openCard(t, "yubikey-5.7"), 2}, rec, replay.Options{})
+	if !errors.Is(err, hostdriver.ErrCardRemoved) {
+		t.Fatalf("Replay() error = %v, want ErrCardRemoved", err)
+	}
+	if want := "exchange 3 (line 30): sending "; !strings.Contains(err.Error(), want) || !strings.Contains(res.Stopped, want) {
+		t.Errorf("Replay() error = %q, stopped %q, want both to say %q", err, res.Stopped, want)
+	}
+	if res.Counts.Exact != 2 || res.Counts.NotRun != len(rec.Steps)-2 {
+		t.Errorf("Counts = %+v, want 2 exact, the rest not run", res.Counts)
+	}
+}
