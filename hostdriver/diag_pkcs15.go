@@ -80,8 +80,8 @@ func (l pkcs15Files) read(ctx context.Context, c *Conn, p pkcs15Path) ([]byte, e
 const maxRecords = 254
 
 // readFile selects an EF with sel (its P1 and data) and reads it whole, up
-// to maxEF bytes: a transparent EF with READ BINARY until a short answer or
-// 6B00 (offset past the end), a record EF (as the FCP's file descriptor
+// to maxEF bytes: a transparent EF with READ BINARY until a short answer,
+// 6282 (end of file) or 6B00 (offset past the end), a record EF (as the FCP's file descriptor
 // says, or READ BINARY's 6981) with READ RECORD of records 1, 2, ... until
 // 6A83, the records put end to end.
 func readFile(ctx context.Context, c *Conn, sel apdu.Command) ([]byte, error) {
@@ -107,11 +107,15 @@ func readFile(ctx context.Context, c *Conn, sel apdu.Command) ([]byte, error) {
 		if errors.Is(err, apdu.SWCommandIncompatible) && off == 0 {
 			return readRecords(ctx, c)
 		}
-		if err != nil {
+		// 6282: the end of the file came before Ne bytes, and the card
+		// answered those there were (ISO/IEC 7816-4 §11.3.3), as many real
+		// cards do where others answer 9000 or 6Cxx.
+		end := errors.Is(err, apdu.SWEndOfFile)
+		if err != nil && !end {
 			return nil, err
 		}
 		out = append(out, chunk...)
-		if len(chunk) < 256 {
+		if end || len(chunk) < 256 {
 			break
 		}
 	}
