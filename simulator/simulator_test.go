@@ -291,30 +291,35 @@ func TestStatePINVerified(t *testing.T) {
 	}
 }
 
+// TestTouchSensor: each case's sensor waits longTouch, but for the one
+// that waits the timeout out (no touch): a touch, abort or mode change
+// given by a goroutine scheduled late must come within the wait, and an
+// abort or a mode change must be what ends it.
 func TestTouchSensor(t *testing.T) {
 	tests := []struct {
-		name   string
-		mode   TouchMode
-		action func(*touchSensor)
-		want   bool
+		name    string
+		mode    TouchMode
+		timeout time.Duration // zero: longTouch
+		action  func(*touchSensor)
+		want    bool
 	}{
-		{"auto", TouchAuto, nil, true},
-		{"never", TouchNever, nil, false},
-		{"manual, no touch", TouchManual, nil, false},
-		{"manual, touched while waiting", TouchManual, func(ts *touchSensor) {
+		{"auto", TouchAuto, 0, nil, true},
+		{"never", TouchNever, 0, nil, false},
+		{"manual, no touch", TouchManual, 300 * time.Millisecond, nil, false},
+		{"manual, touched while waiting", TouchManual, 0, func(ts *touchSensor) {
 			for _, w := ts.status(); w < 0; _, w = ts.status() {
 				time.Sleep(time.Millisecond)
 			}
 			ts.give()
 		}, true},
-		{"manual, touched in advance", TouchManual, func(ts *touchSensor) {}, true},
-		{"manual, aborted", TouchManual, func(ts *touchSensor) {
+		{"manual, touched in advance", TouchManual, 0, func(ts *touchSensor) {}, true},
+		{"manual, aborted", TouchManual, 0, func(ts *touchSensor) {
 			for _, w := ts.status(); w < 0; _, w = ts.status() {
 				time.Sleep(time.Millisecond)
 			}
 			ts.abort()
 		}, false},
-		{"manual, switched to auto while waiting", TouchManual, func(ts *touchSensor) {
+		{"manual, switched to auto while waiting", TouchManual, 0, func(ts *touchSensor) {
 			for _, w := ts.status(); w < 0; _, w = ts.status() {
 				time.Sleep(time.Millisecond)
 			}
@@ -323,7 +328,11 @@ func TestTouchSensor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newTouchSensor(tt.mode, 300*time.Millisecond)
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = longTouch
+			}
+			ts := newTouchSensor(tt.mode, timeout)
 			if tt.name == "manual, touched in advance" {
 				if ts.give() {
 					t.Error("give() reported a wait with nobody waiting")
@@ -364,21 +373,31 @@ func mgmtAuth(t *testing.T, tr *Transport) {
 // TestTouchThroughCard uses a key whose touch policy is "always" on a card
 // in manual touch mode: the signature waits for a touch given through the
 // simulator, and fails with 6982 when none comes.
+//
+// The touched signature runs on a card whose touch timeout (longTouch) no
+// wait of a loaded machine outlasts; only the untouched one, which must
+// wait the timeout out, runs on a card that gives up after 300 ms. With
+// 300 ms for both, a test goroutine scheduled late touched after the card
+// had given up (1 run in 10 at nice 19 beside busy loops).
 func TestTouchThroughCard(t *testing.T) {
-	s := newTestSim(t, Config{TouchMode: TouchManual, TouchTimeout: 300 * time.Millisecond})
-	r := addCard(t, s, CardSpec{Slot: 0})
-	tr := r.Transport()
-	transmit(t, tr, selectPIV)
-	mgmtAuth(t, tr)
-	// ECC P-256 in 9A, PIN policy never (01), touch policy always (02).
-	if got := transmit(t, tr, "0047009A0BAC09800111AA0101AB0102"); !strings.HasSuffix(got, "9000") {
-		t.Fatalf("GENERATE = %s", got)
-	}
 	sign := "0087119A267C24820081200102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2000"
+	touchCard := func(timeout time.Duration) *Reader {
+		s := newTestSim(t, Config{TouchMode: TouchManual, TouchTimeout: timeout})
+		r := addCard(t, s, CardSpec{Slot: 0})
+		tr := r.Transport()
+		transmit(t, tr, selectPIV)
+		mgmtAuth(t, tr)
+		// ECC P-256 in 9A, PIN policy never (01), touch policy always (02).
+		if got := transmit(t, tr, "0047009A0BAC09800111AA0101AB0102"); !strings.HasSuffix(got, "9000") {
+			t.Fatalf("GENERATE = %s", got)
+		}
+		return r
+	}
+	r := touchCard(longTouch)
 	if got := transmitTouched(t, r, sign, "9A"); !strings.HasSuffix(got, "9000 <nil>") {
 		t.Errorf("signature with a touch = %s, want 9000", got)
 	}
-	transmitUntouched(t, r, sign, "6982", 300*time.Millisecond)
+	transmitUntouched(t, touchCard(300*time.Millisecond), sign, "6982", 300*time.Millisecond)
 	st, err := r.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -394,6 +413,11 @@ func TestTouchThroughCard(t *testing.T) {
 	}
 }
 
+// longTouch is the touch timeout of a card the tests touch: a touch given
+// by a goroutine that a loaded machine schedules late must still be in
+// time. A test that never touches waits it out, and fails then.
+const longTouch = time.Minute
+
 // transmitTouched sends cmd on a card in manual touch mode, waits until
 // the card waits for a touch of key ref (hex), touches it and returns the
 // answer and error.
@@ -404,10 +428,15 @@ func transmitTouched(t *testing.T, r *Reader, cmd, ref string) string {
 		resp, err := r.Transport().Transmit(context.Background(), unhex(t, cmd))
 		done <- fmt.Sprintf("%X %v", resp, err)
 	}()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(longTouch)
 	for r.Info().TouchWaiting != ref {
+		select {
+		case got := <-done:
+			t.Fatalf("the card answered %s without waiting for a touch of key %s", got, ref)
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the card never waited for a touch of key %s", ref)
+			t.Fatalf("the card did not wait for a touch of key %s within %v", ref, longTouch)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
