@@ -127,7 +127,8 @@ type Options struct {
 	// it, and with each note of the plan made before the first case.
 	Progress func(Progress)
 	// CaseTimeout bounds one case and, apart, putting the card back after
-	// it; zero means a minute.
+	// it; zero means a minute on a Fresh target, five on a card that is
+	// not (a real card's RSA-4096 key generation takes up to 90 s).
 	CaseTimeout time.Duration
 }
 
@@ -138,6 +139,10 @@ type Progress struct {
 	Result       *Result // nil: the case is starting
 	Note         string  // a note of the plan, before any case
 }
+
+// realCardCaseTimeout is CaseTimeout's default on a target that is not
+// Fresh.
+const realCardCaseTimeout = 5 * time.Minute
 
 // ErrIncompleteCredentials is returned by Run when Options.Destructive is
 // set for a target that is not Fresh without every credential, and
@@ -153,6 +158,12 @@ var ErrIncompleteCredentials = errors.New("conformance: destructive cases on a r
 func Run(ctx context.Context, t Target, opts Options) (*Report, error) {
 	if opts.CaseTimeout == 0 {
 		opts.CaseTimeout = time.Minute
+		if !t.Fresh {
+			// A real card's RSA-4096 GENERATE takes 10 to 90 s, and
+			// PC/SC cannot abandon it: a minute failed the case after
+			// the card had done its work.
+			opts.CaseTimeout = realCardCaseTimeout
+		}
 	}
 	var cases []Case
 	rep := &Report{Target: t.Name, Started: time.Now()}

@@ -67,10 +67,13 @@ func TestConformInterruptedPutsTheCardBack(t *testing.T) {
 			target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return card, nil }}
 			rep, err := conformance.Run(ctx, target, conformance.Options{
 				Destructive: true, Credentials: creds, Slots: []byte{0x9A, 0x9C},
-				Filter: func(k conformance.Case) bool { return k.ID == id || k.ID == "PIV-SIGN-P256" },
+				Filter: func(k conformance.Case) bool { return k.ID == id || k.ID == "PIV-ECDH-P256" },
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(rep.Results) != 2 {
+				t.Fatalf("%d results, want 2: %s", len(rep.Results), rep.Summary())
 			}
 			for _, r := range rep.Results {
 				switch {
@@ -97,5 +100,55 @@ func TestConformInterruptedPutsTheCardBack(t *testing.T) {
 				t.Errorf("the PIN has %d tries (%v) after the run, want 3", tries, err)
 			}
 		})
+	}
+}
+
+// deadlineCard is a simulated card taken for a real one that notes how
+// long the case had left when GENERATE was sent.
+type deadlineCard struct {
+	*Card
+	left *time.Duration
+}
+
+func (c deadlineCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if d, ok := ctx.Deadline(); ok && len(cmd) > 1 && cmd[1] == apdu.InsGenerateKeyPairOdd {
+		*c.left = time.Until(d)
+	}
+	return c.Card.Transmit(ctx, cmd)
+}
+
+func (deadlineCard) Close() error { return nil }
+
+// TestConformRealCardCaseTime: on a card that is not Fresh, a case left to
+// the default bound sends GENERATE with minutes to spare: a real card's
+// RSA-4096 key generation takes 10 to 90 s, which PC/SC cannot cut short.
+// Before, the bound was a minute for every target, so a slow real card
+// failed the case right after it had made the key.
+func TestConformRealCardCaseTime(t *testing.T) {
+	_, creds, err := Target("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var left time.Duration
+	target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return deadlineCard{c, &left}, nil }}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // the run's bound, as tessera conform's --timeout
+	defer cancel()
+	rep, err := conformance.Run(ctx, target, conformance.Options{
+		Destructive: true, Credentials: creds, Slots: []byte{0x9A},
+		Filter: func(k conformance.Case) bool { return k.ID == "PIV-SIGN-ECDSA" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Outcome != conformance.Passed {
+		t.Fatalf("results %+v, want PIV-SIGN-ECDSA passed", rep.Results)
+	}
+	if left < 3*time.Minute {
+		t.Errorf("GENERATE was sent with %v left for the case, want minutes: a real card's RSA-4096 takes up to 90 s", left.Round(time.Second))
 	}
 }
