@@ -212,10 +212,19 @@ func (k *Card) Close() error {
 	return k.card.Disconnect(scard.LeaveCard)
 }
 
-// mapErr turns PC/SC's card-gone errors into hostdriver.ErrCardRemoved.
+// mapErr turns PC/SC's card-gone errors into hostdriver.ErrCardRemoved,
+// and says what a sharing violation means; the PC/SC error stays wrapped.
+// A USB token pulled out (a YubiKey is its own reader) takes its reader
+// along: pcsc-lite answers SCARD_E_READER_UNAVAILABLE for the connection
+// it had, and a reader that has gone by the time it is connected to is
+// SCARD_E_UNKNOWN_READER.
 func mapErr(err error) error {
-	if errors.Is(err, scard.ErrRemovedCard) || errors.Is(err, scard.ErrNoSmartcard) {
-		return fmt.Errorf("%w (%v)", hostdriver.ErrCardRemoved, err)
+	switch {
+	case errors.Is(err, scard.ErrRemovedCard), errors.Is(err, scard.ErrNoSmartcard),
+		errors.Is(err, scard.ErrReaderUnavailable), errors.Is(err, scard.ErrUnknownReader):
+		return fmt.Errorf("%w (%w)", hostdriver.ErrCardRemoved, err)
+	case errors.Is(err, scard.ErrSharingViolation):
+		return fmt.Errorf("another program holds the card exclusively (GnuPG's scdaemon does with a YubiKey or an OpenPGP card: gpgconf --kill scdaemon lets it go): %w", err)
 	}
 	return err
 }

@@ -5,10 +5,13 @@ package pcsc
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebfe/scard"
+
+	"github.com/tesseracard/tessera/hostdriver"
 )
 
 // fakeWatcher answers SCardGetStatusChange from a script: each step the
@@ -83,5 +86,38 @@ func TestWaitOn(t *testing.T) {
 				t.Errorf("waitOn(removal %v) = %v, want the context's or pcscd's error", tt.removal, err)
 			}
 		})
+	}
+}
+
+// TestMapErr: PC/SC's errors for a card that is gone all wrap
+// hostdriver.ErrCardRemoved, the PC/SC error still wrapped; a sharing
+// violation says that another program holds the card. Before, a pulled-out
+// USB token's SCARD_E_READER_UNAVAILABLE was not a removed card, and a
+// sharing violation said only "Sharing violation".
+func TestMapErr(t *testing.T) {
+	tests := []struct {
+		err     error
+		removed bool
+		say     string
+	}{
+		{scard.ErrRemovedCard, true, ""},
+		{scard.ErrNoSmartcard, true, ""},
+		{scard.ErrReaderUnavailable, true, ""},
+		{scard.ErrUnknownReader, true, ""},
+		{scard.ErrSharingViolation, false, "another program holds the card exclusively"},
+		{scard.ErrResetCard, false, ""},
+		{scard.ErrNoService, false, ""},
+	}
+	for _, tt := range tests {
+		err := mapErr(tt.err)
+		if got := errors.Is(err, hostdriver.ErrCardRemoved); got != tt.removed {
+			t.Errorf("mapErr(%v) = %v: ErrCardRemoved %v, want %v", tt.err, err, got, tt.removed)
+		}
+		if !errors.Is(err, tt.err) {
+			t.Errorf("mapErr(%v) = %v, want it to wrap the PC/SC error", tt.err, err)
+		}
+		if !strings.Contains(err.Error(), tt.say) {
+			t.Errorf("mapErr(%v) = %v, want it to say %q", tt.err, err, tt.say)
+		}
 	}
 }
