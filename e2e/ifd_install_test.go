@@ -324,6 +324,7 @@ func TestIFDScriptArgs(t *testing.T) {
 		{"an unknown command", []string{"instal", "Good"}, "usage: scripts/ifd.sh", nil},
 		{"install for a bad group", []string{"install", "Good"}, "TESSERA_IFD_GROUP 'Bad Group': a group name", []string{"TESSERA_IFD_GROUP=Bad Group"}},
 		{"install for a group starting with a dash", []string{"install", "Good"}, "TESSERA_IFD_GROUP '-g': a group name", []string{"TESSERA_IFD_GROUP=-g"}},
+		{"a ready timeout with a unit", []string{"status"}, "PCSCD_READY_TIMEOUT '15s': whole seconds", []string{"PCSCD_READY_TIMEOUT=15s"}},
 		{"install for a relative run directory", []string{"install", "Good"}, "socket directory run/ifd (TESSERA_RUN_DIR/ifd): install needs an absolute path", []string{"TESSERA_RUN_DIR=run"}},
 	}
 	for _, tt := range tests {

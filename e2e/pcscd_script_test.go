@@ -324,3 +324,49 @@ func TestPCSCDScriptKeepsAListenedSocket(t *testing.T) {
 		})
 	}
 }
+
+// TestPCSCDScriptArgs checks scripts/pcscd.sh's argument and environment
+// errors, run by root: each is a non-zero exit with a message naming what
+// is wrong, before anything is started or written. PCSCD_READY_TIMEOUT
+// went into bash arithmetic as it was, where a[$(command)] runs the
+// command: as root.
+func TestPCSCDScriptArgs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs scripts/pcscd.sh as root, as make run and make test do: run the e2e tests as root")
+	}
+	witness := filepath.Join(t.TempDir(), "ran")
+	tests := []struct {
+		name string
+		args []string
+		env  []string // beside TESSERA_RUN_DIR
+		want string
+	}{
+		{"no command", nil, nil, "usage: scripts/pcscd.sh"},
+		{"an unknown command", []string{"begin"}, nil, "usage: scripts/pcscd.sh"},
+		{"start 0 instances", []string{"start", "0"}, nil, "instance count '0': want 1 to 64"},
+		{"start 65 instances", []string{"start", "65"}, nil, "instance count '65': want 1 to 64"},
+		{"start-instance without K", []string{"start-instance"}, nil, "start-instance K, with 1 <= K < 64"},
+		{"start-instance 64", []string{"start-instance", "64"}, nil, "start-instance K, with 1 <= K < 64"},
+		{"a reader name with a quote", []string{"start-instance", unsafeInstance}, []string{`PCSCD_READER_NAME=Bad"Name`}, `reader name 'Bad"Name'`},
+		{"a timeout with a unit", []string{"start-instance", unsafeInstance}, []string{"PCSCD_READY_TIMEOUT=15s"}, "PCSCD_READY_TIMEOUT '15s': whole seconds"},
+		{"a timeout that runs a command", []string{"start-instance", unsafeInstance}, []string{"PCSCD_READY_TIMEOUT=i[$(touch " + witness + ")]"}, "PCSCD_READY_TIMEOUT 'i[$(touch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := hosttest.ShortDir(t)
+			env := append([]string{"TESSERA_RUN_DIR=" + run}, tt.env...)
+			out, code := pcscdScript(t, nil, env, tt.args...)
+			// Whatever it started and recorded (nothing, since the fix).
+			defer pcscdScript(t, nil, env, "stop")
+			if code == 0 || !strings.Contains(out, tt.want) {
+				t.Errorf("scripts/pcscd.sh %q: exit %d, want non-zero and %q\n%s", tt.args, code, tt.want, out)
+			}
+			if _, err := os.Stat(witness); err == nil {
+				t.Fatalf("scripts/pcscd.sh %q ran the command in its environment (%s exists)\n%s", tt.args, witness, out)
+			}
+			if ents, err := os.ReadDir(run); err != nil || len(ents) != 0 {
+				t.Errorf("scripts/pcscd.sh %q wrote %v in %s (%v)", tt.args, ents, run, err)
+			}
+		})
+	}
+}

@@ -85,6 +85,7 @@ READY_TIMEOUT=${PCSCD_READY_TIMEOUT:-15}
 
 say() { echo "ifd.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+check_seconds PCSCD_READY_TIMEOUT "$READY_TIMEOUT"
 
 # recorded_pid: the pcscd this script started, if it still runs.
 recorded_pid() { recorded_pcscd "$PIDFILE"; }

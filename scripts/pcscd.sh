@@ -52,6 +52,7 @@ READER_NAME=${PCSCD_READER_NAME:-Virtual PCD}
 
 say() { echo "pcscd.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+check_seconds PCSCD_READY_TIMEOUT "$READY_TIMEOUT"
 
 port_of() { echo $((BASE_PORT + 2 * $1)); }
 sock_of() { if [ "$1" -eq 0 ]; then echo "$SYS_SOCK"; else echo "$RUN_DIR/pcscd-$1/pcscd.comm"; fi; }

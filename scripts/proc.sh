@@ -49,6 +49,15 @@ unix_listening() {
   awk -v p="$1" '$4 == "00010000" && $8 == p { found = 1 } END { exit !found }' /proc/net/unix 2>/dev/null
 }
 
+# check_seconds NAME VALUE: VALUE (of the environment variable NAME) is a
+# whole number of seconds, 1 to 3600, before it reaches bash arithmetic,
+# which would run a[$(command)] in it.
+check_seconds() {
+  if ! [[ $2 =~ ^[1-9][0-9]{0,3}$ ]] || [ "$2" -gt 3600 ]; then
+    die "$1 '$2': whole seconds, 1 to 3600"
+  fi
+}
+
 # detached CMD...: execs CMD in a session of its own with no inherited
 # descriptor but 0-2, so that the daemon does not keep a caller's lock (a
 # flock around a test run) or pipe open after the caller is gone. Run it in
