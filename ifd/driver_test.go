@@ -272,16 +272,25 @@ func FuzzDriverAnswers(f *testing.F) {
 }
 
 // TestDriverSilentPeer: a simulator that stops answering costs a bounded
-// wait, then the card is gone.
+// wait, then the card is gone. The peer neither answers nor hangs up until
+// the test ends, so only the driver's own deadline can end the call; the
+// test asserts that it ends, not how fast (it asserted under 6 s, a
+// timed assertion a loaded machine may fail), failing if the call still
+// waits after a minute.
 func TestDriverSilentPeer(t *testing.T) {
-	path := peer(t, false, func(ifdlink.Type) []byte { time.Sleep(10 * time.Second); return nil })
+	silent := make(chan struct{})
+	path := peer(t, false, func(ifdlink.Type) []byte { <-silent; return nil })
+	t.Cleanup(func() { close(silent) }) // before the peer's listener closes
 	d := open(t, path)
-	start := time.Now()
-	if rc := d.presence(); rc != ifdNotPresent {
-		t.Errorf("IFDHICCPresence against a silent peer = %d, want IFD_ICC_NOT_PRESENT", rc)
-	}
-	if took := time.Since(start); took > 6*time.Second {
-		t.Errorf("IFDHICCPresence against a silent peer took %v", took)
+	rc := make(chan int, 1)
+	go func() { rc <- d.presence() }()
+	select {
+	case got := <-rc:
+		if got != ifdNotPresent {
+			t.Errorf("IFDHICCPresence against a silent peer = %d, want IFD_ICC_NOT_PRESENT", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("IFDHICCPresence against a silent peer still waits after a minute")
 	}
 }
 
