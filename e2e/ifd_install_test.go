@@ -207,16 +207,18 @@ func TestIFDInstall(t *testing.T) {
 		p := startIFDPCSCDIn(t, run, "start", "--conf", confCopy)
 		t.Setenv("PCSCLITE_CSOCK_NAME", p.sock)
 		t.Setenv("TESSERA_RUN_DIR", run) // the simulator's default --ifd-dir
-		pid, err := os.ReadFile(filepath.Join(run, "ifd-pcscd.pid"))
+		record, err := os.ReadFile(filepath.Join(run, "ifd-pcscd.pid"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		maps, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(pid)), "maps"))
+		// The record is "PID START" (scripts/proc.sh record_pid).
+		pid, _, _ := strings.Cut(strings.TrimSpace(string(record)), " ")
+		maps, err := os.ReadFile(filepath.Join("/proc", pid, "maps"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(string(maps), lib) {
-			t.Errorf("pcscd (pid %s) has not loaded %s", bytes.TrimSpace(pid), lib)
+			t.Errorf("pcscd (pid %s) has not loaded %s", pid, lib)
 		}
 		startSim(t, hosttest.ShortDir(t), "--bridge", "ifd", "--cards", "2", "--reader-name", names[0], "--reader-name", names[1])
 		p.waitCard(t, r0, true, 15*time.Second)
