@@ -90,7 +90,9 @@ for a in "${foreign[@]}"; do
 done
 echo "deps: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update -qq >&2
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Through env, not before sudo: sudo's env_reset drops the caller's
+# environment, and debconf would ask its questions (tshark's) at a prompt.
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 for p in "${missing[@]}"; do
   if ! installed "$p"; then
     echo "deps: $p is still not installed after apt-get install" >&2
