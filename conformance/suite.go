@@ -266,6 +266,14 @@ func runOne(ctx context.Context, t Target, shared Card, pl *plan, c *Case, opts 
 		}
 		defer card.Close()
 	}
+	if tx, ok := card.(Transactor); ok && !t.Fresh {
+		if err := tx.BeginTransaction(ctx); err != nil {
+			res.Outcome, res.Message = Failed, fmt.Sprintf("keeping other programs off the card: %v", err)
+			return res
+		}
+		// Deferred: ends after the putting back below.
+		defer tx.EndTransaction()
+	}
 	creds := opts.Credentials
 	if cc, ok := card.(CardCredentials); ok && t.Fresh {
 		creds = cc.Credentials()

@@ -22,6 +22,13 @@ type Resetter interface {
 	Reset(ctx context.Context) error
 }
 
+// Transactor is a Card that can keep other programs' commands off the
+// card for a while (PC/SC transactions): on a card that is not Fresh the
+// suite holds one for each case, its putting back included, so that
+// another program's SELECT cannot slip in between a VERIFY and the command
+// it allows. A card whose Reset reconnects keeps the transaction across it.
+type Transactor = hostdriver.Transactor
+
 // PowerCutter is a Card whose power the suite can cut in the middle of a
 // command: only a simulated card. ArmPowerCut plans a cut after k more
 // writes to persistent memory (k < 0 disarms): the command that makes the

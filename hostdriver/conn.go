@@ -15,6 +15,17 @@ type Transport interface {
 	Transmit(ctx context.Context, cmd []byte) ([]byte, error)
 }
 
+// Transactor is a connection that can keep other programs' commands off
+// the card between BeginTransaction and EndTransaction (PC/SC
+// transactions, SCardBeginTransaction); hostdriver/pcsc's *Card is one.
+// A sequence whose commands must not be interleaved with another
+// program's (a SELECT between VERIFY and the command it allows) runs
+// inside one.
+type Transactor interface {
+	BeginTransaction(ctx context.Context) error
+	EndTransaction() error
+}
+
 // ErrCardRemoved is wrapped by transport errors that mean the card left the
 // reader (or, for the simulator, was removed or lost power).
 var ErrCardRemoved = errors.New("hostdriver: card removed")

@@ -234,6 +234,14 @@ func diagnoseOne(ctx context.Context, rs readerSet, reader string, names *hostdr
 		return failed(err)
 	}
 	defer card.Close()
+	// One transaction for the whole diagnosis: no other program's SELECT
+	// between two of diag's commands (a card in a shared reader).
+	if tx, ok := card.(hostdriver.Transactor); ok {
+		if err := tx.BeginTransaction(ctx); err != nil {
+			return failed(err)
+		}
+		defer tx.EndTransaction()
+	}
 	atr, err := card.ATR()
 	if err != nil {
 		return failed(err)

@@ -259,3 +259,49 @@ func TestLoadATRList(t *testing.T) {
 		}
 	}
 }
+
+// txSimCard is a simulated card in a shared reader that can hold a
+// transaction: it counts the commands sent outside one.
+type txSimCard struct {
+	simCard
+	in, begun, outside *int
+}
+
+func (c txSimCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if *c.in == 0 {
+		*c.outside++
+	}
+	return c.simCard.Transmit(ctx, cmd)
+}
+
+func (c txSimCard) BeginTransaction(context.Context) error { *c.in++; *c.begun++; return nil }
+func (c txSimCard) EndTransaction() error                  { *c.in--; return nil }
+
+type txReaders struct {
+	testReaders
+	card txSimCard
+}
+
+func (r txReaders) Connect(string) (readerCard, error) { return r.card, nil }
+
+// TestDiagHoldsATransaction: diag reads a card in one PC/SC transaction,
+// so that another program's SELECT cannot land between two of its
+// commands (a YubiKey's PIV, OpenPGP and management applications are
+// selected in turn) and make it read the wrong application. Before, it
+// took none.
+func TestDiagHoldsATransaction(t *testing.T) {
+	c, err := simtarget.Open(simtarget.Options{Profile: "yubikey-5.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var in, begun, outside int
+	rs := txReaders{testReaders{names: []string{"Yubico YubiKey OTP+FIDO+CCID 00 00"}}, txSimCard{simCard{c}, &in, &begun, &outside}}
+	reports, err := diagnoseReaderSet(context.Background(), rs, "", nil)
+	if err != nil || len(reports) != 1 || reports[0].State != hostdriver.StateCard {
+		t.Fatalf("diagnoseReaderSet() = %+v, %v", reports, err)
+	}
+	if begun != 1 || in != 0 || outside != 0 {
+		t.Errorf("%d transactions begun, %d left open, %d commands outside one; want 1, 0, 0", begun, in, outside)
+	}
+}

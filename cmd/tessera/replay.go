@@ -179,6 +179,11 @@ func replayOn(ctx context.Context, kind, profile, reader string, rec *replay.Rec
 			return nil, err
 		}
 		defer c.Close()
+		// No other program's command between two recorded ones.
+		if err := c.BeginTransaction(ctx); err != nil {
+			return nil, err
+		}
+		defer c.EndTransaction()
 		t = c
 	} else {
 		c, err := simtarget.Open(simtarget.Options{Profile: profile})

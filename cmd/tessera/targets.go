@@ -19,10 +19,15 @@ func simTarget(profileName string) (conformance.Target, conformance.Credentials,
 // connection is closed, a connection of its own disconnects with
 // SCARD_RESET_CARD (pcscd resets the card when its last connection asks
 // so), and the suite connects again.
+//
+// It holds PC/SC transactions (conformance.Transactor): one per case for
+// the suite, one for a whole replay, taken again on the new connection
+// after a reset.
 type pcscCard struct {
 	pc     *pcsc.Context
 	card   *pcsc.Card
 	reader string
+	inTx   bool // a transaction is held, and is to be held again after Reset
 }
 
 // openPCSC connects to the card in the reader named (exactly, or a unique
@@ -64,7 +69,26 @@ func (c *pcscCard) Reset(ctx context.Context) error {
 		return err
 	}
 	c.card = card
+	if c.inTx {
+		return c.card.BeginTransaction(ctx)
+	}
 	return nil
+}
+
+// BeginTransaction keeps other programs' commands off the card until
+// EndTransaction, across resets.
+func (c *pcscCard) BeginTransaction(ctx context.Context) error {
+	if err := c.card.BeginTransaction(ctx); err != nil {
+		return err
+	}
+	c.inTx = true
+	return nil
+}
+
+// EndTransaction lets other programs' commands through again.
+func (c *pcscCard) EndTransaction() error {
+	c.inTx = false
+	return c.card.EndTransaction()
 }
 
 func (c *pcscCard) Close() error {

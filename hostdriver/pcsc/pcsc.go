@@ -205,6 +205,43 @@ func (k *Card) Reset(ctx context.Context) error {
 	return nil
 }
 
+// BeginTransaction keeps other programs' commands off the card until
+// EndTransaction or Close (SCardBeginTransaction): their exchanges wait,
+// so none slips in between two of ours (a SELECT of another application
+// between VERIFY and the signature it allows). It waits while another
+// program holds a transaction of its own, as a Transmit does; the context
+// is checked first. A card reset by another program is reconnected and
+// gives ErrCardReset.
+func (k *Card) BeginTransaction(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err := k.card.BeginTransaction()
+	if errors.Is(err, scard.ErrResetCard) {
+		if rerr := k.card.Reconnect(k.mode, scard.ProtocolT1|scard.ProtocolT0, scard.LeaveCard); rerr != nil {
+			return fmt.Errorf("pcsc: reconnecting after a reset: %w", mapErr(rerr))
+		}
+		return ErrCardReset
+	}
+	if err != nil {
+		return fmt.Errorf("pcsc: beginning a transaction with the card in %s: %w", k.reader, mapErr(err))
+	}
+	return nil
+}
+
+// EndTransaction lets other programs' commands reach the card again,
+// leaving it as it is.
+func (k *Card) EndTransaction() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.card.EndTransaction(scard.LeaveCard); err != nil {
+		return fmt.Errorf("pcsc: ending the transaction with the card in %s: %w", k.reader, mapErr(err))
+	}
+	return nil
+}
+
 // Close disconnects, leaving the card as it is.
 func (k *Card) Close() error {
 	k.mu.Lock()

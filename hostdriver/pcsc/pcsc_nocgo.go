@@ -55,5 +55,11 @@ func (k *Card) Transmit(context.Context, []byte) ([]byte, error) { return nil, e
 // Reset returns Establish's error.
 func (k *Card) Reset(context.Context) error { return errNoCgo(runtime.GOOS) }
 
+// BeginTransaction returns Establish's error.
+func (k *Card) BeginTransaction(context.Context) error { return errNoCgo(runtime.GOOS) }
+
+// EndTransaction returns Establish's error.
+func (k *Card) EndTransaction() error { return errNoCgo(runtime.GOOS) }
+
 // Close does nothing.
 func (k *Card) Close() error { return nil }
