@@ -83,14 +83,14 @@ func isoCases() []Case {
 		},
 		{
 			ID: "ISO-61XX", Title: "an answer over 256 bytes comes as 256 bytes and 61xx, the rest by GET RESPONSE",
-			Ref: "ISO/IEC 7816-4 §5.1.3 (61xx), §7.6.1 (GET RESPONSE)", Class: Safe,
+			Ref: "ISO/IEC 7816-4 §5.1.3 (61xx), §7.6.1 (GET RESPONSE); ISO/IEC 7816-3 §12.2 (T=0)", Class: Safe,
 			Run: func(ctx context.Context, e *Env) error {
 				tag, whole, err := longObject(ctx, e)
 				if err != nil {
 					return err
 				}
 				// Without Le, as piv-go sends it.
-				r, err := e.RawCmd(ctx, getDataCmd(tag))
+				r, err := e.firstPiece(ctx, getDataCmd(tag))
 				if err != nil {
 					return err
 				}

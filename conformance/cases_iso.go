@@ -608,7 +608,7 @@ func isoFileCases() []Case {
 				if err := e.run(ctx, step("MSE SET of key generation (EC, slot 15)", mseCmd(0x00, 0xEC, isoKeySlot), ok)); err != nil {
 					return err
 				}
-				r, err := e.RawCmd(ctx, apdu.Command{INS: apdu.InsGenerateKeyPair, Data: p256Params(), Ne: 256})
+				r, err := e.firstPiece(ctx, apdu.Command{INS: apdu.InsGenerateKeyPair, Data: p256Params(), Ne: 256})
 				if err != nil {
 					return err
 				}

@@ -813,7 +813,7 @@ func opgpGenerateCase(ctx context.Context, e *Env) error {
 	for _, ne := range []int{256, 0} {
 		read := opgpGenerateCmd(0x81, opgpKeySig)
 		read.Ne = ne
-		r, err := e.RawCmd(ctx, read)
+		r, err := e.firstPiece(ctx, read)
 		if err != nil {
 			return err
 		}

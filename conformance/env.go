@@ -103,6 +103,19 @@ func (e *Env) Raw(ctx context.Context, raw []byte) (apdu.Response, error) {
 	return r, nil
 }
 
+// firstPiece sends cmd, a command with a data field, and returns the first
+// piece of its long answer as a T=1 card gives it: the data that came with
+// 61xx. Over T=0 such a command carries no response data back (ISO/IEC
+// 7816-3 §12.2): the card answers 61xx alone, and the piece is fetched
+// with one GET RESPONSE for what it announced.
+func (e *Env) firstPiece(ctx context.Context, cmd apdu.Command) (apdu.Response, error) {
+	r, err := e.RawCmd(ctx, cmd)
+	if n, ok := r.SW.BytesRemaining(); err == nil && ok && len(r.Data) == 0 && len(cmd.Data) > 0 {
+		return e.RawCmd(ctx, apdu.Command{CLA: cmd.CLA &^ apdu.CLAChaining, INS: apdu.InsGetResponse, Ne: n})
+	}
+	return r, err
+}
+
 // RawCmd marshals cmd and sends it as one exchange.
 func (e *Env) RawCmd(ctx context.Context, cmd apdu.Command) (apdu.Response, error) {
 	raw, err := cmd.Marshal()
