@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/hostdriver"
+	"github.com/tesseracard/tessera/internal/hosttest"
 	"github.com/tesseracard/tessera/simulator/simtarget"
 )
 
@@ -303,5 +305,61 @@ func TestDiagHoldsATransaction(t *testing.T) {
 	}
 	if begun != 1 || in != 0 || outside != 0 {
 		t.Errorf("%d transactions begun, %d left open, %d commands outside one; want 1, 0, 0", begun, in, outside)
+	}
+}
+
+// t0Readers holds one simulated card reached as PC/SC reaches a T=0 card.
+type t0Readers struct {
+	testReaders
+	card         simCard
+	getResponses *int
+}
+
+func (r t0Readers) Connect(string) (readerCard, error) {
+	return t0SimCard{r.card, &hosttest.T0{Transport: r.card}, r.getResponses}, nil
+}
+
+type t0SimCard struct {
+	simCard
+	t0           *hosttest.T0
+	getResponses *int
+}
+
+func (c t0SimCard) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) > 1 && cmd[1] == apdu.InsGetResponse {
+		*c.getResponses++
+	}
+	return c.t0.Transmit(ctx, cmd)
+}
+
+// TestDiagT0: diag reports the same of a card over T=0 (every answer to a
+// command with a data field a bare 61xx, the data by GET RESPONSE) as over
+// T=1, for each kind of card it reads.
+func TestDiagT0(t *testing.T) {
+	for _, prof := range []string{"default", "yubikey-5.7", "openpgp", "iso-token"} {
+		t.Run(prof, func(t *testing.T) {
+			c, err := simtarget.Open(simtarget.Options{Profile: prof})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			names := []string{"Reader 00"}
+			var got [2]string
+			getResponses := 0
+			for i, rs := range []readerSet{testReaders{names: names, cards: map[string]*simtarget.Card{"Reader 00": c}}, t0Readers{testReaders{names: names}, simCard{c}, &getResponses}} {
+				reports, err := diagnoseReaderSet(context.Background(), rs, "", nil)
+				if err != nil || len(reports) != 1 {
+					t.Fatalf("diagnoseReaderSet() = %+v, %v", reports, err)
+				}
+				raw, _ := json.Marshal(reports[0])
+				got[i] = string(raw)
+			}
+			if got[0] != got[1] {
+				t.Errorf("over T=0 diag reports\n%s\nover T=1\n%s", got[1], got[0])
+			}
+			if getResponses == 0 {
+				t.Errorf("diag sent no GET RESPONSE over T=0: the T=0 path was not taken")
+			}
+		})
 	}
 }

@@ -4,47 +4,22 @@ import (
 	"context"
 	"testing"
 
-	"github.com/tesseracard/tessera/apdu"
 	"github.com/tesseracard/tessera/conformance"
+	"github.com/tesseracard/tessera/internal/hosttest"
 )
 
-// t0Card is a simulated card reached as a T=0 card is through PC/SC
-// (ISO/IEC 7816-3 §12.2): a command with a data field (case 3 or 4) can
-// carry no response data back, so when the card has data for it the
-// answer is 61xx alone, and the data comes by GET RESPONSE; the card's
-// own status word follows the last piece.
+// t0Card is a simulated card reached as PC/SC reaches a T=0 card.
 type t0Card struct {
 	*Card
-	pending []byte // data waiting for GET RESPONSE
-	sw      []byte // the card's status word after it
+	t0 *hosttest.T0
 }
 
-func (c *t0Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
-	if c.sw != nil && len(cmd) >= 4 && cmd[1] == apdu.InsGetResponse {
-		ne := 256
-		if len(cmd) == 5 && cmd[4] != 0 {
-			ne = int(cmd[4])
-		}
-		n := min(ne, len(c.pending))
-		out := append([]byte(nil), c.pending[:n]...)
-		c.pending = c.pending[n:]
-		if len(c.pending) > 0 {
-			return appendSW(out, apdu.MoreDataSW(len(c.pending))), nil
-		}
-		out, c.sw = append(out, c.sw...), nil
-		return out, nil
-	}
-	c.pending, c.sw = nil, nil
-	resp, err := c.Card.Transmit(ctx, cmd)
-	if err != nil || len(cmd) <= 5 || len(resp) <= 2 {
-		return resp, err // no data field, or no response data
-	}
-	c.pending, c.sw = resp[:len(resp)-2], resp[len(resp)-2:]
-	return appendSW(nil, apdu.MoreDataSW(len(c.pending))), nil
+func (c t0Card) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	return c.t0.Transmit(ctx, cmd)
 }
 
-func (c *t0Card) Reset(ctx context.Context) error {
-	c.pending, c.sw = nil, nil
+func (c t0Card) Reset(ctx context.Context) error {
+	c.t0.Forget()
 	return c.Card.Reset(ctx)
 }
 
@@ -64,7 +39,7 @@ func TestConformT0(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				return &t0Card{Card: c}, nil
+				return t0Card{c, &hosttest.T0{Transport: c}}, nil
 			}}
 			rep := runSuite(t, target, conformance.Options{Credentials: creds, Filter: notSlowRSA})
 			for _, r := range rep.Results {
@@ -75,5 +50,3 @@ func TestConformT0(t *testing.T) {
 		})
 	}
 }
-
-func appendSW(b []byte, sw apdu.StatusWord) []byte { return append(b, sw.SW1(), sw.SW2()) }
