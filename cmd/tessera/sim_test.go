@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -254,15 +255,9 @@ func TestSimControlTCPToken(t *testing.T) {
 		done <- err
 	}()
 	tokenPath := filepath.Join(dir, "control.token")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(tokenPath); err == nil {
-			break
-		}
-		if i > 100 {
-			cancel()
-			t.Fatalf("the token file did not appear: %v", <-done)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitFile(tokenPath); err != nil {
+		cancel()
+		t.Fatalf("%v (the simulator ended with %v)", err, <-done)
 	}
 	if fi, err := os.Stat(tokenPath); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
 		t.Errorf("token file: %v, %v; want mode 0600", fi.Mode(), err)
@@ -326,13 +321,27 @@ func TestSimControlTCPToken(t *testing.T) {
 // socket.
 func waitControl(t *testing.T, dir string) {
 	t.Helper()
-	sock := filepath.Join(dir, "control.sock")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			return
+	if err := waitFile(filepath.Join(dir, "control.sock")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// simStartWait bounds the wait for a starting simulator's control socket
+// or token file. Its cards' first durable writes (fsync) come before them,
+// so the wait is bounded for a disk under someone else's load, not by a
+// count of polls (100 of 20 ms, once); a wait for what does appear only
+// costs time.
+const simStartWait = time.Minute
+
+// waitFile waits until path exists, up to simStartWait.
+func waitFile(path string) error {
+	for deadline := time.Now().Add(simStartWait); ; {
+		_, err := os.Stat(path)
+		if err == nil {
+			return nil
 		}
-		if i > 100 {
-			t.Fatal("the control socket did not appear")
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not appear within %v: %w", path, simStartWait, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
