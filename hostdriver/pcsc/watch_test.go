@@ -72,7 +72,15 @@ func TestWaitOn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// A wait that must end well gets a minute: its script can
+			// take a watchPoll (250 ms) and more on a loaded machine,
+			// which 300 ms for every case left 50 ms of. One that must
+			// not end well waits until its context ends: 300 ms.
+			timeout := time.Minute
+			if !tt.ok {
+				timeout = 300 * time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			w := &fakeWatcher{steps: tt.steps}
 			err := waitOn(ctx, w, "Yubico YubiKey OTP+FIDO+CCID 00 00", tt.removal)
