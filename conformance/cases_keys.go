@@ -213,7 +213,7 @@ func (e *Env) generateWith(ctx context.Context, slot, alg byte, policies []byte)
 	if err != nil {
 		return nil, err
 	}
-	made = r.SW == apdu.SWSuccess
+	made = r.SW == apdu.SWSuccess || len(r.Data) > 0 // part of the public key came: the key is there
 	if r.SW == apdu.SWIncorrectData || r.SW == apdu.SWIncorrectP1P2 || r.SW == apdu.SWFunctionNotSupported {
 		adv, err := e.advertised(ctx)
 		if err != nil {

@@ -152,3 +152,60 @@ func TestConformRealCardCaseTime(t *testing.T) {
 		t.Errorf("GENERATE was sent with %v left for the case, want minutes: a real card's RSA-4096 takes up to 90 s", left.Round(time.Second))
 	}
 }
+
+// brokenGetResponse is a simulated card taken for a real one whose first
+// GET RESPONSE after a GENERATE fails with 6F00: the key is on the card,
+// its public key only half read.
+type brokenGetResponse struct {
+	*Card
+	generated, failed *bool
+}
+
+func (c brokenGetResponse) Transmit(ctx context.Context, cmd []byte) ([]byte, error) {
+	if len(cmd) > 1 && cmd[1] == apdu.InsGetResponse && *c.generated && !*c.failed {
+		*c.failed = true
+		return []byte{0x6F, 0x00}, nil
+	}
+	out, err := c.Card.Transmit(ctx, cmd)
+	if len(cmd) > 1 && cmd[1] == apdu.InsGenerateKeyPairOdd {
+		*c.generated = true
+	}
+	return out, err
+}
+
+func (brokenGetResponse) Close() error { return nil }
+
+// TestConformGenerateHalfReadIsDeleted: a GENERATE whose public key came
+// in part (256 bytes and 61xx) before the card failed made a key all the
+// same: the case fails, and the key is deleted. Before, only a complete
+// 9000 registered the deletion.
+func TestConformGenerateHalfReadIsDeleted(t *testing.T) {
+	_, creds, err := Target("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var generated, failed bool
+	target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) {
+		return brokenGetResponse{c, &generated, &failed}, nil
+	}}
+	rep := runSuite(t, target, conformance.Options{
+		Destructive: true, Credentials: creds, Slots: []byte{0x9C},
+		Filter: func(k conformance.Case) bool { return k.ID == "PIV-SIGN-RSA2048" },
+	})
+	if len(rep.Results) != 1 || rep.Results[0].Outcome != conformance.Failed || !failed {
+		t.Fatalf("results %+v (GET RESPONSE failed: %v), want PIV-SIGN-RSA2048 failed", rep.Results, failed)
+	}
+	e := conformance.NewEnv(c, creds, conformance.AppPIV)
+	bg := context.Background()
+	if err := e.SelectApp(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, sw, err := e.Metadata(bg, 0x9C); err != nil || sw != apdu.SWReferenceNotFound {
+		t.Errorf("GET METADATA 9C after the run answered %04X (%v), want 6A88: the half-read key left in the slot", uint16(sw), err)
+	}
+}
