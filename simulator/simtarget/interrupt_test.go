@@ -40,6 +40,44 @@ func (c interruptingCard) Reset(ctx context.Context) error {
 
 func (interruptingCard) Close() error { return nil }
 
+// asRealCard opens a default-profile card and returns it, its factory
+// credentials and a target that takes it for a real one (not Fresh), each
+// connection the card wrap makes of it.
+func asRealCard(t *testing.T, wrap func(*Card) conformance.Card) (conformance.Target, conformance.Credentials, *Card) {
+	t.Helper()
+	_, creds, err := Target("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return wrap(c), nil }}
+	return target, creds, c
+}
+
+// emptySlots checks, after a reset, that GET METADATA finds no key in
+// slots: the suite left none of its own.
+func emptySlots(t *testing.T, c *Card, creds conformance.Credentials, slots ...byte) *conformance.Env {
+	t.Helper()
+	e := conformance.NewEnv(c, creds, conformance.AppPIV)
+	bg := context.Background()
+	if err := c.Reset(bg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SelectApp(bg); err != nil {
+		t.Fatal(err)
+	}
+	for _, slot := range slots {
+		if _, sw, err := e.Metadata(bg, slot); err != nil || sw != apdu.SWReferenceNotFound {
+			t.Errorf("GET METADATA %02X after the run answered %04X (%v), want 6A88: the suite's key left in the slot", slot, uint16(sw), err)
+		}
+	}
+	return e
+}
+
 // TestConformInterruptedPutsTheCardBack: a run on a real card interrupted
 // (Ctrl-C, --timeout) right after GENERATE made a key in a slot --slots
 // named deletes that key, the PIN's counter stays full, and no case starts
@@ -50,21 +88,11 @@ func (interruptingCard) Close() error { return nil }
 // failed registered no deletion: the real card kept the suite's key in the
 // user's slot.
 func TestConformInterruptedPutsTheCardBack(t *testing.T) {
-	_, creds, err := Target("default")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, id := range []string{"PIV-SIGN-P384", "PIV-SIGN-RSA2048"} {
 		t.Run(id, func(t *testing.T) {
-			c, err := Open(Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			card := interruptingCard{c, cancel}
-			target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return card, nil }}
+			target, creds, c := asRealCard(t, func(c *Card) conformance.Card { return interruptingCard{c, cancel} })
 			rep, err := conformance.Run(ctx, target, conformance.Options{
 				Destructive: true, Credentials: creds, Slots: []byte{0x9A, 0x9C},
 				Filter: func(k conformance.Case) bool { return k.ID == id || k.ID == "PIV-ECDH-P256" },
@@ -83,20 +111,8 @@ func TestConformInterruptedPutsTheCardBack(t *testing.T) {
 					t.Errorf("%s after the interrupted case: %s %q, want skipped: the run was stopped", r.ID, r.Outcome, r.Message)
 				}
 			}
-			e := conformance.NewEnv(c, creds, conformance.AppPIV)
-			bg := context.Background()
-			if err := c.Reset(bg); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.SelectApp(bg); err != nil {
-				t.Fatal(err)
-			}
-			for _, slot := range []byte{0x9A, 0x9C} {
-				if _, sw, err := e.Metadata(bg, slot); err != nil || sw != apdu.SWReferenceNotFound {
-					t.Errorf("GET METADATA %02X after the interrupted run answered %04X (%v), want 6A88: the suite's key left in the slot", slot, uint16(sw), err)
-				}
-			}
-			if tries, err := e.Tries(bg); err != nil || tries != 3 {
+			e := emptySlots(t, c, creds, 0x9A, 0x9C)
+			if tries, err := e.Tries(context.Background()); err != nil || tries != 3 {
 				t.Errorf("the PIN has %d tries (%v) after the run, want 3", tries, err)
 			}
 		})
@@ -125,17 +141,8 @@ func (deadlineCard) Close() error { return nil }
 // Before, the bound was a minute for every target, so a slow real card
 // failed the case right after it had made the key.
 func TestConformRealCardCaseTime(t *testing.T) {
-	_, creds, err := Target("default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var left time.Duration
-	target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) { return deadlineCard{c, &left}, nil }}
+	target, creds, _ := asRealCard(t, func(c *Card) conformance.Card { return deadlineCard{c, &left} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // the run's bound, as tessera conform's --timeout
 	defer cancel()
 	rep, err := conformance.Run(ctx, target, conformance.Options{
@@ -180,19 +187,8 @@ func (brokenGetResponse) Close() error { return nil }
 // same: the case fails, and the key is deleted. Before, only a complete
 // 9000 registered the deletion.
 func TestConformGenerateHalfReadIsDeleted(t *testing.T) {
-	_, creds, err := Target("default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var generated, failed bool
-	target := conformance.Target{Name: "a simulated card taken for a real one", Open: func(context.Context) (conformance.Card, error) {
-		return brokenGetResponse{c, &generated, &failed}, nil
-	}}
+	target, creds, c := asRealCard(t, func(c *Card) conformance.Card { return brokenGetResponse{c, &generated, &failed} })
 	rep := runSuite(t, target, conformance.Options{
 		Destructive: true, Credentials: creds, Slots: []byte{0x9C},
 		Filter: func(k conformance.Case) bool { return k.ID == "PIV-SIGN-RSA2048" },
@@ -200,12 +196,5 @@ func TestConformGenerateHalfReadIsDeleted(t *testing.T) {
 	if len(rep.Results) != 1 || rep.Results[0].Outcome != conformance.Failed || !failed {
 		t.Fatalf("results %+v (GET RESPONSE failed: %v), want PIV-SIGN-RSA2048 failed", rep.Results, failed)
 	}
-	e := conformance.NewEnv(c, creds, conformance.AppPIV)
-	bg := context.Background()
-	if err := e.SelectApp(bg); err != nil {
-		t.Fatal(err)
-	}
-	if _, sw, err := e.Metadata(bg, 0x9C); err != nil || sw != apdu.SWReferenceNotFound {
-		t.Errorf("GET METADATA 9C after the run answered %04X (%v), want 6A88: the half-read key left in the slot", uint16(sw), err)
-	}
+	emptySlots(t, c, creds, 0x9C)
 }
