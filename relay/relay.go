@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tesseracard/tessera/hostdriver"
 	"github.com/tesseracard/tessera/simulator"
@@ -204,21 +205,45 @@ func Start(ctx context.Context, sim *simulator.Simulator, slot int, reader Reade
 	return r, nil
 }
 
-// watch follows the real card's comings and goings until ctx ends.
+// watchRetry is how long watch waits before it watches again after a
+// failed wait (pcscd restarting, a reader driver's hiccup).
+const watchRetry = 500 * time.Millisecond
+
+// watch follows the real card's comings and goings until ctx ends. A wait
+// that fails is tried again after watchRetry: before, the first failure
+// (pcscd restarted, say) ended the watch for good, and the relayed card
+// stayed in or out of its vpcd reader whatever the real card did.
 func watch(ctx context.Context, reader Reader, card *Card, r *simulator.Reader) {
 	for ctx.Err() == nil {
-		if err := reader.WaitForRemoval(ctx); err != nil {
+		if !retrying(ctx, reader.WaitForRemoval) {
 			return
 		}
 		card.forget()
 		if err := r.Remove(ctx); err != nil {
 			return
 		}
-		if err := reader.WaitForCard(ctx); err != nil {
+		if !retrying(ctx, reader.WaitForCard) {
 			return
 		}
 		if err := r.Insert(ctx); err != nil {
 			return
+		}
+	}
+}
+
+// retrying calls wait until it succeeds, pausing watchRetry after each
+// failure; it reports false when ctx ends first.
+func retrying(ctx context.Context, wait func(context.Context) error) bool {
+	for {
+		if wait(ctx) == nil {
+			return true
+		}
+		t := time.NewTimer(watchRetry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
 		}
 	}
 }

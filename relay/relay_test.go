@@ -29,6 +29,9 @@ type simReader struct {
 	// otherReset: another program reset the card; the next Transmit says
 	// so (ErrCardReset) and sends nothing, as PC/SC does.
 	otherReset bool
+	// failWaits: the next waits for a card or its removal fail, as they do
+	// while pcscd restarts.
+	failWaits int
 }
 
 type exchange struct{ cmd, resp string }
@@ -43,6 +46,15 @@ func (s *simReader) Connect(context.Context) (Conn, error) {
 }
 
 func (s *simReader) wait(ctx context.Context, inserted bool) error {
+	s.mu.Lock()
+	fail := s.failWaits > 0
+	if fail {
+		s.failWaits--
+	}
+	s.mu.Unlock()
+	if fail {
+		return errors.New("pcsc: watching Real Reader 00 00: scard: Service was stopped")
+	}
 	for s.r.Info().Inserted != inserted {
 		select {
 		case <-ctx.Done():
@@ -377,5 +389,40 @@ func TestRelayResetByAnotherProgram(t *testing.T) {
 	}
 	if !lost {
 		t.Error("no relay-error event in the trace")
+	}
+}
+
+// TestRelayWatchOutlivesAFailedWait: the watch of the real reader goes on
+// after its waits fail (pcscd restarting): the real card's removal and
+// return still reach the relayed card. Before, the first failed wait ended
+// the watch, and the relayed card stayed in its reader after the real card
+// left.
+func TestRelayWatchOutlivesAFailedWait(t *testing.T) {
+	b := newBench(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b.real.mu.Lock()
+	b.real.failWaits = 3
+	b.real.mu.Unlock()
+	if err := b.real.r.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for b.relay.Info().Inserted {
+		if ctx.Err() != nil {
+			t.Fatal("the relayed card stayed in its reader after the real card left: the watch ended at a failed wait")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.real.mu.Lock()
+	b.real.failWaits = 2
+	b.real.mu.Unlock()
+	if err := b.real.r.Insert(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for !b.relay.Info().Inserted {
+		if ctx.Err() != nil {
+			t.Fatal("the relayed card did not come back with the real card after failed waits")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
