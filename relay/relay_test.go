@@ -303,24 +303,14 @@ func TestRelayFollowsRemoval(t *testing.T) {
 	if err := b.real.r.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for b.relay.Info().Inserted {
-		if ctx.Err() != nil {
-			t.Fatal("the relayed card stayed in its reader after the real card left")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.waitInserted(ctx, t, false, "the relayed card stayed in its reader after the real card left")
 	if _, err := b.client.Transmit(ctx, []byte{0x00, 0xA4, 0x04, 0x00, 0x00}); !errors.Is(err, simulator.ErrRemoved) {
 		t.Errorf("Transmit after removal = %v, want ErrRemoved", err)
 	}
 	if err := b.real.r.Insert(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for !b.relay.Info().Inserted {
-		if ctx.Err() != nil {
-			t.Fatal("the relayed card did not come back with the real card")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.waitInserted(ctx, t, true, "the relayed card did not come back with the real card")
 	if resp, err := b.client.Transmit(ctx, []byte{0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08}); err != nil || !bytes.HasSuffix(resp, []byte{0x90, 0x00}) {
 		t.Errorf("SELECT after reinsertion = % X, %v; want 9000", resp, err)
 	}
@@ -407,21 +397,23 @@ func TestRelayWatchOutlivesAFailedWait(t *testing.T) {
 	if err := b.real.r.Remove(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for b.relay.Info().Inserted {
-		if ctx.Err() != nil {
-			t.Fatal("the relayed card stayed in its reader after the real card left: the watch ended at a failed wait")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	b.waitInserted(ctx, t, false, "the relayed card stayed in its reader after the real card left: the watch ended at a failed wait")
 	b.real.mu.Lock()
 	b.real.failWaits = 2
 	b.real.mu.Unlock()
 	if err := b.real.r.Insert(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for !b.relay.Info().Inserted {
+	b.waitInserted(ctx, t, true, "the relayed card did not come back with the real card after failed waits")
+}
+
+// waitInserted waits until the relayed card is in its reader (want) or out
+// of it, failing with msg when ctx ends first.
+func (b *bench) waitInserted(ctx context.Context, t *testing.T, want bool, msg string) {
+	t.Helper()
+	for b.relay.Info().Inserted != want {
 		if ctx.Err() != nil {
-			t.Fatal("the relayed card did not come back with the real card after failed waits")
+			t.Fatal(msg)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
