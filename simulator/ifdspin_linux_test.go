@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,12 +46,13 @@ func TestSpinReader(t *testing.T) {
 		name       string
 		spin       time.Duration
 		writeAfter time.Duration
-		caught     int // reads that found their bytes while spinning
+		whenSpun   bool // write once the read has stopped spinning, not after writeAfter
+		caught     int  // reads that found their bytes while spinning
 	}{
-		{"bytes within the spin are caught awake", 2 * time.Second, 20 * time.Millisecond, 1},
-		{"bytes already there", time.Second, 0, 1},
-		{"bytes after the spin: the poller wakes the read", time.Millisecond, 300 * time.Millisecond, 0},
-		{"no spin", 0, 20 * time.Millisecond, 0},
+		{"bytes within the spin are caught awake", 2 * time.Second, 20 * time.Millisecond, false, 1},
+		{"bytes already there", time.Second, 0, false, 1},
+		{"bytes after the spin: the poller wakes the read", time.Millisecond, 0, true, 0},
+		{"no spin", 0, 20 * time.Millisecond, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,11 +60,21 @@ func TestSpinReader(t *testing.T) {
 			s := newSpinReader(conn)
 			s.spin = tt.spin
 			s.preempted = time.Hour // this test is not about contention
+			spun := make(chan struct{})
+			if tt.whenSpun {
+				s.rc = &spunRC{RawConn: s.rc, spun: spun}
+			}
 			go func() {
+				if tt.whenSpun {
+					select {
+					case <-spun:
+					case <-time.After(time.Minute): // a read that never spun: write anyway
+					}
+				}
 				time.Sleep(tt.writeAfter)
 				peer.Write([]byte("hello"))
 			}()
-			if tt.writeAfter == 0 {
+			if tt.writeAfter == 0 && !tt.whenSpun {
 				time.Sleep(20 * time.Millisecond) // let the bytes arrive first
 			}
 			buf := make([]byte, 5)
@@ -73,6 +86,26 @@ func TestSpinReader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spunRC closes spun when a read stops spinning and leaves the rest to
+// the poller (its callback answers false), so that a test writes only then.
+// Writing 300 ms after starting the read instead raced the read's start on
+// a loaded machine: a read begun late found the bytes there at once.
+type spunRC struct {
+	syscall.RawConn
+	spun chan struct{}
+	once sync.Once
+}
+
+func (r *spunRC) Read(f func(fd uintptr) bool) error {
+	return r.RawConn.Read(func(fd uintptr) bool {
+		done := f(fd)
+		if !done {
+			r.once.Do(func() { close(r.spun) })
+		}
+		return done
+	})
 }
 
 // TestSpinReaderContended: a spin round that takes longer than the
