@@ -76,14 +76,14 @@ func ifdScriptAs(t testing.TB, cred *syscall.Credential, env []string, args ...s
 
 // readers lists the private pcscd's readers with opensc-tool: each name,
 // and whether it holds a card. It fails the test if pcscd does not answer
-// within 10 s.
+// within cardWait.
 func (p *ifdPCSCD) readers(t *testing.T) map[string]bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), cardWait)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "opensc-tool", "--list-readers").CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("opensc-tool --list-readers: pcscd did not answer within 10s")
+		t.Fatalf("opensc-tool --list-readers: pcscd did not answer within %v", cardWait)
 	}
 	if err != nil && !bytes.Contains(out, []byte("No smart card readers")) {
 		t.Fatalf("opensc-tool --list-readers: %v\n%s", err, out)
@@ -169,21 +169,21 @@ func TestIFDBridge(t *testing.T) {
 		if _, err := s.client().Remove(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		p.waitCard(t, r1, false, 5*time.Second)
+		p.waitCard(t, r1, false, cardWait)
 		if rs := p.readers(t); !rs[r0] {
 			t.Errorf("removing card 1 took card 0 too: %v", rs)
 		}
 		if _, err := s.client().Insert(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		p.waitCard(t, r1, true, 5*time.Second)
+		p.waitCard(t, r1, true, cardWait)
 	})
 
 	t.Run("kill and restart", func(t *testing.T) {
 		s.kill9()
 		start := time.Now()
-		p.waitCard(t, r0, false, 5*time.Second)
-		p.waitCard(t, r1, false, 5*time.Second)
+		p.waitCard(t, r0, false, cardWait)
+		p.waitCard(t, r1, false, cardWait)
 		fmt.Printf("report: e2e IFD bridge: simulator killed with SIGKILL; pcscd saw both cards go after %v and kept answering\n", time.Since(start).Round(time.Millisecond))
 		s2 := startSim(t, state, args...)
 		p.waitCard(t, r0, true, 15*time.Second)

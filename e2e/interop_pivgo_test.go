@@ -40,8 +40,8 @@ func openPivGo(t *testing.T, reader string) (*piv.YubiKey, func()) {
 	if !slices.Contains(cards, reader) {
 		t.Fatalf("piv.Cards() = %q, no %q", cards, reader)
 	}
-	var lastErr error
-	for range 20 { // pcscd may still be powering the card
+	// pcscd may still be powering the card: try again, up to cardWait.
+	for deadline := time.Now().Add(cardWait); ; {
 		yk, err := piv.Open(reader)
 		if err == nil {
 			var once sync.Once
@@ -49,11 +49,11 @@ func openPivGo(t *testing.T, reader string) (*piv.YubiKey, func()) {
 			t.Cleanup(closeYK)
 			return yk, closeYK
 		}
-		lastErr = err
+		if time.Now().After(deadline) {
+			t.Fatalf("piv.Open(%q): %v, still after %v", reader, err, cardWait)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("piv.Open(%q): %v", reader, lastErr)
-	return nil, nil
 }
 
 // wantAuthErr checks that err is piv-go's AuthErr with retries left.
