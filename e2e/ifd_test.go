@@ -286,6 +286,7 @@ var ifdOffBridge = map[string]string{
 	"TestPCSCDScriptUnsafeRunDir":         "no card: scripts/pcscd.sh refusing a run directory another user could change",
 	"TestScriptsStopOnlyTheirOwn":         "no card: scripts/pcscd.sh and ifd.sh stop leaving a reused pid alone",
 	"TestPCSCDScriptStartStop":            "no card: scripts/pcscd.sh start-instance and stop-instance of a private vpcd pcscd",
+	"TestScriptsStopAsAnotherUser":        "no card: scripts/pcscd.sh and ifd.sh stop run by a user who may not stop root's pcscd",
 	"TestDepsScriptThroughSudo":           "no card: scripts/deps.sh's apt-get through sudo, with stand-ins",
 	"TestPCSCDScriptArgs":                 "no card: scripts/pcscd.sh's argument and environment errors",
 	"TestPCSCDScriptKeepsAListenedSocket": "no card: scripts/pcscd.sh leaving a pcscd socket another process listens on",

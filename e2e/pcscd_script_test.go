@@ -370,3 +370,46 @@ func TestPCSCDScriptArgs(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptsStopAsAnotherUser: stop run by a user who may not signal the
+// recorded pcscd (root's) fails naming what to do, and neither claims it
+// stopped it nor forgets its pid file. It used to wait 7 s, print
+// "stopped", and fail on the pid file it could not remove.
+func TestScriptsStopAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test runs a root process and the scripts as nobody: run the e2e tests as root")
+	}
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
+	tests := []struct {
+		script, pidfile string
+		args            []string
+	}{
+		{"pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop-instance", unsafeInstance}},
+		{"pcscd.sh", "pcscd-" + unsafeInstance + ".pid", []string{"stop"}},
+		{"ifd.sh", "ifd-pcscd.pid", []string{"stop"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.script+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			run := hosttest.ShortDir(t)
+			if err := os.Chmod(run, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			victim := fakePCSCD(t)
+			pid := victim.Process.Pid
+			pf := filepath.Join(run, tt.pidfile)
+			if err := os.WriteFile(pf, []byte(strconv.Itoa(pid)+" "+strconv.FormatUint(startTime(t, pid), 10)+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := runScript(t, tt.script, nobody, []string{"TESSERA_RUN_DIR=" + run}, tt.args...)
+			if code == 0 || !strings.Contains(out, "run this as root") || strings.Contains(out, ": stopped ") {
+				t.Errorf("scripts/%s %s as nobody: exit %d, want non-zero, no claim that it stopped pid %d, and \"run this as root\"\n%s", tt.script, strings.Join(tt.args, " "), code, pid, out)
+			}
+			if !processAlive(pid) {
+				t.Fatalf("scripts/%s %s as nobody stopped root's pid %d", tt.script, strings.Join(tt.args, " "), pid)
+			}
+			if _, err := os.Stat(pf); err != nil {
+				t.Errorf("after scripts/%s %s as nobody, %s: %v, want it kept", tt.script, strings.Join(tt.args, " "), pf, err)
+			}
+		})
+	}
+}

@@ -202,20 +202,14 @@ start() {
 }
 
 stop() {
-  local pid i
+  local pid
   if [ ! -e "$PIDFILE" ]; then
     say "no IFD pcscd started by this script; nothing stopped"
     return 0
   fi
   pid=$(recorded_pid)
   if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      say "pcscd (pid $pid) ignored SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    say "stopped the IFD pcscd (pid $pid)"
+    stop_pid "$pid" "the IFD pcscd" || return 1
   else
     say "the IFD pcscd recorded in $PIDFILE ($(head -c 40 "$PIDFILE" | tr -d '\n')) is not running any more (its pid may name another process now); nothing stopped"
   fi

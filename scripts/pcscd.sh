@@ -191,7 +191,7 @@ start_one() { # K
 }
 
 stop_one() { # K
-  local k=$1 pf pid i
+  local k=$1 pf pid
   pf=$(pidfile_of "$k")
   if [ ! -e "$pf" ]; then
     say "instance $k: no pcscd started by this script; nothing stopped"
@@ -199,14 +199,7 @@ stop_one() { # K
   fi
   pid=$(recorded_pcscd "$pf")
   if [ -n "$pid" ]; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      say "instance $k: pcscd (pid $pid) ignored SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.1; done
-    fi
-    say "stopped pcscd instance $k (pid $pid)"
+    stop_pid "$pid" "pcscd instance $k" || return 1
   else
     say "instance $k: the pcscd recorded in $pf ($(head -c 40 "$pf" | tr -d '\n')) is not running any more (its pid may name another process now); nothing stopped"
   fi

@@ -42,6 +42,28 @@ recorded_pcscd() {
   case "$(cat "/proc/$pid/comm" 2>/dev/null)" in pcscd | systemd-socket-) echo "$pid" ;; esac
 }
 
+# stop_pid PID WHAT: stops the process PID (SIGTERM, SIGKILL after 5 s),
+# which recorded_pcscd vouched for, and says so. Dies, stopping nothing,
+# when this user may not signal it (root's); fails when it outlives
+# SIGKILL.
+stop_pid() {
+  local pid=$1 what=$2 i
+  if ! kill -TERM "$pid" 2>/dev/null && alive "$pid"; then
+    die "$what (pid $pid) is another user's process, which this user may not stop: nothing stopped; run this as root"
+  fi
+  for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+  if alive "$pid"; then
+    say "$what (pid $pid) ignored SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do alive "$pid" || break; sleep 0.1; done
+  fi
+  if alive "$pid"; then
+    say "$what (pid $pid) still runs after SIGKILL"
+    return 1
+  fi
+  say "stopped $what (pid $pid)"
+}
+
 # unix_listening PATH: some process (a pcscd, systemd's pcscd.socket)
 # listens on the unix socket PATH, from /proc/net/unix (ss may be absent;
 # a path with a space is never found).
