@@ -18,16 +18,35 @@ import (
 // package's debconf question (tshark's, on capture by non-root users)
 // stops the install at a prompt. Here sudo, apt-get and dpkg-query are
 // stand-ins on PATH: sudo keeps nothing of the environment but PATH, and
-// apt-get fails an install that would prompt.
+// apt-get fails an install that would prompt. On a machine just booted,
+// apt-daily or unattended-upgrades may hold the dpkg lock: apt-get (unlike
+// apt) then fails at once unless told to wait (DPkg::Lock::Timeout), which
+// the stand-in's held lock models.
 func TestDepsScriptThroughSudo(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test runs scripts/deps.sh as the user nobody: run the e2e tests as root")
 	}
+	for _, locked := range []bool{false, true} {
+		name := "free"
+		if locked {
+			name = "dpkg lock held"
+		}
+		t.Run(name, func(t *testing.T) { depsThroughSudo(t, locked) })
+	}
+}
+
+func depsThroughSudo(t *testing.T, locked bool) {
 	dir := hosttest.ShortDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
 	bin, installed, log := filepath.Join(dir, "bin"), filepath.Join(dir, "installed"), filepath.Join(dir, "apt.log")
+	lock := filepath.Join(dir, "lock")
+	if locked {
+		if err := os.WriteFile(lock, nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mkdirMode(t, bin, 0o755)
 	mkdirMode(t, installed, 0o777)
 	path := bin + ":/usr/sbin:/usr/bin:/sbin:/bin"
@@ -37,6 +56,12 @@ func TestDepsScriptThroughSudo(t *testing.T) {
 [ -e ` + installed + `/"$p" ] || exit 1
 echo "installed all"`,
 		"apt-get": `echo "DEBIAN_FRONTEND=${DEBIAN_FRONTEND:-} $*" >>` + log + `
+if [ -e ` + lock + ` ]; then
+  case " $* " in
+    *" -o DPkg::Lock::Timeout="*) rm -f ` + lock + ` ;; # freed while apt-get waits
+    *) echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (unattended-upgr)" >&2; exit 100 ;;
+  esac
+fi
 case " $* " in *" install "*) ;; *) exit 0 ;; esac
 if [ "${DEBIAN_FRONTEND:-}" != noninteractive ]; then
   echo "Configuring wireshark-common: Should non-superusers be able to capture packets? [yes/no]" >&2

@@ -89,10 +89,13 @@ for a in "${foreign[@]}"; do
   fi
 done
 echo "deps: installing ${missing[*]}" >&2
-"${sudo[@]}" apt-get update -qq >&2
+# On a machine just booted, apt-daily or unattended-upgrades may hold the
+# dpkg lock: apt-get waits for it (up to 10 minutes) instead of failing.
+lock=(-o DPkg::Lock::Timeout=600)
+"${sudo[@]}" apt-get "${lock[@]}" update -qq >&2
 # Through env, not before sudo: sudo's env_reset drops the caller's
 # environment, and debconf would ask its questions (tshark's) at a prompt.
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2
 for p in "${missing[@]}"; do
   if ! installed "$p"; then
     echo "deps: $p is still not installed after apt-get install" >&2
