@@ -279,17 +279,17 @@ var ifdOffBridge = map[string]string{
 	"TestInteropYkmanYubicoReaderName": "asserts vpcd's two readers per pcscd (ykman's \"Multiple YubiKeys detected\") in a private vpcd pcscd",
 	"TestPCSCBench":                    "the benchmarks' C client on the vpcd echo card and Tessera cards of the machine's pcscd; BenchmarkGetVersionIFDThroughPCSCD runs it over the bridge",
 	// No card.
-	"TestPCSCBenchBuildNeeds":             "no card: the benchmarks' C client's build on a machine without what it needs",
-	"TestPivGoUpstreamCheck":              "no card: TestPivGoUpstream's comparison on made-up outcomes",
-	"TestIFDClientsListed":                "no card: checks these lists against the package's tests",
-	"TestIFDScriptArgs":                   "no card: scripts/ifd.sh's argument errors",
-	"TestPCSCDScriptUnsafeRunDir":         "no card: scripts/pcscd.sh refusing a run directory another user could change",
-	"TestScriptsStopOnlyTheirOwn":         "no card: scripts/pcscd.sh and ifd.sh stop leaving a reused pid alone",
-	"TestPCSCDScriptStartStop":            "no card: scripts/pcscd.sh start-instance and stop-instance of a private vpcd pcscd",
-	"TestScriptsStopAsAnotherUser":        "no card: scripts/pcscd.sh and ifd.sh stop run by a user who may not stop root's pcscd",
-	"TestDepsScriptThroughSudo":           "no card: scripts/deps.sh's apt-get through sudo, with stand-ins",
-	"TestPCSCDScriptArgs":                 "no card: scripts/pcscd.sh's argument and environment errors",
-	"TestPCSCDScriptKeepsAListenedSocket": "no card: scripts/pcscd.sh leaving a pcscd socket another process listens on",
+	"TestPCSCBenchBuildNeeds":        "no card: the benchmarks' C client's build on a machine without what it needs",
+	"TestPivGoUpstreamCheck":         "no card: TestPivGoUpstream's comparison on made-up outcomes",
+	"TestIFDClientsListed":           "no card: checks these lists against the package's tests",
+	"TestIFDScriptArgs":              "no card: scripts/ifd.sh's argument errors",
+	"TestPCSCDScriptUnsafeRunDir":    "no card: scripts/pcscd.sh refusing a run directory another user could change",
+	"TestScriptsStopOnlyTheirOwn":    "no card: scripts/pcscd.sh and ifd.sh stop leaving a reused pid alone",
+	"TestPCSCDScriptStartStop":       "no card: scripts/pcscd.sh start-instance and stop-instance of a private vpcd pcscd",
+	"TestScriptsStopAsAnotherUser":   "no card: scripts/pcscd.sh and ifd.sh stop run by a user who may not stop root's pcscd",
+	"TestDepsScriptThroughSudo":      "no card: scripts/deps.sh's apt-get through sudo, with stand-ins",
+	"TestPCSCDScriptArgs":            "no card: scripts/pcscd.sh's argument and environment errors",
+	"TestScriptsKeepAListenedSocket": "no card: scripts/pcscd.sh and ifd.sh leaving a pcscd socket another process listens on",
 }
 
 // ifdClientsTimeout bounds TestIFDClients' run of ifdClientTests: they took

@@ -268,20 +268,29 @@ func TestPCSCDScriptStartStop(t *testing.T) {
 	}
 }
 
-// TestPCSCDScriptKeepsAListenedSocket: scripts/pcscd.sh never removes a
-// pcscd socket some process listens on (here the test's own listener, as
-// systemd's pcscd.socket holds the machine's): start-instance refuses to
-// start a second pcscd over it, and stop-instance, whose recorded pcscd is
-// gone, leaves it. Removing it cut that process off from its clients.
-func TestPCSCDScriptKeepsAListenedSocket(t *testing.T) {
+// TestScriptsKeepAListenedSocket: scripts/pcscd.sh and scripts/ifd.sh
+// never remove a pcscd socket some process listens on (here the test's own
+// listener, as systemd's pcscd.socket holds the machine's): start refuses
+// to start a second pcscd over it, and stop, whose recorded pcscd is gone,
+// leaves it. Removing it cut that process off from its clients.
+func TestScriptsKeepAListenedSocket(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Fatal("this test runs scripts/pcscd.sh as root, as make run and make test do: run the e2e tests as root")
+		t.Fatal("this test runs the scripts as root, as make run and make test do: run the e2e tests as root")
 	}
-	for _, args := range [][]string{{"start-instance", unsafeInstance}, {"stop-instance", unsafeInstance}} {
-		t.Run(args[0], func(t *testing.T) {
+	tests := []struct {
+		script, sock, pidfile string
+		args                  []string
+	}{
+		{"pcscd.sh", "pcscd-" + unsafeInstance + "/pcscd.comm", "pcscd-" + unsafeInstance + ".pid", []string{"start-instance", unsafeInstance}},
+		{"pcscd.sh", "pcscd-" + unsafeInstance + "/pcscd.comm", "pcscd-" + unsafeInstance + ".pid", []string{"stop-instance", unsafeInstance}},
+		{"ifd.sh", "ifd-pcscd/pcscd.comm", "ifd-pcscd.pid", []string{"start", "Tessera Listened"}},
+		{"ifd.sh", "ifd-pcscd/pcscd.comm", "ifd-pcscd.pid", []string{"stop"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.script+" "+tt.args[0], func(t *testing.T) {
 			run := hosttest.ShortDir(t)
 			env := []string{"TESSERA_RUN_DIR=" + run}
-			sock := filepath.Join(run, "pcscd-"+unsafeInstance, "pcscd.comm")
+			sock := filepath.Join(run, tt.sock)
 			if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +299,7 @@ func TestPCSCDScriptKeepsAListenedSocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			go func() { // answer opensc-tool's connection by hanging up
+			go func() { // answer opensc-tool's connections by hanging up
 				for {
 					c, err := ln.Accept()
 					if err != nil {
@@ -299,27 +308,31 @@ func TestPCSCDScriptKeepsAListenedSocket(t *testing.T) {
 					c.Close()
 				}
 			}()
-			if args[0] == "stop-instance" {
+			start := strings.HasPrefix(tt.args[0], "start")
+			if !start {
 				// The pcscd it recorded has exited (a start time that is no
 				// process's).
-				pf := filepath.Join(run, "pcscd-"+unsafeInstance+".pid")
-				if err := os.WriteFile(pf, []byte("999999 1\n"), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(run, tt.pidfile), []byte("999999 1\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
-			out, code := pcscdScript(t, nil, env, args...)
-			if args[0] == "start-instance" {
+			out, code := runScript(t, tt.script, nil, env, tt.args...)
+			if start {
 				if code == 0 {
-					defer pcscdScript(t, nil, env, "stop-instance", unsafeInstance)
+					stop := []string{"stop"}
+					if tt.script == "pcscd.sh" {
+						stop = []string{"stop-instance", unsafeInstance}
+					}
+					defer runScript(t, tt.script, nil, env, stop...)
 				}
 				if code == 0 || !strings.Contains(out, sock+": a process listens on it") {
-					t.Errorf("scripts/pcscd.sh %s beside a listener on %s: exit %d, want non-zero and an error naming the socket\n%s", strings.Join(args, " "), sock, code, out)
+					t.Errorf("scripts/%s %s beside a listener on %s: exit %d, want non-zero and an error naming the socket\n%s", tt.script, strings.Join(tt.args, " "), sock, code, out)
 				}
 			} else if code != 0 || !strings.Contains(out, "left "+sock) {
-				t.Errorf("scripts/pcscd.sh %s beside a listener on %s: exit %d, want 0 and that it left the socket\n%s", strings.Join(args, " "), sock, code, out)
+				t.Errorf("scripts/%s %s beside a listener on %s: exit %d, want 0 and that it left the socket\n%s", tt.script, strings.Join(tt.args, " "), sock, code, out)
 			}
 			if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
-				t.Errorf("after scripts/pcscd.sh %s, %s: %v, %v: want the listener's socket still there", strings.Join(args, " "), sock, fi, err)
+				t.Errorf("after scripts/%s %s, %s: %v, %v: want the listener's socket still there", tt.script, strings.Join(tt.args, " "), sock, fi, err)
 			}
 		})
 	}

@@ -24,6 +24,7 @@
 # "running PID". Only the pcscd it started is recorded
 # ($TESSERA_RUN_DIR/ifd-pcscd.pid, its pid and start time), and stop stops
 # only that very process (not one that got its pid after it exited).
+# Neither start nor stop removes a socket another process listens on.
 #
 # install (root) makes the machine's pcscd, the one every desktop client
 # talks to without PCSCLITE_CSOCK_NAME, load the driver: it builds it and
@@ -167,6 +168,9 @@ start() {
   root_only "$RUN_DIR"
   command -v systemd-socket-activate >/dev/null 2>&1 ||
     die "a private pcscd needs systemd-socket-activate (Debian package systemd)"
+  if unix_listening "$SOCK"; then
+    die "$SOCK: a process listens on it, not the pcscd this script recorded: this script replaces no pcscd it did not start; stop that process first"
+  fi
   make -s ifd >&2
   mkdir -p "$CONF_DIR"
   # A directory install made (group-writable, for a simulator not run by
@@ -213,7 +217,8 @@ stop() {
   else
     say "the IFD pcscd recorded in $PIDFILE ($(head -c 40 "$PIDFILE" | tr -d '\n')) is not running any more (its pid may name another process now); nothing stopped"
   fi
-  rm -f "$PIDFILE" "$SOCK"
+  rm -f "$PIDFILE"
+  forget "$SOCK"
 }
 
 status() {

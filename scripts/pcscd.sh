@@ -71,16 +71,6 @@ is_pcscd() { alive "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = pcscd ]; }
 
 ready() { [ -S "$(sock_of "$1")" ] && listening "$(port_of "$1")"; }
 
-# forget SOCK FILE...: removes the socket SOCK of a pcscd that is gone, and
-# FILEs, unless a process listens on SOCK (then it says so and keeps them).
-forget() {
-  if unix_listening "$1"; then
-    say "left $1: a process listens on it"
-    return 0
-  fi
-  rm -f "$@"
-}
-
 # poke K: connect a client to instance K's socket, which starts a
 # socket-activated pcscd.
 poke() {

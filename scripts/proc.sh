@@ -80,6 +80,16 @@ check_seconds() {
   fi
 }
 
+# forget SOCK FILE...: removes the socket SOCK of a pcscd that is gone, and
+# FILEs, unless a process listens on SOCK (then it says so and keeps them).
+forget() {
+  if unix_listening "$1"; then
+    say "left $1: a process listens on it"
+    return 0
+  fi
+  rm -f "$@"
+}
+
 # detached CMD...: execs CMD in a session of its own with no inherited
 # descriptor but 0-2, so that the daemon does not keep a caller's lock (a
 # flock around a test run) or pipe open after the caller is gone. Run it in
