@@ -263,7 +263,8 @@ func (r *Reader) answerable() error {
 // card is powered first (as pcscd does when a program connects); without it,
 // a command to an unpowered card is answered 6F00. It returns ErrRemoved or
 // ErrMute (wrapped) when the card cannot answer, and the context's error when
-// ctx ends first, in which case the card may have executed the command.
+// ctx ends before the answer (in the card's processing or its latency), in
+// which case the card may have executed the command.
 func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]byte, error) {
 	start := time.Now()
 	if err := r.acquire(ctx); err != nil {
@@ -319,6 +320,12 @@ func (r *Reader) exchange(ctx context.Context, cmd []byte, autoPower bool) ([]by
 				return nil, fmt.Errorf("card %d: %w", r.id, ErrRemoved)
 			}
 		}
+	}
+	// A command that took the card past ctx's end (its processing, on a
+	// loaded machine, longer than the profile's latency) is late too:
+	// without this, only the wait for the latency looked at ctx.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	r.tracer.exchange(r.id, start, cmd, resp, disclosure)
 	return resp, nil

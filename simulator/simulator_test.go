@@ -179,6 +179,16 @@ func TestTimingModel(t *testing.T) {
 	if _, err := tr.Transmit(ctx, unhex(t, getVersion)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Transmit with a 30ms deadline: error %v, want DeadlineExceeded", err)
 	}
+	// A context that ended before the answer gets its error even when no
+	// latency is left to wait: on a loaded machine GET VERSION's
+	// processing took longer than its 150 ms, and the 30 ms deadline above
+	// came back with the answer (1 run in 3 under load). SELECT has no
+	// latency, and this context ends before the command starts.
+	over, end := context.WithCancel(context.Background())
+	end()
+	if resp, err := tr.Transmit(over, unhex(t, selectPIV)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Transmit with a context already over = %X, %v; want context.Canceled", resp, err)
+	}
 }
 
 func TestTearInProcess(t *testing.T) {
